@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, integration, differential (against dpkg, Python packaging,
+# librpm, node-semver), fuzz-corpus replay and doc tests. Installs the reference tools it needs
+# when they are missing (idempotent), then runs cargo. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v dpkg >/dev/null || missing+=(dpkg)
+/usr/bin/python3 -c 'import rpm' 2>/dev/null || missing+=(python3-rpm)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v man >/dev/null || missing+=(man-db)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing reference tools: ${missing[*]}" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python `packaging` (the PEP 440 reference) for whichever python3 is first on PATH.
+if ! python3 -c 'import packaging.version, sys; sys.exit(0 if int(packaging.__version__.split(".")[0]) >= 24 else 1)' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'packaging>=24' \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'packaging>=24'
+fi
+
+# node-semver (the SemVer reference), in the build directory: rebuilt from the registry.
+if [ ! -d target/semver-ref/node_modules/semver ]; then
+  mkdir -p target/semver-ref
+  npm install --silent --no-audit --no-fund --prefix target/semver-ref semver@7 >/dev/null
+fi
+
+cargo test --locked --all-targets "$@"
+cargo test --locked --doc

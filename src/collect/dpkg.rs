@@ -1,0 +1,359 @@
+//! dpkg databases: `/var/lib/dpkg/status`, distroless `status.d/`, and the `info/*.list` file
+//! lists (which files each package owns; the Python collector uses them to tell distro-owned
+//! distributions apart).
+//!
+//! Only packages whose files are on disk count: the states `installed`, `half-configured`,
+//! `unpacked`, `half-installed`, `triggers-awaited` and `triggers-pending`. `config-files` (`rc`)
+//! and `not-installed` do not. A package whose selection is `hold` is flagged. A malformed stanza
+//! is a [`Problem`] naming the file and line; the other stanzas are kept (where `dpkg-query` gives
+//! up on the whole file).
+
+use super::root::join;
+use super::{purl, Collected, Collector, Root};
+use crate::model::{
+    Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind, SourcePackage,
+};
+
+/// Where dpkg keeps its database (Debian, and `usr/lib/dpkg` on merged layouts).
+const ADMINDIRS: [&str; 2] = ["/var/lib/dpkg", "/usr/lib/dpkg"];
+
+/// The dpkg collector.
+#[derive(Debug, Default)]
+pub struct DpkgCollector;
+
+impl Collector for DpkgCollector {
+    fn name(&self) -> &'static str {
+        "dpkg"
+    }
+
+    fn applies(&self, root: &Root) -> bool {
+        ADMINDIRS
+            .iter()
+            .any(|d| root.exists(&join(d, "status")) || root.is_dir(&join(d, "status.d")))
+    }
+
+    fn collect(&self, root: &Root, out: &mut Collected) {
+        let distro = out.os.as_ref().map(|o| o.id.clone());
+        let distro_q = out
+            .os
+            .as_ref()
+            .map(|o| format!("{}-{}", o.id, o.version_id.clone().unwrap_or_default()));
+        let ctx = Ctx {
+            namespace: distro.as_deref().unwrap_or("debian"),
+            distro: distro_q.as_deref(),
+        };
+        for admin in ADMINDIRS {
+            let status = join(admin, "status");
+            if root.exists(&status) {
+                match root.read(&status) {
+                    Ok(bytes) => {
+                        let (p, pr) = parse_status(&bytes, &status, false, &ctx);
+                        out.packages.extend(p);
+                        out.problems.extend(pr);
+                    }
+                    Err(e) => out.problems.push(Problem::new(
+                        Location::path(&status),
+                        ProblemKind::Unreadable,
+                        e.to_string(),
+                    )),
+                }
+            }
+            let sd = join(admin, "status.d");
+            for name in root.list(&sd) {
+                // Distroless keeps `<pkg>` stanzas beside `<pkg>.md5sums` etc.
+                if name.contains('.') && !name.ends_with(".status") {
+                    continue;
+                }
+                let path = join(&sd, &name);
+                match root.read(&path) {
+                    Ok(bytes) => {
+                        let (p, pr) = parse_status(&bytes, &path, true, &ctx);
+                        out.packages.extend(p);
+                        out.problems.extend(pr);
+                    }
+                    Err(e) => out.problems.push(Problem::new(
+                        Location::path(&path),
+                        ProblemKind::Unreadable,
+                        e.to_string(),
+                    )),
+                }
+            }
+            // File ownership, kept only for Python metadata (all the analyzer needs).
+            let info = join(admin, "info");
+            for name in root.list(&info) {
+                let Some(pkg) = name.strip_suffix(".list") else {
+                    continue;
+                };
+                let pkg = pkg.split(':').next().unwrap_or(pkg);
+                if let Ok(text) = root.read_string(&join(&info, &name)) {
+                    for line in text.lines() {
+                        if is_python_metadata_path(line) {
+                            out.os_owned_files.insert(line.to_owned(), pkg.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a path is Python distribution metadata (what the ownership map keeps).
+pub fn is_python_metadata_path(p: &str) -> bool {
+    p.contains(".dist-info") || p.contains(".egg-info")
+}
+
+/// Naming context for purls.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// purl namespace (`debian`, `ubuntu`).
+    pub namespace: &'a str,
+    /// purl `distro` qualifier (`debian-12`).
+    pub distro: Option<&'a str>,
+}
+
+impl Default for Ctx<'_> {
+    fn default() -> Self {
+        Self {
+            namespace: "debian",
+            distro: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stanza<'a> {
+    line: usize,
+    package: Option<&'a str>,
+    version: Option<&'a str>,
+    status: Option<&'a str>,
+    arch: Option<&'a str>,
+    source: Option<&'a str>,
+    maintainer: Option<&'a str>,
+    bad: Option<(usize, String)>,
+}
+
+/// Parse a dpkg status file (or one `status.d/` file). `distroless` means a missing `Status`
+/// field stands for "installed" (distroless images write none).
+pub fn parse_status(
+    bytes: &[u8],
+    path: &str,
+    distroless: bool,
+    ctx: &Ctx<'_>,
+) -> (Vec<Package>, Vec<Problem>) {
+    let text = String::from_utf8_lossy(bytes);
+    let mut pkgs = Vec::new();
+    let mut problems = Vec::new();
+    let mut st = Stanza::default();
+    let mut started = false;
+    for (i, line) in text.split('\n').enumerate() {
+        let lineno = i + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            if started {
+                finish(
+                    std::mem::take(&mut st),
+                    path,
+                    distroless,
+                    ctx,
+                    &mut pkgs,
+                    &mut problems,
+                );
+                started = false;
+            }
+            continue;
+        }
+        if !started {
+            started = true;
+            st.line = lineno;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            continue; // continuation of a multi-line field
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            if st.bad.is_none() {
+                st.bad = Some((
+                    lineno,
+                    format!("expected `Field: value`, found `{}`", truncate(line)),
+                ));
+            }
+            continue;
+        };
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            if st.bad.is_none() {
+                st.bad = Some((lineno, format!("invalid field name `{}`", truncate(key))));
+            }
+            continue;
+        }
+        let value = value.trim();
+        match key {
+            "Package" => st.package = Some(value),
+            "Version" => st.version = Some(value),
+            "Status" => st.status = Some(value),
+            "Architecture" => st.arch = Some(value),
+            "Source" => st.source = Some(value),
+            "Maintainer" => st.maintainer = Some(value),
+            _ => {}
+        }
+    }
+    if started {
+        finish(st, path, distroless, ctx, &mut pkgs, &mut problems);
+    }
+    (pkgs, problems)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(60).collect()
+}
+
+/// States in which a package's files are on disk.
+fn state_counts(state: &str) -> bool {
+    matches!(
+        state,
+        "installed"
+            | "half-configured"
+            | "unpacked"
+            | "half-installed"
+            | "triggers-awaited"
+            | "triggers-pending"
+    )
+}
+
+fn finish(
+    st: Stanza<'_>,
+    path: &str,
+    distroless: bool,
+    ctx: &Ctx<'_>,
+    pkgs: &mut Vec<Package>,
+    problems: &mut Vec<Problem>,
+) {
+    let loc = Location::path(path).at_line(st.line);
+    if let Some((line, msg)) = st.bad {
+        problems.push(Problem::new(
+            Location::path(path).at_line(line),
+            ProblemKind::Malformed,
+            format!("malformed stanza skipped: {msg}"),
+        ));
+        return;
+    }
+    let Some(name) = st.package.filter(|p| !p.is_empty()) else {
+        problems.push(Problem::new(
+            loc.field("Package"),
+            ProblemKind::Malformed,
+            "stanza without a `Package` field skipped",
+        ));
+        return;
+    };
+    let mut held = false;
+    match st.status {
+        Some(s) => {
+            let parts: Vec<&str> = s.split_whitespace().collect();
+            if parts.len() != 3 {
+                problems.push(Problem::new(
+                    loc.field("Status"),
+                    ProblemKind::Malformed,
+                    format!("package `{name}`: expected `Status: want flag state`, found `{s}`"),
+                ));
+                return;
+            }
+            if !state_counts(parts[2]) {
+                return;
+            }
+            held = parts[0] == "hold";
+        }
+        None if distroless => {}
+        None => {
+            problems.push(Problem::new(
+                loc.clone().field("Status"),
+                ProblemKind::Malformed,
+                format!("package `{name}` has no `Status` field; assumed installed"),
+            ));
+        }
+    }
+    let Some(version) = st.version.filter(|v| !v.is_empty()) else {
+        problems.push(Problem::new(
+            loc.field("Version"),
+            ProblemKind::Malformed,
+            format!("package `{name}` has no `Version` field; skipped"),
+        ));
+        return;
+    };
+    let source = match st.source {
+        Some(s) => {
+            let (n, v) = match s.split_once('(') {
+                Some((n, v)) => (n.trim(), v.trim_end_matches(')').trim()),
+                None => (s.trim(), version),
+            };
+            SourcePackage {
+                name: n.to_owned(),
+                version: v.to_owned(),
+            }
+        }
+        None => SourcePackage {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        },
+    };
+    let arch = st.arch.map(str::to_owned);
+    let mut quals: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = st.arch {
+        quals.push(("arch", a));
+    }
+    if let Some(d) = ctx.distro {
+        quals.push(("distro", d));
+    }
+    let upstream_q;
+    if source.name != name {
+        upstream_q = source.name.clone();
+        quals.push(("upstream", &upstream_q));
+    }
+    let purl = purl::build("deb", Some(ctx.namespace), name, version, &quals);
+    pkgs.push(Package {
+        ecosystem: Ecosystem::Deb,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        source: Some(source),
+        purl,
+        found_by: "dpkg".to_owned(),
+        location: loc,
+        meta: PackageMeta::Deb {
+            arch,
+            held,
+            maintainer: st.maintainer.map(str::to_owned),
+        },
+        extra: Default::default(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_holds_sources_and_problems() {
+        let text = b"Package: a\nStatus: hold ok installed\nVersion: 1.0-1\nSource: asrc (0.9-1)\nArchitecture: amd64\n\n\
+Package: b\nStatus: deinstall ok config-files\nVersion: 1.0\n\n\
+Package: c\nStatus: install ok installed\nDescription: x\n more\nVersion: 2:3.4\nSource: csrc\n\n\
+garbage line\nPackage: d\n\n\
+Package: e\nStatus: install ok unpacked\nVersion: 5\n";
+        let (p, pr) = parse_status(text, "/var/lib/dpkg/status", false, &Ctx::default());
+        let names: Vec<_> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(names, [("a", "1.0-1"), ("c", "2:3.4"), ("e", "5")]);
+        assert!(matches!(p[0].meta, PackageMeta::Deb { held: true, .. }));
+        assert_eq!(p[0].source.as_ref().unwrap().version, "0.9-1");
+        assert_eq!(p[1].source.as_ref().unwrap().name, "csrc");
+        assert_eq!(p[1].source.as_ref().unwrap().version, "2:3.4");
+        assert_eq!(pr.len(), 1);
+        assert_eq!(pr[0].location.line, Some(18));
+        assert_eq!(p[0].purl, "pkg:deb/debian/a@1.0-1?arch=amd64&upstream=asrc");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_status(&bytes, "/s", false, &Ctx::default());
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Agent side: a node (or a directory tree standing for one) → [`Inventory`].
+//!
+//! Every collector implements [`Collector`] over a [`Root`]; they are wired in one place,
+//! [`all`]. Collectors only *read* files under the root: nothing under the root is executed, and
+//! path resolution never leaves the root (symlinks are resolved inside it, as `chroot` would).
+//! Parsing is done by pure functions `parse_*(bytes, &Location) -> (Vec<Package>, Vec<Problem>)`
+//! so that they can be fuzzed; a malformed file becomes a [`Problem`] naming its path and line,
+//! and collection continues.
+
+pub mod apk;
+pub mod dpkg;
+pub mod lockfile;
+pub mod openstack;
+pub mod osrelease;
+pub mod purl;
+pub mod python;
+pub mod root;
+pub mod rpm;
+
+use std::collections::BTreeMap;
+
+pub use root::Root;
+
+use crate::model::{
+    AgentInfo, Inventory, NodeInfo, OsRelease, Package, Problem, ServiceInstance,
+    INVENTORY_SCHEMA_VERSION,
+};
+
+/// What collectors add to while they run.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Packages found.
+    pub packages: Vec<Package>,
+    /// Problems met.
+    pub problems: Vec<Problem>,
+    /// Operating system, when found.
+    pub os: Option<OsRelease>,
+    /// Recognised services.
+    pub services: Vec<ServiceInstance>,
+    /// Files owned by the OS package manager (absolute paths inside the root) → owning package.
+    /// Filled by the dpkg and rpm collectors, read by the Python collector.
+    pub os_owned_files: BTreeMap<String, String>,
+}
+
+/// One source of packages on a node.
+pub trait Collector: Send + Sync {
+    /// Stable name, recorded in every package's `found_by`.
+    fn name(&self) -> &'static str;
+    /// Cheap test whether this collector has anything to read under `root`.
+    fn applies(&self, root: &Root) -> bool;
+    /// Read what there is; record problems in `out.problems` and keep going.
+    fn collect(&self, root: &Root, out: &mut Collected);
+}
+
+/// Every collector, in the order they run (OS package managers first: the Python collector
+/// consults the files they own; OpenStack recognition last: it reads the Python results).
+pub fn all() -> Vec<Box<dyn Collector>> {
+    vec![
+        Box::new(osrelease::OsReleaseCollector),
+        Box::new(dpkg::DpkgCollector),
+        Box::new(rpm::RpmCollector),
+        Box::new(apk::ApkCollector),
+        Box::new(python::PythonCollector),
+        Box::new(lockfile::LockfileCollector::default()),
+        Box::new(openstack::OpenStackCollector),
+    ]
+}
+
+/// Options for one collection run.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    /// Who the node is.
+    pub node: NodeInfo,
+    /// RFC 3339 time to record (injected so that tests are reproducible).
+    pub collected_at: String,
+}
+
+/// Run every applicable collector over `root` and assemble a sorted [`Inventory`].
+pub fn collect_root(root: &Root, opts: &CollectOptions) -> Inventory {
+    collect_with(root, opts, &all())
+}
+
+/// Run the given collectors over `root`.
+pub fn collect_with(
+    root: &Root,
+    opts: &CollectOptions,
+    collectors: &[Box<dyn Collector>],
+) -> Inventory {
+    let mut out = Collected::default();
+    for c in collectors {
+        if c.applies(root) {
+            c.collect(root, &mut out);
+        }
+    }
+    let mut node = opts.node.clone();
+    if node.hostname.is_none() {
+        node.hostname = root.hostname();
+    }
+    if node.id.is_empty() {
+        node.id = node
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned());
+    }
+    out.packages.sort_by(|a, b| {
+        (a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.location,
+        ))
+    });
+    out.problems.sort();
+    out.problems.dedup();
+    out.services
+        .sort_by(|a, b| (&a.deliverable, &a.install).cmp(&(&b.deliverable, &b.install)));
+    Inventory {
+        schema_version: INVENTORY_SCHEMA_VERSION,
+        node,
+        collected_at: opts.collected_at.clone(),
+        agent: AgentInfo::default(),
+        root: root.display_base(),
+        os: out.os,
+        packages: out.packages,
+        images: Vec::new(),
+        services: out.services,
+        problems: out.problems,
+    }
+}

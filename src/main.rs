@@ -1,0 +1,7 @@
+//! The `nminus` binary: parse the command line, run, map to an exit code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    nminus::cli::run(nminus::cli::Cli::parse())
+}

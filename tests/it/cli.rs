@@ -1,0 +1,129 @@
+//! The command line as operators use it: exit codes, messages, batch mode, docs.
+
+use crate::support::{nminus, run_with_stdin};
+
+#[test]
+fn cmp_prints_symbol_and_exits_zero() {
+    let out = nminus()
+        .args([
+            "version",
+            "cmp",
+            "--scheme",
+            "deb",
+            "2:26.2.2-1~deb12u5",
+            "2:26.2.2-1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "<\n");
+}
+
+#[test]
+fn cmp_invalid_exits_two_with_reason() {
+    let out = nminus()
+        .args(["version", "cmp", "--scheme", "semver", "v1.0", "1.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("v1.0") && err.contains("expected"), "{err}");
+}
+
+#[test]
+fn unknown_scheme_is_a_usage_error() {
+    let out = nminus()
+        .args(["version", "cmp", "--scheme", "maven", "1", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown version scheme `maven`"));
+}
+
+#[test]
+fn batch_one_line_per_pair_no_trimming() {
+    let mut cmd = nminus();
+    cmd.args(["version", "cmp", "--scheme", "pep440", "--batch"]);
+    let out = run_with_stdin(
+        cmd,
+        b"1.0\t1.0.0\n31.0.1.dev12\t31.0.1\nno-tab\n1.0 \t1.0\n\t\n2\t1\n",
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines[0], "=");
+    assert_eq!(lines[1], "<");
+    assert!(
+        lines[2].starts_with("! expected two versions separated by a tab"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(&lines[4][..2], "! ");
+    assert_eq!(lines[5], ">");
+}
+
+#[test]
+fn parse_prints_json_components() {
+    let out = nminus()
+        .args(["version", "parse", "--scheme", "deb", "1:2.3~rc1-4"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scheme"], "deb");
+    assert_eq!(v["components"]["epoch"], 1);
+    assert_eq!(v["components"]["upstream"], "2.3~rc1");
+    assert_eq!(v["components"]["revision"], "4");
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = nminus().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("collect"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = nminus()
+        .args(["man", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = fs_err::read_to_string(dir.path().join("nminus-collect.1")).unwrap();
+    assert!(
+        page.contains(".TH") && page.contains("\\-\\-root"),
+        "{page}"
+    );
+    assert!(dir.path().join("nminus-version-cmp.1").exists());
+    // man(1) renders it without warnings where man is installed.
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.path().join("nminus.1"))
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("nminus"));
+    }
+}
+
+#[test]
+fn help_teaches_exit_codes() {
+    let out = nminus().arg("--help").output().unwrap();
+    let h = String::from_utf8_lossy(&out.stdout);
+    assert!(h.contains("Exit codes:") && h.contains("Examples:"), "{h}");
+}
