@@ -1,6 +1,4 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
+//! Harness: `nminus::fuzzing::run("apk_installed", _)` (shared with the corpus-replay test).
 
-fuzz_target!(|data: &[u8]| {
-    let _ = nminus::collect::apk::parse_installed(data, "/lib/apk/db/installed", Some("alpine-3.20"));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nminus::fuzzing::run("apk_installed", data));

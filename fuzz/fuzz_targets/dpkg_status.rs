@@ -1,8 +1,4 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use nminus::collect::dpkg::{parse_status, Ctx};
+//! Harness: `nminus::fuzzing::run("dpkg_status", _)` (shared with the corpus-replay test).
 
-fuzz_target!(|data: &[u8]| {
-    let _ = parse_status(data, "/var/lib/dpkg/status", false, &Ctx::default());
-    let _ = parse_status(data, "/var/lib/dpkg/status.d/x", true, &Ctx::default());
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nminus::fuzzing::run("dpkg_status", data));

@@ -1,8 +1,4 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
+//! Harness: `nminus::fuzzing::run("os_release", _)` (shared with the corpus-replay test).
 
-fuzz_target!(|data: &[u8]| {
-    let s = String::from_utf8_lossy(data);
-    let _ = nminus::collect::osrelease::parse_os_release(&s, "/etc/os-release");
-    let _ = nminus::collect::osrelease::parse_release_line(&s, "", "/etc/redhat-release");
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nminus::fuzzing::run("os_release", data));

@@ -109,6 +109,12 @@ pub fn lookup_keys(p: &Package, os: Option<&OsRelease>) -> Vec<LookupKey> {
             }
         }
         Ecosystem::Cargo => {
+            // A git checkout or another registry's crate is not the crates.io crate the
+            // advisories are about (as cargo-audit: forks must not inherit its verdicts).
+            let git = matches!(&p.meta, PackageMeta::Lock { source: Some(s) } if s == "git");
+            if git || p.extra.contains_key("registry") {
+                return keys;
+            }
             keys.push(LookupKey {
                 ecosystem: "crates.io".into(),
                 package: p.name.clone(),

@@ -14,6 +14,8 @@
 
 mod index;
 mod matching;
+mod report;
 
 pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
+pub use report::{build_report, Gate, GateTerm, ReportInput};

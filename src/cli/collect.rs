@@ -82,8 +82,7 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
     if !a.lockfiles.is_empty() {
         for c in &mut collectors {
             if c.name() == "lockfile" {
-                // RESTORE-ME *c = Box::new(LockfileCollector::with_targets(a.lockfiles.clone()));
-                let _ = LockfileCollector::default();
+                *c = Box::new(LockfileCollector::with_targets(a.lockfiles.clone()));
             }
         }
     }

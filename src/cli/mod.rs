@@ -9,6 +9,7 @@
 
 mod collect;
 mod docs;
+mod scan;
 mod version;
 
 use std::process::ExitCode;
@@ -56,6 +57,13 @@ pub enum Command {
     /// kolla), lockfiles, os-release, and recognises the OpenStack services installed. It only
     /// reads files; nothing under the root is executed.
     Collect(collect::CollectArgs),
+    /// Scan a node, a root directory or a lockfile against the advisory feeds and report.
+    ///
+    /// The same collectors as `collect`, then every package is matched in its own version scheme
+    /// against the feeds of the data directory: OS packages against their distro's advisories by
+    /// source package, Python modules owned by dpkg/rpm are left to the distro, OpenStack
+    /// deliverables against OSSA and PyPA, crates against RustSec.
+    Scan(scan::ScanArgs),
     /// Compare and parse version strings in an ecosystem's exact ordering.
     #[command(subcommand)]
     Version(version::VersionCommand),
@@ -69,6 +77,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let r = match cli.command {
         Command::Collect(a) => collect::run(&a),
+        Command::Scan(a) => scan::run(&a),
         Command::Version(c) => version::run(c),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
@@ -95,4 +104,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// The clap command, for completions and man pages.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::command().debug_assert();
+    }
 }

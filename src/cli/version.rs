@@ -46,7 +46,8 @@ pub struct ParseArgs {
     #[arg(long, short)]
     pub scheme: Scheme,
     /// The version string.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub text: String,
 }
 
 pub(super) fn run(c: VersionCommand) -> anyhow::Result<u8> {
@@ -60,7 +61,7 @@ pub(super) fn run(c: VersionCommand) -> anyhow::Result<u8> {
             Ok(super::EXIT_OK)
         }
         VersionCommand::Parse(a) => {
-            let v = Version::parse(a.scheme, &a.version)?;
+            let v = Version::parse(a.scheme, &a.text)?;
             println!("{}", serde_json::to_string_pretty(&v.to_json())?);
             Ok(super::EXIT_OK)
         }

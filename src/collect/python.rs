@@ -7,7 +7,8 @@
 //! Never the whole filesystem. Two sources of site directories:
 //!
 //! 1. [`SITE_GLOBS`]: the interpreter and user locations (`/usr/lib/python3*/{site,dist}-packages`,
-//!    `/usr/local/…`, `/usr/lib64/…`, `/lib/…`, `/root/.local/…`, `/home/*/.local/…`).
+//!    `/usr/local/…`, `/usr/lib64/…`, `/lib/…`, `/root/.local/…`, `/home/*/.local/…`, pyenv
+//!    interpreters in `~/.pyenv/versions/*`).
 //!    `python*` matches `python` followed by a digit (Python 2.7 trees of old clouds count).
 //! 2. A bounded walk ([`WALK_DEPTH`] levels, [`WALK_BUDGET`] directory entries each) of
 //!    [`WALK_STARTS`] (`/opt`, `/srv`, `/openstack`, `/var/lib`) for `lib{,64}/python*/site-packages`
@@ -52,6 +53,8 @@ pub const SITE_GLOBS: &[&str] = &[
     "/lib64/python*/site-packages",
     "/root/.local/lib/python*/site-packages",
     "/home/*/.local/lib/python*/site-packages",
+    "/root/.pyenv/versions/*/lib/python*/site-packages",
+    "/home/*/.pyenv/versions/*/lib/python*/site-packages",
 ];
 
 /// Trees walked (bounded) for `lib/python*/site-packages` of virtualenvs and prefixes.
@@ -578,7 +581,7 @@ pub fn expand_glob(root: &Root, pattern: &str) -> Vec<String> {
 pub(crate) enum WalkEvent<'a> {
     /// A subdirectory (not a symlink); return whether to enter it.
     Dir { path: &'a str, name: &'a str },
-    /// A regular file (or a symlink to one is *not* reported); the return value is ignored.
+    /// A regular file (symlinks are not reported); the return value is ignored.
     File { path: &'a str, name: &'a str },
 }
 

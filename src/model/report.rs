@@ -81,8 +81,11 @@ pub struct Summary {
     pub by_severity: BTreeMap<Severity, usize>,
     /// Findings by code.
     pub by_code: BTreeMap<String, usize>,
-    /// Problems (unreadable files, feeds, nodes).
+    /// Problems on the scanned nodes and targets (unreadable or malformed files).
     pub problems: usize,
+    /// Records of the feeds that could not be read.
+    #[serde(default)]
+    pub feed_problems: usize,
     /// Whether every node is compliant and nothing stopped the scan from judging.
     pub compliant: bool,
 }
@@ -110,8 +113,11 @@ pub struct Report {
     pub waived: Vec<Finding>,
     /// Feeds used.
     pub feeds: Vec<FeedStatus>,
-    /// What could not be read or judged.
+    /// What could not be read on the scanned nodes and targets.
     pub problems: Vec<Problem>,
+    /// Records of the feeds that could not be read (the rest of each feed was used).
+    #[serde(default)]
+    pub feed_problems: Vec<Problem>,
     /// Things the scan could not judge and how to fix that (`no advisory feed loaded: run nminus sync`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_judged: Vec<String>,

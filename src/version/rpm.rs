@@ -412,7 +412,7 @@ fn segment_json(s: &str) -> serde_json::Value {
             Segment::Tilde => serde_json::json!("~"),
             Segment::Caret => serde_json::json!("^"),
             Segment::Alpha(a) => serde_json::json!(String::from_utf8_lossy(a)),
-            Segment::Num(n) if n.is_empty() => serde_json::json!("0"),
+            Segment::Num([]) => serde_json::json!("0"),
             Segment::Num(n) => serde_json::json!(String::from_utf8_lossy(n)),
         })
         .collect()

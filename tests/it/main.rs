@@ -5,4 +5,6 @@ mod support;
 
 mod cli;
 mod collect;
+mod fuzz_replay;
+mod scan;
 mod version_diff;

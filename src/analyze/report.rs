@@ -1,0 +1,146 @@
+//! Assemble a [`Report`] from judged inventories, and the CI gate.
+
+use std::collections::BTreeMap;
+
+use crate::model::{
+    FeedStatus, Finding, FindingCode, Inventory, NodeSummary, Problem, Report, Severity, Summary,
+    ToolInfo, REPORT_SCHEMA_VERSION,
+};
+
+/// One gate term: a severity threshold or a finding code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateTerm {
+    /// Findings of this severity or worse fail the gate.
+    Severity(Severity),
+    /// Findings with this code fail the gate, whatever their severity.
+    Code(FindingCode),
+}
+
+impl std::str::FromStr for GateTerm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(sev) = Severity::parse_word(s) {
+            return Ok(Self::Severity(sev));
+        }
+        s.parse::<FindingCode>().map(Self::Code).map_err(|_| {
+            format!("expected a severity (none, unknown, low, medium, high, critical) or a finding code (vulnerable, series-behind, …), found `{s}`")
+        })
+    }
+}
+
+impl std::fmt::Display for GateTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Severity(s) => f.write_str(s.as_str()),
+            Self::Code(c) => f.write_str(c.as_str()),
+        }
+    }
+}
+
+/// The gate: a finding fails it when any term matches. Informational findings (severity
+/// `none`) only fail a `none` threshold or an explicit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate(pub Vec<GateTerm>);
+
+impl Gate {
+    /// Whether `f` fails the gate.
+    pub fn fails(&self, f: &Finding) -> bool {
+        self.0.iter().any(|t| match t {
+            GateTerm::Severity(s) => f.severity >= *s,
+            GateTerm::Code(c) => f.code == *c,
+        })
+    }
+}
+
+impl std::fmt::Display for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Inputs of [`build_report`].
+#[derive(Debug)]
+pub struct ReportInput<'a> {
+    /// Judged inventories, each with its findings.
+    pub nodes: Vec<(&'a Inventory, Vec<Finding>)>,
+    /// Feeds used.
+    pub feeds: Vec<FeedStatus>,
+    /// Problems outside the inventories (unreadable targets).
+    pub problems: Vec<Problem>,
+    /// Problems inside feeds.
+    pub feed_problems: Vec<Problem>,
+    /// The gate.
+    pub gate: &'a Gate,
+    /// `generated_at`.
+    pub generated_at: String,
+    /// `as_of`.
+    pub as_of: String,
+    /// What could not be judged.
+    pub not_judged: Vec<String>,
+}
+
+/// Build the report: findings split into waived and not, summaries per node and overall.
+pub fn build_report(input: ReportInput<'_>) -> Report {
+    let mut findings = Vec::new();
+    let mut waived = Vec::new();
+    let mut nodes = Vec::new();
+    let mut problems = input.problems;
+    let mut packages = 0;
+    for (inv, fs) in input.nodes {
+        packages += inv.packages.len();
+        let (w, open): (Vec<Finding>, Vec<Finding>) =
+            fs.into_iter().partition(|f| f.waived_by.is_some());
+        nodes.push(NodeSummary {
+            id: inv.node.id.clone(),
+            site: inv.node.site.clone(),
+            cell: inv.node.cell.clone(),
+            os: inv
+                .os
+                .as_ref()
+                .map(|o| o.pretty_name.clone().unwrap_or_else(|| o.id.clone())),
+            packages: inv.packages.len(),
+            findings: open.len(),
+            compliant: !open.iter().any(|f| input.gate.fails(f)),
+        });
+        for p in &inv.problems {
+            let mut p = p.clone();
+            p.location.path = format!("{}:{}", inv.node.id, p.location.path);
+            problems.push(p);
+        }
+        findings.extend(open);
+        waived.extend(w);
+    }
+    let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
+    let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &findings {
+        *by_severity.entry(f.severity).or_default() += 1;
+        *by_code.entry(f.code.as_str().to_owned()).or_default() += 1;
+    }
+    let compliant = nodes.iter().all(|n| n.compliant) && input.not_judged.is_empty();
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        generated_at: input.generated_at,
+        as_of: input.as_of,
+        tool: ToolInfo::default(),
+        gate: input.gate.to_string(),
+        summary: Summary {
+            nodes: nodes.len(),
+            packages,
+            findings: findings.len(),
+            waived: waived.len(),
+            by_severity,
+            by_code,
+            problems: problems.len(),
+            feed_problems: input.feed_problems.len(),
+            compliant,
+        },
+        nodes,
+        findings,
+        waived,
+        feeds: input.feeds,
+        problems,
+        feed_problems: input.feed_problems,
+        not_judged: input.not_judged,
+    }
+}

@@ -1,0 +1,1121 @@
+//! Lifecycles of third-party components and distributions.
+//!
+//! Three sources, each loaded on its own:
+//! - [`Lifecycles`]: endoflife.date — `products/<product>.md` (YAML front matter between `---`
+//!   lines; its `releases:` list of cycles with `releaseCycle`, `releaseDate`, `eol`, `eoas`,
+//!   `eoes`, `lts`, `latest`, `latestReleaseDate`, `codename`) and
+//!   `release-data/releases/<product>.json` (every patch version and its date). `eol`, `eoas`,
+//!   `eoes` and `lts` may be a date or a boolean ([`Support`]). Scalars are read as written, so
+//!   `releaseCycle: 3.10` stays `3.10`.
+//! - [`DistroLifecycles`]: Debian's distro-info-data (`debian.csv`, `ubuntu.csv`: release,
+//!   EOL, LTS / ELTS, server / ESM / legacy dates) and debian-security-support (source packages
+//!   whose security support ended early per release, or is limited).
+//!
+//! Dates compare as whole days: on its `eol` date a cycle counts as end of life.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use time::Date;
+
+use super::{parse_date, problem, read_text, ReleaseError};
+use crate::model::{Location, Problem, ProblemKind};
+
+/// An endoflife.date support field: a boolean (`eol: false` = still supported) or the date
+/// it ends (or, for `lts`, starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A `YYYY-MM-DD` date.
+    Date(Date),
+}
+
+impl Support {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" => Some(Self::Bool(true)),
+            "false" | "no" => Some(Self::Bool(false)),
+            _ => parse_date(s).map(Self::Date),
+        }
+    }
+
+    /// Whether the moment this marks has come by `as_of` (`true`, or a date on or before it).
+    pub fn reached(self, as_of: Date) -> bool {
+        match self {
+            Self::Bool(b) => b,
+            Self::Date(d) => as_of >= d,
+        }
+    }
+
+    /// The date, when this is one.
+    pub fn date(self) -> Option<Date> {
+        match self {
+            Self::Date(d) => Some(d),
+            Self::Bool(_) => None,
+        }
+    }
+}
+
+/// One release cycle of a product (`15` of postgresql, `10.11` of mariadb, `22.04` of ubuntu).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    /// `releaseCycle`, as written.
+    pub name: String,
+    /// `codename`.
+    pub codename: Option<String>,
+    /// `releaseDate`.
+    pub release_date: Option<Date>,
+    /// `eol`: end of (security) support.
+    pub eol: Option<Support>,
+    /// `eoas`: end of active support (bug fixes).
+    pub eoas: Option<Support>,
+    /// `eoes`: end of extended (often commercial) support.
+    pub eoes: Option<Support>,
+    /// `lts`: whether (or since when) this is a long-term-support cycle.
+    pub lts: Option<Support>,
+    /// `latest`: the newest version in the cycle.
+    pub latest: Option<String>,
+    /// `latestReleaseDate`.
+    pub latest_release_date: Option<Date>,
+}
+
+impl Cycle {
+    /// Whether the cycle is end of life on `as_of`: `eol: true`, or an `eol` date on or before
+    /// `as_of`. `eol: false` or no `eol` → not end of life.
+    pub fn is_eol(&self, as_of: Date) -> bool {
+        self.eol.is_some_and(|s| s.reached(as_of))
+    }
+
+    /// The `eol` date, when it is a date.
+    pub fn eol_date(&self) -> Option<Date> {
+        self.eol.and_then(Support::date)
+    }
+
+    /// Whether active support has ended on `as_of` (`None` when the product gives no `eoas`).
+    pub fn is_active_support_over(&self, as_of: Date) -> Option<bool> {
+        self.eoas.map(|s| s.reached(as_of))
+    }
+
+    /// Whether extended support has ended on `as_of` (`None` when there is no `eoes`).
+    pub fn is_extended_support_over(&self, as_of: Date) -> Option<bool> {
+        self.eoes.map(|s| s.reached(as_of))
+    }
+
+    /// Whether this is an LTS cycle on `as_of` (`lts: true`, or an `lts` date reached).
+    pub fn is_lts(&self, as_of: Date) -> bool {
+        self.lts.is_some_and(|s| s.reached(as_of))
+    }
+}
+
+/// One endoflife.date product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// The file stem (`postgresql`).
+    pub name: String,
+    /// `title` (`PostgreSQL`).
+    pub title: Option<String>,
+    /// `category`.
+    pub category: Option<String>,
+    /// The cycles, newest first as upstream lists them. From the front matter; from the
+    /// release-data JSON only when there is no product file.
+    pub cycles: Vec<Cycle>,
+    /// Every known version and its release date (release-data JSON).
+    pub versions: BTreeMap<String, Option<Date>>,
+    /// The product file, or the JSON when there is none.
+    pub path: PathBuf,
+}
+
+impl Product {
+    /// The cycle a version belongs to: the longest cycle name that equals the version or is a
+    /// prefix of it ending at a `.`, `-`, `+`, `~` or `_` (postgresql `15.4` → `15`, mariadb
+    /// `10.11.6` → `10.11`, ubuntu `22.04.3` → `22.04`). A leading `v` is ignored.
+    pub fn cycle_for(&self, version: &str) -> Option<&Cycle> {
+        let v = version.trim();
+        let v = v
+            .strip_prefix(['v', 'V'])
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            .unwrap_or(v);
+        self.cycles
+            .iter()
+            .filter(|c| cycle_matches(&c.name, v))
+            .max_by_key(|c| c.name.len())
+    }
+
+    /// A cycle by its exact name.
+    pub fn cycle(&self, name: &str) -> Option<&Cycle> {
+        self.cycles.iter().find(|c| c.name == name)
+    }
+
+    /// The release date of one version (release-data JSON).
+    pub fn version_date(&self, version: &str) -> Option<Date> {
+        self.versions.get(version).copied().flatten()
+    }
+}
+
+fn cycle_matches(cycle: &str, version: &str) -> bool {
+    if cycle.is_empty() {
+        return false;
+    }
+    match version.strip_prefix(cycle) {
+        Some("") => true,
+        Some(rest) => rest.starts_with(['.', '-', '+', '~', '_', ' ']),
+        None => false,
+    }
+}
+
+/// The endoflife.date products.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycles {
+    products: BTreeMap<String, Product>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawFrontMatter {
+    title: Option<String>,
+    category: Option<String>,
+    releases: Vec<RawCycle>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawCycle {
+    release_cycle: Option<String>,
+    codename: Option<String>,
+    release_date: Option<String>,
+    eol: Option<String>,
+    eoas: Option<String>,
+    eoes: Option<String>,
+    lts: Option<String>,
+    latest: Option<String>,
+    latest_release_date: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawReleaseData {
+    releases: BTreeMap<String, RawRdCycle>,
+    versions: BTreeMap<String, RawRdVersion>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawRdCycle {
+    name: Option<String>,
+    codename: Option<String>,
+    release_date: Option<String>,
+    eol: serde_json::Value,
+    eoas: serde_json::Value,
+    eoes: serde_json::Value,
+    lts: serde_json::Value,
+    latest: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawRdVersion {
+    date: Option<String>,
+}
+
+/// The YAML between the first two `---` lines of a Markdown file, with the line number (1-based)
+/// where it starts. `None` when the file does not start with a `---` line or it is not closed.
+/// Never panics.
+pub fn front_matter(text: &str) -> Option<(&str, usize)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next()?;
+    if first.trim_end() != "---" {
+        return None;
+    }
+    let start = first.len();
+    let mut pos = start;
+    for line in lines {
+        if line.trim_end() == "---" {
+            return Some((&text[start..pos], 2));
+        }
+        pos += line.len();
+    }
+    None
+}
+
+impl Lifecycles {
+    /// Load an endoflife.date checkout: `products/*.md` and `release-data/releases/*.json`
+    /// (either may be absent, not both). A malformed file is a [`Problem`] naming it; loading
+    /// continues.
+    pub fn load(dir: &Path) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        let products_dir = dir.join("products");
+        let data_dir = dir.join("release-data/releases");
+        if !products_dir.is_dir() && !data_dir.is_dir() {
+            return Err(ReleaseError::Missing {
+                path: products_dir,
+                what: "endoflife.date products/*.md (or release-data/releases/*.json)".to_owned(),
+            });
+        }
+        let mut problems = Vec::new();
+        let mut products = BTreeMap::new();
+        for file in list_files(&products_dir, "md", &mut problems)? {
+            if let Some(p) = load_product(&file, &mut problems) {
+                products.insert(p.name.clone(), p);
+            }
+        }
+        for file in list_files(&data_dir, "json", &mut problems)? {
+            load_release_data(&file, &mut products, &mut problems);
+        }
+        Ok((Self { products }, problems))
+    }
+
+    /// A product by name (the file stem, case-insensitive).
+    pub fn product(&self, name: &str) -> Option<&Product> {
+        self.products
+            .get(name)
+            .or_else(|| self.products.get(&name.to_ascii_lowercase()))
+    }
+
+    /// All products, by name.
+    pub fn products(&self) -> impl Iterator<Item = &Product> {
+        self.products.values()
+    }
+
+    /// The cycle of `version` in `product` ([`Product::cycle_for`]).
+    pub fn cycle_for(&self, product: &str, version: &str) -> Option<&Cycle> {
+        self.product(product)?.cycle_for(version)
+    }
+
+    /// Whether the cycle of `version` in `product` is end of life on `as_of`; `None` when the
+    /// product or cycle is unknown.
+    pub fn is_eol(&self, product: &str, version: &str, as_of: Date) -> Option<bool> {
+        Some(self.cycle_for(product, version)?.is_eol(as_of))
+    }
+
+    /// The `eol` date of the cycle of `version` in `product`, when it is a date.
+    pub fn eol_date(&self, product: &str, version: &str) -> Option<Date> {
+        self.cycle_for(product, version)?.eol_date()
+    }
+}
+
+/// Sorted files with extension `ext` in `dir`; an absent directory gives none.
+fn list_files(
+    dir: &Path,
+    ext: &str,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<PathBuf>, ReleaseError> {
+    if !dir.is_dir() {
+        problems.push(problem(
+            dir,
+            ProblemKind::Skipped,
+            format!("directory missing; no *.{ext} read"),
+        ));
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|e| e == ext) && p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn stem(file: &Path) -> Option<String> {
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
+    let name = stem(file)?;
+    let text = match read_text(file) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(problem(file, ProblemKind::Unreadable, e.to_string()));
+            return None;
+        }
+    };
+    let Some((yaml, first_line)) = front_matter(&text) else {
+        problems.push(problem(
+            file,
+            ProblemKind::Malformed,
+            "expected YAML front matter between a first `---` line and a closing `---` line; skipped",
+        ));
+        return None;
+    };
+    let raw: RawFrontMatter = match serde_yaml::from_str(yaml) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut loc = Location::path(file.display().to_string());
+            if let Some(l) = e.location() {
+                loc = loc.at_line(l.line() + first_line - 1);
+            }
+            problems.push(Problem::new(
+                loc,
+                ProblemKind::Malformed,
+                format!("front matter is not a product definition; skipped: {e}"),
+            ));
+            return None;
+        }
+    };
+    let mut cycles = Vec::with_capacity(raw.releases.len());
+    for (i, r) in raw.releases.into_iter().enumerate() {
+        let Some(cycle_name) = r
+            .release_cycle
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        else {
+            problems.push(Problem::new(
+                Location::path(file.display().to_string())
+                    .field(format!("releases[{i}].releaseCycle")),
+                ProblemKind::Malformed,
+                "cycle without releaseCycle; skipped",
+            ));
+            continue;
+        };
+        let mut field = |key: &str, v: Option<String>, support: bool| -> Option<Support> {
+            let v = v?;
+            let parsed = if support {
+                Support::parse(&v)
+            } else {
+                parse_date(&v).map(Support::Date)
+            };
+            if parsed.is_none() {
+                problems.push(Problem::new(
+                    Location::path(file.display().to_string())
+                        .field(format!("releases[{i}].{key}")),
+                    ProblemKind::Malformed,
+                    format!(
+                        "cycle {cycle_name}: expected {}, found `{v}`; ignored",
+                        if support {
+                            "a date or true/false"
+                        } else {
+                            "a date"
+                        }
+                    ),
+                ));
+            }
+            parsed
+        };
+        let release_date = field("releaseDate", r.release_date, false).and_then(Support::date);
+        let eol = field("eol", r.eol, true);
+        let eoas = field("eoas", r.eoas, true);
+        let eoes = field("eoes", r.eoes, true);
+        let lts = field("lts", r.lts, true);
+        let latest_release_date =
+            field("latestReleaseDate", r.latest_release_date, false).and_then(Support::date);
+        cycles.push(Cycle {
+            name: cycle_name,
+            codename: r.codename,
+            release_date,
+            eol,
+            eoas,
+            eoes,
+            lts,
+            latest: r.latest,
+            latest_release_date,
+        });
+    }
+    Some(Product {
+        name,
+        title: raw.title,
+        category: raw.category,
+        cycles,
+        versions: BTreeMap::new(),
+        path: file.to_path_buf(),
+    })
+}
+
+fn json_support(v: &serde_json::Value) -> Option<Support> {
+    match v {
+        serde_json::Value::Bool(b) => Some(Support::Bool(*b)),
+        serde_json::Value::String(s) => Support::parse(s),
+        _ => None,
+    }
+}
+
+fn load_release_data(
+    file: &Path,
+    products: &mut BTreeMap<String, Product>,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(name) = stem(file) else { return };
+    let text = match read_text(file) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(problem(file, ProblemKind::Unreadable, e.to_string()));
+            return;
+        }
+    };
+    let raw: RawReleaseData = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem::new(
+                Location::path(file.display().to_string()).at_line(e.line()),
+                ProblemKind::Malformed,
+                format!("expected {{\"releases\": {{…}}, \"versions\": {{…}}}}; skipped: {e}"),
+            ));
+            return;
+        }
+    };
+    let versions: BTreeMap<String, Option<Date>> = raw
+        .versions
+        .into_iter()
+        .map(|(v, r)| (v, r.date.as_deref().and_then(parse_date)))
+        .collect();
+    let product = products.entry(name.clone()).or_insert_with(|| {
+        let mut cycles: Vec<Cycle> = raw
+            .releases
+            .into_iter()
+            .map(|(key, c)| Cycle {
+                name: c.name.unwrap_or(key),
+                codename: c.codename,
+                release_date: c.release_date.as_deref().and_then(parse_date),
+                eol: json_support(&c.eol),
+                eoas: json_support(&c.eoas),
+                eoes: json_support(&c.eoes),
+                lts: json_support(&c.lts),
+                latest: c.latest,
+                latest_release_date: None,
+            })
+            .collect();
+        cycles.sort_by_key(|c| std::cmp::Reverse(c.release_date));
+        Product {
+            name,
+            title: None,
+            category: None,
+            cycles,
+            versions: BTreeMap::new(),
+            path: file.to_path_buf(),
+        }
+    });
+    product.versions = versions;
+}
+
+// ---- Debian distro-info-data and debian-security-support ----
+
+/// Which distribution a distro-info row is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Distro {
+    /// `debian.csv`.
+    Debian,
+    /// `ubuntu.csv`.
+    Ubuntu,
+}
+
+/// A support level of a distribution release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SupportLevel {
+    /// Regular security support (`eol`).
+    Standard,
+    /// Debian LTS (`eol-lts`); Ubuntu server support of old LTS releases (`eol-server`).
+    Lts,
+    /// Debian ELTS (`eol-elts`, commercial); Ubuntu ESM (`eol-esm`, Ubuntu Pro).
+    Extended,
+    /// Ubuntu legacy support add-on (`eol-legacy`).
+    Legacy,
+}
+
+/// One row of `debian.csv` / `ubuntu.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistroRelease {
+    /// Which distribution.
+    pub distro: Distro,
+    /// `12`, `22.04` (` LTS` removed); `None` for sid and experimental.
+    pub version: Option<String>,
+    /// Ubuntu LTS (the version said ` LTS`).
+    pub lts: bool,
+    /// `Bookworm`, `Jammy Jellyfish`.
+    pub codename: String,
+    /// `bookworm`, `jammy`.
+    pub series: String,
+    /// `created`.
+    pub created: Option<Date>,
+    /// `release`.
+    pub release: Option<Date>,
+    /// `eol`.
+    pub eol: Option<Date>,
+    /// Debian `eol-lts`.
+    pub eol_lts: Option<Date>,
+    /// Debian `eol-elts`.
+    pub eol_elts: Option<Date>,
+    /// Ubuntu `eol-server`.
+    pub eol_server: Option<Date>,
+    /// Ubuntu `eol-esm`.
+    pub eol_esm: Option<Date>,
+    /// Ubuntu `eol-legacy`.
+    pub eol_legacy: Option<Date>,
+}
+
+impl DistroRelease {
+    /// The end of support at `level`; a level the release lacks falls back to the next lower
+    /// one (a Debian release without ELTS ends its extended support with LTS, or `eol`).
+    pub fn support_end(&self, level: SupportLevel) -> Option<Date> {
+        let (lts, ext) = match self.distro {
+            Distro::Debian => (self.eol_lts, self.eol_elts),
+            Distro::Ubuntu => (self.eol_server, self.eol_esm),
+        };
+        let chain = [self.eol, lts, ext, self.eol_legacy];
+        let idx = match level {
+            SupportLevel::Standard => 0,
+            SupportLevel::Lts => 1,
+            SupportLevel::Extended => 2,
+            SupportLevel::Legacy => 3,
+        };
+        chain[..=idx].iter().rev().find_map(|d| *d)
+    }
+
+    /// Whether the release is out (its `release` date is on or before `as_of`) and still
+    /// supported at `level` on `as_of` (no end date yet, or `as_of` before it).
+    pub fn is_supported(&self, as_of: Date, level: SupportLevel) -> bool {
+        self.release.is_some_and(|r| r <= as_of)
+            && self.support_end(level).is_none_or(|end| as_of < end)
+    }
+
+    /// Whether `key` names this release: version (`12`, `22.04`, or a point release `12.5`),
+    /// series (`bookworm`) or codename (`Bookworm`, `Jammy Jellyfish`), case-insensitive.
+    pub fn is_named(&self, key: &str) -> bool {
+        let k = key.trim();
+        self.series.eq_ignore_ascii_case(k)
+            || self.codename.eq_ignore_ascii_case(k)
+            || self
+                .codename
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(k))
+            || self.version.as_deref().is_some_and(|v| cycle_matches(v, k))
+    }
+}
+
+/// A source package whose security support ended before its release's EOL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportEnded {
+    /// The source package name as written; may be a pattern (`php-horde.*`).
+    pub package: String,
+    /// The last version with support (`0` = none).
+    pub last_version: String,
+    /// When support ended or will end.
+    pub end_date: Option<Date>,
+    /// Details or a URL.
+    pub details: Option<String>,
+}
+
+/// A source package whose security support is limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportLimited {
+    /// The source package name as written; may be a pattern (`golang.*`).
+    pub package: String,
+    /// Details or a URL.
+    pub details: Option<String>,
+}
+
+/// Distribution lifecycles: distro-info-data and debian-security-support.
+#[derive(Debug, Clone, Default)]
+pub struct DistroLifecycles {
+    releases: Vec<DistroRelease>,
+    /// Debian major → packages whose support ended early.
+    ended: BTreeMap<u32, Vec<SupportEnded>>,
+    limited: Vec<SupportLimited>,
+}
+
+impl DistroLifecycles {
+    /// Load `<dir>/distro-info-data/{debian,ubuntu}.csv` and
+    /// `<dir>/debian-security-support/security-support-{ended.debN,limited}`. Missing files are
+    /// [`ProblemKind::Skipped`] problems; fails only when `dir` is not a directory.
+    pub fn load(dir: &Path) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        if !dir.is_dir() {
+            return Err(ReleaseError::Missing {
+                path: dir.to_path_buf(),
+                what: "a directory with distro-info-data/ and debian-security-support/".to_owned(),
+            });
+        }
+        let mut problems = Vec::new();
+        let mut out = Self::default();
+        for (distro, file) in [
+            (Distro::Debian, "distro-info-data/debian.csv"),
+            (Distro::Ubuntu, "distro-info-data/ubuntu.csv"),
+        ] {
+            let path = dir.join(file);
+            match read_text(&path) {
+                Ok(t) => out
+                    .releases
+                    .extend(parse_distro_csv(&t, distro, &path, &mut problems)),
+                Err(e) => problems.push(problem(&path, ProblemKind::Skipped, e.to_string())),
+            }
+        }
+        let dss = dir.join("debian-security-support");
+        if dss.is_dir() {
+            for e in fs_err::read_dir(&dss)? {
+                let p = e?.path();
+                let Some(fname) = p.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let Some(major) = fname
+                    .strip_prefix("security-support-ended.deb")
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                match read_text(&p) {
+                    Ok(t) => {
+                        out.ended.insert(major, parse_ended(&t, &p, &mut problems));
+                    }
+                    Err(e) => problems.push(problem(&p, ProblemKind::Unreadable, e.to_string())),
+                }
+            }
+            let lp = dss.join("security-support-limited");
+            match read_text(&lp) {
+                Ok(t) => out.limited = parse_limited(&t),
+                Err(e) => problems.push(problem(&lp, ProblemKind::Skipped, e.to_string())),
+            }
+        } else {
+            problems.push(problem(
+                &dss,
+                ProblemKind::Skipped,
+                "directory missing; no security-support lists",
+            ));
+        }
+        Ok((out, problems))
+    }
+
+    /// Every release of both distributions, in file order (oldest first).
+    pub fn releases(&self) -> &[DistroRelease] {
+        &self.releases
+    }
+
+    /// A Debian release by version, series or codename (`12`, `12.5`, `bookworm`).
+    pub fn debian(&self, key: &str) -> Option<&DistroRelease> {
+        self.find(Distro::Debian, key)
+    }
+
+    /// An Ubuntu release by version, series or codename (`22.04`, `jammy`).
+    pub fn ubuntu(&self, key: &str) -> Option<&DistroRelease> {
+        self.find(Distro::Ubuntu, key)
+    }
+
+    fn find(&self, distro: Distro, key: &str) -> Option<&DistroRelease> {
+        self.releases
+            .iter()
+            .filter(|r| r.distro == distro && r.is_named(key))
+            .max_by_key(|r| r.version.as_ref().map_or(0, String::len))
+    }
+
+    /// The entry saying a source package's security support ended early in Debian `major`.
+    pub fn support_ended(&self, major: u32, source_package: &str) -> Option<&SupportEnded> {
+        self.ended
+            .get(&major)?
+            .iter()
+            .find(|e| pattern_matches(&e.package, source_package))
+    }
+
+    /// All early-ended entries for Debian `major`.
+    pub fn support_ended_list(&self, major: u32) -> &[SupportEnded] {
+        self.ended.get(&major).map_or(&[], Vec::as_slice)
+    }
+
+    /// The entry saying a source package's security support is limited.
+    pub fn support_limited(&self, source_package: &str) -> Option<&SupportLimited> {
+        self.limited
+            .iter()
+            .find(|e| pattern_matches(&e.package, source_package))
+    }
+}
+
+/// Package names in debian-security-support are matched as anchored patterns where `.*` is any
+/// text and `.` any one character; other characters are literal. Never panics.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p {
+            [] => n.is_empty(),
+            [b'.', b'*', rest @ ..] => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            [b'.', rest @ ..] => !n.is_empty() && go(rest, &n[1..]),
+            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    // Bound the backtracking: patterns in the lists are short.
+    pattern.len() <= 256 && name.len() <= 256 && go(pattern.as_bytes(), name.as_bytes())
+}
+
+fn parse_distro_csv(
+    text: &str,
+    distro: Distro,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<DistroRelease> {
+    let mut lines = text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        problems.push(problem(path, ProblemKind::Malformed, "empty file"));
+        return Vec::new();
+    };
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let idx = |name: &str| cols.iter().position(|c| *c == name);
+    let (Some(iv), Some(ic), Some(is)) = (idx("version"), idx("codename"), idx("series")) else {
+        problems.push(Problem::new(
+            Location::path(path.display().to_string()).at_line(1),
+            ProblemKind::Malformed,
+            format!("expected a header with version,codename,series,…; found `{header}`"),
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let get = |c: Option<usize>| c.and_then(|c| f.get(c)).copied().filter(|s| !s.is_empty());
+        let mut date = |name: &str| -> Option<Date> {
+            let s = get(idx(name))?;
+            let d = parse_date(s);
+            if d.is_none() {
+                problems.push(Problem::new(
+                    Location::path(path.display().to_string())
+                        .at_line(i + 1)
+                        .field(name),
+                    ProblemKind::Malformed,
+                    format!("expected a YYYY-MM-DD date, found `{s}`"),
+                ));
+            }
+            d
+        };
+        let (Some(codename), Some(series)) = (get(Some(ic)), get(Some(is))) else {
+            problems.push(Problem::new(
+                Location::path(path.display().to_string()).at_line(i + 1),
+                ProblemKind::Malformed,
+                "row without codename or series; skipped",
+            ));
+            continue;
+        };
+        let raw_version = get(Some(iv));
+        let lts = raw_version.is_some_and(|v| v.ends_with(" LTS"));
+        out.push(DistroRelease {
+            distro,
+            version: raw_version.map(|v| v.trim_end_matches(" LTS").trim().to_owned()),
+            lts,
+            codename: codename.to_owned(),
+            series: series.to_owned(),
+            created: date("created"),
+            release: date("release"),
+            eol: date("eol"),
+            eol_lts: date("eol-lts"),
+            eol_elts: date("eol-elts"),
+            eol_server: date("eol-server"),
+            eol_esm: date("eol-esm"),
+            eol_legacy: date("eol-legacy"),
+        });
+    }
+    out
+}
+
+fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// `details` = the rest of the line after `n` whitespace-separated columns.
+fn split_columns(line: &str, n: usize) -> (Vec<&str>, Option<String>) {
+    let mut cols = Vec::with_capacity(n);
+    let mut rest = line.trim_start();
+    while cols.len() < n && !rest.is_empty() {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        cols.push(&rest[..end]);
+        rest = rest[end..].trim_start();
+    }
+    let details = Some(rest.trim().to_owned()).filter(|s| !s.is_empty());
+    (cols, details)
+}
+
+fn parse_ended(text: &str, path: &Path, problems: &mut Vec<Problem>) -> Vec<SupportEnded> {
+    let mut out = Vec::new();
+    for (line_no, line) in content_lines(text) {
+        let (cols, details) = split_columns(line, 3);
+        if cols.len() < 2 {
+            problems.push(Problem::new(
+                Location::path(path.display().to_string()).at_line(line_no),
+                ProblemKind::Malformed,
+                format!("expected `package version date [details]`, found `{line}`"),
+            ));
+            continue;
+        }
+        out.push(SupportEnded {
+            package: cols[0].to_owned(),
+            last_version: cols[1].to_owned(),
+            end_date: cols.get(2).and_then(|d| parse_date(d)),
+            details,
+        });
+    }
+    out
+}
+
+fn parse_limited(text: &str) -> Vec<SupportLimited> {
+    content_lines(text)
+        .map(|(_, line)| {
+            let (cols, details) = split_columns(line, 1);
+            SupportLimited {
+                package: cols.first().copied().unwrap_or_default().to_owned(),
+                details,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::releases::test_data::{fixture, shared};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+    use time::macros::date;
+
+    fn eol() -> &'static Lifecycles {
+        static L: OnceLock<Lifecycles> = OnceLock::new();
+        L.get_or_init(|| {
+            let (l, problems) = Lifecycles::load(&shared("endoflife-date")).unwrap();
+            // Real data: only a few odd values (e.g. `lts: "ESR staging period"`).
+            assert!(problems.len() < 20, "{problems:#?}");
+            l
+        })
+    }
+
+    #[test]
+    fn loads_products() {
+        let l = eol();
+        assert!(l.products().count() >= 464);
+        // A product with release data only (no cycles upstream, only versions).
+        let rh = l.product("redhat").unwrap();
+        assert!(rh.path.ends_with("redhat.json"));
+        assert!(rh.version_date("9.3").is_some());
+    }
+
+    #[test]
+    fn postgresql() {
+        let l = eol();
+        let c = l.cycle_for("postgresql", "15.4").unwrap();
+        assert_eq!(c.name, "15");
+        assert_eq!(c.eol_date(), Some(date!(2027 - 11 - 11)));
+        assert!(!c.is_eol(date!(2026 - 08 - 21)));
+        assert!(c.is_eol(date!(2027 - 11 - 11)));
+        let c13 = l.cycle_for("postgresql", "13.23").unwrap();
+        assert!(c13.is_eol(date!(2026 - 08 - 21)));
+        assert_eq!(
+            l.is_eol("postgresql", "12.1", date!(2024 - 11 - 20)),
+            Some(false)
+        );
+        assert_eq!(
+            l.is_eol("postgresql", "12.1", date!(2024 - 11 - 21)),
+            Some(true)
+        );
+        let p = l.product("PostgreSQL").unwrap();
+        assert_eq!(p.title.as_deref(), Some("PostgreSQL"));
+        assert!(p.version_date("15.4").is_some());
+    }
+
+    #[test]
+    fn mariadb_rabbitmq_python() {
+        let l = eol();
+        let m = l.cycle_for("mariadb", "10.11.6").unwrap();
+        assert_eq!(m.name, "10.11");
+        assert_eq!(m.eol_date(), Some(date!(2028 - 02 - 16)));
+        assert!(m.is_lts(date!(2026 - 08 - 21)));
+        let m106 = l.cycle_for("mariadb", "10.6.12").unwrap();
+        assert_eq!(m106.name, "10.6");
+        assert!(m106.is_eol(date!(2026 - 08 - 21)));
+        assert!(!m106.is_eol(date!(2026 - 07 - 05)));
+        assert_eq!(
+            l.cycle_for("mariadb", "11.4.2").unwrap().eol_date(),
+            Some(date!(2029 - 05 - 29))
+        );
+
+        let r = l.cycle_for("rabbitmq", "3.13.1").unwrap();
+        assert_eq!(r.name, "3.13");
+        assert!(r.is_eol(date!(2026 - 08 - 21)));
+        assert_eq!(r.eoes.and_then(Support::date), Some(date!(2027 - 12 - 30)));
+        assert_eq!(
+            r.is_extended_support_over(date!(2026 - 08 - 21)),
+            Some(false)
+        );
+        // 4.1 and 4.2 community support ended 2026-01-30 and 2026-07-31 (domain notes §6.1).
+        assert_eq!(l.eol_date("rabbitmq", "4.1.3"), Some(date!(2026 - 01 - 30)));
+        assert_eq!(l.eol_date("rabbitmq", "4.2.8"), Some(date!(2026 - 07 - 31)));
+        assert_eq!(
+            l.is_eol("rabbitmq", "4.2.8", date!(2026 - 08 - 21)),
+            Some(true)
+        );
+
+        let p = l.cycle_for("python", "3.11.2").unwrap();
+        assert_eq!(p.name, "3.11");
+        assert!(p.eoas.is_some());
+        assert!(!p.is_eol(date!(2026 - 08 - 21)));
+        assert_eq!(p.is_active_support_over(date!(2026 - 08 - 21)), Some(true));
+        assert_eq!(l.cycle_for("python", "3.1.5").unwrap().name, "3.1");
+        assert_eq!(l.cycle_for("python", "3.10.4").unwrap().name, "3.10");
+        assert!(l.cycle_for("python", "3.99.0").is_none());
+        assert!(l.cycle_for("no-such-product", "1").is_none());
+    }
+
+    #[test]
+    fn debian_ubuntu_products() {
+        let l = eol();
+        let d = l.cycle_for("debian", "12").unwrap();
+        assert_eq!(d.name, "12");
+        assert_eq!(d.codename.as_deref(), Some("Bookworm"));
+        assert_eq!(d.eol_date(), Some(date!(2026 - 07 - 11)));
+        assert!(d.is_eol(date!(2026 - 08 - 21)));
+        assert!(!d.is_eol(date!(2026 - 07 - 10)));
+        assert_eq!(l.cycle_for("debian", "12.5").unwrap().name, "12");
+        let u = l.cycle_for("ubuntu", "22.04").unwrap();
+        assert_eq!(u.name, "22.04");
+        assert!(u.is_lts(date!(2026 - 08 - 21)));
+        assert_eq!(l.cycle_for("ubuntu", "22.04.3").unwrap().name, "22.04");
+        let u26 = l.cycle_for("ubuntu", "26.04").unwrap();
+        assert_eq!(u26.eol_date(), Some(date!(2031 - 04 - 30)));
+        assert!(!u26.is_eol(date!(2026 - 08 - 21)));
+    }
+
+    #[test]
+    fn bool_eol() {
+        let l = eol();
+        // memcached 1.6 is live with `eol: false` (domain notes §6.2).
+        let m = l.cycle_for("memcached", "1.6.21").unwrap();
+        assert_eq!(m.eol, Some(Support::Bool(false)));
+        assert!(!m.is_eol(date!(2099 - 01 - 01)));
+        assert_eq!(m.eol_date(), None);
+    }
+
+    #[test]
+    fn malformed_products_are_problems() {
+        let (l, problems) = Lifecycles::load(&fixture("endoflife")).unwrap();
+        let msgs: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.location.path.ends_with("nofront.md")),
+            "{msgs:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.location.path.ends_with("badyaml.md") && p.location.line.is_some()),
+            "{msgs:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.location.path.ends_with("badjson.json")),
+            "{msgs:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.location.field.as_deref() == Some("releases[1].eol")),
+            "{msgs:#?}"
+        );
+        let w = l.product("widget").unwrap();
+        assert_eq!(w.cycles.len(), 3);
+        // `releaseCycle: 1.10` unquoted stays 1.10.
+        assert_eq!(l.cycle_for("widget", "1.10.2").unwrap().name, "1.10");
+        assert_eq!(l.cycle_for("widget", "1.1.9").unwrap().name, "1.1");
+        assert!(l.is_eol("widget", "1.1.9", date!(2000 - 01 - 01)).unwrap());
+        // The bad eol value is ignored, the cycle kept.
+        assert_eq!(l.cycle_for("widget", "1.10").unwrap().eol, None);
+    }
+
+    #[test]
+    fn distro_info() {
+        let (d, problems) = DistroLifecycles::load(&shared("debian-lifecycle")).unwrap();
+        assert!(problems.is_empty(), "{problems:#?}");
+        let b = d.debian("bookworm").unwrap();
+        assert_eq!(b.version.as_deref(), Some("12"));
+        assert_eq!(d.debian("12").unwrap().series, "bookworm");
+        assert_eq!(d.debian("12.5").unwrap().series, "bookworm");
+        assert_eq!(d.debian("Bookworm").unwrap().series, "bookworm");
+        assert!(b.is_supported(date!(2026 - 01 - 01), SupportLevel::Standard));
+        assert!(b.eol_lts.is_some());
+        let eol = b.support_end(SupportLevel::Standard).unwrap();
+        assert!(!b.is_supported(eol, SupportLevel::Standard));
+        assert!(b.is_supported(eol, SupportLevel::Lts));
+        assert!(d
+            .debian("forky")
+            .is_some_and(|r| !r.is_supported(date!(2026 - 08 - 21), SupportLevel::Standard)));
+        let j = d.ubuntu("jammy").unwrap();
+        assert_eq!(j.version.as_deref(), Some("22.04"));
+        assert!(j.lts);
+        assert_eq!(d.ubuntu("22.04").unwrap().series, "jammy");
+        assert_eq!(d.ubuntu("Jammy Jellyfish").unwrap().series, "jammy");
+        assert!(j.eol_esm.is_some());
+        assert!(j.is_supported(date!(2026 - 08 - 21), SupportLevel::Standard));
+        assert!(!d.ubuntu("25.04").unwrap().lts);
+        let r = d.ubuntu("26.04").unwrap();
+        assert_eq!(r.eol_legacy, Some(date!(2038 - 04 - 27)));
+        assert_eq!(
+            r.support_end(SupportLevel::Legacy),
+            Some(date!(2038 - 04 - 27))
+        );
+        // Fallback: a level the release lacks ends with the next lower one.
+        let plucky = d.ubuntu("plucky").unwrap();
+        assert_eq!(plucky.support_end(SupportLevel::Extended), plucky.eol);
+    }
+
+    #[test]
+    fn security_support_lists() {
+        let (d, _) = DistroLifecycles::load(&shared("debian-lifecycle")).unwrap();
+        let e = d.support_ended(12, "wpewebkit").unwrap();
+        assert_eq!(e.last_version, "2.38.6-1");
+        assert_eq!(e.end_date, Some(date!(2023 - 05 - 09)));
+        assert_eq!(
+            e.details.as_deref(),
+            Some("https://bugs.debian.org/1035794")
+        );
+        let h = d.support_ended(12, "php-horde-imp").unwrap();
+        assert_eq!(h.package, "php-horde.*");
+        assert!(d.support_ended(12, "bash").is_none());
+        assert!(!d.support_ended_list(9).is_empty());
+        let g = d.support_limited("golang-1.19").unwrap();
+        assert_eq!(g.package, "golang.*");
+        assert!(d.support_limited("binutils").is_some());
+        assert!(d.support_limited("nova").is_none());
+    }
+
+    #[test]
+    fn front_matter_cases() {
+        assert_eq!(front_matter("---\na: 1\n---\nbody"), Some(("a: 1\n", 2)));
+        assert_eq!(
+            front_matter("---\r\na: 1\r\n---\r\n"),
+            Some(("a: 1\r\n", 2))
+        );
+        assert_eq!(front_matter("---\n---\n"), Some(("", 2)));
+        assert_eq!(front_matter("a: 1\n---\n"), None);
+        assert_eq!(front_matter("---\na: 1\n"), None);
+        assert_eq!(front_matter(""), None);
+        assert!(pattern_matches("php-horde.*", "php-horde"));
+        assert!(pattern_matches("a.c", "abc"));
+        assert!(!pattern_matches("a.c", "ac"));
+        assert!(!pattern_matches("bash", "bash2"));
+    }
+
+    proptest! {
+        #[test]
+        fn front_matter_never_panics(s in "\\PC{0,200}") {
+            let _ = front_matter(&s);
+        }
+
+        #[test]
+        fn front_matter_structured_never_panics(
+            body in "[-a-zA-Z0-9:\" \n.]{0,120}",
+            close in proptest::bool::ANY,
+        ) {
+            let text = format!("---\n{body}{}", if close { "\n---\n# body" } else { "" });
+            if let Some((yaml, _)) = front_matter(&text) {
+                prop_assert!(text.contains(yaml));
+                let _ = serde_yaml::from_str::<RawFrontMatter>(yaml);
+            }
+        }
+
+        #[test]
+        fn pattern_never_panics(p in "[a-z.*]{0,12}", n in "[a-z]{0,12}") {
+            let _ = pattern_matches(&p, &n);
+        }
+    }
+}
