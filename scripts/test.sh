@@ -13,6 +13,10 @@ command -v dpkg >/dev/null || missing+=(dpkg)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v man >/dev/null || missing+=(man-db)
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
+command -v chromium >/dev/null || missing+=(chromium)
+# podman: tests/it/images.rs talks to a private `podman system service` (its API test).
+command -v podman >/dev/null || missing+=(podman)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing reference tools: ${missing[*]}" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -12,10 +12,18 @@
 //! - An unparseable installed version is a `version-unparseable` finding; an advisory range that
 //!   cannot be evaluated is an `advisory-unevaluable` finding. Never silence.
 
+mod currency;
+mod engine;
 mod index;
+mod waivers;
 mod matching;
 mod report;
 
+pub use currency::{
+    judge_currency, n_as_of, parse_products, status_as_of, CatalogPaths, Catalogs, ProductMatch, ProductRule, PRODUCTS_YAML,
+};
+pub use waivers::apply_waivers;
 pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, Gate, GateTerm, ReportInput};
+pub use engine::{Analyzer, AnalyzerConfig, EngineError};

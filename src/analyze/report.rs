@@ -87,6 +87,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     let mut nodes = Vec::new();
     let mut problems = input.problems;
     let mut packages = 0;
+    let inventory = crate::model::report_inventory(input.nodes.iter().map(|(inv, _)| *inv));
     for (inv, fs) in input.nodes {
         packages += inv.packages.len();
         let (w, open): (Vec<Finding>, Vec<Finding>) =
@@ -142,5 +143,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         problems,
         feed_problems: input.feed_problems,
         not_judged: input.not_judged,
+        inventory,
+        history: Vec::new(),
     }
 }

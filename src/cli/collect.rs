@@ -27,8 +27,23 @@ pub enum CollectFormat {
 )]
 pub struct CollectArgs {
     /// The filesystem root to inventory (a live node's `/`, a mounted image, an unpacked tree).
-    #[arg(long, default_value = "/")]
-    pub root: PathBuf,
+    /// Default `/`; with --image and no --root, only the images are inventoried.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// A container image to inventory: an OCI image layout (directory or tar) or a `docker save`
+    /// archive (tar, tar.gz). Repeatable. Its packages get locations `image:<tag>:<path>`.
+    #[arg(long = "image", value_name = "PATH")]
+    pub images: Vec<PathBuf>,
+    /// A Docker Engine or Podman API socket (`/var/run/docker.sock`, `/run/podman/podman.sock`):
+    /// inventory the images of its running containers. Repeatable.
+    #[arg(long = "runtime", value_name = "SOCKET")]
+    pub runtimes: Vec<String>,
+    /// With --runtime: stopped containers' images too.
+    #[arg(long)]
+    pub all_containers: bool,
+    /// openstack/releases data (its root), to map kolla images' services to a series exactly.
+    #[arg(long, value_name = "DIR")]
+    pub openstack_releases: Option<PathBuf>,
     /// Node id recorded in the inventory (default: the root's /etc/hostname).
     #[arg(long)]
     pub node_id: Option<String>,
@@ -64,10 +79,16 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
-    if !a.root.is_dir() {
-        anyhow::bail!("root `{}` is not a directory", a.root.display());
-    }
-    let root = Root::new(&a.root);
+    let root_path = match &a.root {
+        Some(r) => Some(r.clone()),
+        None if a.images.is_empty() => Some(PathBuf::from("/")),
+        None => None,
+    };
+    let root = match &root_path {
+        Some(r) if !r.is_dir() => anyhow::bail!("root `{}` is not a directory", r.display()),
+        Some(r) => Root::new(r),
+        None => Root::mem(std::sync::Arc::new(collect::image::memfs::MemFs::new()), ""),
+    };
     let opts = CollectOptions {
         node: NodeInfo {
             id: a.node_id.clone().unwrap_or_default(),
@@ -87,7 +108,8 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
         }
     }
     let started = Instant::now();
-    let inv = collect::collect_with(&root, &opts, &collectors);
+    let mut inv = collect::collect_with(&root, &opts, &collectors);
+    images(a, &mut inv)?;
     let elapsed = started.elapsed();
     let bytes = match a.format {
         CollectFormat::Json => {
@@ -102,11 +124,15 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
     eprintln!(
-        "collected {} packages, {} OpenStack deliverables, {} problems from {} in {} ms",
+        "collected {} packages, {} OpenStack deliverables, {} images, {} problems from {} in {} ms",
         inv.packages.len(),
         inv.services.len(),
+        inv.images.len(),
         inv.problems.len(),
-        a.root.display(),
+        root_path.as_ref().map_or_else(
+            || format!("{} image(s)", a.images.len()),
+            |r| r.display().to_string()
+        ),
         elapsed.as_millis()
     );
     for p in inv.problems.iter().take(20) {
@@ -123,6 +149,44 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_ERROR
     })
+}
+
+/// `--image` and `--runtime`: add images to the inventory; a source that cannot be read at all
+/// is a problem, not a failure of the run.
+fn images(a: &CollectArgs, inv: &mut Inventory) -> anyhow::Result<()> {
+    use collect::image::{self, ImageOptions};
+    if a.images.is_empty() && a.runtimes.is_empty() {
+        return Ok(());
+    }
+    let catalog = match &a.openstack_releases {
+        Some(dir) => Some(
+            crate::releases::openstack::OpenStackCatalog::load(dir)
+                .with_context(|| format!("loading {}", dir.display()))?
+                .0,
+        ),
+        None => None,
+    };
+    let opts = ImageOptions {
+        catalog: catalog.as_ref(),
+        ..ImageOptions::default()
+    };
+    let mut found = Vec::new();
+    for path in &a.images {
+        match image::collect_path(path, &opts) {
+            Ok(v) => found.extend(v),
+            Err(e) => inv
+                .problems
+                .push(image::error_problem(&path.display().to_string(), &e)),
+        }
+    }
+    for socket in &a.runtimes {
+        match image::runtime::collect_runtime(socket, a.all_containers, &opts) {
+            Ok(v) => found.extend(v),
+            Err(e) => inv.problems.push(image::error_problem(socket, &e)),
+        }
+    }
+    image::add_to_inventory(inv, found);
+    Ok(())
 }
 
 fn table(inv: &Inventory) -> String {
@@ -144,6 +208,22 @@ fn table(inv: &Inventory) -> String {
     }
     for (e, n) in by {
         s.push_str(&format!("  {e:<8} {n}\n"));
+    }
+    for i in &inv.images {
+        s.push_str(&format!(
+            "  image {}  {}  packages {}{}\n",
+            i.reference,
+            i.os
+                .as_ref()
+                .and_then(|o| o.pretty_name.clone())
+                .unwrap_or_default(),
+            i.packages,
+            i.kolla
+                .as_ref()
+                .and_then(|k| k.tag_series.as_deref())
+                .map(|t| format!("  kolla {t}"))
+                .unwrap_or_default()
+        ));
     }
     if !inv.services.is_empty() {
         s.push_str("\nOpenStack deliverables\n");

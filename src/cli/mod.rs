@@ -7,9 +7,17 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod agent;
 mod collect;
 mod docs;
+mod node;
+mod plan;
+mod policy;
+mod query;
+mod report;
 mod scan;
+mod serve;
+mod sync;
 mod version;
 
 use std::process::ExitCode;
@@ -33,6 +41,9 @@ Exit codes:
 Examples:
   nminus collect -o inventory.json                 inventory of this machine
   nminus collect --root /srv/image-root --site par1 --label role=compute
+  nminus report --input scan.json --format html,sarif,junit -o reports/
+  nminus sync --data /var/lib/nminus/data          fetch the advisory feeds
+  nminus sync --data DIR --from feeds.tar.gz       ... or take them from a bundle (air-gapped)
   nminus version cmp --scheme deb 2:26.2.2-1~deb12u5 2:26.2.2-1
   printf '1.0~rc1\\t1.0\\n' | nminus version cmp --scheme deb --batch
   nminus completions bash > /etc/bash_completion.d/nminus";
@@ -64,6 +75,42 @@ pub enum Command {
     /// source package, Python modules owned by dpkg/rpm are left to the distro, OpenStack
     /// deliverables against OSSA and PyPA, crates against RustSec.
     Scan(scan::ScanArgs),
+    /// Fetch the advisory feeds into the data directory, from upstream or from a mirror/bundle.
+    ///
+    /// Git feeds are fetched and their tree written as the feed folder; archive feeds are
+    /// downloaded conditionally and extracted safely; `--from` takes every feed from a mirror
+    /// directory or bundle instead (air-gapped sites); `--bundle-out` writes such a bundle.
+    Sync(sync::SyncArgs),
+    /// Re-render a saved JSON report (table, json, html, sarif, junit, cyclonedx, markdown).
+    ///
+    /// The gate is evaluated again on the saved findings (`--fail-on` replaces the saved gate),
+    /// so CI can gate on a report made elsewhere; `--history` adds earlier reports to the HTML
+    /// compliance-over-time chart.
+    Report(report::ReportArgs),
+    /// Validate policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Plan an upgrade, a rollback or a site replication for deployers (nminus never runs it).
+    ///
+    /// Ordered by the upgrade-order DAG (each step names the edge that puts it there), along
+    /// SLURP-valid series paths, with preconditions, post-steps and each step's reversibility
+    /// (code-only, needs-db-restore, irreversible); rendered as JSON, Markdown, a generic
+    /// Ansible playbook, kolla-ansible or OpenStack-Ansible inputs.
+    #[command(subcommand, after_long_help = plan::PLAN_HELP)]
+    Plan(plan::PlanCommand),
+    /// Run the central analyzer: agents push inventories, it stores and judges them.
+    ///
+    /// Inventories are stored (SQLite or PostgreSQL), judged on receipt and re-evaluated when the
+    /// feeds change, without touching a node; nodes, findings, reports and Prometheus metrics are
+    /// served over HTTP.
+    Serve(serve::ServeArgs),
+    /// Enroll this node with a server, then collect and push its inventory (once or periodically).
+    Agent(agent::AgentArgs),
+    /// Ask a server or a store about the fleet: nodes, findings, where a package runs, diffs.
+    Query(query::QueryArgs),
+    /// Operator actions on the node registry (revoke a node's token).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
     /// Compare and parse version strings in an ecosystem's exact ordering.
     #[command(subcommand)]
     Version(version::VersionCommand),
@@ -78,7 +125,15 @@ pub fn run(cli: Cli) -> ExitCode {
     let r = match cli.command {
         Command::Collect(a) => collect::run(&a),
         Command::Scan(a) => scan::run(&a),
+        Command::Sync(a) => sync::run(&a),
+        Command::Report(a) => report::run(&a),
         Command::Version(c) => version::run(c),
+        Command::Policy(c) => policy::run(c),
+        Command::Plan(c) => plan::run(c),
+        Command::Serve(a) => serve::run(&a),
+        Command::Agent(a) => agent::run(&a),
+        Command::Query(a) => query::run(&a),
+        Command::Node(c) => node::run(&c),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     };

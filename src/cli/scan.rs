@@ -1,16 +1,17 @@
 //! `nminus scan`: collect → match advisories → report, in one process.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::analyze::{build_report, match_inventory, AdvisoryIndex, Gate, GateTerm, ReportInput};
+use crate::analyze::{
+    apply_waivers, build_report, judge_currency, match_inventory, AdvisoryIndex, CatalogPaths, Catalogs, Gate, GateTerm, ReportInput,
+};
 use crate::collect::{self, lockfile::LockfileCollector, CollectOptions, Collector, Root};
 use crate::model::{Inventory, NodeInfo};
-use crate::report::{Format, WriterOptions};
+use crate::report::Format;
 use crate::sources::feeds::{load_all, FeedsConfig};
 
 /// Arguments of `nminus scan`.
@@ -41,11 +42,12 @@ pub struct ScanArgs {
     /// data directory's parent, when it exists).
     #[arg(long)]
     pub local_advisories: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write the report to this file (atomically) instead of stdout.
-    #[arg(short, long)]
+    /// Output formats, comma-separated (`json,html,sarif`); several need `-o DIR`.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "table")]
+    pub format: Vec<Format>,
+    /// Write the report to this file (atomically) instead of stdout; with several formats, a
+    /// directory receiving `report.<ext>` per format.
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     /// Gate: a severity (findings at or above it fail) or a finding code; repeatable.
     /// Default `unknown`: every vulnerability fails, informational notices do not.
@@ -63,9 +65,24 @@ pub struct ScanArgs {
     /// Judge as of this date (`YYYY-MM-DD`; audits and reproducible tests). Default: today.
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Where loaded feeds are cached between scans (default: `$XDG_CACHE_HOME/nminus`, else
+    /// `~/.cache/nminus`). A feed whose files changed is parsed again.
+    #[arg(long, env = "NMINUS_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Parse every feed from its files; neither read nor write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Policy: a shipped one (`default`, `openstack-n1`, `strict`) or a YAML file.
+    #[arg(long, default_value = "default")]
+    pub policy: String,
+    /// apt `Packages` indexes to judge "upgrade available" against (files or directories;
+    /// default: the scanned root's own `/var/lib/apt/lists`).
+    #[arg(long = "apt-indexes")]
+    pub apt_indexes: Vec<PathBuf>,
 }
 
 pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
+    super::report::check_outputs(&a.format, a.output.as_deref())?;
     let started = Instant::now();
     let today = super::collect::now_rfc3339();
     let as_of = a
@@ -77,6 +94,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .with_context(|| format!("--as-of: expected YYYY-MM-DD, found `{as_of}`"))?;
+    let policy = crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
     let cfg = match &a.sources {
         Some(p) => FeedsConfig::load(p)?,
         None => FeedsConfig::builtin(),
@@ -109,10 +127,18 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         let p = PathBuf::from("advisories/local");
         p.is_dir().then_some(p)
     });
-    let loaded = if a.data.is_dir() {
+    let loaded = if !a.data.is_dir() {
+        Default::default()
+    } else if a.no_cache {
         load_all(&cfg, &a.data, local.as_deref(), Some(as_of_date))
     } else {
-        Default::default()
+        crate::sources::cache::load_all_cached(
+            &cfg,
+            &a.data,
+            local.as_deref(),
+            Some(as_of_date),
+            a.cache_dir.as_deref(),
+        )
     };
     let feeds_loaded = loaded
         .status
@@ -139,18 +165,47 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     }
     let feed_problems = loaded.problems.len();
     let idx = AdvisoryIndex::build(loaded.advisories);
+    let mut paths = CatalogPaths {
+        openstack: cfg.folder_of_kind(&a.data, "openstack-releases"),
+        endoflife: cfg.folder_of_kind(&a.data, "endoflife"),
+        apt: apt_index_files(&a.apt_indexes),
+    };
+    if paths.apt.is_empty() && targets.len() == 1 && targets[0].is_dir() {
+        paths.apt = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);
+    }
+    let (catalogs, catalog_notes) = Catalogs::load(&paths);
+    if a.data.is_dir() {
+        not_judged.extend(catalog_notes);
+    }
     let loaded_at = started.elapsed();
 
     // Judge.
-    let gate = Gate(if a.fail_on.is_empty() {
-        vec![GateTerm::Severity(crate::model::Severity::Unknown)]
-    } else {
+    let gate = Gate(if !a.fail_on.is_empty() {
         a.fail_on.clone()
+    } else if !policy.gate.is_empty() {
+        policy.gate.clone()
+    } else {
+        vec![GateTerm::Severity(crate::model::Severity::Unknown)]
     });
-    let judged: Vec<_> = inventories
+    let mut all: Vec<_> = inventories
         .iter()
-        .map(|inv| (inv, match_inventory(inv, &idx)))
+        .flat_map(|inv| {
+            let mut f = match_inventory(inv, &idx);
+            f.extend(judge_currency(inv, &catalogs, &policy, as_of_date));
+            f
+        })
         .collect();
+    let refs: Vec<&Inventory> = inventories.iter().collect();
+    // Waiver findings belong to the policy (`node: policy`); they are reported with the first
+    // node's findings so that they count in the summary and the gate.
+    let waiver_findings = apply_waivers(&mut all, &refs, &policy, as_of_date);
+    let mut judged: Vec<_> = inventories
+        .iter()
+        .map(|inv| (inv, all.iter().filter(|f| f.node == inv.node.id).cloned().collect::<Vec<_>>()))
+        .collect();
+    if let Some((_, f)) = judged.first_mut() {
+        f.extend(waiver_findings);
+    }
     // Skipped items (an unpinned requirement, a size limit) are reported but do not make the
     // scan incomplete; unreadable and malformed files do.
     let node_problems: usize = inventories
@@ -171,20 +226,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         not_judged,
     });
 
-    let color = a.output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let writer = a.format.writer(WriterOptions { color, width });
-    let mut buf = Vec::new();
-    writer.write(&report, &mut buf)?;
-    match &a.output {
-        Some(p) => super::collect::write_atomic(p, &buf)?,
-        None => std::io::stdout().lock().write_all(&buf)?,
-    }
+    super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
     eprintln!(
         "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds {} ms); {} findings, {} node problems, {} feed problems",
         report.summary.nodes,
@@ -205,6 +247,33 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_OK
     })
+}
+
+/// `Packages` index files among `paths` (files, or directories holding `*_Packages[.gz]` as apt
+/// keeps them in `/var/lib/apt/lists` or `Packages[.gz]` files at any depth).
+fn apt_index_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let Ok(rd) = fs_err::read_dir(&d) else { continue };
+                for e in rd.flatten() {
+                    let path = e.path();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if name.ends_with("_Packages") || name.ends_with("Packages.gz") || name == "Packages" {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn inventory_of(t: &Path, a: &ScanArgs, now: &str) -> anyhow::Result<Inventory> {

@@ -9,6 +9,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod image;
 pub mod lockfile;
 pub mod openstack;
 pub mod osrelease;

@@ -231,6 +231,10 @@ mod tests {
                             let repo = r.split(':').next().unwrap_or("").trim();
                             let norm = pep503(repo);
                             rows.insert(norm, (stem.to_owned(), ty.to_owned()));
+                        } else if let Some(n) = l.trim_start().strip_prefix("pypi-name:").or_else(|| l.trim_start().strip_prefix("tarball-base:")) {
+                            // The distribution name on PyPI when it differs from the repository
+                            // (`openstack-placement`, `openstack-heat`).
+                            rows.insert(pep503(n.trim()), (stem.to_owned(), ty.to_owned()));
                         } else if !l.starts_with("    ") {
                             in_repos = false;
                         }
@@ -265,5 +269,7 @@ mod tests {
         assert_eq!(lookup("oslo-config").unwrap().name, "oslo.config");
         assert_eq!(lookup("python-novaclient").unwrap().kind, "client-library");
         assert_eq!(lookup("django"), None);
+        assert_eq!(lookup("openstack-placement").unwrap().name, "placement");
+        assert_eq!(lookup("openstack-heat").unwrap().name, "heat");
     }
 }

@@ -35,7 +35,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use super::root::join;
+use super::root::{join, NodeKind};
 use super::{purl, Collected, Collector, Root};
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
 
@@ -508,14 +508,7 @@ fn environment(root: &Root, site: &str) -> String {
 
 /// A node path after symlink resolution inside the root.
 pub(crate) fn canonical(root: &Root, node: &str) -> Option<String> {
-    let host = root.resolve(node)?;
-    host.symlink_metadata().ok()?;
-    let rel = host.strip_prefix(root.base()).ok()?;
-    let parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    Some(format!("/{}", parts.join("/")))
+    root.canonical(node)
 }
 
 /// Match one path segment against a pattern with `*` wildcards; `python*` means [`is_python_dir`].
@@ -608,30 +601,41 @@ pub(crate) fn walk(
     let Some(start_c) = canonical(root, start) else {
         return stats;
     };
-    let Some(host) = root.resolve(&start_c) else {
-        return stats;
-    };
-    if !host.is_dir() {
+    if !root.is_dir(&start_c) {
         return stats;
     }
-    let mut stack: Vec<(PathBuf, String, usize)> = vec![(host, start_c, 0)];
+    // A directory root is walked by host path (one `read_dir` per directory); an in-memory
+    // root by node path.
+    let host = root.host_path(&start_c);
+    let mut stack: Vec<(Option<PathBuf>, String, usize)> = vec![(host, start_c, 0)];
     while let Some((h, n, depth)) = stack.pop() {
         if depth >= max_depth {
             continue;
         }
-        let Ok(rd) = fs_err::read_dir(&h) else {
-            continue;
-        };
         let mut entries: Vec<(String, bool, bool)> = Vec::new();
-        for e in rd.flatten() {
-            stats.entries += 1;
-            if stats.entries > budget {
-                stats.truncated = true;
-                return stats;
+        if let Some(h) = &h {
+            let Ok(rd) = fs_err::read_dir(h) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                stats.entries += 1;
+                if stats.entries > budget {
+                    stats.truncated = true;
+                    return stats;
+                }
+                let Ok(ft) = e.file_type() else { continue };
+                let name = e.file_name().to_string_lossy().into_owned();
+                entries.push((name, ft.is_dir(), ft.is_file()));
             }
-            let Ok(ft) = e.file_type() else { continue };
-            let name = e.file_name().to_string_lossy().into_owned();
-            entries.push((name, ft.is_dir(), ft.is_file()));
+        } else {
+            for (name, kind) in root.entries(&n) {
+                stats.entries += 1;
+                if stats.entries > budget {
+                    stats.truncated = true;
+                    return stats;
+                }
+                entries.push((name, kind == NodeKind::Dir, kind == NodeKind::File));
+            }
         }
         entries.sort();
         let mut subdirs = Vec::new();
@@ -642,7 +646,7 @@ pub(crate) fn walk(
                     continue;
                 }
                 if f(WalkEvent::Dir { path: &p, name }) {
-                    subdirs.push((h.join(name), p, depth + 1));
+                    subdirs.push((h.as_ref().map(|h| h.join(name)), p, depth + 1));
                 }
             } else if *is_file {
                 f(WalkEvent::File { path: &p, name });

@@ -1,12 +1,21 @@
-//! A filesystem root to collect from: `/` on a live node, or a directory standing for one.
+//! A filesystem root to collect from: `/` on a live node, a directory standing for one, or a
+//! container image's filesystem held in memory ([`MemFs`], built by [`super::image`]).
 //!
 //! Paths are given as they would appear on the node (`/var/lib/dpkg/status`) and resolved
 //! *inside* the root: `..` never climbs above it and symlinks (absolute or relative) are followed
-//! as if the root were `/`, so a hostile tree cannot make the agent read outside it. Reads are
-//! bounded in size.
+//! as if the root were `/` (at most 40 hops), so a hostile tree cannot make the agent read outside
+//! it. Reads are bounded in size.
+//!
+//! Collectors use only the methods of [`Root`] ([`Root::read`], [`Root::list`], [`Root::exists`],
+//! [`Root::is_dir`], [`Root::canonical`], [`Root::entries`] …), which work the same over both
+//! backends. [`Root::resolve`] and [`Root::base`] give host paths only for a [`Backend::Dir`]
+//! root; for an in-memory root use [`Root::host_path`] (which is then `None`).
 
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+pub use super::image::memfs::{MemFs, Node, NodeKind};
 
 /// Largest file a collector reads whole (package databases are far smaller; rpmdbs reach a few
 /// hundred MiB on very large hosts, which the rpm reader streams separately).
@@ -15,103 +24,181 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
 const MAX_LINKS: usize = 40;
 
+/// Where a root's files are.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A directory on this machine.
+    Dir(PathBuf),
+    /// An image filesystem in memory.
+    Mem(Arc<MemFs>),
+}
+
 /// A filesystem root.
 #[derive(Debug, Clone)]
 pub struct Root {
-    base: PathBuf,
+    backend: Backend,
+    /// What [`Root::display_base`] shows for an in-memory root.
+    label: String,
 }
+
+/// What a directory entry is, without following a symlink.
+pub type EntryKind = NodeKind;
 
 impl Root {
     /// A root at `base` (a directory).
     pub fn new(base: impl Into<PathBuf>) -> Self {
-        Self { base: base.into() }
+        Self {
+            backend: Backend::Dir(base.into()),
+            label: String::new(),
+        }
     }
 
-    /// The base directory on this machine.
+    /// A root over an in-memory image filesystem; `label` names it in inventories
+    /// (`image:nova-api:2024.1-ubuntu-jammy`).
+    pub fn mem(fs: Arc<MemFs>, label: impl Into<String>) -> Self {
+        Self {
+            backend: Backend::Mem(fs),
+            label: label.into(),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The base directory on this machine (`/` for an in-memory root, which has none: never
+    /// use it for host file operations there; see [`Root::host_path`]).
     pub fn base(&self) -> &Path {
-        &self.base
+        match &self.backend {
+            Backend::Dir(b) => b,
+            Backend::Mem(_) => Path::new("/"),
+        }
     }
 
-    /// The base directory for display.
+    /// The base directory for display (the label for an in-memory root).
     pub fn display_base(&self) -> String {
-        self.base.display().to_string()
+        match &self.backend {
+            Backend::Dir(b) => b.display().to_string(),
+            Backend::Mem(_) => self.label.clone(),
+        }
     }
 
-    /// Resolve a node path to a host path inside the root, following symlinks inside the root.
-    /// Returns `None` when a component does not exist.
+    /// Resolve a node path inside the root, following symlinks inside the root. Returns `None`
+    /// when a component does not exist. For a directory root the result is the host path; for
+    /// an in-memory root it is the canonical node path (not a host path).
     pub fn resolve(&self, node_path: &str) -> Option<PathBuf> {
-        let mut stack: Vec<String> = Vec::new();
-        let mut pending: Vec<String> = components(node_path).into_iter().rev().collect();
-        let mut hops = 0usize;
-        while let Some(c) = pending.pop() {
-            match c.as_str() {
-                "." | "" => continue,
-                ".." => {
-                    stack.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            let mut host = self.base.clone();
-            for s in &stack {
-                host.push(s);
-            }
-            host.push(&c);
-            let meta = host.symlink_metadata().ok()?;
-            if meta.file_type().is_symlink() {
-                hops += 1;
-                if hops > MAX_LINKS {
-                    return None;
-                }
-                let target = host.read_link().ok()?;
-                let t = target.to_string_lossy().into_owned();
-                if t.starts_with('/') {
-                    stack.clear();
-                }
-                for part in components(&t).into_iter().rev() {
-                    pending.push(part);
-                }
-            } else {
-                stack.push(c);
-            }
+        match &self.backend {
+            Backend::Dir(base) => resolve_dir(base, node_path),
+            Backend::Mem(fs) => fs.resolve(node_path).map(|(p, _)| PathBuf::from(p)),
         }
-        let mut host = self.base.clone();
-        for s in &stack {
-            host.push(s);
+    }
+
+    /// The host path of a node path, for readers that need a real file (SQLite, positioned
+    /// reads); `None` for an in-memory root or when the path does not resolve.
+    pub fn host_path(&self, node_path: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Dir(base) => resolve_dir(base, node_path),
+            Backend::Mem(_) => None,
         }
-        Some(host)
+    }
+
+    /// The node path after symlink resolution inside the root (`/lib/x` → `/usr/lib/x`), when
+    /// it exists.
+    pub fn canonical(&self, node_path: &str) -> Option<String> {
+        match &self.backend {
+            Backend::Dir(base) => {
+                let host = resolve_dir(base, node_path)?;
+                host.symlink_metadata().ok()?;
+                let rel = host.strip_prefix(base).ok()?;
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                Some(format!("/{}", parts.join("/")))
+            }
+            Backend::Mem(fs) => fs.resolve(node_path).map(|(p, _)| p),
+        }
     }
 
     /// Whether the node path exists (after resolution).
     pub fn exists(&self, node_path: &str) -> bool {
-        self.resolve(node_path)
-            .is_some_and(|p| p.symlink_metadata().is_ok())
+        match &self.backend {
+            Backend::Dir(base) => {
+                resolve_dir(base, node_path).is_some_and(|p| p.symlink_metadata().is_ok())
+            }
+            Backend::Mem(fs) => fs.resolve(node_path).is_some(),
+        }
     }
 
     /// Whether the node path is a directory.
     pub fn is_dir(&self, node_path: &str) -> bool {
-        self.resolve(node_path).is_some_and(|p| p.is_dir())
+        match &self.backend {
+            Backend::Dir(base) => resolve_dir(base, node_path).is_some_and(|p| p.is_dir()),
+            Backend::Mem(fs) => fs
+                .resolve(node_path)
+                .is_some_and(|(_, n)| matches!(n, Node::Dir(_))),
+        }
     }
 
-    /// Read a whole file (bounded by [`MAX_FILE_BYTES`]).
+    /// Size of the regular file at the node path (after resolution).
+    pub fn file_size(&self, node_path: &str) -> Option<u64> {
+        match &self.backend {
+            Backend::Dir(base) => resolve_dir(base, node_path)
+                .and_then(|p| p.symlink_metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len()),
+            Backend::Mem(fs) => match fs.resolve(node_path)?.1 {
+                Node::File(f) => Some(f.size),
+                _ => None,
+            },
+        }
+    }
+
+    /// Read a whole file (bounded by [`MAX_FILE_BYTES`]). In an in-memory root, a file whose
+    /// contents were not kept ([`super::image::memfs::keeps_contents`]) is an error.
     pub fn read(&self, node_path: &str) -> io::Result<Vec<u8>> {
-        let host = self.resolve(node_path).ok_or_else(|| {
+        let not_found = || {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("{node_path}: not found under the root"),
             )
-        })?;
-        let f = fs_err::File::open(&host)?;
-        let len = f.metadata()?.len();
-        if len > MAX_FILE_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{node_path}: {len} bytes exceeds the {MAX_FILE_BYTES}-byte limit"),
-            ));
+        };
+        let fs = match &self.backend {
+            Backend::Dir(base) => {
+                let host = resolve_dir(base, node_path).ok_or_else(not_found)?;
+                return read_host(&host, node_path);
+            }
+            Backend::Mem(fs) => fs,
+        };
+        let (_, node) = fs.resolve(node_path).ok_or_else(not_found)?;
+        match node {
+            Node::File(f) => {
+                if f.size > MAX_FILE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{node_path}: {} bytes exceeds the {MAX_FILE_BYTES}-byte limit",
+                            f.size
+                        ),
+                    ));
+                }
+                f.data.as_ref().map(|d| d.to_vec()).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!("{node_path}: contents not kept in memory (not a file collectors read)"),
+                    )
+                })
+            }
+            Node::Dir(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{node_path}: is a directory"),
+            )),
+            Node::Symlink(_) | Node::Other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{node_path}: not a regular file"),
+            )),
         }
-        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        f.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
-        Ok(buf)
     }
 
     /// Read a whole file as (lossy) UTF-8.
@@ -125,18 +212,43 @@ impl Root {
 
     /// Entry names of a directory, sorted; empty when it does not exist.
     pub fn list(&self, node_path: &str) -> Vec<String> {
-        let Some(host) = self.resolve(node_path) else {
-            return Vec::new();
-        };
-        let Ok(rd) = fs_err::read_dir(&host) else {
-            return Vec::new();
-        };
-        let mut v: Vec<String> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
+        self.entries(node_path).into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Entries of a directory with their kinds (a symlink is [`NodeKind::Symlink`], not
+    /// followed), sorted by name; empty when it does not exist.
+    pub fn entries(&self, node_path: &str) -> Vec<(String, EntryKind)> {
+        match &self.backend {
+            Backend::Dir(base) => {
+                let Some(host) = resolve_dir(base, node_path) else {
+                    return Vec::new();
+                };
+                let Ok(rd) = fs_err::read_dir(&host) else {
+                    return Vec::new();
+                };
+                let mut v: Vec<(String, EntryKind)> = rd
+                    .filter_map(Result::ok)
+                    .map(|e| {
+                        let kind = match e.file_type() {
+                            Ok(t) if t.is_dir() => NodeKind::Dir,
+                            Ok(t) if t.is_file() => NodeKind::File,
+                            Ok(t) if t.is_symlink() => NodeKind::Symlink,
+                            _ => NodeKind::Other,
+                        };
+                        (e.file_name().to_string_lossy().into_owned(), kind)
+                    })
+                    .collect();
+                v.sort();
+                v
+            }
+            Backend::Mem(fs) => match fs.resolve(node_path) {
+                Some((_, Node::Dir(children))) => children
+                    .iter()
+                    .map(|(n, node)| (n.clone(), node.kind()))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
     }
 
     /// The hostname recorded in `/etc/hostname`, if any.
@@ -145,6 +257,64 @@ impl Root {
         let h = s.lines().next()?.trim();
         (!h.is_empty() && h.len() <= 253).then(|| h.to_owned())
     }
+}
+
+fn read_host(host: &Path, node_path: &str) -> io::Result<Vec<u8>> {
+    let f = fs_err::File::open(host)?;
+    let len = f.metadata()?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{node_path}: {len} bytes exceeds the {MAX_FILE_BYTES}-byte limit"),
+        ));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Resolve a node path to a host path under `base`, following symlinks inside it.
+fn resolve_dir(base: &Path, node_path: &str) -> Option<PathBuf> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = components(node_path).into_iter().rev().collect();
+    let mut hops = 0usize;
+    while let Some(c) = pending.pop() {
+        match c.as_str() {
+            "." | "" => continue,
+            ".." => {
+                stack.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let mut host = base.to_path_buf();
+        for s in &stack {
+            host.push(s);
+        }
+        host.push(&c);
+        let meta = host.symlink_metadata().ok()?;
+        if meta.file_type().is_symlink() {
+            hops += 1;
+            if hops > MAX_LINKS {
+                return None;
+            }
+            let target = host.read_link().ok()?;
+            let t = target.to_string_lossy().into_owned();
+            if t.starts_with('/') {
+                stack.clear();
+            }
+            for part in components(&t).into_iter().rev() {
+                pending.push(part);
+            }
+        } else {
+            stack.push(c);
+        }
+    }
+    let mut host = base.to_path_buf();
+    for s in &stack {
+        host.push(s);
+    }
+    Some(host)
 }
 
 /// Join a node directory and an entry name.
@@ -193,5 +363,53 @@ mod tests {
         );
         assert!(root.read("/loop").is_err());
         assert_eq!(root.hostname().as_deref(), Some("node1"));
+    }
+
+    #[test]
+    fn in_memory_root_behaves_like_a_directory() {
+        use super::super::image::memfs::{normalize, FileNode};
+        let mut fs = MemFs::new();
+        let file = |s: &str| {
+            Node::File(FileNode {
+                size: s.len() as u64,
+                data: Some(Arc::from(s.as_bytes())),
+            })
+        };
+        fs.insert(&normalize("etc/hostname").0, file("node1\n"));
+        fs.insert(&normalize("abs").0, Node::Symlink("/etc/hostname".into()));
+        fs.insert(
+            &normalize("etc/rel").0,
+            Node::Symlink("../../../../etc/hostname".into()),
+        );
+        fs.insert(&normalize("escape").0, Node::Symlink("/../../secret".into()));
+        fs.insert(&normalize("loop").0, Node::Symlink("loop".into()));
+        fs.insert(
+            &normalize("usr/bin/python3").0,
+            Node::File(FileNode {
+                size: 10,
+                data: None,
+            }),
+        );
+        let root = Root::mem(Arc::new(fs), "image:test");
+        assert_eq!(root.display_base(), "image:test");
+        assert_eq!(root.read_string("/abs").unwrap(), "node1\n");
+        assert_eq!(root.read_string("/etc/rel").unwrap(), "node1\n");
+        assert_eq!(root.read_string("/../../etc/hostname").unwrap(), "node1\n");
+        assert!(root.read("/escape").is_err());
+        assert!(root.read("/loop").is_err());
+        assert_eq!(root.hostname().as_deref(), Some("node1"));
+        assert!(root.exists("/usr/bin/python3"));
+        assert_eq!(root.file_size("/usr/bin/python3"), Some(10));
+        let e = root.read("/usr/bin/python3").unwrap_err();
+        assert!(e.to_string().contains("not kept"), "{e}");
+        assert!(root.is_dir("/usr/bin"));
+        assert_eq!(root.list("/"), ["abs", "escape", "etc", "loop", "usr"]);
+        assert_eq!(root.canonical("/abs").as_deref(), Some("/etc/hostname"));
+        assert_eq!(root.entries("/")[0], ("abs".to_owned(), NodeKind::Symlink));
+        assert!(root.host_path("/etc/hostname").is_none());
+        assert_eq!(
+            root.resolve("/abs").unwrap(),
+            std::path::PathBuf::from("/etc/hostname")
+        );
     }
 }

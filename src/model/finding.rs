@@ -37,6 +37,8 @@ pub enum FindingCode {
     SeriesEol,
     /// A newer patch release exists within the installed series.
     PatchBehind,
+    /// An OpenStack deliverable's version matches no release in openstack/releases.
+    SeriesUnknown,
     /// The product cycle is end of life.
     Eol,
     /// The product cycle reaches end of life within the policy's look-ahead.
@@ -53,7 +55,7 @@ pub enum FindingCode {
 
 impl FindingCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Vulnerable,
         Self::AdvisoryNotice,
         Self::VersionUnparseable,
@@ -61,6 +63,7 @@ impl FindingCode {
         Self::SeriesBehind,
         Self::SeriesEol,
         Self::PatchBehind,
+        Self::SeriesUnknown,
         Self::Eol,
         Self::EolSoon,
         Self::UpgradeAvailable,
@@ -79,6 +82,7 @@ impl FindingCode {
             Self::SeriesBehind => "series-behind",
             Self::SeriesEol => "series-eol",
             Self::PatchBehind => "patch-behind",
+            Self::SeriesUnknown => "series-unknown",
             Self::Eol => "eol",
             Self::EolSoon => "eol-soon",
             Self::UpgradeAvailable => "upgrade-available",
@@ -219,5 +223,24 @@ impl Finding {
             }
         }
         format!("{h:016x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let doc = include_str!("../../docs/findings.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for c in FindingCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {c}");
+            assert!(doc.contains(&format!("\n## {}\n", c.as_str())), "docs/findings.md lacks a section for `{c}`");
+            assert_eq!(c.as_str().parse::<FindingCode>(), Ok(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.as_str().to_owned()));
+        }
+        let sections = doc.lines().filter(|l| l.starts_with("## ")).count();
+        assert_eq!(sections, FindingCode::ALL.len(), "docs/findings.md documents a code that does not exist");
     }
 }

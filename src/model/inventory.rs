@@ -86,14 +86,81 @@ pub struct ServiceInstance {
     pub units: Vec<String>,
 }
 
-/// A container image the node runs or holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// A container image the node runs or holds. Its packages are in [`Inventory::packages`] with
+/// `location.path` = `image:<reference>:<path in the image>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRef {
     /// Repository tags.
     pub tags: Vec<String>,
-    /// Content digest.
+    /// Content digest: the manifest digest (OCI layouts, registry digests), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Image id: `sha256:` of the config blob (what `docker images --no-trunc` shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The name its packages' and problems' locations use (`image:<reference>:…`): the first
+    /// tag, else the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+    /// Where it was read from (an archive path, `docker:<socket>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Build time from the config (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// CPU architecture from the config (`amd64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// Base distribution, from the image's os-release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<OsRelease>,
+    /// Labels worth keeping (`kolla_version`, `name`, `build-date`, `org.opencontainers.image.*` …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Number of packages found in it.
+    #[serde(default)]
+    pub packages: usize,
+    /// Containers running it (names), when read from a container runtime.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+    /// Kolla view: series by tag and by the service's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kolla: Option<KollaImage>,
+}
+
+/// What a kolla image claims (its tag) and holds (its service's version).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KollaImage {
+    /// Series from the tag (`2024.1`, `master`, `zed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_series: Option<String>,
+    /// The rest of the tag (`ubuntu-jammy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_distro: Option<String>,
+    /// The `kolla_version` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kolla_version: Option<String>,
+    /// The OpenStack service deliverable the image is for (`nova`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Its Python distribution (`nova`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// Its installed version, from the dist-info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The series of that version per openstack/releases (`caracal`), when a catalog was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+    /// Whether the version is exactly a release (not a dev build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<bool>,
+    /// The tag's series and the service's series differ.
+    #[serde(default)]
+    pub mismatch: bool,
+    /// Why, or why the check could not be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Everything an agent saw on one node.

@@ -5,17 +5,25 @@ mod advisory;
 mod finding;
 mod inventory;
 mod package;
+mod plan;
 mod problem;
 mod report;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
 pub use finding::{AdvisoryRef, Evidence, Finding, FindingCode, Subject, WaiverRef};
 pub use inventory::{
-    inventory_schema, AgentInfo, ImageRef, Inventory, NodeInfo, OsRelease, ServiceInstance,
-    INVENTORY_SCHEMA_VERSION,
+    inventory_schema, AgentInfo, ImageRef, Inventory, KollaImage, NodeInfo, OsRelease,
+    ServiceInstance, INVENTORY_SCHEMA_VERSION,
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
+pub use plan::{
+    plan_schema, Action, Batch, BatchKind, BomImage, BomPackage, BomService, DeployerHints, EdgeRef,
+    Hop, HopKind, KollaHint, Limit, LimitCode, Manifest, OsaHint, PackageManager, PackagePin,
+    Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, RoleSpec, Scope, SeriesRef, SitePath,
+    Step, Target, PLAN_SCHEMA_VERSION,
+};
 pub use problem::{Location, Problem, ProblemKind};
 pub use report::{
-    report_schema, FeedStatus, NodeSummary, Report, Summary, ToolInfo, REPORT_SCHEMA_VERSION,
+    report_inventory, report_schema, FeedStatus, HistoryPoint, NodeSummary, Report,
+    ReportComponent, Summary, ToolInfo, REPORT_SCHEMA_VERSION,
 };

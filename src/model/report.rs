@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, Problem, Severity};
+use super::{Finding, Inventory, Problem, Severity};
 
 /// Current report schema version.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -121,6 +121,89 @@ pub struct Report {
     /// Things the scan could not judge and how to fix that (`no advisory feed loaded: run nminus sync`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_judged: Vec<String>,
+    /// Every package of the scanned inventories, once per identity, with the nodes that have it
+    /// (the SBOM of `--format cyclonedx`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<ReportComponent>,
+    /// Compliance of earlier scans, oldest first (`nminus report --history`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryPoint>,
+}
+
+/// One package identity of the scanned inventories and the nodes that have it.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct ReportComponent {
+    /// `deb`, `rpm`, `apk`, `pypi`, `cargo` …
+    pub ecosystem: String,
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Package URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    /// Nodes where it is installed, sorted.
+    pub nodes: Vec<String>,
+}
+
+/// Compliance at one earlier scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HistoryPoint {
+    /// The scan's `as_of` date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Nodes scanned.
+    pub nodes: usize,
+    /// Nodes with no finding at or above the gate.
+    pub compliant_nodes: usize,
+    /// Findings (not waived).
+    #[serde(default)]
+    pub findings: usize,
+}
+
+impl Report {
+    /// This report as one point of a compliance history.
+    pub fn history_point(&self) -> HistoryPoint {
+        HistoryPoint {
+            date: self.as_of.clone(),
+            nodes: self.nodes.len(),
+            compliant_nodes: self.nodes.iter().filter(|n| n.compliant).count(),
+            findings: self.findings.len(),
+        }
+    }
+}
+
+/// The packages of `inventories`, one entry per (ecosystem, name, version, purl), sorted, each
+/// with the sorted ids of the nodes that have it.
+pub fn report_inventory<'a>(
+    inventories: impl IntoIterator<Item = &'a Inventory>,
+) -> Vec<ReportComponent> {
+    let mut map: BTreeMap<(String, String, String, String), Vec<String>> = BTreeMap::new();
+    for inv in inventories {
+        for p in &inv.packages {
+            let key = (
+                p.ecosystem.as_str().to_owned(),
+                p.name.clone(),
+                p.version.clone(),
+                p.purl.clone(),
+            );
+            map.entry(key).or_default().push(inv.node.id.clone());
+        }
+    }
+    map.into_iter()
+        .map(|((ecosystem, name, version, purl), mut nodes)| {
+            nodes.sort();
+            nodes.dedup();
+            ReportComponent {
+                ecosystem,
+                name,
+                version,
+                purl: (!purl.is_empty()).then_some(purl),
+                nodes,
+            }
+        })
+        .collect()
 }
 
 /// The JSON schema of [`Report`], as published in `reports/schema/report-v1.json`.

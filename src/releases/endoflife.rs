@@ -118,6 +118,9 @@ pub struct Product {
     pub title: Option<String>,
     /// `category`.
     pub category: Option<String>,
+    /// Package URLs naming the product (`identifiers: - purl: …`), without version or
+    /// qualifiers: `pkg:deb/debian/mariadb`, `pkg:rpm/redhat/mariadb-server`.
+    pub purls: Vec<String>,
     /// The cycles, newest first as upstream lists them. From the front matter; from the
     /// release-data JSON only when there is no product file.
     pub cycles: Vec<Cycle>,
@@ -176,6 +179,7 @@ pub struct Lifecycles {
 struct RawFrontMatter {
     title: Option<String>,
     category: Option<String>,
+    identifiers: Vec<BTreeMap<String, serde_yaml::Value>>,
     releases: Vec<RawCycle>,
 }
 
@@ -416,10 +420,16 @@ fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
             latest_release_date,
         });
     }
+    let purls = raw
+        .identifiers
+        .iter()
+        .filter_map(|m| m.get("purl").and_then(serde_yaml::Value::as_str).map(str::to_owned))
+        .collect();
     Some(Product {
         name,
         title: raw.title,
         category: raw.category,
+        purls,
         cycles,
         versions: BTreeMap::new(),
         path: file.to_path_buf(),
@@ -484,6 +494,7 @@ fn load_release_data(
             name,
             title: None,
             category: None,
+            purls: Vec::new(),
             cycles,
             versions: BTreeMap::new(),
             path: file.to_path_buf(),

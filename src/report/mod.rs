@@ -1,12 +1,20 @@
 //! Report writers: one per format, all fed the same [`Report`]. [`Format::writer`] is the one
 //! place formats are wired.
 
+mod cyclonedx;
+mod html;
 mod json;
+mod junit;
+mod markdown;
+mod sarif;
 mod table;
+mod util;
 
 use std::io::Write;
 
 use crate::model::Report;
+
+pub use util::{code_title, gate_of};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -15,6 +23,16 @@ pub enum Format {
     Table,
     /// JSON, schema `reports/schema/report-v1.json`.
     Json,
+    /// One self-contained HTML file (inline CSS, JS and SVG charts; works offline).
+    Html,
+    /// SARIF 2.1.0, for code scanning (GitHub, GitLab).
+    Sarif,
+    /// JUnit XML: one testsuite per node, one testcase per node and finding code.
+    Junit,
+    /// CycloneDX 1.6 JSON: the inventory as SBOM, advisory findings as VEX.
+    Cyclonedx,
+    /// GitHub-flavoured Markdown (merge-request comments).
+    Markdown,
 }
 
 /// Why a report could not be written.
@@ -26,6 +44,9 @@ pub enum ReportError {
     /// Serialisation failed.
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),
+    /// An HTML template is invalid or failed to render.
+    #[error("cannot render the HTML template: {0}")]
+    Template(String),
 }
 
 /// Renders a report in one format.
@@ -37,12 +58,14 @@ pub trait ReportWriter {
 }
 
 /// Options shared by writers.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WriterOptions {
     /// Use ANSI colour (table).
     pub color: bool,
     /// Terminal width (table); 0 = unknown.
     pub width: usize,
+    /// An operator's handlebars template replacing the shipped `report.hbs` (html).
+    pub template: Option<String>,
 }
 
 impl Format {
@@ -51,6 +74,11 @@ impl Format {
         match self {
             Self::Table => Box::new(table::TableWriter(opts)),
             Self::Json => Box::new(json::JsonWriter),
+            Self::Html => Box::new(html::HtmlWriter(opts)),
+            Self::Sarif => Box::new(sarif::SarifWriter),
+            Self::Junit => Box::new(junit::JunitWriter),
+            Self::Cyclonedx => Box::new(cyclonedx::CycloneDxWriter),
+            Self::Markdown => Box::new(markdown::MarkdownWriter),
         }
     }
 
@@ -59,6 +87,22 @@ impl Format {
         match self {
             Self::Table => "txt",
             Self::Json => "json",
+            Self::Html => "html",
+            Self::Sarif => "sarif",
+            Self::Junit => "xml",
+            Self::Cyclonedx => "cdx.json",
+            Self::Markdown => "md",
         }
     }
+
+    /// Every format, in documentation order.
+    pub const ALL: [Self; 7] = [
+        Self::Table,
+        Self::Json,
+        Self::Html,
+        Self::Sarif,
+        Self::Junit,
+        Self::Cyclonedx,
+        Self::Markdown,
+    ];
 }

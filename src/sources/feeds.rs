@@ -12,6 +12,9 @@ use serde::Deserialize;
 use super::advisory::{source_for_kind, KINDS};
 use crate::model::{Advisory, FeedStatus, Problem};
 
+/// Kinds of release-data feeds (read by `crate::releases`, not by the advisory readers).
+pub const RELEASE_KINDS: [&str; 5] = ["openstack-releases", "openstack-requirements", "endoflife", "distro-info", "apt-indexes"];
+
 /// The shipped feed definitions.
 pub const BUILTIN_SOURCES: &str = include_str!("../../advisories/sources.yaml");
 
@@ -82,6 +85,11 @@ pub enum FeedsError {
 }
 
 impl FeedsConfig {
+    /// The folder of the first feed of `kind` under `data`, when defined and present.
+    pub fn folder_of_kind(&self, data: &Path, kind: &str) -> Option<PathBuf> {
+        self.feeds.iter().filter(|f| f.kind == kind).map(|f| data.join(&f.folder)).find(|p| p.exists())
+    }
+
     /// The shipped definitions.
     pub fn builtin() -> Self {
         Self::parse(BUILTIN_SOURCES, "advisories/sources.yaml")
@@ -112,11 +120,11 @@ impl FeedsConfig {
                     f.name
                 ));
             }
-            if !KINDS.contains(&f.kind.as_str()) {
+            if !KINDS.contains(&f.kind.as_str()) && !RELEASE_KINDS.contains(&f.kind.as_str()) {
                 errors.push(format!(
                     "{file}: feeds[{i}].kind: unknown kind `{}`: expected one of {}",
                     f.kind,
-                    KINDS.join(", ")
+                    KINDS.iter().chain(RELEASE_KINDS.iter()).copied().collect::<Vec<_>>().join(", ")
                 ));
             }
             if f.folder.is_empty()
@@ -273,7 +281,7 @@ pub fn load_all(
     out
 }
 
-fn age_note(
+pub(crate) fn age_note(
     state: &SyncState,
     name: &str,
     max_age: Option<u32>,

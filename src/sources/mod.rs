@@ -6,3 +6,5 @@
 
 pub mod advisory;
 pub mod feeds;
+pub mod sync;
+pub mod cache;

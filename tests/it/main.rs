@@ -5,6 +5,11 @@ mod support;
 
 mod cli;
 mod collect;
+mod currency;
 mod fuzz_replay;
+mod images;
+mod reports;
 mod scan;
+mod store;
+mod sync;
 mod version_diff;

@@ -138,13 +138,13 @@ impl Collector for RpmCollector {
         let mut seen = Vec::new();
         for dir in DB_DIRS {
             // `/var/lib/rpm` → `/usr/lib/sysimage/rpm` (or the reverse): read once.
-            let Some(host) = root.resolve(dir).filter(|h| h.is_dir()) else {
+            let Some(real) = root.canonical(dir).filter(|c| root.is_dir(c)) else {
                 continue;
             };
-            if seen.contains(&host) {
+            if seen.contains(&real) {
                 continue;
             }
-            seen.push(host);
+            seen.push(real);
             let mut used: Option<String> = None;
             for format in Format::ALL {
                 let node = join(dir, format.file_name());
@@ -182,11 +182,28 @@ pub fn read_db(root: &Root, node: &str, format: Format, ctx: &Ctx<'_>) -> DbCont
         ctx,
         out: DbContents::default(),
     };
-    let Some(host) = root.resolve(node) else {
+    if !root.exists(node) {
         sink.file_problem(
             ProblemKind::Unreadable,
             format!("{node}: not found under the root"),
         );
+        return sink.out;
+    }
+    let Some(host) = root.host_path(node) else {
+        // An in-memory root (a container image): the database's bytes were kept whole.
+        let bytes = match root.read(node) {
+            Ok(b) => b,
+            Err(e) => {
+                sink.file_problem(ProblemKind::Unreadable, e.to_string());
+                return sink.out;
+            }
+        };
+        let res = match format {
+            Format::Sqlite => read_sqlite_bytes(&bytes, &mut |b| sink.take(b)),
+            Format::Ndb => read_ndb(&bytes[..], &mut |b| sink.take(b)),
+            Format::Bdb => read_bdb(&bytes[..], &mut |b| sink.take(b)),
+        };
+        sink.result(res);
         return sink.out;
     };
     let res = match format {
@@ -203,25 +220,33 @@ pub fn read_db(root: &Root, node: &str, format: Format, ctx: &Ctx<'_>) -> DbCont
             }
         },
     };
-    if let Err(e) = res {
-        let kind = if e.is_io() {
-            ProblemKind::Unreadable
-        } else {
-            ProblemKind::Malformed
-        };
-        sink.file_problem(kind, format!("{}: {e}", format.describe()));
-    }
+    sink.result(res);
     sink.out
+}
+
+/// SQLite opens files only: an rpmdb held in memory is written to a private temporary file
+/// (mode 0600, removed on return) and read from there.
+fn read_sqlite_bytes(bytes: &[u8], sink: &mut dyn FnMut(Blob)) -> Result<usize, DbError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| DbError::Io {
+        offset: 0,
+        len: bytes.len() as u64,
+        message: format!("temporary copy of the database: {e}"),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix("nminus-rpmdb-")
+        .suffix(".sqlite")
+        .tempfile()
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.flush().map_err(io)?;
+    read_sqlite(tmp.path(), sink)
 }
 
 /// An immutable open does not see a write-ahead log; say so when one holds data.
 fn wal_check(root: &Root, node: &str, sink: &mut Sink<'_>) {
     let wal = format!("{node}-wal");
-    let len = root
-        .resolve(&wal)
-        .and_then(|p| p.symlink_metadata().ok())
-        .filter(std::fs::Metadata::is_file)
-        .map_or(0, |m| m.len());
+    let len = root.file_size(&wal).unwrap_or(0);
     if len > 0 {
         sink.file_problem(
             ProblemKind::Skipped,
@@ -239,6 +264,17 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    fn result(&mut self, res: Result<usize, DbError>) {
+        if let Err(e) = res {
+            let kind = if e.is_io() {
+                ProblemKind::Unreadable
+            } else {
+                ProblemKind::Malformed
+            };
+            self.file_problem(kind, format!("{}: {e}", self.format.describe()));
+        }
+    }
+
     fn file_problem(&mut self, kind: ProblemKind, message: String) {
         self.out
             .problems

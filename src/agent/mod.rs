@@ -1,0 +1,586 @@
+//! The node side of the central analyzer: enroll once, then collect and push.
+//!
+//! Each run collects the root ([`crate::collect::collect_root`]), hashes the inventory
+//! ([`content_hash`]) and, when the hash is the one the server last acknowledged, sends a
+//! heartbeat instead of the inventory. Full inventories are sent gzipped with `If-None-Match`
+//! so a server that already holds them answers without reading them. Transient failures
+//! (connection errors, timeouts, 5xx, 429) are retried with exponential backoff; when the server
+//! stays unreachable the inventory is spooled to `<state-dir>/spool/` and delivered, oldest
+//! first, before anything else on a later run. A rejected inventory (4xx) is never retried: a
+//! spooled one moves to `<state-dir>/rejected/` so that it cannot block the spool.
+//!
+//! State files (`<state-dir>`, default `/var/lib/nminus/agent`): `agent.json` (server, node id,
+//! token; mode 0600), `last-hash` (the hash the server last acknowledged), `spool/`, `rejected/`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::collect::{collect_root, CollectOptions, Root};
+use crate::model::{Inventory, NodeInfo};
+use crate::serve::protocol::{
+    content_hash, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, PushResponse,
+};
+
+/// What an enrolled agent keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// The server's base URL.
+    pub server: String,
+    /// This node's id.
+    pub node: String,
+    /// This node's token.
+    pub token: String,
+}
+
+/// Why the agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A state file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The agent is not enrolled.
+    #[error("not enrolled: `{0}` is missing\nhint: run `nminus agent enroll --server URL --token SECRET` first")]
+    NotEnrolled(PathBuf),
+    /// A state file is corrupt.
+    #[error("`{path}` is not a valid agent state file: {message}")]
+    BadState {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The server could not be reached (after retries).
+    #[error("cannot reach the server `{server}`: {message}")]
+    Unreachable {
+        /// Server.
+        server: String,
+        /// Last error.
+        message: String,
+    },
+    /// The server refused the request; retrying would not help.
+    #[error("the server refused the {what} ({status}): {message}")]
+    Rejected {
+        /// What was sent.
+        what: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The node id is unknown.
+    #[error("cannot tell this node's id: the root has no /etc/hostname\nhint: pass --node-id")]
+    NoNodeId,
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+impl AgentError {
+    /// Whether the failure is the server's absence (spool and try later).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First delay; doubled each retry.
+    pub delay: Duration,
+    /// Longest delay.
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            retries: 5,
+            delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Server base URL (default: the enrolled one).
+    pub server: Option<String>,
+    /// Root to collect.
+    pub root: PathBuf,
+    /// Site, cell, labels (the id comes from enrollment).
+    pub node: NodeInfo,
+    /// Retries.
+    pub retry: Retry,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Spooled inventories kept at most (oldest dropped).
+    pub spool_limit: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            state_dir: PathBuf::from("/var/lib/nminus/agent"),
+            server: None,
+            root: PathBuf::from("/"),
+            node: NodeInfo::default(),
+            retry: Retry::default(),
+            timeout: Duration::from_secs(60),
+            spool_limit: 168,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The inventory's hash.
+    pub hash: String,
+    /// `stored`, `unchanged` or `spooled`.
+    pub status: String,
+    /// Spooled inventories delivered first.
+    pub delivered_from_spool: usize,
+    /// Inventories left in the spool.
+    pub spooled: usize,
+}
+
+fn client(timeout: Duration) -> Result<reqwest::blocking::Client, AgentError> {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .user_agent(concat!("nminus-agent/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| AgentError::Client(e.to_string()))
+}
+
+fn url(server: &str, path: &str) -> String {
+    format!("{}{path}", server.trim_end_matches('/'))
+}
+
+fn error_message(resp: reqwest::blocking::Response) -> String {
+    let status = resp.status();
+    let text = resp.text().unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => match b.field {
+            Some(f) if !f.is_empty() => format!("{} (field `{f}`)", b.error),
+            _ => b.error,
+        },
+        Err(_) if text.trim().is_empty() => status.to_string(),
+        Err(_) => text.chars().take(500).collect(),
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    resp: reqwest::blocking::Response,
+) -> Result<T, String> {
+    let bytes = resp.bytes().map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+fn state_path(dir: &Path) -> PathBuf {
+    dir.join("agent.json")
+}
+
+/// Write `bytes` to `path` atomically (temporary file + rename), with `mode` on Unix.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Enroll with the server's enrollment `secret` as node `node`; writes `<state_dir>/agent.json`.
+pub fn enroll(
+    server: &str,
+    secret: &str,
+    node: &str,
+    state_dir: &Path,
+    timeout: Duration,
+) -> Result<AgentState, AgentError> {
+    let c = client(timeout)?;
+    let resp = c
+        .post(url(server, "/v1/enroll"))
+        .bearer_auth(secret)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(
+            serde_json::to_vec(&EnrollRequest {
+                node: node.to_owned(),
+            })
+            .map_err(std::io::Error::other)?,
+        )
+        .send()
+        .map_err(|e| AgentError::Unreachable {
+            server: server.to_owned(),
+            message: e.to_string(),
+        })?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        return Err(AgentError::Rejected {
+            what: "enrollment",
+            status,
+            message: error_message(resp),
+        });
+    }
+    let e: EnrollResponse = read_json(resp).map_err(|e| AgentError::Rejected {
+        what: "enrollment",
+        status: 200,
+        message: format!("unexpected answer: {e}"),
+    })?;
+    let st = AgentState {
+        server: server.to_owned(),
+        node: e.node,
+        token: e.token,
+    };
+    let json = serde_json::to_vec_pretty(&st).map_err(std::io::Error::other)?;
+    write_atomic(&state_path(state_dir), &json, 0o600)?;
+    Ok(st)
+}
+
+/// The node id to enroll as: `explicit`, else the root's hostname.
+pub fn default_node_id(explicit: Option<&str>, root: &Path) -> Result<String, AgentError> {
+    if let Some(n) = explicit {
+        return Ok(n.to_owned());
+    }
+    Root::new(root).hostname().ok_or(AgentError::NoNodeId)
+}
+
+/// An enrolled agent.
+#[derive(Debug)]
+pub struct Agent {
+    cfg: AgentConfig,
+    state: AgentState,
+    server: String,
+    http: reqwest::blocking::Client,
+}
+
+enum Sent {
+    Stored(PushResponse),
+    Unchanged(PushResponse),
+    NeedInventory,
+}
+
+impl Agent {
+    /// Load the enrollment from the state directory.
+    pub fn open(cfg: AgentConfig) -> Result<Self, AgentError> {
+        let path = state_path(&cfg.state_dir);
+        let bytes = match fs_err::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(AgentError::NotEnrolled(path))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let state: AgentState =
+            serde_json::from_slice(&bytes).map_err(|e| AgentError::BadState {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let server = cfg.server.clone().unwrap_or_else(|| state.server.clone());
+        let http = client(cfg.timeout)?;
+        Ok(Self {
+            cfg,
+            state,
+            server,
+            http,
+        })
+    }
+
+    /// The enrolled node id.
+    pub fn node(&self) -> &str {
+        &self.state.node
+    }
+
+    /// Collect the root as this node at `collected_at`.
+    pub fn collect(&self, collected_at: &str) -> Inventory {
+        let mut node = self.cfg.node.clone();
+        node.id.clone_from(&self.state.node);
+        let opts = CollectOptions {
+            node,
+            collected_at: collected_at.to_owned(),
+        };
+        collect_root(&Root::new(&self.cfg.root), &opts)
+    }
+
+    /// Collect and deliver (spool first, then this inventory or a heartbeat).
+    pub fn run_once(&self, collected_at: &str) -> Result<RunOutcome, AgentError> {
+        let inv = self.collect(collected_at);
+        self.deliver(&inv)
+    }
+
+    /// Deliver `inv` (after the spool); spools it when the server is unreachable.
+    pub fn deliver(&self, inv: &Inventory) -> Result<RunOutcome, AgentError> {
+        let hash = content_hash(inv);
+        let delivered = match self.flush_spool() {
+            Ok(n) => n,
+            Err(e) if e.is_unreachable() => {
+                self.spool(inv, &hash)?;
+                return Ok(self.spooled_outcome(hash, 0));
+            }
+            Err(e) => return Err(e),
+        };
+        let last = self.last_hash();
+        let r = if last.as_deref() == Some(hash.as_str()) {
+            match self.send_heartbeat(&hash) {
+                Ok(Sent::NeedInventory) => self.send_inventory(inv, &hash),
+                other => other,
+            }
+        } else {
+            self.send_inventory(inv, &hash)
+        };
+        match r {
+            Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
+                self.set_last_hash(&p.hash)?;
+                Ok(RunOutcome {
+                    hash,
+                    status: p.status,
+                    delivered_from_spool: delivered,
+                    spooled: self.spool_entries()?.len(),
+                })
+            }
+            Ok(Sent::NeedInventory) => Err(AgentError::Rejected {
+                what: "inventory",
+                status: 409,
+                message: "the server asked for the inventory it was just sent".into(),
+            }),
+            Err(e) if e.is_unreachable() => {
+                self.spool(inv, &hash)?;
+                Ok(self.spooled_outcome(hash, delivered))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn spooled_outcome(&self, hash: String, delivered: usize) -> RunOutcome {
+        RunOutcome {
+            hash,
+            status: "spooled".into(),
+            delivered_from_spool: delivered,
+            spooled: self.spool_entries().map(|v| v.len()).unwrap_or(0),
+        }
+    }
+
+    fn last_hash_path(&self) -> PathBuf {
+        self.cfg.state_dir.join("last-hash")
+    }
+
+    fn last_hash(&self) -> Option<String> {
+        fs_err::read_to_string(self.last_hash_path())
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn set_last_hash(&self, h: &str) -> Result<(), AgentError> {
+        write_atomic(&self.last_hash_path(), h.as_bytes(), 0o644)?;
+        Ok(())
+    }
+
+    fn spool_dir(&self) -> PathBuf {
+        self.cfg.state_dir.join("spool")
+    }
+
+    /// Spooled files, oldest first.
+    pub fn spool_entries(&self) -> Result<Vec<PathBuf>, AgentError> {
+        let dir = self.spool_dir();
+        let rd = match fs_err::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut v: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    fn spool(&self, inv: &Inventory, hash: &str) -> Result<(), AgentError> {
+        let mut entries = self.spool_entries()?;
+        let short = &hash[..16.min(hash.len())];
+        if entries
+            .last()
+            .is_some_and(|p| p.to_string_lossy().ends_with(&format!("-{short}.json.gz")))
+        {
+            return Ok(()); // the same inventory waits already
+        }
+        let now = crate::store::Millis::now().0;
+        let path = self
+            .spool_dir()
+            .join(format!("{now:014}-{short}.json.gz"));
+        let json = serde_json::to_vec(inv).map_err(std::io::Error::other)?;
+        write_atomic(&path, &gzip(&json)?, 0o600)?;
+        entries.push(path);
+        while entries.len() > self.cfg.spool_limit.max(1) {
+            let old = entries.remove(0);
+            tracing::warn!("spool full: dropping {}", old.display());
+            fs_err::remove_file(&old)?;
+        }
+        Ok(())
+    }
+
+    /// Deliver spooled inventories oldest first; returns how many were delivered. Stops (with
+    /// the error) at the first that cannot be delivered for lack of a server.
+    pub fn flush_spool(&self) -> Result<usize, AgentError> {
+        let mut n = 0;
+        for path in self.spool_entries()? {
+            let body = fs_err::read(&path)?;
+            let name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match self.post_inventory(body, None) {
+                Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
+                    self.set_last_hash(&p.hash)?;
+                    fs_err::remove_file(&path)?;
+                    n += 1;
+                }
+                Ok(Sent::NeedInventory) => {}
+                Err(e @ AgentError::Rejected { .. }) => {
+                    let dest = self.cfg.state_dir.join("rejected").join(&name);
+                    fs_err::create_dir_all(self.cfg.state_dir.join("rejected"))?;
+                    fs_err::rename(&path, &dest)?;
+                    tracing::warn!("spooled inventory {name} rejected, moved to {}: {e}", dest.display());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    fn send_heartbeat(&self, hash: &str) -> Result<Sent, AgentError> {
+        let body = serde_json::to_vec(&Heartbeat {
+            heartbeat: hash.to_owned(),
+        })
+        .map_err(std::io::Error::other)?;
+        self.with_retries("heartbeat", || {
+            self.http
+                .post(url(&self.server, "/v1/inventories"))
+                .bearer_auth(&self.state.token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .send()
+        })
+    }
+
+    fn send_inventory(&self, inv: &Inventory, hash: &str) -> Result<Sent, AgentError> {
+        let json = serde_json::to_vec(inv).map_err(std::io::Error::other)?;
+        self.post_inventory(gzip(&json)?, Some(hash))
+    }
+
+    fn post_inventory(&self, gz: Vec<u8>, hash: Option<&str>) -> Result<Sent, AgentError> {
+        self.with_retries("inventory", || {
+            let mut rq = self
+                .http
+                .post(url(&self.server, "/v1/inventories"))
+                .bearer_auth(&self.state.token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_ENCODING, "gzip");
+            if let Some(h) = hash {
+                rq = rq.header(reqwest::header::IF_NONE_MATCH, format!("\"{h}\""));
+            }
+            rq.body(gz.clone()).send()
+        })
+    }
+
+    fn with_retries(
+        &self,
+        what: &'static str,
+        send: impl Fn() -> reqwest::Result<reqwest::blocking::Response>,
+    ) -> Result<Sent, AgentError> {
+        let r = self.cfg.retry;
+        let mut delay = r.delay;
+        let mut attempt = 0;
+        loop {
+            let last_error = match send() {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        let p: PushResponse = read_json(resp).map_err(|e| AgentError::Rejected {
+                            what,
+                            status: status.as_u16(),
+                            message: format!("unexpected answer: {e}"),
+                        })?;
+                        return Ok(if p.status == "stored" {
+                            Sent::Stored(p)
+                        } else {
+                            Sent::Unchanged(p)
+                        });
+                    }
+                    if status.as_u16() == 409 && what == "heartbeat" {
+                        return Ok(Sent::NeedInventory);
+                    }
+                    if !(status.is_server_error() || status.as_u16() == 429) {
+                        return Err(AgentError::Rejected {
+                            what,
+                            status: status.as_u16(),
+                            message: error_message(resp),
+                        });
+                    }
+                    format!("{status}: {}", error_message(resp))
+                }
+                Err(e) => {
+                    let mut m = e.to_string();
+                    let mut src = std::error::Error::source(&e);
+                    while let Some(s) = src {
+                        m.push_str(&format!(": {s}"));
+                        src = s.source();
+                    }
+                    m
+                }
+            };
+            if attempt >= r.retries {
+                return Err(AgentError::Unreachable {
+                    server: self.server.clone(),
+                    message: last_error,
+                });
+            }
+            attempt += 1;
+            tracing::info!(
+                "{what} failed ({last_error}); retry {attempt}/{} in {} ms",
+                r.retries,
+                delay.as_millis()
+            );
+            std::thread::sleep(delay + jitter(delay / 4));
+            delay = (delay * 2).min(r.max_delay);
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut e = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 6),
+        flate2::Compression::default(),
+    );
+    e.write_all(bytes)?;
+    e.finish()
+}
+
+/// A random duration in `[0, max)`.
+pub fn jitter(max: Duration) -> Duration {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() || max.is_zero() {
+        return Duration::ZERO;
+    }
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(u64::from_le_bytes(b) % nanos)
+}

@@ -1,0 +1,481 @@
+//! The analyzer as one loaded value: advisory index, release catalogs and policy, loaded once from
+//! a data directory and then used to judge any number of inventories. `nminus serve` keeps one
+//! behind an `Arc` and swaps it when the feeds change; `nminus scan` can use the same.
+//!
+//! [`Analyzer::judge_fleet`] matches advisories once per distinct package identity of the fleet
+//! (the keys a package is looked up under, plus its name, version and purl) and fans the
+//! verdicts out to every node that has it, so the cost of a re-analysis grows with the number of
+//! distinct versions, not with nodes × packages. The result equals [`match_inventory`] per node
+//! (a test holds it to that).
+//!
+//! This module does no I/O beyond loading: it never touches a store or the network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use time::{Date, OffsetDateTime};
+
+use super::{
+    apply_waivers, build_report, judge_currency, lookup_keys, match_inventory, AdvisoryIndex,
+    CatalogPaths, Catalogs, Gate, GateTerm, LookupKey, ReportInput,
+};
+use crate::model::{
+    Evidence, FeedStatus, Finding, FindingCode, Inventory, NodeInfo, Problem, Report, Severity,
+    Subject,
+};
+use crate::policy::Policy;
+use crate::sources::feeds::{FeedsConfig, FeedsError, SyncState};
+
+/// Where an [`Analyzer`] loads from.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzerConfig {
+    /// The data directory (`nminus sync`).
+    pub data: PathBuf,
+    /// Feed definitions (default: the shipped `advisories/sources.yaml`).
+    pub sources: Option<PathBuf>,
+    /// Only these feeds (empty: all).
+    pub feeds: Vec<String>,
+    /// Operator-written OSV advisories.
+    pub local_advisories: Option<PathBuf>,
+    /// apt `Packages` index files for `upgrade-available`.
+    pub apt_indexes: Vec<PathBuf>,
+    /// The compiled feed cache directory (`None`: parse every feed file).
+    pub cache: Option<PathBuf>,
+}
+
+/// Why an analyzer could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The feed definitions are invalid.
+    #[error(transparent)]
+    Feeds(#[from] FeedsError),
+}
+
+/// Loaded feeds, catalogs and policy.
+#[derive(Debug)]
+pub struct Analyzer {
+    index: AdvisoryIndex,
+    catalogs: Catalogs,
+    policy: Policy,
+    gate: Gate,
+    feeds: Vec<FeedStatus>,
+    feed_problems: Vec<Problem>,
+    not_judged: Vec<String>,
+    revision: String,
+    memo: Mutex<BTreeMap<MatchKey, Arc<Vec<Finding>>>>,
+}
+
+/// Remembered verdicts at most (distinct package identities); past it the memo starts afresh.
+const MEMO_LIMIT: usize = 500_000;
+
+/// Identity of a package for advisory matching: what [`match_inventory`] looks at, minus the
+/// node and the location.
+type MatchKey = (Vec<LookupKey>, &'static str, String, String, String);
+
+impl Analyzer {
+    /// Load feeds (through the cache when `cfg.cache` is set) and catalogs from `cfg.data`.
+    /// Feeds that cannot be read are recorded in [`Analyzer::feeds`] and
+    /// [`Analyzer::not_judged`], never fatal; only invalid feed definitions are.
+    pub fn load(cfg: &AnalyzerConfig, policy: Policy, today: Date) -> Result<Self, EngineError> {
+        let feeds_cfg = match &cfg.sources {
+            Some(p) => FeedsConfig::load(p)?,
+            None => FeedsConfig::builtin(),
+        }
+        .select(&cfg.feeds)?;
+        let loaded = if cfg.data.is_dir() {
+            crate::sources::cache::load_all_cached(
+                &feeds_cfg,
+                &cfg.data,
+                cfg.local_advisories.as_deref(),
+                Some(today),
+                cfg.cache.as_deref(),
+            )
+        } else {
+            Default::default()
+        };
+        let mut not_judged = Vec::new();
+        if !loaded.status.iter().any(|f| f.loaded && f.name != "local") {
+            not_judged.push(format!(
+                "no advisory feed could be loaded from `{}`: vulnerabilities were not judged. Run `nminus sync --data {}`",
+                cfg.data.display(),
+                cfg.data.display()
+            ));
+        }
+        let paths = CatalogPaths {
+            openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
+            endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
+            apt: cfg.apt_indexes.clone(),
+        };
+        let (catalogs, notes) = Catalogs::load(&paths);
+        if cfg.data.is_dir() {
+            not_judged.extend(notes);
+        }
+        let revision = revision_digest(&cfg.data, &loaded.status, &policy);
+        let index = AdvisoryIndex::build(loaded.advisories);
+        Ok(Self::from_parts(
+            index,
+            catalogs,
+            policy,
+            loaded.status,
+            loaded.problems,
+            not_judged,
+            revision,
+        ))
+    }
+
+    /// Build from parts already loaded (tests).
+    pub fn from_parts(
+        index: AdvisoryIndex,
+        catalogs: Catalogs,
+        policy: Policy,
+        feeds: Vec<FeedStatus>,
+        feed_problems: Vec<Problem>,
+        not_judged: Vec<String>,
+        revision: String,
+    ) -> Self {
+        let gate = Gate(if policy.gate.is_empty() {
+            vec![GateTerm::Severity(Severity::Unknown)]
+        } else {
+            policy.gate.clone()
+        });
+        Self {
+            index,
+            catalogs,
+            policy,
+            gate,
+            feeds,
+            feed_problems,
+            not_judged,
+            revision,
+            memo: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The advisory index.
+    pub fn index(&self) -> &AdvisoryIndex {
+        &self.index
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The gate: the policy's, or every vulnerability when it has none.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Feed status as loaded.
+    pub fn feeds(&self) -> &[FeedStatus] {
+        &self.feeds
+    }
+
+    /// What could not be judged for lack of data.
+    pub fn not_judged(&self) -> &[String] {
+        &self.not_judged
+    }
+
+    /// A digest of what the verdicts depend on (feed sync state, feed sizes, policy): equal
+    /// digests, equal verdicts for the same inventory and date.
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// Judge one inventory: advisories, currency, and the policy's waivers marked on the
+    /// findings (waiver-level findings belong to the fleet: see [`Analyzer::report`]).
+    pub fn judge(&self, inv: &Inventory, as_of: Date) -> Vec<Finding> {
+        self.judge_fleet(&[inv], as_of)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Judge every inventory, matching each distinct package identity once (and once per
+    /// analyzer: verdicts are remembered until the analyzer is replaced). Returns the findings
+    /// of each inventory, in the order given.
+    pub fn judge_fleet(&self, invs: &[&Inventory], as_of: Date) -> Vec<Vec<Finding>> {
+        // 1. The identity of every package; those not yet judged get a representative.
+        let mut keys: Vec<Vec<Option<MatchKey>>> = Vec::with_capacity(invs.len());
+        let mut missing: BTreeMap<MatchKey, (usize, usize)> = BTreeMap::new();
+        {
+            let memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (ii, inv) in invs.iter().enumerate() {
+                let mut row = Vec::with_capacity(inv.packages.len());
+                for (pi, p) in inv.packages.iter().enumerate() {
+                    let lk = lookup_keys(p, inv.os.as_ref());
+                    if lk.is_empty() {
+                        row.push(None);
+                        continue;
+                    }
+                    let key = (
+                        lk,
+                        p.ecosystem.as_str(),
+                        p.name.clone(),
+                        p.version.clone(),
+                        p.purl.clone(),
+                    );
+                    if !memo.contains_key(&key) {
+                        missing.entry(key.clone()).or_insert((ii, pi));
+                    }
+                    row.push(Some(key));
+                }
+                keys.push(row);
+            }
+        }
+        // 2. Match the representatives, grouped by operating system (the distro key of a
+        //    package depends on it), each tagged with its number in the location.
+        let reps: Vec<(MatchKey, (usize, usize))> = missing.into_iter().collect();
+        let mut groups: HashMap<String, Inventory> = HashMap::new();
+        for (n, (_, (ii, pi))) in reps.iter().enumerate() {
+            let inv = invs[*ii];
+            let os_key = serde_json::to_string(&inv.os).unwrap_or_default();
+            let g = groups.entry(os_key).or_insert_with(|| Inventory {
+                schema_version: inv.schema_version,
+                node: NodeInfo::default(),
+                collected_at: String::new(),
+                agent: inv.agent.clone(),
+                root: String::new(),
+                os: inv.os.clone(),
+                packages: Vec::new(),
+                images: Vec::new(),
+                services: Vec::new(),
+                problems: Vec::new(),
+            });
+            let mut p = inv.packages[*pi].clone();
+            p.location = crate::model::Location::path(n.to_string());
+            g.packages.push(p);
+        }
+        let mut fresh: Vec<Vec<Finding>> = vec![Vec::new(); reps.len()];
+        for g in groups.values() {
+            for f in match_inventory(g, &self.index) {
+                let n = f
+                    .subject
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.path.parse::<usize>().ok());
+                if let Some(t) = n.and_then(|n| fresh.get_mut(n)) {
+                    t.push(f);
+                }
+            }
+        }
+        let memo = {
+            let mut memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() + reps.len() > MEMO_LIMIT {
+                memo.clear();
+            }
+            for ((key, _), f) in reps.into_iter().zip(fresh) {
+                memo.insert(key, Arc::new(f));
+            }
+            // A snapshot of what this call needs, so that the lock is not held while fanning out.
+            let mut need: BTreeMap<&MatchKey, Arc<Vec<Finding>>> = BTreeMap::new();
+            for k in keys.iter().flatten().flatten() {
+                if let Some(v) = memo.get(k) {
+                    need.insert(k, Arc::clone(v));
+                }
+            }
+            need
+        };
+        // 3. Fan out, then currency and waivers per node.
+        invs.iter()
+            .zip(&keys)
+            .map(|(inv, row)| {
+                let mut out = Vec::new();
+                for (p, key) in inv.packages.iter().zip(row) {
+                    let Some(t) = key.as_ref().and_then(|k| memo.get(k)) else {
+                        continue;
+                    };
+                    for t in t.iter() {
+                        let mut f = t.clone();
+                        f.node.clone_from(&inv.node.id);
+                        f.subject.location = Some(p.location.clone());
+                        f.fingerprint = f.compute_fingerprint();
+                        out.push(f);
+                    }
+                }
+                out.sort_by(|a, b| {
+                    (&a.subject, a.code, a.advisory.as_ref().map(|x| &x.id)).cmp(&(
+                        &b.subject,
+                        b.code,
+                        b.advisory.as_ref().map(|x| &x.id),
+                    ))
+                });
+                out.extend(judge_currency(inv, &self.catalogs, &self.policy, as_of));
+                let _ = apply_waivers(&mut out, &[inv], &self.policy, as_of);
+                out
+            })
+            .collect()
+    }
+
+    /// An `inventory-stale` finding when `last_seen` is older than the policy's
+    /// `inventory.max_age_hours` at `now`.
+    pub fn stale_finding(
+        &self,
+        node: &NodeInfo,
+        last_seen: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Option<Finding> {
+        let max = self.policy.max_inventory_age_hours?;
+        let age = now - last_seen;
+        if age <= time::Duration::hours(i64::from(max)) {
+            return None;
+        }
+        let seen = last_seen
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut f = Finding {
+            code: FindingCode::InventoryStale,
+            severity: Severity::Medium,
+            node: node.id.clone(),
+            subject: Subject {
+                ecosystem: "node".into(),
+                name: node.id.clone(),
+                version: String::new(),
+                purl: None,
+                location: None,
+            },
+            advisory: None,
+            fixed_in: Vec::new(),
+            evidence: Evidence {
+                searched: format!("last inventory or heartbeat of {}", node.id),
+                matched: format!("last seen {seen}"),
+                message: format!(
+                    "{} has not reported for {} hours, more than the {max} the policy `{}` allows: check its agent",
+                    node.id,
+                    age.whole_hours(),
+                    self.policy.name
+                ),
+            },
+            waived_by: None,
+            fingerprint: String::new(),
+        };
+        f.fingerprint = f.compute_fingerprint();
+        Some(f)
+    }
+
+    /// The report over judged inventories: the fleet's waiver findings are computed here and
+    /// reported with the first node's findings (as `nminus scan` does).
+    pub fn report(
+        &self,
+        mut nodes: Vec<(&Inventory, Vec<Finding>)>,
+        generated_at: String,
+        as_of: Date,
+    ) -> Report {
+        let invs: Vec<&Inventory> = nodes.iter().map(|(i, _)| *i).collect();
+        let mut all: Vec<Finding> = nodes.iter_mut().flat_map(|(_, f)| f.drain(..)).collect();
+        let waiver_findings = apply_waivers(&mut all, &invs, &self.policy, as_of);
+        let mut by_node: HashMap<String, Vec<Finding>> = HashMap::new();
+        for f in all {
+            by_node.entry(f.node.clone()).or_default().push(f);
+        }
+        for (inv, f) in &mut nodes {
+            *f = by_node.remove(&inv.node.id).unwrap_or_default();
+        }
+        if let Some((_, f)) = nodes.first_mut() {
+            f.extend(waiver_findings);
+        }
+        build_report(ReportInput {
+            nodes,
+            feeds: self.feeds.clone(),
+            problems: Vec::new(),
+            feed_problems: self.feed_problems.clone(),
+            gate: &self.gate,
+            generated_at,
+            as_of: as_of.to_string(),
+            not_judged: self.not_judged.clone(),
+        })
+    }
+}
+
+/// sha256 over the sync state, the feeds as loaded and the policy.
+fn revision_digest(data: &Path, feeds: &[FeedStatus], policy: &Policy) -> String {
+    let mut h = Sha256::new();
+    let state = SyncState::load(data);
+    for (name, s) in &state.feeds {
+        h.update(format!("{name}\0{}\0{:?}\0", s.synced_at, s.revision).as_bytes());
+    }
+    for f in feeds {
+        h.update(format!("{}\0{}\0{}\0", f.name, f.loaded, f.advisories).as_bytes());
+    }
+    h.update(format!("{policy:?}").as_bytes());
+    let d = h.finalize();
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AgentInfo, Ecosystem, Location, Package, PackageMeta};
+
+    fn pkg(name: &str, version: &str, loc: &str) -> Package {
+        Package {
+            ecosystem: Ecosystem::Pypi,
+            name: name.into(),
+            version: version.into(),
+            source: None,
+            purl: format!("pkg:pypi/{name}@{version}"),
+            found_by: "test".into(),
+            location: Location::path(loc),
+            meta: PackageMeta::Python {
+                display_name: name.into(),
+                os_owner: None,
+                environment: None,
+            },
+            extra: Default::default(),
+        }
+    }
+
+    fn inv(id: &str, packages: Vec<Package>) -> Inventory {
+        Inventory {
+            schema_version: 1,
+            node: NodeInfo {
+                id: id.into(),
+                ..NodeInfo::default()
+            },
+            collected_at: String::new(),
+            agent: AgentInfo::default(),
+            root: String::new(),
+            os: None,
+            packages,
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fleet_judgement_equals_per_node_matching() {
+        let adv: crate::model::Advisory = serde_json::from_value(serde_json::json!({
+            "id": "PYSEC-0000-1",
+            "source": "test",
+            "kind": "vulnerability",
+            "summary": "x",
+            "affected": [{
+                "ecosystem": "pypi",
+                "package": "foo",
+                "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "2.0"}]}]},
+                "fixed": ["2.0"]
+            }]
+        }))
+        .unwrap_or_else(|e| panic!("advisory fixture: {e}"));
+        let idx = AdvisoryIndex::build(vec![adv]);
+        let a = inv("a", vec![pkg("foo", "1.0", "/a"), pkg("bar", "1.0", "/a")]);
+        let b = inv("b", vec![pkg("foo", "1.0", "/b"), pkg("foo", "2.0", "/b2")]);
+        let want: Vec<Vec<Finding>> = [&a, &b].iter().map(|i| match_inventory(i, &idx)).collect();
+        let policy = crate::policy::load("default").unwrap_or_else(|e| panic!("{e}"));
+        let an = Analyzer::from_parts(
+            idx,
+            Catalogs::default(),
+            policy,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            String::new(),
+        );
+        let got = an.judge_fleet(&[&a, &b], time::macros::date!(2026 - 01 - 01));
+        assert_eq!(got, want);
+        assert_eq!(got[0].len(), 1);
+        assert_eq!(got[1].len(), 1);
+    }
+}

@@ -1,0 +1,197 @@
+//! `nminus agent`: enroll once, then collect and push to the central analyzer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::serve::parse_duration;
+use crate::agent::{self, Agent, AgentConfig, Retry};
+use crate::model::NodeInfo;
+
+/// Arguments of `nminus agent`.
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  nminus agent enroll --server https://nminus.example:8080 --token-file /etc/nminus/enroll-secret
+  nminus agent --once --site par1 --cell cell1 --label role=compute      # from cron
+  nminus agent --interval 1h --jitter 10m --site par1                    # as a service
+
+Exit codes (--once): 0 delivered (or heartbeat), 2 not delivered (spooled for the next run, or refused)."
+)]
+pub struct AgentArgs {
+    /// `enroll`, or nothing to run.
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+    /// Run options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands of `nminus agent`.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Get this node's token from the server with the enrollment secret.
+    Enroll(EnrollArgs),
+}
+
+/// Arguments of `nminus agent enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The server's base URL.
+    #[arg(long, env = "NMINUS_SERVER")]
+    pub server: String,
+    /// The enrollment secret.
+    #[arg(long, env = "NMINUS_ENROLL_TOKEN", hide_env_values = true, required_unless_present = "token_file")]
+    pub token: Option<String>,
+    /// A file holding the enrollment secret.
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Node id (default: the root's /etc/hostname).
+    #[arg(long)]
+    pub node_id: Option<String>,
+    /// Root whose hostname names the node.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Where the agent keeps its token, last hash and spool.
+    #[arg(long, env = "NMINUS_AGENT_STATE", default_value = "/var/lib/nminus/agent")]
+    pub state_dir: PathBuf,
+}
+
+/// Arguments of a run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The server's base URL (default: the one enrolled with).
+    #[arg(long, env = "NMINUS_SERVER")]
+    pub server: Option<String>,
+    /// Collect and push once, then exit.
+    #[arg(long, conflicts_with = "interval")]
+    pub once: bool,
+    /// Time between runs.
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
+    pub interval: Duration,
+    /// Up to this much random delay before each run (spreads a fleet's pushes).
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub jitter: Duration,
+    /// Site of this node.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Cell of this node.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// A label `key=value` (repeatable).
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Root to collect.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Where the agent keeps its token, last hash and spool.
+    #[arg(long, env = "NMINUS_AGENT_STATE", default_value = "/var/lib/nminus/agent")]
+    pub state_dir: PathBuf,
+    /// Retries of a failed request (exponential backoff) before spooling.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// First retry delay (doubled each retry, at most 1 minute).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub retry_delay: Duration,
+    /// Timeout of one request.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub timeout: Duration,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected `key=value`, found `{s}`")),
+    }
+}
+
+pub(super) fn run(a: &AgentArgs) -> anyhow::Result<u8> {
+    super::serve::init_logging();
+    match &a.command {
+        Some(AgentCommand::Enroll(e)) => enroll(e),
+        None => run_agent(&a.run),
+    }
+}
+
+fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
+    let secret = match (&e.token, &e.token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => fs_err::read_to_string(f)?.trim().to_owned(),
+        (None, None) => anyhow::bail!("--token or --token-file is required"),
+    };
+    let node = agent::default_node_id(e.node_id.as_deref(), &e.root)?;
+    let st = agent::enroll(&e.server, &secret, &node, &e.state_dir, Duration::from_secs(30))?;
+    eprintln!(
+        "enrolled as `{}` with {}; token saved in {}",
+        st.node,
+        st.server,
+        e.state_dir.join("agent.json").display()
+    );
+    Ok(super::EXIT_OK)
+}
+
+fn run_agent(a: &RunArgs) -> anyhow::Result<u8> {
+    let cfg = AgentConfig {
+        state_dir: a.state_dir.clone(),
+        server: a.server.clone(),
+        root: a.root.clone(),
+        node: NodeInfo {
+            id: String::new(),
+            hostname: None,
+            site: a.site.clone(),
+            cell: a.cell.clone(),
+            labels: a.labels.iter().cloned().collect(),
+        },
+        retry: Retry {
+            retries: a.retries,
+            delay: a.retry_delay,
+            max_delay: Duration::from_secs(60),
+        },
+        timeout: a.timeout,
+        ..AgentConfig::default()
+    };
+    let agent = Agent::open(cfg).context("cannot start the agent")?;
+    if a.once {
+        return Ok(once(&agent));
+    }
+    loop {
+        std::thread::sleep(agent::jitter(a.jitter));
+        once(&agent);
+        std::thread::sleep(a.interval);
+    }
+}
+
+fn once(agent: &Agent) -> u8 {
+    match agent.run_once(&super::collect::now_rfc3339()) {
+        Ok(o) if o.status == "spooled" => {
+            eprintln!(
+                "{}: server unreachable: inventory {} spooled ({} waiting)",
+                agent.node(),
+                &o.hash[..12],
+                o.spooled
+            );
+            super::EXIT_ERROR
+        }
+        Ok(o) => {
+            eprintln!(
+                "{}: {} {}{}",
+                agent.node(),
+                o.status,
+                &o.hash[..12],
+                if o.delivered_from_spool > 0 {
+                    format!(" (and {} spooled inventories delivered)", o.delivered_from_spool)
+                } else {
+                    String::new()
+                }
+            );
+            super::EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", agent.node());
+            super::EXIT_ERROR
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! `nminus query`: ask a server (`--server`) or a store directly (`--db`) about the fleet.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde::de::DeserializeOwned;
+
+use crate::analyze::{AdvisoryIndex, Analyzer, Catalogs};
+use crate::model::{Finding, FindingCode, Severity};
+use crate::serve::query::{self, NodeDiff, NodeView};
+use crate::store::{FindingFilter, Millis, PackageHolder};
+
+/// Arguments of `nminus query`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  nminus query --server http://nminus:8080 nodes --status stale
+  nminus query --db sqlite:///var/lib/nminus/fleet.db findings --site par1 --severity high
+  nminus query --server http://nminus:8080 where openssl@3.0.11-1~deb12u2
+  nminus query --server http://nminus:8080 diff par1 --since 2026-01-01")]
+pub struct QueryArgs {
+    /// The server's base URL.
+    #[arg(long, env = "NMINUS_SERVER", conflicts_with = "db", required_unless_present = "db")]
+    pub server: Option<String>,
+    /// The store, read directly (`sqlite://PATH` or `postgres://…`).
+    #[arg(long, env = "NMINUS_DB")]
+    pub db: Option<String>,
+    /// The server's API token, when it requires one.
+    #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Policy deciding which nodes are stale (`--db` only; a server uses its own).
+    #[arg(long, default_value = "default")]
+    pub policy: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+    /// What to ask.
+    #[command(subcommand)]
+    pub command: QueryCommand,
+}
+
+/// Output formats of `nminus query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// JSON, as the API answers.
+    Json,
+}
+
+/// Questions.
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Nodes with their status (active, stale, enrolled, revoked).
+    Nodes {
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this cell.
+        #[arg(long)]
+        cell: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Current findings.
+    Findings {
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this cell.
+        #[arg(long)]
+        cell: Option<String>,
+        /// Only this node.
+        #[arg(long)]
+        node: Option<String>,
+        /// Only this code.
+        #[arg(long)]
+        code: Option<FindingCode>,
+        /// At or above this severity.
+        #[arg(long)]
+        severity: Option<Severity>,
+        /// Only this package (subject name).
+        #[arg(long)]
+        package: Option<String>,
+        /// Include waived findings.
+        #[arg(long)]
+        waived: bool,
+    },
+    /// Which nodes run PACKAGE (at VERSION).
+    Where {
+        /// `PACKAGE` or `PACKAGE@VERSION`.
+        spec: String,
+    },
+    /// How a node's (or every node of a site's) packages changed since a date.
+    Diff {
+        /// A node id or a site.
+        target: String,
+        /// `YYYY-MM-DD` or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+    },
+}
+
+enum Source {
+    Server {
+        base: String,
+        token: Option<String>,
+        http: reqwest::blocking::Client,
+    },
+    Db {
+        rt: tokio::runtime::Runtime,
+        store: std::sync::Arc<dyn crate::store::Store>,
+        analyzer: Box<Analyzer>,
+    },
+}
+
+impl Source {
+    fn get<T: DeserializeOwned>(&self, path: &str, q: &[(&str, String)]) -> anyhow::Result<T> {
+        let Self::Server { base, token, http } = self else {
+            anyhow::bail!("not a server");
+        };
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let mut rq = http.get(&url).query(q);
+        if let Some(t) = token {
+            rq = rq.bearer_auth(t);
+        }
+        let resp = rq.send().with_context(|| format!("cannot reach `{url}`"))?;
+        let status = resp.status();
+        let bytes = resp.bytes()?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<crate::serve::protocol::ErrorBody>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            anyhow::bail!("{url}: {status}: {msg}");
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("unexpected answer from `{url}`"))
+    }
+}
+
+fn opt(k: &'static str, v: Option<&String>) -> Option<(&'static str, String)> {
+    v.map(|v| (k, v.clone()))
+}
+
+pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
+    let src = match (&a.server, &a.db) {
+        (Some(s), _) => Source::Server {
+            base: s.clone(),
+            token: a.token.clone(),
+            http: reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()?,
+        },
+        (None, Some(db)) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let store = rt.block_on(crate::store::open(db))?;
+            let policy = crate::policy::load(&a.policy)
+                .map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
+            let analyzer = Box::new(Analyzer::from_parts(
+                AdvisoryIndex::build(Vec::new()),
+                Catalogs::default(),
+                policy,
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                String::new(),
+            ));
+            Source::Db {
+                rt,
+                store,
+                analyzer,
+            }
+        }
+        (None, None) => anyhow::bail!("--server or --db is required"),
+    };
+    let now = Millis::now();
+    let mut out = Vec::new();
+    match &a.command {
+        QueryCommand::Nodes { site, cell, status } => {
+            let all: Vec<NodeView> = match &src {
+                Source::Server { .. } => src.get(
+                    "/v1/nodes",
+                    &[opt("site", site.as_ref()), opt("cell", cell.as_ref()), opt("status", status.as_ref())]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                )?,
+                Source::Db { rt, store, analyzer } => rt
+                    .block_on(query::nodes(store.as_ref(), analyzer, now))?
+                    .into_iter()
+                    .filter(|n| site.as_ref().is_none_or(|s| n.node.site.as_ref() == Some(s)))
+                    .filter(|n| cell.as_ref().is_none_or(|c| n.node.cell.as_ref() == Some(c)))
+                    .filter(|n| status.as_ref().is_none_or(|s| &n.status == s))
+                    .collect(),
+            };
+            emit(a.format, &all, &mut out, |o| nodes_table(&all, now, o))?;
+        }
+        QueryCommand::Findings {
+            site,
+            cell,
+            node,
+            code,
+            severity,
+            package,
+            waived,
+        } => {
+            let filter = FindingFilter {
+                site: site.clone(),
+                cell: cell.clone(),
+                node: node.clone(),
+                code: *code,
+                severity: *severity,
+                package: package.clone(),
+                waived: *waived,
+            };
+            let all: Vec<Finding> = match &src {
+                Source::Server { .. } => {
+                    let code = code.map(|c| c.as_str().to_owned());
+                    let sev = severity.map(|s| s.as_str().to_owned());
+                    let waived = waived.then(|| "true".to_owned());
+                    src.get(
+                        "/v1/findings",
+                        &[
+                            opt("site", site.as_ref()),
+                            opt("cell", cell.as_ref()),
+                            opt("node", node.as_ref()),
+                            opt("code", code.as_ref()),
+                            opt("severity", sev.as_ref()),
+                            opt("package", package.as_ref()),
+                            opt("waived", waived.as_ref()),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                    )?
+                }
+                Source::Db { rt, store, analyzer } => {
+                    rt.block_on(query::findings(store.as_ref(), analyzer, &filter, now))?
+                }
+            };
+            emit(a.format, &all, &mut out, |o| findings_table(&all, o))?;
+        }
+        QueryCommand::Where { spec } => {
+            let (name, version) = match spec.split_once('@') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (spec.clone(), None),
+            };
+            let all: Vec<PackageHolder> = match &src {
+                Source::Server { .. } => src.get(
+                    "/v1/where",
+                    &[Some(("package", name.clone())), opt("version", version.as_ref())]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                )?,
+                Source::Db { rt, store, .. } => {
+                    rt.block_on(store.package_holders(&name, version.as_deref()))?
+                }
+            };
+            emit(a.format, &all, &mut out, |o| where_table(&all, o))?;
+        }
+        QueryCommand::Diff { target, since } => {
+            let all: Vec<NodeDiff> = match &src {
+                Source::Server { .. } => src.get(
+                    "/v1/diff",
+                    &[("target", target.clone()), ("since", since.clone())],
+                )?,
+                Source::Db { rt, store, .. } => {
+                    let at = Millis::parse(since).with_context(|| {
+                        format!("--since: expected YYYY-MM-DD or an RFC 3339 time, found `{since}`")
+                    })?;
+                    rt.block_on(query::diff(store.as_ref(), target, at))?
+                        .with_context(|| format!("no node or site `{target}`"))?
+                }
+            };
+            emit(a.format, &all, &mut out, |o| diff_text(&all, o))?;
+        }
+    }
+    std::io::stdout().lock().write_all(&out)?;
+    Ok(super::EXIT_OK)
+}
+
+fn emit<T: serde::Serialize>(
+    f: QueryFormat,
+    v: &T,
+    out: &mut Vec<u8>,
+    table: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match f {
+        QueryFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, v)?;
+            out.push(b'\n');
+        }
+        QueryFormat::Table => table(out)?,
+    }
+    Ok(())
+}
+
+fn columns(rows: &[Vec<String>], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn ago(now: Millis, t: Option<Millis>) -> String {
+    let Some(t) = t else { return "never".into() };
+    let s = (now.0 - t.0).max(0) / 1000;
+    match s {
+        0..=119 => format!("{s}s ago"),
+        120..=7199 => format!("{}m ago", s / 60),
+        7200..=172_799 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+fn nodes_table(v: &[NodeView], now: Millis, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut rows = vec![["NODE", "SITE", "CELL", "STATUS", "LAST SEEN", "FINDINGS", "COMPLIANT"]
+        .map(str::to_owned)
+        .to_vec()];
+    for n in v {
+        rows.push(vec![
+            n.node.id.clone(),
+            n.node.site.clone().unwrap_or_default(),
+            n.node.cell.clone().unwrap_or_default(),
+            n.status.clone(),
+            ago(now, n.node.last_seen),
+            n.node.open_findings.to_string(),
+            match n.node.compliant {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            },
+        ]);
+    }
+    columns(&rows, out)?;
+    writeln!(out, "{} node(s)", v.len())
+}
+
+fn findings_table(v: &[Finding], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut rows = vec![["NODE", "SEVERITY", "CODE", "SUBJECT", "ADVISORY"]
+        .map(str::to_owned)
+        .to_vec()];
+    for f in v {
+        rows.push(vec![
+            f.node.clone(),
+            f.severity.as_str().to_owned(),
+            f.code.as_str().to_owned(),
+            format!("{} {} {}", f.subject.ecosystem, f.subject.name, f.subject.version)
+                .trim()
+                .to_owned(),
+            f.advisory.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+        ]);
+    }
+    columns(&rows, out)?;
+    writeln!(out, "{} finding(s)", v.len())
+}
+
+fn where_table(v: &[PackageHolder], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut rows = vec![["NODE", "SITE", "CELL", "ECOSYSTEM", "PACKAGE", "VERSION"]
+        .map(str::to_owned)
+        .to_vec()];
+    for h in v {
+        rows.push(vec![
+            h.node.clone(),
+            h.site.clone().unwrap_or_default(),
+            h.cell.clone().unwrap_or_default(),
+            h.ecosystem.clone(),
+            h.name.clone(),
+            h.version.clone(),
+        ]);
+    }
+    columns(&rows, out)?;
+    let nodes: std::collections::BTreeSet<&str> = v.iter().map(|h| h.node.as_str()).collect();
+    writeln!(out, "{} node(s)", nodes.len())
+}
+
+fn diff_text(v: &[NodeDiff], out: &mut Vec<u8>) -> std::io::Result<()> {
+    for d in v {
+        let short = |h: &Option<String>| {
+            h.as_deref()
+                .map_or("(none)".to_owned(), |h| h.chars().take(12).collect())
+        };
+        writeln!(
+            out,
+            "{} ({}): {} -> {}: {} added, {} removed, {} changed",
+            d.node,
+            d.site.as_deref().unwrap_or("-"),
+            short(&d.since_hash),
+            short(&d.current_hash),
+            d.added.len(),
+            d.removed.len(),
+            d.changed.len()
+        )?;
+        for p in &d.added {
+            writeln!(out, "  + {} {} {}", p.ecosystem, p.name, p.version)?;
+        }
+        for p in &d.removed {
+            writeln!(out, "  - {} {} {}", p.ecosystem, p.name, p.version)?;
+        }
+        for c in &d.changed {
+            writeln!(
+                out,
+                "  ~ {} {} {} -> {}",
+                c.ecosystem,
+                c.name,
+                c.from.join(","),
+                c.to.join(",")
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! The planner: inventories (and their history) + release data + policy → [`Plan`]s for
+//! deployers. Nothing here executes anything.
+//!
+//! - [`order`]: the upgrade-order DAG, with a reason per edge.
+//! - [`path`]: SLURP-valid series paths.
+//! - [`upgrade`], [`rollback`], [`replicate`]: the three plan kinds.
+//! - [`render`]: JSON, kolla-ansible, OpenStack-Ansible, a generic Ansible playbook, Markdown.
+//!
+//! Inputs come through [`PlanInput`]: a set of inventories of the same nodes at different
+//! times. [`FileInput`] reads them from files and directories (`nminus collect` output); the
+//! server can implement the trait over its store.
+
+pub mod deployer;
+pub mod fleet;
+pub mod order;
+pub mod path;
+pub mod render;
+pub mod replicate;
+pub mod rollback;
+pub mod upgrade;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use time::Date;
+
+use crate::model::{Inventory, Location, Plan, Problem, ProblemKind, Scope, Step};
+use crate::policy::Glob;
+use crate::releases::openstack::OpenStackCatalog;
+
+use fleet::NodeView;
+
+/// Where a planner's inventories come from: every inventory known for the nodes, current and
+/// historical, in any order.
+pub trait PlanInput {
+    /// Every inventory.
+    fn inventories(&self) -> &[Inventory];
+    /// Problems met while reading (unreadable files); they become plan warnings.
+    fn problems(&self) -> &[Problem] {
+        &[]
+    }
+}
+
+/// Inventories read from JSON files and directories (recursively, `*.json`, sorted by path).
+#[derive(Debug, Default, Clone)]
+pub struct FileInput {
+    inventories: Vec<Inventory>,
+    problems: Vec<Problem>,
+}
+
+impl FileInput {
+    /// Read every path; a file that cannot be read or parsed is a problem, the rest proceed.
+    pub fn load(paths: &[PathBuf]) -> Self {
+        let mut files = Vec::new();
+        let mut me = Self::default();
+        for p in paths {
+            collect_json(p, &mut files, &mut me.problems);
+        }
+        files.sort();
+        files.dedup();
+        for f in files {
+            match fs_err::read_to_string(&f) {
+                Ok(text) => {
+                    let de = &mut serde_json::Deserializer::from_str(&text);
+                    match serde_path_to_error::deserialize::<_, Inventory>(de) {
+                        Ok(inv) => me.inventories.push(inv),
+                        Err(e) => me.problems.push(Problem::new(
+                            Location::path(f.display().to_string()),
+                            ProblemKind::Malformed,
+                            format!("not an nminus inventory: {} at `{}`", e.inner(), e.path()),
+                        )),
+                    }
+                }
+                Err(e) => me.problems.push(Problem::new(Location::path(f.display().to_string()), ProblemKind::Unreadable, e.to_string())),
+            }
+        }
+        me
+    }
+
+    /// From inventories already in memory.
+    pub fn from_inventories(inventories: Vec<Inventory>) -> Self {
+        Self { inventories, problems: Vec::new() }
+    }
+}
+
+fn collect_json(p: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    if p.is_dir() {
+        match fs_err::read_dir(p) {
+            Ok(rd) => {
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() || path.extension().is_some_and(|x| x == "json") {
+                        collect_json(&path, out, problems);
+                    }
+                }
+            }
+            Err(e) => problems.push(Problem::new(Location::path(p.display().to_string()), ProblemKind::Unreadable, e.to_string())),
+        }
+    } else if p.exists() {
+        out.push(p.to_path_buf());
+    } else {
+        problems.push(Problem::new(Location::path(p.display().to_string()), ProblemKind::Unreadable, "no such file or directory"));
+    }
+}
+
+impl PlanInput for FileInput {
+    fn inventories(&self) -> &[Inventory] {
+        &self.inventories
+    }
+    fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+/// A planning failure (bad arguments or impossible requests); per-node issues are warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl From<path::PathError> for PlanError {
+    fn from(e: path::PathError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What every plan needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// openstack/releases.
+    pub catalog: &'a OpenStackCatalog,
+    /// Judge the release data as of this date; also the latest inventory date considered.
+    pub as_of: Date,
+    /// RFC 3339 time stamped on the plan.
+    pub generated_at: &'a str,
+}
+
+/// Parse `site=par1,cell=cell1,aggregate=a,az=z,tenant=t,node=glob`.
+pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
+    let mut scope = Scope::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(PlanError(format!("--scope: expected KEY=VALUE, found `{part}` (keys: site, cell, aggregate, az, tenant, node)")));
+        };
+        let v = Some(v.trim().to_owned());
+        match k.trim() {
+            "site" => scope.site = v,
+            "cell" => scope.cell = v,
+            "aggregate" => scope.aggregate = v,
+            "az" => scope.az = v,
+            "tenant" => scope.tenant = v,
+            "node" => scope.node = v,
+            other => return Err(PlanError(format!("--scope: unknown key `{other}` (keys: site, cell, aggregate, az, tenant, node)"))),
+        }
+    }
+    Ok(scope)
+}
+
+/// Whether a node is in the scope.
+pub fn in_scope(scope: &Scope, n: &NodeView) -> bool {
+    let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+    eq(&scope.site, Some(&n.site))
+        && eq(&scope.cell, n.cell.as_deref())
+        && eq(&scope.aggregate, n.aggregate.as_deref())
+        && eq(&scope.az, n.az.as_deref())
+        && eq(&scope.tenant, n.tenant.as_deref())
+        && scope.node.as_deref().is_none_or(|g| Glob::new(g).matches(&n.id))
+}
+
+/// The end of day `d` as an RFC 3339 prefix bound (`YYYY-MM-DDT23:59:59Z`).
+pub fn end_of_day(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}T23:59:59Z", d.year(), u8::from(d.month()), d.day())
+}
+
+/// `YYYY-MM-DD`.
+pub fn ymd(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Per node, its inventories sorted by collection time (oldest first), keeping only those
+/// collected at or before `until` (an RFC 3339 bound; times compare as UTC text).
+pub fn history_by_node<'a>(invs: &'a [Inventory], until: Option<&str>) -> BTreeMap<String, Vec<&'a Inventory>> {
+    let mut m: BTreeMap<String, Vec<&Inventory>> = BTreeMap::new();
+    for inv in invs {
+        if until.is_some_and(|u| inv.collected_at.as_str() > u) {
+            continue;
+        }
+        m.entry(inv.node.id.clone()).or_default().push(inv);
+    }
+    for v in m.values_mut() {
+        v.sort_by(|a, b| a.collected_at.cmp(&b.collected_at));
+        v.dedup_by(|a, b| a.collected_at == b.collected_at);
+    }
+    m
+}
+
+/// The latest inventory of every node, as of `until`, as node views sorted by (site, id).
+pub fn current_nodes(invs: &[Inventory], until: Option<&str>, cat: &OpenStackCatalog) -> Vec<NodeView> {
+    let mut v: Vec<NodeView> = history_by_node(invs, until).values().filter_map(|h| h.last()).map(|i| fleet::node_view(i, cat)).collect();
+    v.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
+    v
+}
+
+/// Number steps, make ids unique, and derive the plan id from the content.
+pub fn finish(mut plan: Plan) -> Plan {
+    fn number(steps: &mut [Step], prefix: char) {
+        let width = steps.len().to_string().len().max(2);
+        for (i, s) in steps.iter_mut().enumerate() {
+            s.order = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            s.id = format!("{prefix}{:0width$}-{}", i + 1, s.id);
+        }
+    }
+    number(&mut plan.steps, 's');
+    number(&mut plan.rollback, 'r');
+    resolve_refs(&mut plan);
+    for s in plan.steps.iter_mut().chain(plan.rollback.iter_mut()) {
+        s.preconditions.dedup();
+        s.post_steps.dedup();
+    }
+    plan.warnings.sort();
+    plan.warnings.dedup();
+    plan.id.clear();
+    let stamp = std::mem::take(&mut plan.generated_at);
+    let bytes = serde_json::to_vec(&plan).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    plan.id = format!("plan-{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+    plan.generated_at = stamp;
+    plan
+}
+
+/// Resolve symbolic step references (`@<base id>`) in preconditions, post-steps, limits and
+/// warnings to the numbered ids.
+fn resolve_refs(plan: &mut Plan) {
+    let mut ids: Vec<(String, String)> = plan
+        .steps
+        .iter()
+        .chain(plan.rollback.iter())
+        .filter_map(|s| s.id.split_once('-').map(|(_, tail)| (format!("@{tail}"), s.id.clone())))
+        .collect();
+    // Longest first, so `@a-b` is not rewritten as `@a` + `-b`.
+    ids.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    let fix = |t: &mut String| {
+        if t.contains('@') {
+            for (k, v) in &ids {
+                if t.contains(k.as_str()) {
+                    *t = t.replace(k.as_str(), v);
+                }
+            }
+        }
+    };
+    for s in plan.steps.iter_mut().chain(plan.rollback.iter_mut()) {
+        s.preconditions.iter_mut().for_each(fix);
+        s.post_steps.iter_mut().for_each(fix);
+        s.blocked_by.iter_mut().for_each(fix);
+    }
+    plan.warnings.iter_mut().for_each(fix);
+    for l in &mut plan.limits {
+        fix(&mut l.message);
+        for st in &mut l.steps {
+            if let Some((_, v)) = ids.iter().find(|(k, _)| k[1..] == **st) {
+                *st = v.clone();
+            }
+        }
+    }
+}

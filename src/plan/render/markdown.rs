@@ -1,0 +1,174 @@
+//! Markdown for a change ticket: paths, warnings, limits, then every step with its reason
+//! (DAG edges), targets, preconditions, commands, post-steps and reversibility; then the
+//! rollback list and, for replication, the bill of materials.
+
+use super::{PlanFormat, PlanRenderer, RenderedFile};
+use crate::model::{Plan, Step};
+
+/// Markdown renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct MarkdownRenderer;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn step_md(s: &Step, out: &mut String) {
+    out.push_str(&format!("\n### {} — {}\n\n", s.id, cell(&s.title)));
+    let mut meta = vec![format!("phase `{}`", serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())];
+    meta.push(format!("action `{}`", serde_json::to_value(s.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()));
+    meta.push(format!("reversibility **{}**", s.reversibility.as_str()));
+    if let Some(c) = &s.component {
+        meta.push(format!("component `{c}`"));
+    }
+    if let Some(b) = &s.batch {
+        meta.push(format!("{} {}/{} ({})", if b.kind == crate::model::BatchKind::Canary { "canary" } else { "batch" }, b.index, b.of, b.group));
+    }
+    out.push_str(&format!("{}\n\n", meta.join(" · ")));
+    for b in &s.blocked_by {
+        out.push_str(&format!("> **Blocked:** {}\n\n", cell(b)));
+    }
+    if !s.reason.text.is_empty() {
+        out.push_str(&format!("*Why here:* {}\n", s.reason.text));
+    }
+    for e in &s.reason.edges {
+        out.push_str(&format!("- {} `{}` → `{}` ({}): {}\n", e.id, e.before, e.after, e.strength, e.why));
+    }
+    if !s.targets.is_empty() {
+        out.push_str("\n| node | component | what | from | to |\n|---|---|---|---|---|\n");
+        for t in &s.targets {
+            let what = t.image.clone().or_else(|| t.package.clone()).or_else(|| t.service.clone()).unwrap_or_default();
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                cell(t.node.as_deref().unwrap_or("")),
+                cell(t.component.as_deref().unwrap_or("")),
+                cell(&what),
+                cell(t.from.as_deref().unwrap_or("")),
+                cell(t.to.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    let list = |title: &str, items: &[String], out: &mut String| {
+        if !items.is_empty() {
+            out.push_str(&format!("\n{title}:\n"));
+            for i in items {
+                out.push_str(&format!("- {i}\n"));
+            }
+        }
+    };
+    list("Before", &s.preconditions, out);
+    let mut cmds: Vec<String> = s.hints.commands.clone();
+    if let Some(k) = &s.hints.kolla {
+        cmds.extend(k.commands.iter().map(|c| format!("(kolla-ansible) {c}")));
+        for (k, v) in &k.globals {
+            cmds.push(format!("(kolla-ansible globals.yml) {k}: {v}"));
+        }
+    }
+    if let Some(o) = &s.hints.osa {
+        cmds.extend(o.commands.iter().map(|c| format!("(openstack-ansible) {c}")));
+        for (k, v) in &o.vars {
+            cmds.push(format!("(openstack-ansible user_variables) {k}: {v}"));
+        }
+    }
+    for p in &s.hints.packages {
+        cmds.push(format!(
+            "({:?} pin) {} {} {} on {}{}",
+            p.manager,
+            p.name,
+            if p.exact { "=" } else { "matching" },
+            p.version,
+            p.hosts.join(", "),
+            p.repo.as_ref().map(|r| format!(" from {r}")).unwrap_or_default()
+        ));
+    }
+    if !cmds.is_empty() {
+        out.push_str("\nHow:\n```text\n");
+        for c in cmds {
+            out.push_str(&c);
+            out.push('\n');
+        }
+        out.push_str("```\n");
+    }
+    list("After", &s.post_steps, out);
+}
+
+impl PlanRenderer for MarkdownRenderer {
+    fn format(&self) -> PlanFormat {
+        PlanFormat::Markdown
+    }
+
+    fn render(&self, plan: &Plan) -> Vec<RenderedFile> {
+        let mut o = format!("# {} plan `{}`\n\n", plan.kind.as_str(), plan.id);
+        o.push_str(&format!(
+            "Generated {} by nminus {}, release data as of {}. Scope: `{}` ({} node(s)). nminus never executes a plan.\n",
+            plan.generated_at,
+            env!("CARGO_PKG_VERSION"),
+            plan.as_of,
+            plan.scope.describe(),
+            plan.scope.nodes.len()
+        ));
+        if !plan.paths.is_empty() {
+            o.push_str("\n## Series paths\n\n| site | from | to | hops |\n|---|---|---|---|\n");
+            for p in &plan.paths {
+                let hops: Vec<String> = p.hops.iter().map(|h| format!("{} → {} ({:?})", h.from.id, h.to.id, h.kind)).collect();
+                o.push_str(&format!("| {} | {} | {} | {} |\n", p.site, p.from.label(), p.to.label(), hops.join("; ")));
+            }
+            for p in &plan.paths {
+                for h in &p.hops {
+                    for n in &h.notes {
+                        o.push_str(&format!("- {} hop {}: {}\n", p.site, h.index, n));
+                    }
+                }
+            }
+        }
+        if !plan.warnings.is_empty() {
+            o.push_str("\n## Warnings\n\n");
+            for w in &plan.warnings {
+                o.push_str(&format!("- {w}\n"));
+            }
+        }
+        if !plan.limits.is_empty() {
+            o.push_str("\n## Limits\n\n| limit | what it means here |\n|---|---|\n");
+            for l in &plan.limits {
+                o.push_str(&format!("| `{}` | {} |\n", serde_json::to_value(l.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), cell(&l.message)));
+            }
+        }
+        if let Some(m) = &plan.manifest {
+            o.push_str(&format!("\n## Bill of materials: {} → {} ({} footprint, {})\n\n", m.source_site, m.target_site, m.footprint, m.deployer));
+            o.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
+            for r in &m.roles {
+                o.push_str(&format!("| {} | {} | {} | {} |\n", r.role, r.source_nodes.join(", "), r.hosts.join(", "), r.components.join(", ")));
+            }
+            o.push_str("\n| service | version | series | commit | install |\n|---|---|---|---|---|\n");
+            for s in &m.services {
+                o.push_str(&format!("| {} | {} | {} | {} | {} |\n", s.deliverable, s.version, s.series.as_deref().unwrap_or("?"), s.commit.as_deref().unwrap_or("—"), cell(&s.install)));
+            }
+            if !m.images.is_empty() {
+                o.push_str("\n| image | tag | digest |\n|---|---|---|\n");
+                for i in &m.images {
+                    o.push_str(&format!("| {} | {} | {} |\n", i.repository, i.tag, i.digest.as_deref().unwrap_or("—")));
+                }
+            }
+            if !m.packages.is_empty() {
+                o.push_str("\n| package | version | roles |\n|---|---|---|\n");
+                for p in &m.packages {
+                    o.push_str(&format!("| {} ({}) | {} | {} |\n", p.name, p.ecosystem, p.version, p.roles.join(", ")));
+                }
+            }
+        }
+        o.push_str("\n## Steps\n\n| # | step | reversibility |\n|---|---|---|\n");
+        for s in &plan.steps {
+            o.push_str(&format!("| {} | {} | {} |\n", s.order, cell(&s.title), s.reversibility.as_str()));
+        }
+        for s in &plan.steps {
+            step_md(s, &mut o);
+        }
+        if !plan.rollback.is_empty() {
+            o.push_str("\n## Rollback\n\nIn order; each says what undoing takes.\n");
+            for s in &plan.rollback {
+                step_md(s, &mut o);
+            }
+        }
+        vec![RenderedFile { path: "plan.md".to_owned(), content: o }]
+    }
+}

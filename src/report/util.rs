@@ -1,0 +1,194 @@
+//! Helpers shared by the writers: code titles, the gate of a saved report, stable orderings,
+//! and escaping for the text formats.
+
+use std::cmp::Reverse;
+
+use crate::analyze::{Gate, GateTerm};
+use crate::model::{Finding, FindingCode, Report, Severity};
+
+/// A one-line description of a finding code (SARIF rule descriptions, JUnit, HTML).
+pub fn code_title(code: FindingCode) -> &'static str {
+    match code {
+        FindingCode::Vulnerable => "An advisory affects the installed version",
+        FindingCode::AdvisoryNotice => {
+            "An informational advisory (unmaintained, unsound, notice) applies"
+        }
+        FindingCode::VersionUnparseable => "The version could not be parsed in its scheme",
+        FindingCode::AdvisoryUnevaluable => {
+            "An advisory's range could not be evaluated against the installed version"
+        }
+        FindingCode::SeriesBehind => "The release series is older than the policy allows",
+        FindingCode::SeriesEol => "The release series is end of life",
+        FindingCode::PatchBehind => "A newer patch release exists within the installed series",
+        FindingCode::SeriesUnknown => "The version matches no release in openstack/releases",
+        FindingCode::Eol => "The product cycle is end of life",
+        FindingCode::EolSoon => "The product cycle reaches end of life within the look-ahead",
+        FindingCode::UpgradeAvailable => {
+            "A newer version is available from the node's own repositories"
+        }
+        FindingCode::WaiverExpired => "A waiver has expired",
+        FindingCode::WaiverUnused => "A waiver matched nothing",
+        FindingCode::InventoryStale => {
+            "The node has not reported for longer than the policy allows"
+        }
+    }
+}
+
+/// The gate a report was judged with (`unknown`, `high,vulnerable`); the default gate
+/// (`unknown`) when the text names no valid term.
+pub fn gate_of(report: &Report) -> Gate {
+    let terms: Vec<GateTerm> = report
+        .gate
+        .split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect();
+    if terms.is_empty() {
+        Gate(vec![GateTerm::Severity(Severity::Unknown)])
+    } else {
+        Gate(terms)
+    }
+}
+
+/// The advisory id of a finding, or its code when it has none.
+pub(super) fn finding_id(f: &Finding) -> &str {
+    f.advisory.as_ref().map_or(f.code.as_str(), |a| a.id.as_str())
+}
+
+/// Most severe first, then node, package, version, id: the order every writer lists findings in.
+pub(super) fn sorted(fs: &[Finding]) -> Vec<&Finding> {
+    let mut v: Vec<&Finding> = fs.iter().collect();
+    v.sort_by(|a, b| {
+        (
+            Reverse(a.severity),
+            &a.node,
+            &a.subject.name,
+            &a.subject.version,
+            a.code,
+            finding_id(a),
+        )
+            .cmp(&(
+                Reverse(b.severity),
+                &b.node,
+                &b.subject.name,
+                &b.subject.version,
+                b.code,
+                finding_id(b),
+            ))
+    });
+    v
+}
+
+/// Severities, most severe first.
+pub(super) const SEVERITIES_DESC: [Severity; 6] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Unknown,
+    Severity::None,
+];
+
+/// Text safe in XML 1.0 content and in double- or single-quoted attributes: markup characters
+/// as entities, line breaks as character references (kept in attributes), and the characters
+/// XML cannot carry at all (C0 controls but tab and line breaks, U+FFFE, U+FFFF) as U+FFFD.
+pub(super) fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text safe in XML 1.0 element content: like [`xml_escape`] but line breaks and tabs are
+/// kept as they are.
+pub(super) fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Lower-case hex of `bytes`.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Standard base64 with padding (CSP hashes).
+pub(super) fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(char::from(A[(n >> 18) as usize & 63]));
+        out.push(char::from(A[(n >> 12) as usize & 63]));
+        out.push(if chunk.len() > 1 {
+            char::from(A[(n >> 6) as usize & 63])
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            char::from(A[n as usize & 63])
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn xml_escape_handles_markup_and_controls() {
+        assert_eq!(
+            xml_escape("<a href=\"x\">&'\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;\u{FFFD}&#10;"
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! Read-side answers shared by the HTTP API and `nminus query --db`: node views with a status,
+//! current findings (with `inventory-stale` ones computed at read time), package holders,
+//! inventory diffs and the fleet report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::Analyzer;
+use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Report};
+use crate::store::{FindingFilter, Millis, NodeRecord, Store, StoreError};
+
+/// A node with its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// What the registry knows.
+    #[serde(flatten)]
+    pub node: NodeRecord,
+    /// `active`, `stale` (silent longer than the policy allows), `enrolled` (never pushed) or
+    /// `revoked`.
+    pub status: String,
+}
+
+/// The status of a node at `now` under a maximum inventory age.
+pub fn status(n: &NodeRecord, max_age_hours: Option<u32>, now: Millis) -> &'static str {
+    if n.revoked {
+        return "revoked";
+    }
+    let Some(seen) = n.last_seen else {
+        return "enrolled";
+    };
+    match max_age_hours {
+        Some(h) if now.0 - seen.0 > i64::from(h) * 3_600_000 => "stale",
+        _ => "active",
+    }
+}
+
+/// Every node with its status.
+pub async fn nodes(
+    store: &dyn Store,
+    an: &Analyzer,
+    now: Millis,
+) -> Result<Vec<NodeView>, StoreError> {
+    let max = an.policy().max_inventory_age_hours;
+    Ok(store
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|node| {
+            let status = status(&node, max, now).to_owned();
+            NodeView { node, status }
+        })
+        .collect())
+}
+
+fn node_info(n: &NodeRecord) -> NodeInfo {
+    NodeInfo {
+        id: n.id.clone(),
+        hostname: n.hostname.clone(),
+        site: n.site.clone(),
+        cell: n.cell.clone(),
+        labels: n.labels.clone(),
+    }
+}
+
+/// Current findings matching `filter`, plus `inventory-stale` findings of silent nodes.
+pub async fn findings(
+    store: &dyn Store,
+    an: &Analyzer,
+    filter: &FindingFilter,
+    now: Millis,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut out = if filter.code == Some(FindingCode::InventoryStale) {
+        Vec::new()
+    } else {
+        store.findings(filter).await?
+    };
+    let wants_stale = filter.code.is_none_or(|c| c == FindingCode::InventoryStale)
+        && filter.package.is_none();
+    if wants_stale {
+        for n in store.nodes().await? {
+            if n.revoked
+                || filter.site.as_ref().is_some_and(|s| n.site.as_ref() != Some(s))
+                || filter.cell.as_ref().is_some_and(|c| n.cell.as_ref() != Some(c))
+                || filter.node.as_ref().is_some_and(|x| *x != n.id)
+            {
+                continue;
+            }
+            let Some(seen) = n.last_seen else { continue };
+            if let Some(f) = an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime())
+            {
+                if filter.severity.is_none_or(|s| f.severity >= s) {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The fleet report: every node's current inventory and findings, waivers applied across the
+/// fleet, `inventory-stale` findings added.
+pub async fn report(
+    store: &dyn Store,
+    an: &Analyzer,
+    now: Millis,
+) -> Result<Report, StoreError> {
+    let mut invs: Vec<Inventory> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let batch = store.current_inventories(&after, 256).await?;
+        let Some(last) = batch.last() else { break };
+        after.clone_from(&last.node);
+        invs.extend(batch.into_iter().map(|c| c.inventory));
+    }
+    let all = store
+        .findings(&FindingFilter {
+            waived: true,
+            ..FindingFilter::default()
+        })
+        .await?;
+    let mut by_node: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+    for f in all {
+        by_node.entry(f.node.clone()).or_default().push(f);
+    }
+    let max = an.policy().max_inventory_age_hours;
+    for n in store.nodes().await? {
+        if status(&n, max, now) != "stale" {
+            continue;
+        }
+        if let Some(seen) = n.last_seen {
+            if let Some(f) =
+                an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime())
+            {
+                by_node.entry(n.id.clone()).or_default().push(f);
+            }
+        }
+    }
+    let judged: Vec<(&Inventory, Vec<Finding>)> = invs
+        .iter()
+        .map(|i| (i, by_node.remove(&i.node.id).unwrap_or_default()))
+        .collect();
+    Ok(an.report(judged, now.rfc3339(), now.to_datetime().date()))
+}
+
+/// A package identity in a diff.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PackageVersion {
+    /// Ecosystem.
+    pub ecosystem: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+}
+
+/// A package whose versions changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageChange {
+    /// Ecosystem.
+    pub ecosystem: String,
+    /// Name.
+    pub name: String,
+    /// Versions before.
+    pub from: Vec<String>,
+    /// Versions now.
+    pub to: Vec<String>,
+}
+
+/// How one node's inventory changed since a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDiff {
+    /// Node.
+    pub node: String,
+    /// Site.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// The inventory in force at the date (absent: the node reported later).
+    #[serde(default)]
+    pub since_hash: Option<String>,
+    /// The current inventory.
+    #[serde(default)]
+    pub current_hash: Option<String>,
+    /// Packages installed since.
+    pub added: Vec<PackageVersion>,
+    /// Packages removed since.
+    pub removed: Vec<PackageVersion>,
+    /// Packages whose version changed.
+    pub changed: Vec<PackageChange>,
+}
+
+fn versions(inv: Option<&Inventory>) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut m: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for p in inv.map(|i| i.packages.as_slice()).unwrap_or_default() {
+        m.entry((p.ecosystem.as_str().to_owned(), p.name.clone()))
+            .or_default()
+            .insert(p.version.clone());
+    }
+    m
+}
+
+/// Diff the inventories of a node (or every node of a site, when `target` names no node) between
+/// `since` and now.
+pub async fn diff(
+    store: &dyn Store,
+    target: &str,
+    since: Millis,
+) -> Result<Option<Vec<NodeDiff>>, StoreError> {
+    let nodes: Vec<NodeRecord> = match store.node(target).await? {
+        Some(n) => vec![n],
+        None => store
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.site.as_deref() == Some(target))
+            .collect(),
+    };
+    if nodes.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for n in nodes {
+        let then = store.history_at(&n.id, since).await?;
+        let before = match &then {
+            Some(h) => store.inventory(&n.id, &h.hash).await?,
+            None => None,
+        };
+        let after = match &n.current_hash {
+            Some(h) => store.inventory(&n.id, h).await?,
+            None => None,
+        };
+        let (b, a) = (versions(before.as_ref()), versions(after.as_ref()));
+        let mut d = NodeDiff {
+            node: n.id.clone(),
+            site: n.site.clone(),
+            since_hash: then.map(|h| h.hash),
+            current_hash: n.current_hash.clone(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        };
+        let keys: BTreeSet<&(String, String)> = b.keys().chain(a.keys()).collect();
+        for k in keys {
+            let pv = |v: &String| PackageVersion {
+                ecosystem: k.0.clone(),
+                name: k.1.clone(),
+                version: v.clone(),
+            };
+            match (b.get(k), a.get(k)) {
+                (None, Some(now)) => d.added.extend(now.iter().map(pv)),
+                (Some(was), None) => d.removed.extend(was.iter().map(pv)),
+                (Some(was), Some(now)) if was != now => d.changed.push(PackageChange {
+                    ecosystem: k.0.clone(),
+                    name: k.1.clone(),
+                    from: was.iter().cloned().collect(),
+                    to: now.iter().cloned().collect(),
+                }),
+                _ => {}
+            }
+        }
+        out.push(d);
+    }
+    Ok(Some(out))
+}

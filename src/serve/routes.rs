@@ -1,0 +1,529 @@
+//! Handlers. Agents authenticate with their node token (`Authorization: Bearer`); enrollment with
+//! the server's enrollment secret; reads and `reanalyze` with the API token when one is set.
+
+use std::io::Read;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::analysis;
+use super::protocol::{content_hash, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
+use super::query;
+use super::{ApiError, AppState};
+use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
+use crate::report::{Format, WriterOptions};
+use crate::store::{token_hash, FindingFilter, Millis, NewInventory};
+
+pub(super) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/inventories", post(push))
+        .route("/v1/reanalyze", post(reanalyze))
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/nodes/{id}", get(node))
+        .route("/v1/nodes/{id}/history", get(history))
+        .route("/v1/findings", get(findings))
+        .route("/v1/where", get(holders))
+        .route("/v1/diff", get(diff))
+        .route("/v1/report.json", get(report_json))
+        .route("/v1/report.html", get(report_html))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .with_state(state)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Equality in time independent of where the inputs differ (over their sha256).
+fn same_secret(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+}
+
+/// Reads need the API token when one is configured.
+fn authorize_read(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match &st.options().api_token {
+        None => Ok(()),
+        Some(t) => match bearer(headers) {
+            Some(given) if same_secret(given, t) => Ok(()),
+            _ => Err(ApiError::Unauthorized),
+        },
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    st.store()
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let an = st.analyzer();
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "backend": st.store().backend(),
+        "revision": an.revision(),
+        "advisories": an.index().len(),
+    })))
+}
+
+async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let now = Millis::now();
+    let an = st.analyzer();
+    let max = an.policy().max_inventory_age_hours;
+    let nodes = st
+        .store()
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| {
+            let s = query::status(&n, max, now);
+            (n, s)
+        })
+        .collect();
+    let facts = super::metrics::FleetFacts {
+        nodes,
+        findings: st.store().finding_counts().await?,
+        last_fleet_run: st.store().latest_run("fleet").await?,
+        feeds: an
+            .feeds()
+            .iter()
+            .map(|f| (f.name.clone(), f.loaded, f.advisories))
+            .collect(),
+        now,
+    };
+    let body = super::metrics::render(st.metrics(), &facts);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
+/// Read a body of at most `limit` bytes, gunzipping it when it says so (the limit applies to
+/// the decompressed size too).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut src: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(s) = src {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::TooLarge(limit);
+            }
+            src = s.source();
+        }
+        ApiError::BadRequest(format!("cannot read the request body: {e}"))
+    })?;
+    let enc = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase());
+    match enc.as_deref() {
+        None | Some("identity" | "") => Ok(raw),
+        Some("gzip" | "x-gzip") => {
+            let mut out = Vec::with_capacity(raw.len() * 4);
+            let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+            flate2::read::GzDecoder::new(&raw[..])
+                .take(cap)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::BadRequest(format!("invalid gzip body: {e}")))?;
+            if out.len() > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            Ok(Bytes::from(out))
+        }
+        Some(other) => Err(ApiError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+/// Parse JSON into `T`, naming the offending field on failure.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+            }
+            _ => ApiError::InvalidInventory {
+                field: if field == "." { String::new() } else { field },
+                message: inner.to_string(),
+            },
+        }
+    })
+}
+
+fn valid_node_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 253
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+}
+
+async fn enroll(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
+    let Some(secret) = &st.options().enroll_secret else {
+        return Err(ApiError::Forbidden(
+            "enrollment is disabled on this server (start it with --enroll-secret-file)".into(),
+        ));
+    };
+    match bearer(&headers) {
+        Some(given) if same_secret(given, secret) => {}
+        _ => return Err(ApiError::Unauthorized),
+    }
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let req: EnrollRequest = parse_json(&bytes)?;
+    if !valid_node_id(&req.node) {
+        return Err(ApiError::InvalidInventory {
+            field: "node".into(),
+            message: format!(
+                "expected a node id of letters, digits, `.`, `-`, `_`, `:` (at most 253), found `{}`",
+                req.node
+            ),
+        });
+    }
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(ApiError::internal)?;
+    let token = crate::store::hex(&raw);
+    st.store()
+        .enroll(&req.node, &token_hash(&token), Millis::now())
+        .await?;
+    tracing::info!("node `{}` enrolled", req.node);
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollResponse {
+            node: req.node,
+            token,
+        }),
+    ))
+}
+
+fn unchanged(node: String, hash: String) -> Response {
+    (
+        StatusCode::OK,
+        Json(PushResponse {
+            status: "unchanged".into(),
+            node,
+            hash,
+            findings: None,
+            run: None,
+        }),
+    )
+        .into_response()
+}
+
+async fn push(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let (kind, r) = push_inner(&st, &headers, body).await;
+    let result = match &r {
+        Ok(resp) if resp.status() == StatusCode::OK => "unchanged",
+        Ok(_) => "stored",
+        Err(e) => match e.status_code() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "denied",
+            StatusCode::CONFLICT => "inventory-required",
+            s if s.is_client_error() => "rejected",
+            _ => "error",
+        },
+    };
+    st.metrics().pushes.inc(kind, result);
+    st.metrics().ingest.observe(kind, started.elapsed());
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn push_inner(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> (&'static str, Result<Response, ApiError>) {
+    let mut kind = "heartbeat";
+    let r = async {
+        let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
+        let node = st
+            .store()
+            .authenticate(&token_hash(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let now = Millis::now();
+        // An unchanged inventory announced by its hash: not even read.
+        if let Some(h) = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+        {
+            if st.store().heartbeat(&node, &h, now).await? {
+                return Ok(unchanged(node, h));
+            }
+        }
+        let bytes = read_body(headers, body, st.options().body_limit).await?;
+        if bytes.len() < 512 {
+            if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
+                if st.store().heartbeat(&node, &hb.heartbeat, now).await? {
+                    return Ok(unchanged(node, hb.heartbeat));
+                }
+                return Err(ApiError::Conflict {
+                    code: "inventory-required",
+                    message: format!(
+                        "the server does not hold inventory `{}` for node `{node}`: send the full inventory",
+                        hb.heartbeat
+                    ),
+                });
+            }
+        }
+        kind = "inventory";
+        let (inv, hash) = tokio::task::spawn_blocking(move || {
+            parse_json::<Inventory>(&bytes).map(|inv| {
+                let h = content_hash(&inv);
+                (inv, h)
+            })
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
+            return Err(ApiError::InvalidInventory {
+                field: "schema_version".into(),
+                message: format!(
+                    "expected an inventory schema version from 1 to {INVENTORY_SCHEMA_VERSION}, found {}",
+                    inv.schema_version
+                ),
+            });
+        }
+        if inv.node.id != node {
+            return Err(ApiError::Forbidden(format!(
+                "this token belongs to node `{node}`, not to `{}`",
+                inv.node.id
+            )));
+        }
+        if st.store().heartbeat(&node, &hash, now).await? {
+            return Ok(unchanged(node, hash));
+        }
+        let analysis_started = Millis::now();
+        let (inv, judged, revision) = analysis::judge_one(st, inv).await?;
+        let out = st
+            .store()
+            .push(NewInventory {
+                node: &inv.node,
+                inventory: &inv,
+                hash: &hash,
+                received_at: Millis::now(),
+                judged: &judged,
+                analysis_started,
+                revision: &revision,
+            })
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(PushResponse {
+                status: "stored".into(),
+                node,
+                hash,
+                findings: usize::try_from(judged.open()).ok(),
+                run: Some(out.run_id),
+            }),
+        )
+            .into_response())
+    }
+    .await;
+    (kind, r)
+}
+
+async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let admin = st
+        .options()
+        .api_token
+        .as_ref()
+        .or(st.options().enroll_secret.as_ref());
+    if let Some(t) = admin {
+        match bearer(&headers) {
+            Some(given) if same_secret(given, t) => {}
+            _ => return Err(ApiError::Unauthorized),
+        }
+    }
+    st.reload_analyzer().await?;
+    let run = analysis::reanalyze(&st).await?;
+    Ok(Json(run).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct NodesQuery {
+    site: Option<String>,
+    cell: Option<String>,
+    status: Option<String>,
+}
+
+async fn nodes(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NodesQuery>,
+) -> Result<Json<Vec<query::NodeView>>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let all = query::nodes(st.store(), &st.analyzer(), Millis::now()).await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|n| q.site.as_ref().is_none_or(|s| n.node.site.as_ref() == Some(s)))
+            .filter(|n| q.cell.as_ref().is_none_or(|c| n.node.cell.as_ref() == Some(c)))
+            .filter(|n| q.status.as_ref().is_none_or(|s| &n.status == s))
+            .collect(),
+    ))
+}
+
+async fn node(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<query::NodeView>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let n = st
+        .store()
+        .node(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no node `{id}`")))?;
+    let status = query::status(&n, st.analyzer().policy().max_inventory_age_hours, Millis::now());
+    Ok(Json(query::NodeView {
+        node: n,
+        status: status.to_owned(),
+    }))
+}
+
+async fn history(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::store::HistoryEntry>>, ApiError> {
+    authorize_read(&st, &headers)?;
+    if st.store().node(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no node `{id}`")));
+    }
+    Ok(Json(st.store().history(&id).await?))
+}
+
+/// Query string of `/v1/findings`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FindingsQuery {
+    site: Option<String>,
+    cell: Option<String>,
+    node: Option<String>,
+    code: Option<String>,
+    severity: Option<String>,
+    package: Option<String>,
+    waived: Option<bool>,
+}
+
+impl FindingsQuery {
+    fn filter(self) -> Result<FindingFilter, ApiError> {
+        Ok(FindingFilter {
+            site: self.site.filter(|s| !s.is_empty()),
+            cell: self.cell.filter(|s| !s.is_empty()),
+            node: self.node.filter(|s| !s.is_empty()),
+            code: match self.code.as_deref().filter(|s| !s.is_empty()) {
+                Some(c) => Some(c.parse::<FindingCode>().map_err(ApiError::BadRequest)?),
+                None => None,
+            },
+            severity: match self.severity.as_deref().filter(|s| !s.is_empty()) {
+                Some(s) => Some(s.parse::<Severity>().map_err(ApiError::BadRequest)?),
+                None => None,
+            },
+            package: self.package.filter(|s| !s.is_empty()),
+            waived: self.waived.unwrap_or(false),
+        })
+    }
+}
+
+async fn findings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<FindingsQuery>,
+) -> Result<Json<Vec<crate::model::Finding>>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let filter = q.filter()?;
+    Ok(Json(
+        query::findings(st.store(), &st.analyzer(), &filter, Millis::now()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct WhereQuery {
+    package: String,
+    version: Option<String>,
+}
+
+async fn holders(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<WhereQuery>,
+) -> Result<Json<Vec<crate::store::PackageHolder>>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let v = q.version.as_deref().filter(|v| !v.is_empty());
+    Ok(Json(st.store().package_holders(&q.package, v).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DiffQuery {
+    target: String,
+    since: String,
+}
+
+async fn diff(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<Vec<query::NodeDiff>>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let since = Millis::parse(&q.since).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "since: expected YYYY-MM-DD or an RFC 3339 time, found `{}`",
+            q.since
+        ))
+    })?;
+    query::diff(st.store(), &q.target, since)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no node or site `{}`", q.target)))
+}
+
+async fn report(st: &AppState, format: Format) -> Result<Vec<u8>, ApiError> {
+    let report = query::report(st.store(), &st.analyzer(), Millis::now()).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        format
+            .writer(WriterOptions::default())
+            .write(&report, &mut buf)
+            .map(|()| buf)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+async fn report_json(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize_read(&st, &headers)?;
+    let body = report(&st, Format::Json).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn report_html(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize_read(&st, &headers)?;
+    let body = report(&st, Format::Html).await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+}

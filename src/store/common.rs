@@ -1,0 +1,570 @@
+//! The SQL both backends share, written once: `$N` placeholders work in SQLite (sqlx binds `$N`
+//! to argument N) and PostgreSQL, JSON columns go through `sqlx::types::Json` (TEXT in SQLite,
+//! JSONB in PostgreSQL), times are integer milliseconds. [`store_impl!`] expands to the
+//! [`Store`](super::Store) implementation of one backend type, which provides `reader()`,
+//! `writer()`, `FOR_UPDATE`, `BACKEND` and `lock_analysis()`.
+
+/// Findings inserted per statement (13 parameters each, under both backends' limits).
+pub(super) const FINDINGS_PER_INSERT: usize = 500;
+
+/// `%` and `_` escaped for `LIKE … ESCAPE '\'`.
+pub(super) fn like_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+macro_rules! store_impl {
+    ($ty:ty, $db:ty) => {
+        use sqlx::Row as _;
+
+        use $crate::model::{Finding, Inventory};
+        use $crate::store::common::{like_escape, FINDINGS_PER_INSERT};
+        use $crate::store::{
+            package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
+            FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
+            PackageHolder, PushOutcome, RunRecord, StoreError,
+        };
+
+        const NODE_COLUMNS: &str = "id, hostname, site, cell, labels, enrolled_at, registered_at, last_seen, current_hash, findings_run, open_findings, compliant, revoked";
+
+        fn node_row(r: &<$db as sqlx::Database>::Row) -> Result<NodeRecord, sqlx::Error> {
+            let labels: sqlx::types::Json<std::collections::BTreeMap<String, String>> =
+                r.try_get("labels")?;
+            Ok(NodeRecord {
+                id: r.try_get("id")?,
+                hostname: r.try_get("hostname")?,
+                site: r.try_get("site")?,
+                cell: r.try_get("cell")?,
+                labels: labels.0,
+                enrolled_at: Millis(r.try_get("enrolled_at")?),
+                registered_at: r.try_get::<Option<i64>, _>("registered_at")?.map(Millis),
+                last_seen: r.try_get::<Option<i64>, _>("last_seen")?.map(Millis),
+                current_hash: r.try_get("current_hash")?,
+                findings_run: r.try_get("findings_run")?,
+                open_findings: r.try_get("open_findings")?,
+                compliant: r.try_get("compliant")?,
+                revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn run_row(r: &<$db as sqlx::Database>::Row) -> Result<RunRecord, sqlx::Error> {
+            Ok(RunRecord {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                started_at: Millis(r.try_get("started_at")?),
+                finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(Millis),
+                revision: r.try_get("revision")?,
+                nodes: r.try_get("nodes")?,
+                findings: r.try_get("findings")?,
+            })
+        }
+
+        async fn insert_findings(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            run: i64,
+            node: &str,
+            hash: &str,
+            findings: &[Finding],
+        ) -> Result<(), sqlx::Error> {
+            for chunk in findings.chunks(FINDINGS_PER_INSERT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank, ecosystem, name, version, advisory_id, fingerprint, waived, body) ",
+                );
+                qb.push_values(chunk, |mut b, f| {
+                    b.push_bind(run)
+                        .push_bind(node.to_owned())
+                        .push_bind(hash.to_owned())
+                        .push_bind(f.code.as_str())
+                        .push_bind(f.severity.as_str())
+                        .push_bind(severity_rank(f.severity))
+                        .push_bind(f.subject.ecosystem.clone())
+                        .push_bind(f.subject.name.clone())
+                        .push_bind(f.subject.version.clone())
+                        .push_bind(f.advisory.as_ref().map(|a| a.id.clone()))
+                        .push_bind(f.fingerprint.clone())
+                        .push_bind(f.waived_by.is_some())
+                        .push_bind(sqlx::types::Json(f.clone()));
+                });
+                qb.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $ty {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn enroll(
+                &self,
+                node: &str,
+                token_hash: &str,
+                now: Millis,
+            ) -> Result<(), StoreError> {
+                let r = sqlx::query(
+                    "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
+                     WHERE nodes.revoked = FALSE",
+                )
+                .bind(node)
+                .bind(token_hash)
+                .bind(now.0)
+                .execute(self.writer())
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::Revoked(node.to_owned()));
+                }
+                Ok(())
+            }
+
+            async fn revoke(&self, node: &str) -> Result<bool, StoreError> {
+                let r = sqlx::query(
+                    "UPDATE nodes SET revoked = TRUE, token_hash = NULL WHERE id = $1",
+                )
+                .bind(node)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn authenticate(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+                let r = sqlx::query(
+                    "SELECT id FROM nodes WHERE token_hash = $1 AND revoked = FALSE",
+                )
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(match r {
+                    Some(r) => Some(r.try_get("id")?),
+                    None => None,
+                })
+            }
+
+            async fn heartbeat(
+                &self,
+                node: &str,
+                hash: &str,
+                now: Millis,
+            ) -> Result<bool, StoreError> {
+                let r = sqlx::query(
+                    "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
+                )
+                .bind(node)
+                .bind(hash)
+                .bind(now.0)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn push(&self, p: NewInventory<'_>) -> Result<PushOutcome, StoreError> {
+                let index = package_index(p.inventory);
+                let body = sqlx::types::Json(p.inventory);
+                let mut tx = self.writer().begin().await?;
+                let q = format!(
+                    "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
+                    Self::FOR_UPDATE
+                );
+                let Some(row) = sqlx::query(&q)
+                    .bind(&p.node.id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Err(StoreError::NotEnrolled(p.node.id.clone()));
+                };
+                let previous: Option<String> = row.try_get("current_hash")?;
+                let changed = previous.as_deref() != Some(p.hash);
+                sqlx::query(
+                    "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
+                )
+                .bind(&p.node.id)
+                .bind(p.hash)
+                .bind(&p.inventory.collected_at)
+                .bind(p.received_at.0)
+                .bind(index)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+                if changed {
+                    sqlx::query(
+                        "INSERT INTO node_history (node_id, hash, received_at) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&p.node.id)
+                    .bind(p.hash)
+                    .bind(p.received_at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let findings = i64::try_from(p.judged.findings.len()).unwrap_or(i64::MAX);
+                let run: i64 = sqlx::query(
+                    "INSERT INTO analysis_runs (kind, started_at, finished_at, revision, nodes, findings)
+                     VALUES ('push', $1, $2, $3, 1, $4) RETURNING id",
+                )
+                .bind(p.analysis_started.0)
+                .bind(p.received_at.0)
+                .bind(p.revision)
+                .bind(findings)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("id")?;
+                insert_findings(&mut tx, run, &p.node.id, p.hash, &p.judged.findings).await?;
+                sqlx::query(
+                    "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
+                       registered_at = COALESCE(registered_at, $6), last_seen = $6,
+                       current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10
+                     WHERE id = $1",
+                )
+                .bind(&p.node.id)
+                .bind(&p.node.hostname)
+                .bind(&p.node.site)
+                .bind(&p.node.cell)
+                .bind(sqlx::types::Json(&p.node.labels))
+                .bind(p.received_at.0)
+                .bind(p.hash)
+                .bind(run)
+                .bind(p.judged.open())
+                .bind(p.judged.compliant)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(PushOutcome {
+                    changed,
+                    run_id: run,
+                })
+            }
+
+            async fn begin_run(
+                &self,
+                kind: &str,
+                started: Millis,
+                revision: &str,
+            ) -> Result<i64, StoreError> {
+                let id: i64 = sqlx::query(
+                    "INSERT INTO analysis_runs (kind, started_at, revision) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(kind)
+                .bind(started.0)
+                .bind(revision)
+                .fetch_one(self.writer())
+                .await?
+                .try_get("id")?;
+                Ok(id)
+            }
+
+            async fn record_run(
+                &self,
+                run: i64,
+                entries: &[FleetEntry],
+            ) -> Result<usize, StoreError> {
+                let mut tx = self.writer().begin().await?;
+                let mut stored = 0;
+                for e in entries {
+                    let r = sqlx::query(
+                        "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
+                         WHERE id = $1 AND current_hash = $2",
+                    )
+                    .bind(&e.node)
+                    .bind(&e.hash)
+                    .bind(run)
+                    .bind(e.judged.open())
+                    .bind(e.judged.compliant)
+                    .execute(&mut *tx)
+                    .await?;
+                    if r.rows_affected() == 0 {
+                        continue;
+                    }
+                    insert_findings(&mut tx, run, &e.node, &e.hash, &e.judged.findings).await?;
+                    stored += 1;
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn finish_run(
+                &self,
+                run: i64,
+                finished: Millis,
+                nodes: i64,
+                findings: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE analysis_runs SET finished_at = $2, nodes = $3, findings = $4 WHERE id = $1",
+                )
+                .bind(run)
+                .bind(finished.0)
+                .bind(nodes)
+                .bind(findings)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError> {
+                let r = sqlx::query(
+                    "SELECT id, kind, started_at, finished_at, revision, nodes, findings FROM analysis_runs
+                     WHERE kind = $1 AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                )
+                .bind(kind)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(match r {
+                    Some(r) => Some(run_row(&r)?),
+                    None => None,
+                })
+            }
+
+            async fn try_lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
+                self.lock_analysis().await
+            }
+
+            async fn current_inventories(
+                &self,
+                after: &str,
+                limit: i64,
+            ) -> Result<Vec<CurrentInventory>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT n.id, i.hash, i.body FROM nodes n
+                     JOIN inventories i ON i.node_id = n.id AND i.hash = n.current_hash
+                     WHERE n.revoked = FALSE AND n.id > $1 ORDER BY n.id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let body: sqlx::types::Json<Inventory> =
+                        r.try_get("body").map_err(|e| StoreError::Corrupt {
+                            what: "inventory",
+                            message: e.to_string(),
+                        })?;
+                    out.push(CurrentInventory {
+                        node: r.try_get("id")?,
+                        hash: r.try_get("hash")?,
+                        inventory: body.0,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn prune(&self, before: Millis) -> Result<u64, StoreError> {
+                let r = sqlx::query(
+                    "DELETE FROM findings WHERE run_id IN (
+                       SELECT id FROM analysis_runs WHERE started_at < $1
+                       AND id NOT IN (SELECT findings_run FROM nodes WHERE findings_run IS NOT NULL))",
+                )
+                .bind(before.0)
+                .execute(self.writer())
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn maintain(&self, now: Millis) -> Result<(), StoreError> {
+                self.maintain_impl(now).await
+            }
+
+            async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+                let q = format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY id");
+                let rows = sqlx::query(&q).fetch_all(self.reader()).await?;
+                Ok(rows.iter().map(node_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn node(&self, id: &str) -> Result<Option<NodeRecord>, StoreError> {
+                let q = format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1");
+                let r = sqlx::query(&q).bind(id).fetch_optional(self.reader()).await?;
+                Ok(match r {
+                    Some(r) => Some(node_row(&r)?),
+                    None => None,
+                })
+            }
+
+            async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT h.hash, h.received_at, i.collected_at FROM node_history h
+                     LEFT JOIN inventories i ON i.node_id = h.node_id AND i.hash = h.hash
+                     WHERE h.node_id = $1 ORDER BY h.received_at DESC",
+                )
+                .bind(id)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(HistoryEntry {
+                            hash: r.try_get("hash")?,
+                            received_at: Millis(r.try_get("received_at")?),
+                            collected_at: r.try_get("collected_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn history_at(
+                &self,
+                id: &str,
+                at: Millis,
+            ) -> Result<Option<HistoryEntry>, StoreError> {
+                let r = sqlx::query(
+                    "SELECT h.hash, h.received_at, i.collected_at FROM node_history h
+                     LEFT JOIN inventories i ON i.node_id = h.node_id AND i.hash = h.hash
+                     WHERE h.node_id = $1 AND h.received_at <= $2 ORDER BY h.received_at DESC LIMIT 1",
+                )
+                .bind(id)
+                .bind(at.0)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(match r {
+                    Some(r) => Some(HistoryEntry {
+                        hash: r.try_get("hash")?,
+                        received_at: Millis(r.try_get("received_at")?),
+                        collected_at: r.try_get("collected_at")?,
+                    }),
+                    None => None,
+                })
+            }
+
+            async fn inventory(
+                &self,
+                node: &str,
+                hash: &str,
+            ) -> Result<Option<Inventory>, StoreError> {
+                let r = sqlx::query("SELECT body FROM inventories WHERE node_id = $1 AND hash = $2")
+                    .bind(node)
+                    .bind(hash)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(match r {
+                    Some(r) => {
+                        let b: sqlx::types::Json<Inventory> =
+                            r.try_get("body").map_err(|e| StoreError::Corrupt {
+                                what: "inventory",
+                                message: e.to_string(),
+                            })?;
+                        Some(b.0)
+                    }
+                    None => None,
+                })
+            }
+
+            async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT f.body FROM findings f JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id WHERE n.revoked = FALSE",
+                );
+                if let Some(s) = &f.site {
+                    qb.push(" AND n.site = ").push_bind(s.clone());
+                }
+                if let Some(c) = &f.cell {
+                    qb.push(" AND n.cell = ").push_bind(c.clone());
+                }
+                if let Some(n) = &f.node {
+                    qb.push(" AND n.id = ").push_bind(n.clone());
+                }
+                if let Some(c) = f.code {
+                    qb.push(" AND f.code = ").push_bind(c.as_str());
+                }
+                if let Some(s) = f.severity {
+                    qb.push(" AND f.severity_rank >= ").push_bind(severity_rank(s));
+                }
+                if let Some(p) = &f.package {
+                    qb.push(" AND f.name = ").push_bind(p.clone());
+                }
+                if !f.waived {
+                    qb.push(" AND f.waived = FALSE");
+                }
+                qb.push(" ORDER BY f.node_id, f.ecosystem, f.name, f.version, f.code, f.fingerprint");
+                let rows = qb.build().fetch_all(self.reader()).await?;
+                rows.iter()
+                    .map(|r| {
+                        let b: sqlx::types::Json<Finding> =
+                            r.try_get("body").map_err(|e| StoreError::Corrupt {
+                                what: "finding",
+                                message: e.to_string(),
+                            })?;
+                        Ok(b.0)
+                    })
+                    .collect()
+            }
+
+            async fn finding_counts(&self) -> Result<Vec<FindingCount>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT COALESCE(n.site, '') AS site, f.code, f.severity, COUNT(*) AS c
+                     FROM findings f JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id
+                     WHERE n.revoked = FALSE AND f.waived = FALSE
+                     GROUP BY COALESCE(n.site, ''), f.code, f.severity ORDER BY 1, 2, 3",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(FindingCount {
+                            site: r.try_get("site")?,
+                            code: r.try_get("code")?,
+                            severity: r.try_get("severity")?,
+                            count: r.try_get("c")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn package_holders(
+                &self,
+                name: &str,
+                version: Option<&str>,
+            ) -> Result<Vec<PackageHolder>, StoreError> {
+                let pattern = format!("%\t{}\t%", like_escape(name));
+                let rows = sqlx::query(
+                    "SELECT n.id, n.site, n.cell, i.package_index FROM nodes n
+                     JOIN inventories i ON i.node_id = n.id AND i.hash = n.current_hash
+                     WHERE n.revoked = FALSE AND i.package_index LIKE $1 ESCAPE '\\' ORDER BY n.id",
+                )
+                .bind(pattern)
+                .fetch_all(self.reader())
+                .await?;
+                let mut out = Vec::new();
+                for r in rows {
+                    let node: String = r.try_get("id")?;
+                    let site: Option<String> = r.try_get("site")?;
+                    let cell: Option<String> = r.try_get("cell")?;
+                    let index: String = r.try_get("package_index")?;
+                    let mut seen = std::collections::BTreeSet::new();
+                    for line in index.lines() {
+                        let mut it = line.splitn(3, '\t');
+                        let (Some(eco), Some(n), Some(v)) = (it.next(), it.next(), it.next())
+                        else {
+                            continue;
+                        };
+                        if n != name || version.is_some_and(|want| want != v) {
+                            continue;
+                        }
+                        if seen.insert((eco, v)) {
+                            out.push(PackageHolder {
+                                node: node.clone(),
+                                site: site.clone(),
+                                cell: cell.clone(),
+                                ecosystem: eco.to_owned(),
+                                name: n.to_owned(),
+                                version: v.to_owned(),
+                            });
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+pub(super) use store_impl;

@@ -1,0 +1,511 @@
+//! Persistence of the fleet: nodes and their tokens, inventories (deduplicated by content per
+//! node), when each node's inventory changed, analysis runs and the findings of each run.
+//!
+//! [`Store`] is the one trait, with two implementations sharing their SQL ([`sqlite`], the
+//! embedded default, and [`postgres`], for several `serve` replicas on one database). Schemas
+//! live in `migrations/<backend>/`, embedded and applied by [`open`]. Every write that a client
+//! is told succeeded is one committed transaction: a push is stored whole or not at all.
+//!
+//! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
+
+mod common;
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Severity};
+
+/// Milliseconds since the Unix epoch (UTC); RFC 3339 in JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Millis(pub i64);
+
+impl Millis {
+    /// Now.
+    pub fn now() -> Self {
+        Self::from_datetime(time::OffsetDateTime::now_utc())
+    }
+
+    /// From a date-time.
+    pub fn from_datetime(t: time::OffsetDateTime) -> Self {
+        Self(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+    }
+
+    /// As a date-time (the epoch when out of range).
+    pub fn to_datetime(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// RFC 3339, UTC, milliseconds.
+    pub fn rfc3339(self) -> String {
+        let t = self.to_datetime();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+
+    /// Parse RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Ok(t) =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        {
+            return Some(Self::from_datetime(t));
+        }
+        let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+            .ok()?;
+        Some(Self::from_datetime(d.midnight().assume_utc()))
+    }
+}
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected an RFC 3339 time, found `{s}`"))
+        })
+    }
+}
+
+/// A node as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Node id.
+    pub id: String,
+    /// Hostname, from its inventory.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Site.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Cell.
+    #[serde(default)]
+    pub cell: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// When it enrolled.
+    pub enrolled_at: Millis,
+    /// Its first push.
+    #[serde(default)]
+    pub registered_at: Option<Millis>,
+    /// Its last push or heartbeat.
+    #[serde(default)]
+    pub last_seen: Option<Millis>,
+    /// Content hash of its latest inventory.
+    #[serde(default)]
+    pub current_hash: Option<String>,
+    /// The analysis run whose findings are current for it.
+    #[serde(default)]
+    pub findings_run: Option<i64>,
+    /// Findings not waived, in that run.
+    #[serde(default)]
+    pub open_findings: i64,
+    /// No open finding fails the gate (unknown before its first analysis).
+    #[serde(default)]
+    pub compliant: Option<bool>,
+    /// Its token was revoked.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// One change of a node's inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Content hash.
+    pub hash: String,
+    /// When the server received it.
+    pub received_at: Millis,
+    /// When the agent collected it.
+    #[serde(default)]
+    pub collected_at: Option<String>,
+}
+
+/// An analysis run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Id.
+    pub id: i64,
+    /// `push` (one node, on receipt) or `fleet` (every stored inventory).
+    pub kind: String,
+    /// Start.
+    pub started_at: Millis,
+    /// End (absent while running, or when it was interrupted).
+    #[serde(default)]
+    pub finished_at: Option<Millis>,
+    /// Digest of the feeds and policy it judged with.
+    pub revision: String,
+    /// Nodes judged.
+    pub nodes: i64,
+    /// Findings stored.
+    pub findings: i64,
+}
+
+/// A node's findings from one analysis, with its verdict.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// Every finding (waived ones carry their waiver).
+    pub findings: Vec<Finding>,
+    /// No open finding fails the gate.
+    pub compliant: bool,
+}
+
+impl Judged {
+    /// Findings not waived.
+    pub fn open(&self) -> i64 {
+        i64::try_from(self.findings.iter().filter(|f| f.waived_by.is_none()).count())
+            .unwrap_or(i64::MAX)
+    }
+}
+
+/// A changed inventory to store, with its analysis.
+#[derive(Debug)]
+pub struct NewInventory<'a> {
+    /// The node (must be enrolled and not revoked).
+    pub node: &'a NodeInfo,
+    /// The inventory.
+    pub inventory: &'a Inventory,
+    /// Its content hash.
+    pub hash: &'a str,
+    /// Reception time.
+    pub received_at: Millis,
+    /// Its findings.
+    pub judged: &'a Judged,
+    /// Analysis start.
+    pub analysis_started: Millis,
+    /// Analyzer revision.
+    pub revision: &'a str,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The inventory differs from the node's previous one (a history entry was written).
+    pub changed: bool,
+    /// The analysis run recorded.
+    pub run_id: i64,
+}
+
+/// One node's judgement in a fleet run.
+#[derive(Debug)]
+pub struct FleetEntry {
+    /// Node.
+    pub node: String,
+    /// The inventory hash judged (the entry is dropped if the node has moved on since).
+    pub hash: String,
+    /// Its findings.
+    pub judged: Judged,
+}
+
+/// Filters of [`Store::findings`]; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingFilter {
+    /// Site.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Cell.
+    #[serde(default)]
+    pub cell: Option<String>,
+    /// Node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Code.
+    #[serde(default)]
+    pub code: Option<FindingCode>,
+    /// At or above this severity.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Subject name (package, deliverable, product).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// Include waived findings.
+    #[serde(default)]
+    pub waived: bool,
+}
+
+/// Open findings counted by site, code and severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingCount {
+    /// Site (empty when unknown).
+    pub site: String,
+    /// Code.
+    pub code: String,
+    /// Severity.
+    pub severity: String,
+    /// Count.
+    pub count: i64,
+}
+
+/// A node running a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageHolder {
+    /// Node.
+    pub node: String,
+    /// Site.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Cell.
+    #[serde(default)]
+    pub cell: Option<String>,
+    /// Ecosystem.
+    pub ecosystem: String,
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+}
+
+/// A stored inventory that is some node's current one.
+#[derive(Debug)]
+pub struct CurrentInventory {
+    /// Node.
+    pub node: String,
+    /// Content hash.
+    pub hash: String,
+    /// The inventory.
+    pub inventory: Inventory,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported backend.
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    /// The database could not be opened.
+    #[error("cannot open the database `{url}`: {source}")]
+    Open {
+        /// The URL, password removed.
+        url: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The node is unknown or revoked.
+    #[error("node `{0}` is not enrolled or was revoked")]
+    NotEnrolled(String),
+    /// The node was revoked: enrolling again needs an operator.
+    #[error("node `{0}` was revoked")]
+    Revoked(String),
+    /// Stored data could not be read back.
+    #[error("stored {what} cannot be read: {message}")]
+    Corrupt {
+        /// What.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A held fleet-analysis lock; [`AnalysisLock::release`] gives it back (dropping it also does,
+/// for PostgreSQL by closing the session that holds it).
+pub struct AnalysisLock(Box<dyn HeldLock>);
+
+impl fmt::Debug for AnalysisLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AnalysisLock")
+    }
+}
+
+impl AnalysisLock {
+    /// Release it.
+    pub async fn release(self) {
+        self.0.release().await;
+    }
+}
+
+#[async_trait::async_trait]
+trait HeldLock: Send + Sync {
+    async fn release(self: Box<Self>);
+}
+
+/// The fleet's persistence; `Arc<dyn Store>` in the server's state.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Enroll `node` with the hash of its new token (replacing an earlier token).
+    /// [`StoreError::Revoked`] for a revoked node.
+    async fn enroll(&self, node: &str, token_hash: &str, now: Millis) -> Result<(), StoreError>;
+    /// Revoke a node's token; `false` when there is no such node.
+    async fn revoke(&self, node: &str) -> Result<bool, StoreError>;
+    /// The node a token hash belongs to, unless revoked.
+    async fn authenticate(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// Record a heartbeat: `true` (and `last_seen` updated) when `hash` is the node's current
+    /// inventory, `false` when the full inventory is needed.
+    async fn heartbeat(&self, node: &str, hash: &str, now: Millis) -> Result<bool, StoreError>;
+    /// Store a changed inventory with its analysis, in one transaction.
+    async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
+
+    /// Start an analysis run; returns its id.
+    async fn begin_run(&self, kind: &str, started: Millis, revision: &str)
+        -> Result<i64, StoreError>;
+    /// Record the findings of some nodes in run `run` (one transaction); entries whose node has
+    /// a newer inventory than the one judged are skipped. Returns the number stored.
+    async fn record_run(&self, run: i64, entries: &[FleetEntry]) -> Result<usize, StoreError>;
+    /// Finish a run.
+    async fn finish_run(
+        &self,
+        run: i64,
+        finished: Millis,
+        nodes: i64,
+        findings: i64,
+    ) -> Result<(), StoreError>;
+    /// The latest finished run of `kind`.
+    async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError>;
+    /// Try to take the fleet-analysis lock (one holder across every replica).
+    async fn try_lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError>;
+    /// Current inventories of nodes whose id is after `after`, by id, at most `limit`.
+    async fn current_inventories(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CurrentInventory>, StoreError>;
+    /// Delete findings of runs started before `before` that are no node's current run.
+    async fn prune(&self, before: Millis) -> Result<u64, StoreError>;
+    /// Periodic upkeep (PostgreSQL: create the coming months' history partitions).
+    async fn maintain(&self, now: Millis) -> Result<(), StoreError>;
+
+    /// Every node, by id.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+    /// One node.
+    async fn node(&self, id: &str) -> Result<Option<NodeRecord>, StoreError>;
+    /// A node's inventory changes, newest first.
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// A node's inventory as of `at` (its latest change at or before it).
+    async fn history_at(&self, id: &str, at: Millis) -> Result<Option<HistoryEntry>, StoreError>;
+    /// A stored inventory.
+    async fn inventory(&self, node: &str, hash: &str) -> Result<Option<Inventory>, StoreError>;
+    /// Current findings (of each node's current run), by node then subject.
+    async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+    /// Open current findings counted by site, code and severity.
+    async fn finding_counts(&self) -> Result<Vec<FindingCount>, StoreError>;
+    /// Nodes whose current inventory has package `name` (at `version` when given).
+    async fn package_holders(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<PackageHolder>, StoreError>;
+}
+
+/// Open the store named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and apply
+/// its migrations.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(redact(url)))
+    }
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_owned(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// sha256 of a token, hex (what the store keeps).
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The package index line format: `ecosystem\tname\tversion\n` per package.
+pub(crate) fn package_index(inv: &Inventory) -> String {
+    let mut s = String::with_capacity(inv.packages.len() * 40);
+    for p in &inv.packages {
+        s.push_str(p.ecosystem.as_str());
+        s.push('\t');
+        s.push_str(&p.name);
+        s.push('\t');
+        s.push_str(&p.version);
+        s.push('\n');
+    }
+    s
+}
+
+/// Rank of a severity (its order).
+pub(crate) fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::None => 0,
+        Severity::Unknown => 1,
+        Severity::Low => 2,
+        Severity::Medium => 3,
+        Severity::High => 4,
+        Severity::Critical => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip() {
+        let m = Millis::parse("2026-03-04T05:06:07.089Z").unwrap_or(Millis(0));
+        assert_eq!(m.rfc3339(), "2026-03-04T05:06:07.089Z");
+        assert_eq!(
+            Millis::parse("2026-03-04").map(Millis::rfc3339).as_deref(),
+            Some("2026-03-04T00:00:00.000Z")
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite:///x.db"), "sqlite:///x.db");
+    }
+}

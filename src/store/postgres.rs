@@ -1,0 +1,133 @@
+//! PostgreSQL: for fleets that outgrow one machine, with several stateless `serve` replicas on
+//! one database. The fleet re-analysis is held by one replica at a time through a session-level
+//! advisory lock (`pg_try_advisory_lock`) on a connection taken out of the pool for as long as
+//! the lock is held; if the replica dies, its session ends and the lock is free again.
+//! `node_history` is partitioned by month; [`PgStore::open`] (and each re-analysis) creates the
+//! partitions of this month and the next two.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Postgres};
+
+use super::common::store_impl;
+use super::{redact, HeldLock};
+
+/// The advisory lock key of the fleet re-analysis (`nminus` in ASCII).
+pub const ANALYSIS_LOCK_KEY: i64 = 0x006e_6d69_6e75_73;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: Pool<Postgres>,
+}
+
+struct Held(Option<PoolConnection<Postgres>>);
+
+#[async_trait::async_trait]
+impl HeldLock for Held {
+    async fn release(mut self: Box<Self>) {
+        if let Some(mut c) = self.0.take() {
+            let r = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(ANALYSIS_LOCK_KEY)
+                .execute(&mut *c)
+                .await;
+            if r.is_err() {
+                // The session may still hold the lock: close it rather than pool it.
+                drop(c.detach());
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // Not released explicitly: end the session, which frees the lock.
+        if let Some(c) = self.0.take() {
+            drop(c.detach());
+        }
+    }
+}
+
+impl PgStore {
+    const BACKEND: &'static str = "postgres";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    /// Connect and migrate (concurrent replicas serialise on sqlx's migration lock).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            url: redact(url),
+            source,
+        };
+        let opts: PgConnectOptions = url.parse().map_err(open_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let s = Self { pool };
+        s.ensure_partitions(crate::store::Millis::now()).await?;
+        Ok(s)
+    }
+
+    /// Create the monthly `node_history` partitions of `now`'s month and the next two (a
+    /// month whose rows already sit in the default partition is left there).
+    pub async fn ensure_partitions(&self, now: crate::store::Millis) -> Result<(), StoreError> {
+        let t = now.to_datetime();
+        let (mut y, mut m) = (t.year(), u8::from(t.month()));
+        for _ in 0..3 {
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            let start = month_start(y, m);
+            let end = month_start(ny, nm);
+            let name = format!("node_history_{y:04}{m:02}");
+            let ddl = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF node_history FOR VALUES FROM ({start}) TO ({end})"
+            );
+            if let Err(e) = sqlx::query(&ddl).execute(&self.pool).await {
+                // Two replicas starting at once, or rows of that month in the default
+                // partition: the default partition keeps working.
+                tracing::debug!("partition {name} not created: {e}");
+            }
+            (y, m) = (ny, nm);
+        }
+        Ok(())
+    }
+
+    async fn maintain_impl(&self, now: crate::store::Millis) -> Result<(), StoreError> {
+        self.ensure_partitions(now).await
+    }
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ANALYSIS_LOCK_KEY)
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(got.then(|| AnalysisLock(Box::new(Held(Some(c))))))
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn month_start(y: i32, m: u8) -> i64 {
+    let month = time::Month::try_from(m).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(y, month, 1)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1000)
+        .unwrap_or(0)
+}
+
+store_impl!(PgStore, Postgres);
