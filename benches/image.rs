@@ -50,7 +50,12 @@ fn layer(rng: &mut Rng, n: usize, files: usize, file_kib: usize, extra: &[writer
 fn package_layers(total_mib: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let pkgs: Vec<(String, String)> = (0..800)
-        .map(|i| (format!("lib-package-{i}"), format!("1.{i}.0-1ubuntu0.{}", i % 7)))
+        .map(|i| {
+            (
+                format!("lib-package-{i}"),
+                format!("1.{i}.0-1ubuntu0.{}", i % 7),
+            )
+        })
         .collect();
     let pkg_refs: Vec<(&str, &str)> = pkgs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let site = "var/lib/kolla/venv/lib/python3.10/site-packages";
@@ -81,7 +86,15 @@ fn package_layers(total_mib: usize) -> Vec<Vec<u8>> {
         layer(&mut rng, 0, files, kib, &base),
         layer(&mut rng, 1, files, kib, &[]),
         layer(&mut rng, 2, files, kib, &venv),
-        layer(&mut rng, 3, files, kib, &[writer::E::Whiteout("usr/share/filler1/000/blob00000.bin".into())]),
+        layer(
+            &mut rng,
+            3,
+            files,
+            kib,
+            &[writer::E::Whiteout(
+                "usr/share/filler1/000/blob00000.bin".into(),
+            )],
+        ),
     ]
 }
 
@@ -160,7 +173,16 @@ struct Run {
 fn scan(exe: &str, image: &Path) -> Run {
     let t = Instant::now();
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M", exe, "collect", "--problems-ok", "-o", "/dev/null", "--image"])
+        .args([
+            "-f",
+            "%M",
+            exe,
+            "collect",
+            "--problems-ok",
+            "-o",
+            "/dev/null",
+            "--image",
+        ])
         .arg(image)
         .output()
         .unwrap_or_else(|e| panic!("cannot run /usr/bin/time (apt-get install time): {e}"));
@@ -193,10 +215,13 @@ fn main() {
     let (n, mib) = if bench { (3, 500) } else { (1, 1) };
     let exe = env!("CARGO_BIN_EXE_nminus");
     let tmp = tempfile::tempdir().unwrap();
+    // `NMINUS_BENCH_DIR=<dir>` writes the images there (and keeps them) for profiling.
+    let keep = std::env::var_os("NMINUS_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = keep.as_deref().unwrap_or(tmp.path());
     let t = Instant::now();
-    let oci = tmp.path().join("nova-oci.tar");
+    let oci = dir.join("nova-oci.tar");
     let oci_size = write_oci(&oci, package_layers(mib));
-    let docker = tmp.path().join("nova-docker-save.tar");
+    let docker = dir.join("nova-docker-save.tar");
     let docker_size = write_docker(&docker, package_layers(mib));
     eprintln!(
         "generated {} + {} bytes in {:.1} s",

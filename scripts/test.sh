@@ -13,20 +13,26 @@ command -v dpkg >/dev/null || missing+=(dpkg)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v man >/dev/null || missing+=(man-db)
+test -x /usr/bin/time || missing+=(time)
+command -v ansible-playbook >/dev/null || missing+=(ansible)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
 command -v chromium >/dev/null || missing+=(chromium)
 # podman: tests/it/images.rs talks to a private `podman system service` (its API test).
 command -v podman >/dev/null || missing+=(podman)
+# postgresql: tests/it/store.rs and serve.rs start ephemeral clusters; prometheus: promtool.
+test -x /usr/lib/postgresql/15/bin/initdb || missing+=(postgresql)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing reference tools: ${missing[*]}" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python `packaging` (the PEP 440 reference) for whichever python3 is first on PATH.
-if ! python3 -c 'import packaging.version, sys; sys.exit(0 if int(packaging.__version__.split(".")[0]) >= 24 else 1)' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'packaging>=24' \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'packaging>=24'
+# Python `packaging` (the PEP 440 reference) and PyYAML (the independent OSV evaluation) for
+# whichever python3 is first on PATH.
+if ! python3 -c 'import yaml, packaging.version, sys; sys.exit(0 if int(packaging.__version__.split(".")[0]) >= 24 else 1)' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'packaging>=24' pyyaml \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'packaging>=24' pyyaml
 fi
 
 # node-semver (the SemVer reference), in the build directory: rebuilt from the registry.

@@ -424,9 +424,7 @@ impl Agent {
             return Ok(()); // the same inventory waits already
         }
         let now = crate::store::Millis::now().0;
-        let path = self
-            .spool_dir()
-            .join(format!("{now:014}-{short}.json.gz"));
+        let path = self.spool_dir().join(format!("{now:014}-{short}.json.gz"));
         let json = serde_json::to_vec(inv).map_err(std::io::Error::other)?;
         write_atomic(&path, &gzip(&json)?, 0o600)?;
         entries.push(path);
@@ -459,7 +457,10 @@ impl Agent {
                     let dest = self.cfg.state_dir.join("rejected").join(&name);
                     fs_err::create_dir_all(self.cfg.state_dir.join("rejected"))?;
                     fs_err::rename(&path, &dest)?;
-                    tracing::warn!("spooled inventory {name} rejected, moved to {}: {e}", dest.display());
+                    tracing::warn!(
+                        "spooled inventory {name} rejected, moved to {}: {e}",
+                        dest.display()
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -515,11 +516,12 @@ impl Agent {
                 Ok(resp) => {
                     let status = resp.status();
                     if status.is_success() {
-                        let p: PushResponse = read_json(resp).map_err(|e| AgentError::Rejected {
-                            what,
-                            status: status.as_u16(),
-                            message: format!("unexpected answer: {e}"),
-                        })?;
+                        let p: PushResponse =
+                            read_json(resp).map_err(|e| AgentError::Rejected {
+                                what,
+                                status: status.as_u16(),
+                                message: format!("unexpected answer: {e}"),
+                            })?;
                         return Ok(if p.status == "stored" {
                             Sent::Stored(p)
                         } else {

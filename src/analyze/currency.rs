@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use time::Date;
 
-use crate::model::{Ecosystem, Evidence, Finding, FindingCode, Inventory, Problem, Severity, Subject};
+use crate::model::{
+    Ecosystem, Evidence, Finding, FindingCode, Inventory, Problem, Severity, Subject,
+};
 use crate::policy::{Policy, SubjectFacts, SubjectKind};
 use crate::releases::apt::AptIndex;
 use crate::releases::endoflife::Lifecycles;
@@ -69,18 +71,27 @@ struct ProductsFile {
 
 /// Parse a products mapping file.
 pub fn parse_products(text: &str) -> Result<Vec<ProductRule>, String> {
-    serde_yaml::from_str::<ProductsFile>(text).map(|f| f.products).map_err(|e| format!("advisories/products.yaml: {e}"))
+    serde_yaml::from_str::<ProductsFile>(text)
+        .map(|f| f.products)
+        .map_err(|e| format!("advisories/products.yaml: {e}"))
 }
 
 fn product_for(rules: &[ProductRule], p: &crate::model::Package) -> Option<String> {
-    let src = p.source.as_ref().map_or(p.name.as_str(), |s| s.name.as_str());
+    let src = p
+        .source
+        .as_ref()
+        .map_or(p.name.as_str(), |s| s.name.as_str());
     rules
         .iter()
         .find(|r| {
             r.r#match.iter().any(|m| {
                 m.ty == p.ecosystem.as_str()
-                    && m.source.as_deref().is_none_or(|g| crate::policy::Glob::new(g).matches(src))
-                    && m.name.as_deref().is_none_or(|g| crate::policy::Glob::new(g).matches(&p.name))
+                    && m.source
+                        .as_deref()
+                        .is_none_or(|g| crate::policy::Glob::new(g).matches(src))
+                    && m.name
+                        .as_deref()
+                        .is_none_or(|g| crate::policy::Glob::new(g).matches(&p.name))
                     && (m.source.is_some() || m.name.is_some())
             })
         })
@@ -106,7 +117,11 @@ impl Catalogs {
             let a = s.spawn(|| paths.openstack.as_deref().map(OpenStackCatalog::load));
             let b = s.spawn(|| paths.endoflife.as_deref().map(Lifecycles::load));
             let c = s.spawn(|| (!paths.apt.is_empty()).then(|| AptIndex::load(&paths.apt)));
-            (a.join().ok().flatten(), b.join().ok().flatten(), c.join().ok().flatten())
+            (
+                a.join().ok().flatten(),
+                b.join().ok().flatten(),
+                c.join().ok().flatten(),
+            )
         });
         let mut cat = Self::default();
         match os {
@@ -123,7 +138,10 @@ impl Catalogs {
                 cat.problems.extend(p);
             }
             Some(Err(e)) => notes.push(format!("endoflife.date data could not be loaded: {e}")),
-            None => notes.push("no endoflife.date data: lifecycles were not judged (sync the `endoflife` feed)".to_owned()),
+            None => notes.push(
+                "no endoflife.date data: lifecycles were not judged (sync the `endoflife` feed)"
+                    .to_owned(),
+            ),
         }
         match apt {
             Some(Ok((c, p))) => {
@@ -138,8 +156,17 @@ impl Catalogs {
     }
 
     /// Build from parts already loaded (tests, the server).
-    pub fn from_parts(openstack: Option<OpenStackCatalog>, lifecycles: Option<Lifecycles>, apt: Option<AptIndex>) -> Self {
-        let mut c = Self { openstack, lifecycles, apt, ..Self::default() };
+    pub fn from_parts(
+        openstack: Option<OpenStackCatalog>,
+        lifecycles: Option<Lifecycles>,
+        apt: Option<AptIndex>,
+    ) -> Self {
+        let mut c = Self {
+            openstack,
+            lifecycles,
+            apt,
+            ..Self::default()
+        };
         c.index_purls();
         c
     }
@@ -152,7 +179,9 @@ impl Catalogs {
         if let Some(l) = &self.lifecycles {
             for p in l.products() {
                 for purl in &p.purls {
-                    self.purl_products.entry(purl.to_ascii_lowercase()).or_insert_with(|| p.name.clone());
+                    self.purl_products
+                        .entry(purl.to_ascii_lowercase())
+                        .or_insert_with(|| p.name.clone());
                 }
             }
         }
@@ -170,11 +199,17 @@ pub fn status_as_of(s: &Series, as_of: Date) -> SeriesStatus {
 
 /// n as of a date: the newest series whose status (as of then) is maintained.
 pub fn n_as_of(cat: &OpenStackCatalog, as_of: Date) -> Option<&Series> {
-    cat.series().iter().filter(|s| !s.is_independent() && status_as_of(s, as_of) == SeriesStatus::Maintained).max_by_key(|s| s.ordinal)
+    cat.series()
+        .iter()
+        .filter(|s| !s.is_independent() && status_as_of(s, as_of) == SeriesStatus::Maintained)
+        .max_by_key(|s| s.ordinal)
 }
 
 fn previous_slurp<'a>(cat: &'a OpenStackCatalog, n: &Series) -> Option<&'a Series> {
-    cat.series().iter().filter(|s| !s.is_independent() && s.slurp && s.ordinal < n.ordinal).max_by_key(|s| s.ordinal)
+    cat.series()
+        .iter()
+        .filter(|s| !s.is_independent() && s.slurp && s.ordinal < n.ordinal)
+        .max_by_key(|s| s.ordinal)
 }
 
 fn label(s: &Series) -> String {
@@ -186,7 +221,16 @@ fn label(s: &Series) -> String {
 
 // The parameters are the fields of a finding, in order; a builder would only rename them.
 #[allow(clippy::too_many_arguments)]
-fn finding(code: FindingCode, severity: Severity, node: &str, subject: Subject, fixed_in: Vec<String>, searched: String, matched: String, message: String) -> Finding {
+fn finding(
+    code: FindingCode,
+    severity: Severity,
+    node: &str,
+    subject: Subject,
+    fixed_in: Vec<String>,
+    searched: String,
+    matched: String,
+    message: String,
+) -> Finding {
     let mut f = Finding {
         code,
         severity,
@@ -194,7 +238,11 @@ fn finding(code: FindingCode, severity: Severity, node: &str, subject: Subject, 
         subject,
         advisory: None,
         fixed_in,
-        evidence: Evidence { searched, matched, message },
+        evidence: Evidence {
+            searched,
+            matched,
+            message,
+        },
         waived_by: None,
         fingerprint: String::new(),
     };
@@ -203,13 +251,26 @@ fn finding(code: FindingCode, severity: Severity, node: &str, subject: Subject, 
 }
 
 /// Judge one inventory's currency under `policy` as of `as_of`.
-pub fn judge_currency(inv: &Inventory, cat: &Catalogs, policy: &Policy, as_of: Date) -> Vec<Finding> {
+pub fn judge_currency(
+    inv: &Inventory,
+    cat: &Catalogs,
+    policy: &Policy,
+    as_of: Date,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Some(os) = &cat.openstack {
         openstack(inv, os, policy, as_of, &mut out);
     }
     if let Some(l) = &cat.lifecycles {
-        lifecycles(inv, l, &cat.purl_products, &cat.product_rules, policy, as_of, &mut out);
+        lifecycles(
+            inv,
+            l,
+            &cat.purl_products,
+            &cat.product_rules,
+            policy,
+            as_of,
+            &mut out,
+        );
     }
     if let Some(apt) = &cat.apt {
         upgrades(inv, apt, policy, &mut out);
@@ -217,7 +278,14 @@ pub fn judge_currency(inv: &Inventory, cat: &Catalogs, policy: &Policy, as_of: D
     out
 }
 
-fn facts<'a>(inv: &'a Inventory, kind: SubjectKind, ecosystem: &'a str, name: &'a str, dtype: Option<&'a str>, purl: Option<&'a str>) -> SubjectFacts<'a> {
+fn facts<'a>(
+    inv: &'a Inventory,
+    kind: SubjectKind,
+    ecosystem: &'a str,
+    name: &'a str,
+    dtype: Option<&'a str>,
+    purl: Option<&'a str>,
+) -> SubjectFacts<'a> {
     SubjectFacts {
         kind: Some(kind),
         ecosystem,
@@ -231,9 +299,19 @@ fn facts<'a>(inv: &'a Inventory, kind: SubjectKind, ecosystem: &'a str, name: &'
     }
 }
 
-fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Date, out: &mut Vec<Finding>) {
+fn openstack(
+    inv: &Inventory,
+    cat: &OpenStackCatalog,
+    policy: &Policy,
+    as_of: Date,
+    out: &mut Vec<Finding>,
+) {
     let Some(n) = n_as_of(cat, as_of) else { return };
-    let n1 = cat.series().iter().filter(|s| !s.is_independent() && s.ordinal < n.ordinal).max_by_key(|s| s.ordinal);
+    let n1 = cat
+        .series()
+        .iter()
+        .filter(|s| !s.is_independent() && s.ordinal < n.ordinal)
+        .max_by_key(|s| s.ordinal);
     let slurp = previous_slurp(cat, n);
     let mut seen = BTreeSet::new();
     for svc in &inv.services {
@@ -241,7 +319,14 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
             continue;
         }
         let purl = format!("pkg:pypi/{}@{}", svc.package, svc.version);
-        let f = facts(inv, SubjectKind::Openstack, "openstack", &svc.deliverable, Some(svc.kind.as_str()), Some(&purl));
+        let f = facts(
+            inv,
+            SubjectKind::Openstack,
+            "openstack",
+            &svc.deliverable,
+            Some(svc.kind.as_str()),
+            Some(&purl),
+        );
         let series_rule = policy.rule_for(&f, |r| r.series.as_ref());
         let patch_rule = policy.rule_for(&f, |r| r.patch.as_ref());
         if series_rule.is_none() && patch_rule.is_none() {
@@ -256,7 +341,9 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
         };
         let searched = format!("openstack/releases {} {}", svc.package, svc.version);
         let Some(m) = cat.lookup(&svc.package, &svc.version) else {
-            let sev = series_rule.map_or(Severity::Low, |(_, r)| r.severity.min(Severity::Low).max(Severity::Low));
+            let sev = series_rule.map_or(Severity::Low, |(_, r)| {
+                r.severity.min(Severity::Low).max(Severity::Low)
+            });
             out.push(finding(
                 FindingCode::SeriesUnknown,
                 sev,
@@ -269,19 +356,29 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
             ));
             continue;
         };
-        let Some(series) = cat.series_named(&m.series) else { continue };
+        let Some(series) = cat.series_named(&m.series) else {
+            continue;
+        };
         if series.is_independent() {
             continue;
         }
         let build = match (&m.based_on, m.commits_after) {
-            (Some(b), Some(c)) if !m.exact => format!(" (unreleased build based on {b}, +{c} commits)"),
+            (Some(b), Some(c)) if !m.exact => {
+                format!(" (unreleased build based on {b}, +{c} commits)")
+            }
             _ => String::new(),
         };
-        let matched = format!("{} {} in deliverables/{}/{}.yaml{build}", m.deliverable, m.version, m.series, m.deliverable);
+        let matched = format!(
+            "{} {} in deliverables/{}/{}.yaml{build}",
+            m.deliverable, m.version, m.series, m.deliverable
+        );
         if let Some((rule, sr)) = series_rule {
             let lag = n.ordinal.saturating_sub(series.ordinal);
-            let slurp_ok = sr.allow_previous_slurp && slurp.is_some_and(|s| s.ordinal == series.ordinal);
-            let n1_text = n1.map(|s| format!(", n-1 {}", label(s))).unwrap_or_default();
+            let slurp_ok =
+                sr.allow_previous_slurp && slurp.is_some_and(|s| s.ordinal == series.ordinal);
+            let n1_text = n1
+                .map(|s| format!(", n-1 {}", label(s)))
+                .unwrap_or_default();
             if lag > sr.max_lag as usize && !slurp_ok {
                 let allows = match (sr.max_lag, sr.allow_previous_slurp, slurp) {
                     (0, false, _) => "n only".to_owned(),
@@ -289,7 +386,12 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
                     (k, true, Some(s)) => format!("n-{k} or the previous SLURP {}", label(s)),
                     (k, true, None) => format!("n-{k}"),
                 };
-                let target = if sr.allow_previous_slurp { slurp.map_or_else(|| label(n), label) } else { n1.filter(|_| sr.max_lag >= 1).map_or_else(|| label(n), label) };
+                let target = if sr.allow_previous_slurp {
+                    slurp.map_or_else(|| label(n), label)
+                } else {
+                    n1.filter(|_| sr.max_lag >= 1)
+                        .map_or_else(|| label(n), label)
+                };
                 out.push(finding(
                     FindingCode::SeriesBehind,
                     sr.severity,
@@ -298,17 +400,41 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
                     vec![target],
                     searched.clone(),
                     matched.clone(),
-                    format!("{} {} is {}{build}; n is {}{n1_text}; policy `{}` allows {allows}", svc.deliverable, svc.version, label(series), label(n), rule.name),
+                    format!(
+                        "{} {} is {}{build}; n is {}{n1_text}; policy `{}` allows {allows}",
+                        svc.deliverable,
+                        svc.version,
+                        label(series),
+                        label(n),
+                        rule.name
+                    ),
                 ));
             }
             if sr.require_maintained {
                 let eff = cat.effective_status(&m.deliverable, &m.series);
                 let (status, why) = match eff {
-                    Some(e) if e.marker.is_some() => (e.status, format!(" (its own {:?} marker tag)", e.marker.unwrap_or(crate::releases::openstack::MarkerKind::Eol)).to_lowercase()),
+                    Some(e) if e.marker.is_some() => (
+                        e.status,
+                        format!(
+                            " (its own {:?} marker tag)",
+                            e.marker
+                                .unwrap_or(crate::releases::openstack::MarkerKind::Eol)
+                        )
+                        .to_lowercase(),
+                    ),
                     _ => (status_as_of(series, as_of), String::new()),
                 };
-                if matches!(status, SeriesStatus::Unmaintained | SeriesStatus::EndOfLife | SeriesStatus::ExtendedMaintenance) {
-                    let sev = if status == SeriesStatus::EndOfLife { sr.severity.max(Severity::High) } else { sr.severity.max(Severity::Medium) };
+                if matches!(
+                    status,
+                    SeriesStatus::Unmaintained
+                        | SeriesStatus::EndOfLife
+                        | SeriesStatus::ExtendedMaintenance
+                ) {
+                    let sev = if status == SeriesStatus::EndOfLife {
+                        sr.severity.max(Severity::High)
+                    } else {
+                        sr.severity.max(Severity::Medium)
+                    };
                     out.push(finding(
                         FindingCode::SeriesEol,
                         sev,
@@ -324,15 +450,21 @@ fn openstack(inv: &Inventory, cat: &OpenStackCatalog, policy: &Policy, as_of: Da
         }
         if let Some((rule, pr)) = patch_rule {
             if let Some(latest) = cat.latest_in_series(&m.deliverable, &m.series) {
-                let newer = match (Version::parse(Scheme::Pep440, &svc.version), Version::parse(Scheme::Pep440, &latest.version)) {
+                let newer = match (
+                    Version::parse(Scheme::Pep440, &svc.version),
+                    Version::parse(Scheme::Pep440, &latest.version),
+                ) {
                     (Ok(a), Ok(b)) => a.compare(&b).is_ok_and(|o| o == std::cmp::Ordering::Less),
                     _ => false,
                 };
                 if newer {
                     let days = cat.days_behind(&m.deliverable, &m.series, &svc.version, as_of);
-                    let over = pr.require_latest || matches!((pr.max_days_behind, days), (Some(max), Some(d)) if d > i64::from(max));
+                    let over = pr.require_latest
+                        || matches!((pr.max_days_behind, days), (Some(max), Some(d)) if d > i64::from(max));
                     if over {
-                        let days_text = days.map(|d| format!("; a newer release has existed for {d} days")).unwrap_or_default();
+                        let days_text = days
+                            .map(|d| format!("; a newer release has existed for {d} days"))
+                            .unwrap_or_default();
                         out.push(finding(
                             FindingCode::PatchBehind,
                             pr.severity,
@@ -374,7 +506,9 @@ fn os_product(id: &str) -> Option<&'static str> {
 fn upstream_part(eco: Ecosystem, v: &str) -> String {
     let v = v.split_once(':').map_or(v, |(_, r)| r);
     let v = match eco {
-        Ecosystem::Deb | Ecosystem::Rpm | Ecosystem::Apk => v.rsplit_once('-').map_or(v, |(u, _)| u),
+        Ecosystem::Deb | Ecosystem::Rpm | Ecosystem::Apk => {
+            v.rsplit_once('-').map_or(v, |(u, _)| u)
+        }
         _ => v,
     };
     // Debian/Ubuntu suffixes after the upstream version: `+dfsg`, `~rc1`.
@@ -404,7 +538,10 @@ fn lifecycles(
     let mut cands: BTreeMap<(String, String), (String, Option<String>, String)> = BTreeMap::new();
     if let Some(os) = &inv.os {
         if let (Some(p), Some(v)) = (os_product(&os.id), os.version_id.as_deref()) {
-            cands.insert((p.to_owned(), v.to_owned()), (v.to_owned(), None, os.source_file.clone()));
+            cands.insert(
+                (p.to_owned(), v.to_owned()),
+                (v.to_owned(), None, os.source_file.clone()),
+            );
         }
     }
     for pkg in &inv.packages {
@@ -414,22 +551,44 @@ fn lifecycles(
             // Debian identifiers often name the source package (`pkg:deb/debian/mariadb`).
             if let Some(src) = &pkg.source {
                 if let Some((prefix, _)) = base.rsplit_once('/') {
-                    product = purl_products.get(&format!("{prefix}/{}", src.name.to_ascii_lowercase())).cloned();
+                    product = purl_products
+                        .get(&format!("{prefix}/{}", src.name.to_ascii_lowercase()))
+                        .cloned();
                 }
             }
         }
-        let Some(product) = product.or_else(|| product_for(rules, pkg)) else { continue };
+        let Some(product) = product.or_else(|| product_for(rules, pkg)) else {
+            continue;
+        };
         if l.product(&product).is_none() {
             continue;
         }
         let v = upstream_part(pkg.ecosystem, &pkg.version);
-        let cycle = l.cycle_for(&product, &v).map(|c| c.name.clone()).unwrap_or_else(|| v.clone());
-        cands.entry((product, cycle)).or_insert((v, Some(pkg.purl.clone()), pkg.location.path.clone()));
+        let cycle = l
+            .cycle_for(&product, &v)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| v.clone());
+        cands.entry((product, cycle)).or_insert((
+            v,
+            Some(pkg.purl.clone()),
+            pkg.location.path.clone(),
+        ));
     }
     for ((product, _), (version, purl, location)) in cands {
-        let f = facts(inv, SubjectKind::Product, "product", &product, None, purl.as_deref());
-        let Some((rule, lr)) = policy.rule_for(&f, |r| r.lifecycle.as_ref()) else { continue };
-        let Some(cycle) = l.cycle_for(&product, &version) else { continue };
+        let f = facts(
+            inv,
+            SubjectKind::Product,
+            "product",
+            &product,
+            None,
+            purl.as_deref(),
+        );
+        let Some((rule, lr)) = policy.rule_for(&f, |r| r.lifecycle.as_ref()) else {
+            continue;
+        };
+        let Some(cycle) = l.cycle_for(&product, &version) else {
+            continue;
+        };
         let subject = Subject {
             ecosystem: "product".into(),
             name: product.clone(),
@@ -439,11 +598,17 @@ fn lifecycles(
         };
         let searched = format!("endoflife.date {product} {version}");
         let matched = format!("{product} cycle {}", cycle.name);
-        let newest = l.product(&product).and_then(|p| p.cycles.iter().find(|c| !c.is_eol(as_of))).map(|c| c.name.clone());
+        let newest = l
+            .product(&product)
+            .and_then(|p| p.cycles.iter().find(|c| !c.is_eol(as_of)))
+            .map(|c| c.name.clone());
         let fixed_in: Vec<String> = newest.iter().map(|c| format!("{product} {c}")).collect();
         if cycle.is_eol(as_of) {
             if lr.forbid_eol {
-                let when = cycle.eol_date().map(|d| format!(" since {d}")).unwrap_or_default();
+                let when = cycle
+                    .eol_date()
+                    .map(|d| format!(" since {d}"))
+                    .unwrap_or_default();
                 out.push(finding(
                     FindingCode::Eol,
                     lr.severity,
@@ -452,7 +617,10 @@ fn lifecycles(
                     fixed_in,
                     searched,
                     matched,
-                    format!("{product} {} (cycle {}) is end of life{when} (policy `{}`)", version, cycle.name, rule.name),
+                    format!(
+                        "{product} {} (cycle {}) is end of life{when} (policy `{}`)",
+                        version, cycle.name, rule.name
+                    ),
                 ));
             }
         } else if lr.warn_days > 0 {
@@ -480,14 +648,28 @@ fn upgrades(inv: &Inventory, apt: &AptIndex, policy: &Policy, out: &mut Vec<Find
         if p.ecosystem != Ecosystem::Deb {
             continue;
         }
-        let f = facts(inv, SubjectKind::Package, "deb", &p.name, None, Some(&p.purl));
-        let Some((rule, sev)) = policy.rule_for(&f, |r| r.upgrades.as_ref()) else { continue };
+        let f = facts(
+            inv,
+            SubjectKind::Package,
+            "deb",
+            &p.name,
+            None,
+            Some(&p.purl),
+        );
+        let Some((rule, sev)) = policy.rule_for(&f, |r| r.upgrades.as_ref()) else {
+            continue;
+        };
         let arch = match &p.meta {
             crate::model::PackageMeta::Deb { arch, .. } => arch.clone().unwrap_or_default(),
             _ => String::new(),
         };
-        let Some(cand) = apt.candidate(&p.name, &arch) else { continue };
-        let newer = match (Version::parse(Scheme::Deb, &p.version), Version::parse(Scheme::Deb, cand)) {
+        let Some(cand) = apt.candidate(&p.name, &arch) else {
+            continue;
+        };
+        let newer = match (
+            Version::parse(Scheme::Deb, &p.version),
+            Version::parse(Scheme::Deb, cand),
+        ) {
             (Ok(a), Ok(b)) => a.compare(&b).is_ok_and(|o| o == std::cmp::Ordering::Less),
             _ => false,
         };
@@ -524,10 +706,16 @@ mod tests {
 
     #[test]
     fn upstream_parts() {
-        assert_eq!(upstream_part(Ecosystem::Deb, "1:10.11.6-0+deb12u1"), "10.11.6");
+        assert_eq!(
+            upstream_part(Ecosystem::Deb, "1:10.11.6-0+deb12u1"),
+            "10.11.6"
+        );
         assert_eq!(upstream_part(Ecosystem::Deb, "3.11.2-6+deb12u6"), "3.11.2");
         assert_eq!(upstream_part(Ecosystem::Rpm, "10.5.22-1.el9"), "10.5.22");
         assert_eq!(upstream_part(Ecosystem::Deb, "2.9.14+dfsg-1.3"), "2.9.14");
-        assert_eq!(purl_base("pkg:deb/debian/mariadb-server@1:10.11.6-0%2Bdeb12u1?arch=amd64"), "pkg:deb/debian/mariadb-server");
+        assert_eq!(
+            purl_base("pkg:deb/debian/mariadb-server@1:10.11.6-0%2Bdeb12u1?arch=amd64"),
+            "pkg:deb/debian/mariadb-server"
+        );
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! This module does no I/O beyond loading: it never touches a store or the network.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -64,7 +64,7 @@ pub struct Analyzer {
     feed_problems: Vec<Problem>,
     not_judged: Vec<String>,
     revision: String,
-    memo: Mutex<BTreeMap<MatchKey, Arc<Vec<Finding>>>>,
+    memo: Mutex<HashMap<MatchKey, Arc<Vec<Finding>>>>,
 }
 
 /// Remembered verdicts at most (distinct package identities); past it the memo starts afresh.
@@ -72,7 +72,29 @@ const MEMO_LIMIT: usize = 500_000;
 
 /// Identity of a package for advisory matching: what [`match_inventory`] looks at, minus the
 /// node and the location.
-type MatchKey = (Vec<LookupKey>, &'static str, String, String, String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MatchKey {
+    keys: Vec<LookupKey>,
+    ecosystem: &'static str,
+    name: String,
+    version: String,
+    purl: String,
+}
+
+impl std::hash::Hash for MatchKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for k in &self.keys {
+            k.ecosystem.hash(h);
+            k.package.hash(h);
+            k.version.hash(h);
+            k.scheme.hash(h);
+        }
+        self.ecosystem.hash(h);
+        self.name.hash(h);
+        self.version.hash(h);
+        self.purl.hash(h);
+    }
+}
 
 impl Analyzer {
     /// Load feeds (through the cache when `cfg.cache` is set) and catalogs from `cfg.data`.
@@ -98,7 +120,7 @@ impl Analyzer {
         let mut not_judged = Vec::new();
         if !loaded.status.iter().any(|f| f.loaded && f.name != "local") {
             not_judged.push(format!(
-                "no advisory feed could be loaded from `{}`: vulnerabilities were not judged. Run `nminus sync --data {}`",
+                "no advisory feed could be loaded from `{}`: vulnerabilities were not judged. Run `nminus sync --data {}` (or `--from MIRROR` when offline), or point --data at a synced directory",
                 cfg.data.display(),
                 cfg.data.display()
             ));
@@ -149,8 +171,15 @@ impl Analyzer {
             feed_problems,
             not_judged,
             revision,
-            memo: Mutex::new(BTreeMap::new()),
+            memo: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Replace the gate (`nminus scan --fail-on`).
+    #[must_use]
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// The advisory index.
@@ -187,49 +216,58 @@ impl Analyzer {
     /// Judge one inventory: advisories, currency, and the policy's waivers marked on the
     /// findings (waiver-level findings belong to the fleet: see [`Analyzer::report`]).
     pub fn judge(&self, inv: &Inventory, as_of: Date) -> Vec<Finding> {
-        self.judge_fleet(&[inv], as_of)
-            .pop()
-            .unwrap_or_default()
+        self.judge_fleet(&[inv], as_of).pop().unwrap_or_default()
     }
 
     /// Judge every inventory, matching each distinct package identity once (and once per
     /// analyzer: verdicts are remembered until the analyzer is replaced). Returns the findings
     /// of each inventory, in the order given.
     pub fn judge_fleet(&self, invs: &[&Inventory], as_of: Date) -> Vec<Vec<Finding>> {
-        // 1. The identity of every package; those not yet judged get a representative.
-        let mut keys: Vec<Vec<Option<MatchKey>>> = Vec::with_capacity(invs.len());
-        let mut missing: BTreeMap<MatchKey, (usize, usize)> = BTreeMap::new();
+        // 1. The identity of every package; remembered verdicts are taken, the others get a
+        //    representative (inventory, package) and a number.
+        type Slot = Option<Result<Arc<Vec<Finding>>, usize>>;
+        let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(invs.len());
+        let mut missing: HashMap<MatchKey, usize> = HashMap::new();
+        let mut reps: Vec<(usize, usize)> = Vec::new();
         {
-            let memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let memo = self
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (ii, inv) in invs.iter().enumerate() {
                 let mut row = Vec::with_capacity(inv.packages.len());
                 for (pi, p) in inv.packages.iter().enumerate() {
-                    let lk = lookup_keys(p, inv.os.as_ref());
-                    if lk.is_empty() {
+                    let keys = lookup_keys(p, inv.os.as_ref());
+                    if keys.is_empty() {
                         row.push(None);
                         continue;
                     }
-                    let key = (
-                        lk,
-                        p.ecosystem.as_str(),
-                        p.name.clone(),
-                        p.version.clone(),
-                        p.purl.clone(),
-                    );
-                    if !memo.contains_key(&key) {
-                        missing.entry(key.clone()).or_insert((ii, pi));
+                    let key = MatchKey {
+                        keys,
+                        ecosystem: p.ecosystem.as_str(),
+                        name: p.name.clone(),
+                        version: p.version.clone(),
+                        purl: p.purl.clone(),
+                    };
+                    if let Some(v) = memo.get(&key) {
+                        row.push(Some(Ok(Arc::clone(v))));
+                        continue;
                     }
-                    row.push(Some(key));
+                    let next = reps.len();
+                    let n = *missing.entry(key).or_insert(next);
+                    if n == next {
+                        reps.push((ii, pi));
+                    }
+                    row.push(Some(Err(n)));
                 }
-                keys.push(row);
+                slots.push(row);
             }
         }
         // 2. Match the representatives, grouped by operating system (the distro key of a
         //    package depends on it), each tagged with its number in the location.
-        let reps: Vec<(MatchKey, (usize, usize))> = missing.into_iter().collect();
         let mut groups: HashMap<String, Inventory> = HashMap::new();
-        for (n, (_, (ii, pi))) in reps.iter().enumerate() {
-            let inv = invs[*ii];
+        for (n, &(ii, pi)) in reps.iter().enumerate() {
+            let inv = invs[ii];
             let os_key = serde_json::to_string(&inv.os).unwrap_or_default();
             let g = groups.entry(os_key).or_insert_with(|| Inventory {
                 schema_version: inv.schema_version,
@@ -243,7 +281,7 @@ impl Analyzer {
                 services: Vec::new(),
                 problems: Vec::new(),
             });
-            let mut p = inv.packages[*pi].clone();
+            let mut p = inv.packages[pi].clone();
             p.location = crate::model::Location::path(n.to_string());
             g.packages.push(p);
         }
@@ -260,33 +298,31 @@ impl Analyzer {
                 }
             }
         }
-        let memo = {
-            let mut memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if memo.len() + reps.len() > MEMO_LIMIT {
+        let fresh: Vec<Arc<Vec<Finding>>> = fresh.into_iter().map(Arc::new).collect();
+        if !missing.is_empty() {
+            let mut memo = self
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() + missing.len() > MEMO_LIMIT {
                 memo.clear();
             }
-            for ((key, _), f) in reps.into_iter().zip(fresh) {
-                memo.insert(key, Arc::new(f));
+            for (key, n) in missing {
+                memo.insert(key, Arc::clone(&fresh[n]));
             }
-            // A snapshot of what this call needs, so that the lock is not held while fanning out.
-            let mut need: BTreeMap<&MatchKey, Arc<Vec<Finding>>> = BTreeMap::new();
-            for k in keys.iter().flatten().flatten() {
-                if let Some(v) = memo.get(k) {
-                    need.insert(k, Arc::clone(v));
-                }
-            }
-            need
-        };
+        }
         // 3. Fan out, then currency and waivers per node.
         invs.iter()
-            .zip(&keys)
+            .zip(&slots)
             .map(|(inv, row)| {
                 let mut out = Vec::new();
-                for (p, key) in inv.packages.iter().zip(row) {
-                    let Some(t) = key.as_ref().and_then(|k| memo.get(k)) else {
-                        continue;
+                for (p, slot) in inv.packages.iter().zip(row) {
+                    let templates = match slot {
+                        None => continue,
+                        Some(Ok(v)) => v,
+                        Some(Err(n)) => &fresh[*n],
                     };
-                    for t in t.iter() {
+                    for t in templates.iter() {
                         let mut f = t.clone();
                         f.node.clone_from(&inv.node.id);
                         f.subject.location = Some(p.location.clone());
@@ -355,10 +391,12 @@ impl Analyzer {
     }
 
     /// The report over judged inventories: the fleet's waiver findings are computed here and
-    /// reported with the first node's findings (as `nminus scan` does).
+    /// reported with the first node's findings (as `nminus scan` does); `problems` are those
+    /// outside the inventories (unreadable targets).
     pub fn report(
         &self,
         mut nodes: Vec<(&Inventory, Vec<Finding>)>,
+        problems: Vec<Problem>,
         generated_at: String,
         as_of: Date,
     ) -> Report {
@@ -378,7 +416,7 @@ impl Analyzer {
         build_report(ReportInput {
             nodes,
             feeds: self.feeds.clone(),
-            problems: Vec::new(),
+            problems,
             feed_problems: self.feed_problems.clone(),
             gate: &self.gate,
             generated_at,

@@ -15,15 +15,16 @@
 mod currency;
 mod engine;
 mod index;
-mod waivers;
 mod matching;
 mod report;
+mod waivers;
 
 pub use currency::{
-    judge_currency, n_as_of, parse_products, status_as_of, CatalogPaths, Catalogs, ProductMatch, ProductRule, PRODUCTS_YAML,
+    judge_currency, n_as_of, parse_products, status_as_of, CatalogPaths, Catalogs, ProductMatch,
+    ProductRule, PRODUCTS_YAML,
 };
-pub use waivers::apply_waivers;
+pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, Gate, GateTerm, ReportInput};
-pub use engine::{Analyzer, AnalyzerConfig, EngineError};
+pub use waivers::apply_waivers;

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use time::Date;
 
-use crate::model::{Evidence, Finding, FindingCode, Inventory, Location, Severity, Subject, WaiverRef};
+use crate::model::{
+    Evidence, Finding, FindingCode, Inventory, Location, Severity, Subject, WaiverRef,
+};
 use crate::policy::{Policy, SubjectFacts, SubjectKind, Waiver};
 
 fn kind_of(f: &Finding) -> SubjectKind {
@@ -24,7 +26,9 @@ fn matches(w: &Waiver, f: &Finding, inv: Option<&Inventory>) -> bool {
     }
     if !w.advisories.is_empty() {
         let Some(a) = &f.advisory else { return false };
-        let hit = w.advisories.iter().any(|id| a.id.eq_ignore_ascii_case(id) || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(id)));
+        let hit = w.advisories.iter().any(|id| {
+            a.id.eq_ignore_ascii_case(id) || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(id))
+        });
         if !hit {
             return false;
         }
@@ -49,18 +53,30 @@ fn matches(w: &Waiver, f: &Finding, inv: Option<&Inventory>) -> bool {
 fn waiver_finding(code: FindingCode, w: &Waiver, policy: &Policy, message: String) -> Finding {
     let mut f = Finding {
         code,
-        severity: if code == FindingCode::WaiverExpired { Severity::Medium } else { Severity::Low },
+        severity: if code == FindingCode::WaiverExpired {
+            Severity::Medium
+        } else {
+            Severity::Low
+        },
         node: "policy".to_owned(),
         subject: Subject {
             ecosystem: "policy".into(),
             name: w.id.clone(),
             version: w.expires.to_string(),
             purl: None,
-            location: Some(Location { path: policy.file.clone(), line: w.line.and_then(|l| u32::try_from(l).ok()), field: None }),
+            location: Some(Location {
+                path: policy.file.clone(),
+                line: w.line.and_then(|l| u32::try_from(l).ok()),
+                field: None,
+            }),
         },
         advisory: None,
         fixed_in: Vec::new(),
-        evidence: Evidence { searched: format!("waiver {} in {}", w.id, policy.file), matched: String::new(), message },
+        evidence: Evidence {
+            searched: format!("waiver {} in {}", w.id, policy.file),
+            matched: String::new(),
+            message,
+        },
         waived_by: None,
         fingerprint: String::new(),
     };
@@ -70,7 +86,12 @@ fn waiver_finding(code: FindingCode, w: &Waiver, policy: &Policy, message: Strin
 
 /// Apply `policy`'s waivers as of `as_of` to the findings of `nodes`; returns the waiver
 /// findings to add.
-pub fn apply_waivers(findings: &mut [Finding], nodes: &[&Inventory], policy: &Policy, as_of: Date) -> Vec<Finding> {
+pub fn apply_waivers(
+    findings: &mut [Finding],
+    nodes: &[&Inventory],
+    policy: &Policy,
+    as_of: Date,
+) -> Vec<Finding> {
     let by_id: HashMap<&str, &Inventory> = nodes.iter().map(|i| (i.node.id.as_str(), *i)).collect();
     let mut used = vec![0usize; policy.waivers.len()];
     for f in findings.iter_mut() {
@@ -79,7 +100,12 @@ pub fn apply_waivers(findings: &mut [Finding], nodes: &[&Inventory], policy: &Po
             if matches(w, f, inv) {
                 used[i] += 1;
                 if w.expires >= as_of {
-                    f.waived_by = Some(WaiverRef { id: w.id.clone(), reason: w.reason.clone(), owner: w.owner.clone(), expires: w.expires.to_string() });
+                    f.waived_by = Some(WaiverRef {
+                        id: w.id.clone(),
+                        reason: w.reason.clone(),
+                        owner: w.owner.clone(),
+                        expires: w.expires.to_string(),
+                    });
                 }
                 break;
             }
@@ -99,7 +125,10 @@ pub fn apply_waivers(findings: &mut [Finding], nodes: &[&Inventory], policy: &Po
                 FindingCode::WaiverUnused,
                 w,
                 policy,
-                format!("waiver {} (owner {}) matched no finding: remove it or correct its selector", w.id, w.owner),
+                format!(
+                    "waiver {} (owner {}) matched no finding: remove it or correct its selector",
+                    w.id, w.owner
+                ),
             ));
         }
     }

@@ -44,7 +44,12 @@ pub struct EnrollArgs {
     #[arg(long, env = "NMINUS_SERVER")]
     pub server: String,
     /// The enrollment secret.
-    #[arg(long, env = "NMINUS_ENROLL_TOKEN", hide_env_values = true, required_unless_present = "token_file")]
+    #[arg(
+        long,
+        env = "NMINUS_ENROLL_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "token_file"
+    )]
     pub token: Option<String>,
     /// A file holding the enrollment secret.
     #[arg(long, conflicts_with = "token")]
@@ -56,7 +61,11 @@ pub struct EnrollArgs {
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
     /// Where the agent keeps its token, last hash and spool.
-    #[arg(long, env = "NMINUS_AGENT_STATE", default_value = "/var/lib/nminus/agent")]
+    #[arg(
+        long,
+        env = "NMINUS_AGENT_STATE",
+        default_value = "/var/lib/nminus/agent"
+    )]
     pub state_dir: PathBuf,
 }
 
@@ -88,7 +97,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
     /// Where the agent keeps its token, last hash and spool.
-    #[arg(long, env = "NMINUS_AGENT_STATE", default_value = "/var/lib/nminus/agent")]
+    #[arg(
+        long,
+        env = "NMINUS_AGENT_STATE",
+        default_value = "/var/lib/nminus/agent"
+    )]
     pub state_dir: PathBuf,
     /// Retries of a failed request (exponential backoff) before spooling.
     #[arg(long, default_value_t = 5)]
@@ -123,7 +136,13 @@ fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
         (None, None) => anyhow::bail!("--token or --token-file is required"),
     };
     let node = agent::default_node_id(e.node_id.as_deref(), &e.root)?;
-    let st = agent::enroll(&e.server, &secret, &node, &e.state_dir, Duration::from_secs(30))?;
+    let st = agent::enroll(
+        &e.server,
+        &secret,
+        &node,
+        &e.state_dir,
+        Duration::from_secs(30),
+    )?;
     eprintln!(
         "enrolled as `{}` with {}; token saved in {}",
         st.node,
@@ -182,7 +201,10 @@ fn once(agent: &Agent) -> u8 {
                 o.status,
                 &o.hash[..12],
                 if o.delivered_from_spool > 0 {
-                    format!(" (and {} spooled inventories delivered)", o.delivered_from_spool)
+                    format!(
+                        " (and {} spooled inventories delivered)",
+                        o.delivered_from_spool
+                    )
                 } else {
                     String::new()
                 }

@@ -213,8 +213,7 @@ fn table(inv: &Inventory) -> String {
         s.push_str(&format!(
             "  image {}  {}  packages {}{}\n",
             i.reference,
-            i.os
-                .as_ref()
+            i.os.as_ref()
                 .and_then(|o| o.pretty_name.clone())
                 .unwrap_or_default(),
             i.packages,
@@ -250,7 +249,17 @@ fn table(inv: &Inventory) -> String {
 }
 
 /// Write via a temporary file in the same directory and rename, so readers never see half a file.
+///
+/// A path that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
+/// to directly: renaming over it would replace the device with a file.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Ok(m) = fs_err::metadata(path) {
+        if !m.is_file() {
+            let mut f = fs_err::OpenOptions::new().write(true).open(path)?;
+            f.write_all(bytes)?;
+            return Ok(());
+        }
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

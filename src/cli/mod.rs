@@ -75,11 +75,8 @@ pub enum Command {
     /// source package, Python modules owned by dpkg/rpm are left to the distro, OpenStack
     /// deliverables against OSSA and PyPA, crates against RustSec.
     Scan(scan::ScanArgs),
-    /// Fetch the advisory feeds into the data directory, from upstream or from a mirror/bundle.
-    ///
-    /// Git feeds are fetched and their tree written as the feed folder; archive feeds are
-    /// downloaded conditionally and extracted safely; `--from` takes every feed from a mirror
-    /// directory or bundle instead (air-gapped sites); `--bundle-out` writes such a bundle.
+    /// Fetch the feeds into the data directory, from upstream or from a mirror or bundle.
+    #[command(long_about = sync::LONG_ABOUT)]
     Sync(sync::SyncArgs),
     /// Re-render a saved JSON report (table, json, html, sarif, junit, cyclonedx, markdown).
     ///

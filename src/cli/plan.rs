@@ -166,20 +166,42 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
     match c {
         PlanCommand::Upgrade(a) => {
             let (cat, input, as_of, now) = load(&a.common)?;
-            let ctx = Context { catalog: &cat, as_of, generated_at: &now };
+            let ctx = Context {
+                catalog: &cat,
+                as_of,
+                generated_at: &now,
+            };
             let policy = match &a.policy {
-                Some(p) => Some(crate::policy::load(p).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?),
+                Some(p) => Some(
+                    crate::policy::load(p).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?,
+                ),
                 None => None,
             };
-            let hold_back = a.hold_back.iter().map(|h| parse_scope(h)).collect::<Result<Vec<_>, _>>()?;
-            let opts = UpgradeOptions { scope: parse_scope(&a.scope)?, to: a.to.clone(), policy, canary: a.canary, batch_size: a.batch_size, hold_back, adjacent_only: a.adjacent_only };
+            let hold_back = a
+                .hold_back
+                .iter()
+                .map(|h| parse_scope(h))
+                .collect::<Result<Vec<_>, _>>()?;
+            let opts = UpgradeOptions {
+                scope: parse_scope(&a.scope)?,
+                to: a.to.clone(),
+                policy,
+                canary: a.canary,
+                batch_size: a.batch_size,
+                hold_back,
+                adjacent_only: a.adjacent_only,
+            };
             let mut plan = plan_upgrade(&input, &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
             emit(&plan, &a.common, &input)
         }
         PlanCommand::Rollback(a) => {
             let (cat, input, as_of, now) = load(&a.common)?;
-            let ctx = Context { catalog: &cat, as_of, generated_at: &now };
+            let ctx = Context {
+                catalog: &cat,
+                as_of,
+                generated_at: &now,
+            };
             let to = match &a.to {
                 None => RollbackTarget::Previous,
                 Some(t) => match parse_date(t) {
@@ -193,15 +215,27 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                     }
                 },
             };
-            let opts = RollbackOptions { scope: parse_scope(&a.scope)?, to };
+            let opts = RollbackOptions {
+                scope: parse_scope(&a.scope)?,
+                to,
+            };
             let mut plan = plan_rollback(&input, &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
             emit(&plan, &a.common, &input)
         }
         PlanCommand::Replicate(a) => {
             let (cat, input, as_of, now) = load(&a.common)?;
-            let ctx = Context { catalog: &cat, as_of, generated_at: &now };
-            let opts = ReplicateOptions { from: a.from.clone(), to: a.to_site.clone(), footprint: a.footprint, own_keystone: a.own_keystone };
+            let ctx = Context {
+                catalog: &cat,
+                as_of,
+                generated_at: &now,
+            };
+            let opts = ReplicateOptions {
+                from: a.from.clone(),
+                to: a.to_site.clone(),
+                footprint: a.footprint,
+                own_keystone: a.own_keystone,
+            };
             let mut plan = plan_replicate(&input, &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
             emit(&plan, &a.common, &input)
@@ -210,7 +244,8 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
 }
 
 fn parse_date(s: &str) -> anyhow::Result<time::Date> {
-    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).with_context(|| format!("expected YYYY-MM-DD, found `{s}`"))
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .with_context(|| format!("expected YYYY-MM-DD, found `{s}`"))
 }
 
 fn releases_dir(a: &CommonArgs) -> anyhow::Result<PathBuf> {
@@ -236,11 +271,25 @@ fn load(a: &CommonArgs) -> anyhow::Result<(OpenStackCatalog, FileInput, time::Da
         None => parse_date(&now.chars().take(10).collect::<String>())?,
     };
     let dir = releases_dir(a)?;
-    let (cat, _problems) = OpenStackCatalog::load(&dir).with_context(|| format!("loading openstack/releases from {}", dir.display()))?;
+    let (cat, _problems) = OpenStackCatalog::load(&dir)
+        .with_context(|| format!("loading openstack/releases from {}", dir.display()))?;
     let input = FileInput::load(&a.inventories);
     if input.inventories().is_empty() {
-        let why = input.problems().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ");
-        anyhow::bail!("no inventory could be read from {:?}{}", a.inventories, if why.is_empty() { String::new() } else { format!(":\n  {why}") });
+        let why = input
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n  ");
+        anyhow::bail!(
+            "no inventory could be read from {:?}{}",
+            a.inventories,
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(":\n  {why}")
+            }
+        );
     }
     Ok((cat, input, as_of, now))
 }
@@ -251,10 +300,18 @@ fn emit(plan: &crate::model::Plan, a: &CommonArgs, input: &FileInput) -> anyhow:
     for p in input.problems() {
         eprintln!("warning: {p}");
     }
-    Ok(if input.problems().is_empty() { super::EXIT_OK } else { super::EXIT_ERROR })
+    Ok(if input.problems().is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_ERROR
+    })
 }
 
-fn write_files(files: &[RenderedFile], format: PlanFormat, out: Option<&Path>) -> anyhow::Result<()> {
+fn write_files(
+    files: &[RenderedFile],
+    format: PlanFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
     use std::io::Write;
     match out {
         None => {
@@ -267,7 +324,11 @@ fn write_files(files: &[RenderedFile], format: PlanFormat, out: Option<&Path>) -
             }
             so.flush()?;
         }
-        Some(p) if format.single_file() && files.len() == 1 && !(p.is_dir() || p.to_string_lossy().ends_with('/')) => {
+        Some(p)
+            if format.single_file()
+                && files.len() == 1
+                && !(p.is_dir() || p.to_string_lossy().ends_with('/')) =>
+        {
             if let Some(parent) = p.parent().filter(|x| !x.as_os_str().is_empty()) {
                 fs_err::create_dir_all(parent)?;
             }

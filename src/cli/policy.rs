@@ -8,7 +8,9 @@ pub enum PolicyCommand {
     /// Validate policy files: every problem at once, each with file:line and the field path.
     ///
     /// Exit 0 when every file is valid, 2 otherwise.
-    #[command(after_help = "Examples:\n  nminus policy check policies/*.yaml\n  nminus policy check default strict   # the shipped policies by name")]
+    #[command(
+        after_help = "Examples:\n  nminus policy check policies/*.yaml\n  nminus policy check default strict   # the shipped policies by name"
+    )]
     Check(CheckArgs),
 }
 
@@ -31,7 +33,11 @@ pub(super) fn run(c: PolicyCommand) -> anyhow::Result<u8> {
                         p.name,
                         p.rules.len(),
                         p.waivers.len(),
-                        p.gate.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        p.gate
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     Err(e) => {
                         bad += 1;
@@ -41,7 +47,11 @@ pub(super) fn run(c: PolicyCommand) -> anyhow::Result<u8> {
                     }
                 }
             }
-            Ok(if bad == 0 { super::EXIT_OK } else { super::EXIT_ERROR })
+            Ok(if bad == 0 {
+                super::EXIT_OK
+            } else {
+                super::EXIT_ERROR
+            })
         }
     }
 }

@@ -20,7 +20,12 @@ use crate::store::{FindingFilter, Millis, PackageHolder};
   nminus query --server http://nminus:8080 diff par1 --since 2026-01-01")]
 pub struct QueryArgs {
     /// The server's base URL.
-    #[arg(long, env = "NMINUS_SERVER", conflicts_with = "db", required_unless_present = "db")]
+    #[arg(
+        long,
+        env = "NMINUS_SERVER",
+        conflicts_with = "db",
+        required_unless_present = "db"
+    )]
     pub server: Option<String>,
     /// The store, read directly (`sqlite://PATH` or `postgres://…`).
     #[arg(long, env = "NMINUS_DB")]
@@ -29,10 +34,10 @@ pub struct QueryArgs {
     #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Policy deciding which nodes are stale (`--db` only; a server uses its own).
-    #[arg(long, default_value = "default")]
+    #[arg(long, default_value = "default", global = true)]
     pub policy: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table, global = true)]
     pub format: QueryFormat,
     /// What to ask.
     #[command(subcommand)]
@@ -182,16 +187,30 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             let all: Vec<NodeView> = match &src {
                 Source::Server { .. } => src.get(
                     "/v1/nodes",
-                    &[opt("site", site.as_ref()), opt("cell", cell.as_ref()), opt("status", status.as_ref())]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>(),
+                    &[
+                        opt("site", site.as_ref()),
+                        opt("cell", cell.as_ref()),
+                        opt("status", status.as_ref()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
                 )?,
-                Source::Db { rt, store, analyzer } => rt
+                Source::Db {
+                    rt,
+                    store,
+                    analyzer,
+                } => rt
                     .block_on(query::nodes(store.as_ref(), analyzer, now))?
                     .into_iter()
-                    .filter(|n| site.as_ref().is_none_or(|s| n.node.site.as_ref() == Some(s)))
-                    .filter(|n| cell.as_ref().is_none_or(|c| n.node.cell.as_ref() == Some(c)))
+                    .filter(|n| {
+                        site.as_ref()
+                            .is_none_or(|s| n.node.site.as_ref() == Some(s))
+                    })
+                    .filter(|n| {
+                        cell.as_ref()
+                            .is_none_or(|c| n.node.cell.as_ref() == Some(c))
+                    })
                     .filter(|n| status.as_ref().is_none_or(|s| &n.status == s))
                     .collect(),
             };
@@ -236,9 +255,11 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
                         .collect::<Vec<_>>(),
                     )?
                 }
-                Source::Db { rt, store, analyzer } => {
-                    rt.block_on(query::findings(store.as_ref(), analyzer, &filter, now))?
-                }
+                Source::Db {
+                    rt,
+                    store,
+                    analyzer,
+                } => rt.block_on(query::findings(store.as_ref(), analyzer, &filter, now))?,
             };
             emit(a.format, &all, &mut out, |o| findings_table(&all, o))?;
         }
@@ -250,10 +271,13 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             let all: Vec<PackageHolder> = match &src {
                 Source::Server { .. } => src.get(
                     "/v1/where",
-                    &[Some(("package", name.clone())), opt("version", version.as_ref())]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>(),
+                    &[
+                        Some(("package", name.clone())),
+                        opt("version", version.as_ref()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
                 )?,
                 Source::Db { rt, store, .. } => {
                     rt.block_on(store.package_holders(&name, version.as_deref()))?
@@ -301,7 +325,12 @@ fn emit<T: serde::Serialize>(
 fn columns(rows: &[Vec<String>], out: &mut Vec<u8>) -> std::io::Result<()> {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
-        .map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let mut line = String::new();
@@ -329,9 +358,17 @@ fn ago(now: Millis, t: Option<Millis>) -> String {
 }
 
 fn nodes_table(v: &[NodeView], now: Millis, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut rows = vec![["NODE", "SITE", "CELL", "STATUS", "LAST SEEN", "FINDINGS", "COMPLIANT"]
-        .map(str::to_owned)
-        .to_vec()];
+    let mut rows = vec![[
+        "NODE",
+        "SITE",
+        "CELL",
+        "STATUS",
+        "LAST SEEN",
+        "FINDINGS",
+        "COMPLIANT",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
     for n in v {
         rows.push(vec![
             n.node.id.clone(),
@@ -360,10 +397,16 @@ fn findings_table(v: &[Finding], out: &mut Vec<u8>) -> std::io::Result<()> {
             f.node.clone(),
             f.severity.as_str().to_owned(),
             f.code.as_str().to_owned(),
-            format!("{} {} {}", f.subject.ecosystem, f.subject.name, f.subject.version)
-                .trim()
-                .to_owned(),
-            f.advisory.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+            format!(
+                "{} {} {}",
+                f.subject.ecosystem, f.subject.name, f.subject.version
+            )
+            .trim()
+            .to_owned(),
+            f.advisory
+                .as_ref()
+                .map(|a| a.id.clone())
+                .unwrap_or_default(),
         ]);
     }
     columns(&rows, out)?;

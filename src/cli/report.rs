@@ -123,8 +123,8 @@ fn regate(r: &mut Report, gate: &Gate) {
 }
 
 fn exit_code(r: &Report, gate: &Gate) -> u8 {
-    let incomplete = !r.not_judged.is_empty()
-        || r.problems.iter().any(|p| p.kind != ProblemKind::Skipped);
+    let incomplete =
+        !r.not_judged.is_empty() || r.problems.iter().any(|p| p.kind != ProblemKind::Skipped);
     if incomplete {
         super::EXIT_ERROR
     } else if r.findings.iter().any(|f| gate.fails(f)) {
@@ -197,9 +197,7 @@ pub(super) fn write_reports(
         f.writer(opts).write(report, &mut buf)?;
         let target: Option<PathBuf> = match output {
             None => None,
-            Some(p) if several || p.is_dir() => {
-                Some(p.join(format!("report.{}", f.extension())))
-            }
+            Some(p) if several || p.is_dir() => Some(p.join(format!("report.{}", f.extension()))),
             Some(p) => Some(p.to_path_buf()),
         };
         match target {

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::analyze::{
-    apply_waivers, build_report, judge_currency, match_inventory, AdvisoryIndex, CatalogPaths, Catalogs, Gate, GateTerm, ReportInput,
+    apply_waivers, build_report, judge_currency, match_inventory, AdvisoryIndex, CatalogPaths,
+    Catalogs, Gate, GateTerm, ReportInput,
 };
 use crate::collect::{self, lockfile::LockfileCollector, CollectOptions, Collector, Root};
 use crate::model::{Inventory, NodeInfo};
@@ -94,7 +95,8 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .with_context(|| format!("--as-of: expected YYYY-MM-DD, found `{as_of}`"))?;
-    let policy = crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
+    let policy =
+        crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
     let cfg = match &a.sources {
         Some(p) => FeedsConfig::load(p)?,
         None => FeedsConfig::builtin(),
@@ -175,7 +177,19 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     }
     let (catalogs, catalog_notes) = Catalogs::load(&paths);
     if a.data.is_dir() {
-        not_judged.extend(catalog_notes);
+        // A missing part of the release data matters only when something needs it: OpenStack
+        // series for nodes running OpenStack, lifecycles for nodes with an OS.
+        let has_services = inventories.iter().any(|i| !i.services.is_empty());
+        let has_os = inventories.iter().any(|i| i.os.is_some());
+        not_judged.extend(catalog_notes.into_iter().filter(|n| {
+            if n.contains("openstack/releases") {
+                has_services
+            } else if n.contains("endoflife") {
+                has_os
+            } else {
+                true
+            }
+        }));
     }
     let loaded_at = started.elapsed();
 
@@ -201,7 +215,15 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     let waiver_findings = apply_waivers(&mut all, &refs, &policy, as_of_date);
     let mut judged: Vec<_> = inventories
         .iter()
-        .map(|inv| (inv, all.iter().filter(|f| f.node == inv.node.id).cloned().collect::<Vec<_>>()))
+        .map(|inv| {
+            (
+                inv,
+                all.iter()
+                    .filter(|f| f.node == inv.node.id)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     if let Some((_, f)) = judged.first_mut() {
         f.extend(waiver_findings);
@@ -259,13 +281,18 @@ fn apt_index_files(paths: &[PathBuf]) -> Vec<PathBuf> {
         } else if p.is_dir() {
             let mut stack = vec![p.clone()];
             while let Some(d) = stack.pop() {
-                let Ok(rd) = fs_err::read_dir(&d) else { continue };
+                let Ok(rd) = fs_err::read_dir(&d) else {
+                    continue;
+                };
                 for e in rd.flatten() {
                     let path = e.path();
                     let name = e.file_name().to_string_lossy().into_owned();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if name.ends_with("_Packages") || name.ends_with("Packages.gz") || name == "Packages" {
+                    } else if name.ends_with("_Packages")
+                        || name.ends_with("Packages.gz")
+                        || name == "Packages"
+                    {
                         out.push(path);
                     }
                 }

@@ -11,7 +11,8 @@ use crate::serve::{AppState, ServeOptions};
 
 /// Arguments of `nminus serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "Agents enroll with the enrollment secret and push with their own token (see `nminus agent`).
+#[command(
+    after_help = "Agents enroll with the enrollment secret and push with their own token (see `nminus agent`).
 
 Examples:
   nminus serve --db sqlite:///var/lib/nminus/fleet.db --data /var/lib/nminus/data \\
@@ -19,7 +20,8 @@ Examples:
   nminus serve --db postgres://nminus@db.example/nminus --data /var/lib/nminus/data --listen :8080
 
 Endpoints: POST /v1/enroll, /v1/inventories, /v1/reanalyze; GET /v1/nodes[/ID[/history]],
-/v1/findings, /v1/where, /v1/diff, /v1/report.json, /v1/report.html, /healthz, /readyz, /metrics.")]
+/v1/findings, /v1/where, /v1/diff, /v1/report.json, /v1/report.html, /healthz, /readyz, /metrics."
+)]
 pub struct ServeArgs {
     /// The store: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "NMINUS_DB")]
@@ -80,7 +82,11 @@ pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => n * 60,
         "h" => n * 3600,
         "d" => n * 86_400,
-        _ => return Err(format!("expected a duration like 30s, 10m, 1h or 2d, found `{s}`")),
+        _ => {
+            return Err(format!(
+                "expected a duration like 30s, 10m, 1h or 2d, found `{s}`"
+            ))
+        }
     };
     Ok(Duration::from_secs(secs))
 }
@@ -139,8 +145,17 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     };
     let today = time::OffsetDateTime::now_utc().date();
     let analyzer = Analyzer::load(&cfg, policy, today)?;
-    for f in analyzer.feeds().iter().filter(|f| !f.loaded) {
-        tracing::warn!("feed `{}` not loaded: {}", f.name, f.note.as_deref().unwrap_or(""));
+    let release = crate::sources::feeds::RELEASE_KINDS;
+    for f in analyzer
+        .feeds()
+        .iter()
+        .filter(|f| !f.loaded && !release.contains(&f.kind.as_str()))
+    {
+        tracing::warn!(
+            "feed `{}` not loaded: {}",
+            f.name,
+            f.note.as_deref().unwrap_or("")
+        );
     }
     for n in analyzer.not_judged() {
         tracing::warn!("{n}");

@@ -9,10 +9,9 @@ use clap::Args;
 use crate::sources::feeds::FeedsConfig;
 use crate::sources::sync::{self, ExtractLimits, Outcome, SyncFrom, SyncOptions};
 
-/// Arguments of `nminus sync`.
-#[derive(Debug, Args)]
-#[command(
-    long_about = "Bring the advisory feeds of the data directory up to date.
+/// The long help of `nminus sync` (the subcommand's `long_about`).
+pub(super) const LONG_ABOUT: &str =
+    "Bring the feeds of the data directory (advisories, release data) up to date.
 
 Each feed of the feed definitions (`advisories/sources.yaml`, or --sources FILE) is one folder of \
 the data directory. Without --from, every feed is fetched from its `upstream`: a git repository \
@@ -31,7 +30,11 @@ place, so a scan running meanwhile sees the old feed or the new one. Archives an
 extracted safely: absolute paths, `..`, links pointing outside, device files and archives over \
 --max-bytes / --max-files are refused and nothing is written. The outcome of each feed is \
 recorded in DATA/.nminus/state.json (time, source, git commit or content digest); one feed \
-failing does not stop the others.",
+failing does not stop the others.";
+
+/// Arguments of `nminus sync`.
+#[derive(Debug, Args)]
+#[command(
     after_help = "Exit codes: 0 every selected feed synced, unchanged or skipped (no upstream); 2 some feed failed (the others were synced) or the command could not run.
 
 Examples:
@@ -154,10 +157,15 @@ pub(super) fn run(a: &SyncArgs) -> anyhow::Result<u8> {
         .filter(|f| f.outcome == Outcome::Failed)
         .count();
     if failed > 0 {
+        let others = report.feeds.len() - failed;
         eprintln!(
-            "{failed} of {} feed(s) failed; the others were synced into {}",
+            "{failed} of {} feed(s) failed{}",
             report.feeds.len(),
-            a.data.display()
+            if others > 0 {
+                format!("; the other {others} were synced into {}", a.data.display())
+            } else {
+                String::new()
+            }
         );
     }
     Ok(if report.ok() {

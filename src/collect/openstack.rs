@@ -231,7 +231,11 @@ mod tests {
                             let repo = r.split(':').next().unwrap_or("").trim();
                             let norm = pep503(repo);
                             rows.insert(norm, (stem.to_owned(), ty.to_owned()));
-                        } else if let Some(n) = l.trim_start().strip_prefix("pypi-name:").or_else(|| l.trim_start().strip_prefix("tarball-base:")) {
+                        } else if let Some(n) = l
+                            .trim_start()
+                            .strip_prefix("pypi-name:")
+                            .or_else(|| l.trim_start().strip_prefix("tarball-base:"))
+                        {
                             // The distribution name on PyPI when it differs from the repository
                             // (`openstack-placement`, `openstack-heat`).
                             rows.insert(pep503(n.trim()), (stem.to_owned(), ty.to_owned()));

@@ -186,7 +186,9 @@ impl Root {
                 f.data.as_ref().map(|d| d.to_vec()).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::Unsupported,
-                        format!("{node_path}: contents not kept in memory (not a file collectors read)"),
+                        format!(
+                            "{node_path}: contents not kept in memory (not a file collectors read)"
+                        ),
                     )
                 })
             }
@@ -212,7 +214,10 @@ impl Root {
 
     /// Entry names of a directory, sorted; empty when it does not exist.
     pub fn list(&self, node_path: &str) -> Vec<String> {
-        self.entries(node_path).into_iter().map(|(n, _)| n).collect()
+        self.entries(node_path)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
     }
 
     /// Entries of a directory with their kinds (a symlink is [`NodeKind::Symlink`], not
@@ -381,7 +386,10 @@ mod tests {
             &normalize("etc/rel").0,
             Node::Symlink("../../../../etc/hostname".into()),
         );
-        fs.insert(&normalize("escape").0, Node::Symlink("/../../secret".into()));
+        fs.insert(
+            &normalize("escape").0,
+            Node::Symlink("/../../secret".into()),
+        );
         fs.insert(&normalize("loop").0, Node::Symlink("loop".into()));
         fs.insert(
             &normalize("usr/bin/python3").0,

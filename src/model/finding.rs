@@ -236,11 +236,21 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in FindingCode::ALL {
             assert!(seen.insert(c.as_str()), "duplicate code {c}");
-            assert!(doc.contains(&format!("\n## {}\n", c.as_str())), "docs/findings.md lacks a section for `{c}`");
+            assert!(
+                doc.contains(&format!("\n## {}\n", c.as_str())),
+                "docs/findings.md lacks a section for `{c}`"
+            );
             assert_eq!(c.as_str().parse::<FindingCode>(), Ok(c));
-            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.as_str().to_owned()));
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::String(c.as_str().to_owned())
+            );
         }
         let sections = doc.lines().filter(|l| l.starts_with("## ")).count();
-        assert_eq!(sections, FindingCode::ALL.len(), "docs/findings.md documents a code that does not exist");
+        assert_eq!(
+            sections,
+            FindingCode::ALL.len(),
+            "docs/findings.md documents a code that does not exist"
+        );
     }
 }

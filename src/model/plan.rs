@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
 
 /// What a plan does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanKind {
     /// Bring the scope to newer versions (a series path or patch releases).
@@ -148,7 +150,9 @@ pub struct SitePath {
 }
 
 /// Where a step sits in the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Before the window: checks, backups, staging new code, additive schema changes.
@@ -174,7 +178,9 @@ pub enum Phase {
 }
 
 /// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Confirm the previous release's online data migrations are complete.
@@ -216,7 +222,9 @@ pub enum Action {
 }
 
 /// What undoing a step takes (`docs/planner.md` §Reversibility).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reversibility {
     /// Redeploying the previous code undoes it; the database still serves the older release.
@@ -345,7 +353,9 @@ pub struct OsaHint {
 }
 
 /// Package manager of a pin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageManager {
     /// apt (Debian, Ubuntu).
@@ -437,7 +447,9 @@ pub struct Step {
 }
 
 /// A documented limit that shapes the plan (`docs/planner.md` §Rollback limits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LimitCode {
     /// No database schema downgrade: past a contract / data migration, only the backup helps.

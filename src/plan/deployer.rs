@@ -21,8 +21,14 @@ fn release_key(s: &Series) -> Option<(u32, u32)> {
 /// kolla's default base distribution version for a series, given the one in use
 /// (KA-COMMON: 2025.1 moves Ubuntu to noble, 2025.2 Rocky to 10, 2026.1 Debian to trixie).
 pub fn kolla_base_for(series: &Series, distro: &str, current: &str) -> String {
-    let Some(key) = release_key(series) else { return current.to_owned() };
-    let table: &[((u32, u32), &str, &str)] = &[((2025, 1), "ubuntu", "noble"), ((2025, 2), "rocky", "10"), ((2026, 1), "debian", "trixie")];
+    let Some(key) = release_key(series) else {
+        return current.to_owned();
+    };
+    let table: &[((u32, u32), &str, &str)] = &[
+        ((2025, 1), "ubuntu", "noble"),
+        ((2025, 2), "rocky", "10"),
+        ((2026, 1), "debian", "trixie"),
+    ];
     let mut v = current.to_owned();
     for (from, d, ver) in table {
         if *d == distro && key >= *from {
@@ -34,7 +40,12 @@ pub fn kolla_base_for(series: &Series, distro: &str, current: &str) -> String {
 
 /// `openstack_tag` of a series: `2025.1-ubuntu-noble`.
 pub fn kolla_tag(series: &Series, distro: &str, current_version: &str) -> String {
-    format!("{}-{}-{}", series.id(), distro, kolla_base_for(series, distro, current_version))
+    format!(
+        "{}-{}-{}",
+        series.id(),
+        distro,
+        kolla_base_for(series, distro, current_version)
+    )
 }
 
 /// The RabbitMQ minor kolla ships with a series (KO §6.1).
@@ -69,22 +80,35 @@ pub fn minor_of(version: &str) -> Option<String> {
     Some(format!("{a}.{b}"))
 }
 
-const RABBITMQ_MINORS: &[&str] = &["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "4.0", "4.1", "4.2", "4.3"];
+const RABBITMQ_MINORS: &[&str] = &[
+    "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "4.0", "4.1", "4.2", "4.3",
+];
 
 /// `rabbitmq_allowed_upgrades` (KA-RMQ): multi-minor jumps kolla allows; otherwise one minor
 /// at a time.
-const RABBITMQ_ALLOWED: &[(&str, &[&str])] = &[("3.13", &["4.0", "4.1", "4.2"]), ("4.0", &["4.1", "4.2"])];
+const RABBITMQ_ALLOWED: &[(&str, &[&str])] =
+    &[("3.13", &["4.0", "4.1", "4.2"]), ("4.0", &["4.1", "4.2"])];
 
 /// The RabbitMQ versions to go through from `from` to `to` (minors), each hop allowed: the
 /// furthest allow-listed minor not past the target, else the next minor. Empty when equal or
 /// unknown.
 pub fn rabbitmq_hops(from: &str, to: &str) -> Vec<String> {
     let pos = |m: &str| RABBITMQ_MINORS.iter().position(|x| *x == m);
-    let (Some(mut cur), Some(end)) = (pos(from), pos(to)) else { return Vec::new() };
+    let (Some(mut cur), Some(end)) = (pos(from), pos(to)) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     while cur < end {
-        let allowed = RABBITMQ_ALLOWED.iter().find(|(f, _)| *f == RABBITMQ_MINORS[cur]).map_or(&[][..], |(_, a)| *a);
-        let next = allowed.iter().filter_map(|m| pos(m)).filter(|p| *p <= end).max().unwrap_or(cur + 1);
+        let allowed = RABBITMQ_ALLOWED
+            .iter()
+            .find(|(f, _)| *f == RABBITMQ_MINORS[cur])
+            .map_or(&[][..], |(_, a)| *a);
+        let next = allowed
+            .iter()
+            .filter_map(|m| pos(m))
+            .filter(|p| *p <= end)
+            .max()
+            .unwrap_or(cur + 1);
         out.push(RABBITMQ_MINORS[next].to_owned());
         cur = next;
     }
@@ -93,10 +117,18 @@ pub fn rabbitmq_hops(from: &str, to: &str) -> Vec<String> {
 
 /// The commit a release tagged (openstack/releases `projects[].hash`), preferring the
 /// deliverable's own repository.
-pub fn release_commit(cat: &OpenStackCatalog, deliverable: &str, series: &str, version: &str) -> Option<String> {
+pub fn release_commit(
+    cat: &OpenStackCatalog,
+    deliverable: &str,
+    series: &str,
+    version: &str,
+) -> Option<String> {
     let d = cat.deliverable(deliverable, series)?;
     let want: Pep440Version = version.parse().ok()?;
-    let r = d.releases.iter().find(|r| matches!(&r.tag, Tag::Version(v) if *v == want))?;
+    let r = d
+        .releases
+        .iter()
+        .find(|r| matches!(&r.tag, Tag::Version(v) if *v == want))?;
     r.projects
         .iter()
         .find(|(repo, _)| repo.rsplit('/').next() == Some(deliverable))
@@ -120,7 +152,15 @@ pub fn manager_of(n: &NodeView) -> Option<PackageManager> {
     } else if n.packages.iter().any(|p| p.0 == Ecosystem::Rpm) {
         Some(PackageManager::Dnf)
     } else {
-        n.os.as_ref().map(|o| if ["debian", "ubuntu"].contains(&o.id.as_str()) || o.id_like.iter().any(|x| x == "debian") { PackageManager::Apt } else { PackageManager::Dnf })
+        n.os.as_ref().map(|o| {
+            if ["debian", "ubuntu"].contains(&o.id.as_str())
+                || o.id_like.iter().any(|x| x == "debian")
+            {
+                PackageManager::Apt
+            } else {
+                PackageManager::Dnf
+            }
+        })
     }
 }
 
@@ -130,14 +170,22 @@ pub fn distro_repo(n: &NodeView, series: &Series) -> Option<String> {
     let os = n.os.as_ref()?;
     match os.id.as_str() {
         "ubuntu" => Some(format!("cloud-archive:{}", series.name)),
-        "rhel" | "rocky" | "centos" | "almalinux" => Some(format!("centos-release-openstack-{}", series.name)),
+        "rhel" | "rocky" | "centos" | "almalinux" => {
+            Some(format!("centos-release-openstack-{}", series.name))
+        }
         _ => None,
     }
 }
 
 /// Pins of a component's distro packages on one node, to a glob of the target upstream
 /// version (`2:31.*`: the distro revision of the target is not known in advance).
-pub fn glob_pins(host: &str, mgr: PackageManager, packages: &[(Ecosystem, String, String)], upstream_major: &str, repo: Option<String>) -> Vec<PackagePin> {
+pub fn glob_pins(
+    host: &str,
+    mgr: PackageManager,
+    packages: &[(Ecosystem, String, String)],
+    upstream_major: &str,
+    repo: Option<String>,
+) -> Vec<PackagePin> {
     packages
         .iter()
         .map(|(_, name, v)| PackagePin {
@@ -153,10 +201,22 @@ pub fn glob_pins(host: &str, mgr: PackageManager, packages: &[(Ecosystem, String
 }
 
 /// Exact pins (rollback, replication, hold-back).
-pub fn exact_pins(hosts: &[String], mgr: PackageManager, packages: &[(Ecosystem, String, String)]) -> Vec<PackagePin> {
+pub fn exact_pins(
+    hosts: &[String],
+    mgr: PackageManager,
+    packages: &[(Ecosystem, String, String)],
+) -> Vec<PackagePin> {
     packages
         .iter()
-        .map(|(_, name, v)| PackagePin { hosts: hosts.to_vec(), manager: mgr, name: name.clone(), version: v.clone(), exact: true, hold: true, repo: None })
+        .map(|(_, name, v)| PackagePin {
+            hosts: hosts.to_vec(),
+            manager: mgr,
+            name: name.clone(),
+            version: v.clone(),
+            exact: true,
+            hold: true,
+            repo: None,
+        })
         .collect()
 }
 

@@ -74,9 +74,16 @@ impl ImageInfo {
         Some((series.to_owned(), distro.to_owned(), version.to_owned()))
     }
 
-    /// kolla's variable stem (`nova_compute`).
+    /// kolla-ansible's variable stem of the image (`nova_compute` → `nova_compute_tag`): the
+    /// image name with `_`, except where the roles name it differently (`mariadb-server` →
+    /// `mariadb`, `openvswitch-db-server` → `openvswitch_db`, `ovn-nb-db-server` → `ovn_nb_db`).
     pub fn var_stem(&self) -> String {
-        self.name.replace('-', "_")
+        let n = self.name.as_str();
+        let n = n
+            .strip_suffix("-server")
+            .filter(|r| *r == "mariadb" || r.ends_with("-db"))
+            .unwrap_or(n);
+        n.replace('-', "_")
     }
 }
 
@@ -155,13 +162,19 @@ impl NodeView {
 
     /// Whether the node is in a canary group (label `canary=true|yes|1`).
     pub fn is_canary(&self) -> bool {
-        self.labels.get("canary").is_some_and(|v| matches!(v.as_str(), "true" | "yes" | "1"))
+        self.labels
+            .get("canary")
+            .is_some_and(|v| matches!(v.as_str(), "true" | "yes" | "1"))
     }
 
     /// `site=par1 cell=cell1 aggregate=agg az=az1` (what compute batches group by).
     pub fn group(&self) -> String {
         let mut s = format!("site={}", self.site);
-        for (k, v) in [("cell", &self.cell), ("aggregate", &self.aggregate), ("az", &self.az)] {
+        for (k, v) in [
+            ("cell", &self.cell),
+            ("aggregate", &self.aggregate),
+            ("az", &self.az),
+        ] {
             if let Some(v) = v {
                 s.push_str(&format!(" {k}={v}"));
             }
@@ -173,7 +186,10 @@ impl NodeView {
     pub fn min_ordinal(&self, phase: crate::model::Phase) -> Option<usize> {
         self.installed
             .iter()
-            .filter(|i| order::component(i.component).is_some_and(|c| c.phase == phase && c.deliverable.is_some()))
+            .filter(|i| {
+                order::component(i.component)
+                    .is_some_and(|c| c.phase == phase && c.deliverable.is_some())
+            })
             .filter_map(|i| i.ordinal)
             .min()
     }
@@ -181,16 +197,30 @@ impl NodeView {
 
 /// Unit / container / image name → component, for a deliverable with several components.
 fn component_for_name(deliverable: &str, stem: &str) -> Option<&'static str> {
-    let rest = stem.strip_prefix(deliverable)?.trim_start_matches(['-', '_']);
+    let rest = stem
+        .strip_prefix(deliverable)?
+        .trim_start_matches(['-', '_']);
     let rest = rest.replace('_', "-");
     Some(match (deliverable, rest.as_str()) {
         ("nova", "conductor" | "super-conductor") => "nova-conductor",
         ("nova", "scheduler") => "nova-scheduler",
-        ("nova", "api" | "api-metadata" | "metadata" | "novncproxy" | "spicehtml5proxy" | "serialproxy" | "consoleauth") => "nova-api",
+        (
+            "nova",
+            "api" | "api-metadata" | "metadata" | "novncproxy" | "spicehtml5proxy" | "serialproxy"
+            | "consoleauth",
+        ) => "nova-api",
         ("nova", "compute" | "compute-ironic" | "libvirt" | "ssh") => "nova-compute",
         ("neutron", "server" | "api" | "rpc-server" | "periodic-workers") => "neutron-server",
-        ("neutron", "openvswitch-agent" | "linuxbridge-agent" | "sriov-agent" | "sriov-nic-agent" | "macvtap-agent") => "neutron-l2-agent",
-        ("neutron", "l3-agent" | "dhcp-agent" | "metadata-agent" | "ovn-metadata-agent" | "ovn-agent" | "metering-agent") => "neutron-l3-agent",
+        (
+            "neutron",
+            "openvswitch-agent" | "linuxbridge-agent" | "sriov-agent" | "sriov-nic-agent"
+            | "macvtap-agent",
+        ) => "neutron-l2-agent",
+        (
+            "neutron",
+            "l3-agent" | "dhcp-agent" | "metadata-agent" | "ovn-metadata-agent" | "ovn-agent"
+            | "metering-agent",
+        ) => "neutron-l3-agent",
         ("cinder", "scheduler") => "cinder-scheduler",
         ("cinder", "volume") => "cinder-volume",
         ("cinder", "backup") => "cinder-backup",
@@ -201,7 +231,13 @@ fn component_for_name(deliverable: &str, stem: &str) -> Option<&'static str> {
 
 /// The OpenStack component a kolla image runs (`nova-compute`, `keystone`, `heat-engine`).
 fn image_component(name: &str) -> Option<&'static str> {
-    let single = |d: &str| COMPONENTS.iter().filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora").count() == 1;
+    let single = |d: &str| {
+        COMPONENTS
+            .iter()
+            .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
+            .count()
+            == 1
+    };
     COMPONENTS
         .iter()
         .filter_map(|c| c.deliverable)
@@ -210,7 +246,13 @@ fn image_component(name: &str) -> Option<&'static str> {
             COMPONENTS
                 .iter()
                 .filter(|c| c.id != "octavia-amphora")
-                .find(|c| c.deliverable.is_some_and(|d| single(d) && (name == d || name.strip_prefix(d).is_some_and(|r| r.starts_with('-')))))
+                .find(|c| {
+                    c.deliverable.is_some_and(|d| {
+                        single(d)
+                            && (name == d
+                                || name.strip_prefix(d).is_some_and(|r| r.starts_with('-')))
+                    })
+                })
                 .map(|c| c.id)
         })
 }
@@ -222,7 +264,9 @@ fn infra_component(name: &str) -> Option<&'static str> {
         "rabbitmq-server" | "rabbitmq" => "rabbitmq",
         "memcached" => "memcached",
         "haproxy" | "keepalived" | "proxysql" => "haproxy",
-        "openvswitch-switch" | "openvswitch" | "openvswitch-vswitchd" | "openvswitch-db-server" => "openvswitch",
+        "openvswitch-switch" | "openvswitch" | "openvswitch-vswitchd" | "openvswitch-db-server" => {
+            "openvswitch"
+        }
         "ovn-host" | "ovn-controller" => "ovn-controller",
         "ovn-central" | "ovn-nb-db-server" | "ovn-sb-db-server" | "ovn-northd" => "ovn-db",
         "ceph-mon" => "ceph-mon",
@@ -250,7 +294,11 @@ fn infra_primary(component: &str) -> &'static [&'static str] {
 /// Whether an OS package belongs to a deliverable (`nova-compute`, `python3-nova`,
 /// `openstack-nova-compute`, source package `nova`).
 fn package_of(deliverable: &str, name: &str, source: Option<&str>) -> bool {
-    let belongs = |n: &str| n == deliverable || n.strip_prefix(deliverable).is_some_and(|r| r.starts_with('-'));
+    let belongs = |n: &str| {
+        n == deliverable
+            || n.strip_prefix(deliverable)
+                .is_some_and(|r| r.starts_with('-'))
+    };
     source.is_some_and(|s| s == deliverable || s == format!("openstack-{deliverable}"))
         || belongs(name)
         || name.strip_prefix("python3-").is_some_and(belongs)
@@ -272,25 +320,51 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
     let images: Vec<ImageInfo> = inv
         .images
         .iter()
-        .filter_map(|i| i.tags.first().and_then(|t| ImageInfo::parse(t, i.digest.as_deref())))
+        .filter_map(|i| {
+            i.tags
+                .first()
+                .and_then(|t| ImageInfo::parse(t, i.digest.as_deref()))
+        })
         .collect();
     let os_packages: Vec<(Ecosystem, String, String, Option<String>)> = inv
         .packages
         .iter()
-        .filter(|p| matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm) && !p.location.path.starts_with("image:"))
-        .map(|p| (p.ecosystem, p.name.clone(), p.version.clone(), p.source.as_ref().map(|s| s.name.clone())))
+        .filter(|p| {
+            matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm)
+                && !p.location.path.starts_with("image:")
+        })
+        .map(|p| {
+            (
+                p.ecosystem,
+                p.name.clone(),
+                p.version.clone(),
+                p.source.as_ref().map(|s| s.name.clone()),
+            )
+        })
         .collect();
     let is_kolla_image = |i: &ImageInfo| i.repository.contains("kolla");
-    let deployer = if images.iter().any(is_kolla_image) || inv.services.iter().any(|s| s.install.contains("/var/lib/kolla/venv")) {
+    let deployer = if images.iter().any(is_kolla_image)
+        || inv
+            .services
+            .iter()
+            .any(|s| s.install.contains("/var/lib/kolla/venv"))
+    {
         Deployer::Kolla
-    } else if inv.services.iter().any(|s| s.install.contains("/openstack/venvs/")) {
+    } else if inv
+        .services
+        .iter()
+        .any(|s| s.install.contains("/openstack/venvs/"))
+    {
         Deployer::Osa
     } else if inv.services.iter().any(|s| s.install.starts_with("distro")) {
         Deployer::Distro
     } else {
         Deployer::Unknown
     };
-    let kolla_base = images.iter().filter(|i| is_kolla_image(i)).find_map(|i| i.kolla_tag_parts().map(|(_, d, v)| (d, v)));
+    let kolla_base = images
+        .iter()
+        .filter(|i| is_kolla_image(i))
+        .find_map(|i| i.kolla_tag_parts().map(|(_, d, v)| (d, v)));
     let role_label = labels.get("role").cloned();
 
     let mut installed: Vec<Installed> = Vec::new();
@@ -298,7 +372,11 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
     let mut seen = BTreeSet::new();
     for svc in inv.services.iter().filter(|s| s.kind == "service") {
         let d = svc.deliverable.as_str();
-        let comps_of_d: Vec<&'static str> = COMPONENTS.iter().filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora").map(|c| c.id).collect();
+        let comps_of_d: Vec<&'static str> = COMPONENTS
+            .iter()
+            .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
+            .map(|c| c.id)
+            .collect();
         if comps_of_d.is_empty() {
             continue;
         }
@@ -321,7 +399,9 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 let pick: &[&'static str] = match (d, role) {
                     ("nova", r) if r.contains("compute") => &["nova-compute"],
                     ("neutron", r) if r.contains("compute") => &["neutron-l2-agent"],
-                    ("neutron", r) if r.contains("network") => &["neutron-l2-agent", "neutron-l3-agent"],
+                    ("neutron", r) if r.contains("network") => {
+                        &["neutron-l2-agent", "neutron-l3-agent"]
+                    }
                     ("cinder", r) if r.contains("storage") => &["cinder-volume", "cinder-backup"],
                     ("nova", _) => &["nova-conductor", "nova-scheduler", "nova-api"],
                     ("neutron", _) => &["neutron-server"],
@@ -332,7 +412,10 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             }
         }
         let m = cat.lookup(&svc.package, &svc.version);
-        let series = m.as_ref().and_then(|m| cat.series_named(&m.series)).filter(|s| !s.is_independent());
+        let series = m
+            .as_ref()
+            .and_then(|m| cat.series_named(&m.series))
+            .filter(|s| !s.is_independent());
         let pkgs: Vec<(Ecosystem, String, String)> = os_packages
             .iter()
             .filter(|(_, n, _, src)| package_of(d, n, src.as_deref()))
@@ -370,10 +453,15 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         if installed.iter().any(|x| x.component == comp) {
             continue;
         }
-        let series = i.kolla_tag_parts().and_then(|(s, _, _)| cat.series_named(&s)).filter(|s| !s.is_independent());
+        let series = i
+            .kolla_tag_parts()
+            .and_then(|(s, _, _)| cat.series_named(&s))
+            .filter(|s| !s.is_independent());
         installed.push(Installed {
             component: comp,
-            deliverable: order::component(comp).and_then(|c| c.deliverable).map(str::to_owned),
+            deliverable: order::component(comp)
+                .and_then(|c| c.deliverable)
+                .map(str::to_owned),
             package: None,
             version: i.tag.clone(),
             series: series.map(|s| s.name.clone()),
@@ -443,16 +531,35 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
     }
     installed.sort_by_key(|i| (order::position(i.component), i.component));
 
-    let hv = |names: &[&str]| os_packages.iter().find(|(_, n, _, _)| names.contains(&n.as_str())).map(|(_, _, v, _)| v.clone());
-    let libvirt = hv(&["libvirt-daemon-system", "libvirt-daemon", "libvirt-daemon-kvm", "libvirt0"]);
-    let qemu = hv(&["qemu-system-x86", "qemu-kvm", "qemu-kvm-core", "qemu-system-x86-core"]);
+    let hv = |names: &[&str]| {
+        os_packages
+            .iter()
+            .find(|(_, n, _, _)| names.contains(&n.as_str()))
+            .map(|(_, _, v, _)| v.clone())
+    };
+    let libvirt = hv(&[
+        "libvirt-daemon-system",
+        "libvirt-daemon",
+        "libvirt-daemon-kvm",
+        "libvirt0",
+    ]);
+    let qemu = hv(&[
+        "qemu-system-x86",
+        "qemu-kvm",
+        "qemu-kvm-core",
+        "qemu-system-x86-core",
+    ]);
     let hypervisor = (libvirt.is_some() || qemu.is_some()).then_some((libvirt, qemu));
 
     let has = |c: &str| installed.iter().any(|i| i.component == c);
     let role = role_label.unwrap_or_else(|| {
         if has("nova-compute") {
             "compute"
-        } else if installed.iter().any(|i| order::component(i.component).is_some_and(|c| c.phase == crate::model::Phase::ControlPlane)) || has("mariadb") {
+        } else if installed.iter().any(|i| {
+            order::component(i.component)
+                .is_some_and(|c| c.phase == crate::model::Phase::ControlPlane)
+        }) || has("mariadb")
+        {
             "controller"
         } else if has("neutron-l3-agent") || has("ovn-db") {
             "network"
@@ -479,7 +586,10 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         installed,
         hypervisor,
         images,
-        packages: os_packages.into_iter().map(|(e, n, v, _)| (e, n, v)).collect(),
+        packages: os_packages
+            .into_iter()
+            .map(|(e, n, v, _)| (e, n, v))
+            .collect(),
     }
 }
 
@@ -489,23 +599,58 @@ mod tests {
 
     #[test]
     fn image_references() {
-        let i = ImageInfo::parse("quay.io/openstack.kolla/nova-compute:2024.1-ubuntu-jammy", Some("sha256:ab")).unwrap();
+        let i = ImageInfo::parse(
+            "quay.io/openstack.kolla/nova-compute:2024.1-ubuntu-jammy",
+            Some("sha256:ab"),
+        )
+        .unwrap();
         assert_eq!(i.repository, "quay.io/openstack.kolla/nova-compute");
         assert_eq!(i.name, "nova-compute");
         assert_eq!(i.tag, "2024.1-ubuntu-jammy");
-        assert_eq!(i.kolla_tag_parts().unwrap(), ("2024.1".into(), "ubuntu".into(), "jammy".into()));
+        assert_eq!(
+            i.kolla_tag_parts().unwrap(),
+            ("2024.1".into(), "ubuntu".into(), "jammy".into())
+        );
         assert_eq!(i.var_stem(), "nova_compute");
+        for (img, stem) in [
+            ("mariadb-server", "mariadb"),
+            ("openvswitch-db-server", "openvswitch_db"),
+            ("ovn-sb-db-server", "ovn_sb_db"),
+            ("neutron-server", "neutron_server"),
+        ] {
+            let i = ImageInfo::parse(
+                &format!("quay.io/openstack.kolla/{img}:2024.1-rocky-9"),
+                None,
+            )
+            .unwrap();
+            assert_eq!(i.var_stem(), stem);
+        }
         let i = ImageInfo::parse("registry:5000/kolla/rabbitmq", None).unwrap();
-        assert_eq!((i.repository.as_str(), i.tag.as_str()), ("registry:5000/kolla/rabbitmq", "latest"));
+        assert_eq!(
+            (i.repository.as_str(), i.tag.as_str()),
+            ("registry:5000/kolla/rabbitmq", "latest")
+        );
     }
 
     #[test]
     fn names_to_components() {
-        assert_eq!(component_for_name("nova", "nova-super-conductor"), Some("nova-conductor"));
-        assert_eq!(component_for_name("nova", "nova_compute"), Some("nova-compute"));
-        assert_eq!(component_for_name("neutron", "neutron-ovn-metadata-agent"), Some("neutron-l3-agent"));
+        assert_eq!(
+            component_for_name("nova", "nova-super-conductor"),
+            Some("nova-conductor")
+        );
+        assert_eq!(
+            component_for_name("nova", "nova_compute"),
+            Some("nova-compute")
+        );
+        assert_eq!(
+            component_for_name("neutron", "neutron-ovn-metadata-agent"),
+            Some("neutron-l3-agent")
+        );
         assert_eq!(component_for_name("nova", "neutron-server"), None);
-        assert_eq!(unit_stem("kolla-nova_compute-container.service"), "nova-compute");
+        assert_eq!(
+            unit_stem("kolla-nova_compute-container.service"),
+            "nova-compute"
+        );
         assert_eq!(unit_stem("openstack-nova-api.service"), "nova-api");
         assert!(package_of("nova", "python3-nova", None));
         assert!(package_of("nova", "openstack-nova-compute", None));

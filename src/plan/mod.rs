@@ -73,7 +73,11 @@ impl FileInput {
                         )),
                     }
                 }
-                Err(e) => me.problems.push(Problem::new(Location::path(f.display().to_string()), ProblemKind::Unreadable, e.to_string())),
+                Err(e) => me.problems.push(Problem::new(
+                    Location::path(f.display().to_string()),
+                    ProblemKind::Unreadable,
+                    e.to_string(),
+                )),
             }
         }
         me
@@ -81,7 +85,10 @@ impl FileInput {
 
     /// From inventories already in memory.
     pub fn from_inventories(inventories: Vec<Inventory>) -> Self {
-        Self { inventories, problems: Vec::new() }
+        Self {
+            inventories,
+            problems: Vec::new(),
+        }
     }
 }
 
@@ -96,12 +103,20 @@ fn collect_json(p: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
                     }
                 }
             }
-            Err(e) => problems.push(Problem::new(Location::path(p.display().to_string()), ProblemKind::Unreadable, e.to_string())),
+            Err(e) => problems.push(Problem::new(
+                Location::path(p.display().to_string()),
+                ProblemKind::Unreadable,
+                e.to_string(),
+            )),
         }
     } else if p.exists() {
         out.push(p.to_path_buf());
     } else {
-        problems.push(Problem::new(Location::path(p.display().to_string()), ProblemKind::Unreadable, "no such file or directory"));
+        problems.push(Problem::new(
+            Location::path(p.display().to_string()),
+            ProblemKind::Unreadable,
+            "no such file or directory",
+        ));
     }
 }
 
@@ -158,7 +173,11 @@ pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
             "az" => scope.az = v,
             "tenant" => scope.tenant = v,
             "node" => scope.node = v,
-            other => return Err(PlanError(format!("--scope: unknown key `{other}` (keys: site, cell, aggregate, az, tenant, node)"))),
+            other => {
+                return Err(PlanError(format!(
+                "--scope: unknown key `{other}` (keys: site, cell, aggregate, az, tenant, node)"
+            )))
+            }
         }
     }
     Ok(scope)
@@ -166,18 +185,27 @@ pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
 
 /// Whether a node is in the scope.
 pub fn in_scope(scope: &Scope, n: &NodeView) -> bool {
-    let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+    let eq =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
     eq(&scope.site, Some(&n.site))
         && eq(&scope.cell, n.cell.as_deref())
         && eq(&scope.aggregate, n.aggregate.as_deref())
         && eq(&scope.az, n.az.as_deref())
         && eq(&scope.tenant, n.tenant.as_deref())
-        && scope.node.as_deref().is_none_or(|g| Glob::new(g).matches(&n.id))
+        && scope
+            .node
+            .as_deref()
+            .is_none_or(|g| Glob::new(g).matches(&n.id))
 }
 
 /// The end of day `d` as an RFC 3339 prefix bound (`YYYY-MM-DDT23:59:59Z`).
 pub fn end_of_day(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}T23:59:59Z", d.year(), u8::from(d.month()), d.day())
+    format!(
+        "{:04}-{:02}-{:02}T23:59:59Z",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    )
 }
 
 /// `YYYY-MM-DD`.
@@ -187,7 +215,10 @@ pub fn ymd(d: Date) -> String {
 
 /// Per node, its inventories sorted by collection time (oldest first), keeping only those
 /// collected at or before `until` (an RFC 3339 bound; times compare as UTC text).
-pub fn history_by_node<'a>(invs: &'a [Inventory], until: Option<&str>) -> BTreeMap<String, Vec<&'a Inventory>> {
+pub fn history_by_node<'a>(
+    invs: &'a [Inventory],
+    until: Option<&str>,
+) -> BTreeMap<String, Vec<&'a Inventory>> {
     let mut m: BTreeMap<String, Vec<&Inventory>> = BTreeMap::new();
     for inv in invs {
         if until.is_some_and(|u| inv.collected_at.as_str() > u) {
@@ -203,8 +234,16 @@ pub fn history_by_node<'a>(invs: &'a [Inventory], until: Option<&str>) -> BTreeM
 }
 
 /// The latest inventory of every node, as of `until`, as node views sorted by (site, id).
-pub fn current_nodes(invs: &[Inventory], until: Option<&str>, cat: &OpenStackCatalog) -> Vec<NodeView> {
-    let mut v: Vec<NodeView> = history_by_node(invs, until).values().filter_map(|h| h.last()).map(|i| fleet::node_view(i, cat)).collect();
+pub fn current_nodes(
+    invs: &[Inventory],
+    until: Option<&str>,
+    cat: &OpenStackCatalog,
+) -> Vec<NodeView> {
+    let mut v: Vec<NodeView> = history_by_node(invs, until)
+        .values()
+        .filter_map(|h| h.last())
+        .map(|i| fleet::node_view(i, cat))
+        .collect();
     v.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
     v
 }
@@ -231,7 +270,14 @@ pub fn finish(mut plan: Plan) -> Plan {
     let stamp = std::mem::take(&mut plan.generated_at);
     let bytes = serde_json::to_vec(&plan).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
-    plan.id = format!("plan-{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+    plan.id = format!(
+        "plan-{}",
+        digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     plan.generated_at = stamp;
     plan
 }
@@ -243,7 +289,10 @@ fn resolve_refs(plan: &mut Plan) {
         .steps
         .iter()
         .chain(plan.rollback.iter())
-        .filter_map(|s| s.id.split_once('-').map(|(_, tail)| (format!("@{tail}"), s.id.clone())))
+        .filter_map(|s| {
+            s.id.split_once('-')
+                .map(|(_, tail)| (format!("@{tail}"), s.id.clone()))
+        })
         .collect();
     // Longest first, so `@a-b` is not rewritten as `@a` + `-b`.
     ids.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));

@@ -17,8 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::Date;
 
 use crate::model::{
-    Action, DeployerHints, Inventory, KollaHint, Limit, LimitCode, OsaHint, Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, Scope,
-    SeriesRef, Step, Target, PLAN_SCHEMA_VERSION,
+    Action, DeployerHints, Inventory, KollaHint, Limit, LimitCode, OsaHint, Phase, Plan,
+    PlanInputs, PlanKind, Reason, Reversibility, Scope, SeriesRef, Step, Target,
+    PLAN_SCHEMA_VERSION,
 };
 use crate::releases::openstack::OpenStackCatalog;
 
@@ -60,30 +61,61 @@ struct Change<'a> {
 }
 
 fn versions(n: &NodeView) -> BTreeMap<&'static str, (String, Vec<String>)> {
-    n.installed.iter().map(|i| (i.component, (i.version.clone(), i.images.iter().map(|x| x.tag.clone()).collect()))).collect()
+    n.installed
+        .iter()
+        .map(|i| {
+            (
+                i.component,
+                (
+                    i.version.clone(),
+                    i.images.iter().map(|x| x.tag.clone()).collect(),
+                ),
+            )
+        })
+        .collect()
 }
 
 fn label_of(cat: &OpenStackCatalog, ord: Option<usize>) -> String {
-    ord.and_then(|o| cat.series().iter().find(|s| s.ordinal == o)).map(|s| series_ref(s).label()).unwrap_or_else(|| "?".to_owned())
+    ord.and_then(|o| cat.series().iter().find(|s| s.ordinal == o))
+        .map(|s| series_ref(s).label())
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// Plan a rollback.
-pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOptions) -> Result<Plan, PlanError> {
+pub fn plan_rollback(
+    input: &dyn PlanInput,
+    ctx: &Context<'_>,
+    opts: &RollbackOptions,
+) -> Result<Plan, PlanError> {
     let cat = ctx.catalog;
     let until = end_of_day(ctx.as_of);
     let hist = history_by_node(input.inventories(), Some(&until));
     if hist.is_empty() {
-        return Err(PlanError(format!("no inventory collected on or before {}", ymd(ctx.as_of))));
+        return Err(PlanError(format!(
+            "no inventory collected on or before {}",
+            ymd(ctx.as_of)
+        )));
     }
-    let mut current: Vec<NodeView> = hist.values().filter_map(|h| h.last()).map(|i| node_view(i, cat)).collect();
+    let mut current: Vec<NodeView> = hist
+        .values()
+        .filter_map(|h| h.last())
+        .map(|i| node_view(i, cat))
+        .collect();
     current.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
     let mut scope = opts.scope.clone();
     let scoped: Vec<&NodeView> = current.iter().filter(|n| in_scope(&scope, n)).collect();
     if scoped.is_empty() {
-        return Err(PlanError(format!("--scope {} matches no node", scope.describe())));
+        return Err(PlanError(format!(
+            "--scope {} matches no node",
+            scope.describe()
+        )));
     }
     scope.nodes = scoped.iter().map(|n| n.id.clone()).collect();
-    let mut warnings: Vec<String> = input.problems().iter().map(|p| format!("input: {p}")).collect();
+    let mut warnings: Vec<String> = input
+        .problems()
+        .iter()
+        .map(|p| format!("input: {p}"))
+        .collect();
     let mut limits: Vec<Limit> = Vec::new();
     let targets_by_node: BTreeMap<String, &Inventory> = match &opts.to {
         RollbackTarget::Inventories(v) => {
@@ -105,44 +137,81 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
         let h = &hist[&n.id];
         let cur_v = versions(n);
         let prev_inv: Option<&Inventory> = match &opts.to {
-            RollbackTarget::Previous => h.iter().rev().skip(1).find(|i| versions(&node_view(i, cat)) != cur_v).copied(),
+            RollbackTarget::Previous => h
+                .iter()
+                .rev()
+                .skip(1)
+                .find(|i| versions(&node_view(i, cat)) != cur_v)
+                .copied(),
             RollbackTarget::Date(d) => {
                 let bound = end_of_day(*d);
-                h.iter().rev().find(|i| i.collected_at.as_str() <= bound.as_str()).copied()
+                h.iter()
+                    .rev()
+                    .find(|i| i.collected_at.as_str() <= bound.as_str())
+                    .copied()
             }
             RollbackTarget::Inventories(_) => targets_by_node.get(&n.id).copied(),
         };
         let Some(prev_inv) = prev_inv else {
-            limits.push(Limit { code: LimitCode::NoHistory, message: format!("{}: no earlier inventory with different versions: nothing to roll back to", n.id), steps: Vec::new(), nodes: vec![n.id.clone()] });
+            if matches!(opts.to, RollbackTarget::Previous) && h.len() > 1 {
+                // Every earlier inventory has the same versions: nothing changed, nothing to undo.
+                continue;
+            }
+            limits.push(Limit {
+                code: LimitCode::NoHistory,
+                message: format!(
+                    "{}: no earlier inventory with different versions: nothing to roll back to",
+                    n.id
+                ),
+                steps: Vec::new(),
+                nodes: vec![n.id.clone()],
+            });
             continue;
         };
         let prev = node_view(prev_inv, cat);
         for c in &n.installed {
-            let Some(p) = prev.get(c.component) else { continue };
+            let Some(p) = prev.get(c.component) else {
+                continue;
+            };
             let tags_c: Vec<&String> = c.images.iter().map(|i| &i.tag).collect();
             let tags_p: Vec<&String> = p.images.iter().map(|i| &i.tag).collect();
             let pk_c: Vec<&(crate::model::Ecosystem, String, String)> = c.packages.iter().collect();
             let pk_p: Vec<&(crate::model::Ecosystem, String, String)> = p.packages.iter().collect();
             if c.version != p.version || tags_c != tags_p || pk_c != pk_p {
-                changes.push(Change { node: n, cur: c.clone(), prev: p.clone(), prev_node: prev.clone() });
+                changes.push(Change {
+                    node: n,
+                    cur: c.clone(),
+                    prev: p.clone(),
+                    prev_node: prev.clone(),
+                });
             }
         }
     }
     if changes.is_empty() {
-        warnings.push("nothing to roll back: the scope's history has no earlier state with other versions".to_owned());
+        warnings.push(
+            "nothing to roll back: the scope's history has no earlier state with other versions"
+                .to_owned(),
+        );
     }
 
     let mut steps: Vec<Step> = Vec::new();
     let sites: BTreeSet<String> = scoped.iter().map(|n| n.site.clone()).collect();
-    let tenantish = scope.tenant.is_some() || scope.aggregate.is_some() || scope.az.is_some() || scope.cell.is_some();
+    let tenantish = scope.tenant.is_some()
+        || scope.aggregate.is_some()
+        || scope.az.is_some()
+        || scope.cell.is_some();
     let mut from_series: Vec<SeriesRef> = Vec::new();
     let mut to_series: Option<SeriesRef> = None;
     for site in &sites {
         let site_nodes: Vec<&NodeView> = current.iter().filter(|n| &n.site == site).collect();
         let in_site: Vec<&NodeView> = scoped.iter().copied().filter(|n| &n.site == site).collect();
         let deployer = site_deployer(&in_site);
-        let site_changes: Vec<&Change<'_>> = changes.iter().filter(|c| &c.node.site == site).collect();
-        let control_ord = site_nodes.iter().filter_map(|n| n.min_ordinal(Phase::ControlPlane)).min();
+        let site_changes: Vec<&Change<'_>> =
+            changes.iter().filter(|c| &c.node.site == site).collect();
+        let control_ord = site_nodes
+            .iter()
+            .filter_map(|n| n.min_ordinal(Phase::ControlPlane))
+            .min();
         if let Some(o) = site_changes.iter().filter_map(|c| c.cur.ordinal).max() {
             let r = cat.series().iter().find(|s| s.ordinal == o).map(series_ref);
             if let Some(r) = r {
@@ -155,7 +224,9 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
             to_series = cat.series().iter().find(|s| s.ordinal == o).map(series_ref);
         }
         if tenantish {
-            let cp = control_ord.map(|o| label_of(cat, Some(o))).unwrap_or_else(|| "?".to_owned());
+            let cp = control_ord
+                .map(|o| label_of(cat, Some(o)))
+                .unwrap_or_else(|| "?".to_owned());
             limits.push(Limit {
                 code: LimitCode::SharedControlPlane,
                 message: format!("{site}: the control plane (APIs, conductors, databases) is shared by every tenant and stays at {cp}: only the data plane of the scope goes back; a per-tenant control-plane version needs a separate region (see `nminus plan replicate`)"),
@@ -166,41 +237,102 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
 
         // Scenario 2: the tenant's held-back hosts.
         if let Some(t) = &scope.tenant {
-            let computes: Vec<&NodeView> = in_site.iter().copied().filter(|n| n.get("nova-compute").is_some()).collect();
-            let newest = computes.iter().filter_map(|n| n.get("nova-compute").and_then(|i| i.ordinal)).max();
+            let computes: Vec<&NodeView> = in_site
+                .iter()
+                .copied()
+                .filter(|n| n.get("nova-compute").is_some())
+                .collect();
+            let newest = computes
+                .iter()
+                .filter_map(|n| n.get("nova-compute").and_then(|i| i.ordinal))
+                .max();
             let held: Vec<&NodeView> = computes
                 .iter()
                 .copied()
-                .filter(|n| n.labels.get("hold").is_some_and(|v| v == "true") || n.get("nova-compute").and_then(|i| i.ordinal).zip(newest).is_some_and(|(o, m)| o < m))
+                .filter(|n| {
+                    n.labels.get("hold").is_some_and(|v| v == "true")
+                        || n.get("nova-compute")
+                            .and_then(|i| i.ordinal)
+                            .zip(newest)
+                            .is_some_and(|(o, m)| o < m)
+                })
                 .collect();
-            let upgraded: Vec<&NodeView> = computes.iter().copied().filter(|n| !held.iter().any(|h| h.id == n.id)).collect();
+            let upgraded: Vec<&NodeView> = computes
+                .iter()
+                .copied()
+                .filter(|n| !held.iter().any(|h| h.id == n.id))
+                .collect();
             if held.is_empty() {
                 warnings.push(format!("{site}: tenant {t} has no held-back hosts (an aggregate kept at the previous release before the upgrade): its fallback is an in-place downgrade of its hosts, limited below"));
             } else {
-                let aggs: BTreeSet<String> = held.iter().filter_map(|n| n.aggregate.clone()).collect();
+                let aggs: BTreeSet<String> =
+                    held.iter().filter_map(|n| n.aggregate.clone()).collect();
                 let aggs = aggs.into_iter().collect::<Vec<_>>().join(", ");
                 let held_ids: Vec<String> = held.iter().map(|n| n.id.clone()).collect();
                 let up_ids: Vec<String> = upgraded.iter().map(|n| n.id.clone()).collect();
-                let held_series = label_of(cat, held.iter().filter_map(|n| n.get("nova-compute").and_then(|i| i.ordinal)).min());
-                let mut p = new_step(format!("fallback-pin-{t}-{site}"), site, None, Phase::Fallback, Action::ConfigureAggregate, Some("nova-compute"), format!("Pin tenant {t} to its held-back aggregate {aggs} ({held_series})"), Reversibility::CodeOnly);
+                let held_series = label_of(
+                    cat,
+                    held.iter()
+                        .filter_map(|n| n.get("nova-compute").and_then(|i| i.ordinal))
+                        .min(),
+                );
+                let mut p = new_step(
+                    format!("fallback-pin-{t}-{site}"),
+                    site,
+                    None,
+                    Phase::Fallback,
+                    Action::ConfigureAggregate,
+                    Some("nova-compute"),
+                    format!("Pin tenant {t} to its held-back aggregate {aggs} ({held_series})"),
+                    Reversibility::CodeOnly,
+                );
                 p.reason = Reason { text: format!("scenario 2: {aggs} was held at {held_series} before the upgrade for this fallback; its older nova-compute records are alive, so nothing has to re-register"), edges: Vec::new() };
-                p.targets = held_ids.iter().map(|h| Target { node: Some(h.clone()), component: Some("nova-compute".into()), ..Target::default() }).collect();
+                p.targets = held_ids
+                    .iter()
+                    .map(|h| Target {
+                        node: Some(h.clone()),
+                        component: Some("nova-compute".into()),
+                        ..Target::default()
+                    })
+                    .collect();
                 p.hints.commands = vec![
                     format!("openstack aggregate set --property filter_tenant_id=<project id of {t}> {aggs}"),
                     format!("remove filter_tenant_id=<project id of {t}> from the aggregates of {}", up_ids.join(", ")),
                     "nova.conf [scheduler] limit_tenants_to_placement_aggregate=True (AggregateMultiTenancyIsolation keeps other tenants off the held hosts)".into(),
                 ];
                 steps.push(p);
-                let mut m = new_step(format!("fallback-cold-migrate-{t}-{site}"), site, None, Phase::Fallback, Action::ColdMigrate, Some("nova-compute"), format!("Cold-migrate tenant {t}'s instances from {} onto {}", up_ids.join(", "), held_ids.join(", ")), Reversibility::CodeOnly);
+                let mut m = new_step(
+                    format!("fallback-cold-migrate-{t}-{site}"),
+                    site,
+                    None,
+                    Phase::Fallback,
+                    Action::ColdMigrate,
+                    Some("nova-compute"),
+                    format!(
+                        "Cold-migrate tenant {t}'s instances from {} onto {}",
+                        up_ids.join(", "),
+                        held_ids.join(", ")
+                    ),
+                    Reversibility::CodeOnly,
+                );
                 m.reason = Reason { text: "live migration onto an older hypervisor is refused (DestinationHypervisorTooOld): cold migration, rebuild or re-create".into(), edges: Vec::new() };
-                m.targets = up_ids.iter().map(|h| Target { node: Some(h.clone()), component: Some("nova-compute".into()), ..Target::default() }).collect();
+                m.targets = up_ids
+                    .iter()
+                    .map(|h| Target {
+                        node: Some(h.clone()),
+                        component: Some("nova-compute".into()),
+                        ..Target::default()
+                    })
+                    .collect();
                 m.hints.commands = vec![
                     format!("openstack server list --all-projects --project <project id of {t}> --long"),
                     format!("openstack --os-compute-api-version 2.56 server migrate --host <one of {}> <server>", held_ids.join(", ")),
                     "openstack server resize confirm <server>".into(),
                 ];
                 m.preconditions.push("@fallback-pin-{t}-{site} done, so rebuilt or re-created instances also land on the held hosts".replace("{t}", t).replace("{site}", site));
-                m.post_steps.push(format!("tenant {t} now runs on {held_series}; other tenants keep the newer release"));
+                m.post_steps.push(format!(
+                    "tenant {t} now runs on {held_series}; other tenants keep the newer release"
+                ));
                 limits.push(Limit { code: LimitCode::NoLiveMigrationToOlder, message: format!("tenant {t}: instances move from {} to the older {} by cold migration only (live migration to an older hypervisor is refused)", up_ids.join(", "), held_ids.join(", ")), steps: vec![m.id.clone()], nodes: up_ids.clone() });
                 steps.push(m);
             }
@@ -214,40 +346,76 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
         let mut comps: Vec<&'static str> = by_comp.keys().copied().collect();
         comps.sort_by_key(|c| std::cmp::Reverse(order::position(c)));
         let control_series_down = site_changes.iter().any(|c| {
-            order::component(c.cur.component).is_some_and(|x| x.phase == Phase::ControlPlane && x.db != order::DbStyle::None) && matches!((c.cur.ordinal, c.prev.ordinal), (Some(a), Some(b)) if b < a)
+            order::component(c.cur.component)
+                .is_some_and(|x| x.phase == Phase::ControlPlane && x.db != order::DbStyle::None)
+                && matches!((c.cur.ordinal, c.prev.ordinal), (Some(a), Some(b)) if b < a)
         });
         let mut restore_emitted = false;
         for comp_id in comps {
-            let Some(comp) = order::component(comp_id) else { continue };
+            let Some(comp) = order::component(comp_id) else {
+                continue;
+            };
             let list = &by_comp[comp_id];
             if comp.phase != Phase::DataPlane && control_series_down && !restore_emitted {
                 let mut r = new_step(format!("restore-database-{site}"), site, None, Phase::Restore, Action::RestoreDatabase, Some("mariadb"), format!("Stop the {site} control plane and restore the database backup taken before the upgrade"), Reversibility::NeedsDbRestore);
                 r.reason = Reason { text: "no database schema is ever downgraded (NOVA-UPG, KS-UPG, CIN-UPG, GL-UPG): past a contract or data-migration step only the backup serves the older release".into(), edges: Vec::new() };
                 r.preconditions.push("the backup taken by the upgrade plan (its backup-database step) exists and is readable; every write since it will be lost".into());
-                r.preconditions.push("every OpenStack API and service of the site is stopped".into());
+                r.preconditions
+                    .push("every OpenStack API and service of the site is stopped".into());
                 r.hints.commands = vec!["restore the MariaDB backup (kolla: the documented mariadb restore procedure; OSA/distro: mariabackup --prepare / --copy-back, or the mysqldump file)".into()];
                 limits.push(Limit { code: LimitCode::NoDbDowngrade, message: format!("{site}: the control plane goes back a series: the database cannot be downgraded, @{} restores the pre-upgrade backup (writes since are lost)", r.id), steps: vec![r.id.clone()], nodes: Vec::new() });
                 steps.push(r);
                 restore_emitted = true;
             }
-            let series_down = list.iter().any(|c| matches!((c.cur.ordinal, c.prev.ordinal), (Some(a), Some(b)) if b < a));
-            let rev = if comp.phase != Phase::DataPlane && series_down && comp.db != order::DbStyle::None {
-                Reversibility::NeedsDbRestore
-            } else if comp.id == "rabbitmq" {
-                Reversibility::Irreversible
-            } else {
-                Reversibility::CodeOnly
-            };
+            let series_down = list
+                .iter()
+                .any(|c| matches!((c.cur.ordinal, c.prev.ordinal), (Some(a), Some(b)) if b < a));
+            let rev =
+                if comp.phase != Phase::DataPlane && series_down && comp.db != order::DbStyle::None
+                {
+                    Reversibility::NeedsDbRestore
+                } else if comp.id == "rabbitmq" {
+                    Reversibility::Irreversible
+                } else {
+                    Reversibility::CodeOnly
+                };
             let hosts: Vec<String> = list.iter().map(|c| c.node.id.clone()).collect();
-            let from_l = label_of(cat, list.iter().filter_map(|c| c.cur.ordinal).max());
-            let to_l = label_of(cat, list.iter().filter_map(|c| c.prev.ordinal).min());
-            let title = format!("Roll {comp_id} back on {} ({} → {})", hosts.join(", "), from_l, to_l);
+            let span = |v: Vec<String>| {
+                let set: BTreeSet<String> = v.into_iter().collect();
+                set.into_iter().collect::<Vec<_>>().join(", ")
+            };
+            let (from_l, to_l) = if comp.deliverable.is_some() {
+                (
+                    label_of(cat, list.iter().filter_map(|c| c.cur.ordinal).max()),
+                    label_of(cat, list.iter().filter_map(|c| c.prev.ordinal).min()),
+                )
+            } else {
+                (
+                    span(list.iter().map(|c| c.cur.version.clone()).collect()),
+                    span(list.iter().map(|c| c.prev.version.clone()).collect()),
+                )
+            };
+            let title = format!(
+                "Roll {comp_id} back on {} ({} → {})",
+                hosts.join(", "),
+                from_l,
+                to_l
+            );
             let phase = match comp.phase {
                 Phase::DataPlane => Phase::DataPlane,
                 Phase::Infrastructure => Phase::Infrastructure,
                 _ => Phase::ControlPlane,
             };
-            let mut s = new_step(format!("downgrade-{comp_id}-{site}"), site, None, phase, Action::Downgrade, Some(comp_id), title, rev);
+            let mut s = new_step(
+                format!("downgrade-{comp_id}-{site}"),
+                site,
+                None,
+                phase,
+                Action::Downgrade,
+                Some(comp_id),
+                title,
+                rev,
+            );
             s.reason = Reason {
                 text: match comp.phase {
                     Phase::DataPlane => "reverse upgrade order: the data plane goes back first, so computes and agents are never newer than the control plane (E19)".into(),
@@ -256,36 +424,67 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
                 edges: Vec::new(),
             };
             for c in list {
-                s.targets.push(Target { node: Some(c.node.id.clone()), component: Some(comp_id.into()), service: c.cur.deliverable.clone(), from: Some(c.cur.version.clone()), to: Some(c.prev.version.clone()), ..Target::default() });
+                s.targets.push(Target {
+                    node: Some(c.node.id.clone()),
+                    component: Some(comp_id.into()),
+                    service: c.cur.deliverable.clone(),
+                    from: Some(c.cur.version.clone()),
+                    to: Some(c.prev.version.clone()),
+                    ..Target::default()
+                });
                 for (a, b) in c.cur.images.iter().zip(c.prev.images.iter()) {
                     if a.tag != b.tag || a.digest != b.digest {
-                        s.targets.push(Target { node: Some(c.node.id.clone()), component: Some(comp_id.into()), image: Some(b.repository.clone()), from: Some(a.tag.clone()), to: Some(b.tag.clone()), ..Target::default() });
+                        s.targets.push(Target {
+                            node: Some(c.node.id.clone()),
+                            component: Some(comp_id.into()),
+                            image: Some(b.repository.clone()),
+                            from: Some(a.tag.clone()),
+                            to: Some(b.tag.clone()),
+                            ..Target::default()
+                        });
                     }
                 }
             }
             // Limits.
             if comp_id == "nova-compute" {
-                let control = control_ord.and_then(|o| cat.series().iter().find(|s| s.ordinal == o));
+                let control =
+                    control_ord.and_then(|o| cat.series().iter().find(|s| s.ordinal == o));
                 for c in list {
                     let Some(to_o) = c.prev.ordinal else { continue };
                     if c.cur.ordinal.is_some_and(|o| o == to_o) {
                         continue;
                     }
-                    let others_older = site_nodes.iter().any(|n| !hosts.contains(&n.id) && n.get("nova-compute").and_then(|i| i.ordinal).is_some_and(|o| o <= to_o));
+                    let others_older = site_nodes.iter().any(|n| {
+                        !hosts.contains(&n.id)
+                            && n.get("nova-compute")
+                                .and_then(|i| i.ordinal)
+                                .is_some_and(|o| o <= to_o)
+                    });
                     if !others_older {
                         let msg = format!("{}: every other nova-compute of {site} is newer than {}: a compute started at {} refuses to register (ServiceTooOld)", c.node.id, label_of(cat, Some(to_o)), label_of(cat, Some(to_o)));
                         s.blocked_by.push(msg.clone());
-                        limits.push(Limit { code: LimitCode::ComputeServiceTooOld, message: msg, steps: vec![s.id.clone()], nodes: vec![c.node.id.clone()] });
+                        limits.push(Limit {
+                            code: LimitCode::ComputeServiceTooOld,
+                            message: msg,
+                            steps: vec![s.id.clone()],
+                            nodes: vec![c.node.id.clone()],
+                        });
                     }
                     if let Some(cs) = control {
                         let oldest = oldest_supported_compute(cat, cs);
                         if to_o < oldest.ordinal {
                             let msg = format!("{}: {} is below the {} control plane's oldest supported compute ({}): nova-conductor would refuse to start (TooOldComputeService)", c.node.id, label_of(cat, Some(to_o)), series_ref(cs).label(), series_ref(oldest).label());
                             s.blocked_by.push(msg.clone());
-                            limits.push(Limit { code: LimitCode::ComputeSkew, message: msg, steps: vec![s.id.clone()], nodes: vec![c.node.id.clone()] });
+                            limits.push(Limit {
+                                code: LimitCode::ComputeSkew,
+                                message: msg,
+                                steps: vec![s.id.clone()],
+                                nodes: vec![c.node.id.clone()],
+                            });
                         }
                     }
-                    let hv_down = c.cur.ordinal > c.prev.ordinal || c.node.hypervisor != c.prev_node.hypervisor;
+                    let hv_down = c.cur.ordinal > c.prev.ordinal
+                        || c.node.hypervisor != c.prev_node.hypervisor;
                     if hv_down {
                         s.preconditions.push(format!("{}: empty the host first (cold-migrate or stop its instances): instances cannot live-migrate onto an older hypervisor", c.node.id));
                     }
@@ -295,16 +494,31 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
             if comp_id == "rabbitmq" {
                 let msg = format!("{site}: RabbitMQ has no downgrade: going back to {} means a new cluster importing the definitions exported before the upgrade (queued messages are lost)", list.first().map(|c| c.prev.version.clone()).unwrap_or_default());
                 s.blocked_by.push(msg.clone());
-                limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: msg, steps: vec![s.id.clone()], nodes: hosts.clone() });
+                limits.push(Limit {
+                    code: LimitCode::NoRabbitmqDowngrade,
+                    message: msg,
+                    steps: vec![s.id.clone()],
+                    nodes: hosts.clone(),
+                });
             }
             if rev == Reversibility::NeedsDbRestore {
-                s.preconditions.push(format!("@restore-database-{site} done"));
+                s.preconditions
+                    .push(format!("@restore-database-{site} done"));
             }
             s.hints = downgrade_hints(cat, comp, list, deployer);
             steps.push(s);
         }
         if !site_changes.is_empty() {
-            let mut v = new_step(format!("verify-{site}"), site, None, Phase::Verify, Action::Verify, None, format!("Verify {site} after the rollback"), Reversibility::CodeOnly);
+            let mut v = new_step(
+                format!("verify-{site}"),
+                site,
+                None,
+                Phase::Verify,
+                Action::Verify,
+                None,
+                format!("Verify {site} after the rollback"),
+                Reversibility::CodeOnly,
+            );
             v.hints.commands = vec!["openstack compute service list   # the rolled-back computes are up and registered".into(), "nminus collect on the rolled-back nodes; nminus plan rollback again should find them at the target".into()];
             steps.push(v);
         }
@@ -315,7 +529,12 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
         kind: PlanKind::Rollback,
         generated_at: ctx.generated_at.to_owned(),
         as_of: ymd(ctx.as_of),
-        inputs: PlanInputs { inventories: input.inventories().len(), nodes: hist.len(), releases: None, policy: None },
+        inputs: PlanInputs {
+            inventories: input.inventories().len(),
+            nodes: hist.len(),
+            releases: None,
+            policy: None,
+        },
         scope,
         from_series,
         to_series,
@@ -329,22 +548,37 @@ pub fn plan_rollback(input: &dyn PlanInput, ctx: &Context<'_>, opts: &RollbackOp
     Ok(finish(plan))
 }
 
-fn downgrade_hints(cat: &OpenStackCatalog, comp: &order::Component, list: &[&Change<'_>], d: Deployer) -> DeployerHints {
+fn downgrade_hints(
+    cat: &OpenStackCatalog,
+    comp: &order::Component,
+    list: &[&Change<'_>],
+    d: Deployer,
+) -> DeployerHints {
     let mut h = DeployerHints::default();
     let hosts: Vec<String> = list.iter().map(|c| c.node.id.clone()).collect();
     match d {
         Deployer::Kolla if !comp.kolla_tag.is_empty() => {
-            let mut k = KollaHint { tags: vec![comp.kolla_tag.to_owned()], ..KollaHint::default() };
+            let mut k = KollaHint {
+                tags: vec![comp.kolla_tag.to_owned()],
+                ..KollaHint::default()
+            };
             for c in list {
                 for img in &c.prev.images {
                     let vars = k.host_vars.entry(c.node.id.clone()).or_default();
                     vars.insert(format!("{}_tag", img.var_stem()), img.tag.clone());
                     if let Some(dg) = &img.digest {
-                        vars.insert(format!("{}_image_full", img.var_stem()), format!("{}@{dg}", img.repository));
+                        vars.insert(
+                            format!("{}_image_full", img.var_stem()),
+                            format!("{}@{dg}", img.repository),
+                        );
                     }
                 }
             }
-            k.commands.push(format!("kolla-ansible deploy -i INVENTORY --tags {} --limit {}", comp.kolla_tag, hosts.join(",")));
+            k.commands.push(format!(
+                "kolla-ansible deploy -i INVENTORY --tags {} --limit {}",
+                comp.kolla_tag,
+                hosts.join(",")
+            ));
             h.kolla = Some(k);
         }
         Deployer::Osa if !comp.osa_playbook.is_empty() => {
@@ -352,18 +586,27 @@ fn downgrade_hints(cat: &OpenStackCatalog, comp: &order::Component, list: &[&Cha
             if let (Some(dl), Some(c)) = (comp.deliverable, list.first()) {
                 if let Some(series) = &c.prev.series {
                     if let Some(sha) = deployer::release_commit(cat, dl, series, &c.prev.version) {
-                        o.vars.insert(format!("{}_git_install_branch", dl.replace('-', "_")), sha);
+                        o.vars
+                            .insert(format!("{}_git_install_branch", dl.replace('-', "_")), sha);
                     }
                 }
             }
-            o.commands.push(format!("openstack-ansible {} --limit {}", comp.osa_playbook, hosts.join(",")));
+            o.commands.push(format!(
+                "openstack-ansible {} --limit {}",
+                comp.osa_playbook,
+                hosts.join(",")
+            ));
             h.osa = Some(o);
         }
         _ => {}
     }
     for c in list {
         if let Some(mgr) = deployer::manager_of(c.node) {
-            h.packages.extend(deployer::exact_pins(std::slice::from_ref(&c.node.id), mgr, &c.prev.packages));
+            h.packages.extend(deployer::exact_pins(
+                std::slice::from_ref(&c.node.id),
+                mgr,
+                &c.prev.packages,
+            ));
         }
     }
     h.packages = deployer::merge_pins(std::mem::take(&mut h.packages));

@@ -9,14 +9,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analyze::{n_as_of, status_as_of};
 use crate::model::{
-    Action, Batch, BatchKind, DeployerHints, Hop, HopKind, KollaHint, Limit, LimitCode, OsaHint, Phase, Plan, PlanInputs, PlanKind, Reason,
-    Reversibility, Scope, SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
+    Action, Batch, BatchKind, DeployerHints, Hop, HopKind, KollaHint, Limit, LimitCode, OsaHint,
+    Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, Scope, SeriesRef, SitePath, Step,
+    Target, PLAN_SCHEMA_VERSION,
 };
 use crate::policy::{Policy, SubjectFacts, SubjectKind};
 use crate::releases::openstack::{OpenStackCatalog, Series, SeriesStatus};
 
 use super::deployer::{self, kolla_tag};
-use super::fleet::{Deployer, Installed, NodeView};
+use super::fleet::{Deployer, ImageInfo, Installed, NodeView};
 use super::order::{self, Component, DbStyle};
 use super::path::{self, series_ref, PathOptions};
 use crate::version::pep440::Pep440Version;
@@ -44,9 +45,32 @@ pub struct UpgradeOptions {
 }
 
 /// Services with a `<service>-status upgrade check` command (probe on the host: E20).
-const STATUS_CHECKS: &[&str] = &["nova", "cinder", "placement", "ironic", "keystone", "glance", "neutron", "heat", "octavia", "designate", "manila", "barbican"];
+const STATUS_CHECKS: &[&str] = &[
+    "nova",
+    "cinder",
+    "placement",
+    "ironic",
+    "keystone",
+    "glance",
+    "neutron",
+    "heat",
+    "octavia",
+    "designate",
+    "manila",
+    "barbican",
+];
 
-pub(crate) fn new_step(id: String, site: &str, hop: Option<u32>, phase: Phase, action: Action, component: Option<&str>, title: String, rev: Reversibility) -> Step {
+#[allow(clippy::too_many_arguments)] // every field a step needs; named at each call site
+pub(crate) fn new_step(
+    id: String,
+    site: &str,
+    hop: Option<u32>,
+    phase: Phase,
+    action: Action,
+    component: Option<&str>,
+    title: String,
+    rev: Reversibility,
+) -> Step {
     Step {
         id,
         order: 0,
@@ -73,21 +97,35 @@ pub(crate) fn site_deployer(nodes: &[&NodeView]) -> Deployer {
     for n in nodes.iter().filter(|n| n.deployer != Deployer::Unknown) {
         *count.entry(n.deployer).or_default() += 1;
     }
-    count.into_iter().max_by_key(|(d, c)| (*c, std::cmp::Reverse(*d))).map_or(Deployer::Unknown, |(d, _)| d)
+    count
+        .into_iter()
+        .max_by_key(|(d, c)| (*c, std::cmp::Reverse(*d)))
+        .map_or(Deployer::Unknown, |(d, _)| d)
 }
 
-fn lookup_series<'a>(cat: &'a OpenStackCatalog, ordinal: usize) -> Option<&'a Series> {
-    cat.series().iter().find(|s| s.ordinal == ordinal && !s.is_independent())
+fn lookup_series(cat: &OpenStackCatalog, ordinal: usize) -> Option<&Series> {
+    cat.series()
+        .iter()
+        .find(|s| s.ordinal == ordinal && !s.is_independent())
 }
 
 /// The target series a policy asks for, for one site: for each service below what the policy
 /// allows, the oldest allowed series above it; the site moves to the newest of those.
-fn policy_target<'a>(cat: &'a OpenStackCatalog, policy: &Policy, ctx: &Context<'_>, nodes: &[&NodeView], from: &'a Series) -> Result<&'a Series, PlanError> {
-    let n = n_as_of(cat, ctx.as_of).ok_or_else(|| PlanError(format!("no maintained series as of {}", ymd(ctx.as_of))))?;
+fn policy_target<'a>(
+    cat: &'a OpenStackCatalog,
+    policy: &Policy,
+    ctx: &Context<'_>,
+    nodes: &[&NodeView],
+    from: &'a Series,
+) -> Result<&'a Series, PlanError> {
+    let n = n_as_of(cat, ctx.as_of)
+        .ok_or_else(|| PlanError(format!("no maintained series as of {}", ymd(ctx.as_of))))?;
     let mut target = from;
     for node in nodes {
         for i in node.installed.iter().filter(|i| i.deliverable.is_some()) {
-            let (Some(d), Some(ord)) = (&i.deliverable, i.ordinal) else { continue };
+            let (Some(d), Some(ord)) = (&i.deliverable, i.ordinal) else {
+                continue;
+            };
             let facts = SubjectFacts {
                 kind: Some(SubjectKind::Openstack),
                 ecosystem: "openstack",
@@ -99,19 +137,32 @@ fn policy_target<'a>(cat: &'a OpenStackCatalog, policy: &Policy, ctx: &Context<'
                 cell: node.cell.as_deref(),
                 labels: Some(&node.labels),
             };
-            let Some((_, rule)) = policy.rule_for(&facts, |r| r.series.as_ref()) else { continue };
+            let Some((_, rule)) = policy.rule_for(&facts, |r| r.series.as_ref()) else {
+                continue;
+            };
             let prev_slurp = path::previous_slurp(cat, n);
             let allowed = |s: &Series| {
-                let lag_ok = s.ordinal <= n.ordinal && n.ordinal - s.ordinal <= rule.max_lag as usize;
-                let slurp_ok = rule.allow_previous_slurp && prev_slurp.is_some_and(|p| p.ordinal == s.ordinal);
-                let status_ok = !rule.require_maintained || status_as_of(s, ctx.as_of) == SeriesStatus::Maintained;
+                let lag_ok =
+                    s.ordinal <= n.ordinal && n.ordinal - s.ordinal <= rule.max_lag as usize;
+                let slurp_ok =
+                    rule.allow_previous_slurp && prev_slurp.is_some_and(|p| p.ordinal == s.ordinal);
+                let status_ok = !rule.require_maintained
+                    || status_as_of(s, ctx.as_of) == SeriesStatus::Maintained;
                 (lag_ok || slurp_ok) && status_ok
             };
-            let Some(cur) = lookup_series(cat, ord) else { continue };
+            let Some(cur) = lookup_series(cat, ord) else {
+                continue;
+            };
             if allowed(cur) {
                 continue;
             }
-            let want = cat.series().iter().filter(|s| !s.is_independent() && s.ordinal > ord && s.ordinal <= n.ordinal && allowed(s)).min_by_key(|s| s.ordinal);
+            let want = cat
+                .series()
+                .iter()
+                .filter(|s| {
+                    !s.is_independent() && s.ordinal > ord && s.ordinal <= n.ordinal && allowed(s)
+                })
+                .min_by_key(|s| s.ordinal);
             if let Some(w) = want {
                 if w.ordinal > target.ordinal {
                     target = w;
@@ -164,7 +215,9 @@ impl<'a> SitePlanner<'a> {
         match i.ordinal {
             Some(o) if o > to.ordinal => false,
             Some(o) if o == to.ordinal => {
-                let latest = self.target_version(i, to).and_then(|v| v.parse::<Pep440Version>().ok());
+                let latest = self
+                    .target_version(i, to)
+                    .and_then(|v| v.parse::<Pep440Version>().ok());
                 let have = i.version.parse::<Pep440Version>().ok();
                 match (have, latest) {
                     (Some(h), Some(l)) => h < l,
@@ -178,7 +231,10 @@ impl<'a> SitePlanner<'a> {
 
     fn reason_for(&self, comp: &str, text: String) -> Reason {
         let present = self.present_ids();
-        let edges = order::edges_into(comp, &present).into_iter().map(order::Edge::to_ref).collect();
+        let edges = order::edges_into(comp, &present)
+            .into_iter()
+            .map(order::Edge::to_ref)
+            .collect();
         Reason { text, edges }
     }
 
@@ -196,21 +252,35 @@ impl<'a> SitePlanner<'a> {
 
     /// `--limit` when the step covers only some of the site's hosts running the component.
     fn limit_for(&self, comp: &str, hosts: &[String]) -> Option<Vec<String>> {
-        let all: BTreeSet<&str> = self.site_nodes.iter().filter(|n| n.get(comp).is_some()).map(|n| n.id.as_str()).collect();
+        let all: BTreeSet<&str> = self
+            .site_nodes
+            .iter()
+            .filter(|n| n.get(comp).is_some())
+            .map(|n| n.id.as_str())
+            .collect();
         let mine: BTreeSet<&str> = hosts.iter().map(String::as_str).collect();
         (all != mine).then(|| hosts.to_vec())
     }
 
     fn target_version(&self, i: &Installed, to: &Series) -> Option<String> {
         let d = i.deliverable.as_deref()?;
-        self.cat.latest_in_series(d, &to.name).map(|r| r.version.clone())
+        self.cat
+            .latest_in_series(d, &to.name)
+            .map(|r| r.version.clone())
     }
 
     fn plan(&mut self, from: &'a Series, to: &'a Series) -> Result<SitePath, PlanError> {
         let hops = if from.ordinal == to.ordinal {
             vec![path::patch_hop(self.cat, from)]
         } else {
-            path::upgrade_path(self.cat, from, to, PathOptions { adjacent_only: self.opts.adjacent_only })?
+            path::upgrade_path(
+                self.cat,
+                from,
+                to,
+                PathOptions {
+                    adjacent_only: self.opts.adjacent_only,
+                },
+            )?
         };
         let nhops = hops.len();
         for hop in &hops {
@@ -219,56 +289,132 @@ impl<'a> SitePlanner<'a> {
             let hop_to = path::find_series(self.cat, &hop.to.name)?;
             self.hop(hop, hop_from, hop_to, last);
         }
-        Ok(SitePath { site: self.site.clone(), from: series_ref(from), to: series_ref(to), hops })
+        Ok(SitePath {
+            site: self.site.clone(),
+            from: series_ref(from),
+            to: series_ref(to),
+            hops,
+        })
     }
 
     fn hop(&mut self, hop: &Hop, from: &'a Series, to: &'a Series, last: bool) {
         let series_change = hop.kind != HopKind::Patch;
         let h = Some(hop.index);
         let site = self.site.clone();
-        let deliverables: BTreeSet<&str> = self.present.iter().filter_map(|c| c.deliverable).collect();
-        let hop_label = if series_change { format!("{} → {}", hop.from.label(), hop.to.label()) } else { format!("point releases of {}", hop.to.label()) };
+        let deliverables: BTreeSet<&str> =
+            self.present.iter().filter_map(|c| c.deliverable).collect();
+        let hop_label = if series_change {
+            format!("{} → {}", hop.from.label(), hop.to.label())
+        } else {
+            format!("point releases of {}", hop.to.label())
+        };
 
         // ---- prepare ----
         if series_change && (deliverables.contains("nova") || deliverables.contains("cinder")) {
-            let mut s = new_step(self.id("verify-data-migrations", hop), &site, h, Phase::Prepare, Action::VerifyDataMigrations, None, format!("Confirm {}'s online data migrations are complete", hop.from.label()), Reversibility::CodeOnly);
-            for d in ["nova", "cinder"].iter().filter(|d| deliverables.contains(**d)) {
+            let mut s = new_step(
+                self.id("verify-data-migrations", hop),
+                &site,
+                h,
+                Phase::Prepare,
+                Action::VerifyDataMigrations,
+                None,
+                format!(
+                    "Confirm {}'s online data migrations are complete",
+                    hop.from.label()
+                ),
+                Reversibility::CodeOnly,
+            );
+            for d in ["nova", "cinder"]
+                .iter()
+                .filter(|d| deliverables.contains(**d))
+            {
                 s.hints.commands.push(format!("{d}-manage db online_data_migrations   # must exit 0 (1: rerun; 2: errors to fix)"));
             }
             s.reason = Reason { text: format!("E21 (hard): release N's online data migrations must be complete before the upgrade to N+1 or a SLURP jump; nova and cinder refuse the next schema otherwise ({hop_label})"), edges: Vec::new() };
             self.steps.push(s);
         }
-        let mut b = new_step(self.id("backup-database", hop), &site, h, Phase::Prepare, Action::BackupDatabase, Some("mariadb"), format!("Back up every OpenStack database before {hop_label}"), Reversibility::CodeOnly);
+        let mut b = new_step(
+            self.id("backup-database", hop),
+            &site,
+            h,
+            Phase::Prepare,
+            Action::BackupDatabase,
+            Some("mariadb"),
+            format!("Back up every OpenStack database before {hop_label}"),
+            Reversibility::CodeOnly,
+        );
         b.reason = Reason { text: "no database schema is ever downgraded (NOVA-UPG, KS-UPG, CIN-UPG, GL-UPG): this backup is the only way back once a step marked needs-db-restore has run".to_owned(), edges: Vec::new() };
-        b.post_steps.push("copy the backup off the database hosts and record its location in the change ticket".to_owned());
+        b.post_steps.push(
+            "copy the backup off the database hosts and record its location in the change ticket"
+                .to_owned(),
+        );
         match self.deployer {
             Deployer::Kolla => {
-                b.hints.kolla = Some(KollaHint { commands: vec!["kolla-ansible mariadb-backup -i INVENTORY".to_owned(), "tar czf kolla-config-backup.tgz /etc/kolla".to_owned()], ..KollaHint::default() });
+                b.hints.kolla = Some(KollaHint {
+                    commands: vec![
+                        "kolla-ansible mariadb-backup -i INVENTORY".to_owned(),
+                        "tar czf kolla-config-backup.tgz /etc/kolla".to_owned(),
+                    ],
+                    ..KollaHint::default()
+                });
             }
             Deployer::Osa => {
-                b.hints.osa = Some(OsaHint { commands: vec!["openstack-ansible openstack.osa.galera_server --tags galera_server-backup   # or mariabackup on one galera node".to_owned(), "tar czf osa-config-backup.tgz /etc/openstack_deploy".to_owned()], ..OsaHint::default() });
+                b.hints.osa = Some(OsaHint {
+                    commands: vec!["tar czf osa-config-backup.tgz /etc/openstack_deploy".to_owned()],
+                    ..OsaHint::default()
+                });
+                b.hints.commands.push("mariabackup --backup --target-dir=/var/backup/openstack-before-upgrade   # on one galera node (container), then --prepare".to_owned());
             }
             _ => {}
         }
         b.hints.commands.push("mysqldump --all-databases --single-transaction --routines --events > openstack-before-upgrade.sql   # if the deployer has no backup command".to_owned());
         self.steps.push(b);
 
-        let mut st = new_step(self.id("stage-code", hop), &site, h, Phase::Prepare, Action::StageCode, None, format!("Stage the new code for {hop_label} beside the running one"), Reversibility::CodeOnly);
+        let mut st = new_step(
+            self.id("stage-code", hop),
+            &site,
+            h,
+            Phase::Prepare,
+            Action::StageCode,
+            None,
+            format!("Stage the new code for {hop_label} beside the running one"),
+            Reversibility::CodeOnly,
+        );
         st.reason = Reason { text: "new code is installed before the window (images pulled, venvs built, repositories enabled); nothing restarts yet".to_owned(), edges: Vec::new() };
         match self.deployer {
             Deployer::Kolla => {
                 let mut k = KollaHint::default();
-                k.globals.insert("openstack_release".to_owned(), to.id().to_owned());
+                k.globals
+                    .insert("openstack_release".to_owned(), to.id().to_owned());
                 if let Some(r) = self.cat.latest_in_series("kolla-ansible", &to.name) {
-                    k.commands.push(format!("python3 -m pip install 'kolla-ansible=={}'   # latest kolla-ansible of {}", r.version, to.id()));
+                    k.commands.push(format!(
+                        "python3 -m pip install 'kolla-ansible=={}'   # latest kolla-ansible of {}",
+                        r.version,
+                        to.id()
+                    ));
                 }
                 k.commands.push("kolla-ansible install-deps".to_owned());
                 if hop.kind == HopKind::SlurpSkip {
                     k.commands.push("# SLURP jump: upgrade ansible-core to the range this kolla-ansible supports first".to_owned());
                 }
-                k.commands.push("kolla-ansible pull -i INVENTORY".to_owned());
-                k.commands.push("kolla-ansible prechecks -i INVENTORY".to_owned());
+                k.commands
+                    .push("kolla-ansible pull -i INVENTORY".to_owned());
+                k.commands
+                    .push("kolla-ansible prechecks -i INVENTORY".to_owned());
                 st.hints.kolla = Some(k);
+                let bases: BTreeSet<(String, String)> = self
+                    .nodes
+                    .iter()
+                    .filter_map(|n| n.kolla_base.clone())
+                    .collect();
+                for (distro, ver) in bases {
+                    let next = deployer::kolla_base_for(to, &distro, &ver);
+                    if next != ver {
+                        let msg = format!("{site}: kolla {} builds {distro} images on {next} (the site runs {ver}): the hosts' OS must be supported by {} before this hop (kolla base-distro support matrix), or build your own images", to.id(), to.id());
+                        st.preconditions.push(msg.clone());
+                        self.warnings.push(msg);
+                    }
+                }
                 st.post_steps.push("keep per-host and per-group tag overrides in inventory host_vars/group_vars, never in globals.yml (extra-vars precedence cannot differ per host)".to_owned());
             }
             Deployer::Osa => {
@@ -276,7 +422,8 @@ impl<'a> SitePlanner<'a> {
                 if let Some(r) = self.cat.latest_in_series("openstack-ansible", &to.name) {
                     o.commands.push(format!("git -C /opt/openstack-ansible fetch --tags && git -C /opt/openstack-ansible checkout {}   # latest openstack-ansible of {}", r.version, to.id()));
                 }
-                o.commands.push("cd /opt/openstack-ansible && scripts/bootstrap-ansible.sh".to_owned());
+                o.commands
+                    .push("cd /opt/openstack-ansible && scripts/bootstrap-ansible.sh".to_owned());
                 if hop.kind == HopKind::SlurpSkip {
                     o.commands.push("# SLURP jump: read the skipped release's OpenStack-Ansible upgrade notes too".to_owned());
                 }
@@ -291,7 +438,9 @@ impl<'a> SitePlanner<'a> {
                 }
                 for r in repos {
                     if r.starts_with("cloud-archive:") {
-                        st.hints.commands.push(format!("add-apt-repository -y {r} && apt-get update"));
+                        st.hints
+                            .commands
+                            .push(format!("add-apt-repository -y {r} && apt-get update"));
                     } else {
                         st.hints.commands.push(format!("dnf install -y {r}"));
                     }
@@ -301,9 +450,22 @@ impl<'a> SitePlanner<'a> {
         }
         self.steps.push(st);
 
-        let checks: Vec<&str> = STATUS_CHECKS.iter().copied().filter(|d| series_change && deliverables.contains(d)).collect();
+        let checks: Vec<&str> = STATUS_CHECKS
+            .iter()
+            .copied()
+            .filter(|d| series_change && deliverables.contains(d))
+            .collect();
         if !checks.is_empty() {
-            let mut c = new_step(self.id("upgrade-check", hop), &site, h, Phase::Prepare, Action::UpgradeCheck, None, "Run the upgrade checks with the new code".to_owned(), Reversibility::CodeOnly);
+            let mut c = new_step(
+                self.id("upgrade-check", hop),
+                &site,
+                h,
+                Phase::Prepare,
+                Action::UpgradeCheck,
+                None,
+                "Run the upgrade checks with the new code".to_owned(),
+                Reversibility::CodeOnly,
+            );
             for d in &checks {
                 c.hints.commands.push(format!("{d}-status upgrade check   # with the NEW code; 0 ok, 1 warning (read it), 2 stop: the upgrade will fail"));
             }
@@ -342,7 +504,10 @@ impl<'a> SitePlanner<'a> {
                 _ => {}
             }
         }
-        if deliverables.contains("octavia") && series_change && !self.present.iter().any(|c| c.id == "nova-compute") {
+        if deliverables.contains("octavia")
+            && series_change
+            && !self.present.iter().any(|c| c.id == "nova-compute")
+        {
             self.amphora_step(hop, to);
         }
 
@@ -350,14 +515,26 @@ impl<'a> SitePlanner<'a> {
         if series_change {
             self.finalize(hop, from, to, last, &deliverables);
         }
-        let mut v = new_step(self.id("verify", hop), &site, h, Phase::Verify, Action::Verify, None, format!("Verify {hop_label}"), Reversibility::CodeOnly);
+        let mut v = new_step(
+            self.id("verify", hop),
+            &site,
+            h,
+            Phase::Verify,
+            Action::Verify,
+            None,
+            format!("Verify {hop_label}"),
+            Reversibility::CodeOnly,
+        );
         v.hints.commands = vec![
             "openstack compute service list   # every nova service up, no orphaned records".to_owned(),
             "openstack network agent list".to_owned(),
             "openstack volume service list".to_owned(),
             "nminus collect on every node, then nminus plan upgrade again: the plan should be empty".to_owned(),
         ];
-        v.reason = Reason { text: "close the hop: the next hop starts only from a verified state".to_owned(), edges: Vec::new() };
+        v.reason = Reason {
+            text: "close the hop: the next hop starts only from a verified state".to_owned(),
+            edges: Vec::new(),
+        };
         self.steps.push(v);
     }
 
@@ -365,18 +542,40 @@ impl<'a> SitePlanner<'a> {
         let site = self.site.clone();
         let mut held_aggs: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
         for n in self.site_nodes.iter().filter(|n| self.held.contains(&n.id)) {
-            let e = held_aggs.entry(n.aggregate.clone().unwrap_or_else(|| format!("hold-{}", n.id))).or_insert_with(|| (n.tenant.clone(), Vec::new()));
+            let e = held_aggs
+                .entry(
+                    n.aggregate
+                        .clone()
+                        .unwrap_or_else(|| format!("hold-{}", n.id)),
+                )
+                .or_insert_with(|| (n.tenant.clone(), Vec::new()));
             e.1.push(n.id.clone());
         }
-        let mut s = new_step(self.id("configure-aggregates", hop), &site, Some(hop.index), Phase::HoldBack, Action::ConfigureAggregate, Some("nova-compute"), "Identify the canary and hold-back aggregates before the upgrade".to_owned(), Reversibility::CodeOnly);
+        let mut s = new_step(
+            self.id("configure-aggregates", hop),
+            &site,
+            Some(hop.index),
+            Phase::HoldBack,
+            Action::ConfigureAggregate,
+            Some("nova-compute"),
+            "Identify the canary and hold-back aggregates before the upgrade".to_owned(),
+            Reversibility::CodeOnly,
+        );
         s.reason = Reason {
             text: "scenario 2: per-tenant fallback is designed before the upgrade by holding the tenant's hosts back, not by downgrading them afterwards (nova-compute cannot re-register older once every compute is newer)".to_owned(),
             edges: Vec::new(),
         };
         for (agg, (tenant, hosts)) in &held_aggs {
-            s.targets.extend(hosts.iter().map(|h| Target { node: Some(h.clone()), component: Some("nova-compute".to_owned()), ..Target::default() }));
+            s.targets.extend(hosts.iter().map(|h| Target {
+                node: Some(h.clone()),
+                component: Some("nova-compute".to_owned()),
+                ..Target::default()
+            }));
             let t = tenant.clone().unwrap_or_else(|| "<project>".to_owned());
-            s.hints.commands.push(format!("openstack aggregate show {agg}   # hold-back aggregate of tenant {t}: hosts {}", hosts.join(", ")));
+            s.hints.commands.push(format!(
+                "openstack aggregate show {agg}   # hold-back aggregate of tenant {t}: hosts {}",
+                hosts.join(", ")
+            ));
             s.hints.commands.push(format!("openstack aggregate set --property filter_tenant_id=<project id of {t}> {agg}   # suffix the key (filter_tenant_id2) for more tenants"));
         }
         s.hints.commands.push("nova.conf [scheduler] limit_tenants_to_placement_aggregate=True, placement_aggregate_required_for_tenants=False; enable the AggregateMultiTenancyIsolation filter".to_owned());
@@ -386,8 +585,27 @@ impl<'a> SitePlanner<'a> {
 
     fn hold_step(&mut self, hop: &Hop, from: &'a Series, to: &'a Series) {
         let site = self.site.clone();
-        let held: Vec<&NodeView> = self.site_nodes.iter().copied().filter(|n| self.held.contains(&n.id)).collect();
-        let mut s = new_step(self.id("hold", hop), &site, Some(hop.index), Phase::HoldBack, Action::Hold, Some("nova-compute"), format!("Hold {} host(s) at {} while the rest moves to {}", held.len(), hop.from.label(), hop.to.label()), Reversibility::CodeOnly);
+        let held: Vec<&NodeView> = self
+            .site_nodes
+            .iter()
+            .copied()
+            .filter(|n| self.held.contains(&n.id))
+            .collect();
+        let mut s = new_step(
+            self.id("hold", hop),
+            &site,
+            Some(hop.index),
+            Phase::HoldBack,
+            Action::Hold,
+            Some("nova-compute"),
+            format!(
+                "Hold {} host(s) at {} while the rest moves to {}",
+                held.len(),
+                hop.from.label(),
+                hop.to.label()
+            ),
+            Reversibility::CodeOnly,
+        );
         let oldest = path::oldest_supported_compute(self.cat, to);
         s.reason = Reason {
             text: format!(
@@ -407,30 +625,59 @@ impl<'a> SitePlanner<'a> {
                 series_ref(oldest).label()
             );
             s.blocked_by.push(msg.clone());
-            self.limits.push(Limit { code: LimitCode::ComputeSkew, message: msg.clone(), steps: vec![s.id.clone()], nodes: held.iter().map(|n| n.id.clone()).collect() });
+            self.limits.push(Limit {
+                code: LimitCode::ComputeSkew,
+                message: msg.clone(),
+                steps: vec![s.id.clone()],
+                nodes: held.iter().map(|n| n.id.clone()).collect(),
+            });
             self.warnings.push(msg);
         }
         let mut k = KollaHint::default();
         for n in &held {
             for i in &n.installed {
-                s.targets.push(Target { node: Some(n.id.clone()), component: Some(i.component.to_owned()), service: i.deliverable.clone(), from: Some(i.version.clone()), to: Some(format!("{} (held)", i.version)), ..Target::default() });
+                s.targets.push(Target {
+                    node: Some(n.id.clone()),
+                    component: Some(i.component.to_owned()),
+                    service: i.deliverable.clone(),
+                    from: Some(i.version.clone()),
+                    to: Some(format!("{} (held)", i.version)),
+                    ..Target::default()
+                });
                 for img in &i.images {
                     let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                    k.host_vars.entry(n.id.clone()).or_default().insert(format!("{}_tag", img.var_stem()), kolla_tag(from, &distro, &ver));
+                    k.host_vars.entry(n.id.clone()).or_default().insert(
+                        format!("{}_tag", img.var_stem()),
+                        kolla_tag(from, &distro, &ver),
+                    );
                 }
             }
             if let Some(mgr) = deployer::manager_of(n) {
                 for i in &n.installed {
                     if hop.index == 1 {
-                        s.hints.packages.extend(deployer::exact_pins(std::slice::from_ref(&n.id), mgr, &i.packages));
-                    } else if let Some(r) = i.deliverable.as_deref().and_then(|d| self.cat.latest_in_series(d, &from.name)) {
-                        s.hints.packages.extend(deployer::glob_pins(&n.id, mgr, &i.packages, deployer::upstream_major(&r.version), None));
+                        s.hints.packages.extend(deployer::exact_pins(
+                            std::slice::from_ref(&n.id),
+                            mgr,
+                            &i.packages,
+                        ));
+                    } else if let Some(r) = i
+                        .deliverable
+                        .as_deref()
+                        .and_then(|d| self.cat.latest_in_series(d, &from.name))
+                    {
+                        s.hints.packages.extend(deployer::glob_pins(
+                            &n.id,
+                            mgr,
+                            &i.packages,
+                            deployer::upstream_major(&r.version),
+                            None,
+                        ));
                     }
                 }
             }
         }
         if !k.host_vars.is_empty() {
-            k.commands.push("# host_vars above pin the held hosts' data-plane images; later `kolla-ansible upgrade` runs leave them as they are".to_owned());
+            k.commands.push("# this hop's inventory/host_vars pin the held hosts' images; later `kolla-ansible upgrade` runs leave them as they are".to_owned());
             s.hints.kolla = Some(k);
         }
         s.hints.packages = deployer::merge_pins(std::mem::take(&mut s.hints.packages));
@@ -438,7 +685,14 @@ impl<'a> SitePlanner<'a> {
         self.steps.push(s);
     }
 
-    fn infra_step(&mut self, comp: &'static Component, hop: &Hop, from: &'a Series, to: &'a Series, last: bool) {
+    fn infra_step(
+        &mut self,
+        comp: &'static Component,
+        hop: &Hop,
+        from: &'a Series,
+        to: &'a Series,
+        last: bool,
+    ) {
         let site = self.site.clone();
         let nodes = self.nodes_with(comp.id, hop, to, last);
         if nodes.is_empty() {
@@ -450,7 +704,9 @@ impl<'a> SitePlanner<'a> {
             }
             return;
         }
-        if self.deployer == Deployer::Distro && !matches!(comp.id, "openvswitch" | "ovn-controller" | "ovn-db") {
+        if self.deployer == Deployer::Distro
+            && !matches!(comp.id, "openvswitch" | "ovn-controller" | "ovn-db")
+        {
             if hop.index == 1 {
                 self.warnings.push(format!("{site}: {} comes from the distribution, not from the OpenStack series: it is outside this plan (keep it within what {} supports)", comp.id, hop.to.label()));
             }
@@ -460,14 +716,38 @@ impl<'a> SitePlanner<'a> {
         let series_change = hop.kind != HopKind::Patch;
         // RabbitMQ: one step per allowed intermediate version (kolla ships a known minor).
         if comp.id == "rabbitmq" && self.deployer == Deployer::Kolla && series_change {
-            let cur = nodes.iter().find_map(|n| n.get("rabbitmq").and_then(|i| i.packages.first().and_then(|p| deployer::minor_of(&p.2)))).or_else(|| deployer::kolla_rabbitmq_minor(from).map(str::to_owned));
+            let cur = nodes
+                .iter()
+                .find_map(|n| {
+                    n.get("rabbitmq")
+                        .and_then(|i| i.packages.first().and_then(|p| deployer::minor_of(&p.2)))
+                })
+                .or_else(|| deployer::kolla_rabbitmq_minor(from).map(str::to_owned));
             let want = deployer::kolla_rabbitmq_minor(to);
             if let (Some(cur), Some(want)) = (cur, want) {
                 let hops = deployer::rabbitmq_hops(&cur, want);
                 let mut prev = cur.clone();
                 for (k, v) in hops.iter().enumerate() {
-                    let mut s = new_step(format!("{}-{}", self.id("upgrade-rabbitmq", hop), k + 1), &site, Some(hop.index), Phase::Infrastructure, Action::Upgrade, Some("rabbitmq"), format!("RabbitMQ {prev} → {v} (one allowed hop at a time)"), Reversibility::Irreversible);
-                    s.targets = hosts.iter().map(|h| Target { node: Some(h.clone()), component: Some("rabbitmq".to_owned()), from: Some(prev.clone()), to: Some(v.clone()), ..Target::default() }).collect();
+                    let mut s = new_step(
+                        format!("{}-{}", self.id("upgrade-rabbitmq", hop), k + 1),
+                        &site,
+                        Some(hop.index),
+                        Phase::Infrastructure,
+                        Action::Upgrade,
+                        Some("rabbitmq"),
+                        format!("RabbitMQ {prev} → {v} (one allowed hop at a time)"),
+                        Reversibility::Irreversible,
+                    );
+                    s.targets = hosts
+                        .iter()
+                        .map(|h| Target {
+                            node: Some(h.clone()),
+                            component: Some("rabbitmq".to_owned()),
+                            from: Some(prev.clone()),
+                            to: Some(v.clone()),
+                            ..Target::default()
+                        })
+                        .collect();
                     s.reason = self.reason_for(comp.id, format!("E2: the message queue before every oslo.messaging user; RabbitMQ cannot jump two releases in one upgrade, so it goes through the allow-listed {v} (rabbitmq_allowed_upgrades)"));
                     s.preconditions.push("every RabbitMQ feature flag enabled (`rabbitmqctl enable_feature_flag all`) and the cluster healthy".to_owned());
                     s.preconditions.push("definitions exported (`rabbitmqctl export_definitions`): the only way back is a new cluster importing them".to_owned());
@@ -483,7 +763,11 @@ impl<'a> SitePlanner<'a> {
             }
         }
         let mut rev = Reversibility::CodeOnly;
-        let mut title = if series_change { format!("Upgrade {} to what {} ships", comp.id, hop.to.label()) } else { format!("Update {} within {}", comp.id, hop.to.label()) };
+        let mut title = if series_change {
+            format!("Upgrade {} to what {} ships", comp.id, hop.to.label())
+        } else {
+            format!("Update {} within {}", comp.id, hop.to.label())
+        };
         let mut pre = Vec::new();
         if comp.id == "mariadb" && self.deployer == Deployer::Kolla && series_change {
             let a = deployer::kolla_mariadb_minor(from);
@@ -496,8 +780,23 @@ impl<'a> SitePlanner<'a> {
                 }
             }
         }
-        let pre: Vec<String> = pre.into_iter().map(|p| p.replace("{site}", &site).replace("{hop}", &hop.index.to_string())).collect();
-        let mut s = new_step(self.id(&format!("upgrade-{}", comp.id), hop), &site, Some(hop.index), Phase::Infrastructure, Action::Upgrade, Some(comp.id), title, rev);
+        let pre: Vec<String> = pre
+            .into_iter()
+            .map(|p| {
+                p.replace("{site}", &site)
+                    .replace("{hop}", &hop.index.to_string())
+            })
+            .collect();
+        let mut s = new_step(
+            self.id(&format!("upgrade-{}", comp.id), hop),
+            &site,
+            Some(hop.index),
+            Phase::Infrastructure,
+            Action::Upgrade,
+            Some(comp.id),
+            title,
+            rev,
+        );
         s.preconditions = pre;
         let why = match comp.id {
             "mariadb" => "E1: the DB tier goes first; galera nodes are restarted one at a time and must resync before the next",
@@ -513,33 +812,67 @@ impl<'a> SitePlanner<'a> {
             if let Some(i) = n.get(comp.id) {
                 for img in &i.images {
                     let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                    s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), image: Some(img.repository.clone()), from: Some(img.tag.clone()), to: Some(kolla_tag(to, &distro, &ver)), ..Target::default() });
+                    s.targets.push(Target {
+                        node: Some(n.id.clone()),
+                        component: Some(comp.id.to_owned()),
+                        image: Some(img.repository.clone()),
+                        from: Some(img.tag.clone()),
+                        to: Some(kolla_tag(to, &distro, &ver)),
+                        ..Target::default()
+                    });
                 }
                 if i.images.is_empty() {
-                    s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), from: Some(i.version.clone()), to: Some(format!("as shipped by {} {}", self.deployer.as_str(), hop.to.id)), ..Target::default() });
+                    s.targets.push(Target {
+                        node: Some(n.id.clone()),
+                        component: Some(comp.id.to_owned()),
+                        from: Some(i.version.clone()),
+                        to: Some(format!(
+                            "as shipped by {} {}",
+                            self.deployer.as_str(),
+                            hop.to.id
+                        )),
+                        ..Target::default()
+                    });
                 }
             }
         }
         self.deployer_hints(&mut s, comp, &nodes, to, series_change);
+        if self.deployer == Deployer::Osa && comp.osa_playbook.is_empty() {
+            s.post_steps.push(format!("OpenStack-Ansible installs {} with the neutron playbook: it moves with the neutron steps", comp.id));
+        }
         if comp.id == "mariadb" {
             s.post_steps.push("wait for every galera node to be Synced (`wsrep_local_state_comment`) before the next".to_owned());
         }
         self.steps.push(s);
     }
 
-    fn deployer_hints(&self, s: &mut Step, comp: &Component, nodes: &[&NodeView], to: &Series, series_change: bool) {
+    fn deployer_hints(
+        &self,
+        s: &mut Step,
+        comp: &Component,
+        nodes: &[&NodeView],
+        to: &Series,
+        series_change: bool,
+    ) {
         let hosts: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
         match self.deployer {
             Deployer::Kolla if !comp.kolla_tag.is_empty() => {
-                let mut k = KollaHint { tags: vec![comp.kolla_tag.to_owned()], ..KollaHint::default() };
+                let mut k = KollaHint {
+                    tags: vec![comp.kolla_tag.to_owned()],
+                    ..KollaHint::default()
+                };
                 let verb = if series_change { "upgrade" } else { "deploy" };
                 let limit = self.limit_for(comp.id, &hosts);
-                k.commands.push(self.kolla_cmd(comp.kolla_tag, verb, limit.as_deref()));
+                k.commands
+                    .push(self.kolla_cmd(comp.kolla_tag, verb, limit.as_deref()));
                 for n in nodes {
                     if let Some(i) = n.get(comp.id) {
                         for img in &i.images {
                             let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                            k.group_vars.entry("all".to_owned()).or_default().insert(format!("{}_tag", img.var_stem()), kolla_tag(to, &distro, &ver));
+                            k.group_vars.entry("all".to_owned()).or_default().insert(
+                                format!("{}_tag", img.var_stem()),
+                                kolla_tag(to, &distro, &ver),
+                            );
                         }
                     }
                 }
@@ -560,8 +893,11 @@ impl<'a> SitePlanner<'a> {
                 o.commands.push(cmd);
                 if let Some(d) = comp.deliverable {
                     if let Some(r) = self.cat.latest_in_series(d, &to.name) {
-                        if let Some(sha) = deployer::release_commit(self.cat, d, &to.name, &r.version) {
-                            o.vars.insert(format!("{}_git_install_branch", d.replace('-', "_")), sha);
+                        if let Some(sha) =
+                            deployer::release_commit(self.cat, d, &to.name, &r.version)
+                        {
+                            o.vars
+                                .insert(format!("{}_git_install_branch", d.replace('-', "_")), sha);
                         }
                     }
                 }
@@ -570,19 +906,36 @@ impl<'a> SitePlanner<'a> {
             Deployer::Distro => {
                 for n in nodes {
                     let Some(i) = n.get(comp.id) else { continue };
-                    let Some(mgr) = deployer::manager_of(n) else { continue };
+                    let Some(mgr) = deployer::manager_of(n) else {
+                        continue;
+                    };
                     let repo = deployer::distro_repo(n, to);
-                    match i.deliverable.as_deref().and_then(|d| self.cat.latest_in_series(d, &to.name)) {
-                        Some(r) => s.hints.packages.extend(deployer::glob_pins(&n.id, mgr, &i.packages, deployer::upstream_major(&r.version), repo)),
-                        None => s.hints.packages.extend(i.packages.iter().map(|(_, name, v)| crate::model::PackagePin {
-                            hosts: vec![n.id.clone()],
-                            manager: mgr,
-                            name: name.clone(),
-                            version: format!("{}*", deployer::epoch_of(v)),
-                            exact: false,
-                            hold: false,
-                            repo: repo.clone(),
-                        })),
+                    match i
+                        .deliverable
+                        .as_deref()
+                        .and_then(|d| self.cat.latest_in_series(d, &to.name))
+                    {
+                        Some(r) => s.hints.packages.extend(deployer::glob_pins(
+                            &n.id,
+                            mgr,
+                            &i.packages,
+                            deployer::upstream_major(&r.version),
+                            repo,
+                        )),
+                        None => s
+                            .hints
+                            .packages
+                            .extend(i.packages.iter().map(|(_, name, v)| {
+                                crate::model::PackagePin {
+                                    hosts: vec![n.id.clone()],
+                                    manager: mgr,
+                                    name: name.clone(),
+                                    version: format!("{}*", deployer::epoch_of(v)),
+                                    exact: false,
+                                    hold: false,
+                                    repo: repo.clone(),
+                                }
+                            })),
                     }
                 }
                 s.hints.packages = deployer::merge_pins(std::mem::take(&mut s.hints.packages));
@@ -591,7 +944,14 @@ impl<'a> SitePlanner<'a> {
         }
     }
 
-    fn control_step(&mut self, comp: &'static Component, hop: &Hop, _from: &'a Series, to: &'a Series, last: bool) {
+    fn control_step(
+        &mut self,
+        comp: &'static Component,
+        hop: &Hop,
+        _from: &'a Series,
+        to: &'a Series,
+        last: bool,
+    ) {
         let site = self.site.clone();
         let nodes = self.nodes_with(comp.id, hop, to, last);
         if nodes.is_empty() {
@@ -600,10 +960,27 @@ impl<'a> SitePlanner<'a> {
         let series_change = hop.kind != HopKind::Patch;
         let d = comp.deliverable.unwrap_or(comp.id);
         let kolla = self.deployer == Deployer::Kolla;
-        let first_of_deliverable = self.present.iter().find(|c| c.deliverable == Some(d)).is_some_and(|c| c.id == comp.id);
+        let first_of_deliverable = self
+            .present
+            .iter()
+            .find(|c| c.deliverable == Some(d))
+            .is_some_and(|c| c.id == comp.id);
         // Additive schema step before the first component of the deliverable.
-        if series_change && first_of_deliverable && matches!(comp.db, DbStyle::ExpandContract | DbStyle::SyncOnline) && !(kolla && comp.db == DbStyle::ExpandContract) {
-            let mut e = new_step(self.id(&format!("db-expand-{d}"), hop), &site, Some(hop.index), Phase::ControlPlane, Action::DbExpand, Some(comp.id), format!("{d}: additive schema changes both releases run on"), Reversibility::CodeOnly);
+        if series_change
+            && first_of_deliverable
+            && matches!(comp.db, DbStyle::ExpandContract | DbStyle::SyncOnline)
+            && !(kolla && comp.db == DbStyle::ExpandContract)
+        {
+            let mut e = new_step(
+                self.id(&format!("db-expand-{d}"), hop),
+                &site,
+                Some(hop.index),
+                Phase::ControlPlane,
+                Action::DbExpand,
+                Some(comp.id),
+                format!("{d}: additive schema changes both releases run on"),
+                Reversibility::CodeOnly,
+            );
             e.reason = self.reason_for(comp.id, format!("E1: after the DB tier; the schema is expanded before any {d} service restarts, and {} and {} both run on the result", hop.from.label(), hop.to.label()));
             e.hints.commands = match d {
                 "keystone" => vec!["keystone-manage doctor".into(), "keystone-manage db_sync --expand   # on one node; MySQL needs log_bin_trust_function_creators=1 (or SUPER)".into(), "keystone-manage db_sync --check   # 0 done, 2 expand needed, 4 contract needed".into()],
@@ -627,8 +1004,25 @@ impl<'a> SitePlanner<'a> {
                 _ => Reversibility::CodeOnly,
             }
         };
-        let title = if series_change { format!("Upgrade {} to {}", comp.id, hop.to.label()) } else { format!("Update {} to the latest {} point release", comp.id, hop.to.label()) };
-        let mut s = new_step(self.id(&format!("upgrade-{}", comp.id), hop), &site, Some(hop.index), Phase::ControlPlane, Action::Upgrade, Some(comp.id), title, rev);
+        let title = if series_change {
+            format!("Upgrade {} to {}", comp.id, hop.to.label())
+        } else {
+            format!(
+                "Update {} to the latest {} point release",
+                comp.id,
+                hop.to.label()
+            )
+        };
+        let mut s = new_step(
+            self.id(&format!("upgrade-{}", comp.id), hop),
+            &site,
+            Some(hop.index),
+            Phase::ControlPlane,
+            Action::Upgrade,
+            Some(comp.id),
+            title,
+            rev,
+        );
         let why = match comp.id {
             "keystone" => "E4: every other service validates tokens against keystone, so it goes first among the services".to_owned(),
             "placement" => "E8 (hard): placement before any nova service".to_owned(),
@@ -647,17 +1041,39 @@ impl<'a> SitePlanner<'a> {
             if let Some(i) = n.get(comp.id) {
                 let tv = self.target_version(i, to);
                 if tv.is_none() {
-                    self.warnings.push(format!("{}: {} has no release in {}: not planned", n.id, d, hop.to.label()));
+                    self.warnings.push(format!(
+                        "{}: {} has no release in {}: not planned",
+                        n.id,
+                        d,
+                        hop.to.label()
+                    ));
                 }
-                s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), service: Some(d.to_owned()), from: Some(i.version.clone()), to: tv, ..Target::default() });
+                s.targets.push(Target {
+                    node: Some(n.id.clone()),
+                    component: Some(comp.id.to_owned()),
+                    service: Some(d.to_owned()),
+                    from: Some(i.version.clone()),
+                    to: tv,
+                    ..Target::default()
+                });
                 for img in &i.images {
                     let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                    s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), image: Some(img.repository.clone()), from: Some(img.tag.clone()), to: Some(kolla_tag(to, &distro, &ver)), ..Target::default() });
+                    s.targets.push(Target {
+                        node: Some(n.id.clone()),
+                        component: Some(comp.id.to_owned()),
+                        image: Some(img.repository.clone()),
+                        from: Some(img.tag.clone()),
+                        to: Some(kolla_tag(to, &distro, &ver)),
+                        ..Target::default()
+                    });
                 }
             }
         }
         if series_change && STATUS_CHECKS.contains(&d) {
-            s.preconditions.push(format!("`{d}-status upgrade check` (new code) exited 0 or 1 in @upgrade-check-{site}-h{}", hop.index));
+            s.preconditions.push(format!(
+                "`{d}-status upgrade check` (new code) exited 0 or 1 in @upgrade-check-{site}-h{}",
+                hop.index
+            ));
         }
         if series_change && hop.kind == HopKind::SlurpSkip {
             s.preconditions.push("downtime announced: skip-level upgrades need not be rolling (RPC compatibility is N ↔ N-1 only)".to_owned());
@@ -692,6 +1108,15 @@ impl<'a> SitePlanner<'a> {
             s.post_steps.push(format!("{d} has no documented expand/contract split: its schema sync is treated as one-way (needs-db-restore)"));
         }
         self.deployer_hints(&mut s, comp, &nodes, to, series_change);
+        // OpenStack-Ansible: one playbook run covers the deliverable's control-plane components.
+        if self.deployer == Deployer::Osa && !first_of_deliverable {
+            if let Some(o) = s.hints.osa.as_mut() {
+                o.commands = vec![format!(
+                    "# done by the {} playbook run of the first {d} step",
+                    comp.osa_playbook
+                )];
+            }
+        }
         // kolla: one run covers several components of a deliverable.
         if kolla {
             if let Some(k) = s.hints.kolla.as_mut() {
@@ -717,31 +1142,74 @@ impl<'a> SitePlanner<'a> {
         self.steps.push(s);
     }
 
-    fn data_step(&mut self, comp: &'static Component, hop: &Hop, _from: &'a Series, to: &'a Series, last: bool) {
+    fn data_step(
+        &mut self,
+        comp: &'static Component,
+        hop: &Hop,
+        _from: &'a Series,
+        to: &'a Series,
+        last: bool,
+    ) {
         let site = self.site.clone();
         let nodes = self.nodes_with(comp.id, hop, to, last);
         if nodes.is_empty() {
             return;
         }
         let series_change = hop.kind != HopKind::Patch;
-        let title = format!("Upgrade {} on {} host(s), node by node", comp.id, nodes.len());
-        let mut s = new_step(self.id(&format!("upgrade-{}", comp.id), hop), &site, Some(hop.index), Phase::DataPlane, Action::Upgrade, Some(comp.id), title, Reversibility::CodeOnly);
+        let title = format!(
+            "Upgrade {} on {} host(s), node by node",
+            comp.id,
+            nodes.len()
+        );
+        let mut s = new_step(
+            self.id(&format!("upgrade-{}", comp.id), hop),
+            &site,
+            Some(hop.index),
+            Phase::DataPlane,
+            Action::Upgrade,
+            Some(comp.id),
+            title,
+            Reversibility::CodeOnly,
+        );
         s.reason = self.reason_for(comp.id, "E19 (hard): control plane before data plane; neutron-server handles older agents, not the reverse; per node L2 before L3/DHCP/metadata (I-NEUTRON-2)".to_owned());
         for n in &nodes {
             if let Some(i) = n.get(comp.id) {
-                s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), service: i.deliverable.clone(), from: Some(i.version.clone()), to: self.target_version(i, to), ..Target::default() });
+                s.targets.push(Target {
+                    node: Some(n.id.clone()),
+                    component: Some(comp.id.to_owned()),
+                    service: i.deliverable.clone(),
+                    from: Some(i.version.clone()),
+                    to: self.target_version(i, to),
+                    ..Target::default()
+                });
             }
         }
         self.deployer_hints(&mut s, comp, &nodes, to, series_change);
         if series_change {
-            s.preconditions.push(format!("neutron-server runs {} (@upgrade-neutron-server-{site}-h{})", hop.to.label(), hop.index));
+            s.preconditions.push(format!(
+                "neutron-server runs {} (@upgrade-neutron-server-{site}-h{})",
+                hop.to.label(),
+                hop.index
+            ));
         }
         self.steps.push(s);
     }
 
     fn amphora_step(&mut self, hop: &Hop, to: &Series) {
         let site = self.site.clone();
-        let mut s = new_step(self.id("amphora-failover", hop), &site, Some(hop.index), Phase::DataPlane, Action::AmphoraFailover, Some("octavia-amphora"), format!("Build and tag the {} amphora image, then fail load balancers over", hop.to.label()), Reversibility::CodeOnly);
+        let mut s = new_step(
+            self.id("amphora-failover", hop),
+            &site,
+            Some(hop.index),
+            Phase::DataPlane,
+            Action::AmphoraFailover,
+            Some("octavia-amphora"),
+            format!(
+                "Build and tag the {} amphora image, then fail load balancers over",
+                hop.to.label()
+            ),
+            Reversibility::CodeOnly,
+        );
         s.reason = self.reason_for("octavia-amphora", "E14: new amphora agent code reaches amphorae only through an image rebuild and a failover, after the octavia control plane".to_owned());
         s.hints.commands = vec![
             format!("build the amphora image with the {} octavia branch and tag it (amp_image_tag)", to.id()),
@@ -751,7 +1219,14 @@ impl<'a> SitePlanner<'a> {
         self.steps.push(s);
     }
 
-    fn compute_steps(&mut self, comp: &'static Component, hop: &Hop, _from: &'a Series, to: &'a Series, last: bool) {
+    fn compute_steps(
+        &mut self,
+        comp: &'static Component,
+        hop: &Hop,
+        _from: &'a Series,
+        to: &'a Series,
+        last: bool,
+    ) {
         let site = self.site.clone();
         let nodes = self.nodes_with(comp.id, hop, to, last);
         if nodes.is_empty() {
@@ -761,31 +1236,80 @@ impl<'a> SitePlanner<'a> {
         let batches = compute_batches(&nodes, self.opts.canary, self.opts.batch_size);
         let of = u32::try_from(batches.len()).unwrap_or(u32::MAX);
         // Would every compute of the site be newer after the last batch?
-        let site_computes: Vec<&NodeView> = self.site_nodes.iter().copied().filter(|n| n.get("nova-compute").is_some()).collect();
-        let all_moving = site_computes.iter().all(|n| nodes.iter().any(|m| m.id == n.id));
+        let site_computes: Vec<&NodeView> = self
+            .site_nodes
+            .iter()
+            .copied()
+            .filter(|n| n.get("nova-compute").is_some())
+            .collect();
+        let all_moving = site_computes
+            .iter()
+            .all(|n| nodes.iter().any(|m| m.id == n.id));
         for (idx, (kind, group, members)) in batches.iter().enumerate() {
             let index = u32::try_from(idx + 1).unwrap_or(u32::MAX);
             let last_batch = index == of;
-            let rev = if series_change && last_batch && all_moving { Reversibility::Irreversible } else { Reversibility::CodeOnly };
+            let rev = if series_change && last_batch && all_moving {
+                Reversibility::Irreversible
+            } else {
+                Reversibility::CodeOnly
+            };
             let label = match kind {
                 BatchKind::Canary => "canary batch".to_owned(),
                 BatchKind::Batch => format!("batch {index}/{of}"),
             };
-            let mut s = new_step(format!("{}-b{index}", self.id("upgrade-nova-compute", hop)), &site, Some(hop.index), Phase::DataPlane, Action::Upgrade, Some(comp.id), format!("Upgrade nova-compute, {label}: {} ({group})", members.iter().map(|n| n.id.as_str()).collect::<Vec<_>>().join(", ")), rev);
-            s.batch = Some(Batch { kind: *kind, index, of, group: group.clone() });
+            let mut s = new_step(
+                format!("{}-b{index}", self.id("upgrade-nova-compute", hop)),
+                &site,
+                Some(hop.index),
+                Phase::DataPlane,
+                Action::Upgrade,
+                Some(comp.id),
+                format!(
+                    "Upgrade nova-compute, {label}: {} ({group})",
+                    members
+                        .iter()
+                        .map(|n| n.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                rev,
+            );
+            s.batch = Some(Batch {
+                kind: *kind,
+                index,
+                of,
+                group: group.clone(),
+            });
             s.reason = self.reason_for(comp.id, "computes last (E19, hard): conductors must be at least as new as computes; in small batches per cell / aggregate / AZ, canary first".to_owned());
             for n in members {
                 if let Some(i) = n.get(comp.id) {
-                    s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), service: Some("nova".into()), from: Some(i.version.clone()), to: self.target_version(i, to), ..Target::default() });
+                    s.targets.push(Target {
+                        node: Some(n.id.clone()),
+                        component: Some(comp.id.to_owned()),
+                        service: Some("nova".into()),
+                        from: Some(i.version.clone()),
+                        to: self.target_version(i, to),
+                        ..Target::default()
+                    });
                     for img in &i.images {
                         let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                        s.targets.push(Target { node: Some(n.id.clone()), component: Some(comp.id.to_owned()), image: Some(img.repository.clone()), from: Some(img.tag.clone()), to: Some(kolla_tag(to, &distro, &ver)), ..Target::default() });
+                        s.targets.push(Target {
+                            node: Some(n.id.clone()),
+                            component: Some(comp.id.to_owned()),
+                            image: Some(img.repository.clone()),
+                            from: Some(img.tag.clone()),
+                            to: Some(kolla_tag(to, &distro, &ver)),
+                            ..Target::default()
+                        });
                     }
                 }
             }
             s.preconditions.push("per host: disable the compute service and drain or accept a short pause of its instances (SIGTERM, upgrade, start)".to_owned());
             if *kind == BatchKind::Batch && idx > 0 {
-                s.preconditions.push(format!("the canary batch (@upgrade-nova-compute-{site}-h{}-b1) ran its tests cleanly", hop.index));
+                s.preconditions.push(format!(
+                    "the canary batch (@upgrade-nova-compute-{site}-h{}-b1) ran its tests cleanly",
+                    hop.index
+                ));
             }
             if *kind == BatchKind::Canary {
                 s.post_steps.push("stop here: boot, migrate, attach and network-test instances on the canary hosts before the next batch".to_owned());
@@ -811,20 +1335,54 @@ impl<'a> SitePlanner<'a> {
         }
     }
 
-    fn finalize(&mut self, hop: &Hop, _from: &'a Series, _to: &'a Series, last: bool, deliverables: &BTreeSet<&str>) {
+    fn finalize(
+        &mut self,
+        hop: &Hop,
+        _from: &'a Series,
+        _to: &'a Series,
+        last: bool,
+        deliverables: &BTreeSet<&str>,
+    ) {
         let site = self.site.clone();
         let kolla = self.deployer == Deployer::Kolla;
         let held_note = (!self.held.is_empty() && last).then(|| "only once the tenant fallback (held-back aggregate) is no longer wanted: this closes the rollback window; it is a precondition for the next upgrade, not for running the new release".to_owned());
-        let add = |me: &mut Self, base: &str, comp: &str, action: Action, title: String, cmds: Vec<String>, kolla_cmd: Option<&str>, why: String| {
-            let mut s = new_step(me.id(base, hop), &site, Some(hop.index), Phase::Finalize, action, Some(comp), title, Reversibility::NeedsDbRestore);
+        let add = |me: &mut Self,
+                   base: &str,
+                   comp: &str,
+                   action: Action,
+                   title: String,
+                   cmds: Vec<String>,
+                   kolla_cmd: Option<&str>,
+                   why: String| {
+            let mut s = new_step(
+                me.id(base, hop),
+                &site,
+                Some(hop.index),
+                Phase::Finalize,
+                action,
+                Some(comp),
+                title,
+                Reversibility::NeedsDbRestore,
+            );
             s.hints.commands = cmds;
             if kolla {
                 if let Some(c) = kolla_cmd {
-                    s.hints.kolla = Some(KollaHint { tags: c.split(',').map(str::to_owned).collect(), commands: vec![format!("kolla-ansible upgrade -i INVENTORY --tags {c}")], ..KollaHint::default() });
+                    s.hints.kolla = Some(KollaHint {
+                        tags: c.split(',').map(str::to_owned).collect(),
+                        commands: vec![format!("kolla-ansible upgrade -i INVENTORY --tags {c}")],
+                        ..KollaHint::default()
+                    });
                 }
             }
-            s.reason = Reason { text: why, edges: Vec::new() };
-            s.preconditions.push(format!("every {comp} host runs {} (@verify-{site}-h{} passed)", hop.to.label(), hop.index));
+            s.reason = Reason {
+                text: why,
+                edges: Vec::new(),
+            };
+            s.preconditions.push(format!(
+                "every {comp} host runs {} (@verify-{site}-h{} passed)",
+                hop.to.label(),
+                hop.index
+            ));
             if let Some(n) = &held_note {
                 s.preconditions.push(n.clone());
             } else {
@@ -837,7 +1395,16 @@ impl<'a> SitePlanner<'a> {
             add(self, "db-contract-keystone", "keystone", Action::DbContract, "keystone: contract the schema".into(), vec!["keystone-manage db_sync --contract".into()], None, "keystone's contract runs after every node runs the new code; after it the DB no longer supports the previous release (KS-UPG)".into());
         }
         if !kolla && deliverables.contains("glance") {
-            add(self, "db-contract-glance", "glance", Action::DbContract, "glance: contract the schema".into(), vec!["glance-manage db contract   # after every old glance node is gone".into()], None, "glance contracts after all old nodes are gone (GL-UPG)".into());
+            add(
+                self,
+                "db-contract-glance",
+                "glance",
+                Action::DbContract,
+                "glance: contract the schema".into(),
+                vec!["glance-manage db contract   # after every old glance node is gone".into()],
+                None,
+                "glance contracts after all old nodes are gone (GL-UPG)".into(),
+            );
         }
         if !kolla && deliverables.contains("neutron") {
             add(self, "db-contract-neutron", "neutron-server", Action::DbContract, "neutron: contract the schema".into(), vec!["neutron-db-manage has_offline_migrations   # nothing pending → contract can run with servers up".into(), "neutron-db-manage upgrade --contract   # otherwise with every neutron-server stopped".into()], None, "neutron contracts last (NEU-UPG)".into());
@@ -857,7 +1424,8 @@ impl<'a> SitePlanner<'a> {
     fn rollback_steps(&mut self, paths: &SitePath) {
         let site = self.site.clone();
         if !self.held.is_empty() {
-            let mut tenants: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+            let mut tenants: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> =
+                BTreeMap::new();
             for n in &self.site_nodes {
                 if let Some(t) = &n.tenant {
                     let e = tenants.entry(t.clone()).or_default();
@@ -869,40 +1437,111 @@ impl<'a> SitePlanner<'a> {
                 }
             }
             for (t, (held, upgraded)) in tenants.iter().filter(|(_, (h, _))| !h.is_empty()) {
-                let held_aggs: BTreeSet<String> = self.site_nodes.iter().filter(|n| held.contains(&n.id)).filter_map(|n| n.aggregate.clone()).collect();
+                let held_aggs: BTreeSet<String> = self
+                    .site_nodes
+                    .iter()
+                    .filter(|n| held.contains(&n.id))
+                    .filter_map(|n| n.aggregate.clone())
+                    .collect();
                 let aggs = held_aggs.into_iter().collect::<Vec<_>>().join(", ");
-                let mut p = new_step(format!("fallback-pin-{t}-{site}"), &site, None, Phase::Fallback, Action::ConfigureAggregate, Some("nova-compute"), format!("If tenant {t} breaks: pin it to its held-back aggregate {aggs}"), Reversibility::CodeOnly);
+                let mut p = new_step(
+                    format!("fallback-pin-{t}-{site}"),
+                    &site,
+                    None,
+                    Phase::Fallback,
+                    Action::ConfigureAggregate,
+                    Some("nova-compute"),
+                    format!("If tenant {t} breaks: pin it to its held-back aggregate {aggs}"),
+                    Reversibility::CodeOnly,
+                );
                 p.reason = Reason { text: "scenario 2: the control plane is shared and cannot be downgraded per tenant; the tenant gets the previous data plane on hosts held back before the upgrade".into(), edges: Vec::new() };
                 p.hints.commands = vec![format!("openstack aggregate set --property filter_tenant_id=<project id of {t}> {aggs}"), format!("openstack aggregate unset --property filter_tenant_id <the aggregates {t} used on the upgraded hosts>")];
-                p.targets = held.iter().map(|h| Target { node: Some(h.clone()), component: Some("nova-compute".into()), ..Target::default() }).collect();
+                p.targets = held
+                    .iter()
+                    .map(|h| Target {
+                        node: Some(h.clone()),
+                        component: Some("nova-compute".into()),
+                        ..Target::default()
+                    })
+                    .collect();
                 self.rollback.push(p);
-                let mut m = new_step(format!("fallback-cold-migrate-{t}-{site}"), &site, None, Phase::Fallback, Action::ColdMigrate, Some("nova-compute"), format!("Cold-migrate tenant {t}'s instances onto the held-back hosts"), Reversibility::CodeOnly);
+                let mut m = new_step(
+                    format!("fallback-cold-migrate-{t}-{site}"),
+                    &site,
+                    None,
+                    Phase::Fallback,
+                    Action::ColdMigrate,
+                    Some("nova-compute"),
+                    format!("Cold-migrate tenant {t}'s instances onto the held-back hosts"),
+                    Reversibility::CodeOnly,
+                );
                 m.reason = Reason { text: "live migration onto an older hypervisor is refused (DestinationHypervisorTooOld): cold migration, rebuild or re-create".into(), edges: Vec::new() };
                 m.hints.commands = vec![
                     format!("openstack server list --project <project id of {t}> --long   # instances on {}", upgraded.iter().cloned().collect::<Vec<_>>().join(", ")),
                     format!("openstack --os-compute-api-version 2.56 server migrate --host <one of {}> <server>", held.iter().cloned().collect::<Vec<_>>().join(", ")),
                     "openstack server resize confirm <server>".into(),
                 ];
-                m.targets = upgraded.iter().map(|h| Target { node: Some(h.clone()), component: Some("nova-compute".into()), ..Target::default() }).collect();
+                m.targets = upgraded
+                    .iter()
+                    .map(|h| Target {
+                        node: Some(h.clone()),
+                        component: Some("nova-compute".into()),
+                        ..Target::default()
+                    })
+                    .collect();
                 self.limits.push(Limit { code: LimitCode::NoLiveMigrationToOlder, message: format!("tenant {t}: instances move to the held-back hosts by cold migration only; live migration onto an older hypervisor is refused"), steps: vec![m.id.clone()], nodes: upgraded.iter().cloned().collect() });
                 self.rollback.push(m);
             }
         }
         let forward: Vec<Step> = self.steps.clone();
         for hop in paths.hops.iter().rev() {
-            let hop_steps: Vec<&Step> = forward.iter().filter(|s| s.hop == Some(hop.index) && matches!(s.phase, Phase::Infrastructure | Phase::ControlPlane | Phase::DataPlane | Phase::Finalize)).collect();
+            let hop_steps: Vec<&Step> = forward
+                .iter()
+                .filter(|s| {
+                    s.hop == Some(hop.index)
+                        && matches!(
+                            s.phase,
+                            Phase::Infrastructure
+                                | Phase::ControlPlane
+                                | Phase::DataPlane
+                                | Phase::Finalize
+                        )
+                })
+                .collect();
             if hop_steps.is_empty() {
                 continue;
             }
-            let first_restore = hop_steps.iter().find(|s| s.reversibility == Reversibility::NeedsDbRestore).map(|s| s.id.clone());
+            let first_restore = hop_steps
+                .iter()
+                .find(|s| s.reversibility == Reversibility::NeedsDbRestore)
+                .map(|s| s.id.clone());
             for f in hop_steps.iter().rev() {
                 match f.reversibility {
                     Reversibility::CodeOnly if matches!(f.action, Action::Upgrade) => {
-                        let mut r = new_step(format!("downgrade-{}", f.id), &site, Some(hop.index), Phase::Restore, Action::Downgrade, f.component.as_deref(), format!("Undo @{}: redeploy {}", f.id, hop.from.label()), Reversibility::CodeOnly);
-                        r.targets = f.targets.iter().map(|t| Target { from: t.to.clone(), to: t.from.clone(), ..t.clone() }).collect();
+                        let mut r = new_step(
+                            format!("downgrade-{}", f.id),
+                            &site,
+                            Some(hop.index),
+                            Phase::Restore,
+                            Action::Downgrade,
+                            f.component.as_deref(),
+                            format!("Undo @{}: redeploy {}", f.id, hop.from.label()),
+                            Reversibility::CodeOnly,
+                        );
+                        r.targets = f
+                            .targets
+                            .iter()
+                            .map(|t| Target {
+                                from: t.to.clone(),
+                                to: t.from.clone(),
+                                ..t.clone()
+                            })
+                            .collect();
                         r.reason = Reason { text: format!("code-only while the database still serves {} (before any needs-db-restore step)", hop.from.label()), edges: Vec::new() };
                         if let Some(fr) = &first_restore {
-                            r.preconditions.push(format!("@{fr} has not run; otherwise use the database restore below"));
+                            r.preconditions.push(format!(
+                                "@{fr} has not run; otherwise use the database restore below"
+                            ));
                         }
                         if f.component.as_deref() == Some("nova-compute") {
                             r.preconditions.push(format!("some nova-compute of the cell still runs {} (a held-back aggregate or a batch not yet upgraded): otherwise it will not register (ServiceTooOld)", hop.from.label()));
@@ -911,13 +1550,25 @@ impl<'a> SitePlanner<'a> {
                         self.rollback.push(r);
                     }
                     Reversibility::Irreversible => {
-                        let mut r = new_step(format!("cannot-undo-{}", f.id), &site, Some(hop.index), Phase::Restore, Action::Downgrade, f.component.as_deref(), format!("@{} cannot be undone in place", f.id), Reversibility::Irreversible);
+                        let mut r = new_step(
+                            format!("cannot-undo-{}", f.id),
+                            &site,
+                            Some(hop.index),
+                            Phase::Restore,
+                            Action::Downgrade,
+                            f.component.as_deref(),
+                            format!("@{} cannot be undone in place", f.id),
+                            Reversibility::Irreversible,
+                        );
                         r.blocked_by.push(match f.component.as_deref() {
                             Some("rabbitmq") => "RabbitMQ has no downgrade: build a new cluster at the previous version and import the definitions exported before the upgrade".to_owned(),
                             Some("nova-compute") => "every nova-compute is newer: older computes refuse to register (ServiceTooOld)".to_owned(),
                             _ => "irreversible".to_owned(),
                         });
-                        r.reason = Reason { text: "stated so the rollback does not count on it".into(), edges: Vec::new() };
+                        r.reason = Reason {
+                            text: "stated so the rollback does not count on it".into(),
+                            edges: Vec::new(),
+                        };
                         self.rollback.push(r);
                     }
                     _ => {}
@@ -926,7 +1577,8 @@ impl<'a> SitePlanner<'a> {
             if let Some(fr) = first_restore {
                 let mut r = new_step(format!("restore-database-{site}-h{}", hop.index), &site, Some(hop.index), Phase::Restore, Action::RestoreDatabase, Some("mariadb"), format!("If @{fr} (or any later needs-db-restore step) ran: restore the databases and redeploy {}", hop.from.label()), Reversibility::NeedsDbRestore);
                 r.reason = Reason { text: "no schema downgrade exists: restore the backup taken before the hop and redeploy the previous code everywhere (writes since the backup are lost)".into(), edges: Vec::new() };
-                r.preconditions.push(format!("stop every OpenStack API and service of {site}"));
+                r.preconditions
+                    .push(format!("stop every OpenStack API and service of {site}"));
                 r.hints.commands = vec![format!("restore the backup of @backup-database-{site}-h{} (kolla: the documented mariadb restore procedure; OSA/distro: mariabackup --prepare/--copy-back or the mysqldump file)", hop.index), format!("redeploy {} on every host (kolla: openstack_release: \"{}\" then `kolla-ansible deploy -i INVENTORY`)", hop.from.label(), hop.from.id)];
                 self.rollback.push(r);
             }
@@ -938,21 +1590,43 @@ fn downgrade_hints(fwd: &DeployerHints, targets: &[Target], d: Deployer) -> Depl
     let mut h = DeployerHints::default();
     match d {
         Deployer::Kolla => {
-            let mut k = KollaHint { tags: fwd.kolla.as_ref().map(|k| k.tags.clone()).unwrap_or_default(), ..KollaHint::default() };
+            let mut k = KollaHint {
+                tags: fwd
+                    .kolla
+                    .as_ref()
+                    .map(|k| k.tags.clone())
+                    .unwrap_or_default(),
+                ..KollaHint::default()
+            };
             for t in targets {
                 if let (Some(node), Some(img), Some(tag)) = (&t.node, &t.image, &t.to) {
-                    let stem = img.rsplit('/').next().unwrap_or(img).replace('-', "_");
-                    k.host_vars.entry(node.clone()).or_default().insert(format!("{stem}_tag"), tag.clone());
+                    let stem = ImageInfo::parse(&format!("{img}:x"), None)
+                        .map_or_else(|| img.replace('-', "_"), |i| i.var_stem());
+                    k.host_vars
+                        .entry(node.clone())
+                        .or_default()
+                        .insert(format!("{stem}_tag"), tag.clone());
                 }
             }
             if let Some(tag) = k.tags.first() {
-                let hosts: BTreeSet<&str> = targets.iter().filter_map(|t| t.node.as_deref()).collect();
-                k.commands.push(format!("kolla-ansible deploy -i INVENTORY --tags {tag} --limit {}", hosts.into_iter().collect::<Vec<_>>().join(",")));
+                let hosts: BTreeSet<&str> =
+                    targets.iter().filter_map(|t| t.node.as_deref()).collect();
+                k.commands.push(format!(
+                    "kolla-ansible deploy -i INVENTORY --tags {tag} --limit {}",
+                    hosts.into_iter().collect::<Vec<_>>().join(",")
+                ));
             }
             h.kolla = Some(k);
         }
         Deployer::Osa => {
-            h.osa = Some(OsaHint { commands: fwd.osa.as_ref().map(|o| o.commands.clone()).unwrap_or_default(), vars: BTreeMap::new() });
+            h.osa = Some(OsaHint {
+                commands: fwd
+                    .osa
+                    .as_ref()
+                    .map(|o| o.commands.clone())
+                    .unwrap_or_default(),
+                vars: BTreeMap::new(),
+            });
             if let Some(o) = h.osa.as_mut() {
                 o.commands.insert(0, "# pin <service>_git_install_branch to the previous release's SHA in user_variables, then:".to_owned());
             }
@@ -965,23 +1639,46 @@ fn downgrade_hints(fwd: &DeployerHints, targets: &[Target], d: Deployer) -> Depl
 /// Compute batches: the canary batch first (hosts labelled `canary=true`, else the first
 /// `canary` hosts in (group, id) order), then per group (cell / aggregate / AZ) chunks of
 /// `batch_size` (0: the whole group).
-pub fn compute_batches<'a>(nodes: &[&'a NodeView], canary: usize, batch_size: usize) -> Vec<(BatchKind, String, Vec<&'a NodeView>)> {
+pub fn compute_batches<'a>(
+    nodes: &[&'a NodeView],
+    canary: usize,
+    batch_size: usize,
+) -> Vec<(BatchKind, String, Vec<&'a NodeView>)> {
     let mut sorted: Vec<&NodeView> = nodes.to_vec();
     sorted.sort_by(|a, b| (a.group(), &a.id).cmp(&(b.group(), &b.id)));
     let labelled: Vec<&NodeView> = sorted.iter().copied().filter(|n| n.is_canary()).collect();
-    let canary_nodes: Vec<&NodeView> = if !labelled.is_empty() { labelled } else { sorted.iter().copied().take(canary).collect() };
+    let canary_nodes: Vec<&NodeView> = if !labelled.is_empty() {
+        labelled
+    } else {
+        sorted.iter().copied().take(canary).collect()
+    };
     let mut out = Vec::new();
     if !canary_nodes.is_empty() && canary_nodes.len() < sorted.len() {
         let groups: BTreeSet<String> = canary_nodes.iter().map(|n| n.group()).collect();
-        out.push((BatchKind::Canary, groups.into_iter().collect::<Vec<_>>().join("; "), canary_nodes.clone()));
+        out.push((
+            BatchKind::Canary,
+            groups.into_iter().collect::<Vec<_>>().join("; "),
+            canary_nodes.clone(),
+        ));
     }
-    let rest: Vec<&NodeView> = if out.is_empty() { sorted } else { sorted.into_iter().filter(|n| !canary_nodes.iter().any(|c| c.id == n.id)).collect() };
+    let rest: Vec<&NodeView> = if out.is_empty() {
+        sorted
+    } else {
+        sorted
+            .into_iter()
+            .filter(|n| !canary_nodes.iter().any(|c| c.id == n.id))
+            .collect()
+    };
     let mut by_group: BTreeMap<String, Vec<&NodeView>> = BTreeMap::new();
     for n in rest {
         by_group.entry(n.group()).or_default().push(n);
     }
     for (g, members) in by_group {
-        let size = if batch_size == 0 { members.len() } else { batch_size };
+        let size = if batch_size == 0 {
+            members.len()
+        } else {
+            batch_size
+        };
         for chunk in members.chunks(size.max(1)) {
             out.push((BatchKind::Batch, g.clone(), chunk.to_vec()));
         }
@@ -990,29 +1687,45 @@ pub fn compute_batches<'a>(nodes: &[&'a NodeView], canary: usize, batch_size: us
 }
 
 /// Plan an upgrade.
-pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOptions) -> Result<Plan, PlanError> {
+pub fn plan_upgrade(
+    input: &dyn PlanInput,
+    ctx: &Context<'_>,
+    opts: &UpgradeOptions,
+) -> Result<Plan, PlanError> {
     let cat = ctx.catalog;
     let until = end_of_day(ctx.as_of);
     let all = current_nodes(input.inventories(), Some(&until), cat);
     if all.is_empty() {
-        return Err(PlanError(format!("no inventory collected on or before {}", ymd(ctx.as_of))));
+        return Err(PlanError(format!(
+            "no inventory collected on or before {}",
+            ymd(ctx.as_of)
+        )));
     }
     let mut scope = opts.scope.clone();
     let scoped: Vec<&NodeView> = all.iter().filter(|n| in_scope(&scope, n)).collect();
     if scoped.is_empty() {
         let sites: BTreeSet<&str> = all.iter().map(|n| n.site.as_str()).collect();
-        return Err(PlanError(format!("--scope {} matches no node (sites: {})", scope.describe(), sites.into_iter().collect::<Vec<_>>().join(", "))));
+        return Err(PlanError(format!(
+            "--scope {} matches no node (sites: {})",
+            scope.describe(),
+            sites.into_iter().collect::<Vec<_>>().join(", ")
+        )));
     }
     if opts.to.is_none() && opts.policy.is_none() {
         return Err(PlanError("give the target: --to SERIES, or --policy NAME|FILE to take it from the policy's series rules".into()));
     }
     scope.nodes = scoped.iter().map(|n| n.id.clone()).collect();
-    let mut warnings: Vec<String> = input.problems().iter().map(|p| format!("input: {p}")).collect();
+    let mut warnings: Vec<String> = input
+        .problems()
+        .iter()
+        .map(|p| format!("input: {p}"))
+        .collect();
     let mut limits = Vec::new();
     let mut steps = Vec::new();
     let mut rollback = Vec::new();
     let mut paths = Vec::new();
     let sites: BTreeSet<String> = scoped.iter().map(|n| n.site.clone()).collect();
+    let several_sites = sites.len() > 1;
     for site in sites {
         let site_nodes: Vec<&NodeView> = all.iter().filter(|n| n.site == site).collect();
         let nodes: Vec<&NodeView> = scoped.iter().copied().filter(|n| n.site == site).collect();
@@ -1020,7 +1733,12 @@ pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOpti
             for i in n.installed.iter().filter(|i| i.deliverable.is_some()) {
                 if i.ordinal.is_none() && i.install != "image" {
                     let msg = format!("{}: {} {} matches no release in openstack/releases: its series is unknown and it is not planned", n.id, i.deliverable.as_deref().unwrap_or(""), i.version);
-                    limits.push(Limit { code: LimitCode::UnknownSeries, message: msg.clone(), steps: Vec::new(), nodes: vec![n.id.clone()] });
+                    limits.push(Limit {
+                        code: LimitCode::UnknownSeries,
+                        message: msg.clone(),
+                        steps: Vec::new(),
+                        nodes: vec![n.id.clone()],
+                    });
                     warnings.push(msg);
                 }
                 if !i.exact && i.based_on.is_some() {
@@ -1033,24 +1751,52 @@ pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOpti
                 }
             }
         }
-        let control = site_nodes.iter().filter_map(|n| n.min_ordinal(Phase::ControlPlane)).min();
-        let data = site_nodes.iter().filter_map(|n| n.min_ordinal(Phase::DataPlane)).min();
+        let control = site_nodes
+            .iter()
+            .filter_map(|n| n.min_ordinal(Phase::ControlPlane))
+            .min();
+        let data = site_nodes
+            .iter()
+            .filter_map(|n| n.min_ordinal(Phase::DataPlane))
+            .min();
         let Some(from_ord) = control.or(data) else {
-            warnings.push(format!("{site}: no OpenStack service with a known series: nothing to plan"));
+            warnings.push(format!(
+                "{site}: no OpenStack service with a known series: nothing to plan"
+            ));
             continue;
         };
-        let Some(from) = lookup_series(cat, from_ord) else { continue };
+        let Some(from) = lookup_series(cat, from_ord) else {
+            continue;
+        };
         let mut to = match (&opts.to, &opts.policy) {
             (Some(t), _) => path::find_series(cat, t)?,
             (None, Some(p)) => policy_target(cat, p, ctx, &nodes, from)?,
             (None, None) => from,
         };
+        if to.ordinal < from.ordinal && several_sites {
+            warnings.push(format!(
+                "{site}: already runs {}, newer than the target {}: left out (series are never downgraded in place)",
+                series_ref(from).label(),
+                series_ref(to).label()
+            ));
+            continue;
+        }
         if to.ordinal < from.ordinal {
-            return Err(path::PathError::Backwards { from: from.id().to_owned(), to: to.id().to_owned() }.into());
+            return Err(path::PathError::Backwards {
+                from: from.id().to_owned(),
+                to: to.id().to_owned(),
+            }
+            .into());
         }
         // The scope must include the control plane for the data plane to move past it (E19).
-        let control_nodes: Vec<&NodeView> = site_nodes.iter().copied().filter(|n| n.min_ordinal(Phase::ControlPlane).is_some()).collect();
-        let control_in_scope = control_nodes.iter().all(|c| nodes.iter().any(|n| n.id == c.id));
+        let control_nodes: Vec<&NodeView> = site_nodes
+            .iter()
+            .copied()
+            .filter(|n| n.min_ordinal(Phase::ControlPlane).is_some())
+            .collect();
+        let control_in_scope = control_nodes
+            .iter()
+            .all(|c| nodes.iter().any(|n| n.id == c.id));
         if !control_in_scope && to.ordinal > from.ordinal {
             warnings.push(format!(
                 "{site}: the scope leaves out control-plane nodes ({}): computes must never be newer than conductors (E19), so the target is capped at the control plane's {} (point releases only)",
@@ -1059,12 +1805,27 @@ pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOpti
             ));
             to = from;
         }
-        let held: BTreeSet<String> = site_nodes.iter().filter(|n| n.get("nova-compute").is_some() && opts.hold_back.iter().any(|h| in_scope(h, n))).map(|n| n.id.clone()).collect();
+        let held: BTreeSet<String> = site_nodes
+            .iter()
+            .filter(|n| {
+                n.get("nova-compute").is_some() && opts.hold_back.iter().any(|h| in_scope(h, n))
+            })
+            .map(|n| n.id.clone())
+            .collect();
         if !opts.hold_back.is_empty() && held.is_empty() {
-            warnings.push(format!("{site}: --hold-back matches no compute host of the site"));
+            warnings.push(format!(
+                "{site}: --hold-back matches no compute host of the site"
+            ));
         }
-        let present_ids: BTreeSet<&str> = nodes.iter().flat_map(|n| n.installed.iter().map(|i| i.component)).collect();
-        let mut present: Vec<&'static Component> = order::upgrade_order().iter().filter(|c| present_ids.contains(*c)).filter_map(|c| order::component(c)).collect();
+        let present_ids: BTreeSet<&str> = nodes
+            .iter()
+            .flat_map(|n| n.installed.iter().map(|i| i.component))
+            .collect();
+        let mut present: Vec<&'static Component> = order::upgrade_order()
+            .iter()
+            .filter(|c| present_ids.contains(*c))
+            .filter_map(|c| order::component(c))
+            .collect();
         if present_ids.contains("octavia") {
             present.retain(|c| c.id != "octavia-amphora");
             if let Some(a) = order::component("octavia-amphora") {
@@ -1092,11 +1853,18 @@ pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOpti
         // Computes left behind (outside the scope) must stay within the target's compute skew.
         if to.ordinal > from.ordinal {
             let oldest = path::oldest_supported_compute(cat, to);
-            for n in sp.site_nodes.iter().filter(|n| n.get("nova-compute").is_some() && !sp.nodes.iter().any(|m| m.id == n.id)) {
+            for n in sp.site_nodes.iter().filter(|n| {
+                n.get("nova-compute").is_some() && !sp.nodes.iter().any(|m| m.id == n.id)
+            }) {
                 if let Some(o) = n.get("nova-compute").and_then(|i| i.ordinal) {
                     if o < oldest.ordinal {
                         let msg = format!("{site}: {} stays at {} outside the scope, below the {} control plane's oldest supported compute {}: nova-conductor would refuse to start (TooOldComputeService); include it in the scope", n.id, lookup_series(cat, o).map(|s| series_ref(s).label()).unwrap_or_default(), series_ref(to).label(), series_ref(oldest).label());
-                        sp.limits.push(Limit { code: LimitCode::ComputeSkew, message: msg.clone(), steps: Vec::new(), nodes: vec![n.id.clone()] });
+                        sp.limits.push(Limit {
+                            code: LimitCode::ComputeSkew,
+                            message: msg.clone(),
+                            steps: Vec::new(),
+                            nodes: vec![n.id.clone()],
+                        });
                         sp.warnings.push(msg);
                     }
                 }
@@ -1113,14 +1881,23 @@ pub fn plan_upgrade(input: &dyn PlanInput, ctx: &Context<'_>, opts: &UpgradeOpti
     let mut from_series: Vec<SeriesRef> = paths.iter().map(|p| p.from.clone()).collect();
     from_series.sort_by_key(|s| cat.series_named(&s.name).map_or(0, |x| x.ordinal));
     from_series.dedup();
-    let to_series = paths.iter().map(|p| &p.to).max_by_key(|s| cat.series_named(&s.name).map_or(0, |x| x.ordinal)).cloned();
+    let to_series = paths
+        .iter()
+        .map(|p| &p.to)
+        .max_by_key(|s| cat.series_named(&s.name).map_or(0, |x| x.ordinal))
+        .cloned();
     let plan = Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         id: String::new(),
         kind: PlanKind::Upgrade,
         generated_at: ctx.generated_at.to_owned(),
         as_of: ymd(ctx.as_of),
-        inputs: PlanInputs { inventories: input.inventories().len(), nodes: all.len(), releases: None, policy: opts.policy.as_ref().map(|p| p.name.clone()) },
+        inputs: PlanInputs {
+            inventories: input.inventories().len(),
+            nodes: all.len(),
+            releases: None,
+            policy: opts.policy.as_ref().map(|p| p.name.clone()),
+        },
         scope,
         from_series,
         to_series,

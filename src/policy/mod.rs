@@ -173,14 +173,25 @@ impl Selector {
     /// Whether the subject is selected.
     pub fn matches(&self, f: &SubjectFacts<'_>) -> bool {
         (self.kinds.is_empty() || f.kind.is_some_and(|k| self.kinds.contains(&k)))
-            && (self.ecosystems.is_empty() || self.ecosystems.iter().any(|e| e.eq_ignore_ascii_case(f.ecosystem)))
+            && (self.ecosystems.is_empty()
+                || self
+                    .ecosystems
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(f.ecosystem)))
             && (self.names.is_empty() || self.names.iter().any(|g| g.matches(f.name)))
-            && (self.deliverable_types.is_empty() || f.deliverable_type.is_some_and(|t| self.deliverable_types.iter().any(|d| d == t)))
-            && (self.purls.is_empty() || f.purl.is_some_and(|p| self.purls.iter().any(|g| g.matches(p))))
+            && (self.deliverable_types.is_empty()
+                || f.deliverable_type
+                    .is_some_and(|t| self.deliverable_types.iter().any(|d| d == t)))
+            && (self.purls.is_empty()
+                || f.purl
+                    .is_some_and(|p| self.purls.iter().any(|g| g.matches(p))))
             && (self.nodes.is_empty() || self.nodes.iter().any(|g| g.matches(f.node)))
             && (self.sites.is_empty() || f.site.is_some_and(|s| self.sites.iter().any(|x| x == s)))
             && (self.cells.is_empty() || f.cell.is_some_and(|s| self.cells.iter().any(|x| x == s)))
-            && self.labels.iter().all(|(k, v)| f.labels.and_then(|l| l.get(k)) == Some(v))
+            && self
+                .labels
+                .iter()
+                .all(|(k, v)| f.labels.and_then(|l| l.get(k)) == Some(v))
     }
 }
 
@@ -276,8 +287,18 @@ pub struct Policy {
 
 impl Policy {
     /// The first rule that selects the subject and defines the check `pick` returns.
-    pub fn rule_for<'a, T>(&'a self, f: &SubjectFacts<'_>, pick: impl Fn(&'a Rule) -> Option<&'a T>) -> Option<(&'a Rule, &'a T)> {
-        self.rules.iter().find_map(|r| if r.select.matches(f) { pick(r).map(|t| (r, t)) } else { None })
+    pub fn rule_for<'a, T>(
+        &'a self,
+        f: &SubjectFacts<'_>,
+        pick: impl Fn(&'a Rule) -> Option<&'a T>,
+    ) -> Option<(&'a Rule, &'a T)> {
+        self.rules.iter().find_map(|r| {
+            if r.select.matches(f) {
+                pick(r).map(|t| (r, t))
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -311,7 +332,10 @@ pub struct PolicyErrors(pub Vec<PolicyProblem>);
 /// The shipped policies, by name.
 pub const BUILTIN: [(&str, &str); 3] = [
     ("default", include_str!("../../policies/default.yaml")),
-    ("openstack-n1", include_str!("../../policies/openstack-n1.yaml")),
+    (
+        "openstack-n1",
+        include_str!("../../policies/openstack-n1.yaml"),
+    ),
     ("strict", include_str!("../../policies/strict.yaml")),
 ];
 
@@ -321,7 +345,12 @@ pub fn load(name_or_path: &str) -> Result<Policy, PolicyErrors> {
         return parse(text, &format!("policies/{n}.yaml"));
     }
     let text = fs_err::read_to_string(Path::new(name_or_path)).map_err(|e| {
-        PolicyErrors(vec![PolicyProblem { file: name_or_path.to_owned(), line: None, path: String::new(), message: e.to_string() }])
+        PolicyErrors(vec![PolicyProblem {
+            file: name_or_path.to_owned(),
+            line: None,
+            path: String::new(),
+            message: e.to_string(),
+        }])
     })?;
     parse(&text, name_or_path)
 }
@@ -334,7 +363,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: &str, msg: impl Into<String>) {
-        self.problems.push(PolicyProblem { file: self.file.to_owned(), line: self.lines.line(path), path: path.to_owned(), message: msg.into() });
+        self.problems.push(PolicyProblem {
+            file: self.file.to_owned(),
+            line: self.lines.line(path),
+            path: path.to_owned(),
+            message: msg.into(),
+        });
     }
 }
 
@@ -360,7 +394,12 @@ fn scalar_string(v: &Value) -> Option<String> {
 }
 
 /// Check a mapping's keys against the allowed set; returns the mapping.
-fn mapping<'v>(c: &mut Ctx<'_>, v: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v serde_yaml::Mapping> {
+fn mapping<'v>(
+    c: &mut Ctx<'_>,
+    v: &'v Value,
+    path: &str,
+    allowed: &[&str],
+) -> Option<&'v serde_yaml::Mapping> {
     let Value::Mapping(m) = v else {
         c.err(path, format!("expected a mapping, found {}", kind_of(v)));
         return None;
@@ -368,8 +407,15 @@ fn mapping<'v>(c: &mut Ctx<'_>, v: &'v Value, path: &str, allowed: &[&str]) -> O
     for k in m.keys() {
         let ks = scalar_string(k).unwrap_or_default();
         if !allowed.contains(&ks.as_str()) {
-            let p = if path.is_empty() { ks.clone() } else { format!("{path}.{ks}") };
-            c.err(&p, format!("unknown key `{ks}`: expected one of {}", allowed.join(", ")));
+            let p = if path.is_empty() {
+                ks.clone()
+            } else {
+                format!("{path}.{ks}")
+            };
+            c.err(
+                &p,
+                format!("unknown key `{ks}`: expected one of {}", allowed.join(", ")),
+            );
         }
     }
     Some(m)
@@ -387,7 +433,13 @@ fn join(path: &str, k: &str) -> String {
     }
 }
 
-fn string_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str, required: bool) -> Option<String> {
+fn string_field(
+    c: &mut Ctx<'_>,
+    m: &serde_yaml::Mapping,
+    path: &str,
+    k: &str,
+    required: bool,
+) -> Option<String> {
     let p = join(path, k);
     match get(m, k) {
         None | Some(Value::Null) if required => {
@@ -406,12 +458,21 @@ fn string_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str, r
     }
 }
 
-fn bool_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str, default: bool) -> bool {
+fn bool_field(
+    c: &mut Ctx<'_>,
+    m: &serde_yaml::Mapping,
+    path: &str,
+    k: &str,
+    default: bool,
+) -> bool {
     match get(m, k) {
         None | Some(Value::Null) => default,
         Some(Value::Bool(b)) => *b,
         Some(v) => {
-            c.err(&join(path, k), format!("expected true or false, found {}", kind_of(v)));
+            c.err(
+                &join(path, k),
+                format!("expected true or false, found {}", kind_of(v)),
+            );
             default
         }
     }
@@ -423,22 +484,39 @@ fn u32_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str) -> O
         Some(Value::Number(n)) => match n.as_u64().and_then(|x| u32::try_from(x).ok()) {
             Some(x) => Some(x),
             None => {
-                c.err(&join(path, k), format!("expected a whole number ≥ 0, found `{n}`"));
+                c.err(
+                    &join(path, k),
+                    format!("expected a whole number ≥ 0, found `{n}`"),
+                );
                 None
             }
         },
         Some(v) => {
-            c.err(&join(path, k), format!("expected a whole number, found {}", kind_of(v)));
+            c.err(
+                &join(path, k),
+                format!("expected a whole number, found {}", kind_of(v)),
+            );
             None
         }
     }
 }
 
-fn severity_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str, default: Severity) -> Severity {
+fn severity_field(
+    c: &mut Ctx<'_>,
+    m: &serde_yaml::Mapping,
+    path: &str,
+    k: &str,
+    default: Severity,
+) -> Severity {
     match string_field(c, m, path, k, false) {
         None => default,
         Some(s) => Severity::parse_word(&s).unwrap_or_else(|| {
-            c.err(&join(path, k), format!("expected a severity (none, unknown, low, medium, high, critical), found `{s}`"));
+            c.err(
+                &join(path, k),
+                format!(
+                    "expected a severity (none, unknown, low, medium, high, critical), found `{s}`"
+                ),
+            );
             default
         }),
     }
@@ -453,7 +531,10 @@ fn string_list(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str) ->
             .enumerate()
             .filter_map(|(i, v)| {
                 scalar_string(v).or_else(|| {
-                    c.err(&format!("{p}[{i}]"), format!("expected a string, found {}", kind_of(v)));
+                    c.err(
+                        &format!("{p}[{i}]"),
+                        format!("expected a string, found {}", kind_of(v)),
+                    );
                     None
                 })
             })
@@ -461,37 +542,83 @@ fn string_list(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str) ->
         Some(v) => match scalar_string(v) {
             Some(s) => vec![s],
             None => {
-                c.err(&p, format!("expected a list of strings, found {}", kind_of(v)));
+                c.err(
+                    &p,
+                    format!("expected a list of strings, found {}", kind_of(v)),
+                );
                 Vec::new()
             }
         },
     }
 }
 
-const SELECT_KEYS: [&str; 9] = ["kinds", "ecosystems", "names", "deliverable_types", "purls", "nodes", "sites", "cells", "labels"];
-const DELIVERABLE_TYPES: [&str; 7] = ["service", "library", "client-library", "horizon-plugin", "tempest-plugin", "trailing", "other"];
+const SELECT_KEYS: [&str; 9] = [
+    "kinds",
+    "ecosystems",
+    "names",
+    "deliverable_types",
+    "purls",
+    "nodes",
+    "sites",
+    "cells",
+    "labels",
+];
+const DELIVERABLE_TYPES: [&str; 7] = [
+    "service",
+    "library",
+    "client-library",
+    "horizon-plugin",
+    "tempest-plugin",
+    "trailing",
+    "other",
+];
 
 fn selector(c: &mut Ctx<'_>, v: Option<&Value>, path: &str) -> Selector {
-    let Some(v) = v else { return Selector::default() };
-    let Some(m) = mapping(c, v, path, &SELECT_KEYS) else { return Selector::default() };
+    let Some(v) = v else {
+        return Selector::default();
+    };
+    let Some(m) = mapping(c, v, path, &SELECT_KEYS) else {
+        return Selector::default();
+    };
     let mut s = Selector::default();
     for (i, k) in string_list(c, m, path, "kinds").into_iter().enumerate() {
         match SubjectKind::parse(&k) {
             Some(x) => s.kinds.push(x),
-            None => c.err(&format!("{path}.kinds[{i}]"), format!("unknown kind `{k}`: expected openstack, product or package")),
+            None => c.err(
+                &format!("{path}.kinds[{i}]"),
+                format!("unknown kind `{k}`: expected openstack, product or package"),
+            ),
         }
     }
     s.ecosystems = string_list(c, m, path, "ecosystems");
-    s.names = string_list(c, m, path, "names").iter().map(|g| Glob::new(g)).collect();
-    for (i, t) in string_list(c, m, path, "deliverable_types").into_iter().enumerate() {
+    s.names = string_list(c, m, path, "names")
+        .iter()
+        .map(|g| Glob::new(g))
+        .collect();
+    for (i, t) in string_list(c, m, path, "deliverable_types")
+        .into_iter()
+        .enumerate()
+    {
         if DELIVERABLE_TYPES.contains(&t.as_str()) {
             s.deliverable_types.push(t);
         } else {
-            c.err(&format!("{path}.deliverable_types[{i}]"), format!("unknown deliverable type `{t}`: expected one of {}", DELIVERABLE_TYPES.join(", ")));
+            c.err(
+                &format!("{path}.deliverable_types[{i}]"),
+                format!(
+                    "unknown deliverable type `{t}`: expected one of {}",
+                    DELIVERABLE_TYPES.join(", ")
+                ),
+            );
         }
     }
-    s.purls = string_list(c, m, path, "purls").iter().map(|g| Glob::new(g)).collect();
-    s.nodes = string_list(c, m, path, "nodes").iter().map(|g| Glob::new(g)).collect();
+    s.purls = string_list(c, m, path, "purls")
+        .iter()
+        .map(|g| Glob::new(g))
+        .collect();
+    s.nodes = string_list(c, m, path, "nodes")
+        .iter()
+        .map(|g| Glob::new(g))
+        .collect();
     s.sites = string_list(c, m, path, "sites");
     s.cells = string_list(c, m, path, "cells");
     match get(m, "labels") {
@@ -502,11 +629,17 @@ fn selector(c: &mut Ctx<'_>, v: Option<&Value>, path: &str) -> Selector {
                     (Some(k), Some(v)) => {
                         s.labels.insert(k, v);
                     }
-                    _ => c.err(&format!("{path}.labels"), "expected `key: value` pairs of strings"),
+                    _ => c.err(
+                        &format!("{path}.labels"),
+                        "expected `key: value` pairs of strings",
+                    ),
                 }
             }
         }
-        Some(v) => c.err(&format!("{path}.labels"), format!("expected a mapping of label: value, found {}", kind_of(v))),
+        Some(v) => c.err(
+            &format!("{path}.labels"),
+            format!("expected a mapping of label: value, found {}", kind_of(v)),
+        ),
     }
     s
 }
@@ -517,7 +650,11 @@ fn parse_date(s: &str) -> Option<Date> {
 
 /// Parse and validate a policy document. Every problem is reported at once.
 pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
-    let mut c = Ctx { file, lines: LineIndex::new(text), problems: Vec::new() };
+    let mut c = Ctx {
+        file,
+        lines: LineIndex::new(text),
+        problems: Vec::new(),
+    };
     let doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -529,19 +666,36 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
             }]))
         }
     };
-    let top = ["version", "name", "description", "fail_on", "inventory", "rules", "waivers"];
+    let top = [
+        "version",
+        "name",
+        "description",
+        "fail_on",
+        "inventory",
+        "rules",
+        "waivers",
+    ];
     let Some(m) = mapping(&mut c, &doc, "", &top) else {
         return Err(PolicyErrors(c.problems));
     };
     match get(m, "version") {
         Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
-        Some(v) => c.err("version", format!("expected 1, found {}", scalar_string(v).unwrap_or_else(|| kind_of(v).to_owned()))),
+        Some(v) => c.err(
+            "version",
+            format!(
+                "expected 1, found {}",
+                scalar_string(v).unwrap_or_else(|| kind_of(v).to_owned())
+            ),
+        ),
         None => c.err("version", "required: expected `version: 1`"),
     }
     let name = string_field(&mut c, m, "", "name", false).unwrap_or_else(|| file.to_owned());
     let _ = string_field(&mut c, m, "", "description", false);
     let mut gate = Vec::new();
-    for (i, g) in string_list(&mut c, m, "", "fail_on").into_iter().enumerate() {
+    for (i, g) in string_list(&mut c, m, "", "fail_on")
+        .into_iter()
+        .enumerate()
+    {
         match g.parse::<GateTerm>() {
             Ok(t) => gate.push(t),
             Err(e) => c.err(&format!("fail_on[{i}]"), e),
@@ -559,15 +713,38 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
         Some(Value::Sequence(items)) => {
             for (i, v) in items.iter().enumerate() {
                 let p = format!("rules[{i}]");
-                let Some(rm) = mapping(&mut c, v, &p, &["name", "select", "series", "patch", "lifecycle", "upgrades"]) else { continue };
+                let Some(rm) = mapping(
+                    &mut c,
+                    v,
+                    &p,
+                    &["name", "select", "series", "patch", "lifecycle", "upgrades"],
+                ) else {
+                    continue;
+                };
                 let name = string_field(&mut c, rm, &p, "name", true).unwrap_or_default();
                 let select = selector(&mut c, get(rm, "select"), &format!("{p}.select"));
                 let series = get(rm, "series").and_then(|v| {
                     let sp = format!("{p}.series");
-                    let sm = mapping(&mut c, v, &sp, &["max_lag", "allow_previous_slurp", "require_maintained", "severity"])?;
+                    let sm = mapping(
+                        &mut c,
+                        v,
+                        &sp,
+                        &[
+                            "max_lag",
+                            "allow_previous_slurp",
+                            "require_maintained",
+                            "severity",
+                        ],
+                    )?;
                     Some(SeriesRule {
                         max_lag: u32_field(&mut c, sm, &sp, "max_lag").unwrap_or(1),
-                        allow_previous_slurp: bool_field(&mut c, sm, &sp, "allow_previous_slurp", false),
+                        allow_previous_slurp: bool_field(
+                            &mut c,
+                            sm,
+                            &sp,
+                            "allow_previous_slurp",
+                            false,
+                        ),
                         require_maintained: bool_field(&mut c, sm, &sp, "require_maintained", true),
                         severity: severity_field(&mut c, sm, &sp, "severity", Severity::Medium),
                     })
@@ -599,13 +776,24 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
                     let um = mapping(&mut c, v, &up, &["severity"])?;
                     Some(severity_field(&mut c, um, &up, "severity", Severity::Low))
                 });
-                if series.is_none() && patch.is_none() && lifecycle.is_none() && upgrades.is_none() {
+                if series.is_none() && patch.is_none() && lifecycle.is_none() && upgrades.is_none()
+                {
                     c.err(&p, "a rule must define at least one check: series, patch, lifecycle or upgrades");
                 }
-                rules.push(Rule { name, select, series, patch, lifecycle, upgrades });
+                rules.push(Rule {
+                    name,
+                    select,
+                    series,
+                    patch,
+                    lifecycle,
+                    upgrades,
+                });
             }
         }
-        Some(v) => c.err("rules", format!("expected a list of rules, found {}", kind_of(v))),
+        Some(v) => c.err(
+            "rules",
+            format!("expected a list of rules, found {}", kind_of(v)),
+        ),
     }
     let mut waivers = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
@@ -614,10 +802,28 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
         Some(Value::Sequence(items)) => {
             for (i, v) in items.iter().enumerate() {
                 let p = format!("waivers[{i}]");
-                let Some(wm) = mapping(&mut c, v, &p, &["id", "codes", "advisories", "select", "reason", "owner", "expires"]) else { continue };
+                let Some(wm) = mapping(
+                    &mut c,
+                    v,
+                    &p,
+                    &[
+                        "id",
+                        "codes",
+                        "advisories",
+                        "select",
+                        "reason",
+                        "owner",
+                        "expires",
+                    ],
+                ) else {
+                    continue;
+                };
                 let id = string_field(&mut c, wm, &p, "id", true).unwrap_or_default();
                 if !id.is_empty() && !ids.insert(id.clone()) {
-                    c.err(&format!("{p}.id"), format!("waiver id `{id}` is used twice"));
+                    c.err(
+                        &format!("{p}.id"),
+                        format!("waiver id `{id}` is used twice"),
+                    );
                 }
                 let mut codes = Vec::new();
                 for (j, s) in string_list(&mut c, wm, &p, "codes").into_iter().enumerate() {
@@ -632,23 +838,48 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
                 let owner = string_field(&mut c, wm, &p, "owner", true).unwrap_or_default();
                 let expires = match string_field(&mut c, wm, &p, "expires", true) {
                     Some(s) => parse_date(&s).unwrap_or_else(|| {
-                        c.err(&format!("{p}.expires"), format!("expected a date YYYY-MM-DD, found `{s}`"));
+                        c.err(
+                            &format!("{p}.expires"),
+                            format!("expected a date YYYY-MM-DD, found `{s}`"),
+                        );
                         Date::MIN
                     }),
                     None => Date::MIN,
                 };
                 if codes.is_empty() && advisories.is_empty() && select == Selector::default() {
-                    c.err(&p, "a waiver must say what it waives: codes, advisories or select");
+                    c.err(
+                        &p,
+                        "a waiver must say what it waives: codes, advisories or select",
+                    );
                 }
-                waivers.push(Waiver { id, codes, advisories, select, reason, owner, expires, line: c.lines.line(&p) });
+                waivers.push(Waiver {
+                    id,
+                    codes,
+                    advisories,
+                    select,
+                    reason,
+                    owner,
+                    expires,
+                    line: c.lines.line(&p),
+                });
             }
         }
-        Some(v) => c.err("waivers", format!("expected a list of waivers, found {}", kind_of(v))),
+        Some(v) => c.err(
+            "waivers",
+            format!("expected a list of waivers, found {}", kind_of(v)),
+        ),
     }
     if !c.problems.is_empty() {
         return Err(PolicyErrors(c.problems));
     }
-    Ok(Policy { name, file: file.to_owned(), rules, gate, max_inventory_age_hours, waivers })
+    Ok(Policy {
+        name,
+        file: file.to_owned(),
+        rules,
+        gate,
+        max_inventory_age_hours,
+        waivers,
+    })
 }
 
 #[cfg(test)]
@@ -696,10 +927,22 @@ mod tests {
         assert!(Glob::new("a[").matches("a["));
         let mut labels = BTreeMap::new();
         labels.insert("role".to_owned(), "compute".to_owned());
-        let s = Selector { sites: vec!["par1".into()], labels: labels.clone(), ..Selector::default() };
-        let f = SubjectFacts { site: Some("par1"), labels: Some(&labels), ..SubjectFacts::default() };
+        let s = Selector {
+            sites: vec!["par1".into()],
+            labels: labels.clone(),
+            ..Selector::default()
+        };
+        let f = SubjectFacts {
+            site: Some("par1"),
+            labels: Some(&labels),
+            ..SubjectFacts::default()
+        };
         assert!(s.matches(&f));
-        let f2 = SubjectFacts { site: Some("fra1"), labels: Some(&labels), ..SubjectFacts::default() };
+        let f2 = SubjectFacts {
+            site: Some("fra1"),
+            labels: Some(&labels),
+            ..SubjectFacts::default()
+        };
         assert!(!s.matches(&f2));
     }
 }

@@ -27,13 +27,18 @@ impl LineIndex {
             let mut indent = raw.len() - trimmed.len();
             let mut rest = trimmed;
             // Sequence items: `- key: value` or `- value`.
-            while let Some(after) = rest.strip_prefix("- ").or_else(|| (rest == "-").then_some("")) {
+            while let Some(after) = rest
+                .strip_prefix("- ")
+                .or_else(|| (rest == "-").then_some(""))
+            {
                 while stack.last().is_some_and(|(ind, _)| *ind > indent) {
                     stack.pop();
                 }
                 // The parent is the nearest entry with indent < this dash's indent, or the key at
                 // the same indent (YAML allows `key:\n- item` at the same indent).
-                while stack.last().is_some_and(|(ind, _)| *ind >= indent && !counters.contains_key(&stack.last().unwrap().1)) {
+                while stack.last().is_some_and(|(ind, _)| {
+                    *ind >= indent && !counters.contains_key(&stack.last().unwrap().1)
+                }) {
                     stack.pop();
                 }
                 let parent = stack.last().map(|(_, p)| p.clone()).unwrap_or_default();
@@ -57,7 +62,11 @@ impl LineIndex {
                 stack.pop();
             }
             let parent = stack.last().map(|(_, p)| p.clone()).unwrap_or_default();
-            let path = if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") };
+            let path = if parent.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{parent}.{key}")
+            };
             lines.entry(path.clone()).or_insert(lineno);
             counters.entry(path.clone()).or_insert(0);
             stack.push((indent, path));
@@ -85,9 +94,14 @@ fn key_of(s: &str) -> Option<&str> {
     }
     if let Some(q) = s.strip_prefix('"') {
         let end = q.find('"')?;
-        return q[end + 1..].trim_start().starts_with(':').then(|| &q[..end]);
+        return q[end + 1..]
+            .trim_start()
+            .starts_with(':')
+            .then(|| &q[..end]);
     }
-    let colon = s.find(": ").or_else(|| s.ends_with(':').then(|| s.len() - 1))?;
+    let colon = s
+        .find(": ")
+        .or_else(|| s.ends_with(':').then(|| s.len() - 1))?;
     let k = s[..colon].trim();
     (!k.is_empty() && !k.contains(' ')).then_some(k)
 }

@@ -423,7 +423,11 @@ fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
     let purls = raw
         .identifiers
         .iter()
-        .filter_map(|m| m.get("purl").and_then(serde_yaml::Value::as_str).map(str::to_owned))
+        .filter_map(|m| {
+            m.get("purl")
+                .and_then(serde_yaml::Value::as_str)
+                .map(str::to_owned)
+        })
         .collect();
     Some(Product {
         name,

@@ -213,7 +213,10 @@ fn bom(r: &Report) -> Value {
             let f = v.first?;
             let a = f.advisory.as_ref()?;
             let mut o = Map::new();
-            o.insert("bom-ref".into(), json!(format!("nminus:vulnerability:{i}:{id}")));
+            o.insert(
+                "bom-ref".into(),
+                json!(format!("nminus:vulnerability:{i}:{id}")),
+            );
             o.insert("id".into(), json!(id));
             let mut source = Map::new();
             source.insert("name".into(), json!(a.sources.join(", ")));

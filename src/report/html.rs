@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::sync::OnceLock;
 
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
@@ -36,7 +37,21 @@ impl ReportWriter for HtmlWriter {
     }
 
     fn write(&self, report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {
-        let hb = registry(self.0.template.as_deref())?;
+        static SHIPPED: OnceLock<Handlebars<'static>> = OnceLock::new();
+        let custom;
+        let hb = match self.0.template.as_deref() {
+            Some(t) => {
+                custom = registry(Some(t))?;
+                &custom
+            }
+            None => match SHIPPED.get() {
+                Some(hb) => hb,
+                None => {
+                    let hb = registry(None)?;
+                    SHIPPED.get_or_init(|| hb)
+                }
+            },
+        };
         let view = view(report);
         let html = hb
             .render("report", &view)
@@ -369,12 +384,26 @@ struct FeedView {
     note: String,
 }
 
-/// What the client-side explorer reads: severity names, then one compact row per finding
-/// (`[severity rank, code, node, site, package, version, id, fixed, waived, message]`).
+/// One explorer row: `[severity rank, code, node, site, package, version, id, fixed, waived,
+/// message]`.
+type BlobRow = (
+    usize,
+    &'static str,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    u8,
+    String,
+);
+
+/// What the client-side explorer reads: severity names, then one compact row per finding.
 #[derive(Serialize)]
 struct Blob {
     severities: Vec<&'static str>,
-    rows: Vec<(usize, &'static str, String, String, String, String, String, String, u8, String)>,
+    rows: Vec<BlobRow>,
 }
 
 fn sev_rank(s: Severity) -> usize {
@@ -484,7 +513,9 @@ fn view(r: &Report) -> View<'_> {
     }
     let mut sites: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
     for n in &r.nodes {
-        let a = sites.entry(n.site.as_deref().unwrap_or(NO_SITE)).or_default();
+        let a = sites
+            .entry(n.site.as_deref().unwrap_or(NO_SITE))
+            .or_default();
         a.nodes += 1;
         a.compliant += usize::from(n.compliant);
         if let Some(c) = &n.cell {
@@ -679,7 +710,10 @@ fn view(r: &Report) -> View<'_> {
         history,
         nodes,
         packages,
-        waived: waived.iter().map(|f| finding_view(f, &site(&f.node))).collect(),
+        waived: waived
+            .iter()
+            .map(|f| finding_view(f, &site(&f.node)))
+            .collect(),
         problems: r
             .problems
             .iter()
@@ -762,16 +796,15 @@ fn sev_order(name: &str) -> Option<Severity> {
 
 /// What the search box matches a node on: its id, site, cell, OS, and its findings' packages
 /// and ids, lower-case.
-fn node_search(n: &crate::model::NodeSummary, rows: &[FindingView], waived: &[FindingView]) -> String {
+fn node_search(
+    n: &crate::model::NodeSummary,
+    rows: &[FindingView],
+    waived: &[FindingView],
+) -> String {
     let mut words: BTreeSet<String> = BTreeSet::new();
-    for w in [
-        Some(&n.id),
-        n.site.as_ref(),
-        n.cell.as_ref(),
-        n.os.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
+    for w in [Some(&n.id), n.site.as_ref(), n.cell.as_ref(), n.os.as_ref()]
+        .into_iter()
+        .flatten()
     {
         words.insert(w.to_lowercase());
     }

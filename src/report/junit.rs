@@ -169,11 +169,7 @@ fn junit(r: &Report) -> String {
             ("as_of", Some(r.as_of.as_str())),
         ] {
             if let Some(v) = v {
-                let _ = writeln!(
-                    s,
-                    "      <property name=\"{k}\" value=\"{}\"/>",
-                    x(v)
-                );
+                let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", x(v));
             }
         }
         let _ = writeln!(

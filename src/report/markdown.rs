@@ -247,10 +247,10 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "### Waived ({})\n", waived.len());
         s.push_str("| node | package | installed | code | id | waiver | owner | until | reason |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for f in waived {
-            let (id, owner, until, reason) = f.waived_by.as_ref().map_or_else(
-                Default::default,
-                |w| (md(&w.id), md(&w.owner), md(&w.expires), md(&w.reason)),
-            );
+            let (id, owner, until, reason) =
+                f.waived_by.as_ref().map_or_else(Default::default, |w| {
+                    (md(&w.id), md(&w.owner), md(&w.expires), md(&w.reason))
+                });
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {id} | {owner} | {until} | {reason} |",

@@ -190,13 +190,7 @@ fn sarif(r: &Report) -> Value {
     let results: Vec<Value> = open
         .iter()
         .chain(&waived)
-        .map(|f| {
-            result(
-                f,
-                index(f.code),
-                site_of.get(f.node.as_str()).copied(),
-            )
-        })
+        .map(|f| result(f, index(f.code), site_of.get(f.node.as_str()).copied()))
         .collect();
     let mut notes: Vec<Value> = r
         .not_judged
@@ -210,8 +204,8 @@ fn sarif(r: &Report) -> Value {
             "locations": [{ "physicalLocation": physical(&p.location) }],
         })
     }));
-    let complete = r.not_judged.is_empty()
-        && r.problems.iter().all(|p| p.kind == ProblemKind::Skipped);
+    let complete =
+        r.not_judged.is_empty() && r.problems.iter().all(|p| p.kind == ProblemKind::Skipped);
     let mut invocation = json!({
         "executionSuccessful": complete,
         "endTimeUtc": r.generated_at,

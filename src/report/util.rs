@@ -51,7 +51,9 @@ pub fn gate_of(report: &Report) -> Gate {
 
 /// The advisory id of a finding, or its code when it has none.
 pub(super) fn finding_id(f: &Finding) -> &str {
-    f.advisory.as_ref().map_or(f.code.as_str(), |a| a.id.as_str())
+    f.advisory
+        .as_ref()
+        .map_or(f.code.as_str(), |a| a.id.as_str())
 }
 
 /// Most severe first, then node, package, version, id: the order every writer lists findings in.

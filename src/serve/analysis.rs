@@ -13,15 +13,30 @@ use crate::store::{FleetEntry, Judged, Millis};
 /// Inventories judged per batch of a fleet run.
 const BATCH: i64 = 128;
 
+/// A judged inventory, ready to store.
+#[derive(Debug)]
+pub struct JudgedPush {
+    /// The inventory.
+    pub inventory: Inventory,
+    /// Its findings.
+    pub judged: Judged,
+    /// Analyzer revision.
+    pub revision: String,
+}
+
 /// Judge one inventory with the analyzer in force (on a blocking thread).
-pub async fn judge_one(state: &AppState, inv: Inventory) -> Result<(Inventory, Judged, String), ApiError> {
+pub async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, ApiError> {
     let an = state.analyzer();
     let started = Instant::now();
     let r = tokio::task::spawn_blocking(move || {
         let today = Millis::now().to_datetime().date();
         let findings = an.judge(&inv, today);
         let judged = verdict(&an, findings);
-        (inv, judged, an.revision().to_owned())
+        JudgedPush {
+            inventory: inv,
+            judged,
+            revision: an.revision().to_owned(),
+        }
     })
     .await
     .map_err(ApiError::internal)?;
@@ -100,7 +115,10 @@ async fn run_locked(state: &AppState) -> Result<FleetRun, ApiError> {
         .map_err(ApiError::internal)?;
         let stored = store.record_run(run, &entries).await?;
         nodes += stored;
-        findings += entries.iter().map(|e| e.judged.findings.len()).sum::<usize>();
+        findings += entries
+            .iter()
+            .map(|e| e.judged.findings.len())
+            .sum::<usize>();
     }
     let end = Millis::now();
     store

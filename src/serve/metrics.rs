@@ -62,7 +62,11 @@ impl Histogram {
                     h.counts[i]
                 );
             }
-            let _ = writeln!(out, "{name}_bucket{{{label}=\"{l}\",le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{label}=\"{l}\",le=\"+Inf\"}} {}",
+                h.count
+            );
             let _ = writeln!(out, "{name}_sum{{{label}=\"{l}\"}} {}", h.sum);
             let _ = writeln!(out, "{name}_count{{{label}=\"{l}\"}} {}", h.count);
         }
@@ -95,7 +99,12 @@ impl Counter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         for ((a, b), v) in &s {
-            let _ = writeln!(out, "{name}{{{la}=\"{}\",{lb}=\"{}\"}} {v}", escape(a), escape(b));
+            let _ = writeln!(
+                out,
+                "{name}{{{la}=\"{}\",{lb}=\"{}\"}} {v}",
+                escape(a),
+                escape(b)
+            );
         }
     }
 }
@@ -107,6 +116,8 @@ pub struct Metrics {
     pub ingest: Histogram,
     /// Analysis time, by kind (`push`: one node; `fleet`: every stored inventory).
     pub analysis: Histogram,
+    /// Push handling time by stage (`read`, `parse`, `judge`, `store`) for full inventories.
+    pub stages: Histogram,
     /// Pushes by kind and result.
     pub pushes: Counter,
 }
@@ -215,7 +226,11 @@ pub fn render(m: &Metrics, f: &FleetFacts) -> String {
     let _ = writeln!(out, "nminus_last_fleet_analysis_timestamp_seconds {last}");
     out.push_str("# HELP nminus_feed_advisories Advisories loaded per feed by this replica.\n# TYPE nminus_feed_advisories gauge\n");
     for (name, _, n) in &f.feeds {
-        let _ = writeln!(out, "nminus_feed_advisories{{feed=\"{}\"}} {n}", escape(name));
+        let _ = writeln!(
+            out,
+            "nminus_feed_advisories{{feed=\"{}\"}} {n}",
+            escape(name)
+        );
     }
     out.push_str("# HELP nminus_feed_loaded Whether this replica could load a feed (1) or not (0).\n# TYPE nminus_feed_loaded gauge\n");
     for (name, loaded, _) in &f.feeds {
@@ -238,6 +253,12 @@ pub fn render(m: &Metrics, f: &FleetFacts) -> String {
         "nminus_ingest_duration_seconds",
         "Time to handle a push, by kind (heartbeat, inventory).",
         "kind",
+    );
+    m.stages.render(
+        &mut out,
+        "nminus_ingest_stage_duration_seconds",
+        "Time spent on full inventory pushes by stage (read: body and gunzip, parse: JSON and content hash, judge, store: the transaction).",
+        "stage",
     );
     m.analysis.render(
         &mut out,

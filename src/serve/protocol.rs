@@ -60,51 +60,44 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-/// The content hash of an inventory: sha256 (hex) over its canonical JSON (object keys sorted,
-/// no whitespace) without `collected_at`, so an unchanged node hashes the same every run.
+/// The content hash of an inventory: sha256 (hex) over its JSON serialisation (fields in schema
+/// order, maps sorted by key, no whitespace) without the `collected_at` member, so an unchanged
+/// node hashes the same every run. Agent and server compute it with this same function.
 pub fn content_hash(inv: &Inventory) -> String {
-    let mut v = serde_json::to_value(inv).unwrap_or(serde_json::Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.remove("collected_at");
-    }
-    let mut h = Sha256::new();
-    let mut buf = Vec::with_capacity(64 * 1024);
-    canonical(&v, &mut buf);
-    h.update(&buf);
-    crate::store::hex(&h.finalize())
+    hash_and_body(inv).0
 }
 
-fn canonical(v: &serde_json::Value, out: &mut Vec<u8>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Writing a string into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut *out, k);
-                out.push(b':');
-                canonical(&m[k], out);
-            }
-            out.push(b'}');
+/// The content hash and the serialisation it was computed from (what the server stores).
+pub fn hash_and_body(inv: &Inventory) -> (String, String) {
+    let body = serde_json::to_string(inv).unwrap_or_default();
+    let mut h = Sha256::new();
+    match time_member(inv, &body) {
+        Some((start, end)) => {
+            h.update(&body.as_bytes()[..start]);
+            h.update(&body.as_bytes()[end..]);
         }
-        serde_json::Value::Array(a) => {
-            out.push(b'[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                canonical(x, out);
-            }
-            out.push(b']');
-        }
-        other => {
-            let _ = serde_json::to_writer(&mut *out, other);
+        None => {
+            // A layout this code does not expect: hash a copy without the time instead.
+            let mut c = inv.clone();
+            c.collected_at.clear();
+            h.update(serde_json::to_string(&c).unwrap_or_default().as_bytes());
         }
     }
+    (crate::store::hex(&h.finalize()), body)
+}
+
+/// Where `,"collected_at":"…"` sits in `body` (the serialisation of `inv`): right after the
+/// node, as the fields are declared.
+fn time_member(inv: &Inventory, body: &str) -> Option<(usize, usize)> {
+    let start = format!("{{\"schema_version\":{},\"node\":", inv.schema_version).len()
+        + serde_json::to_string(&inv.node).ok()?.len();
+    let member = format!(
+        ",\"collected_at\":{}",
+        serde_json::to_string(&inv.collected_at).ok()?
+    );
+    body.get(start..)?
+        .starts_with(&member)
+        .then_some((start, start + member.len()))
 }
 
 #[cfg(test)]
@@ -124,5 +117,7 @@ mod tests {
         a.node.site = Some("par1".into());
         assert_ne!(content_hash(&a), h1);
         assert_eq!(h1.len(), 64);
+        let (_, body) = hash_and_body(&a);
+        assert!(time_member(&a, &body).is_some(), "the time is cut out of the serialisation");
     }
 }

@@ -75,13 +75,19 @@ pub async fn findings(
     } else {
         store.findings(filter).await?
     };
-    let wants_stale = filter.code.is_none_or(|c| c == FindingCode::InventoryStale)
-        && filter.package.is_none();
+    let wants_stale =
+        filter.code.is_none_or(|c| c == FindingCode::InventoryStale) && filter.package.is_none();
     if wants_stale {
         for n in store.nodes().await? {
             if n.revoked
-                || filter.site.as_ref().is_some_and(|s| n.site.as_ref() != Some(s))
-                || filter.cell.as_ref().is_some_and(|c| n.cell.as_ref() != Some(c))
+                || filter
+                    .site
+                    .as_ref()
+                    .is_some_and(|s| n.site.as_ref() != Some(s))
+                || filter
+                    .cell
+                    .as_ref()
+                    .is_some_and(|c| n.cell.as_ref() != Some(c))
                 || filter.node.as_ref().is_some_and(|x| *x != n.id)
             {
                 continue;
@@ -100,11 +106,7 @@ pub async fn findings(
 
 /// The fleet report: every node's current inventory and findings, waivers applied across the
 /// fleet, `inventory-stale` findings added.
-pub async fn report(
-    store: &dyn Store,
-    an: &Analyzer,
-    now: Millis,
-) -> Result<Report, StoreError> {
+pub async fn report(store: &dyn Store, an: &Analyzer, now: Millis) -> Result<Report, StoreError> {
     let mut invs: Vec<Inventory> = Vec::new();
     let mut after = String::new();
     loop {
@@ -129,8 +131,7 @@ pub async fn report(
             continue;
         }
         if let Some(seen) = n.last_seen {
-            if let Some(f) =
-                an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime())
+            if let Some(f) = an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime())
             {
                 by_node.entry(n.id.clone()).or_default().push(f);
             }
@@ -140,7 +141,7 @@ pub async fn report(
         .iter()
         .map(|i| (i, by_node.remove(&i.node.id).unwrap_or_default()))
         .collect();
-    Ok(an.report(judged, now.rfc3339(), now.to_datetime().date()))
+    Ok(an.report(judged, Vec::new(), now.rfc3339(), now.to_datetime().date()))
 }
 
 /// A package identity in a diff.

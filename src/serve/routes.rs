@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::analysis;
-use super::protocol::{content_hash, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
+use super::protocol::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use super::query;
 use super::{ApiError, AppState};
 use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
@@ -53,7 +53,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Equality in time independent of where the inputs differ (over their sha256).
 fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// Reads need the API token when one is configured.
@@ -112,15 +115,21 @@ async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     };
     let body = super::metrics::render(st.metrics(), &facts);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response())
 }
 
-/// Read a body of at most `limit` bytes, gunzipping it when it says so (the limit applies to
-/// the decompressed size too).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// Read a body of at most `limit` bytes, as sent.
+async fn read_raw(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Bytes, Option<String>), ApiError> {
     let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let mut src: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = src {
@@ -136,9 +145,16 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_ascii_lowercase());
     match enc.as_deref() {
-        None | Some("identity" | "") => Ok(raw),
+        None | Some("identity" | "" | "gzip" | "x-gzip") => Ok((raw, enc)),
+        Some(other) => Err(ApiError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+/// Gunzip `raw` when `enc` says so; the limit applies to the decompressed size too.
+fn decode(raw: Bytes, enc: Option<&str>, limit: usize) -> Result<Bytes, ApiError> {
+    match enc {
         Some("gzip" | "x-gzip") => {
-            let mut out = Vec::with_capacity(raw.len() * 4);
+            let mut out = Vec::with_capacity(raw.len() * 8);
             let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
             flate2::read::GzDecoder::new(&raw[..])
                 .take(cap)
@@ -149,12 +165,22 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             }
             Ok(Bytes::from(out))
         }
-        Some(other) => Err(ApiError::UnsupportedEncoding(other.to_owned())),
+        _ => Ok(raw),
     }
 }
 
-/// Parse JSON into `T`, naming the offending field on failure.
+/// Read and decode a (small) body.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let (raw, enc) = read_raw(headers, body, limit).await?;
+    decode(raw, enc.as_deref(), limit)
+}
+
+/// Parse JSON into `T`, naming the offending field on failure (the path is tracked only when
+/// the fast parse failed).
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
@@ -260,11 +286,13 @@ async fn push_inner(
     let mut kind = "heartbeat";
     let r = async {
         let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
-        let node = st
+        let owner = st
             .store()
             .authenticate(&token_hash(token))
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        let node = owner.node;
+        let current = owner.current_hash;
         let now = Millis::now();
         // An unchanged inventory announced by its hash: not even read.
         if let Some(h) = headers
@@ -272,14 +300,27 @@ async fn push_inner(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned())
         {
-            if st.store().heartbeat(&node, &h, now).await? {
+            if current.as_deref() == Some(h.as_str()) && st.store().heartbeat(&node, &h, now).await? {
                 return Ok(unchanged(node, h));
             }
         }
-        let bytes = read_body(headers, body, st.options().body_limit).await?;
-        if bytes.len() < 512 {
+        let t = Instant::now();
+        let limit = st.options().body_limit;
+        let (raw, enc) = read_raw(headers, body, limit).await?;
+        let read = t.elapsed();
+        // Heartbeats are small: decoded here; inventories on a blocking thread.
+        let small = raw.len() < 512;
+        let mut raw = Some(raw);
+        let bytes = if small {
+            decode(raw.take().unwrap_or_default(), enc.as_deref(), limit)?
+        } else {
+            Bytes::new()
+        };
+        if small {
             if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
-                if st.store().heartbeat(&node, &hb.heartbeat, now).await? {
+                if current.as_deref() == Some(hb.heartbeat.as_str())
+                    && st.store().heartbeat(&node, &hb.heartbeat, now).await?
+                {
                     return Ok(unchanged(node, hb.heartbeat));
                 }
                 return Err(ApiError::Conflict {
@@ -292,14 +333,23 @@ async fn push_inner(
             }
         }
         kind = "inventory";
-        let (inv, hash) = tokio::task::spawn_blocking(move || {
-            parse_json::<Inventory>(&bytes).map(|inv| {
-                let h = content_hash(&inv);
-                (inv, h)
-            })
+        let stages = &st.metrics().stages;
+        stages.observe("read", read);
+        let t = Instant::now();
+        // Parsed, hashed and serialised for the store here, not while holding the writer.
+        let (inv, hash, stored_body) = tokio::task::spawn_blocking(move || {
+            let bytes = match raw {
+                Some(raw) => decode(raw, enc.as_deref(), limit)?,
+                None => bytes,
+            };
+            let inv = parse_json::<Inventory>(&bytes)?;
+            let (hash, body) = hash_and_body(&inv);
+            let body = serde_json::value::RawValue::from_string(body).map_err(ApiError::internal)?;
+            Ok::<_, ApiError>((inv, hash, body))
         })
         .await
         .map_err(ApiError::internal)??;
+        stages.observe("parse", t.elapsed());
         if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
             return Err(ApiError::InvalidInventory {
                 field: "schema_version".into(),
@@ -315,16 +365,26 @@ async fn push_inner(
                 inv.node.id
             )));
         }
-        if st.store().heartbeat(&node, &hash, now).await? {
+        if current.as_deref() == Some(hash.as_str())
+            && st.store().heartbeat(&node, &hash, now).await?
+        {
             return Ok(unchanged(node, hash));
         }
         let analysis_started = Millis::now();
-        let (inv, judged, revision) = analysis::judge_one(st, inv).await?;
+        let t = Instant::now();
+        let analysis::JudgedPush {
+            inventory: inv,
+            judged,
+            revision,
+        } = analysis::judge_one(st, inv).await?;
+        stages.observe("judge", t.elapsed());
+        let t = Instant::now();
         let out = st
             .store()
             .push(NewInventory {
                 node: &inv.node,
                 inventory: &inv,
+                body: &stored_body,
                 hash: &hash,
                 received_at: Millis::now(),
                 judged: &judged,
@@ -332,6 +392,7 @@ async fn push_inner(
                 revision: &revision,
             })
             .await?;
+        stages.observe("store", t.elapsed());
         Ok((
             StatusCode::CREATED,
             Json(PushResponse {
@@ -381,8 +442,16 @@ async fn nodes(
     let all = query::nodes(st.store(), &st.analyzer(), Millis::now()).await?;
     Ok(Json(
         all.into_iter()
-            .filter(|n| q.site.as_ref().is_none_or(|s| n.node.site.as_ref() == Some(s)))
-            .filter(|n| q.cell.as_ref().is_none_or(|c| n.node.cell.as_ref() == Some(c)))
+            .filter(|n| {
+                q.site
+                    .as_ref()
+                    .is_none_or(|s| n.node.site.as_ref() == Some(s))
+            })
+            .filter(|n| {
+                q.cell
+                    .as_ref()
+                    .is_none_or(|c| n.node.cell.as_ref() == Some(c))
+            })
             .filter(|n| q.status.as_ref().is_none_or(|s| &n.status == s))
             .collect(),
     ))
@@ -399,7 +468,11 @@ async fn node(
         .node(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no node `{id}`")))?;
-    let status = query::status(&n, st.analyzer().policy().max_inventory_age_hours, Millis::now());
+    let status = query::status(
+        &n,
+        st.analyzer().policy().max_inventory_age_hours,
+        Millis::now(),
+    );
     Ok(Json(query::NodeView {
         node: n,
         status: status.to_owned(),

@@ -89,6 +89,8 @@ pub fn load_all_cached(
     let mut jobs: Vec<(String, String, String, PathBuf, Option<u32>)> = cfg
         .feeds
         .iter()
+        // Release-data feeds are read by `crate::releases`, not cached here (as `load_all`).
+        .filter(|f| super::advisory::KINDS.contains(&f.kind.as_str()))
         .map(|f| {
             (
                 f.name.clone(),

@@ -13,7 +13,13 @@ use super::advisory::{source_for_kind, KINDS};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Kinds of release-data feeds (read by `crate::releases`, not by the advisory readers).
-pub const RELEASE_KINDS: [&str; 5] = ["openstack-releases", "openstack-requirements", "endoflife", "distro-info", "apt-indexes"];
+pub const RELEASE_KINDS: [&str; 5] = [
+    "openstack-releases",
+    "openstack-requirements",
+    "endoflife",
+    "distro-info",
+    "apt-indexes",
+];
 
 /// The shipped feed definitions.
 pub const BUILTIN_SOURCES: &str = include_str!("../../advisories/sources.yaml");
@@ -87,7 +93,11 @@ pub enum FeedsError {
 impl FeedsConfig {
     /// The folder of the first feed of `kind` under `data`, when defined and present.
     pub fn folder_of_kind(&self, data: &Path, kind: &str) -> Option<PathBuf> {
-        self.feeds.iter().filter(|f| f.kind == kind).map(|f| data.join(&f.folder)).find(|p| p.exists())
+        self.feeds
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| data.join(&f.folder))
+            .find(|p| p.exists())
     }
 
     /// The shipped definitions.
@@ -124,7 +134,12 @@ impl FeedsConfig {
                 errors.push(format!(
                     "{file}: feeds[{i}].kind: unknown kind `{}`: expected one of {}",
                     f.kind,
-                    KINDS.iter().chain(RELEASE_KINDS.iter()).copied().collect::<Vec<_>>().join(", ")
+                    KINDS
+                        .iter()
+                        .chain(RELEASE_KINDS.iter())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if f.folder.is_empty()
@@ -218,6 +233,8 @@ pub fn load_all(
     let mut jobs: Vec<(String, String, PathBuf, Option<u32>)> = cfg
         .feeds
         .iter()
+        // Release-data feeds are read by `crate::releases`.
+        .filter(|f| KINDS.contains(&f.kind.as_str()))
         .map(|f| {
             (
                 f.name.clone(),

@@ -5,6 +5,6 @@
 //! [`Problem`](crate::model::Problem) in the result, never an abort.
 
 pub mod advisory;
+pub mod cache;
 pub mod feeds;
 pub mod sync;
-pub mod cache;

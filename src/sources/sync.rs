@@ -1728,9 +1728,10 @@ fn short(rev: &str) -> &str {
 /// nothing otherwise).
 pub fn stderr_progress<'a>() -> Progress<'a> {
     use std::io::IsTerminal;
+    let terminal = io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::with_draw_target(
         None,
-        if io::stderr().is_terminal() {
+        if terminal {
             indicatif::ProgressDrawTarget::stderr()
         } else {
             indicatif::ProgressDrawTarget::hidden()
@@ -1741,7 +1742,9 @@ pub fn stderr_progress<'a>() -> Progress<'a> {
     {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(120));
+    if terminal {
+        bar.enable_steady_tick(Duration::from_millis(120));
+    }
     Box::new(move |e: &SyncEvent<'_>| match e {
         SyncEvent::Feed { name, index, total } => {
             bar.set_length(*total as u64);

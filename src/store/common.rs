@@ -139,15 +139,21 @@ macro_rules! store_impl {
                 Ok(r.rows_affected() > 0)
             }
 
-            async fn authenticate(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+            async fn authenticate(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<$crate::store::TokenOwner>, StoreError> {
                 let r = sqlx::query(
-                    "SELECT id FROM nodes WHERE token_hash = $1 AND revoked = FALSE",
+                    "SELECT id, current_hash FROM nodes WHERE token_hash = $1 AND revoked = FALSE",
                 )
                 .bind(token_hash)
                 .fetch_optional(self.reader())
                 .await?;
                 Ok(match r {
-                    Some(r) => Some(r.try_get("id")?),
+                    Some(r) => Some($crate::store::TokenOwner {
+                        node: r.try_get("id")?,
+                        current_hash: r.try_get("current_hash")?,
+                    }),
                     None => None,
                 })
             }
@@ -171,7 +177,7 @@ macro_rules! store_impl {
 
             async fn push(&self, p: NewInventory<'_>) -> Result<PushOutcome, StoreError> {
                 let index = package_index(p.inventory);
-                let body = sqlx::types::Json(p.inventory);
+                let body = sqlx::types::Json(p.body);
                 let mut tx = self.writer().begin().await?;
                 let q = format!(
                     "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",

@@ -62,8 +62,8 @@ impl Millis {
         {
             return Some(Self::from_datetime(t));
         }
-        let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-            .ok()?;
+        let d =
+            time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
         Some(Self::from_datetime(d.midnight().assume_utc()))
     }
 }
@@ -131,6 +131,15 @@ pub struct NodeRecord {
     pub revoked: bool,
 }
 
+/// The node a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// Node id.
+    pub node: String,
+    /// Content hash of its current inventory.
+    pub current_hash: Option<String>,
+}
+
 /// One change of a node's inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -175,8 +184,13 @@ pub struct Judged {
 impl Judged {
     /// Findings not waived.
     pub fn open(&self) -> i64 {
-        i64::try_from(self.findings.iter().filter(|f| f.waived_by.is_none()).count())
-            .unwrap_or(i64::MAX)
+        i64::try_from(
+            self.findings
+                .iter()
+                .filter(|f| f.waived_by.is_none())
+                .count(),
+        )
+        .unwrap_or(i64::MAX)
     }
 }
 
@@ -187,6 +201,8 @@ pub struct NewInventory<'a> {
     pub node: &'a NodeInfo,
     /// The inventory.
     pub inventory: &'a Inventory,
+    /// The inventory as JSON (what is stored).
+    pub body: &'a serde_json::value::RawValue,
     /// Its content hash.
     pub hash: &'a str,
     /// Reception time.
@@ -360,8 +376,8 @@ pub trait Store: Send + Sync {
     async fn enroll(&self, node: &str, token_hash: &str, now: Millis) -> Result<(), StoreError>;
     /// Revoke a node's token; `false` when there is no such node.
     async fn revoke(&self, node: &str) -> Result<bool, StoreError>;
-    /// The node a token hash belongs to, unless revoked.
-    async fn authenticate(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// The node a token hash belongs to (and its current inventory hash), unless revoked.
+    async fn authenticate(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError>;
 
     /// Record a heartbeat: `true` (and `last_seen` updated) when `hash` is the node's current
     /// inventory, `false` when the full inventory is needed.
@@ -370,8 +386,12 @@ pub trait Store: Send + Sync {
     async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
 
     /// Start an analysis run; returns its id.
-    async fn begin_run(&self, kind: &str, started: Millis, revision: &str)
-        -> Result<i64, StoreError>;
+    async fn begin_run(
+        &self,
+        kind: &str,
+        started: Millis,
+        revision: &str,
+    ) -> Result<i64, StoreError>;
     /// Record the findings of some nodes in run `run` (one transaction); entries whose node has
     /// a newer inventory than the one judged are skipped. Returns the number stored.
     async fn record_run(&self, run: i64, entries: &[FleetEntry]) -> Result<usize, StoreError>;
@@ -437,9 +457,8 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (auth, host) = match rest.split_once('@') {
-        Some((a, h)) => (a, h),
-        None => return url.to_owned(),
+    let Some((auth, host)) = rest.split_once('@') else {
+        return url.to_owned();
     };
     match auth.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),

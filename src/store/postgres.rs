@@ -15,7 +15,7 @@ use super::common::store_impl;
 use super::{redact, HeldLock};
 
 /// The advisory lock key of the fleet re-analysis (`nminus` in ASCII).
-pub const ANALYSIS_LOCK_KEY: i64 = 0x006e_6d69_6e75_73;
+pub const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]

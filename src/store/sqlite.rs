@@ -1,6 +1,7 @@
 //! SQLite: the embedded default. WAL journal with `synchronous=NORMAL`: a committed push
 //! survives the server process being killed (the WAL is in the kernel's page cache); only a
-//! power cut may lose the last commits. Writes go through one connection (SQLite has one
+//! power cut may lose the last commits. The WAL is checkpointed every half second by a
+//! connection of its own (`PASSIVE`), so commits never wait for a checkpoint's sync. Writes go through one connection (SQLite has one
 //! writer; a single-connection pool queues them instead of spinning on `SQLITE_BUSY`), reads
 //! through several. The fleet-analysis lock is in-process: several servers on one SQLite file
 //! are not supported (use PostgreSQL for that).
@@ -21,7 +22,21 @@ pub struct SqliteStore {
     read: Pool<Sqlite>,
     write: Pool<Sqlite>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    _checkpointer: Option<Arc<AbortOnDrop>>,
 }
+
+/// Stops the background checkpoint task with the last clone of the store.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 struct Held(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
 
@@ -49,28 +64,53 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("cache_size", "-16000");
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        // The writer never checkpoints (a checkpoint syncs the database file, and the writer
+        // would wait for it): a separate connection does, in the background.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(opts.clone())
+            .connect_with(
+                opts.clone()
+                    .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" }),
+            )
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read = if memory {
-            write.clone()
+        let (read, checkpointer) = if memory {
+            (write.clone(), None)
         } else {
-            SqlitePoolOptions::new()
+            let read = SqlitePoolOptions::new()
                 .max_connections(4)
-                .connect_with(opts.read_only(true))
+                .connect_with(opts.clone().read_only(true))
                 .await
-                .map_err(open_err)?
+                .map_err(open_err)?;
+            let ck = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await
+                .map_err(open_err)?;
+            let task = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&ck)
+                        .await
+                    {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
+                }
+            });
+            (read, Some(Arc::new(AbortOnDrop(task))))
         };
         Ok(Self {
             read,
             write,
             lock: Arc::new(tokio::sync::Mutex::new(())),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -18,6 +18,7 @@ use super::{Scheme, VersionError, VersionScheme};
 pub struct DebVersion {
     epoch: u32,
     text: Box<str>,
+    upstream_start: usize,
     upstream_end: usize,
     revision_start: Option<usize>,
 }
@@ -29,20 +30,13 @@ impl DebVersion {
     }
     /// The upstream version.
     pub fn upstream(&self) -> &str {
-        let start = self.upstream_start();
-        &self.text[start..self.upstream_end]
+        &self.text[self.upstream_start..self.upstream_end]
     }
     /// The Debian revision (`""` when absent; dpkg treats absent and `0` alike).
     pub fn revision(&self) -> &str {
         match self.revision_start {
             Some(s) => &self.text[s..],
             None => "",
-        }
-    }
-    fn upstream_start(&self) -> usize {
-        match self.text.find(':') {
-            Some(i) if i < self.upstream_end => i + 1,
-            _ => 0,
         }
     }
 }
@@ -143,6 +137,7 @@ impl VersionScheme for Dpkg {
         Ok(DebVersion {
             epoch,
             text: s.into(),
+            upstream_start: rest_start,
             upstream_end,
             revision_start,
         })
@@ -157,7 +152,9 @@ impl VersionScheme for Dpkg {
 
     fn normalize(p: &DebVersion) -> String {
         let mut out = String::new();
-        if p.epoch != 0 {
+        // An upstream version containing `:` needs its epoch written, even `0`: `0:24:1` is not
+        // `24:1` (epoch 24). Found by the `version_parse` fuzz target.
+        if p.epoch != 0 || p.upstream().contains(':') {
             out.push_str(&p.epoch.to_string());
             out.push(':');
         }
@@ -259,6 +256,13 @@ mod tests {
             cmp("99999999999999999999999999", "99999999999999999999999998"),
             Ordering::Greater
         );
+    }
+
+    #[test]
+    fn normal_form_keeps_a_needed_zero_epoch() {
+        let v = Dpkg::parse("0:24:1").unwrap();
+        assert_eq!(Dpkg::normalize(&v), "0:24:1");
+        assert_eq!(Dpkg::normalize(&Dpkg::parse("0:24").unwrap()), "24");
     }
 
     #[test]

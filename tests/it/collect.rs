@@ -221,3 +221,25 @@ fn collect_rejects_a_missing_root_with_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a directory"));
 }
+
+/// Regression: `-o /dev/null` once renamed a temporary file over the device (atomic writes must
+/// only replace regular files).
+#[test]
+fn output_to_a_device_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let o = nminus()
+        .args(["collect", "--problems-ok", "--root"])
+        .arg(dir.path())
+        .args(["-o", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        fs_err::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "/dev/null was replaced"
+    );
+}

@@ -6,7 +6,10 @@ use std::process::Command;
 
 use nminus::analyze::{apply_waivers, judge_currency, CatalogPaths, Catalogs};
 use nminus::collect::{collect_root, CollectOptions, Root};
-use nminus::model::{Ecosystem, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package, PackageMeta, SourcePackage};
+use nminus::model::{
+    Ecosystem, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package,
+    PackageMeta, SourcePackage,
+};
 use nminus::policy;
 
 use crate::support::{nminus, shared_data};
@@ -27,7 +30,12 @@ fn catalogs() -> Catalogs {
 }
 
 fn set(name: &str) -> Inventory {
-    let mut inv = collect_root(&Root::new(shared_data(&format!("fixtures/python/openstack-site-packages/{name}"))), &CollectOptions::default());
+    let mut inv = collect_root(
+        &Root::new(shared_data(&format!(
+            "fixtures/python/openstack-site-packages/{name}"
+        ))),
+        &CollectOptions::default(),
+    );
     inv.node.id = name.to_owned();
     inv
 }
@@ -35,7 +43,9 @@ fn set(name: &str) -> Inventory {
 fn codes(f: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for x in f {
-        m.entry(x.code.as_str().to_owned()).or_default().insert(x.subject.name.clone());
+        m.entry(x.code.as_str().to_owned())
+            .or_default()
+            .insert(x.subject.name.clone());
     }
     m
 }
@@ -44,17 +54,34 @@ fn codes(f: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
 fn every_service_gets_its_series_by_exact_lookup() {
     let cat = catalogs();
     let os = cat.openstack.as_ref().unwrap();
-    for (name, series) in [("2022.1-yoga", "yoga"), ("2025.2-flamingo", "flamingo"), ("2026.1-gazpacho", "gazpacho")] {
+    for (name, series) in [
+        ("2022.1-yoga", "yoga"),
+        ("2025.2-flamingo", "flamingo"),
+        ("2026.1-gazpacho", "gazpacho"),
+    ] {
         let inv = set(name);
-        let services: Vec<_> = inv.services.iter().filter(|s| s.kind == "service").collect();
+        let services: Vec<_> = inv
+            .services
+            .iter()
+            .filter(|s| s.kind == "service")
+            .collect();
         assert!(services.len() >= 12, "{name}: {services:?}");
         for s in &services {
-            let m = os.lookup(&s.package, &s.version).unwrap_or_else(|| panic!("{name}: {} {} not found", s.package, s.version));
+            let m = os
+                .lookup(&s.package, &s.version)
+                .unwrap_or_else(|| panic!("{name}: {} {} not found", s.package, s.version));
             assert!(m.exact, "{name}: {} {}", s.package, s.version);
-            assert_eq!(m.series, series, "{name}: {} {} (cycle-with-intermediary too: horizon, ironic, swift)", s.package, s.version);
+            assert_eq!(
+                m.series, series,
+                "{name}: {} {} (cycle-with-intermediary too: horizon, ironic, swift)",
+                s.package, s.version
+            );
         }
         for d in ["horizon", "ironic", "swift", "nova", "placement", "heat"] {
-            assert!(services.iter().any(|s| s.deliverable == d), "{name}: {d} not recognised");
+            assert!(
+                services.iter().any(|s| s.deliverable == d),
+                "{name}: {d} not recognised"
+            );
         }
     }
 }
@@ -66,17 +93,48 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
     let yoga = judge_currency(&set("2022.1-yoga"), &cat, &n1, snapshot());
     let c = codes(&yoga);
     assert!(c["series-behind"].contains("nova"), "{c:?}");
-    assert!(c["series-eol"].contains("nova"), "yoga is unmaintained: {c:?}");
-    let nova = yoga.iter().find(|f| f.code == FindingCode::SeriesBehind && f.subject.name == "nova").unwrap();
-    assert!(nova.evidence.message.contains("n is 2026.1 gazpacho, n-1 2025.2 flamingo"), "{}", nova.evidence.message);
+    assert!(
+        c["series-eol"].contains("nova"),
+        "yoga is unmaintained: {c:?}"
+    );
+    let nova = yoga
+        .iter()
+        .find(|f| f.code == FindingCode::SeriesBehind && f.subject.name == "nova")
+        .unwrap();
+    assert!(
+        nova.evidence
+            .message
+            .contains("n is 2026.1 gazpacho, n-1 2025.2 flamingo"),
+        "{}",
+        nova.evidence.message
+    );
     // octavia's own yoga-eol tag overrides the series status (unmaintained).
-    let oct = yoga.iter().find(|f| f.code == FindingCode::SeriesEol && f.subject.name == "octavia").unwrap();
-    assert!(oct.evidence.message.contains("end of life"), "{}", oct.evidence.message);
+    let oct = yoga
+        .iter()
+        .find(|f| f.code == FindingCode::SeriesEol && f.subject.name == "octavia")
+        .unwrap();
+    assert!(
+        oct.evidence.message.contains("end of life"),
+        "{}",
+        oct.evidence.message
+    );
 
     let flamingo = judge_currency(&set("2025.2-flamingo"), &cat, &n1, snapshot());
-    assert!(!flamingo.iter().any(|f| matches!(f.code, FindingCode::SeriesBehind | FindingCode::SeriesEol)), "{:?}", codes(&flamingo));
+    assert!(
+        !flamingo
+            .iter()
+            .any(|f| matches!(f.code, FindingCode::SeriesBehind | FindingCode::SeriesEol)),
+        "{:?}",
+        codes(&flamingo)
+    );
     let gazpacho = judge_currency(&set("2026.1-gazpacho"), &cat, &n1, snapshot());
-    assert!(!gazpacho.iter().any(|f| matches!(f.code, FindingCode::SeriesBehind | FindingCode::SeriesEol)), "{:?}", codes(&gazpacho));
+    assert!(
+        !gazpacho
+            .iter()
+            .any(|f| matches!(f.code, FindingCode::SeriesBehind | FindingCode::SeriesEol)),
+        "{:?}",
+        codes(&gazpacho)
+    );
     // Under `strict` (n only), flamingo is behind.
     let strict = policy::load("strict").unwrap();
     let f = judge_currency(&set("2025.2-flamingo"), &cat, &strict, snapshot());
@@ -87,9 +145,17 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
 fn n_moves_with_the_as_of_date() {
     let cat = catalogs();
     let os = cat.openstack.as_ref().unwrap();
-    assert_eq!(nminus::analyze::n_as_of(os, snapshot()).unwrap().name, "gazpacho");
+    assert_eq!(
+        nminus::analyze::n_as_of(os, snapshot()).unwrap().name,
+        "gazpacho"
+    );
     // hibiscus (2026.2) becomes maintained on its next-phase date, 2026-09-30.
-    assert_eq!(nminus::analyze::n_as_of(os, time::macros::date!(2026 - 10 - 01)).unwrap().name, "hibiscus");
+    assert_eq!(
+        nminus::analyze::n_as_of(os, time::macros::date!(2026 - 10 - 01))
+            .unwrap()
+            .name,
+        "hibiscus"
+    );
 }
 
 fn deb(name: &str, source: &str, version: &str) -> Package {
@@ -97,11 +163,18 @@ fn deb(name: &str, source: &str, version: &str) -> Package {
         ecosystem: Ecosystem::Deb,
         name: name.into(),
         version: version.into(),
-        source: Some(SourcePackage { name: source.into(), version: version.into() }),
+        source: Some(SourcePackage {
+            name: source.into(),
+            version: version.into(),
+        }),
         purl: format!("pkg:deb/debian/{name}@{version}?arch=amd64"),
         found_by: "test".into(),
         location: Location::path("/var/lib/dpkg/status"),
-        meta: PackageMeta::Deb { arch: Some("amd64".into()), held: false, maintainer: None },
+        meta: PackageMeta::Deb {
+            arch: Some("amd64".into()),
+            held: false,
+            maintainer: None,
+        },
         extra: Default::default(),
     }
 }
@@ -109,11 +182,19 @@ fn deb(name: &str, source: &str, version: &str) -> Package {
 fn node(os: &str, version: &str, packages: Vec<Package>) -> Inventory {
     Inventory {
         schema_version: 1,
-        node: NodeInfo { id: format!("{os}-{version}"), ..NodeInfo::default() },
+        node: NodeInfo {
+            id: format!("{os}-{version}"),
+            ..NodeInfo::default()
+        },
         collected_at: String::new(),
         agent: Default::default(),
         root: String::new(),
-        os: Some(OsRelease { id: os.into(), version_id: Some(version.into()), source_file: "/etc/os-release".into(), ..OsRelease::default() }),
+        os: Some(OsRelease {
+            id: os.into(),
+            version_id: Some(version.into()),
+            source_file: "/etc/os-release".into(),
+            ..OsRelease::default()
+        }),
         packages,
         images: Vec::new(),
         services: Vec::new(),
@@ -140,9 +221,19 @@ fn lifecycles_come_from_endoflife_data() {
         ],
     );
     let f = judge_currency(&inv, &cat, &pol, as_of);
-    let eol: BTreeSet<&str> = f.iter().filter(|x| x.code == FindingCode::Eol).map(|x| x.subject.name.as_str()).collect();
-    for (product, version) in [("debian", "10"), ("postgresql", "11.22"), ("python", "3.7.3")] {
-        let want = lc.is_eol(product, version, as_of).unwrap_or_else(|| panic!("{product} {version} has no cycle"));
+    let eol: BTreeSet<&str> = f
+        .iter()
+        .filter(|x| x.code == FindingCode::Eol)
+        .map(|x| x.subject.name.as_str())
+        .collect();
+    for (product, version) in [
+        ("debian", "10"),
+        ("postgresql", "11.22"),
+        ("python", "3.7.3"),
+    ] {
+        let want = lc
+            .is_eol(product, version, as_of)
+            .unwrap_or_else(|| panic!("{product} {version} has no cycle"));
         assert_eq!(eol.contains(product), want, "{product} {version}: {f:#?}");
     }
     assert!(eol.contains("debian"), "Debian 10 is end of life");
@@ -174,7 +265,10 @@ fn upgrades_equal_apt_get_upgrade() {
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut gz, &mut out).unwrap();
             fs_err::write(repo.join("Packages"), out).unwrap();
-            sources.push_str(&format!("deb [trusted=yes allow-insecure=yes] file:{} ./\n", repo.display()));
+            sources.push_str(&format!(
+                "deb [trusted=yes allow-insecure=yes] file:{} ./\n",
+                repo.display()
+            ));
             apt_files.push(p);
         }
     }
@@ -185,9 +279,15 @@ fn upgrades_equal_apt_get_upgrade() {
         let out = Command::new("apt-get")
             .args(cmd)
             .arg("-o=Debug::NoLocking=1")
-            .arg(format!("-o=Dir::State::Lists={}", d.join("lists").display()))
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                d.join("lists").display()
+            ))
             .arg(format!("-o=Dir::State::status={}", status.display()))
-            .arg(format!("-o=Dir::Etc::SourceList={}", d.join("sources.list").display()))
+            .arg(format!(
+                "-o=Dir::Etc::SourceList={}",
+                d.join("sources.list").display()
+            ))
             .arg("-o=Dir::Etc::SourceParts=/nonexistent")
             .arg(format!("-o=Dir::Cache={}", d.join("cache").display()))
             .arg("-o=APT::Architecture=amd64")
@@ -195,7 +295,11 @@ fn upgrades_equal_apt_get_upgrade() {
             .arg("-o=APT::Sandbox::User=root")
             .output()
             .expect("apt-get");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     apt(&["update"]);
@@ -203,7 +307,15 @@ fn upgrades_equal_apt_get_upgrade() {
     let mut want: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("Inst "))
-        .map(|l| l.split_whitespace().next().unwrap().split(':').next().unwrap().to_owned())
+        .map(|l| {
+            l.split_whitespace()
+                .next()
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let mut kept = false;
     for l in text.lines() {
@@ -213,7 +325,10 @@ fn upgrades_equal_apt_get_upgrade() {
         }
         if kept {
             if l.starts_with("  ") {
-                want.extend(l.split_whitespace().map(|s| s.split(':').next().unwrap().to_owned()));
+                want.extend(
+                    l.split_whitespace()
+                        .map(|s| s.split(':').next().unwrap().to_owned()),
+                );
             } else {
                 kept = false;
             }
@@ -224,14 +339,22 @@ fn upgrades_equal_apt_get_upgrade() {
     fs_err::copy(&status, root.join("var/lib/dpkg/status")).unwrap();
     let mut inv = collect_root(&Root::new(&root), &CollectOptions::default());
     inv.node.id = "this-debian12".into();
-    let (cat, _) = Catalogs::load(&CatalogPaths { openstack: None, endoflife: None, apt: apt_files });
+    let (cat, _) = Catalogs::load(&CatalogPaths {
+        openstack: None,
+        endoflife: None,
+        apt: apt_files,
+    });
     let pol = policy::load("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
         .into_iter()
         .filter(|f| f.code == FindingCode::UpgradeAvailable)
         .map(|f| f.subject.name)
         .collect();
-    assert!(want.len() > 50, "apt found {} upgrades: the test would prove little", want.len());
+    assert!(
+        want.len() > 50,
+        "apt found {} upgrades: the test would prove little",
+        want.len()
+    );
     assert_eq!(got, want);
 }
 
@@ -243,13 +366,41 @@ fn waivers_expire_and_unused_ones_are_findings() {
     let inv = set("2022.1-yoga");
     let mut f = judge_currency(&inv, &cat, &pol, snapshot());
     let extra = apply_waivers(&mut f, &[&inv], &pol, snapshot());
-    let nova = f.iter().find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "nova").unwrap();
+    let nova = f
+        .iter()
+        .find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "nova")
+        .unwrap();
     assert_eq!(nova.waived_by.as_ref().unwrap().id, "W-1");
-    let ks = f.iter().find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "keystone").unwrap();
+    let ks = f
+        .iter()
+        .find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "keystone")
+        .unwrap();
     assert!(ks.waived_by.is_none(), "an expired waiver waives nothing");
-    let kinds: BTreeSet<(FindingCode, String)> = extra.iter().map(|x| (x.code, x.subject.name.clone())).collect();
-    assert_eq!(kinds, [(FindingCode::WaiverExpired, "W-2".to_owned()), (FindingCode::WaiverUnused, "W-3".to_owned())].into_iter().collect());
-    assert_eq!(extra.iter().find(|x| x.subject.name == "W-3").unwrap().subject.location.as_ref().unwrap().line, Some(19));
+    let kinds: BTreeSet<(FindingCode, String)> = extra
+        .iter()
+        .map(|x| (x.code, x.subject.name.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (FindingCode::WaiverExpired, "W-2".to_owned()),
+            (FindingCode::WaiverUnused, "W-3".to_owned())
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(
+        extra
+            .iter()
+            .find(|x| x.subject.name == "W-3")
+            .unwrap()
+            .subject
+            .location
+            .as_ref()
+            .unwrap()
+            .line,
+        Some(19)
+    );
 }
 
 #[test]
@@ -257,40 +408,109 @@ fn policy_check_reports_every_problem_with_lines() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     fs_err::write(&bad, "version: 1\nrules:\n  - name: x\n    select: {kinds: [vm]}\n    series: {max_lag: one}\nwaivers:\n  - id: w\n    reason: r\n    owner: o\n    expires: soon\n").unwrap();
-    let o = nminus().args(["policy", "check"]).arg(&bad).output().unwrap();
+    let o = nminus()
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.yaml:4: rules[0].select.kinds[0]: unknown kind `vm`"), "{err}");
-    assert!(err.contains("bad.yaml:5: rules[0].series.max_lag: expected a whole number"), "{err}");
-    assert!(err.contains("bad.yaml:10: waivers[0].expires: expected a date"), "{err}");
-    assert!(err.contains("waivers[0]: a waiver must say what it waives"), "{err}");
-    let o = nminus().args(["policy", "check", "default", "openstack-n1", "strict"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let files: Vec<String> = ["default", "openstack-n1", "strict"].iter().map(|n| format!("{}/policies/{n}.yaml", env!("CARGO_MANIFEST_DIR"))).collect();
-    let o = nminus().args(["policy", "check"]).args(&files).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        err.contains("bad.yaml:4: rules[0].select.kinds[0]: unknown kind `vm`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:5: rules[0].series.max_lag: expected a whole number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:10: waivers[0].expires: expected a date"),
+        "{err}"
+    );
+    assert!(
+        err.contains("waivers[0]: a waiver must say what it waives"),
+        "{err}"
+    );
+    let o = nminus()
+        .args(["policy", "check", "default", "openstack-n1", "strict"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let files: Vec<String> = ["default", "openstack-n1", "strict"]
+        .iter()
+        .map(|n| format!("{}/policies/{n}.yaml", env!("CARGO_MANIFEST_DIR")))
+        .collect();
+    let o = nminus()
+        .args(["policy", "check"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
 fn scan_end_to_end_as_of_the_snapshot() {
     let root = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
     let o = nminus()
-        .args(["scan", "--policy", "openstack-n1", "--as-of", "2026-08-21", "--format", "json", "--node-id", "yoga", "--data"])
+        .args([
+            "scan",
+            "--policy",
+            "openstack-n1",
+            "--as-of",
+            "2026-08-21",
+            "--format",
+            "json",
+            "--node-id",
+            "yoga",
+            "--data",
+        ])
         .arg(shared_data(""))
         .arg(&root)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["summary"]["compliant"], false);
     assert!(r["summary"]["by_code"]["series-behind"].as_u64().unwrap() > 10);
     let root = shared_data("fixtures/python/openstack-site-packages/2025.2-flamingo");
     let o = nminus()
-        .args(["scan", "--policy", "openstack-n1", "--as-of", "2026-08-21", "--fail-on", "series-behind", "--fail-on", "series-eol", "--format", "json", "--data"])
+        .args([
+            "scan",
+            "--policy",
+            "openstack-n1",
+            "--as-of",
+            "2026-08-21",
+            "--fail-on",
+            "series-behind",
+            "--fail-on",
+            "series-eol",
+            "--format",
+            "json",
+            "--data",
+        ])
         .arg(shared_data(""))
         .arg(&root)
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(r["summary"]["by_code"].get("series-behind").is_none(), "{}", r["summary"]);
+    assert!(
+        r["summary"]["by_code"].get("series-behind").is_none(),
+        "{}",
+        r["summary"]
+    );
 }

@@ -3,7 +3,7 @@
 //! directory), gzip / zstd / uncompressed layers. Everything is built in memory or streamed to a
 //! writer; digests are real.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -252,7 +252,11 @@ pub fn write_docker_archive(w: impl Write, images: &[Image], comp: Comp) -> io::
             "Layers": layer_paths,
         }));
     }
-    add(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap())?;
+    add(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    )?;
     b.into_inner()?.flush()
 }
 
@@ -281,7 +285,8 @@ pub fn oci_files(images: &[Image], comp: Comp) -> Vec<(String, Vec<u8>)> {
         let mut layers = Vec::new();
         for l in &img.layers {
             let (d, n) = blob(&mut files, comp.apply(l));
-            layers.push(serde_json::json!({"mediaType": comp.media_type(), "digest": d, "size": n}));
+            layers
+                .push(serde_json::json!({"mediaType": comp.media_type(), "digest": d, "size": n}));
         }
         let manifest = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,

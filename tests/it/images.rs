@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nminus::collect::image::{
-    self, collect_loaded, load_path, load_reader, runtime, CollectedImage, ImageOptions, Limits,
+    self, load_path, load_reader, runtime, CollectedImage, ImageOptions, Limits,
 };
 use nminus::collect::Root;
 use nminus::model::{Ecosystem, PackageMeta, ProblemKind};
@@ -136,8 +136,14 @@ fn nova_image(tag: &str, nova_version: &str) -> Image {
         ),
         file("usr/bin/python3.10", "\x7fELF not really"),
         hardlink("usr/bin/python3", "usr/bin/python3.10"),
-        file(&format!("{SITE}/oslo.config-9.0.0.dist-info/METADATA"), &writer::metadata("oslo.config", "9.0.0")),
-        file(&format!("{SITE}/stale-1.0.dist-info/METADATA"), &writer::metadata("stale", "1.0")),
+        file(
+            &format!("{SITE}/oslo.config-9.0.0.dist-info/METADATA"),
+            &writer::metadata("oslo.config", "9.0.0"),
+        ),
+        file(
+            &format!("{SITE}/stale-1.0.dist-info/METADATA"),
+            &writer::metadata("stale", "1.0"),
+        ),
         symlink("lib64", "usr/lib64"),
     ]);
     let kolla = writer::layer_tar(&[
@@ -157,14 +163,20 @@ fn nova_image(tag: &str, nova_version: &str) -> Image {
             &format!("{SITE}/oslo.config-9.4.0.dist-info/METADATA"),
             &writer::metadata("oslo.config", "9.4.0"),
         ),
-        file(&format!("{SITE}/oslo.config-9.4.0.dist-info/INSTALLER"), "pip\n"),
+        file(
+            &format!("{SITE}/oslo.config-9.4.0.dist-info/INSTALLER"),
+            "pip\n",
+        ),
     ]);
     let service = writer::layer_tar(&[
         file(
             &format!("{SITE}/nova-{nova_version}.dist-info/METADATA"),
             &writer::metadata("nova", nova_version),
         ),
-        file(&format!("{SITE}/nova-{nova_version}.dist-info/INSTALLER"), "pip\n"),
+        file(
+            &format!("{SITE}/nova-{nova_version}.dist-info/INSTALLER"),
+            "pip\n",
+        ),
         file("etc/nova/nova.conf", "[DEFAULT]\n"),
     ]);
     Image {
@@ -200,7 +212,11 @@ fn check_nova(ci: &CollectedImage, what: &str) {
     assert_eq!(ci.image.reference, NOVA_TAG, "{what}");
     let os = ci.image.os.as_ref().expect("os");
     assert_eq!(
-        (os.id.as_str(), os.version_id.as_deref(), os.codename.as_deref()),
+        (
+            os.id.as_str(),
+            os.version_id.as_deref(),
+            os.codename.as_deref()
+        ),
         ("ubuntu", Some("22.04"), Some("jammy")),
         "{what}"
     );
@@ -251,8 +267,14 @@ fn check_nova(ci: &CollectedImage, what: &str) {
         .iter()
         .find(|s| s.deliverable == "nova")
         .expect("nova service");
-    assert_eq!(svc.install, format!("image:{NOVA_TAG}:venv:/var/lib/kolla/venv"));
-    assert_eq!(ci.image.labels.get("kolla_version").map(String::as_str), Some("18.1.0"));
+    assert_eq!(
+        svc.install,
+        format!("image:{NOVA_TAG}:venv:/var/lib/kolla/venv")
+    );
+    assert_eq!(
+        ci.image.labels.get("kolla_version").map(String::as_str),
+        Some("18.1.0")
+    );
     assert!(ci.image.labels.contains_key("build-date"));
     assert!(!ci.image.labels.contains_key("io.k8s.ignored"));
     let k = ci.image.kolla.as_ref().expect("kolla");
@@ -279,7 +301,10 @@ fn kolla_nova_image_in_every_layout_and_compression() {
     );
     put(
         "docker-save.tar.gz",
-        writer::gzip(&writer::docker_archive(std::slice::from_ref(&img), Comp::None)),
+        writer::gzip(&writer::docker_archive(
+            std::slice::from_ref(&img),
+            Comp::None,
+        )),
     );
     put(
         "docker-gzip-layers.tar",
@@ -295,7 +320,10 @@ fn kolla_nova_image_in_every_layout_and_compression() {
     );
     put(
         "oci-plain.tar.zst",
-        writer::zstd(&writer::oci_layout_tar(std::slice::from_ref(&img), Comp::None)),
+        writer::zstd(&writer::oci_layout_tar(
+            std::slice::from_ref(&img),
+            Comp::None,
+        )),
     );
     let oci_dir = tmp.path().join("oci-dir");
     writer::write_oci_dir(&oci_dir, std::slice::from_ref(&img), Comp::Gzip);
@@ -319,15 +347,27 @@ fn in_memory_tree_keeps_only_what_collectors_read() {
     let loaded = load_reader(&bytes[..], "test", &Limits::default()).unwrap();
     let fs = loaded[0].fs.clone().unwrap();
     let root = Root::mem(Arc::clone(&fs), "image:test");
-    assert!(root.exists("/usr/bin/python3"), "hard link inside the image");
+    assert!(
+        root.exists("/usr/bin/python3"),
+        "hard link inside the image"
+    );
     assert_eq!(root.file_size("/usr/bin/python3"), Some(15));
     assert!(root.read("/usr/bin/python3").is_err(), "contents not kept");
-    assert!(root.read("/etc/nova/nova.conf").is_err(), "contents not kept");
+    assert!(
+        root.read("/etc/nova/nova.conf").is_err(),
+        "contents not kept"
+    );
     assert!(root.exists("/etc/nova/nova.conf"));
     assert!(!root.exists("/lib/apk/db/installed"), "whiteout applied");
-    assert!(root.exists("/lib/apk/db"), "the whiteout deletes the file only");
+    assert!(
+        root.exists("/lib/apk/db"),
+        "the whiteout deletes the file only"
+    );
     assert!(!root.exists(&format!("/{SITE}/stale-1.0.dist-info")));
-    assert_eq!(root.read_string("/etc/os-release").unwrap(), writer::UBUNTU_JAMMY);
+    assert_eq!(
+        root.read_string("/etc/os-release").unwrap(),
+        writer::UBUNTU_JAMMY
+    );
     assert_eq!(root.hostname().as_deref(), Some("buildkitsandbox"));
     assert!(fs.kept_bytes() < 4096, "{}", fs.kept_bytes());
     assert_eq!(loaded[0].layers.len(), 3);
@@ -343,7 +383,10 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
     let same = nova_image(NOVA_TAG, "29.0.1");
     let wrong_tag = "quay.io/openstack.kolla/nova-api:2023.2-ubuntu-jammy";
     let wrong = nova_image(wrong_tag, "29.0.1");
-    let dev = nova_image("quay.io/openstack.kolla/nova-api:master-ubuntu-noble", "31.0.1.dev12");
+    let dev = nova_image(
+        "quay.io/openstack.kolla/nova-api:master-ubuntu-noble",
+        "31.0.1.dev12",
+    );
     let bytes = writer::docker_archive(&[same, wrong, dev], Comp::None);
     let got = image::collect_reader(&bytes[..], "test", &opts).unwrap();
     assert_eq!(got.len(), 3);
@@ -356,7 +399,10 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
     assert_eq!(k1.series.as_deref(), Some("caracal"));
     assert!(k1.mismatch, "{k1:?}");
     let note = k1.note.as_deref().unwrap();
-    assert!(note.contains("2023.2") && note.contains("caracal"), "{note}");
+    assert!(
+        note.contains("2023.2") && note.contains("caracal"),
+        "{note}"
+    );
     let k2 = got[2].image.kolla.as_ref().unwrap();
     assert_eq!(k2.tag_series.as_deref(), Some("master"));
     assert_eq!(k2.exact, Some(false));
@@ -406,7 +452,10 @@ fn hostile_paths_and_links_stay_inside_the_image() {
         // Absolute symlink to the host's file: resolved inside the image (where it is absent).
         symlink("var/lib/dpkg/status", &secret.display().to_string()),
         // Symlink climbing out: clamped at the image root.
-        symlink("lib/apk/db/installed", "../../../../../../../../../../etc/hostname"),
+        symlink(
+            "lib/apk/db/installed",
+            "../../../../../../../../../../etc/hostname",
+        ),
         // Hard links out: lexically escaping, and absolute to a host path.
         E::Raw {
             name: "usr/lib/dpkg/status".to_owned(),
@@ -474,7 +523,10 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
     for comp in [Comp::Gzip, Comp::Zstd] {
         let img = Image {
             tags: vec!["bomb:gz".into()],
-            layers: vec![writer::layer_tar(&[file("etc/os-release", "ID=alpine\n")]), zeros_layer("zeros", 64)],
+            layers: vec![
+                writer::layer_tar(&[file("etc/os-release", "ID=alpine\n")]),
+                zeros_layer("zeros", 64),
+            ],
             ..Image::default()
         };
         let bytes = writer::oci_layout_tar(&[img], comp);
@@ -568,7 +620,10 @@ fn digests_are_verified() {
         3,
         "{msgs:#?}"
     );
-    assert!(!got[0].packages.is_empty(), "a mismatch is reported, not fatal");
+    assert!(
+        !got[0].packages.is_empty(),
+        "a mismatch is reported, not fatal"
+    );
     // A tampered blob: its content no longer hashes to its name.
     let img = nova_image(NOVA_TAG, "29.0.1");
     let mut files = writer::oci_files(&[img], Comp::None);
@@ -596,16 +651,17 @@ fn digests_are_verified() {
         msgs.iter().any(|m| m.contains("expected blob digest")),
         "{msgs:#?}"
     );
-    assert!(
-        msgs.iter().any(|m| m.contains("diff_id")),
-        "{msgs:#?}"
-    );
+    assert!(msgs.iter().any(|m| m.contains("diff_id")), "{msgs:#?}");
 }
 
 #[test]
 fn not_an_image_is_an_error() {
-    let err = image::collect_reader(&writer::layer_tar(&[file("x", "y")])[..], "x.tar", &ImageOptions::default())
-        .unwrap_err();
+    let err = image::collect_reader(
+        &writer::layer_tar(&[file("x", "y")])[..],
+        "x.tar",
+        &ImageOptions::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not an image"), "{err}");
     let err = image::collect_reader(&b"hello"[..], "x.tar", &ImageOptions::default()).unwrap_err();
     assert!(!err.to_string().is_empty());
@@ -617,14 +673,19 @@ fn cli_collects_images_with_prefixed_locations() {
     let path = tmp.path().join("nova.tar.gz");
     fs_err::write(
         &path,
-        writer::gzip(&writer::docker_archive(&[nova_image(NOVA_TAG, "29.0.1")], Comp::None)),
+        writer::gzip(&writer::docker_archive(
+            &[nova_image(NOVA_TAG, "29.0.1")],
+            Comp::None,
+        )),
     )
     .unwrap();
     let out = nminus()
         .args(["collect", "--image"])
         .arg(&path)
         .arg("--image")
-        .arg(shared_data(&format!("{FIXTURES}/alpine-3.10-docker-save.tar.gz")))
+        .arg(shared_data(&format!(
+            "{FIXTURES}/alpine-3.10-docker-save.tar.gz"
+        )))
         .arg("--openstack-releases")
         .arg(shared_data("openstack-releases"))
         .env("NMINUS_NOW", "2026-01-01T00:00:00Z")
@@ -648,7 +709,10 @@ fn cli_collects_images_with_prefixed_locations() {
         .iter()
         .map(|p| p["location"]["path"].as_str().unwrap())
         .collect();
-    assert!(paths.contains("image:alpine:3.10:/lib/apk/db/installed"), "{paths:?}");
+    assert!(
+        paths.contains("image:alpine:3.10:/lib/apk/db/installed"),
+        "{paths:?}"
+    );
     assert!(paths.contains(format!("image:{NOVA_TAG}:/var/lib/dpkg/status").as_str()));
     let _: nminus::model::Inventory = serde_json::from_value(inv).unwrap();
 }
@@ -749,7 +813,15 @@ fn podman_api_lists_containers_and_exports_their_images() {
     )
     .unwrap();
     pm.remote(&["load", "-q", "-i", &archive.display().to_string()]);
-    pm.remote(&["create", "--name", "nova_api", "--network", "none", NOVA_TAG, "/bin/true"]);
+    pm.remote(&[
+        "create",
+        "--name",
+        "nova_api",
+        "--network",
+        "none",
+        NOVA_TAG,
+        "/bin/true",
+    ]);
     let socket = pm.socket.display().to_string();
     let client = runtime::Client::new(socket.clone());
     let cs = client.containers(true).unwrap();
@@ -760,7 +832,10 @@ fn podman_api_lists_containers_and_exports_their_images() {
     assert_eq!(got.len(), 1);
     let ci = &got[0];
     assert_eq!(ci.image.containers, ["nova_api"]);
-    assert_eq!(ci.image.source.as_deref(), Some(format!("docker:{socket}").as_str()));
+    assert_eq!(
+        ci.image.source.as_deref(),
+        Some(format!("docker:{socket}").as_str())
+    );
     check_nova(ci, "podman export");
     // Through the CLI as well.
     let out = nminus()
@@ -769,13 +844,21 @@ fn podman_api_lists_containers_and_exports_their_images() {
         .args(["--runtime", &socket, "--all-containers"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let images = inv["images"].as_array().unwrap();
-    assert_eq!(images.len(), 1, "the same image from the archive and the runtime is one");
+    assert_eq!(
+        images.len(),
+        1,
+        "the same image from the archive and the runtime is one"
+    );
     assert_eq!(images[0]["containers"], serde_json::json!(["nova_api"]));
     // A socket nobody listens on is a problem, not a crash.
-    let err = runtime::collect_runtime("/nonexistent.sock", false, &ImageOptions::default())
-        .unwrap_err();
+    let err =
+        runtime::collect_runtime("/nonexistent.sock", false, &ImageOptions::default()).unwrap_err();
     assert!(err.to_string().contains("/nonexistent.sock"), "{err}");
 }

@@ -537,7 +537,10 @@ fn check_golden(f: Format, have: &[u8]) -> PathBuf {
     }
     let want = fs_err::read(&path).unwrap_or_default();
     if want != have {
-        let (w, h) = (String::from_utf8_lossy(&want), String::from_utf8_lossy(have));
+        let (w, h) = (
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(have),
+        );
         let line = w
             .lines()
             .zip(h.lines())
@@ -561,7 +564,10 @@ fn read_json(p: &Path) -> serde_json::Value {
 
 fn validate_json(what: &str, schema: &serde_json::Value, docs: &[&Path], doc: &serde_json::Value) {
     let msgs = schema_errors(what, schema, docs, doc);
-    assert!(msgs.is_empty(), "{what} does not match its schema: {msgs:#?}");
+    assert!(
+        msgs.is_empty(),
+        "{what} does not match its schema: {msgs:#?}"
+    );
 }
 
 /// The validator is not vacuous: `doc` with `change` applied must be rejected.
@@ -709,7 +715,10 @@ fn golden_cyclonedx_matches_the_cyclonedx_1_6_schema() {
         .find(|v| v["analysis"]["state"] == "not_affected")
         .expect("a waived vulnerability");
     assert_eq!(waived["id"], "DSA-9001-1");
-    assert_eq!(waived["analysis"]["justification"], "requires_configuration");
+    assert_eq!(
+        waived["analysis"]["justification"],
+        "requires_configuration"
+    );
     assert!(vulns
         .iter()
         .any(|v| v["id"] == "DSA-9001-1" && v["analysis"]["state"] == "exploitable"));
@@ -768,7 +777,10 @@ fn golden_junit_matches_the_ant_junit_xsd() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert!(!o.status.success(), "xmllint accepts a testcase without `time`");
+    assert!(
+        !o.status.success(),
+        "xmllint accepts a testcase without `time`"
+    );
     // One suite per node plus the scan's own; one case per node and code.
     assert_eq!(text.matches("<testsuite ").count(), r.nodes.len() + 1);
     assert_eq!(
@@ -925,9 +937,7 @@ fn golden_html_renders_in_chromium_safely() {
     let console: Vec<&str> = log
         .lines()
         .filter(|l| {
-            l.contains("CONSOLE")
-                || l.contains("Content Security Policy")
-                || l.contains("Uncaught")
+            l.contains("CONSOLE") || l.contains("Content Security Policy") || l.contains("Uncaught")
         })
         .collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
@@ -1024,7 +1034,12 @@ fn report_rerenders_the_saved_json_into_the_same_files() {
     fs_err::write(&input, render(&fleet(), Format::Json)).unwrap();
     let out = dir.path().join("out");
     let o = nminus()
-        .args(["report", "--format", "json,html,sarif,junit,cyclonedx,markdown,table", "--input"])
+        .args([
+            "report",
+            "--format",
+            "json,html,sarif,junit,cyclonedx,markdown,table",
+            "--input",
+        ])
         .arg(&input)
         .arg("-o")
         .arg(&out)
@@ -1140,4 +1155,55 @@ fn report_history_feeds_the_compliance_chart() {
             findings: 10,
         }]
     );
+}
+
+#[test]
+fn scan_writes_several_formats_into_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let empty = dir.path().join("no-feeds");
+    fs_err::create_dir_all(&empty).unwrap();
+    let o = nminus()
+        .args(["scan", "--format", "json,junit,cyclonedx,html", "--data"])
+        .arg(&empty)
+        .arg("-o")
+        .arg(&out)
+        .arg(manifest().join("Cargo.lock"))
+        .env("NMINUS_NOW", "2026-11-24T06:00:00Z")
+        .output()
+        .unwrap();
+    // No feed: nothing could be judged, exit 2, but every report is written first.
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for ext in ["json", "xml", "cdx.json", "html"] {
+        assert!(out.join(format!("report.{ext}")).is_file(), "report.{ext}");
+    }
+    let r: Report =
+        serde_json::from_str(&fs_err::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(!r.not_judged.is_empty());
+    assert!(
+        r.inventory.iter().any(|c| c.name == "serde"),
+        "the scanned lockfile's packages are the report's inventory"
+    );
+    let bom = read_json(&out.join("report.cdx.json"));
+    assert_eq!(
+        bom["components"].as_array().unwrap().len(),
+        r.inventory.len()
+    );
+    let junit = fs_err::read_to_string(out.join("report.xml")).unwrap();
+    assert!(junit.contains("<error type=\"incomplete\""));
+
+    // Several formats without a directory: refused before scanning.
+    let o = nminus()
+        .args(["scan", "--format", "json,html", "--data"])
+        .arg(&empty)
+        .arg(manifest().join("Cargo.lock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("-o DIR"));
 }

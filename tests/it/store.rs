@@ -11,9 +11,7 @@ use nminus::model::{
     AgentInfo, Evidence, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package,
     PackageMeta, Severity, Subject, WaiverRef,
 };
-use nminus::store::{
-    FindingFilter, FleetEntry, Judged, Millis, NewInventory, Store, StoreError,
-};
+use nminus::store::{FindingFilter, FleetEntry, Judged, Millis, NewInventory, Store, StoreError};
 
 /// An ephemeral PostgreSQL cluster, listening only on a Unix socket in its directory; stopped
 /// (immediately) when dropped.
@@ -40,6 +38,14 @@ impl PgCluster {
             Path::new(PG_BIN).join("initdb").exists(),
             "PostgreSQL 15 is not installed ({PG_BIN}/initdb missing): install the `postgresql` package (scripts/test.sh does)"
         );
+        {
+            use std::os::unix::fs::FileTypeExt;
+            let null = fs_err::metadata("/dev/null").map(|m| m.file_type().is_char_device());
+            assert!(
+                matches!(null, Ok(true)),
+                "/dev/null is not the null device (something replaced it with a file: `rm /dev/null; mknod -m 666 /dev/null c 1 3`); initdb needs it"
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix("nminus-pg")
             .tempdir_in("/tmp")
@@ -52,7 +58,11 @@ impl PgCluster {
                 .arg(dir.path())
                 .status()
                 .expect("chown");
-            assert!(st.success(), "cannot chown {} to postgres", dir.path().display());
+            assert!(
+                st.success(),
+                "cannot chown {} to postgres",
+                dir.path().display()
+            );
         }
         let port = free_port();
         let c = Self {
@@ -136,7 +146,15 @@ impl PgCluster {
         let out = Command::new("psql")
             .args(["-h"])
             .arg(self.dir.path())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres", "-c"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+            ])
             .arg(format!("CREATE DATABASE {name}"))
             .output()
             .expect("psql");
@@ -161,7 +179,14 @@ impl Drop for PgCluster {
             Command::new(&path)
         };
         let _ = cmd
-            .args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                &data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .output();
     }
 }
@@ -263,9 +288,11 @@ async fn push(
 ) -> Result<nminus::store::PushOutcome, StoreError> {
     let hash = nminus::serve::protocol::content_hash(inv);
     let j = judged(findings);
+    let body = serde_json::value::to_raw_value(inv).unwrap();
     s.push(NewInventory {
         node: &inv.node,
         inventory: inv,
+        body: &body,
         hash: &hash,
         received_at: Millis(at),
         judged: &j,
@@ -282,21 +309,59 @@ pub async fn behaviour(s: Arc<dyn Store>) {
 
     // Enrollment and tokens.
     s.enroll("n1", "hash-a", Millis(1_000)).await.unwrap();
-    assert_eq!(s.authenticate("hash-a").await.unwrap().as_deref(), Some("n1"));
+    assert_eq!(
+        s.authenticate("hash-a")
+            .await
+            .unwrap()
+            .map(|o| o.node)
+            .as_deref(),
+        Some("n1")
+    );
     s.enroll("n1", "hash-b", Millis(2_000)).await.unwrap();
-    assert_eq!(s.authenticate("hash-a").await.unwrap(), None, "re-enrolling replaces the token");
-    assert_eq!(s.authenticate("hash-b").await.unwrap().as_deref(), Some("n1"));
+    assert_eq!(
+        s.authenticate("hash-a").await.unwrap(),
+        None,
+        "re-enrolling replaces the token"
+    );
+    assert_eq!(
+        s.authenticate("hash-b")
+            .await
+            .unwrap()
+            .map(|o| o.node)
+            .as_deref(),
+        Some("n1")
+    );
     s.enroll("n2", "hash-c", Millis(2_000)).await.unwrap();
     s.enroll("n3", "hash-d", Millis(2_000)).await.unwrap();
     let n1 = s.node("n1").await.unwrap().unwrap();
-    assert_eq!((n1.last_seen, n1.current_hash.as_deref(), n1.revoked), (None, None, false));
+    assert_eq!(
+        (n1.last_seen, n1.current_hash.as_deref(), n1.revoked),
+        (None, None, false)
+    );
 
     // A push registers the node with site, cell, labels.
-    let a = inventory("n1", "par1", "c1", vec![package("nova", "29.0.0"), package("oslo_config", "9.0.0")]);
+    let a = inventory(
+        "n1",
+        "par1",
+        "c1",
+        vec![package("nova", "29.0.0"), package("oslo_config", "9.0.0")],
+    );
     let ha = nminus::serve::protocol::content_hash(&a);
     let fa = vec![
-        finding("n1", "nova", "29.0.0", FindingCode::Vulnerable, Severity::High),
-        finding("n1", "oslo_config", "9.0.0", FindingCode::SeriesBehind, Severity::Medium),
+        finding(
+            "n1",
+            "nova",
+            "29.0.0",
+            FindingCode::Vulnerable,
+            Severity::High,
+        ),
+        finding(
+            "n1",
+            "oslo_config",
+            "9.0.0",
+            FindingCode::SeriesBehind,
+            Severity::Medium,
+        ),
     ];
     let o = push(s, &a, fa.clone(), 10_000).await.unwrap();
     assert!(o.changed);
@@ -308,13 +373,29 @@ pub async fn behaviour(s: Arc<dyn Store>) {
     assert_eq!(n1.last_seen, Some(Millis(10_000)));
     assert_eq!(n1.current_hash.as_deref(), Some(ha.as_str()));
     assert_eq!((n1.open_findings, n1.compliant), (2, Some(false)));
-    assert_eq!(s.inventory("n1", &ha).await.unwrap().unwrap().packages.len(), 2);
+    assert_eq!(
+        s.inventory("n1", &ha)
+            .await
+            .unwrap()
+            .unwrap()
+            .packages
+            .len(),
+        2
+    );
 
     // Heartbeats: only for the current hash.
     assert!(s.heartbeat("n1", &ha, Millis(20_000)).await.unwrap());
     assert!(!s.heartbeat("n1", "other", Millis(21_000)).await.unwrap());
-    assert_eq!(s.node("n1").await.unwrap().unwrap().last_seen, Some(Millis(20_000)));
-    assert!(!s.heartbeat("n2", &ha, Millis(21_000)).await.unwrap(), "n2 has no inventory");
+    assert_eq!(
+        s.node("n1").await.unwrap().unwrap().last_seen,
+        Some(Millis(20_000))
+    );
+    let owner = s.authenticate("hash-b").await.unwrap().unwrap();
+    assert_eq!(owner.current_hash.as_deref(), Some(ha.as_str()));
+    assert!(
+        !s.heartbeat("n2", &ha, Millis(21_000)).await.unwrap(),
+        "n2 has no inventory"
+    );
 
     // The same inventory again: deduplicated, no new history entry.
     let o = push(s, &a, fa.clone(), 30_000).await.unwrap();
@@ -322,22 +403,61 @@ pub async fn behaviour(s: Arc<dyn Store>) {
     assert_eq!(s.history("n1").await.unwrap().len(), 1);
 
     // A changed inventory: history, history_at, current findings replaced.
-    let b = inventory("n1", "par1", "c1", vec![package("nova", "29.2.1"), package("oslo_config", "9.0.0")]);
+    let b = inventory(
+        "n1",
+        "par1",
+        "c1",
+        vec![package("nova", "29.2.1"), package("oslo_config", "9.0.0")],
+    );
     let hb = nminus::serve::protocol::content_hash(&b);
-    let fb = vec![finding("n1", "oslo_config", "9.0.0", FindingCode::SeriesBehind, Severity::Medium)];
+    let fb = vec![finding(
+        "n1",
+        "oslo_config",
+        "9.0.0",
+        FindingCode::SeriesBehind,
+        Severity::Medium,
+    )];
     assert!(push(s, &b, fb, 40_000).await.unwrap().changed);
     let h = s.history("n1").await.unwrap();
-    assert_eq!(h.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>(), [hb.as_str(), ha.as_str()]);
+    assert_eq!(
+        h.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>(),
+        [hb.as_str(), ha.as_str()]
+    );
     assert_eq!(h[0].collected_at.as_deref(), Some("2026-01-01T00:00:00Z"));
-    assert_eq!(s.history_at("n1", Millis(35_000)).await.unwrap().unwrap().hash, ha);
-    assert_eq!(s.history_at("n1", Millis(40_000)).await.unwrap().unwrap().hash, hb);
+    assert_eq!(
+        s.history_at("n1", Millis(35_000))
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        ha
+    );
+    assert_eq!(
+        s.history_at("n1", Millis(40_000))
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        hb
+    );
     assert!(s.history_at("n1", Millis(5_000)).await.unwrap().is_none());
     let n1 = s.node("n1").await.unwrap().unwrap();
     assert_eq!((n1.open_findings, n1.compliant), (1, Some(true)));
 
     // Other nodes, other sites; a waived finding.
-    let c = inventory("n2", "ams1", "c9", vec![package("nova", "29.0.0"), package("py_yaml", "6.0")]);
-    let mut waived = finding("n2", "py_yaml", "6.0", FindingCode::Vulnerable, Severity::Critical);
+    let c = inventory(
+        "n2",
+        "ams1",
+        "c9",
+        vec![package("nova", "29.0.0"), package("py_yaml", "6.0")],
+    );
+    let mut waived = finding(
+        "n2",
+        "py_yaml",
+        "6.0",
+        FindingCode::Vulnerable,
+        Severity::Critical,
+    );
     waived.waived_by = Some(WaiverRef {
         id: "w1".into(),
         reason: "r".into(),
@@ -347,7 +467,16 @@ pub async fn behaviour(s: Arc<dyn Store>) {
     push(
         s,
         &c,
-        vec![finding("n2", "nova", "29.0.0", FindingCode::Vulnerable, Severity::High), waived],
+        vec![
+            finding(
+                "n2",
+                "nova",
+                "29.0.0",
+                FindingCode::Vulnerable,
+                Severity::High,
+            ),
+            waived,
+        ],
         50_000,
     )
     .await
@@ -360,29 +489,106 @@ pub async fn behaviour(s: Arc<dyn Store>) {
         all.iter().map(key).collect::<Vec<_>>(),
         ["n1:oslo_config:series-behind", "n2:nova:vulnerable"]
     );
-    let q = |f: FindingFilter| async move { s.findings(&f).await.unwrap().iter().map(key).collect::<Vec<_>>() };
-    assert_eq!(q(FindingFilter { site: Some("ams1".into()), ..Default::default() }).await, ["n2:nova:vulnerable"]);
-    assert_eq!(q(FindingFilter { cell: Some("c1".into()), ..Default::default() }).await, ["n1:oslo_config:series-behind"]);
-    assert_eq!(q(FindingFilter { node: Some("n2".into()), ..Default::default() }).await, ["n2:nova:vulnerable"]);
-    assert_eq!(q(FindingFilter { code: Some(FindingCode::SeriesBehind), ..Default::default() }).await, ["n1:oslo_config:series-behind"]);
-    assert_eq!(q(FindingFilter { severity: Some(Severity::High), ..Default::default() }).await, ["n2:nova:vulnerable"]);
-    assert_eq!(q(FindingFilter { package: Some("nova".into()), ..Default::default() }).await, ["n2:nova:vulnerable"]);
+    let q = |f: FindingFilter| async move {
+        s.findings(&f)
+            .await
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        q(FindingFilter { waived: true, node: Some("n2".into()), ..Default::default() }).await,
+        q(FindingFilter {
+            site: Some("ams1".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n2:nova:vulnerable"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            cell: Some("c1".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n1:oslo_config:series-behind"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            node: Some("n2".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n2:nova:vulnerable"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            code: Some(FindingCode::SeriesBehind),
+            ..Default::default()
+        })
+        .await,
+        ["n1:oslo_config:series-behind"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            severity: Some(Severity::High),
+            ..Default::default()
+        })
+        .await,
+        ["n2:nova:vulnerable"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            package: Some("nova".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n2:nova:vulnerable"]
+    );
+    assert_eq!(
+        q(FindingFilter {
+            waived: true,
+            node: Some("n2".into()),
+            ..Default::default()
+        })
+        .await,
         ["n2:nova:vulnerable", "n2:py_yaml:vulnerable"]
     );
     let counts = s.finding_counts().await.unwrap();
     assert_eq!(
-        counts.iter().map(|c| (c.site.as_str(), c.code.as_str(), c.severity.as_str(), c.count)).collect::<Vec<_>>(),
-        [("ams1", "vulnerable", "high", 1), ("par1", "series-behind", "medium", 1)]
+        counts
+            .iter()
+            .map(|c| (
+                c.site.as_str(),
+                c.code.as_str(),
+                c.severity.as_str(),
+                c.count
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("ams1", "vulnerable", "high", 1),
+            ("par1", "series-behind", "medium", 1)
+        ]
     );
 
     // Package holders; `_` is not a wildcard.
     let w = s.package_holders("nova", None).await.unwrap();
-    assert_eq!(w.iter().map(|h| (h.node.as_str(), h.version.as_str())).collect::<Vec<_>>(), [("n1", "29.2.1"), ("n2", "29.0.0")]);
+    assert_eq!(
+        w.iter()
+            .map(|h| (h.node.as_str(), h.version.as_str()))
+            .collect::<Vec<_>>(),
+        [("n1", "29.2.1"), ("n2", "29.0.0")]
+    );
     let w = s.package_holders("nova", Some("29.0.0")).await.unwrap();
-    assert_eq!(w.iter().map(|h| h.node.as_str()).collect::<Vec<_>>(), ["n2"]);
-    assert!(s.package_holders("oslo-config", None).await.unwrap().is_empty());
+    assert_eq!(
+        w.iter().map(|h| h.node.as_str()).collect::<Vec<_>>(),
+        ["n2"]
+    );
+    assert!(s
+        .package_holders("oslo-config", None)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s.package_holders("py_yam", None).await.unwrap().is_empty());
     assert!(s.package_holders("py%", None).await.unwrap().is_empty());
     assert_eq!(s.package_holders("py_yaml", None).await.unwrap().len(), 1);
@@ -390,38 +596,77 @@ pub async fn behaviour(s: Arc<dyn Store>) {
     // Nothing partially stored: a push whose findings cannot be stored leaves no trace.
     let before = s.node("n3").await.unwrap().unwrap();
     let d = inventory("n3", "fra1", "c2", vec![package("nova", "30.0.0")]);
-    let mut bad = finding("n3", "nova", "30.0.0", FindingCode::Vulnerable, Severity::High);
+    let mut bad = finding(
+        "n3",
+        "nova",
+        "30.0.0",
+        FindingCode::Vulnerable,
+        Severity::High,
+    );
     bad.fingerprint = String::new();
-    let good = finding("n3", "nova", "30.0.0", FindingCode::SeriesBehind, Severity::Low);
+    let good = finding(
+        "n3",
+        "nova",
+        "30.0.0",
+        FindingCode::SeriesBehind,
+        Severity::Low,
+    );
     assert!(push(s, &d, vec![good, bad], 60_000).await.is_err());
     assert_eq!(s.node("n3").await.unwrap().unwrap(), before);
     assert!(s.history("n3").await.unwrap().is_empty());
     let hd = nminus::serve::protocol::content_hash(&d);
     assert!(s.inventory("n3", &hd).await.unwrap().is_none());
-    assert!(s.findings(&FindingFilter { node: Some("n3".into()), ..Default::default() }).await.unwrap().is_empty());
+    assert!(s
+        .findings(&FindingFilter {
+            node: Some("n3".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
 
     // Unknown and revoked nodes cannot push; a revoked node cannot enroll again.
     let x = inventory("nobody", "par1", "c1", vec![]);
-    assert!(matches!(push(s, &x, vec![], 70_000).await, Err(StoreError::NotEnrolled(_))));
+    assert!(matches!(
+        push(s, &x, vec![], 70_000).await,
+        Err(StoreError::NotEnrolled(_))
+    ));
     assert!(s.revoke("n3").await.unwrap());
     assert!(!s.revoke("nobody").await.unwrap());
     assert_eq!(s.authenticate("hash-d").await.unwrap(), None);
-    assert!(matches!(s.enroll("n3", "hash-e", Millis(80_000)).await, Err(StoreError::Revoked(_))));
-    assert!(matches!(push(s, &d, vec![], 80_000).await, Err(StoreError::NotEnrolled(_))));
+    assert!(matches!(
+        s.enroll("n3", "hash-e", Millis(80_000)).await,
+        Err(StoreError::Revoked(_))
+    ));
+    assert!(matches!(
+        push(s, &d, vec![], 80_000).await,
+        Err(StoreError::NotEnrolled(_))
+    ));
     assert!(s.node("n3").await.unwrap().unwrap().revoked);
 
     // The fleet lock: one holder at a time.
     let l = s.try_lock_analysis().await.unwrap().expect("lock free");
-    assert!(s.try_lock_analysis().await.unwrap().is_none(), "lock is exclusive");
+    assert!(
+        s.try_lock_analysis().await.unwrap().is_none(),
+        "lock is exclusive"
+    );
     l.release().await;
     let l = s.try_lock_analysis().await.unwrap().expect("lock released");
     l.release().await;
 
     // A fleet run: current inventories in pages; an entry for a node that moved on is skipped.
     let page = s.current_inventories("", 1).await.unwrap();
-    assert_eq!(page.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(), ["n1"]);
+    assert_eq!(
+        page.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(),
+        ["n1"]
+    );
     let page = s.current_inventories("n1", 10).await.unwrap();
-    assert_eq!(page.iter().map(|c| (c.node.as_str(), c.inventory.packages.len())).collect::<Vec<_>>(), [("n2", 2)]);
+    assert_eq!(
+        page.iter()
+            .map(|c| (c.node.as_str(), c.inventory.packages.len()))
+            .collect::<Vec<_>>(),
+        [("n2", 2)]
+    );
     let run = s.begin_run("fleet", Millis(90_000), "rev2").await.unwrap();
     let stored = s
         .record_run(
@@ -430,7 +675,13 @@ pub async fn behaviour(s: Arc<dyn Store>) {
                 FleetEntry {
                     node: "n1".into(),
                     hash: hb.clone(),
-                    judged: judged(vec![finding("n1", "nova", "29.2.1", FindingCode::PatchBehind, Severity::Low)]),
+                    judged: judged(vec![finding(
+                        "n1",
+                        "nova",
+                        "29.2.1",
+                        FindingCode::PatchBehind,
+                        Severity::Low,
+                    )]),
                 },
                 FleetEntry {
                     node: "n2".into(),
@@ -442,23 +693,52 @@ pub async fn behaviour(s: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(stored, 1);
-    assert!(s.latest_run("fleet").await.unwrap().is_none(), "unfinished runs are not reported");
+    assert!(
+        s.latest_run("fleet").await.unwrap().is_none(),
+        "unfinished runs are not reported"
+    );
     s.finish_run(run, Millis(95_000), 1, 1).await.unwrap();
     let r = s.latest_run("fleet").await.unwrap().unwrap();
-    assert_eq!((r.id, r.revision.as_str(), r.nodes, r.finished_at), (run, "rev2", 1, Some(Millis(95_000))));
     assert_eq!(
-        q(FindingFilter { node: Some("n1".into()), ..Default::default() }).await,
+        (r.id, r.revision.as_str(), r.nodes, r.finished_at),
+        (run, "rev2", 1, Some(Millis(95_000)))
+    );
+    assert_eq!(
+        q(FindingFilter {
+            node: Some("n1".into()),
+            ..Default::default()
+        })
+        .await,
         ["n1:nova:patch-behind"]
     );
-    assert_eq!(q(FindingFilter { node: Some("n2".into()), ..Default::default() }).await, ["n2:nova:vulnerable"]);
+    assert_eq!(
+        q(FindingFilter {
+            node: Some("n2".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n2:nova:vulnerable"]
+    );
     assert_eq!(s.node("n1").await.unwrap().unwrap().findings_run, Some(run));
 
     // Pruning keeps current runs.
     s.prune(Millis(1_000_000)).await.unwrap();
-    assert_eq!(s.findings(&FindingFilter { waived: true, ..Default::default() }).await.unwrap().len(), 3);
+    assert_eq!(
+        s.findings(&FindingFilter {
+            waived: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len(),
+        3
+    );
 
     let nodes = s.nodes().await.unwrap();
-    assert_eq!(nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["n1", "n2", "n3"]);
+    assert_eq!(
+        nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        ["n1", "n2", "n3"]
+    );
     s.maintain(Millis(100_000)).await.unwrap();
 }
 
@@ -488,7 +768,10 @@ async fn postgres_fleet_lock_is_shared_between_replicas() {
     let a = nminus::store::open(&url).await.unwrap();
     let b = nminus::store::open(&url).await.unwrap();
     let held = a.try_lock_analysis().await.unwrap().expect("free");
-    assert!(b.try_lock_analysis().await.unwrap().is_none(), "another replica holds it");
+    assert!(
+        b.try_lock_analysis().await.unwrap().is_none(),
+        "another replica holds it"
+    );
     drop(held); // dropping without release ends the session, which frees the lock
     let mut got = None;
     for _ in 0..50 {
@@ -498,5 +781,7 @@ async fn postgres_fleet_lock_is_shared_between_replicas() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    got.expect("the lock is free once its holder's session ended").release().await;
+    got.expect("the lock is free once its holder's session ended")
+        .release()
+        .await;
 }

@@ -179,7 +179,6 @@ fn scan_members(
             _ => {}
         }
     }
-    drop(ar);
     Ok(scan)
 }
 
@@ -354,7 +353,10 @@ pub struct LoadedImage {
 impl LoadedImage {
     /// The name used in inventory locations: the first tag, else the id.
     pub fn reference(&self) -> String {
-        self.tags.first().cloned().unwrap_or_else(|| self.id.clone())
+        self.tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.id.clone())
     }
 
     /// Replace the tags (a runtime knows them when its export does not carry them), moving the
@@ -465,7 +467,13 @@ fn docker_plans(bytes: &[u8]) -> Result<Vec<Plan>, ImageError> {
             .map(|a| {
                 a.iter()
                     .filter_map(|t| t.as_str())
-                    .map(|p| (p.to_owned(), digest_in_path(p).filter(|_| p.starts_with("blobs/")), None))
+                    .map(|p| {
+                        (
+                            p.to_owned(),
+                            digest_in_path(p).filter(|_| p.starts_with("blobs/")),
+                            None,
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -569,7 +577,9 @@ fn oci_plans(blobs: &mut dyn Blobs, index: &[u8]) -> Result<Vec<Plan>, ImageErro
                 };
                 let pick = subs
                     .iter()
-                    .find(|s| plat(s, "os") == "linux" && plat(s, "architecture") == host_platform())
+                    .find(|s| {
+                        plat(s, "os") == "linux" && plat(s, "architecture") == host_platform()
+                    })
                     .or_else(|| subs.iter().find(|s| plat(s, "os") != "unknown"));
                 match pick.and_then(|s| s.get("digest").and_then(Value::as_str)) {
                     Some(dg) => {
@@ -615,9 +625,17 @@ fn oci_plans(blobs: &mut dyn Blobs, index: &[u8]) -> Result<Vec<Plan>, ImageErro
             .and_then(blob_path)
             .unwrap_or_default();
         let mut layers = Vec::new();
-        for l in m.get("layers").and_then(Value::as_array).into_iter().flatten() {
+        for l in m
+            .get("layers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let dg = l.get("digest").and_then(Value::as_str).unwrap_or("");
-            let mt = l.get("mediaType").and_then(Value::as_str).map(str::to_owned);
+            let mt = l
+                .get("mediaType")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             match blob_path(dg) {
                 Some(p) => layers.push((p, Some(dg.to_owned()), mt)),
                 None => problems.push(format!("layer digest `{dg}` is not a digest")),
@@ -712,7 +730,9 @@ fn load(blobs: &mut dyn Blobs, plan: Plan, source: &str, notes: &[String]) -> Lo
             if Compression::from_media_type(mt).is_none() {
                 msgs.push((
                     ProblemKind::Skipped,
-                    format!("{label}: media type `{mt}` is not supported; the image is not inventoried"),
+                    format!(
+                        "{label}: media type `{mt}` is not supported; the image is not inventoried"
+                    ),
                 ));
                 complete = false;
                 break;
@@ -763,7 +783,10 @@ fn load(blobs: &mut dyn Blobs, plan: Plan, source: &str, notes: &[String]) -> Lo
                     if d.starts_with("sha256:") && *d != l.diff_id {
                         msgs.push((
                             ProblemKind::Malformed,
-                            format!("{label}: config diff_id {d}, the layer hashes to {}", l.diff_id),
+                            format!(
+                                "{label}: config diff_id {d}, the layer hashes to {}",
+                                l.diff_id
+                            ),
                         ));
                     }
                 }

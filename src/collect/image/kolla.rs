@@ -23,15 +23,27 @@ use crate::releases::openstack::{OpenStackCatalog, SeriesStatus};
 
 /// Words that are not series even when they come first in a tag.
 const NOT_SERIES: [&str; 12] = [
-    "latest", "stable", "ubuntu", "debian", "centos", "rocky", "rhel", "oraclelinux", "source",
-    "binary", "amd64", "aarch64",
+    "latest",
+    "stable",
+    "ubuntu",
+    "debian",
+    "centos",
+    "rocky",
+    "rhel",
+    "oraclelinux",
+    "source",
+    "binary",
+    "amd64",
+    "aarch64",
 ];
 
 /// The tag of a reference (`quay.io/kolla/nova-api:2024.1-ubuntu-jammy` → `2024.1-ubuntu-jammy`).
 pub fn tag_of(reference: &str) -> Option<&str> {
     let r = reference.split('@').next().unwrap_or(reference);
     let last = r.rsplit('/').next().unwrap_or(r);
-    last.split_once(':').map(|(_, t)| t).filter(|t| !t.is_empty())
+    last.split_once(':')
+        .map(|(_, t)| t)
+        .filter(|t| !t.is_empty())
 }
 
 /// The image name of a reference (`quay.io/kolla/nova-api:2024.1` → `nova-api`), with an old
@@ -129,7 +141,8 @@ pub fn describe(
     };
     let (Some(pkg), Some(ver)) = (k.package.clone(), k.version.clone()) else {
         if k.tag_series.is_some() {
-            k.note = Some("no OpenStack service found in the image to check the tag against".to_owned());
+            k.note =
+                Some("no OpenStack service found in the image to check the tag against".to_owned());
         }
         return k;
     };
@@ -167,7 +180,11 @@ pub fn describe(
             k.note = Some(format!(
                 "tag says {tag} ({}), but {pkg} {ver} is {} {}",
                 s.name,
-                if m.exact { "a release of" } else { "a build in" },
+                if m.exact {
+                    "a release of"
+                } else {
+                    "a build in"
+                },
                 m.series
             ));
         }
@@ -201,6 +218,9 @@ mod tests {
         assert_eq!(tag_series("latest"), None);
         assert_eq!(tag_series("17.1.0"), None);
         assert_eq!(image_name("kolla/ubuntu-source-nova-api:train"), "nova-api");
-        assert_eq!(image_name("quay.io/openstack.kolla/neutron-server:2024.1"), "neutron-server");
+        assert_eq!(
+            image_name("quay.io/openstack.kolla/neutron-server:2024.1"),
+            "neutron-server"
+        );
     }
 }

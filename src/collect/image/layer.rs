@@ -165,6 +165,8 @@ pub const MAX_ZSTD_WINDOW: u64 = 1 << 27;
 pub(crate) struct Hashing<R> {
     inner: R,
     hasher: Sha256,
+    /// Hash at all (an uncompressed blob is hashed once, as its `diff_id`).
+    on: bool,
 }
 
 impl<R: Read> Hashing<R> {
@@ -172,6 +174,7 @@ impl<R: Read> Hashing<R> {
         Self {
             inner,
             hasher: Sha256::new(),
+            on: true,
         }
     }
 
@@ -183,7 +186,9 @@ impl<R: Read> Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.on {
+            self.hasher.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -336,7 +341,9 @@ fn zstd_frame_header(src: &mut impl Read) -> io::Result<Vec<u8>> {
     };
     let did = &rest[at..at + did_size];
     if did.iter().any(|&b| b != 0) {
-        return Err(zerr("zstd frame needs a dictionary, which image layers never use"));
+        return Err(zerr(
+            "zstd frame needs a dictionary, which image layers never use",
+        ));
     }
     at += did_size;
     let fcs_bytes = &rest[at..at + fcs_size];
@@ -388,7 +395,8 @@ impl<R: Read> Read for ZstdReader<R> {
                             return Err(zerr("zstd skippable frame truncated"));
                         }
                         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
-                        let skipped = io::copy(&mut (&mut src).take(u64::from(len)), &mut io::sink())?;
+                        let skipped =
+                            io::copy(&mut (&mut src).take(u64::from(len)), &mut io::sink())?;
                         if skipped < u64::from(len) {
                             return Err(zerr("zstd skippable frame truncated"));
                         }
@@ -436,6 +444,8 @@ pub fn parse_layer(
     let mut raw = Hashing::new(raw);
     let head = read_up_to(&mut raw, 4).map_err(|e| LayerError::Malformed(short(&e)))?;
     let compression = Compression::sniff(&head);
+    // An uncompressed blob is its own tar: one hash serves as blob digest and diff_id.
+    raw.on = compression != Compression::None;
     let (diff_id, bytes, ops, notes, entries) = {
         let prefixed = Prefixed {
             prefix: head,
@@ -499,7 +509,11 @@ pub fn parse_layer(
     io::copy(&mut raw, &mut io::sink()).map_err(|e| LayerError::Malformed(short(&e)))?;
     Ok(ParsedLayer {
         ops,
-        blob_digest: raw.digest(),
+        blob_digest: if compression == Compression::None {
+            diff_id.clone()
+        } else {
+            raw.digest()
+        },
         diff_id,
         compression,
         entries,
@@ -600,7 +614,10 @@ fn read_entries(
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 if target.is_empty() {
-                    notes.push(format!("{}: symlink without a target; skipped", node_path(&parts)));
+                    notes.push(format!(
+                        "{}: symlink without a target; skipped",
+                        node_path(&parts)
+                    ));
                     continue;
                 }
                 Node::Symlink(target)
@@ -646,7 +663,10 @@ pub fn apply(fs: &mut MemFs, layer: &ParsedLayer) -> Vec<String> {
         match op {
             Op::Put(p, node) => {
                 if !fs.insert(p, node.clone()) {
-                    notes.push(format!("{}: cannot be placed (symlink loop); skipped", node_path(p)));
+                    notes.push(format!(
+                        "{}: cannot be placed (symlink loop); skipped",
+                        node_path(p)
+                    ));
                 }
             }
             Op::Hardlink(p, t) => match fs.hardlink_source(t) {
@@ -703,7 +723,9 @@ mod tests {
         let mut fs = MemFs::new();
         assert!(apply(&mut fs, &l).is_empty());
         let (_, n) = fs.resolve("/etc/os-release").unwrap();
-        assert!(matches!(n, Node::File(FileNode { data: Some(d), .. }) if &d[..] == b"ID=alpine\n"));
+        assert!(
+            matches!(n, Node::File(FileNode { data: Some(d), .. }) if &d[..] == b"ID=alpine\n")
+        );
     }
 
     #[test]
@@ -725,7 +747,11 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &t).unwrap();
         let gz = gz.finish().unwrap();
-        for bad in [&gz[..gz.len() / 2], &t[..700], &b"\x1f\x8bnot gzip at all"[..]] {
+        for bad in [
+            &gz[..gz.len() / 2],
+            &t[..700],
+            &b"\x1f\x8bnot gzip at all"[..],
+        ] {
             let r = parse_layer(bad, &limits, &mut Budget::new(&limits));
             assert!(r.is_err(), "{r:?}");
         }

@@ -32,7 +32,7 @@ pub struct FileNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// A directory and its entries.
-    Dir(BTreeMap<String, Node>),
+    Dir(BTreeMap<String, Self>),
     /// A regular file.
     File(FileNode),
     /// A symbolic link and its target as written.
@@ -517,10 +517,16 @@ mod tests {
         assert!(fs.insert(&p("lib"), Node::Symlink("usr/lib".into())));
         assert_eq!(fs.resolve("/abs").unwrap().0, "/etc/hostname");
         assert_eq!(fs.resolve("/etc/rel").unwrap().0, "/etc/hostname");
-        assert_eq!(fs.resolve("/../../etc/./hostname").unwrap().0, "/etc/hostname");
+        assert_eq!(
+            fs.resolve("/../../etc/./hostname").unwrap().0,
+            "/etc/hostname"
+        );
         assert!(fs.resolve("/loop").is_none());
         assert_eq!(fs.resolve("/lib/x").unwrap().0, "/usr/lib/x");
-        assert_eq!(fs.resolve_nofollow("/lib").unwrap().1.kind(), NodeKind::Symlink);
+        assert_eq!(
+            fs.resolve_nofollow("/lib").unwrap().1.kind(),
+            NodeKind::Symlink
+        );
         // Writing through a symlinked parent lands in its target (usrmerge layouts).
         assert!(fs.insert(&p("lib/y"), file("y")));
         assert!(fs.lookup_literal(&p("usr/lib/y")).is_some());

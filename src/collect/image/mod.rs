@@ -143,7 +143,11 @@ pub fn load_path(path: &Path, limits: &Limits) -> Result<Vec<LoadedImage>, Image
         return archive::images(&mut blobs, &source, &[]);
     }
     let f = fs_err::File::open(path).map_err(io)?;
-    load_reader(std::io::BufReader::with_capacity(256 * 1024, f), &source, limits)
+    load_reader(
+        std::io::BufReader::with_capacity(256 * 1024, f),
+        &source,
+        limits,
+    )
 }
 
 /// Read every image of an archive stream (`docker save` output, an OCI layout tar).
@@ -223,11 +227,10 @@ pub fn collect_loaded(img: &LoadedImage, opts: &ImageOptions<'_>) -> CollectedIm
         for s in &mut out.services {
             s.install = format!("{prefix}{}", s.install);
         }
-        out.problems
-            .extend(inv.problems.into_iter().map(|mut p| {
-                p.location.path = format!("{prefix}{}", p.location.path);
-                p
-            }));
+        out.problems.extend(inv.problems.into_iter().map(|mut p| {
+            p.location.path = format!("{prefix}{}", p.location.path);
+            p
+        }));
     }
     out.image.packages = out.packages.len();
     if kolla::is_kolla(&out.image.tags, &img.config.labels) {
@@ -282,9 +285,10 @@ pub fn error_problem(source: &str, e: &ImageError) -> Problem {
 /// joined) and keep its lists sorted as [`super::collect_with`] does.
 pub fn add_to_inventory(inv: &mut Inventory, images: Vec<CollectedImage>) {
     for ci in images {
-        let same = inv.images.iter_mut().find(|i| {
-            i.id.is_some() && i.id == ci.image.id && i.reference == ci.image.reference
-        });
+        let same = inv
+            .images
+            .iter_mut()
+            .find(|i| i.id.is_some() && i.id == ci.image.id && i.reference == ci.image.reference);
         if let Some(existing) = same {
             for c in ci.image.containers {
                 if !existing.containers.contains(&c) {
@@ -331,9 +335,17 @@ mod tests {
     #[test]
     fn rpm_databases_in_memory() {
         for (fixture, node, want) in [
-            ("rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite", "var/lib/rpm/rpmdb.sqlite", 129),
+            (
+                "rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite",
+                "var/lib/rpm/rpmdb.sqlite",
+                129,
+            ),
             ("rpm/go-rpmdb/libuuid/Packages", "var/lib/rpm/Packages", 0),
-            ("rpm/go-rpmdb/sle15-bci/Packages.db", "usr/lib/sysimage/rpm/Packages.db", 0),
+            (
+                "rpm/go-rpmdb/sle15-bci/Packages.db",
+                "usr/lib/sysimage/rpm/Packages.db",
+                0,
+            ),
         ] {
             let bytes = fs_err::read(shared(fixture)).unwrap();
             assert!(memfs::keeps_contents(node));
@@ -349,8 +361,12 @@ mod tests {
             let host = dir_root.path().join(node);
             fs_err::create_dir_all(host.parent().unwrap()).unwrap();
             fs_err::copy(shared(fixture), &host).unwrap();
-            let mem = super::super::collect_root(&Root::mem(Arc::new(fs), "image:t"), &CollectOptions::default());
-            let dir = super::super::collect_root(&Root::new(dir_root.path()), &CollectOptions::default());
+            let mem = super::super::collect_root(
+                &Root::mem(Arc::new(fs), "image:t"),
+                &CollectOptions::default(),
+            );
+            let dir =
+                super::super::collect_root(&Root::new(dir_root.path()), &CollectOptions::default());
             assert!(mem.problems.is_empty(), "{fixture}: {:?}", mem.problems);
             let key = |i: &Inventory| -> Vec<String> {
                 i.packages

@@ -39,6 +39,9 @@ pub fn default_sockets() -> Vec<String> {
         .collect()
 }
 
+/// Image id → (repository tags, registry digests).
+pub type ImageNames = BTreeMap<String, (Vec<String>, Vec<String>)>;
+
 /// A container as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
@@ -119,7 +122,9 @@ impl Read for Chunked {
                 return Ok(0);
             }
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             return Err(io::Error::new(
@@ -278,7 +283,7 @@ impl Client {
     }
 
     /// Tags and registry digests of every image, by image id.
-    pub fn image_names(&self) -> Result<BTreeMap<String, (Vec<String>, Vec<String>)>, ImageError> {
+    pub fn image_names(&self) -> Result<ImageNames, ImageError> {
         let v = self.get_json(&format!("{API}/images/json"))?;
         let list = |i: &Value, k: &str| -> Vec<String> {
             i.get(k)

@@ -6,7 +6,8 @@
 //! inventory; data-plane steps run one host at a time (`serial: 1`). Installing is limited to
 //! packages already on the host (upgrades, rollbacks) except for replication plans, which
 //! install onto new hosts; in `--check` mode, packages not yet installed are skipped (check
-//! mode cannot see the repositories the playbook would enable).
+//! mode cannot see the repositories the playbook would enable), and so are exact versions the
+//! host's repositories do not offer (reported; outside check mode installing them fails).
 
 use super::{header, yq, PlanFormat, PlanRenderer, RenderedFile};
 use crate::model::{PackageManager, Phase, Plan, PlanKind, Step};
@@ -19,6 +20,7 @@ const TASKS: &str = r#"  tasks:
     - name: Select this host's pins
       ansible.builtin.set_fact:
         nminus_mine: "{{ nminus_pins | selectattr('hosts', 'contains', nminus_node_id | default(inventory_hostname)) | list }}"
+        nminus_unavailable: []
     - name: Enable the repositories (apt)
       ansible.builtin.command: "add-apt-repository -y {{ item }}"
       loop: "{{ nminus_mine | selectattr('manager', 'equalto', 'apt') | map(attribute='repo') | select('string') | unique | list }}"
@@ -38,6 +40,23 @@ const TASKS: &str = r#"  tasks:
         mode: "0644"
       loop: "{{ nminus_mine | selectattr('manager', 'equalto', 'apt') | list }}"
       when: ansible_facts.pkg_mgr == 'apt'
+    - name: Versions the configured repositories offer (read-only, also in check mode)
+      ansible.builtin.command: "apt-cache madison {{ item.name }}"
+      loop: "{{ nminus_mine | selectattr('manager', 'equalto', 'apt') | selectattr('exact') | list }}"
+      register: nminus_madison
+      changed_when: false
+      failed_when: false
+      check_mode: false
+      when: ansible_facts.pkg_mgr == 'apt'
+    - name: Note the exact versions the repositories do not offer
+      ansible.builtin.set_fact:
+        nminus_unavailable: "{{ nminus_unavailable | default([]) + [item.item.name] }}"
+      loop: "{{ nminus_madison.results | default([]) | selectattr('item', 'defined') | list }}"
+      when: ('| ' ~ item.item.version ~ ' |') not in (item.stdout | default(''))
+    - name: Report pins not available here (enable the right repository; installing them would fail)
+      ansible.builtin.debug:
+        msg: "not offered by this host's repositories: {{ nminus_unavailable | default([]) | join(', ') }}"
+      when: nminus_unavailable | default([]) | length > 0
     - name: Release holds before changing versions (dpkg)
       ansible.builtin.dpkg_selections:
         name: "{{ item.name }}"
@@ -53,6 +72,7 @@ const TASKS: &str = r#"  tasks:
       when: >-
         ansible_facts.pkg_mgr == 'apt' and (item.name in ansible_facts.packages
         or (nminus_install_missing | bool and not ansible_check_mode))
+        and not (ansible_check_mode and item.name in nminus_unavailable | default([]))
     - name: Hold the pinned packages (dpkg)
       ansible.builtin.dpkg_selections:
         name: "{{ item.name }}"
@@ -79,22 +99,45 @@ const TASKS: &str = r#"  tasks:
 
 fn play(plan: &Plan, s: &Step) -> String {
     let mut y = String::new();
-    y.push_str(&format!("\n- name: {}\n", yq(&format!("{}: {} [{}]", s.id, s.title, s.reversibility.as_str()))));
+    y.push_str(&format!(
+        "\n- name: {}\n",
+        yq(&format!(
+            "{}: {} [{}]",
+            s.id,
+            s.title,
+            s.reversibility.as_str()
+        ))
+    ));
     y.push_str("  hosts: all\n  gather_facts: false\n");
     if s.phase == Phase::DataPlane {
         y.push_str("  serial: 1\n");
     }
     y.push_str("  vars:\n");
     y.push_str(&format!("    nminus_step: {}\n", yq(&s.id)));
-    y.push_str(&format!("    nminus_install_missing: {}\n", plan.kind == PlanKind::Replicate));
+    y.push_str(&format!(
+        "    nminus_install_missing: {}\n",
+        plan.kind == PlanKind::Replicate
+    ));
     y.push_str("    nminus_pins:\n");
     for p in &s.hints.packages {
-        y.push_str(&format!("      - hosts: [{}]\n", p.hosts.iter().map(|h| yq(h)).collect::<Vec<_>>().join(", ")));
-        y.push_str(&format!("        manager: {}\n", match p.manager {
-            PackageManager::Apt => "apt",
-            PackageManager::Dnf => "dnf",
-        }));
-        y.push_str(&format!("        name: {}\n        version: {}\n        exact: {}\n        hold: {}\n", yq(&p.name), yq(&p.version), p.exact, p.hold));
+        y.push_str(&format!(
+            "      - hosts: [{}]\n",
+            p.hosts.iter().map(|h| yq(h)).collect::<Vec<_>>().join(", ")
+        ));
+        y.push_str(&format!(
+            "        manager: {}\n",
+            match p.manager {
+                PackageManager::Apt => "apt",
+                PackageManager::Dnf => "dnf",
+            }
+        ));
+        y.push_str(&format!(
+            "        name: {}\n        version: {}\n        exact: {}\n        hold: {}\n",
+            yq(&p.name),
+            yq(&p.version),
+            p.exact,
+            p.hold
+        ));
         match &p.repo {
             Some(r) => y.push_str(&format!("        repo: {}\n", yq(r))),
             None => y.push_str("        repo: null\n"),
@@ -116,23 +159,44 @@ impl PlanRenderer for AnsibleRenderer {
         y.push_str("# Steps without package pins (kolla, OpenStack-Ansible, service commands) are listed here and\n# described in the Markdown / JSON renderings of the plan.\n");
         for s in &plan.steps {
             let pins = s.hints.packages.len();
-            y.push_str(&format!("#   {} [{}] {}{}\n", s.id, s.reversibility.as_str(), s.title, if pins > 0 { format!(" ({pins} pins)") } else { String::new() }));
+            y.push_str(&format!(
+                "#   {} [{}] {}{}\n",
+                s.id,
+                s.reversibility.as_str(),
+                s.title,
+                if pins > 0 {
+                    format!(" ({pins} pins)")
+                } else {
+                    String::new()
+                }
+            ));
         }
         y.push_str("---\n- name: \"nminus: read package facts\"\n  hosts: all\n  gather_facts: true\n  tasks:\n    - name: Read installed packages\n      ansible.builtin.package_facts:\n        manager: auto\n");
         for s in plan.steps.iter().filter(|s| !s.hints.packages.is_empty()) {
             if !s.blocked_by.is_empty() {
-                y.push_str(&format!("\n# {} is blocked, not rendered: {}\n", s.id, s.blocked_by.join("; ")));
+                y.push_str(&format!(
+                    "\n# {} is blocked, not rendered: {}\n",
+                    s.id,
+                    s.blocked_by.join("; ")
+                ));
                 continue;
             }
             y.push_str(&play(plan, s));
         }
-        let rb: Vec<&Step> = plan.rollback.iter().filter(|s| !s.hints.packages.is_empty()).collect();
+        let rb: Vec<&Step> = plan
+            .rollback
+            .iter()
+            .filter(|s| !s.hints.packages.is_empty())
+            .collect();
         if !rb.is_empty() {
             y.push_str("\n# Rollback steps with package pins are not part of this playbook (render the rollback plan):\n");
             for s in rb {
                 y.push_str(&format!("#   {} {}\n", s.id, s.title));
             }
         }
-        vec![RenderedFile { path: "playbook.yml".to_owned(), content: y }]
+        vec![RenderedFile {
+            path: "playbook.yml".to_owned(),
+            content: y,
+        }]
     }
 }

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile};
+use super::{
+    by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile,
+};
 use crate::model::Plan;
 
 /// kolla-ansible renderer.
@@ -47,7 +49,11 @@ impl PlanRenderer for KollaRenderer {
                 let mut globals = BTreeMap::new();
                 let mut groups: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
                 let mut hosts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-                let mut sh = shell_prelude(plan, &format!("kolla-ansible command sequence for {dir}"), "INVENTORY");
+                let mut sh = shell_prelude(
+                    plan,
+                    &format!("kolla-ansible command sequence for {dir}"),
+                    "INVENTORY",
+                );
                 sh.push_str(&format!("# Copy globals.yml values into /etc/kolla/globals.yml and the inventory/ files beside your inventory first ({base}).\n"));
                 for s in &steps {
                     let k = s.hints.kolla.clone().unwrap_or_default();
@@ -60,18 +66,48 @@ impl PlanRenderer for KollaRenderer {
                     }
                     sh.push_str(&shell_step(s, &k.commands, "INVENTORY"));
                 }
-                files.push(RenderedFile { path: format!("{base}/globals.yml"), content: vars_yaml(plan, "kolla-ansible globals (same for every host)", &globals) });
+                files.push(RenderedFile {
+                    path: format!("{base}/globals.yml"),
+                    content: vars_yaml(
+                        plan,
+                        "kolla-ansible globals (same for every host)",
+                        &globals,
+                    ),
+                });
                 for (g, v) in &groups {
-                    files.push(RenderedFile { path: format!("{base}/inventory/group_vars/{g}.yml"), content: vars_yaml(plan, &format!("kolla-ansible group_vars for `{g}`: per-service image tags"), v) });
+                    files.push(RenderedFile {
+                        path: format!("{base}/inventory/group_vars/{g}.yml"),
+                        content: vars_yaml(
+                            plan,
+                            &format!("kolla-ansible group_vars for `{g}`: per-service image tags"),
+                            v,
+                        ),
+                    });
                 }
                 for (h, v) in &hosts {
-                    files.push(RenderedFile { path: format!("{base}/inventory/host_vars/{h}.yml"), content: vars_yaml(plan, &format!("kolla-ansible host_vars for `{h}`: tags that differ on this host"), v) });
+                    files.push(RenderedFile {
+                        path: format!("{base}/inventory/host_vars/{h}.yml"),
+                        content: vars_yaml(
+                            plan,
+                            &format!(
+                                "kolla-ansible host_vars for `{h}`: tags that differ on this host"
+                            ),
+                            v,
+                        ),
+                    });
                 }
-                files.push(RenderedFile { path: format!("{base}/commands.sh"), content: sh });
+                files.push(RenderedFile {
+                    path: format!("{base}/commands.sh"),
+                    content: sh,
+                });
             }
         }
         if files.is_empty() {
-            files.push(RenderedFile { path: "kolla/README.txt".to_owned(), content: header(plan, "kolla-ansible output") + "# No step of this plan runs on a kolla-ansible site.\n" });
+            files.push(RenderedFile {
+                path: "kolla/README.txt".to_owned(),
+                content: header(plan, "kolla-ansible output")
+                    + "# No step of this plan runs on a kolla-ansible site.\n",
+            });
         }
         files
     }

@@ -15,14 +15,36 @@ fn cell(s: &str) -> String {
 
 fn step_md(s: &Step, out: &mut String) {
     out.push_str(&format!("\n### {} — {}\n\n", s.id, cell(&s.title)));
-    let mut meta = vec![format!("phase `{}`", serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())];
-    meta.push(format!("action `{}`", serde_json::to_value(s.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()));
+    let mut meta = vec![format!(
+        "phase `{}`",
+        serde_json::to_value(s.phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    )];
+    meta.push(format!(
+        "action `{}`",
+        serde_json::to_value(s.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    ));
     meta.push(format!("reversibility **{}**", s.reversibility.as_str()));
     if let Some(c) = &s.component {
         meta.push(format!("component `{c}`"));
     }
     if let Some(b) = &s.batch {
-        meta.push(format!("{} {}/{} ({})", if b.kind == crate::model::BatchKind::Canary { "canary" } else { "batch" }, b.index, b.of, b.group));
+        meta.push(format!(
+            "{} {}/{} ({})",
+            if b.kind == crate::model::BatchKind::Canary {
+                "canary"
+            } else {
+                "batch"
+            },
+            b.index,
+            b.of,
+            b.group
+        ));
     }
     out.push_str(&format!("{}\n\n", meta.join(" · ")));
     for b in &s.blocked_by {
@@ -32,12 +54,20 @@ fn step_md(s: &Step, out: &mut String) {
         out.push_str(&format!("*Why here:* {}\n", s.reason.text));
     }
     for e in &s.reason.edges {
-        out.push_str(&format!("- {} `{}` → `{}` ({}): {}\n", e.id, e.before, e.after, e.strength, e.why));
+        out.push_str(&format!(
+            "- {} `{}` → `{}` ({}): {}\n",
+            e.id, e.before, e.after, e.strength, e.why
+        ));
     }
     if !s.targets.is_empty() {
         out.push_str("\n| node | component | what | from | to |\n|---|---|---|---|---|\n");
         for t in &s.targets {
-            let what = t.image.clone().or_else(|| t.package.clone()).or_else(|| t.service.clone()).unwrap_or_default();
+            let what = t
+                .image
+                .clone()
+                .or_else(|| t.package.clone())
+                .or_else(|| t.service.clone())
+                .unwrap_or_default();
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 cell(t.node.as_deref().unwrap_or("")),
@@ -65,7 +95,11 @@ fn step_md(s: &Step, out: &mut String) {
         }
     }
     if let Some(o) = &s.hints.osa {
-        cmds.extend(o.commands.iter().map(|c| format!("(openstack-ansible) {c}")));
+        cmds.extend(
+            o.commands
+                .iter()
+                .map(|c| format!("(openstack-ansible) {c}")),
+        );
         for (k, v) in &o.vars {
             cmds.push(format!("(openstack-ansible user_variables) {k}: {v}"));
         }
@@ -78,7 +112,10 @@ fn step_md(s: &Step, out: &mut String) {
             if p.exact { "=" } else { "matching" },
             p.version,
             p.hosts.join(", "),
-            p.repo.as_ref().map(|r| format!(" from {r}")).unwrap_or_default()
+            p.repo
+                .as_ref()
+                .map(|r| format!(" from {r}"))
+                .unwrap_or_default()
         ));
     }
     if !cmds.is_empty() {
@@ -110,8 +147,18 @@ impl PlanRenderer for MarkdownRenderer {
         if !plan.paths.is_empty() {
             o.push_str("\n## Series paths\n\n| site | from | to | hops |\n|---|---|---|---|\n");
             for p in &plan.paths {
-                let hops: Vec<String> = p.hops.iter().map(|h| format!("{} → {} ({:?})", h.from.id, h.to.id, h.kind)).collect();
-                o.push_str(&format!("| {} | {} | {} | {} |\n", p.site, p.from.label(), p.to.label(), hops.join("; ")));
+                let hops: Vec<String> = p
+                    .hops
+                    .iter()
+                    .map(|h| format!("{} → {} ({:?})", h.from.id, h.to.id, h.kind))
+                    .collect();
+                o.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    p.site,
+                    p.from.label(),
+                    p.to.label(),
+                    hops.join("; ")
+                ));
             }
             for p in &plan.paths {
                 for h in &p.hops {
@@ -130,35 +177,76 @@ impl PlanRenderer for MarkdownRenderer {
         if !plan.limits.is_empty() {
             o.push_str("\n## Limits\n\n| limit | what it means here |\n|---|---|\n");
             for l in &plan.limits {
-                o.push_str(&format!("| `{}` | {} |\n", serde_json::to_value(l.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), cell(&l.message)));
+                o.push_str(&format!(
+                    "| `{}` | {} |\n",
+                    serde_json::to_value(l.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    cell(&l.message)
+                ));
             }
         }
         if let Some(m) = &plan.manifest {
-            o.push_str(&format!("\n## Bill of materials: {} → {} ({} footprint, {})\n\n", m.source_site, m.target_site, m.footprint, m.deployer));
+            o.push_str(&format!(
+                "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
+                m.source_site, m.target_site, m.footprint, m.deployer
+            ));
             o.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
             for r in &m.roles {
-                o.push_str(&format!("| {} | {} | {} | {} |\n", r.role, r.source_nodes.join(", "), r.hosts.join(", "), r.components.join(", ")));
+                o.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    r.role,
+                    r.source_nodes.join(", "),
+                    r.hosts.join(", "),
+                    r.components.join(", ")
+                ));
             }
-            o.push_str("\n| service | version | series | commit | install |\n|---|---|---|---|---|\n");
+            o.push_str(
+                "\n| service | version | series | commit | install |\n|---|---|---|---|---|\n",
+            );
             for s in &m.services {
-                o.push_str(&format!("| {} | {} | {} | {} | {} |\n", s.deliverable, s.version, s.series.as_deref().unwrap_or("?"), s.commit.as_deref().unwrap_or("—"), cell(&s.install)));
+                o.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    s.deliverable,
+                    s.version,
+                    s.series.as_deref().unwrap_or("?"),
+                    s.commit.as_deref().unwrap_or("—"),
+                    cell(&s.install)
+                ));
             }
             if !m.images.is_empty() {
                 o.push_str("\n| image | tag | digest |\n|---|---|---|\n");
                 for i in &m.images {
-                    o.push_str(&format!("| {} | {} | {} |\n", i.repository, i.tag, i.digest.as_deref().unwrap_or("—")));
+                    o.push_str(&format!(
+                        "| {} | {} | {} |\n",
+                        i.repository,
+                        i.tag,
+                        i.digest.as_deref().unwrap_or("—")
+                    ));
                 }
             }
             if !m.packages.is_empty() {
                 o.push_str("\n| package | version | roles |\n|---|---|---|\n");
                 for p in &m.packages {
-                    o.push_str(&format!("| {} ({}) | {} | {} |\n", p.name, p.ecosystem, p.version, p.roles.join(", ")));
+                    o.push_str(&format!(
+                        "| {} ({}) | {} | {} |\n",
+                        p.name,
+                        p.ecosystem,
+                        p.version,
+                        p.roles.join(", ")
+                    ));
                 }
             }
         }
         o.push_str("\n## Steps\n\n| # | step | reversibility |\n|---|---|---|\n");
         for s in &plan.steps {
-            o.push_str(&format!("| {} | {} | {} |\n", s.order, cell(&s.title), s.reversibility.as_str()));
+            o.push_str(&format!(
+                "| {} | {} | {} |\n",
+                s.order,
+                cell(&s.title),
+                s.reversibility.as_str()
+            ));
         }
         for s in &plan.steps {
             step_md(s, &mut o);
@@ -169,6 +257,9 @@ impl PlanRenderer for MarkdownRenderer {
                 step_md(s, &mut o);
             }
         }
-        vec![RenderedFile { path: "plan.md".to_owned(), content: o }]
+        vec![RenderedFile {
+            path: "plan.md".to_owned(),
+            content: o,
+        }]
     }
 }

@@ -92,7 +92,10 @@ impl PlanRenderer for JsonRenderer {
         PlanFormat::Json
     }
     fn render(&self, plan: &Plan) -> Vec<RenderedFile> {
-        vec![RenderedFile { path: "plan.json".to_owned(), content: serde_json::to_string_pretty(plan).unwrap_or_default() + "\n" }]
+        vec![RenderedFile {
+            path: "plan.json".to_owned(),
+            content: serde_json::to_string_pretty(plan).unwrap_or_default() + "\n",
+        }]
     }
 }
 
@@ -108,7 +111,15 @@ pub(crate) fn yq(s: &str) -> String {
 
 /// A YAML-safe file-name component.
 pub(crate) fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Header comment lines shared by the generated files.
@@ -124,13 +135,22 @@ pub(crate) fn header(plan: &Plan, what: &str) -> String {
 }
 
 /// Steps grouped by (site, hop) in plan order, as (directory name, steps).
-pub(crate) fn by_site_hop(plan: &Plan, steps: &[crate::model::Step]) -> Vec<(String, Vec<crate::model::Step>)> {
+pub(crate) fn by_site_hop(
+    plan: &Plan,
+    steps: &[crate::model::Step],
+) -> Vec<(String, Vec<crate::model::Step>)> {
     let mut out: Vec<(String, Vec<crate::model::Step>)> = Vec::new();
     for s in steps {
         let site = s.site.clone().unwrap_or_else(|| "all".to_owned());
         let dir = match s.hop {
             Some(h) => {
-                let to = plan.paths.iter().find(|p| p.site == site).and_then(|p| p.hops.iter().find(|x| x.index == h)).map(|x| x.to.id.clone()).unwrap_or_default();
+                let to = plan
+                    .paths
+                    .iter()
+                    .find(|p| p.site == site)
+                    .and_then(|p| p.hops.iter().find(|x| x.index == h))
+                    .map(|x| x.to.id.clone())
+                    .unwrap_or_default();
                 format!("{}/hop-{h}-{}", slug(&site), slug(&to))
             }
             None => slug(&site),
@@ -147,7 +167,9 @@ pub(crate) fn by_site_hop(plan: &Plan, steps: &[crate::model::Step]) -> Vec<(Str
 pub(crate) fn shell_prelude(plan: &Plan, what: &str, inventory_var: &str) -> String {
     let mut s = String::from("#!/usr/bin/env bash\n");
     s.push_str(&header(plan, what));
-    s.push_str("# Each step waits for confirmation; `#` lines are what the step asks of you by hand.\n");
+    s.push_str(
+        "# Each step waits for confirmation; `#` lines are what the step asks of you by hand.\n",
+    );
     s.push_str("set -euo pipefail\n");
     if !inventory_var.is_empty() {
         s.push_str(&format!("{inventory_var}=\"${{{inventory_var}:?set {inventory_var} to your inventory path}}\"\n"));
@@ -157,8 +179,17 @@ pub(crate) fn shell_prelude(plan: &Plan, what: &str, inventory_var: &str) -> Str
 }
 
 /// One step of a command sequence.
-pub(crate) fn shell_step(step: &crate::model::Step, commands: &[String], inventory_var: &str) -> String {
-    let mut s = format!("\n# ---- {}: {} [{}]\n", step.id, step.title, step.reversibility.as_str());
+pub(crate) fn shell_step(
+    step: &crate::model::Step,
+    commands: &[String],
+    inventory_var: &str,
+) -> String {
+    let mut s = format!(
+        "\n# ---- {}: {} [{}]\n",
+        step.id,
+        step.title,
+        step.reversibility.as_str()
+    );
     for p in &step.preconditions {
         s.push_str(&format!("#   before: {}\n", p.replace('\n', " ")));
     }
@@ -168,14 +199,27 @@ pub(crate) fn shell_step(step: &crate::model::Step, commands: &[String], invento
     for b in &step.blocked_by {
         s.push_str(&format!("#   BLOCKED: {}\n", b.replace('\n', " ")));
     }
-    let runnable: Vec<&String> = commands.iter().filter(|c| !c.trim_start().starts_with('#')).collect();
+    let runnable: Vec<&String> = commands
+        .iter()
+        .filter(|c| !c.trim_start().starts_with('#'))
+        .collect();
     for c in commands.iter().filter(|c| c.trim_start().starts_with('#')) {
-        s.push_str(&format!("#   {}\n", c.trim_start().trim_start_matches('#').trim()));
+        s.push_str(&format!(
+            "#   {}\n",
+            c.trim_start().trim_start_matches('#').trim()
+        ));
     }
     if !runnable.is_empty() && step.blocked_by.is_empty() {
-        s.push_str(&format!("if confirm {}; then\n", shell_quote(&format!("{} {}", step.id, step.title))));
+        s.push_str(&format!(
+            "if confirm {}; then\n",
+            shell_quote(&format!("{} {}", step.id, step.title))
+        ));
         for c in runnable {
-            let c = if inventory_var.is_empty() { c.clone() } else { c.replace(" INVENTORY", &format!(" \"${inventory_var}\"")) };
+            let c = if inventory_var.is_empty() {
+                c.clone()
+            } else {
+                c.replace(" INVENTORY", &format!(" \"${inventory_var}\""))
+            };
             s.push_str(&format!("  {c}\n"));
         }
         s.push_str("fi\n");

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile};
+use super::{
+    by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile,
+};
 use crate::model::Plan;
 
 /// OpenStack-Ansible renderer.
@@ -30,18 +32,33 @@ impl PlanRenderer for OsaRenderer {
                 let base = format!("osa/{prefix}{dir}");
                 // var → (value, comment)
                 let mut vars: BTreeMap<String, (String, String)> = BTreeMap::new();
-                let mut sh = shell_prelude(plan, &format!("OpenStack-Ansible command sequence for {dir}"), "");
+                let mut sh = shell_prelude(
+                    plan,
+                    &format!("OpenStack-Ansible command sequence for {dir}"),
+                    "",
+                );
                 sh.push_str(&format!("# Copy user_variables_nminus.yml into /etc/openstack_deploy/ first ({base}).\n"));
                 for s in &steps {
                     let o = s.hints.osa.clone().unwrap_or_default();
                     for (k, v) in &o.vars {
                         let svc = k.split("_git_").next().unwrap_or(k).replace('_', "-");
-                        let version = s.targets.iter().find(|t| t.service.as_deref() == Some(svc.as_str())).and_then(|t| t.to.clone()).unwrap_or_default();
-                        vars.insert(k.clone(), (v.clone(), format!("{svc} {version} ({})", s.id)));
+                        let version = s
+                            .targets
+                            .iter()
+                            .find(|t| t.service.as_deref() == Some(svc.as_str()))
+                            .and_then(|t| t.to.clone())
+                            .unwrap_or_default();
+                        vars.insert(
+                            k.clone(),
+                            (v.clone(), format!("{svc} {version} ({})", s.id)),
+                        );
                     }
                     sh.push_str(&shell_step(s, &o.commands, ""));
                 }
-                let mut y = header(plan, "OpenStack-Ansible user variables: per-service install-branch pins");
+                let mut y = header(
+                    plan,
+                    "OpenStack-Ansible user variables: per-service install-branch pins",
+                );
                 y.push_str("# Verify afterwards with /openstack/venvs/<service>-<osa version>/bin/pip3 freeze.\n---\n");
                 if vars.is_empty() {
                     y.push_str("{}\n");
@@ -49,12 +66,22 @@ impl PlanRenderer for OsaRenderer {
                 for (k, (v, c)) in &vars {
                     y.push_str(&format!("{k}: {}  # {c}\n", yq(v)));
                 }
-                files.push(RenderedFile { path: format!("{base}/user_variables_nminus.yml"), content: y });
-                files.push(RenderedFile { path: format!("{base}/commands.sh"), content: sh });
+                files.push(RenderedFile {
+                    path: format!("{base}/user_variables_nminus.yml"),
+                    content: y,
+                });
+                files.push(RenderedFile {
+                    path: format!("{base}/commands.sh"),
+                    content: sh,
+                });
             }
         }
         if files.is_empty() {
-            files.push(RenderedFile { path: "osa/README.txt".to_owned(), content: header(plan, "OpenStack-Ansible output") + "# No step of this plan runs on an OpenStack-Ansible site.\n" });
+            files.push(RenderedFile {
+                path: "osa/README.txt".to_owned(),
+                content: header(plan, "OpenStack-Ansible output")
+                    + "# No step of this plan runs on an OpenStack-Ansible site.\n",
+            });
         }
         files
     }
