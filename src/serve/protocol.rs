@@ -118,6 +118,9 @@ mod tests {
         assert_ne!(content_hash(&a), h1);
         assert_eq!(h1.len(), 64);
         let (_, body) = hash_and_body(&a);
-        assert!(time_member(&a, &body).is_some(), "the time is cut out of the serialisation");
+        assert!(
+            time_member(&a, &body).is_some(),
+            "the time is cut out of the serialisation"
+        );
     }
 }
