@@ -29,10 +29,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Python `packaging` (the PEP 440 reference) and PyYAML (the independent OSV evaluation) for
-# whichever python3 is first on PATH.
-if ! python3 -c 'import yaml, packaging.version, sys; sys.exit(0 if int(packaging.__version__.split(".")[0]) >= 24 else 1)' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'packaging>=24' pyyaml \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'packaging>=24' pyyaml
+# whichever python3 is first on PATH; Debian's packages when that python has no pip.
+if ! python3 -c 'import yaml, packaging.version' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'packaging>=22' pyyaml \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'packaging>=22' pyyaml \
+    || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-packaging python3-yaml >/dev/null
 fi
 
 # node-semver (the SemVer reference), in the build directory: rebuilt from the registry.
