@@ -561,13 +561,7 @@ fn main() {
         base.packages.len(),
         if bench { "shared data" } else { "none" }
     );
-    // The smoke run stays on SQLite; `cargo bench` measures both.
-    let backends: &[&str] = if bench {
-        &["sqlite", "postgres"]
-    } else {
-        &["sqlite"]
-    };
-    for &backend in backends {
+    for backend in ["sqlite", "postgres"] {
         let pg;
         let db = if backend == "sqlite" {
             format!("sqlite://{}", tmp.path().join("bench.db").display())
