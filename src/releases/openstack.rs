@@ -1515,16 +1515,4 @@ mod tests {
         assert_eq!(Tag::parse("-eol"), Tag::Unparsed);
         assert_eq!(Tag::parse("not-a-version"), Tag::Unparsed);
     }
-
-    #[test]
-    #[ignore = "timing; run with --release --ignored --nocapture"]
-    fn load_time() {
-        let t = std::time::Instant::now();
-        let (c, _) = OpenStackCatalog::load(&shared("openstack-releases")).unwrap();
-        eprintln!(
-            "openstack-releases: {} deliverables in {:?}",
-            c.deliverables().len(),
-            t.elapsed()
-        );
-    }
 }

@@ -801,10 +801,10 @@ fn have_podman() -> bool {
 /// container stays `created` and is listed with `all`), then collect through the API.
 #[test]
 fn podman_api_lists_containers_and_exports_their_images() {
-    if !have_podman() {
-        eprintln!("podman is not installed: skipped (CI installs it)");
-        return;
-    }
+    assert!(
+        have_podman(),
+        "podman is not installed: scripts/test.sh installs it (apt-get install podman)"
+    );
     let pm = Podman::start();
     let archive = pm.dir.path().join("nova.tar");
     fs_err::write(

@@ -392,9 +392,7 @@ mod tests {
     #[test]
     fn pypa_loads_completely() {
         let dir = shared("pypa-advisory-database/vulns");
-        let t = std::time::Instant::now();
         let l = load(&dir);
-        let took = t.elapsed();
         assert_eq!(l.advisories.len(), 2661);
         let mut bad: Vec<String> = l
             .problems
@@ -486,13 +484,6 @@ mod tests {
             .iter()
             .filter(|a| a.cvss.is_some())
             .all(|a| a.severity.is_some()));
-        eprintln!("PyPA: {} advisories in {took:?}", l.advisories.len());
-        // Release builds (on the 2-core reference machine: about 0.3 s).
-        #[cfg(not(debug_assertions))]
-        assert!(
-            took < std::time::Duration::from_secs(1),
-            "PyPA took {took:?}"
-        );
     }
 
     /// ECOSYSTEM events of PyPA that are not PEP 440 versions (file, field), as observed.
