@@ -1,6 +1,6 @@
 //! `nminus agent`: enroll once, then collect and push to the central analyzer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::serve::parse_duration;
 use crate::agent::{self, Agent, AgentConfig, Retry};
-use crate::model::NodeInfo;
+use crate::model::{Inventory, NodeInfo};
 
 /// Arguments of `nminus agent`.
 #[derive(Debug, Args)]
@@ -18,6 +18,7 @@ use crate::model::NodeInfo;
   nminus agent enroll --server https://nminus.example:8080 --token-file /etc/nminus/enroll-secret
   nminus agent --once --site par1 --cell cell1 --label role=compute      # from cron
   nminus agent --interval 1h --jitter 10m --site par1                    # as a service
+  nminus agent --once --inventory /var/lib/nminus/inventory.json         # push `nminus collect -o` output
 
 Exit codes (--once): 0 delivered (or heartbeat), 2 not delivered (spooled for the next run, or refused)."
 )]
@@ -96,6 +97,11 @@ pub struct RunArgs {
     /// Root to collect.
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
+    /// Push this inventory (`nminus collect -o` output, read again on every run) instead of
+    /// collecting --root: its node id must be the enrolled one (or empty); its site, cell,
+    /// labels and collection time are sent as they are.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "site", "cell", "labels"])]
+    pub inventory: Option<PathBuf>,
     /// Where the agent keeps its token, last hash and spool.
     #[arg(
         long,
@@ -173,18 +179,54 @@ fn run_agent(a: &RunArgs) -> anyhow::Result<u8> {
         ..AgentConfig::default()
     };
     let agent = Agent::open(cfg).context("cannot start the agent")?;
+    let file = a.inventory.as_deref();
     if a.once {
-        return Ok(once(&agent));
+        return Ok(once(&agent, file));
     }
     loop {
         std::thread::sleep(agent::jitter(a.jitter));
-        once(&agent);
+        once(&agent, file);
         std::thread::sleep(a.interval);
     }
 }
 
-fn once(agent: &Agent) -> u8 {
-    match agent.run_once(&super::collect::now_rfc3339()) {
+/// Read an inventory file for this agent's node.
+fn read_inventory(agent: &Agent, path: &Path) -> anyhow::Result<Inventory> {
+    let text = fs_err::read_to_string(path)?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let mut inv: Inventory = serde_path_to_error::deserialize(de).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not an nminus inventory: {} at `{}`",
+            path.display(),
+            e.inner(),
+            e.path()
+        )
+    })?;
+    if inv.node.id.is_empty() {
+        inv.node.id = agent.node().to_owned();
+    } else if inv.node.id != agent.node() {
+        anyhow::bail!(
+            "{}: the inventory of node `{}`, but this agent is enrolled as `{}`",
+            path.display(),
+            inv.node.id,
+            agent.node()
+        );
+    }
+    Ok(inv)
+}
+
+fn once(agent: &Agent, file: Option<&Path>) -> u8 {
+    let r = match file {
+        None => agent.run_once(&super::collect::now_rfc3339()),
+        Some(p) => match read_inventory(agent, p) {
+            Ok(inv) => agent.deliver(&inv),
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", agent.node());
+                return super::EXIT_ERROR;
+            }
+        },
+    };
+    match r {
         Ok(o) if o.status == "spooled" => {
             eprintln!(
                 "{}: server unreachable: inventory {} spooled ({} waiting)",

@@ -9,18 +9,21 @@ use clap::{Args, Subcommand};
 use crate::plan::render::{render, PlanFormat, RenderedFile};
 use crate::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
 use crate::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
+use crate::plan::stored::{History, StoredInput};
 use crate::plan::upgrade::{plan_upgrade, UpgradeOptions};
-use crate::plan::{parse_scope, Context, FileInput, PlanInput};
+use crate::plan::{end_of_day, parse_scope, Context, FileInput, PlanInput};
 use crate::releases::openstack::OpenStackCatalog;
 use crate::sources::feeds::FeedsConfig;
 
 pub(super) const PLAN_HELP: &str = "\
 How plans are made:
-  * Inputs are inventories (`nminus collect` output): files or directories, read recursively.
-    Several inventories of the same node at different times are its history: the newest one
-    (collected on or before --as-of) is the current state, older ones are what a rollback goes
-    back to. Nodes are placed by their site, cell and labels (aggregate=, az=, tenant=, role=,
-    canary=true).
+  * Inputs are inventories (`nminus collect` output): files or directories, read recursively
+    (--inventories), or what the central analyzer stored from its agents: --server URL (the
+    `nminus serve` API; --token or NMINUS_API_TOKEN when it requires one) or --db URL (its
+    database, read directly). Several inventories of the same node at different times are its
+    history: the newest one (collected on or before --as-of) is the current state, older ones
+    are what a rollback goes back to. Nodes are placed by their site, cell and labels
+    (aggregate=, az=, tenant=, role=, canary=true).
   * Series come from openstack/releases (--data or --releases); n, SLURP flags and statuses
     are never hard-coded. pbr dev builds (31.0.1.dev12) count as the release below them.
   * Every step says why it is where it is (the upgrade-order DAG edge), what must hold before
@@ -32,8 +35,9 @@ ansible (generic playbook: apt/dnf pins and holds), kolla (globals, group_vars/h
 tags, command sequence), osa (install-branch SHA pins, command sequence). kolla and osa write a
 directory (-o DIR); without -o every file is printed with a `# ==> path <==` header.
 
-Exit codes: 0 plan written; 2 bad arguments or release data, or some inventory could not be read
-(the plan is still written, the unreadable files are listed in its warnings).";
+Exit codes: 0 plan written; 2 bad arguments or release data, an unreachable server, or some
+inventory could not be read (the plan is still written, the unreadable ones are printed as
+warnings).";
 
 /// `nminus plan …`.
 #[derive(Debug, Subcommand)]
@@ -49,6 +53,7 @@ pub enum PlanCommand {
     #[command(after_help = "Examples:
   nminus plan upgrade --inventories fleet/ --data /var/lib/nminus/data --scope site=par1 --to 2025.1
   nminus plan upgrade --inventories fleet/ --policy default --format kolla -o plan-kolla/
+  nminus plan upgrade --server http://nminus:8080 --scope site=par1 --to 2025.1
   nminus plan upgrade --inventories fleet/ --scope site=par1 --to 2025.1 \\
       --hold-back aggregate=agg-acme-hold --canary 2 --format markdown -o plan.md")]
     Upgrade(UpgradeArgs),
@@ -60,6 +65,7 @@ pub enum PlanCommand {
     /// cold migration; the shared control plane stays.
     #[command(after_help = "Examples:
   nminus plan rollback --inventories history/ --scope tenant=acme
+  nminus plan rollback --server http://nminus:8080 --scope tenant=acme
   nminus plan rollback --inventories history/ --scope site=par1,aggregate=agg-acme --to 2026-05-01
   nminus plan rollback --inventories history/ --scope node=cmp-a1 --to before/cmp-a1.json --format ansible")]
     Rollback(RollbackArgs),
@@ -70,17 +76,38 @@ pub enum PlanCommand {
     /// sharing the source's keystone as a new region.
     #[command(after_help = "Examples:
   nminus plan replicate --inventories fleet/ --from par1 --to ber1 --footprint small --format kolla -o ber1/
+  nminus plan replicate --server http://nminus:8080 --from par1 --to ber1 --format markdown
   nminus plan replicate --inventories fleet/ --from lon1 --to dub1 --format markdown")]
     Replicate(ReplicateArgs),
 }
 
 /// Arguments every plan takes.
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("input")
+        .required(true)
+        .args(["inventories", "server", "db"])
+))]
 pub(super) struct CommonArgs {
     /// Inventory files or directories (read recursively); history = several inventories of
     /// the same node.
-    #[arg(long, short = 'i', value_name = "DIR|FILE", num_args = 1.., required = true)]
+    #[arg(
+        long,
+        short = 'i',
+        value_name = "DIR|FILE",
+        num_args = 1..
+    )]
     pub(super) inventories: Vec<PathBuf>,
+    /// Read the inventories and their history from the central analyzer (`nminus serve`) at
+    /// this base URL, as its agents pushed them.
+    #[arg(long, value_name = "URL")]
+    pub(super) server: Option<String>,
+    /// Read them straight from the analyzer's database (`sqlite://PATH` or `postgres://…`).
+    #[arg(long, value_name = "URL")]
+    pub(super) db: Option<String>,
+    /// The server's API token, when it requires one (--server).
+    #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true)]
+    pub(super) token: Option<String>,
     /// The data directory holding the synced feeds (openstack-releases).
     #[arg(long, env = "NMINUS_DATA", default_value = "/var/lib/nminus/data")]
     pub(super) data: PathBuf,
@@ -165,7 +192,7 @@ pub struct ReplicateArgs {
 pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
     match c {
         PlanCommand::Upgrade(a) => {
-            let (cat, input, as_of, now) = load(&a.common)?;
+            let (cat, input, as_of, now) = load(&a.common, History::Latest)?;
             let ctx = Context {
                 catalog: &cat,
                 as_of,
@@ -191,12 +218,12 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                 hold_back,
                 adjacent_only: a.adjacent_only,
             };
-            let mut plan = plan_upgrade(&input, &ctx, &opts)?;
+            let mut plan = plan_upgrade(input.as_ref(), &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
-            emit(&plan, &a.common, &input)
+            emit(&plan, &a.common, input.as_ref())
         }
         PlanCommand::Rollback(a) => {
-            let (cat, input, as_of, now) = load(&a.common)?;
+            let (cat, input, as_of, now) = load(&a.common, History::All)?;
             let ctx = Context {
                 catalog: &cat,
                 as_of,
@@ -219,12 +246,12 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                 scope: parse_scope(&a.scope)?,
                 to,
             };
-            let mut plan = plan_rollback(&input, &ctx, &opts)?;
+            let mut plan = plan_rollback(input.as_ref(), &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
-            emit(&plan, &a.common, &input)
+            emit(&plan, &a.common, input.as_ref())
         }
         PlanCommand::Replicate(a) => {
-            let (cat, input, as_of, now) = load(&a.common)?;
+            let (cat, input, as_of, now) = load(&a.common, History::Latest)?;
             let ctx = Context {
                 catalog: &cat,
                 as_of,
@@ -236,9 +263,9 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                 footprint: a.footprint,
                 own_keystone: a.own_keystone,
             };
-            let mut plan = plan_replicate(&input, &ctx, &opts)?;
+            let mut plan = plan_replicate(input.as_ref(), &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
-            emit(&plan, &a.common, &input)
+            emit(&plan, &a.common, input.as_ref())
         }
     }
 }
@@ -264,7 +291,10 @@ fn releases_dir(a: &CommonArgs) -> anyhow::Result<PathBuf> {
     )
 }
 
-fn load(a: &CommonArgs) -> anyhow::Result<(OpenStackCatalog, FileInput, time::Date, String)> {
+/// What `load` returns: the release catalog, the inventories, the plan date and now.
+type Loaded = (OpenStackCatalog, Box<dyn PlanInput>, time::Date, String);
+
+fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
     let now = super::collect::now_rfc3339();
     let as_of = match &a.as_of {
         Some(d) => parse_date(d).context("--as-of")?,
@@ -273,7 +303,43 @@ fn load(a: &CommonArgs) -> anyhow::Result<(OpenStackCatalog, FileInput, time::Da
     let dir = releases_dir(a)?;
     let (cat, _problems) = OpenStackCatalog::load(&dir)
         .with_context(|| format!("loading openstack/releases from {}", dir.display()))?;
-    let input = FileInput::load(&a.inventories);
+    let until = end_of_day(as_of);
+    let (input, from): (Box<dyn PlanInput>, String) = match (&a.server, &a.db) {
+        (Some(server), _) => (
+            Box::new(StoredInput::fetch(
+                server,
+                a.token.as_deref(),
+                &until,
+                history,
+                std::time::Duration::from_secs(300),
+            )?),
+            format!(
+                "the server at {server} (collected on or before {})",
+                crate::plan::ymd(as_of)
+            ),
+        ),
+        (None, Some(db)) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let input = rt.block_on(async {
+                let store = crate::store::open(db).await?;
+                anyhow::Ok(StoredInput::read(store.as_ref(), &until, history).await?)
+            })?;
+            (
+                Box::new(input),
+                format!(
+                    "the database {} (collected on or before {})",
+                    crate::store::redact(db),
+                    crate::plan::ymd(as_of)
+                ),
+            )
+        }
+        (None, None) => (
+            Box::new(FileInput::load(&a.inventories)),
+            format!("{:?}", a.inventories),
+        ),
+    };
     if input.inventories().is_empty() {
         let why = input
             .problems()
@@ -282,8 +348,7 @@ fn load(a: &CommonArgs) -> anyhow::Result<(OpenStackCatalog, FileInput, time::Da
             .collect::<Vec<_>>()
             .join("\n  ");
         anyhow::bail!(
-            "no inventory could be read from {:?}{}",
-            a.inventories,
+            "no inventory could be read from {from}{}",
             if why.is_empty() {
                 String::new()
             } else {
@@ -294,7 +359,7 @@ fn load(a: &CommonArgs) -> anyhow::Result<(OpenStackCatalog, FileInput, time::Da
     Ok((cat, input, as_of, now))
 }
 
-fn emit(plan: &crate::model::Plan, a: &CommonArgs, input: &FileInput) -> anyhow::Result<u8> {
+fn emit(plan: &crate::model::Plan, a: &CommonArgs, input: &dyn PlanInput) -> anyhow::Result<u8> {
     let files = render(plan, a.format);
     write_files(&files, a.format, a.output.as_deref())?;
     for p in input.problems() {

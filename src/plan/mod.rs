@@ -7,8 +7,9 @@
 //! - [`render`]: JSON, kolla-ansible, OpenStack-Ansible, a generic Ansible playbook, Markdown.
 //!
 //! Inputs come through [`PlanInput`]: a set of inventories of the same nodes at different
-//! times. [`FileInput`] reads them from files and directories (`nminus collect` output); the
-//! server can implement the trait over its store.
+//! times. [`FileInput`] reads them from files and directories (`nminus collect` output);
+//! [`stored::StoredInput`] from the central analyzer (`nminus serve`), over HTTP or from its
+//! store.
 
 pub mod deployer;
 pub mod fleet;
@@ -17,6 +18,7 @@ pub mod path;
 pub mod render;
 pub mod replicate;
 pub mod rollback;
+pub mod stored;
 pub mod upgrade;
 
 use std::collections::BTreeMap;

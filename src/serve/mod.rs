@@ -6,7 +6,8 @@
 //! on a listener with graceful shutdown and, optionally, the periodic re-analysis. All state is
 //! in the [`Store`]: replicas on one PostgreSQL answer alike.
 //!
-//! Routes: `POST /v1/enroll`, `POST /v1/inventories`, `POST /v1/reanalyze`, `GET /v1/nodes`,
+//! Routes: `POST /v1/enroll`, `POST /v1/inventories`, `POST /v1/reanalyze`,
+//! `GET /v1/inventories`, `/v1/nodes`,
 //! `/v1/nodes/{id}`, `/v1/nodes/{id}/history`, `/v1/findings`, `/v1/where`, `/v1/diff`,
 //! `/v1/report.json`, `/v1/report.html`, `/healthz`, `/readyz`, `/metrics`.
 

@@ -263,3 +263,184 @@ pub async fn diff(
     }
     Ok(Some(out))
 }
+
+/// One entry of a node's history with its whole inventory (`GET /v1/inventories`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredInventory {
+    /// Node.
+    pub node: String,
+    /// Content hash.
+    pub hash: String,
+    /// When the server received it.
+    pub received_at: Millis,
+    /// The inventory; its `collected_at` is this entry's collection time (an inventory that
+    /// came back after a change is stored once, but each of its entries keeps its own time).
+    pub inventory: Inventory,
+}
+
+/// A page of [`StoredInventory`]s.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InventoryPage {
+    /// By node id, then collection time (oldest first).
+    pub inventories: Vec<StoredInventory>,
+    /// Give it as `after` to read the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Where a page of stored inventories ends: (node, collected at, received at, hash), the order
+/// of the entries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InventoryCursor {
+    node: String,
+    collected_at: String,
+    received_at: i64,
+    hash: String,
+}
+
+impl InventoryCursor {
+    /// Parse a page's `next`; `None` when it is not one.
+    pub fn parse(s: &str) -> Option<Self> {
+        // Node ids and hashes never hold `|`; the collection time goes last, whatever it holds.
+        let mut it = s.splitn(4, '|');
+        let (node, received, hash, collected) = (it.next()?, it.next()?, it.next()?, it.next()?);
+        (!node.is_empty() && !hash.is_empty()).then_some(())?;
+        Some(Self {
+            node: node.to_owned(),
+            collected_at: collected.to_owned(),
+            received_at: received.parse().ok()?,
+            hash: hash.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for InventoryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}|{}|{}|{}",
+            self.node, self.received_at, self.hash, self.collected_at
+        )
+    }
+}
+
+/// What [`stored_inventories`] reads.
+#[derive(Debug, Clone)]
+pub struct InventoryQuery {
+    /// Only entries collected at or before this RFC 3339 UTC time (compared as text, as the
+    /// planner compares collection times).
+    pub until: Option<String>,
+    /// Only each node's latest entry (at or before `until`): what upgrade and replication plans
+    /// read. Otherwise its whole history, which rollbacks need.
+    pub latest: bool,
+    /// Resume after this cursor (a page's `next`).
+    pub after: Option<InventoryCursor>,
+    /// At most this many entries (at least one).
+    pub limit: usize,
+    /// At most about this many bytes of JSON (an inventory larger than that comes alone).
+    pub max_bytes: usize,
+}
+
+impl Default for InventoryQuery {
+    fn default() -> Self {
+        Self {
+            until: None,
+            latest: false,
+            after: None,
+            limit: usize::MAX,
+            max_bytes: usize::MAX,
+        }
+    }
+}
+
+/// Bytes of `v` as JSON, without keeping them.
+fn json_len<T: Serialize>(v: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}
+
+/// The stored inventories of every node that is not revoked, with their history: by node id,
+/// then by collection time (then reception), one page at a time. Entries collected at the same
+/// time as an earlier one of the node are left out, as the planner would ignore them.
+pub async fn stored_inventories(
+    store: &dyn Store,
+    q: &InventoryQuery,
+) -> Result<InventoryPage, StoreError> {
+    let mut nodes: Vec<NodeRecord> = store
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| !n.revoked && n.current_hash.is_some())
+        .filter(|n| q.after.as_ref().is_none_or(|c| n.id >= c.node))
+        .collect();
+    // Byte order, whatever the database's collation.
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    let limit = q.limit.max(1);
+    let mut page = InventoryPage::default();
+    let mut bytes = 0usize;
+    let mut last: Option<InventoryCursor> = None;
+    for n in &nodes {
+        let mut entries: Vec<InventoryCursor> = store
+            .history(&n.id)
+            .await?
+            .into_iter()
+            .filter_map(|e| {
+                Some(InventoryCursor {
+                    node: n.id.clone(),
+                    collected_at: e.collected_at?,
+                    received_at: e.received_at.0,
+                    hash: e.hash,
+                })
+            })
+            .filter(|k| {
+                q.until
+                    .as_deref()
+                    .is_none_or(|u| k.collected_at.as_str() <= u)
+            })
+            .collect();
+        entries.sort();
+        entries.dedup_by(|later, earlier| later.collected_at == earlier.collected_at);
+        if q.latest {
+            entries.drain(..entries.len().saturating_sub(1));
+        }
+        for key in entries {
+            if q.after.as_ref().is_some_and(|c| key <= *c) {
+                continue;
+            }
+            if page.inventories.len() >= limit {
+                page.next = last.map(|c| c.to_string());
+                return Ok(page);
+            }
+            let Some(mut inventory) = store.inventory(&n.id, &key.hash).await? else {
+                continue;
+            };
+            inventory.collected_at.clone_from(&key.collected_at);
+            let entry = StoredInventory {
+                node: n.id.clone(),
+                hash: key.hash.clone(),
+                received_at: Millis(key.received_at),
+                inventory,
+            };
+            let size = json_len(&entry);
+            if !page.inventories.is_empty() && bytes.saturating_add(size) > q.max_bytes {
+                page.next = last.map(|c| c.to_string());
+                return Ok(page);
+            }
+            bytes = bytes.saturating_add(size);
+            page.inventories.push(entry);
+            last = Some(key);
+        }
+    }
+    Ok(page)
+}

@@ -1,5 +1,6 @@
 //! Handlers. Agents authenticate with their node token (`Authorization: Bearer`); enrollment with
 //! the server's enrollment secret; reads and `reanalyze` with the API token when one is set.
+//! `POST /v1/inventories` is an agent's push, `GET /v1/inventories` a read (the planner's input).
 
 use std::io::Read;
 use std::time::Instant;
@@ -27,7 +28,7 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/enroll", post(enroll))
-        .route("/v1/inventories", post(push))
+        .route("/v1/inventories", post(push).get(stored_inventories))
         .route("/v1/reanalyze", post(reanalyze))
         .route("/v1/nodes", get(nodes))
         .route("/v1/nodes/{id}", get(node))
@@ -489,6 +490,60 @@ async fn history(
         return Err(ApiError::NotFound(format!("no node `{id}`")));
     }
     Ok(Json(st.store().history(&id).await?))
+}
+
+/// Entries per `GET /v1/inventories` page unless `limit` says otherwise, and at most.
+const INVENTORY_PAGE: usize = 100;
+const INVENTORY_PAGE_MAX: usize = 1000;
+/// About this many bytes of inventories per page, at most (one larger inventory comes alone).
+const INVENTORY_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct InventoriesQuery {
+    until: Option<String>,
+    latest: Option<bool>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Every node's stored inventories with their history (or only the latest, `latest=true`),
+/// collected at or before `until`, a page at a time (`after` = the previous page's `next`).
+async fn stored_inventories(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<InventoriesQuery>,
+) -> Result<Json<query::InventoryPage>, ApiError> {
+    authorize_read(&st, &headers)?;
+    let until = match q.until.filter(|u| !u.is_empty()) {
+        None => None,
+        Some(u) if Millis::parse(&u).is_none() => {
+            return Err(ApiError::BadRequest(format!(
+                "until: expected YYYY-MM-DD or an RFC 3339 time, found `{u}`"
+            )))
+        }
+        // A date: the end of that day, as the planner's --as-of.
+        Some(u) if u.len() == 10 => Some(format!("{u}T23:59:59Z")),
+        Some(u) => Some(u),
+    };
+    let after = match q.after.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(query::InventoryCursor::parse(&a).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "after: expected the `next` of a previous page, found `{a}`"
+            ))
+        })?),
+    };
+    let q = query::InventoryQuery {
+        until,
+        latest: q.latest.unwrap_or(false),
+        after,
+        limit: q
+            .limit
+            .unwrap_or(INVENTORY_PAGE)
+            .clamp(1, INVENTORY_PAGE_MAX),
+        max_bytes: INVENTORY_PAGE_BYTES,
+    };
+    Ok(Json(query::stored_inventories(st.store(), &q).await?))
 }
 
 /// Query string of `/v1/findings`.

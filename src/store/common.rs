@@ -206,12 +206,13 @@ macro_rules! store_impl {
                 .await?;
                 if changed {
                     sqlx::query(
-                        "INSERT INTO node_history (node_id, hash, received_at) VALUES ($1, $2, $3)
-                         ON CONFLICT DO NOTHING",
+                        "INSERT INTO node_history (node_id, hash, received_at, collected_at)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     )
                     .bind(&p.node.id)
                     .bind(p.hash)
                     .bind(p.received_at.0)
+                    .bind(&p.inventory.collected_at)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -400,7 +401,8 @@ macro_rules! store_impl {
 
             async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT h.hash, h.received_at, i.collected_at FROM node_history h
+                    "SELECT h.hash, h.received_at, COALESCE(h.collected_at, i.collected_at) AS collected_at
+                     FROM node_history h
                      LEFT JOIN inventories i ON i.node_id = h.node_id AND i.hash = h.hash
                      WHERE h.node_id = $1 ORDER BY h.received_at DESC",
                 )
@@ -424,7 +426,8 @@ macro_rules! store_impl {
                 at: Millis,
             ) -> Result<Option<HistoryEntry>, StoreError> {
                 let r = sqlx::query(
-                    "SELECT h.hash, h.received_at, i.collected_at FROM node_history h
+                    "SELECT h.hash, h.received_at, COALESCE(h.collected_at, i.collected_at) AS collected_at
+                     FROM node_history h
                      LEFT JOIN inventories i ON i.node_id = h.node_id AND i.hash = h.hash
                      WHERE h.node_id = $1 AND h.received_at <= $2 ORDER BY h.received_at DESC LIMIT 1",
                 )

@@ -9,6 +9,7 @@ mod currency;
 mod fuzz_replay;
 mod images;
 mod plan;
+mod plan_serve;
 mod reports;
 mod scan;
 mod serve;

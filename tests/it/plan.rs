@@ -24,7 +24,7 @@ use nminus::releases::openstack::OpenStackCatalog;
 
 use crate::support::{nminus, shared_data};
 
-const NOW: &str = "2026-08-21T00:00:00Z";
+pub const NOW: &str = "2026-08-21T00:00:00Z";
 
 fn bless() -> bool {
     std::env::var_os("NMINUS_BLESS").is_some()
@@ -620,11 +620,11 @@ fn fleets() -> Vec<(String, Value)> {
     out
 }
 
-fn fleet_dir(name: &str) -> PathBuf {
+pub fn fleet_dir(name: &str) -> PathBuf {
     root().join("fixtures/fleets").join(name)
 }
 
-fn list_files(dir: &Path) -> BTreeSet<String> {
+pub fn list_files(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     fn walk(base: &Path, d: &Path, out: &mut BTreeSet<String>) {
         if let Ok(rd) = fs_err::read_dir(d) {
@@ -793,7 +793,7 @@ fn plan_schema_is_published_and_current() {
     assert_eq!(have, want, "reports/schema/plan-v1.json drifted from the types: NMINUS_BLESS=1 cargo test --test it plan_schema");
 }
 
-fn validate(plan_json: &Value) {
+pub fn validate(plan_json: &Value) {
     let schema = plan_schema();
     let compiled = jsonschema::JSONSchema::compile(&schema).expect("schema compiles");
     let msgs: Vec<String> = match compiled.validate(plan_json) {

@@ -570,28 +570,28 @@ fn enroll_http(base: &str, node: &str) -> String {
     v["token"].as_str().unwrap().to_owned()
 }
 
-struct Env {
+pub struct Env {
     dir: tempfile::TempDir,
 }
 
 impl Env {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         fs_err::write(dir.path().join("secret"), "s3cret\n").unwrap();
         Self { dir }
     }
-    fn secret(&self) -> PathBuf {
+    pub fn secret(&self) -> PathBuf {
         self.dir.path().join("secret")
     }
-    fn cache(&self) -> PathBuf {
+    pub fn cache(&self) -> PathBuf {
         self.dir.path().join("cache")
     }
-    fn path(&self, p: &str) -> PathBuf {
+    pub fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 }
 
-fn run_ok(mut cmd: Command) -> String {
+pub fn run_ok(mut cmd: Command) -> String {
     let out = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(

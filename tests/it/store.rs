@@ -280,7 +280,7 @@ fn judged(findings: Vec<Finding>) -> Judged {
     }
 }
 
-async fn push(
+pub async fn push(
     s: &dyn Store,
     inv: &Inventory,
     findings: Vec<Finding>,
