@@ -13,6 +13,8 @@ command -v dpkg >/dev/null || missing+=(dpkg)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v man >/dev/null || missing+=(man-db)
+# lz4: src/releases/apt.rs compresses an index as apt keeps its lists.
+command -v lz4 >/dev/null || missing+=(lz4)
 test -x /usr/bin/time || missing+=(time)
 command -v ansible-playbook >/dev/null || missing+=(ansible)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)

@@ -4,7 +4,7 @@
 //! from the release data.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use time::Date;
 
@@ -112,11 +112,29 @@ pub struct CatalogPaths {
 impl Catalogs {
     /// Load what is there, in parallel. Errors of one part are recorded and the others proceed.
     pub fn load(paths: &CatalogPaths) -> (Self, Vec<String>) {
+        Self::load_cached(paths, None)
+    }
+
+    /// [`Self::load`], each part through the release-data cache in `cache_dir` (see
+    /// [`crate::sources::cache::cached`]; `None` parses every file).
+    pub fn load_cached(paths: &CatalogPaths, cache_dir: Option<&Path>) -> (Self, Vec<String>) {
         let mut notes = Vec::new();
         let (os, eol, apt) = std::thread::scope(|s| {
-            let a = s.spawn(|| paths.openstack.as_deref().map(OpenStackCatalog::load));
-            let b = s.spawn(|| paths.endoflife.as_deref().map(Lifecycles::load));
-            let c = s.spawn(|| (!paths.apt.is_empty()).then(|| AptIndex::load(&paths.apt)));
+            let a = s.spawn(|| {
+                paths
+                    .openstack
+                    .as_deref()
+                    .map(|d| OpenStackCatalog::load_cached(d, cache_dir))
+            });
+            let b = s.spawn(|| {
+                paths
+                    .endoflife
+                    .as_deref()
+                    .map(|d| Lifecycles::load_cached(d, cache_dir))
+            });
+            let c = s.spawn(|| {
+                (!paths.apt.is_empty()).then(|| AptIndex::load_cached(&paths.apt, cache_dir))
+            });
             (
                 a.join().ok().flatten(),
                 b.join().ok().flatten(),

@@ -106,17 +106,40 @@ impl Analyzer {
             None => FeedsConfig::builtin(),
         }
         .select(&cfg.feeds)?;
-        let loaded = if cfg.data.is_dir() {
-            crate::sources::cache::load_all_cached(
-                &feeds_cfg,
-                &cfg.data,
-                cfg.local_advisories.as_deref(),
-                Some(today),
-                cfg.cache.as_deref(),
-            )
-        } else {
-            Default::default()
+        let paths = CatalogPaths {
+            openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
+            endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
+            apt: cfg.apt_indexes.clone(),
         };
+        // Feeds and release catalogs are independent: load them side by side.
+        let (loaded, (catalogs, notes)) = std::thread::scope(|s| {
+            let catalogs = s.spawn(|| Catalogs::load_cached(&paths, cfg.cache.as_deref()));
+            let loaded = if !cfg.data.is_dir() {
+                crate::sources::feeds::LoadedFeeds::default()
+            } else if let Some(cache) = cfg.cache.as_deref() {
+                crate::sources::cache::load_all_cached(
+                    &feeds_cfg,
+                    &cfg.data,
+                    cfg.local_advisories.as_deref(),
+                    Some(today),
+                    Some(cache),
+                )
+            } else {
+                crate::sources::feeds::load_all(
+                    &feeds_cfg,
+                    &cfg.data,
+                    cfg.local_advisories.as_deref(),
+                    Some(today),
+                )
+            };
+            let catalogs = catalogs.join().unwrap_or_else(|_| {
+                (
+                    Catalogs::default(),
+                    vec!["the release catalogs could not be loaded (their reader panicked)".into()],
+                )
+            });
+            (loaded, catalogs)
+        });
         let mut not_judged = Vec::new();
         if !loaded.status.iter().any(|f| f.loaded && f.name != "local") {
             not_judged.push(format!(
@@ -125,12 +148,6 @@ impl Analyzer {
                 cfg.data.display()
             ));
         }
-        let paths = CatalogPaths {
-            openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
-            endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
-            apt: cfg.apt_indexes.clone(),
-        };
-        let (catalogs, notes) = Catalogs::load(&paths);
         if cfg.data.is_dir() {
             not_judged.extend(notes);
         }
@@ -205,6 +222,27 @@ impl Analyzer {
     /// What could not be judged for lack of data.
     pub fn not_judged(&self) -> &[String] {
         &self.not_judged
+    }
+
+    /// What could not be judged for these nodes: a missing part of the release data matters
+    /// only when something needs it (OpenStack series for nodes running OpenStack services,
+    /// lifecycles for nodes with a known OS).
+    pub fn not_judged_for(&self, invs: &[&Inventory]) -> Vec<String> {
+        let has_services = invs.iter().any(|i| !i.services.is_empty());
+        let has_os = invs.iter().any(|i| i.os.is_some());
+        self.not_judged
+            .iter()
+            .filter(|n| {
+                if n.contains("openstack/releases") {
+                    has_services
+                } else if n.contains("endoflife") {
+                    has_os
+                } else {
+                    true
+                }
+            })
+            .cloned()
+            .collect()
     }
 
     /// A digest of what the verdicts depend on (feed sync state, feed sizes, policy): equal
@@ -421,7 +459,7 @@ impl Analyzer {
             gate: &self.gate,
             generated_at,
             as_of: as_of.to_string(),
-            not_judged: self.not_judged.clone(),
+            not_judged: self.not_judged_for(&invs),
         })
     }
 }

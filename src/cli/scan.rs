@@ -6,14 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use crate::analyze::{
-    apply_waivers, build_report, judge_currency, match_inventory, AdvisoryIndex, CatalogPaths,
-    Catalogs, Gate, GateTerm, ReportInput,
-};
+use crate::analyze::{Analyzer, AnalyzerConfig, Gate, GateTerm};
 use crate::collect::{self, lockfile::LockfileCollector, CollectOptions, Collector, Root};
 use crate::model::{Inventory, NodeInfo};
 use crate::report::Format;
-use crate::sources::feeds::{load_all, FeedsConfig};
 
 /// Arguments of `nminus scan`.
 #[derive(Debug, Args)]
@@ -97,64 +93,64 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     .with_context(|| format!("--as-of: expected YYYY-MM-DD, found `{as_of}`"))?;
     let policy =
         crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
-    let cfg = match &a.sources {
-        Some(p) => FeedsConfig::load(p)?,
-        None => FeedsConfig::builtin(),
-    }
-    .select(&a.feeds)?;
-
-    // Collect every target.
     let targets = if a.targets.is_empty() {
         vec![PathBuf::from("/")]
     } else {
         a.targets.clone()
     };
-    let mut inventories: Vec<Inventory> = Vec::new();
-    let mut setup_problems = Vec::new();
-    for t in &targets {
-        match inventory_of(t, a, &today) {
-            Ok(inv) => inventories.push(inv),
-            Err(e) => setup_problems.push(crate::model::Problem::new(
-                crate::model::Location::path(t.display().to_string()),
-                crate::model::ProblemKind::Unreadable,
-                format!("{e:#}"),
-            )),
-        }
+    let mut apt_indexes = apt_index_files(&a.apt_indexes);
+    if a.apt_indexes.is_empty() && targets.len() == 1 && targets[0].is_dir() {
+        apt_indexes = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);
     }
-    let collected = started.elapsed();
-
-    // Load feeds.
-    let mut not_judged = Vec::new();
-    let local = a.local_advisories.clone().or_else(|| {
-        let p = PathBuf::from("advisories/local");
-        p.is_dir().then_some(p)
-    });
-    let loaded = if !a.data.is_dir() {
-        Default::default()
-    } else if a.no_cache {
-        load_all(&cfg, &a.data, local.as_deref(), Some(as_of_date))
-    } else {
-        crate::sources::cache::load_all_cached(
-            &cfg,
-            &a.data,
-            local.as_deref(),
-            Some(as_of_date),
-            a.cache_dir.as_deref(),
-        )
+    let cfg = AnalyzerConfig {
+        data: a.data.clone(),
+        sources: a.sources.clone(),
+        feeds: a.feeds.clone(),
+        local_advisories: a.local_advisories.clone().or_else(|| {
+            let p = PathBuf::from("advisories/local");
+            p.is_dir().then_some(p)
+        }),
+        apt_indexes,
+        cache: if a.no_cache {
+            None
+        } else {
+            a.cache_dir
+                .clone()
+                .or_else(crate::sources::cache::default_cache_dir)
+        },
     };
-    let feeds_loaded = loaded
-        .status
-        .iter()
-        .filter(|f| f.loaded && f.name != "local")
-        .count();
-    if feeds_loaded == 0 {
-        not_judged.push(format!(
-            "no advisory feed could be loaded from `{}`: vulnerabilities were not judged. Run `nminus sync --data {}` (or `--from MIRROR` when offline), or point --data at a synced directory",
-            a.data.display(),
-            a.data.display()
-        ));
-    }
-    for f in &loaded.status {
+
+    // Load the analyzer (feeds, catalogs) while the targets are collected.
+    let (analyzer, inventories, setup_problems, collected, loaded) = std::thread::scope(|s| {
+        let loader = s.spawn(|| {
+            let t = Instant::now();
+            (Analyzer::load(&cfg, policy, as_of_date), t.elapsed())
+        });
+        let mut inventories: Vec<Inventory> = Vec::new();
+        let mut setup_problems = Vec::new();
+        for t in &targets {
+            match inventory_of(t, a, &today) {
+                Ok(inv) => inventories.push(inv),
+                Err(e) => setup_problems.push(crate::model::Problem::new(
+                    crate::model::Location::path(t.display().to_string()),
+                    crate::model::ProblemKind::Unreadable,
+                    format!("{e:#}"),
+                )),
+            }
+        }
+        let collected = started.elapsed();
+        let (analyzer, loaded) = loader
+            .join()
+            .map_err(|_| anyhow::anyhow!("loading the feeds panicked"))?;
+        anyhow::Ok((analyzer?, inventories, setup_problems, collected, loaded))
+    })?;
+    let analyzer = if a.fail_on.is_empty() {
+        analyzer
+    } else {
+        analyzer.with_gate(Gate(a.fail_on.clone()))
+    };
+    let ready = started.elapsed();
+    for f in analyzer.feeds() {
         if !f.loaded {
             eprintln!(
                 "warning: feed `{}` not loaded: {}",
@@ -165,69 +161,11 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
             eprintln!("warning: feed `{}`: {n}", f.name);
         }
     }
-    let feed_problems = loaded.problems.len();
-    let idx = AdvisoryIndex::build(loaded.advisories);
-    let mut paths = CatalogPaths {
-        openstack: cfg.folder_of_kind(&a.data, "openstack-releases"),
-        endoflife: cfg.folder_of_kind(&a.data, "endoflife"),
-        apt: apt_index_files(&a.apt_indexes),
-    };
-    if paths.apt.is_empty() && targets.len() == 1 && targets[0].is_dir() {
-        paths.apt = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);
-    }
-    let (catalogs, catalog_notes) = Catalogs::load(&paths);
-    if a.data.is_dir() {
-        // A missing part of the release data matters only when something needs it: OpenStack
-        // series for nodes running OpenStack, lifecycles for nodes with an OS.
-        let has_services = inventories.iter().any(|i| !i.services.is_empty());
-        let has_os = inventories.iter().any(|i| i.os.is_some());
-        not_judged.extend(catalog_notes.into_iter().filter(|n| {
-            if n.contains("openstack/releases") {
-                has_services
-            } else if n.contains("endoflife") {
-                has_os
-            } else {
-                true
-            }
-        }));
-    }
-    let loaded_at = started.elapsed();
 
     // Judge.
-    let gate = Gate(if !a.fail_on.is_empty() {
-        a.fail_on.clone()
-    } else if !policy.gate.is_empty() {
-        policy.gate.clone()
-    } else {
-        vec![GateTerm::Severity(crate::model::Severity::Unknown)]
-    });
-    let mut all: Vec<_> = inventories
-        .iter()
-        .flat_map(|inv| {
-            let mut f = match_inventory(inv, &idx);
-            f.extend(judge_currency(inv, &catalogs, &policy, as_of_date));
-            f
-        })
-        .collect();
     let refs: Vec<&Inventory> = inventories.iter().collect();
-    // Waiver findings belong to the policy (`node: policy`); they are reported with the first
-    // node's findings so that they count in the summary and the gate.
-    let waiver_findings = apply_waivers(&mut all, &refs, &policy, as_of_date);
-    let mut judged: Vec<_> = inventories
-        .iter()
-        .map(|inv| {
-            (
-                inv,
-                all.iter()
-                    .filter(|f| f.node == inv.node.id)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
-    if let Some((_, f)) = judged.first_mut() {
-        f.extend(waiver_findings);
-    }
+    let judged = analyzer.judge_fleet(&refs, as_of_date);
+    let nodes: Vec<(&Inventory, Vec<_>)> = refs.iter().copied().zip(judged).collect();
     // Skipped items (an unpinned requirement, a size limit) are reported but do not make the
     // scan incomplete; unreadable and malformed files do.
     let node_problems: usize = inventories
@@ -236,32 +174,24 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         .filter(|p| p.kind != crate::model::ProblemKind::Skipped)
         .count()
         + setup_problems.len();
-    let problems = setup_problems;
-    let report = build_report(ReportInput {
-        nodes: judged,
-        feeds: loaded.status,
-        problems,
-        feed_problems: loaded.problems,
-        gate: &gate,
-        generated_at: today,
-        as_of,
-        not_judged,
-    });
+    let report = analyzer.report(nodes, setup_problems, today, as_of_date);
+    let judged_at = started.elapsed();
 
     super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
     eprintln!(
-        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds {} ms); {} findings, {} node problems, {} feed problems",
+        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms, side by side; judge {} ms); {} findings, {} node problems, {} feed problems",
         report.summary.nodes,
         report.summary.packages,
-        idx.len(),
+        analyzer.index().len(),
         started.elapsed().as_millis(),
         collected.as_millis(),
-        (loaded_at - collected).as_millis(),
+        loaded.as_millis(),
+        (judged_at - ready).as_millis(),
         report.summary.findings,
         node_problems,
-        feed_problems
+        report.feed_problems.len(),
     );
-    let failed = report.findings.iter().any(|f| gate.fails(f));
+    let failed = report.findings.iter().any(|f| analyzer.gate().fails(f));
     Ok(if node_problems > 0 || !report.not_judged.is_empty() {
         super::EXIT_ERROR
     } else if failed {
@@ -291,6 +221,7 @@ fn apt_index_files(paths: &[PathBuf]) -> Vec<PathBuf> {
                         stack.push(path);
                     } else if name.ends_with("_Packages")
                         || name.ends_with("Packages.gz")
+                        || name.ends_with("_Packages.lz4")
                         || name == "Packages"
                     {
                         out.push(path);

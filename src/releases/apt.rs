@@ -78,7 +78,7 @@ pub fn parse_release_sha256(text: &str) -> Vec<ReleaseEntry> {
 }
 
 /// How an index's integrity was checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChecksumStatus {
     /// The sha256 and size match the `InRelease` entry `entry`.
     Verified {
@@ -100,7 +100,7 @@ pub enum ChecksumStatus {
 }
 
 /// One index file loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexSource {
     /// The file.
     pub path: PathBuf,
@@ -110,7 +110,7 @@ pub struct IndexSource {
     pub checksum: ChecksumStatus,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Entry {
     /// Index into `AptIndex::archs`.
     arch: u16,
@@ -120,7 +120,7 @@ struct Entry {
 }
 
 /// Candidate versions from a set of `Packages` indexes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AptIndex {
     archs: Vec<String>,
     packages: HashMap<Box<str>, Vec<Entry>>,
@@ -153,6 +153,9 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// A sha256 (when computed) and the byte count it covers.
+type HashAndSize = (Option<String>, u64);
+
 /// What to check a file against.
 struct Expect {
     inrelease: PathBuf,
@@ -163,7 +166,25 @@ struct Expect {
 }
 
 impl AptIndex {
-    /// Load `Packages` indexes (plain or `.gz`), verifying each against its `InRelease`
+    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// ([`crate::sources::cache::cached`]): keyed by the index files and their `InRelease`
+    /// files; `None` parses.
+    pub fn load_cached(
+        files: &[PathBuf],
+        cache_dir: Option<&Path>,
+    ) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        let mut inputs: Vec<PathBuf> = files.to_vec();
+        for f in files {
+            if let Some(inrelease) = find_inrelease(f).map(|(p, _)| p) {
+                if !inputs.contains(&inrelease) {
+                    inputs.push(inrelease);
+                }
+            }
+        }
+        crate::sources::cache::cached(cache_dir, "apt-indexes", &inputs, || Self::load(files))
+    }
+
+    /// Load `Packages` indexes (plain, `.gz` or `.lz4`), verifying each against its `InRelease`
     /// checksums when one is found (see the module docs; signatures are not verified).
     ///
     /// Fails when a file cannot be read or decompressed, uses another compression (`.xz`,
@@ -183,10 +204,13 @@ impl AptIndex {
     fn load_one(&mut self, file: &Path, problems: &mut Vec<Problem>) -> Result<(), ReleaseError> {
         let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
         let gz = ext == "gz";
-        if matches!(ext, "xz" | "bz2" | "lz4" | "zst" | "lzma") {
+        let lz4 = ext == "lz4";
+        if matches!(ext, "xz" | "bz2" | "zst" | "lzma") {
             return Err(ReleaseError::malformed(
                 file,
-                format!("`.{ext}` compression is not supported; use the uncompressed or .gz index"),
+                format!(
+                    "`.{ext}` compression is not supported; use the uncompressed, .gz or .lz4 index"
+                ),
             ));
         }
         let expect = find_inrelease(file).map(|(inrelease, entry)| {
@@ -199,7 +223,7 @@ impl AptIndex {
                         let stored = format!("{entry}.{ext}");
                         entries
                             .into_iter()
-                            .find(|e| gz && e.name == stored)
+                            .find(|e| (gz || lz4) && e.name == stored)
                             .map(|e| (e, true))
                     })
                 });
@@ -232,22 +256,29 @@ impl AptIndex {
         };
         let stanzas;
         let (stored_digest, plain_digest);
-        if gz {
-            let dec = flate2::read::MultiGzDecoder::new(stored);
-            let mut plain = HashingReader {
-                inner: dec,
-                hasher: hash_plain.then(Sha256::new),
-                size: 0,
+        if gz || lz4 {
+            let (n, p, st) = if gz {
+                self.parse_compressed(
+                    flate2::read::MultiGzDecoder::new(stored),
+                    flate2::read::MultiGzDecoder::into_inner,
+                    hash_plain,
+                    file,
+                    problems,
+                )?
+            } else {
+                // apt's own lists (`Acquire::GzipIndexes` with lz4, Debian's and Ubuntu's
+                // default): the LZ4 frame format.
+                self.parse_compressed(
+                    lz4_flex::frame::FrameDecoder::new(stored),
+                    lz4_flex::frame::FrameDecoder::into_inner,
+                    hash_plain,
+                    file,
+                    problems,
+                )?
             };
-            stanzas = self.parse(&mut plain, file, problems)?;
-            plain_digest = (plain.hasher.take().map(|h| hex(&h.finalize())), plain.size);
-            let mut stored = plain.inner.into_inner();
-            // Drain whatever the decoder did not consume, so the stored hash covers the file.
-            std::io::copy(&mut stored, &mut std::io::sink()).map_err(|e| read_err(file, &e))?;
-            stored_digest = (
-                stored.hasher.take().map(|h| hex(&h.finalize())),
-                stored.size,
-            );
+            stanzas = n;
+            plain_digest = p;
+            stored_digest = st;
         } else {
             let mut plain = stored;
             plain.hasher = hash_plain.then(Sha256::new);
@@ -307,6 +338,33 @@ impl AptIndex {
             checksum,
         });
         Ok(())
+    }
+
+    /// Parse a compressed index through `dec`, hashing the decompressed stream (when
+    /// `hash_plain`) and the stored bytes; returns the stanza count and both (digest, size).
+    fn parse_compressed<D: Read>(
+        &mut self,
+        dec: D,
+        into_stored: fn(D) -> HashingReader<fs_err::File>,
+        hash_plain: bool,
+        file: &Path,
+        problems: &mut Vec<Problem>,
+    ) -> Result<(usize, HashAndSize, HashAndSize), ReleaseError> {
+        let mut plain = HashingReader {
+            inner: dec,
+            hasher: hash_plain.then(Sha256::new),
+            size: 0,
+        };
+        let stanzas = self.parse(&mut plain, file, problems)?;
+        let plain_digest = (plain.hasher.take().map(|h| hex(&h.finalize())), plain.size);
+        let mut stored = into_stored(plain.inner);
+        // Drain whatever the decoder did not consume, so the stored hash covers the file.
+        std::io::copy(&mut stored, &mut std::io::sink()).map_err(|e| read_err(file, &e))?;
+        let stored_digest = (
+            stored.hasher.take().map(|h| hex(&h.finalize())),
+            stored.size,
+        );
+        Ok((stanzas, plain_digest, stored_digest))
     }
 
     /// Stream stanzas; returns how many were read.
@@ -665,6 +723,98 @@ mod tests {
             idx.sources()[0].checksum,
             ChecksumStatus::Verified { .. }
         ));
+    }
+
+    /// apt's own lists are LZ4 frames (`Acquire::GzipIndexes`): compressed here by the real
+    /// `lz4` tool, they load to the same index, verified against the uncompressed entry of the
+    /// `InRelease` file (so the decompression is exact to the byte), and a tampered one fails.
+    #[test]
+    fn lz4_lists_as_apt_keeps_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = shared(DIR);
+        let name = "debian_dists_bookworm-updates_main_binary-amd64_Packages";
+        let inrel = "debian_dists_bookworm-updates_InRelease";
+        fs_err::copy(src.join(inrel), tmp.path().join(inrel)).unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(fs_err::File::open(src.join(format!("{name}.gz"))).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        let lz4 = |text: &str, out: &Path| {
+            let plain = tmp.path().join("plain");
+            fs_err::write(&plain, text).unwrap();
+            let st = std::process::Command::new("lz4")
+                .args(["-q", "-f"])
+                .arg(&plain)
+                .arg(out)
+                .status()
+                .expect("the lz4 tool is required (apt-get install lz4)");
+            assert!(st.success());
+        };
+        let path = tmp.path().join(format!("{name}.lz4"));
+        lz4(&text, &path);
+        let (idx, problems) = AptIndex::load(std::slice::from_ref(&path)).unwrap();
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(
+            matches!(&idx.sources()[0].checksum, ChecksumStatus::Verified { entry, .. } if entry == "main/binary-amd64/Packages"),
+            "{:?}",
+            idx.sources()[0]
+        );
+        let (gz_idx, _) = AptIndex::load(&[src.join(format!("{name}.gz"))]).unwrap();
+        assert_eq!(idx.sources()[0].stanzas, gz_idx.sources()[0].stanzas);
+        assert_eq!(
+            idx.candidate("openssh-client", "amd64"),
+            gz_idx.candidate("openssh-client", "amd64")
+        );
+        lz4(
+            &text.replacen(
+                "Version: 1:9.2p1-2+deb12u7",
+                "Version: 1:9.2p1-2+deb12u8",
+                1,
+            ),
+            &path,
+        );
+        let err = AptIndex::load(&[path]).unwrap_err();
+        assert!(matches!(err, ReleaseError::ChecksumMismatch(_)), "{err}");
+    }
+
+    /// Through the release-data cache: the same index, read back; a changed file is parsed again.
+    #[test]
+    fn cached_index_equals_parsed() {
+        let cache = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let src = shared(DIR);
+        let name = "debian_dists_bookworm-updates_main_binary-amd64_Packages.gz";
+        let inrel = "debian_dists_bookworm-updates_InRelease";
+        fs_err::copy(src.join(inrel), tmp.path().join(inrel)).unwrap();
+        fs_err::copy(src.join(name), tmp.path().join(name)).unwrap();
+        let files = [tmp.path().join(name)];
+        let parsed = AptIndex::load(&files).unwrap();
+        let json = |v: &(AptIndex, Vec<Problem>)| serde_json::to_value(v).unwrap();
+        for _ in 0..2 {
+            let c = AptIndex::load_cached(&files, Some(cache.path())).unwrap();
+            assert_eq!(json(&c), json(&parsed));
+        }
+        // The InRelease file changes (one byte of a checksum): the entry is not trusted, the
+        // index is verified again and fails.
+        let t = fs_err::read_to_string(tmp.path().join(inrel)).unwrap();
+        let sum = match &parsed.0.sources()[0].checksum {
+            ChecksumStatus::Verified { .. } => {
+                let e = parse_release_sha256(&t);
+                e.into_iter()
+                    .find(|e| e.name == "main/binary-amd64/Packages")
+                    .unwrap()
+                    .sha256
+            }
+            other => panic!("{other:?}"),
+        };
+        let flipped = format!(
+            "{}{}",
+            if sum.starts_with('0') { "1" } else { "0" },
+            &sum[1..]
+        );
+        fs_err::write(tmp.path().join(inrel), t.replace(&sum, &flipped)).unwrap();
+        let err = AptIndex::load_cached(&files, Some(cache.path())).unwrap_err();
+        assert!(matches!(err, ReleaseError::ChecksumMismatch(_)), "{err}");
     }
 
     #[test]

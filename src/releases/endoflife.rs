@@ -24,7 +24,7 @@ use crate::model::{Location, Problem, ProblemKind};
 
 /// An endoflife.date support field: a boolean (`eol: false` = still supported) or the date
 /// it ends (or, for `lts`, starts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum Support {
     /// `true` / `false`.
     Bool(bool),
@@ -59,7 +59,7 @@ impl Support {
 }
 
 /// One release cycle of a product (`15` of postgresql, `10.11` of mariadb, `22.04` of ubuntu).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Cycle {
     /// `releaseCycle`, as written.
     pub name: String,
@@ -110,7 +110,7 @@ impl Cycle {
 }
 
 /// One endoflife.date product.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Product {
     /// The file stem (`postgresql`).
     pub name: String,
@@ -169,7 +169,7 @@ fn cycle_matches(cycle: &str, version: &str) -> bool {
 }
 
 /// The endoflife.date products.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
 pub struct Lifecycles {
     products: BTreeMap<String, Product>,
 }
@@ -245,6 +245,17 @@ pub fn front_matter(text: &str) -> Option<(&str, usize)> {
 }
 
 impl Lifecycles {
+    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// ([`crate::sources::cache::cached`]); `None` parses.
+    pub fn load_cached(
+        dir: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        crate::sources::cache::cached(cache_dir, "endoflife", &[dir.to_path_buf()], || {
+            Self::load(dir)
+        })
+    }
+
     /// Load an endoflife.date checkout: `products/*.md` and `release-data/releases/*.json`
     /// (either may be absent, not both). A malformed file is a [`Problem`] naming it; loading
     /// continues.
@@ -883,6 +894,20 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::OnceLock;
     use time::macros::date;
+
+    #[test]
+    fn cached_lifecycles_equal_parsed() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = shared("endoflife-date");
+        let parsed = Lifecycles::load(&dir).unwrap();
+        for _ in 0..2 {
+            let c = Lifecycles::load_cached(&dir, Some(cache.path())).unwrap();
+            assert_eq!(
+                serde_json::to_value(&c).unwrap(),
+                serde_json::to_value(&parsed).unwrap()
+            );
+        }
+    }
 
     fn eol() -> &'static Lifecycles {
         static L: OnceLock<Lifecycles> = OnceLock::new();

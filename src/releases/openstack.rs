@@ -116,7 +116,7 @@ impl FromStr for SeriesStatus {
 }
 
 /// The next lifecycle phase of a series, with its date when the data gives one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextPhase {
     /// The status the series will have.
     pub status: SeriesStatus,
@@ -125,7 +125,7 @@ pub struct NextPhase {
 }
 
 /// One release series (`caracal`, 2024.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Series {
     /// Codename, lower case (`caracal`).
     pub name: String,
@@ -182,7 +182,7 @@ impl Series {
 }
 
 /// The `type` of a deliverable.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliverableType {
     /// `service`.
@@ -219,7 +219,7 @@ impl DeliverableType {
 }
 
 /// The `release-model` of a deliverable.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReleaseModel {
     /// `cycle-with-rc`: one major version per series.
@@ -250,7 +250,7 @@ impl ReleaseModel {
 }
 
 /// `repository-settings` of one repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoSettings {
     /// `openstack/nova`.
     pub repo: String,
@@ -261,7 +261,7 @@ pub struct RepoSettings {
 }
 
 /// The kind of a lifecycle marker tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MarkerKind {
     /// `-eol`: end of life.
@@ -275,7 +275,7 @@ pub enum MarkerKind {
 }
 
 /// What a `releases[].version` is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tag {
     /// A pbr (PEP 440) version.
     Version(Pep440Version),
@@ -321,7 +321,7 @@ impl Tag {
 }
 
 /// One release: a tag applied to one or more repositories.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     /// The version string as written (`29.0.0`, `2024.1-eom`).
     pub version: String,
@@ -346,7 +346,7 @@ impl Release {
 }
 
 /// One `branches[]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Branch {
     /// `stable/2024.1`, `bugfix/27.0`.
     pub name: String,
@@ -356,7 +356,7 @@ pub struct Branch {
 }
 
 /// One deliverable in one series (`deliverables/caracal/nova.yaml`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deliverable {
     /// The series directory (`caracal`, `_independent`).
     pub series: String,
@@ -439,7 +439,7 @@ pub struct Match {
     pub commits_after: Option<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct IndexEntry {
     version: Pep440Version,
     deliverable: usize,
@@ -450,13 +450,15 @@ struct IndexEntry {
 }
 
 /// The loaded `openstack/releases` data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenStackCatalog {
     root: PathBuf,
     series: Vec<Series>,
     independent: Series,
     deliverables: Vec<Deliverable>,
     /// (series dir, deliverable name) → index into `deliverables`.
+    /// Rebuilt after a cache load ([`Self::load_cached`]): JSON maps need string keys.
+    #[serde(skip)]
     by_key: HashMap<(String, String), usize>,
     /// Normalised PyPI / repo name → releases, sorted by (version, ordinal).
     by_name: HashMap<String, Vec<IndexEntry>>,
@@ -644,6 +646,30 @@ impl OpenStackCatalog {
                     .then(a.ordinal.cmp(&b.ordinal))
                     .then(a.deliverable.cmp(&b.deliverable))
             });
+        }
+        Ok((cat, problems))
+    }
+
+    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// ([`crate::sources::cache::cached`]): the same catalog and problems, read back from JSON
+    /// when no file under `dir` changed. `None` parses.
+    pub fn load_cached(
+        dir: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        let (mut cat, problems): (Self, Vec<Problem>) = crate::sources::cache::cached(
+            cache_dir,
+            "openstack-releases",
+            &[dir.to_path_buf()],
+            || Self::load(dir),
+        )?;
+        if cat.by_key.is_empty() {
+            cat.by_key = cat
+                .deliverables
+                .iter()
+                .enumerate()
+                .map(|(i, d)| ((d.series.clone(), d.name.clone()), i))
+                .collect();
         }
         Ok((cat, problems))
     }
@@ -1208,6 +1234,36 @@ mod tests {
         CAT.get_or_init(|| {
             OpenStackCatalog::load(&shared("openstack-releases")).expect("load openstack-releases")
         })
+    }
+
+    /// Through the release-data cache: what is read back equals what was parsed, lookups by
+    /// (series, deliverable) and by PyPI name included.
+    #[test]
+    fn cached_catalog_equals_parsed() {
+        let cache = tempfile::tempdir().unwrap();
+        let (parsed, problems) = catalog();
+        let dir = shared("openstack-releases");
+        for _ in 0..2 {
+            let (c, p) = OpenStackCatalog::load_cached(&dir, Some(cache.path())).unwrap();
+            assert_eq!(
+                serde_json::to_value(&c).unwrap(),
+                serde_json::to_value(parsed).unwrap()
+            );
+            assert_eq!(&p, problems);
+            assert_eq!(c.by_key, parsed.by_key);
+            let nova = c.deliverable("nova", "2024.1").expect("nova in 2024.1");
+            assert!(nova.releases.iter().any(|r| r.version == "29.0.0"));
+            assert_eq!(
+                c.lookup("nova", "29.0.0").map(|m| m.series),
+                Some("caracal".to_owned())
+            );
+        }
+        assert_eq!(
+            fs_err::read_dir(cache.path().join("catalogs"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     fn cat() -> &'static OpenStackCatalog {

@@ -158,6 +158,106 @@ pub fn load_all_cached(
     out
 }
 
+/// A value derived from the files under `inputs` (directories, walked as feed folders are, or
+/// single files), through an entry in `<cache_dir>/catalogs/`: the release catalogs
+/// (openstack/releases, endoflife.date, apt indexes) whose parsing costs far more than reading
+/// back their result. The key covers the same build identity as the feed entries, `what`, the
+/// inputs' canonical paths and their fingerprints; any miss, damage or unreadable entry means
+/// `parse` runs and the entry is rewritten (best effort). `cache_dir: None` only parses.
+///
+/// An `Err` from `parse` is returned and never cached.
+pub fn cached<T, E>(
+    cache_dir: Option<&Path>,
+    what: &str,
+    inputs: &[PathBuf],
+    parse: impl FnOnce() -> Result<(T, Vec<Problem>), E>,
+) -> Result<(T, Vec<Problem>), E>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let Some(cache) = cache_dir else {
+        return parse();
+    };
+    let mut key = Sha256::new();
+    let mut id = Sha256::new();
+    for part in [
+        &CACHE_FORMAT.to_string(),
+        env!("CARGO_PKG_VERSION"),
+        &build_id(),
+        what,
+    ] {
+        key.update(part.as_bytes());
+        key.update([0u8]);
+    }
+    id.update(what.as_bytes());
+    id.update([0u8]);
+    for input in inputs {
+        let Ok(canon) = fs_err::canonicalize(input) else {
+            return parse();
+        };
+        let fp = match fs_err::metadata(&canon) {
+            Ok(m) if m.is_dir() => match fingerprint(&canon) {
+                Ok(fp) => fp,
+                Err(_) => return parse(),
+            },
+            Ok(m) => Sha256::digest(stamp(&m).as_bytes()).into(),
+            Err(_) => return parse(),
+        };
+        for h in [&mut key, &mut id] {
+            h.update(canon.to_string_lossy().as_bytes());
+            h.update([0u8]);
+        }
+        // The path as given, too: the parsed value and its problems name files by it.
+        key.update(input.to_string_lossy().as_bytes());
+        key.update([0u8]);
+        key.update(fp);
+    }
+    let key = hex(&key.finalize());
+    let dir = cache.join("catalogs");
+    let file = dir.join(format!("{}.bin", &hex(&id.finalize())[..32]));
+    if let Some(body) = read_checked(&file, &key) {
+        if let Ok((v, problems)) = postcard::from_bytes::<(T, String)>(&body) {
+            if let Ok(problems) = serde_json::from_str::<Vec<Problem>>(&problems) {
+                return Ok((v, problems));
+            }
+        }
+    }
+    let (v, problems) = parse()?;
+    if fs_err::create_dir_all(&dir).is_ok() {
+        // The catalog in postcard (compact, several times faster to read back than JSON); the
+        // problems, whose optional fields postcard cannot skip, as JSON inside it.
+        let problems_json = serde_json::to_string(&problems).unwrap_or_default();
+        if let Ok(body) = postcard::to_stdvec(&(&v, problems_json)) {
+            write_entry(&file, &key, &body);
+        }
+    }
+    Ok((v, problems))
+}
+
+/// The body of the entry in `file` when its key line says `key` and its checksum holds.
+fn read_checked(file: &Path, key: &str) -> Option<Vec<u8>> {
+    let mut bytes = fs_err::read(file).ok()?;
+    let nl = bytes.iter().position(|b| *b == b'\n')?;
+    let (k, sum) = std::str::from_utf8(&bytes[..nl]).ok()?.split_once(' ')?;
+    if k != key || sum != hex(&Sha256::digest(&bytes[nl + 1..])) {
+        return None;
+    }
+    bytes.drain(..=nl);
+    Some(bytes)
+}
+
+/// Write an entry (key line, then body), atomically; best effort: a cache that cannot be
+/// written only costs time.
+fn write_entry(file: &Path, key: &str, body: &[u8]) {
+    let mut bytes = Vec::with_capacity(body.len() + 160);
+    bytes.extend_from_slice(key.as_bytes());
+    bytes.push(b' ');
+    bytes.extend_from_slice(hex(&Sha256::digest(body)).as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(body);
+    let _ = write_atomic(file, &bytes);
+}
+
 /// One feed: from its cache entry when the key matches, else from its files (rewriting the
 /// entry).
 fn load_one(
@@ -213,14 +313,7 @@ fn load_one(
             problems,
         };
         if let Ok(body) = serde_json::to_vec(&entry) {
-            let mut bytes = Vec::with_capacity(body.len() + 160);
-            bytes.extend_from_slice(key.as_bytes());
-            bytes.push(b' ');
-            bytes.extend_from_slice(hex(&Sha256::digest(&body)).as_bytes());
-            bytes.push(b'\n');
-            bytes.extend_from_slice(&body);
-            // Best effort: a cache that cannot be written only costs time.
-            let _ = write_atomic(&file, &bytes);
+            write_entry(&file, &key, &body);
         }
         return Ok((entry.advisories, entry.problems));
     }
@@ -230,14 +323,8 @@ fn load_one(
 /// The entry in `file` when its key is `key` and it parses; `None` otherwise (never trusted
 /// beyond that).
 fn read_entry(file: &Path, key: &str, name: &str, kind: &str) -> Option<Entry> {
-    let bytes = fs_err::read(file).ok()?;
-    let nl = bytes.iter().position(|b| *b == b'\n')?;
-    let (k, sum) = std::str::from_utf8(&bytes[..nl]).ok()?.split_once(' ')?;
-    let body = &bytes[nl + 1..];
-    if k != key || sum != hex(&Sha256::digest(body)) {
-        return None;
-    }
-    let e: Entry = serde_json::from_slice(body).ok()?;
+    let body = read_checked(file, key)?;
+    let e: Entry = serde_json::from_slice(&body).ok()?;
     (e.name == name && e.kind == kind).then_some(e)
 }
 
@@ -330,6 +417,65 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs_err::write(d.path().join("sub/a.json"), "2").unwrap();
         assert_ne!(a, fingerprint(d.path()).unwrap());
+    }
+
+    /// `cached`: parsed once, then read back; a changed input, a damaged entry or another
+    /// spelling of the path parse again; an error is never cached; no cache dir always parses.
+    #[test]
+    fn cached_values_follow_their_inputs() {
+        let cache = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        fs_err::write(d.path().join("a.txt"), "one").unwrap();
+        let parses = std::cell::Cell::new(0);
+        let load = |dir: &Path, c: Option<&Path>| {
+            cached(c, "test", &[dir.to_path_buf()], || {
+                parses.set(parses.get() + 1);
+                let t = fs_err::read_to_string(dir.join("a.txt")).map_err(|e| e.to_string())?;
+                if t == "bad" {
+                    return Err("bad".to_owned());
+                }
+                let p = Problem::new(
+                    crate::model::Location::path(dir.join("a.txt").display().to_string()),
+                    crate::model::ProblemKind::Skipped,
+                    "note",
+                );
+                Ok((t, vec![p]))
+            })
+        };
+        let first = load(d.path(), Some(cache.path())).unwrap();
+        assert_eq!(first.0, "one");
+        assert_eq!(load(d.path(), Some(cache.path())).unwrap(), first);
+        assert_eq!(parses.get(), 1);
+        // Another spelling of the same directory: its own problems' paths.
+        let other = d
+            .path()
+            .join(".")
+            .join("..")
+            .join(d.path().file_name().unwrap());
+        let o = load(&other, Some(cache.path())).unwrap();
+        assert_eq!(parses.get(), 2);
+        assert!(o.1[0].location.path.contains(".."), "{:?}", o.1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs_err::write(d.path().join("a.txt"), "two").unwrap();
+        assert_eq!(load(d.path(), Some(cache.path())).unwrap().0, "two");
+        assert_eq!(parses.get(), 3);
+        // Damage every entry: parsed again, never a wrong value.
+        for e in fs_err::read_dir(cache.path().join("catalogs")).unwrap() {
+            let p = e.unwrap().path();
+            let mut b = fs_err::read(&p).unwrap();
+            let last = b.len() - 1;
+            b[last] ^= 0x55;
+            fs_err::write(&p, b).unwrap();
+        }
+        assert_eq!(load(d.path(), Some(cache.path())).unwrap().0, "two");
+        assert_eq!(parses.get(), 4);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs_err::write(d.path().join("a.txt"), "bad").unwrap();
+        assert!(load(d.path(), Some(cache.path())).is_err());
+        assert!(load(d.path(), Some(cache.path())).is_err());
+        assert_eq!(parses.get(), 6);
+        assert!(load(d.path(), None).is_err());
+        assert_eq!(parses.get(), 7);
     }
 
     #[test]

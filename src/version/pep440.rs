@@ -32,7 +32,9 @@ use smallvec::SmallVec;
 use super::{Scheme, VersionError, VersionScheme};
 
 /// The label of a pre-release, in packaging's normal spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum PreKind {
     /// `a` (also spelled `alpha`).
     Alpha,
@@ -54,7 +56,7 @@ impl PreKind {
 }
 
 /// One segment of a local version label (`+ubuntu.1` has two).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LocalSegment {
     /// A segment of digits only, as decimal without leading zeros (`"0"` for zero); any size.
     Numeric(Box<str>),
@@ -94,7 +96,7 @@ impl PartialOrd for LocalSegment {
 ///
 /// `==`, `<` etc. follow PEP 440 ordering (so `1.0 == 1.0.0`), consistent with
 /// [`Pep440::compare`] and with equality of [`Pep440::normalize`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pep440Version {
     epoch: u64,
     release: SmallVec<[u64; 4]>,

@@ -243,6 +243,61 @@ fn lifecycles_come_from_endoflife_data() {
     assert_eq!(lc.is_eol("ubuntu", "24.04", as_of), Some(false));
 }
 
+/// This machine, as apt itself sees it: the upgrade-available set computed from
+/// `/var/lib/dpkg/status` and apt's own lists in `/var/lib/apt/lists` (LZ4-compressed on
+/// Debian and Ubuntu by default) equals `apt list --upgradable`.
+#[test]
+fn this_machines_upgrades_equal_apt_list_upgradable() {
+    let out = Command::new("apt")
+        .args(["list", "--upgradable"])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("apt");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains('/') && l.contains("[upgradable from"))
+        .map(|l| l.split('/').next().unwrap().to_owned())
+        .collect();
+    let lists = std::path::Path::new("/var/lib/apt/lists");
+    let mut apt_files = Vec::new();
+    for e in fs_err::read_dir(lists).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if ["_Packages", "_Packages.lz4", "_Packages.gz"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        {
+            apt_files.push(p);
+        }
+    }
+    let mut inv = collect_root(&Root::new("/"), &CollectOptions::default());
+    inv.node.id = "this-machine".into();
+    let (cat, notes) = Catalogs::load(&CatalogPaths {
+        openstack: None,
+        endoflife: None,
+        apt: apt_files.clone(),
+    });
+    assert!(
+        apt_files.is_empty() || cat.apt.is_some(),
+        "apt lists {apt_files:?} did not load: {notes:?}"
+    );
+    let pol = policy::load("default").unwrap();
+    let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
+        .into_iter()
+        .filter(|f| f.code == FindingCode::UpgradeAvailable)
+        .map(|f| f.subject.name)
+        .collect();
+    assert_eq!(
+        got, want,
+        "nminus (left) and `apt list --upgradable` (right) differ"
+    );
+}
+
 /// "Upgrade available" for a real Debian 12 dpkg status against the shared bookworm indexes
 /// equals what apt computes from the same status and lists (`apt-get -s upgrade`: installs plus
 /// kept-back packages). apt reads the indexes as three flat `file:` repositories.
