@@ -355,7 +355,13 @@ fn fingerprint(dir: &Path) -> std::io::Result<[u8; 32]> {
             } else {
                 format!("{rel}/{name}")
             };
-            let Ok(m) = fs_err::metadata(entry.path()) else {
+            // `DirEntry::metadata` is one `fstatat` relative to the open directory (no path
+            // walk); a symbolic link is followed with a full `stat`.
+            let m = match entry.metadata() {
+                Ok(m) if m.file_type().is_symlink() => fs_err::metadata(entry.path()),
+                other => other,
+            };
+            let Ok(m) = m else {
                 // The reader reports it; an unreadable entry still counts.
                 files.push((child_rel, "unreadable".to_owned()));
                 continue;
