@@ -7,8 +7,13 @@
 //!
 //! # Where it looks
 //!
-//! * Files given explicitly ([`LockfileCollector::with_targets`]): host paths, read directly.
-//! * A bounded walk ([`SEARCH_DEPTH`] levels, [`SEARCH_BUDGET`] entries per tree) of
+//! * Files given explicitly ([`LockfileCollector::with_targets`]): host paths, read directly, as
+//!   the format their name says ([`LockKind::for_target`]), else as the format their content
+//!   shows ([`LockKind::from_content`]: `workspace-Cargo.lock`, `deps.lock`). A named file that is
+//!   no format nminus reads is a [`ProblemKind::Malformed`] problem naming the formats tried (the
+//!   scan fails), never skipped.
+//! * A bounded walk ([`SEARCH_DEPTH`] levels, [`SEARCH_BUDGET`] entries per tree; by
+//!   conventional names only, [`LockKind::from_file_name`]) of
 //!   [`SEARCH_ROOTS`] (`/srv`, `/opt`, `/root`, `/home/*`) inside the root, not following
 //!   symlinks, not entering VCS directories, `node_modules`, Rust `target/` and `~/.cargo` (whose
 //!   registry sources hold the lockfiles of dependencies), site directories, tox/nox environments
@@ -108,7 +113,8 @@ impl LockKind {
     }
 
     /// The kind of an explicitly named file: conventional names, then looser ones
-    /// (`Cargo.lock.old`, any `*.txt` as requirements).
+    /// (`Cargo.lock.old`, any `*.txt` as requirements). A name that says nothing leaves the
+    /// kind to [`LockKind::from_content`].
     pub fn for_target(name: &str) -> Option<Self> {
         Self::from_file_name(name).or_else(|| {
             if name.starts_with("Cargo") && name.contains(".lock") {
@@ -119,6 +125,194 @@ impl LockKind {
                 None
             }
         })
+    }
+
+    /// The kind of a file from its content alone (explicitly named files whose name says
+    /// nothing: `workspace-Cargo.lock`, `deps.lock`). Each format is recognised by its shape, not
+    /// by a successful parse: Pipfile.lock is JSON with `_meta` and `default` / `develop`;
+    /// pylock.toml has a top-level `lock-version`; pdm.lock and poetry.lock a `[metadata]`
+    /// table with `lock_version` / `content_hash` and `lock-version` / `content-hash`; uv.lock a
+    /// top-level `version` and `requires-python`; Cargo.lock only Cargo's keys (`version = N`,
+    /// `[[package]]` tables of `name`, `version`, `source`, `checksum`, `dependencies`, v1
+    /// `[root]` and `[metadata]` checksums, `[patch]`); without those headers, the keys of the
+    /// `[[package]]` tables tell pdm, poetry and uv apart. pip requirements are lines of
+    /// `name==version` pins, options and `-r` / `-c` includes: more pins and includes than lines
+    /// pip would reject. `Err` says, format by format, why none matched.
+    pub fn from_content(text: &str) -> Result<Self, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if text.trim().is_empty() {
+            return Err("the file is empty".to_owned());
+        }
+        let mut why = Vec::new();
+        if text.trim_start().starts_with('{') {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => {
+                    let o = v.as_object();
+                    let has = |k: &str| o.is_some_and(|o| o.contains_key(k));
+                    if has("_meta") && (has("default") || has("develop")) {
+                        return Ok(Self::Pipfile);
+                    }
+                    why.push(
+                        "JSON without Pipfile.lock's `_meta` and `default` / `develop`".to_owned(),
+                    );
+                }
+                Err(e) => why.push(format!("not JSON (line {}: {e})", e.line())),
+            }
+            return Err(why.join("; "));
+        }
+        why.push("not JSON (Pipfile.lock)".to_owned());
+        match toml::from_str::<toml::Table>(text) {
+            Ok(doc) => {
+                if let Some(k) = toml_kind(&doc) {
+                    return Ok(k);
+                }
+                why.push(
+                    "TOML, but shaped like none of Cargo.lock, poetry.lock, uv.lock, pdm.lock, \
+                     pylock.toml"
+                        .to_owned(),
+                );
+            }
+            Err(e) => {
+                let p = toml_problem(text, &Location::path(""), &e);
+                let at = p
+                    .location
+                    .line
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
+                let msg = p
+                    .message
+                    .strip_prefix("not valid TOML: ")
+                    .unwrap_or(&p.message);
+                why.push(format!(
+                    "not TOML (Cargo.lock, poetry.lock, uv.lock, pdm.lock, pylock.toml: {at}{msg})"
+                ));
+            }
+        }
+        // Requirements files in the wild hold a few lines pip rejects; most lines must be pins
+        // or includes.
+        let req = parse_requirements_file(text, &Location::path(""));
+        let good = req.packages.len() + req.includes.len();
+        let bad: Vec<&Problem> = req
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::Malformed)
+            .collect();
+        if good > bad.len() {
+            return Ok(Self::Requirements);
+        }
+        match bad.first() {
+            Some(p) => {
+                let at = p
+                    .location
+                    .line
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
+                why.push(format!("not pip requirements ({at}{})", p.message));
+            }
+            None => {
+                why.push(
+                    "not pip requirements (no `name==version` pin, no `-r` include)".to_owned(),
+                );
+            }
+        }
+        Err(why.join("; "))
+    }
+}
+
+/// Cargo.lock's top-level keys.
+const CARGO_KEYS: &[&str] = &["version", "package", "metadata", "root", "patch"];
+
+/// The keys of a Cargo.lock `[[package]]` (and v1 `[root]`) table.
+const CARGO_PACKAGE_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "source",
+    "checksum",
+    "dependencies",
+    "replace",
+];
+
+/// The lockfile format a TOML document is shaped like (see [`LockKind::from_content`]).
+fn toml_kind(doc: &toml::Table) -> Option<LockKind> {
+    let meta = doc.get("metadata").and_then(toml::Value::as_table);
+    let meta_has = |k: &str| meta.is_some_and(|m| m.contains_key(k));
+    if doc.contains_key("lock-version")
+        && (doc.get("packages").is_some_and(toml::Value::is_array)
+            || doc.contains_key("created-by"))
+    {
+        return Some(LockKind::Pylock);
+    }
+    if meta_has("lock_version") || meta_has("content_hash") {
+        return Some(LockKind::Pdm);
+    }
+    if meta_has("lock-version") || meta_has("content-hash") {
+        return Some(LockKind::Poetry);
+    }
+    let int_version = doc.get("version").is_some_and(toml::Value::is_integer);
+    if int_version && doc.get("requires-python").is_some_and(toml::Value::is_str) {
+        return Some(LockKind::Uv);
+    }
+    let cargo_table = |t: &toml::Table| {
+        t.keys().all(|k| CARGO_PACKAGE_KEYS.contains(&k.as_str()))
+            && t.get("source").is_none_or(toml::Value::is_str)
+    };
+    let packages = match doc.get("package") {
+        None => Some(false),
+        Some(v) => v
+            .as_array()
+            .filter(|a| a.iter().all(|e| e.as_table().is_some_and(cargo_table)))
+            .map(|_| true),
+    };
+    let root = match doc.get("root") {
+        None => Some(false),
+        Some(v) => v.as_table().filter(|t| cargo_table(t)).map(|_| true),
+    };
+    let cargo = doc.keys().all(|k| CARGO_KEYS.contains(&k.as_str()))
+        && (int_version || !doc.contains_key("version"))
+        && meta.is_none_or(|m| m.keys().all(|k| k.starts_with("checksum ")))
+        && matches!((packages, root), (Some(p), Some(r)) if p || r || int_version);
+    if cargo {
+        return Some(LockKind::Cargo);
+    }
+    // Without their headers, Python lockfiles show in their `[[package]]` keys: pdm's
+    // `requires_python` / `summary`, poetry's `python-versions` and typed `source` table, uv's
+    // keyed `source` table, `sdist` and `wheels` (and a top-level `version = N`).
+    let entries: Vec<&toml::Table> = doc
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .map(|a| a.iter().filter_map(toml::Value::as_table).collect())
+        .unwrap_or_default();
+    let any = |f: &dyn Fn(&toml::Table) -> bool| entries.iter().any(|t| f(t));
+    if entries.is_empty() {
+        None
+    } else if any(&|t| t.contains_key("requires_python") || t.contains_key("summary")) {
+        Some(LockKind::Pdm)
+    } else if any(&|t| {
+        t.contains_key("python-versions") || source_table(t).is_some_and(|s| s.contains_key("type"))
+    }) {
+        Some(LockKind::Poetry)
+    } else if int_version
+        || any(&|t| {
+            t.contains_key("sdist")
+                || t.contains_key("wheels")
+                || source_table(t).is_some_and(|s| {
+                    [
+                        "registry",
+                        "git",
+                        "virtual",
+                        "editable",
+                        "directory",
+                        "path",
+                        "url",
+                    ]
+                    .iter()
+                    .any(|k| s.contains_key(*k))
+                })
+        })
+    {
+        Some(LockKind::Uv)
+    } else {
+        None
     }
 }
 
@@ -189,17 +383,14 @@ impl Collector for LockfileCollector {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match LockKind::for_target(&name) {
-                Some(kind) => {
-                    let mut parsed = BTreeSet::new();
-                    process(&Files::Host, &path, kind, &mut parsed, out);
-                }
-                None => out.problems.push(Problem::new(
-                    Location::path(&path),
-                    ProblemKind::Skipped,
-                    "not a recognised lockfile name (Cargo.lock, *requirements*.txt, poetry.lock, uv.lock, pdm.lock, Pipfile.lock, pylock.toml)",
-                )),
-            }
+            let mut parsed = BTreeSet::new();
+            process(
+                &Files::Host,
+                &path,
+                LockKind::for_target(&name),
+                &mut parsed,
+                out,
+            );
         }
         let mut found: Vec<(String, LockKind)> = Vec::new();
         let mut starts = BTreeSet::new();
@@ -231,7 +422,7 @@ impl Collector for LockfileCollector {
         let mut parsed = BTreeSet::new();
         let files = Files::Root(root);
         for (path, kind) in found {
-            process(&files, &path, kind, &mut parsed, out);
+            process(&files, &path, Some(kind), &mut parsed, out);
         }
     }
 }
@@ -264,10 +455,17 @@ impl Files<'_> {
     }
 }
 
+/// Names whose format [`LockKind::for_target`] knows, for messages.
+const KNOWN_NAMES: &str =
+    "Cargo.lock, *requirements*.txt, poetry.lock, uv.lock, pdm.lock, Pipfile.lock, pylock.toml";
+
+/// Read and parse one lockfile; `kind: None` (an explicit file whose name says nothing): the
+/// kind its content shows, else a problem that fails the scan — a file the user named is never
+/// passed over in silence.
 fn process(
     files: &Files<'_>,
     path: &str,
-    kind: LockKind,
+    kind: Option<LockKind>,
     parsed: &mut BTreeSet<String>,
     out: &mut Collected,
 ) {
@@ -281,6 +479,22 @@ fn process(
                 Location::path(path),
                 ProblemKind::Unreadable,
                 e.to_string(),
+            ));
+            return;
+        }
+    };
+    let kind = match kind.map_or_else(|| LockKind::from_content(&text), Ok) {
+        Ok(k) => k,
+        Err(why) => {
+            out.problems.push(Problem::new(
+                Location::path(path),
+                ProblemKind::Malformed,
+                format!(
+                    "`{path}` not read: neither its name nor its content is a lockfile format \
+                     nminus reads. Content: {why}. Name: none of {KNOWN_NAMES}; give the file its \
+                     format's name (`Cargo.lock`, `poetry.lock`, `requirements.txt` …) to read it \
+                     as that format"
+                ),
             ));
             return;
         }
@@ -408,19 +622,30 @@ fn normalize_path(p: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// The byte offsets of a text's newlines, so that the line of any offset is a binary search
+/// (a lockfile's entries are located once each, not by rescanning the text from its start).
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        Self(
+            text.bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
+        )
+    }
+
+    /// The 1-based line holding byte `offset` (past the end: the last line).
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 fn toml_problem(text: &str, loc: &Location, e: &toml::de::Error) -> Problem {
     let mut l = loc.clone();
     if let Some(span) = e.span() {
-        l = l.at_line(line_of(text, span.start));
+        l = l.at_line(LineIndex::new(text).line(span.start));
     }
     let msg = e
         .message()
@@ -482,6 +707,7 @@ fn toml_entries(text: &str, loc: &Location, key: Key) -> Result<Vec<Entry>, Prob
         }
         Key::Packages => (toml::from_str::<Pylock>(text).map_err(err)?.packages, None),
     };
+    let lines = LineIndex::new(text);
     let mut out: Vec<Entry> = list
         .unwrap_or_default()
         .into_iter()
@@ -489,7 +715,7 @@ fn toml_entries(text: &str, loc: &Location, key: Key) -> Result<Vec<Entry>, Prob
         .enumerate()
         .map(|(index, s)| Entry {
             index,
-            line: line_of(text, s.span().start),
+            line: lines.line(s.span().start),
             table: s.into_inner(),
         })
         .collect();
@@ -708,51 +934,101 @@ fn cargo_package(name: &str, version: &str, source: Option<&str>, location: Loca
 // ---------------------------------------------------------------------------------------------
 // poetry.lock, pdm.lock, uv.lock, pylock.toml
 
-/// Parse a `poetry.lock` (lock versions 1.x and 2.x).
-pub fn parse_poetry_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
-    let entries = match toml_entries(text, loc, Key::Package) {
+/// How one Python lockfile format is walked: [`walk_python_lock`] does the rest.
+struct PyLockFormat {
+    /// The array of tables holding the packages.
+    key: Key,
+    /// `found_by` of its packages.
+    found_by: &'static str,
+    /// The kind of the problem for a (non-local) entry without a version.
+    no_version: ProblemKind,
+    /// Appended to that problem's message.
+    no_version_why: &'static str,
+    /// An entry's source kind (`registry`, `git`, `path` …) and whether it is local (the project
+    /// itself or a path dependency: no version is expected).
+    source: fn(&toml::Table) -> (&str, bool),
+    /// Format-specific `extra` fields of a package, from its entry.
+    extra: fn(&toml::Table, &mut Package),
+}
+
+/// The table walk the Python lockfiles share: every entry with a name and a version becomes a
+/// PyPI package located at the entry's line; an entry without a name is malformed; one without a
+/// version is a problem of the format's kind unless it is local.
+fn walk_python_lock(text: &str, loc: &Location, f: &PyLockFormat) -> (Vec<Package>, Vec<Problem>) {
+    let entries = match toml_entries(text, loc, f.key) {
         Ok(e) => e,
         Err(p) => return (Vec::new(), vec![p]),
+    };
+    let key = match f.key {
+        Key::Packages => "packages",
+        Key::Package | Key::Cargo => "package",
     };
     let mut packages = Vec::new();
     let mut problems = Vec::new();
     for e in &entries {
-        let (name, version) = match name_version(e, loc, "package") {
+        let (name, version) = match name_version(e, loc, key) {
             Ok(nv) => nv,
             Err(p) => {
                 problems.push(p);
                 continue;
             }
         };
-        let src = e.table.get("source").and_then(toml::Value::as_table);
-        let ty = src.and_then(|s| str_field(s, "type"));
+        let (source, local) = (f.source)(&e.table);
         let Some(version) = version else {
-            problems.push(missing_version(
-                e,
-                loc,
-                "package",
-                name,
-                ProblemKind::Malformed,
-                "",
-            ));
+            if !local {
+                problems.push(missing_version(
+                    e,
+                    loc,
+                    key,
+                    name,
+                    f.no_version,
+                    f.no_version_why,
+                ));
+            }
             continue;
         };
-        let source = match ty {
+        let mut p = pypi_lock(
+            name,
+            version,
+            f.found_by,
+            loc.clone().at_line(e.line),
+            source,
+        );
+        (f.extra)(&e.table, &mut p);
+        packages.push(p);
+    }
+    (packages, problems)
+}
+
+/// An entry's `source` table (poetry, uv).
+fn source_table(t: &toml::Table) -> Option<&toml::Table> {
+    t.get("source").and_then(toml::Value::as_table)
+}
+
+fn poetry_source_type(t: &toml::Table) -> Option<&str> {
+    source_table(t).and_then(|s| str_field(s, "type"))
+}
+
+/// `poetry.lock`: `[[package]]` with a `source` table of a `type`; an entry without a version is
+/// malformed (poetry locks the project itself nowhere).
+const POETRY: PyLockFormat = PyLockFormat {
+    key: Key::Package,
+    found_by: "poetry-lock",
+    no_version: ProblemKind::Malformed,
+    no_version_why: "",
+    source: |t| {
+        let source = match poetry_source_type(t) {
             None => "registry",
             Some("git") => "git",
             Some("directory" | "file") => "path",
             Some("url") => "url",
             Some(_) => "registry",
         };
-        let mut p = pypi_lock(
-            name,
-            version,
-            "poetry-lock",
-            loc.clone().at_line(e.line),
-            source,
-        );
-        if let Some(s) = src {
-            match ty {
+        (source, false)
+    },
+    extra: |t, p| {
+        if let Some(s) = source_table(t) {
+            match poetry_source_type(t) {
                 Some("git") => {
                     if let Some(u) = str_field(s, "url") {
                         p.extra.insert("repository".to_owned(), u.to_owned());
@@ -771,17 +1047,20 @@ pub fn parse_poetry_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Probl
                 _ => {}
             }
         }
-        if let Some(c) = str_field(&e.table, "category") {
+        if let Some(c) = str_field(t, "category") {
             p.extra.insert("groups".to_owned(), c.to_owned());
-        } else if let Some(g) = string_list(&e.table, "groups") {
+        } else if let Some(g) = string_list(t, "groups") {
             p.extra.insert("groups".to_owned(), g);
         }
-        if e.table.get("optional").and_then(toml::Value::as_bool) == Some(true) {
+        if t.get("optional").and_then(toml::Value::as_bool) == Some(true) {
             p.extra.insert("optional".to_owned(), "true".to_owned());
         }
-        packages.push(p);
-    }
-    (packages, problems)
+    },
+};
+
+/// Parse a `poetry.lock` (lock versions 1.x and 2.x).
+pub fn parse_poetry_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+    walk_python_lock(text, loc, &POETRY)
 }
 
 fn string_list(t: &toml::Table, k: &str) -> Option<String> {
@@ -794,53 +1073,24 @@ fn string_list(t: &toml::Table, k: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.join(","))
 }
 
-/// Parse a `pdm.lock`.
-pub fn parse_pdm_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
-    let entries = match toml_entries(text, loc, Key::Package) {
-        Ok(e) => e,
-        Err(p) => return (Vec::new(), vec![p]),
-    };
-    let mut packages = Vec::new();
-    let mut problems = Vec::new();
-    for e in &entries {
-        let (name, version) = match name_version(e, loc, "package") {
-            Ok(nv) => nv,
-            Err(p) => {
-                problems.push(p);
-                continue;
-            }
-        };
-        let t = &e.table;
-        let (source, local) =
-            if t.contains_key("git") || t.contains_key("hg") || t.contains_key("svn") {
-                ("git", false)
-            } else if t.contains_key("path") {
-                ("path", true)
-            } else if t.contains_key("url") {
-                ("url", false)
-            } else {
-                ("registry", false)
-            };
-        let Some(version) = version else {
-            if !local {
-                problems.push(missing_version(
-                    e,
-                    loc,
-                    "package",
-                    name,
-                    ProblemKind::Skipped,
-                    "",
-                ));
-            }
-            continue;
-        };
-        let mut p = pypi_lock(
-            name,
-            version,
-            "pdm-lock",
-            loc.clone().at_line(e.line),
-            source,
-        );
+/// `pdm.lock`: the source is told by which key an entry has (`git`/`hg`/`svn`, `path`, `url`).
+const PDM: PyLockFormat = PyLockFormat {
+    key: Key::Package,
+    found_by: "pdm-lock",
+    no_version: ProblemKind::Skipped,
+    no_version_why: "",
+    source: |t| {
+        if t.contains_key("git") || t.contains_key("hg") || t.contains_key("svn") {
+            ("git", false)
+        } else if t.contains_key("path") {
+            ("path", true)
+        } else if t.contains_key("url") {
+            ("url", false)
+        } else {
+            ("registry", false)
+        }
+    },
+    extra: |t, p| {
         if let Some(g) = str_field(t, "git") {
             p.extra.insert("repository".to_owned(), g.to_owned());
         }
@@ -850,30 +1100,24 @@ pub fn parse_pdm_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>
         if let Some(g) = string_list(t, "groups") {
             p.extra.insert("groups".to_owned(), g);
         }
-        packages.push(p);
-    }
-    (packages, problems)
+    },
+};
+
+/// Parse a `pdm.lock`.
+pub fn parse_pdm_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+    walk_python_lock(text, loc, &PDM)
 }
 
-/// Parse a `uv.lock`.
-pub fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
-    let entries = match toml_entries(text, loc, Key::Package) {
-        Ok(e) => e,
-        Err(p) => return (Vec::new(), vec![p]),
-    };
-    let mut packages = Vec::new();
-    let mut problems = Vec::new();
-    for e in &entries {
-        let (name, version) = match name_version(e, loc, "package") {
-            Ok(nv) => nv,
-            Err(p) => {
-                problems.push(p);
-                continue;
-            }
-        };
-        let src = e.table.get("source").and_then(toml::Value::as_table);
+/// `uv.lock`: the source is an inline table keyed by its kind (`registry`, `git`, `virtual` …).
+const UV: PyLockFormat = PyLockFormat {
+    key: Key::Package,
+    found_by: "uv-lock",
+    no_version: ProblemKind::Malformed,
+    no_version_why: "",
+    source: |t| {
+        let src = source_table(t);
         let has = |k: &str| src.is_some_and(|s| s.contains_key(k));
-        let (source, local) = if has("git") {
+        if has("git") {
             ("git", false)
         } else if has("virtual") || has("editable") || has("directory") || has("path") {
             ("path", true)
@@ -881,28 +1125,10 @@ pub fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>)
             ("url", false)
         } else {
             ("registry", false)
-        };
-        let Some(version) = version else {
-            if !local {
-                problems.push(missing_version(
-                    e,
-                    loc,
-                    "package",
-                    name,
-                    ProblemKind::Malformed,
-                    "",
-                ));
-            }
-            continue;
-        };
-        let mut p = pypi_lock(
-            name,
-            version,
-            "uv-lock",
-            loc.clone().at_line(e.line),
-            source,
-        );
-        if let Some(s) = src {
+        }
+    },
+    extra: |t, p| {
+        if let Some(s) = source_table(t) {
             if let Some(g) = str_field(s, "git") {
                 let (url, rev) = split_rev(g);
                 p.extra.insert("repository".to_owned(), url.to_owned());
@@ -914,56 +1140,33 @@ pub fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>)
                 p.extra.insert("registry".to_owned(), r.to_owned());
             }
         }
-        packages.push(p);
-    }
-    (packages, problems)
+    },
+};
+
+/// Parse a `uv.lock`.
+pub fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+    walk_python_lock(text, loc, &UV)
 }
 
-/// Parse a PEP 751 `pylock.toml`.
-pub fn parse_pylock_toml(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
-    let entries = match toml_entries(text, loc, Key::Packages) {
-        Ok(e) => e,
-        Err(p) => return (Vec::new(), vec![p]),
-    };
-    let mut packages = Vec::new();
-    let mut problems = Vec::new();
-    for e in &entries {
-        let (name, version) = match name_version(e, loc, "packages") {
-            Ok(nv) => nv,
-            Err(p) => {
-                problems.push(p);
-                continue;
-            }
-        };
-        let t = &e.table;
-        let vcs = t.get("vcs").and_then(toml::Value::as_table);
-        let (source, local) = if vcs.is_some() {
-            (
-                vcs.and_then(|v| str_field(v, "type")).unwrap_or("vcs"),
-                false,
-            )
+/// PEP 751 `pylock.toml`: `[[packages]]`; the source is a `vcs`, `directory` or `archive` table.
+const PYLOCK: PyLockFormat = PyLockFormat {
+    key: Key::Packages,
+    found_by: "pylock",
+    no_version: ProblemKind::Skipped,
+    no_version_why: " (the lock pins a source, not a version)",
+    source: |t| {
+        if let Some(v) = t.get("vcs").and_then(toml::Value::as_table) {
+            (str_field(v, "type").unwrap_or("vcs"), false)
         } else if t.contains_key("directory") {
             ("path", true)
         } else if t.contains_key("archive") {
             ("url", false)
         } else {
             ("registry", false)
-        };
-        let Some(version) = version else {
-            if !local {
-                problems.push(missing_version(
-                    e,
-                    loc,
-                    "packages",
-                    name,
-                    ProblemKind::Skipped,
-                    " (the lock pins a source, not a version)",
-                ));
-            }
-            continue;
-        };
-        let mut p = pypi_lock(name, version, "pylock", loc.clone().at_line(e.line), source);
-        if let Some(v) = vcs {
+        }
+    },
+    extra: |t, p| {
+        if let Some(v) = t.get("vcs").and_then(toml::Value::as_table) {
             if let Some(u) = str_field(v, "url") {
                 p.extra.insert("repository".to_owned(), u.to_owned());
             }
@@ -974,9 +1177,12 @@ pub fn parse_pylock_toml(text: &str, loc: &Location) -> (Vec<Package>, Vec<Probl
         if let Some(i) = str_field(t, "index") {
             p.extra.insert("registry".to_owned(), i.to_owned());
         }
-        packages.push(p);
-    }
-    (packages, problems)
+    },
+};
+
+/// Parse a PEP 751 `pylock.toml`.
+pub fn parse_pylock_toml(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+    walk_python_lock(text, loc, &PYLOCK)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1992,16 +2198,183 @@ mod tests {
                 .any(|p| p.location.path.starts_with("/home/alice/.cargo")),
             "~/.cargo is skipped"
         );
-        let skipped: Vec<&Problem> = out
-            .problems
-            .iter()
-            .filter(|p| p.kind == ProblemKind::Skipped)
-            .collect();
-        assert_eq!(
-            skipped.len(),
-            2,
-            "two-packages.json and one-package.lock are not lockfile names: {skipped:?}"
+        // Explicit files whose names say nothing are read by their content: a Pipfile.lock and
+        // a Cargo.lock (whose dangling `gimli` dependency rustsec rejects too).
+        assert!(out.packages.iter().any(|p| p.name == "itsdangerous"
+            && p.found_by == "pipfile-lock"
+            && p.location.path.ends_with("two-packages.json")));
+        assert!(out.packages.iter().any(|p| p.name == "addr2line"
+            && p.found_by == "cargo-lock"
+            && p.location.path.ends_with("one-package.lock")));
+        assert!(
+            !out.problems.iter().any(|p| p.kind == ProblemKind::Skipped),
+            "{:?}",
+            out.problems
         );
+        assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+        assert!(out.problems[0].message.contains("`gimli`"));
+    }
+
+    /// Every shared lockfile with a conventional name, and every osv-scalibr Python fixture,
+    /// is recognised by its content as the format its name or folder says.
+    #[test]
+    fn formats_are_recognised_by_content() {
+        fn rec(d: &Path, out: &mut Vec<PathBuf>) {
+            for e in fs_err::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    rec(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rec(&fixture(""), &mut files);
+        files.sort();
+        let mut checked = 0;
+        let mut wrong = Vec::new();
+        for f in &files {
+            let rel = f.to_string_lossy();
+            let name = f.file_name().unwrap().to_string_lossy();
+            let folder = f.parent().unwrap().file_name().unwrap().to_string_lossy();
+            let want = LockKind::from_file_name(&name).or(match &*folder {
+                "poetrylock" => Some(LockKind::Poetry),
+                "uvlock" => Some(LockKind::Uv),
+                "pdmlock" => Some(LockKind::Pdm),
+                "pipfilelock" => Some(LockKind::Pipfile),
+                "pylock" => Some(LockKind::Pylock),
+                "cargolock" => Some(LockKind::Cargo),
+                _ => None,
+            });
+            let Some(want) = want else { continue };
+            let text = fs_err::read_to_string(f).unwrap();
+            let (_, problems) = parse_lockfile(want, &text, &Location::path("/p"));
+            let broken = problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::Malformed && p.message.starts_with("not valid"));
+            match LockKind::from_content(&text) {
+                Ok(k) if k == want => {}
+                Ok(k) => wrong.push(format!("{rel}: {k:?}, not {want:?}")),
+                // Files that are not their format at all (broken, empty, requirements without
+                // a pin) are not recognised.
+                Err(_) if broken || text.trim().is_empty() => {}
+                Err(_)
+                    if want == LockKind::Requirements
+                        && parse_requirements_file(&text, &Location::path("/p"))
+                            .packages
+                            .is_empty() => {}
+                Err(why) => wrong.push(format!("{rel}: {why}")),
+            }
+            checked += 1;
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        assert!(checked > 100, "{checked}");
+        // Every Cargo lockfile of the rustsec reference, whatever its name.
+        for f in cargo_files() {
+            if f.ends_with("not-toml.txt") {
+                continue;
+            }
+            let text = fs_err::read_to_string(&f).unwrap();
+            assert_eq!(
+                LockKind::from_content(&text),
+                Ok(LockKind::Cargo),
+                "{}",
+                f.display()
+            );
+        }
+    }
+
+    #[test]
+    fn unrecognised_content_says_why() {
+        for (text, says) in [
+            ("", "empty"),
+            (" \n\t\n", "empty"),
+            ("{\"name\": \"x\", \"lockfileVersion\": 3}", "`_meta`"),
+            ("{ not json", "not JSON"),
+            (
+                "[package]\nname = \"nminus\"\nversion = \"0.1.0\"\n",
+                "shaped like none",
+            ),
+            (
+                "[[package]]\nname = \"x\"\nversion = \"1\"\ndescription = \"d\"\n",
+                "shaped like none",
+            ),
+            ("[project]\nname = \"x\"\n", "shaped like none"),
+            (
+                "# A title\n\nSome prose, not a lockfile.\n",
+                "not pip requirements",
+            ),
+            ("# only a comment\nflask\n", "no `name==version` pin"),
+            ("version = \"3\"\n", "shaped like none"),
+        ] {
+            let why = LockKind::from_content(text).unwrap_err();
+            assert!(why.contains(says), "{text:?}: {why}");
+        }
+        for (text, kind) in [
+            ("version = 3\n", LockKind::Cargo),
+            ("-r base.txt\n", LockKind::Requirements),
+            (
+                "# pins\nflask==3.0.0 \\\n  --hash=sha256:abc\n",
+                LockKind::Requirements,
+            ),
+            ("\u{feff}six==1.16.0\n", LockKind::Requirements),
+            ("version = 1\nrequires-python = \">=3.9\"\n", LockKind::Uv),
+            (
+                "lock-version = \"1.0\"\ncreated-by = \"x\"\n",
+                LockKind::Pylock,
+            ),
+        ] {
+            assert_eq!(LockKind::from_content(text), Ok(kind), "{text:?}");
+        }
+        // An explicit file whose name and content say nothing: a problem that fails the scan,
+        // naming the file.
+        let t = tempfile::tempdir().unwrap();
+        let odd = t.path().join("deps.lock");
+        fs_err::write(&odd, "just some notes\n").unwrap();
+        let mut out = Collected::default();
+        LockfileCollector::with_targets(vec![odd.clone()])
+            .with_search_roots(Vec::new())
+            .collect(&Root::new(t.path()), &mut out);
+        assert!(out.packages.is_empty());
+        assert_eq!(out.problems.len(), 1);
+        let p = &out.problems[0];
+        assert_eq!(p.kind, ProblemKind::Malformed);
+        assert!(p.message.contains(&*odd.to_string_lossy()), "{}", p.message);
+        assert!(p.message.contains("Cargo.lock") && p.message.contains("requirements"));
+    }
+
+    #[test]
+    fn line_index_counts_as_a_scan_from_the_start() {
+        fn naive(text: &str, offset: usize) -> usize {
+            text.as_bytes()[..offset.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        }
+        for text in ["", "\n", "a", "a\nb", "\n\nab\n\ncd\n", "é\nü\n\n"] {
+            let idx = LineIndex::new(text);
+            for off in 0..text.len() + 3 {
+                assert_eq!(idx.line(off), naive(text, off), "{text:?} @ {off}");
+            }
+        }
+        // The line of every package of the largest shared lockfile, as the first line of its
+        // `[[package]]` header.
+        let text = read("cargo/rustsec/cargo-audit-support/branch-regression/Cargo.lock");
+        let (pk, _) = parse_cargo_lock(&text, &Location::path("/p"));
+        assert_eq!(pk.len(), 851);
+        let headers: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[package]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        let lines: Vec<usize> = pk
+            .iter()
+            .map(|p| p.location.line.unwrap() as usize)
+            .collect();
+        assert_eq!(lines, headers);
     }
 
     #[test]
@@ -2263,6 +2636,11 @@ mod tests {
             for k in [LockKind::Cargo, LockKind::Requirements, LockKind::Poetry, LockKind::Uv, LockKind::Pdm, LockKind::Pipfile, LockKind::Pylock] {
                 let _ = parse_lockfile(k, &s, &loc);
             }
+        }
+
+        #[test]
+        fn content_recognition_never_panics(s in "\\PC*") {
+            let _ = LockKind::from_content(&s);
         }
 
         #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use nminus::analyze::{match_inventory, AdvisoryIndex};
-use nminus::collect::{collect_root, lockfile, CollectOptions, Root};
+use nminus::collect::{collect_root, collect_with, lockfile, CollectOptions, Collector, Root};
 use nminus::model::{Ecosystem, FindingCode, Inventory, Location, NodeInfo, Package, PackageMeta};
 use nminus::sources::feeds::{load_all, FeedsConfig};
 
@@ -44,11 +44,27 @@ fn inventory(packages: Vec<Package>) -> Inventory {
     }
 }
 
-/// Every lockfile under fixtures/cargo: the (advisory, package, version) set of vulnerabilities
-/// equals what the rustsec crate reports (`rustsec-reference-results.tsv`).
-#[test]
-fn rustsec_matches_equal_the_rustsec_crate() {
-    let idx = index(&["rustsec"]);
+/// The lockfile collector alone on one explicitly named file, read by its own name (or, when the
+/// name says nothing, by its content).
+fn collect_named(file: &std::path::Path) -> Inventory {
+    let collectors: Vec<Box<dyn Collector>> = vec![Box::new(
+        lockfile::LockfileCollector::with_targets(vec![file.to_path_buf()])
+            .with_search_roots(Vec::new()),
+    )];
+    collect_with(
+        &Root::new("/nonexistent-nminus-root"),
+        &CollectOptions::default(),
+        &collectors,
+    )
+}
+
+/// The reference: lockfile → (advisory, package, version) set, and the lockfiles rustsec rejects.
+type Reference = (
+    std::collections::BTreeMap<String, BTreeSet<(String, String, String)>>,
+    BTreeSet<String>,
+);
+
+fn rustsec_reference() -> Reference {
     let tsv = fs_err::read_to_string(shared_data("fixtures/cargo/rustsec-reference-results.tsv"))
         .unwrap();
     let mut want: std::collections::BTreeMap<String, BTreeSet<(String, String, String)>> =
@@ -67,22 +83,45 @@ fn rustsec_matches_equal_the_rustsec_crate() {
             }
         }
     }
+    (want, parse_errors)
+}
+
+/// Every lockfile under fixtures/cargo, named explicitly by its own path (`workspace-Cargo.lock`,
+/// `cratesio_cargo.lock`, `one-package.lock` … are read by their content): the (advisory,
+/// package, version) set of vulnerabilities equals what the rustsec crate reports
+/// (`rustsec-reference-results.tsv`).
+#[test]
+fn rustsec_matches_equal_the_rustsec_crate() {
+    let idx = index(&["rustsec"]);
+    let (want, parse_errors) = rustsec_reference();
     assert!(want.len() > 40, "{}", want.len());
+    for odd in [
+        "rustsec/workspace-Cargo.lock",
+        "rustsec/rustsec-support/cratesio_cargo.lock",
+    ] {
+        assert!(want.contains_key(odd), "{odd} is in the reference");
+    }
     let mut informational = 0;
     for (file, expected) in &want {
         let path = shared_data(&format!("fixtures/cargo/{file}"));
-        let text = fs_err::read_to_string(&path).unwrap();
-        let (pkgs, problems) = lockfile::parse_cargo_lock(&text, &Location::path(file));
+        let inv = collect_named(&path);
+        assert!(
+            inv.packages.iter().all(|p| p.found_by == "cargo-lock"),
+            "{file}"
+        );
+        let problems = &inv.problems;
         if parse_errors.contains(file) {
             assert!(
                 problems
                     .iter()
-                    .any(|p| p.kind == nminus::model::ProblemKind::Malformed),
-                "{file}: rustsec rejects it; we must say why"
+                    .any(|p| p.kind == nminus::model::ProblemKind::Malformed
+                        && p.message.contains("not in the lockfile")),
+                "{file}: rustsec rejects it; we must say why: {problems:?}"
             );
             continue;
         }
-        let findings = match_inventory(&inventory(pkgs), &idx);
+        assert!(problems.is_empty(), "{file}: {problems:?}");
+        let findings = match_inventory(&inventory(inv.packages), &idx);
         let got: BTreeSet<(String, String, String)> = findings
             .iter()
             .filter(|f| f.code == FindingCode::Vulnerable)
@@ -102,6 +141,155 @@ fn rustsec_matches_equal_the_rustsec_crate() {
     }
     // Informational advisories (unmaintained, unsound) are reported as their own kind.
     assert!(informational > 0);
+}
+
+/// `nminus scan` with every reference lockfile passed by its own path: one node per file, each
+/// with rustsec's package count and (advisory, package, version) set; the files rustsec rejects
+/// are problems that fail the scan, and nothing is skipped.
+#[test]
+fn scan_reads_every_named_lockfile_by_its_own_name() {
+    let (want, parse_errors) = rustsec_reference();
+    let tsv = fs_err::read_to_string(shared_data("fixtures/cargo/rustsec-reference-results.tsv"))
+        .unwrap();
+    let counts: std::collections::BTreeMap<&str, &str> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .map(|f| (f[0], f[4]))
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let scan = |files: &[&String]| {
+        let mut cmd = nminus();
+        cmd.args([
+            "scan",
+            "--feed",
+            "rustsec",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .arg("--data")
+        .arg(shared_data(""));
+        for f in files {
+            cmd.arg(shared_data(&format!("fixtures/cargo/{f}")));
+        }
+        let o = cmd.output().unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&o.stderr));
+        });
+        (o.status.code(), r)
+    };
+    let node_of = |f: &str| {
+        shared_data(&format!("fixtures/cargo/{f}"))
+            .display()
+            .to_string()
+    };
+    // The files rustsec reads: exit 1 (vulnerabilities), no problem at all.
+    let good: Vec<&String> = want.keys().filter(|f| !parse_errors.contains(*f)).collect();
+    let (code, r) = scan(&good);
+    assert_eq!(code, Some(1), "{:#}", r["problems"]);
+    assert_eq!(
+        r["problems"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r["problems"]
+    );
+    let nodes = r["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), good.len());
+    for f in &good {
+        let node = node_of(f);
+        let n = nodes
+            .iter()
+            .find(|n| n["id"] == node.as_str())
+            .unwrap_or_else(|| panic!("{f} was not scanned"));
+        assert_eq!(n["packages"].to_string(), counts[f.as_str()], "{f}");
+        let got: BTreeSet<(String, String, String)> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["node"] == node.as_str() && x["code"] == "vulnerable")
+            .map(|x| {
+                let s = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+                (
+                    s(&x["advisory"]["id"]),
+                    s(&x["subject"]["name"]),
+                    s(&x["subject"]["version"]),
+                )
+            })
+            .collect();
+        assert_eq!(&got, &want[f.as_str()], "{f}");
+    }
+    // The files rustsec rejects: read (not skipped), their dangling dependency a problem, exit 2.
+    let bad: Vec<&String> = parse_errors.iter().collect();
+    assert!(!bad.is_empty());
+    let (code, r) = scan(&bad);
+    assert_eq!(code, Some(2));
+    let problems = r["problems"].as_array().unwrap();
+    for f in &bad {
+        let node = node_of(f);
+        assert!(
+            problems.iter().any(|p| p["kind"] == "malformed"
+                // Report problems are located `node:path`; a lockfile target's node is its path.
+                && p["location"]["path"] == format!("{node}:{node}").as_str()
+                && p["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not in the lockfile")),
+            "{f}: {problems:#?}"
+        );
+    }
+    assert!(problems.iter().all(|p| p["kind"] != "skipped"));
+}
+
+/// A named file that is no lockfile nminus can read fails the scan (exit 2), and the message
+/// names the file, the formats tried and how to name it, even when the rest scanned cleanly.
+#[test]
+fn scan_fails_on_an_unrecognisable_named_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("x.lock");
+    fs_err::write(&odd, "this is a note, not a lockfile\n").unwrap();
+    let clean = shared_data("fixtures/cargo/rustsec/cargo-audit-support/no_vulns/Cargo.lock");
+    let o = nminus()
+        .args([
+            "scan",
+            "--feed",
+            "rustsec",
+            "--format",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .arg("--data")
+        .arg(shared_data(""))
+        .arg(&clean)
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problems = r["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let p = &problems[0];
+    let msg = p["message"].as_str().unwrap();
+    assert_ne!(p["kind"], "skipped");
+    let path = odd.display().to_string();
+    assert_eq!(p["location"]["path"], format!("{path}:{path}").as_str());
+    assert!(msg.contains(&path), "{msg}");
+    for format in [
+        "Cargo.lock",
+        "poetry.lock",
+        "uv.lock",
+        "Pipfile.lock",
+        "requirements",
+    ] {
+        assert!(msg.contains(format), "{format}: {msg}");
+    }
 }
 
 fn python_with_yaml_and_packaging() -> String {
