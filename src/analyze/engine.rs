@@ -110,6 +110,7 @@ impl Analyzer {
             openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
             endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
             apt: cfg.apt_indexes.clone(),
+            requirements: feeds_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
         };
         // Feeds and release catalogs are independent: load them side by side.
         let (loaded, (catalogs, notes)) = std::thread::scope(|s| {
@@ -226,14 +227,23 @@ impl Analyzer {
 
     /// What could not be judged for these nodes: a missing part of the release data matters
     /// only when something needs it (OpenStack series for nodes running OpenStack services,
-    /// lifecycles for nodes with a known OS).
+    /// lifecycles for nodes with a known OS, upper-constraints for nodes running services
+    /// installed outside the OS package manager, under a policy with a `constraints` check).
     pub fn not_judged_for(&self, invs: &[&Inventory]) -> Vec<String> {
         let has_services = invs.iter().any(|i| !i.services.is_empty());
         let has_os = invs.iter().any(|i| i.os.is_some());
+        let wants_constraints = self.policy.rules.iter().any(|r| r.constraints.is_some())
+            && invs.iter().any(|i| {
+                i.services
+                    .iter()
+                    .any(|s| s.kind == "service" && !s.install.contains("distro:"))
+            });
         self.not_judged
             .iter()
             .filter(|n| {
-                if n.contains("openstack/releases") {
+                if n.contains("openstack/requirements") {
+                    wants_constraints
+                } else if n.contains("openstack/releases") {
                     has_services
                 } else if n.contains("endoflife") {
                     has_os
@@ -553,5 +563,47 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(got[0].len(), 1);
         assert_eq!(got[1].len(), 1);
+    }
+
+    /// Missing upper-constraints are "not judged" only under a policy with a `constraints`
+    /// check and for nodes running services installed outside the OS package manager.
+    #[test]
+    fn missing_requirements_matter_only_when_relevant() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let today = time::macros::date!(2026 - 01 - 01);
+        let cfg = AnalyzerConfig {
+            data: tmp.path().to_path_buf(),
+            ..AnalyzerConfig::default()
+        };
+        let load = |name: &str| {
+            let policy = crate::policy::load(name).unwrap_or_else(|e| panic!("{e}"));
+            Analyzer::load(&cfg, policy, today).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let service = |install: &str| crate::model::ServiceInstance {
+            deliverable: "nova".into(),
+            kind: "service".into(),
+            package: "nova".into(),
+            version: "33.0.2".into(),
+            install: install.into(),
+            units: Vec::new(),
+        };
+        let mut venv = inv("venv", Vec::new());
+        venv.services
+            .push(service("venv:/openstack/venvs/nova-33.0.2"));
+        let mut distro = inv("distro", Vec::new());
+        distro.services.push(service("distro:dpkg"));
+        let is_req = |n: &String| n.contains("openstack/requirements");
+        let an = load("default");
+        assert!(an.not_judged().iter().any(is_req), "{:?}", an.not_judged());
+        assert!(an.not_judged_for(&[&venv]).iter().any(is_req));
+        assert!(!an.not_judged_for(&[&distro]).iter().any(is_req));
+        assert!(!an
+            .not_judged_for(&[&inv("bare", Vec::new())])
+            .iter()
+            .any(is_req));
+        let mut no_check = crate::policy::load("default").unwrap_or_else(|e| panic!("{e}"));
+        no_check.rules.iter_mut().for_each(|r| r.constraints = None);
+        let an = Analyzer::load(&cfg, no_check, today).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!an.not_judged_for(&[&venv]).iter().any(is_req));
     }
 }

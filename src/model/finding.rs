@@ -45,6 +45,9 @@ pub enum FindingCode {
     EolSoon,
     /// A newer version is available from the node's own repositories.
     UpgradeAvailable,
+    /// A Python distribution beside an OpenStack service differs from the version its series'
+    /// upper-constraints pin (the tested version).
+    ConstraintMismatch,
     /// A waiver has expired.
     WaiverExpired,
     /// A waiver matched nothing.
@@ -55,7 +58,7 @@ pub enum FindingCode {
 
 impl FindingCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Vulnerable,
         Self::AdvisoryNotice,
         Self::VersionUnparseable,
@@ -67,6 +70,7 @@ impl FindingCode {
         Self::Eol,
         Self::EolSoon,
         Self::UpgradeAvailable,
+        Self::ConstraintMismatch,
         Self::WaiverExpired,
         Self::WaiverUnused,
         Self::InventoryStale,
@@ -86,6 +90,7 @@ impl FindingCode {
             Self::Eol => "eol",
             Self::EolSoon => "eol-soon",
             Self::UpgradeAvailable => "upgrade-available",
+            Self::ConstraintMismatch => "constraint-mismatch",
             Self::WaiverExpired => "waiver-expired",
             Self::WaiverUnused => "waiver-unused",
             Self::InventoryStale => "inventory-stale",

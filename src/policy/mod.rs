@@ -1,7 +1,7 @@
 //! Policies (`policies/*.yaml`) → a validated [`Policy`]; waivers.
 //!
 //! A policy is a list of rules, each with a selector and the checks it applies (series lag,
-//! lifecycle, patch currency), plus the gate, the maximum inventory age and waivers. Rules are
+//! lifecycle, patch currency, upgrades, upper-constraints), plus the gate, the maximum inventory age and waivers. Rules are
 //! read in order; for each check, the first rule that selects a subject and defines that check
 //! applies (so put specific rules first and catch-alls last). Validation reports every problem
 //! at once, each with `file:line` and the field path. See `policies/default.yaml` (annotated)
@@ -230,6 +230,19 @@ pub struct LifecycleRule {
     pub severity: Severity,
 }
 
+/// Upper-constraints check: Python distributions installed beside an OpenStack service (same
+/// site directory, not owned by the OS package manager) against the version the service's
+/// series pins in openstack/requirements (`constraint-mismatch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstraintsRule {
+    /// An installed version older than the pin is accepted.
+    pub allow_older: bool,
+    /// An installed version newer than the pin is accepted.
+    pub allow_newer: bool,
+    /// Severity of `constraint-mismatch`.
+    pub severity: Severity,
+}
+
 /// One rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -245,6 +258,8 @@ pub struct Rule {
     pub lifecycle: Option<LifecycleRule>,
     /// A newer version available from the node's repositories is a finding.
     pub upgrades: Option<Severity>,
+    /// Python dependencies against their series' upper-constraints.
+    pub constraints: Option<ConstraintsRule>,
 }
 
 /// A waiver: suppresses matching findings until it expires; keeps them in the report.
@@ -644,6 +659,47 @@ fn selector(c: &mut Ctx<'_>, v: Option<&Value>, path: &str) -> Selector {
     s
 }
 
+/// `constraints: {allow_older, allow_newer, severity}`. The check judges Python packages, so a
+/// selector whose `kinds` or `ecosystems` exclude `package` / `pypi` is an error (the check
+/// would never apply), as is allowing both directions (it would never fire).
+fn constraints_rule(
+    c: &mut Ctx<'_>,
+    v: &Value,
+    path: &str,
+    select: &Selector,
+) -> Option<ConstraintsRule> {
+    let m = mapping(c, v, path, &["allow_older", "allow_newer", "severity"])?;
+    let r = ConstraintsRule {
+        allow_older: bool_field(c, m, path, "allow_older", false),
+        allow_newer: bool_field(c, m, path, "allow_newer", false),
+        severity: severity_field(c, m, path, "severity", Severity::Low),
+    };
+    if r.allow_older && r.allow_newer {
+        c.err(
+            path,
+            "expected at most one of `allow_older: true` and `allow_newer: true`, found both (the check would never fire)",
+        );
+    }
+    if !select.kinds.is_empty() && !select.kinds.contains(&SubjectKind::Package) {
+        c.err(
+            path,
+            "constraints judges Python packages (kind `package`), but this rule's `select.kinds` leaves them out",
+        );
+    }
+    if !select.ecosystems.is_empty()
+        && !select
+            .ecosystems
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case("pypi"))
+    {
+        c.err(
+            path,
+            "constraints judges Python packages (ecosystem `pypi`), but this rule's `select.ecosystems` leaves them out",
+        );
+    }
+    Some(r)
+}
+
 fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
@@ -717,7 +773,15 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
                     &mut c,
                     v,
                     &p,
-                    &["name", "select", "series", "patch", "lifecycle", "upgrades"],
+                    &[
+                        "name",
+                        "select",
+                        "series",
+                        "patch",
+                        "lifecycle",
+                        "upgrades",
+                        "constraints",
+                    ],
                 ) else {
                     continue;
                 };
@@ -776,9 +840,16 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
                     let um = mapping(&mut c, v, &up, &["severity"])?;
                     Some(severity_field(&mut c, um, &up, "severity", Severity::Low))
                 });
-                if series.is_none() && patch.is_none() && lifecycle.is_none() && upgrades.is_none()
+                let constraints = get(rm, "constraints").and_then(|v| {
+                    constraints_rule(&mut c, v, &format!("{p}.constraints"), &select)
+                });
+                if series.is_none()
+                    && patch.is_none()
+                    && lifecycle.is_none()
+                    && upgrades.is_none()
+                    && constraints.is_none()
                 {
-                    c.err(&p, "a rule must define at least one check: series, patch, lifecycle or upgrades");
+                    c.err(&p, "a rule must define at least one check: series, patch, lifecycle, upgrades or constraints");
                 }
                 rules.push(Rule {
                     name,
@@ -787,6 +858,7 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
                     patch,
                     lifecycle,
                     upgrades,
+                    constraints,
                 });
             }
         }
@@ -912,6 +984,43 @@ mod tests {
             assert!(s.contains(want), "missing {want:?} in:\n{s}");
         }
         assert_eq!(e.0.len(), 8, "{s}");
+    }
+
+    #[test]
+    fn constraints_check() {
+        let ok = "version: 1\nrules:\n  - name: deps\n    select: {kinds: [package], ecosystems: [pypi]}\n    constraints: {allow_newer: true, severity: medium}\n  - name: all\n    constraints: {}\n";
+        let p = parse(ok, "ok.yaml").unwrap();
+        assert_eq!(
+            p.rules[0].constraints,
+            Some(ConstraintsRule {
+                allow_older: false,
+                allow_newer: true,
+                severity: Severity::Medium
+            })
+        );
+        assert_eq!(
+            p.rules[1].constraints,
+            Some(ConstraintsRule {
+                allow_older: false,
+                allow_newer: false,
+                severity: Severity::Low
+            })
+        );
+        let bad = "version: 1\nrules:\n  - name: a\n    constraints:\n      allow_older: true\n      allow_newer: true\n  - name: b\n    select: {kinds: [openstack]}\n    constraints: {severity: urgent}\n  - name: c\n    select: {ecosystems: [deb]}\n    constraints:\n      tested: yes\n  - name: d\n    constraints: true\n";
+        let e = parse(bad, "bad.yaml").unwrap_err();
+        let s = e.to_string();
+        for want in [
+            "bad.yaml:4: rules[0].constraints: expected at most one of `allow_older: true` and `allow_newer: true`, found both",
+            "bad.yaml:9: rules[1].constraints.severity: expected a severity",
+            "bad.yaml:9: rules[1].constraints: constraints judges Python packages (kind `package`)",
+            "bad.yaml:12: rules[2].constraints: constraints judges Python packages (ecosystem `pypi`)",
+            "bad.yaml:13: rules[2].constraints.tested: unknown key `tested`",
+            "bad.yaml:15: rules[3].constraints: expected a mapping, found a boolean",
+            "bad.yaml:14: rules[3]: a rule must define at least one check: series, patch, lifecycle, upgrades or constraints",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in:\n{s}");
+        }
+        assert_eq!(e.0.len(), 7, "{s}");
     }
 
     #[test]

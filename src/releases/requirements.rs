@@ -18,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::openstack::{OpenStackCatalog, Series, SeriesStatus};
 use super::{normalize_pypi_name, problem, read_text, ReleaseError};
 use crate::model::{Location, Problem, ProblemKind};
@@ -27,7 +29,7 @@ use crate::version::pep440::Pep440Version;
 pub const UPPER_CONSTRAINTS: &str = "upper-constraints.txt";
 
 /// One `name===version[;marker]` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     /// The name as written (`oslo.messaging`).
     pub name: String,
@@ -106,7 +108,7 @@ fn is_valid_name(n: &str) -> bool {
 }
 
 /// The upper-constraints of one branch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BranchConstraints {
     /// `master`, `stable/2026.1`, `unmaintained/zed`.
     pub branch: String,
@@ -162,12 +164,26 @@ impl BranchConstraints {
 }
 
 /// Upper-constraints of several branches.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpperConstraints {
     branches: BTreeMap<String, BranchConstraints>,
 }
 
 impl UpperConstraints {
+    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// ([`crate::sources::cache::cached`]); `None` parses.
+    pub fn load_cached(
+        dir: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<(Self, Vec<Problem>), ReleaseError> {
+        crate::sources::cache::cached(
+            cache_dir,
+            "openstack-requirements",
+            &[dir.to_path_buf()],
+            || Self::load(dir),
+        )
+    }
+
     /// Load every `<branch>/upper-constraints.txt` under `dir` (one or two directory levels).
     ///
     /// Fails only when `dir` cannot be listed; bad lines and unreadable files are
@@ -565,6 +581,38 @@ mod tests {
         for b in uc.branches() {
             assert!(b.len() > 400, "{} has {}", b.branch, b.len());
         }
+    }
+
+    /// Through the release-data cache: what is read back equals what was parsed.
+    #[test]
+    fn cached_constraints_equal_parsed() {
+        let cache = tempfile::tempdir().unwrap();
+        let (parsed, problems) = load();
+        let dir = shared("openstack-requirements");
+        for _ in 0..2 {
+            let (uc, p) = UpperConstraints::load_cached(&dir, Some(cache.path())).unwrap();
+            assert_eq!(
+                serde_json::to_value(&uc).unwrap(),
+                serde_json::to_value(&parsed).unwrap()
+            );
+            assert_eq!(p, problems);
+            let g = uc.branch("stable/2026.1").unwrap();
+            assert_eq!(g.version("oslo.messaging", None), Some("17.3.0"));
+            assert_eq!(
+                g.pins("oslo.messaging")[0].line,
+                parsed
+                    .branch("stable/2026.1")
+                    .unwrap()
+                    .pins("oslo.messaging")[0]
+                    .line
+            );
+        }
+        assert_eq!(
+            fs_err::read_dir(cache.path().join("catalogs"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub fn code_title(code: FindingCode) -> &'static str {
         FindingCode::UpgradeAvailable => {
             "A newer version is available from the node's own repositories"
         }
+        FindingCode::ConstraintMismatch => {
+            "A Python dependency differs from its series' upper-constraints (the tested version)"
+        }
         FindingCode::WaiverExpired => "A waiver has expired",
         FindingCode::WaiverUnused => "A waiver matched nothing",
         FindingCode::InventoryStale => {

@@ -1,5 +1,5 @@
-//! Currency end to end on real data: OpenStack series for the three site-packages sets, product
-//! lifecycles from endoflife.date, "upgrade available" against apt itself, waivers, policy check.
+//! Currency end to end on real data: OpenStack series and upper-constraints for the three
+//! site-packages sets, product lifecycles from endoflife.date, "upgrade available" against apt itself, waivers, policy check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -24,6 +24,7 @@ fn catalogs() -> Catalogs {
         openstack: Some(shared_data("openstack-releases")),
         endoflife: Some(shared_data("endoflife-date")),
         apt: Vec::new(),
+        requirements: Some(shared_data("openstack-requirements")),
     });
     assert!(notes.is_empty(), "{notes:?}");
     c
@@ -281,6 +282,7 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
         openstack: None,
         endoflife: None,
         apt: apt_files.clone(),
+        requirements: None,
     });
     assert!(
         apt_files.is_empty() || cat.apt.is_some(),
@@ -398,6 +400,7 @@ fn upgrades_equal_apt_get_upgrade() {
         openstack: None,
         endoflife: None,
         apt: apt_files,
+        requirements: None,
     });
     let pol = policy::load("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
@@ -486,6 +489,21 @@ fn policy_check_reports_every_problem_with_lines() {
         err.contains("waivers[0]: a waiver must say what it waives"),
         "{err}"
     );
+    fs_err::write(&bad, "version: 1\nrules:\n  - name: deps\n    select: {kinds: [openstack]}\n    constraints:\n      allow_older: true\n      allow_newer: true\n      severity: loud\n").unwrap();
+    let o = nminus()
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        "bad.yaml:5: rules[0].constraints: expected at most one of `allow_older: true` and `allow_newer: true`",
+        "bad.yaml:5: rules[0].constraints: constraints judges Python packages (kind `package`)",
+        "bad.yaml:8: rules[0].constraints.severity: expected a severity",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
     let o = nminus()
         .args(["policy", "check", "default", "openstack-n1", "strict"])
         .output()
@@ -542,6 +560,14 @@ fn scan_end_to_end_as_of_the_snapshot() {
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["summary"]["compliant"], false);
     assert!(r["summary"]["by_code"]["series-behind"].as_u64().unwrap() > 10);
+    // Upper-constraints are judged by `scan` too (the data directory's openstack-requirements).
+    let (_, branch, python) = SETS[0];
+    assert_eq!(
+        r["summary"]["by_code"]["constraint-mismatch"].as_u64(),
+        Some(reference_mismatches("2022.1-yoga", branch, python).len() as u64),
+        "{}",
+        r["summary"]
+    );
     let root = shared_data("fixtures/python/openstack-site-packages/2025.2-flamingo");
     let o = nminus()
         .args([
@@ -568,4 +594,148 @@ fn scan_end_to_end_as_of_the_snapshot() {
         "{}",
         r["summary"]
     );
+}
+
+/// One `constraint-mismatch`: (normalised name, installed, pin, line in upper-constraints.txt,
+/// `<` older or `>` newer than the pin).
+type Mismatch = (String, String, String, usize, char);
+
+/// The branch each site-packages set was built from (its directory name: the series), and its
+/// interpreter directory: written here, independent of nminus's series → branch mapping.
+const SETS: [(&str, &str, &str); 3] = [
+    ("2022.1-yoga", "unmaintained_yoga", "python3.8"),
+    ("2025.2-flamingo", "stable_2025.2", "python3.12"),
+    ("2026.1-gazpacho", "stable_2026.1", "python3.12"),
+];
+
+/// `tests/reference/upper_constraints.py`: the distributions of the set's site-packages
+/// (`importlib.metadata`) against the branch's upper-constraints.txt (plain string parsing,
+/// markers and versions by Python `packaging`).
+fn reference_mismatches(set: &str, branch: &str, python: &str) -> BTreeSet<Mismatch> {
+    let py = ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|py| {
+            Command::new(py)
+                .args(["-c", "import packaging.markers, packaging.version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("no python3 with `packaging`: run scripts/test.sh (pip install packaging)");
+    let site = shared_data(&format!(
+        "fixtures/python/openstack-site-packages/{set}/lib/{python}/site-packages"
+    ));
+    let uc = shared_data(&format!(
+        "openstack-requirements/{branch}/upper-constraints.txt"
+    ));
+    let o = Command::new(py)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/upper_constraints.py"
+        ))
+        .arg(&site)
+        .arg(&uc)
+        .arg(python.trim_start_matches("python"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 5, "{l}");
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].to_owned(),
+                f[3].parse().unwrap(),
+                f[4].chars().next().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn mismatches(findings: &[Finding]) -> BTreeSet<Mismatch> {
+    findings
+        .iter()
+        .filter(|f| f.code == FindingCode::ConstraintMismatch)
+        .map(|f| {
+            let line = f
+                .evidence
+                .matched
+                .rsplit_once("(line ")
+                .and_then(|(_, r)| r.trim_end_matches(')').parse().ok())
+                .unwrap_or_else(|| panic!("no line in {:?}", f.evidence.matched));
+            let dir = if f
+                .evidence
+                .message
+                .contains("; older than the tested version")
+            {
+                '<'
+            } else {
+                assert!(
+                    f.evidence
+                        .message
+                        .contains("; newer than the tested version"),
+                    "{}",
+                    f.evidence.message
+                );
+                '>'
+            };
+            (
+                f.subject.name.clone(),
+                f.subject.version.clone(),
+                f.fixed_in[0].clone(),
+                line,
+                dir,
+            )
+        })
+        .collect()
+}
+
+/// The three site-packages sets against the real upper-constraints of their branch, under the
+/// default policy: the `constraint-mismatch` findings equal the reference evaluation exactly.
+#[test]
+fn constraint_mismatches_equal_packaging_evaluation() {
+    let cat = catalogs();
+    let default = policy::load("default").unwrap();
+    let mut total = 0;
+    for (set_name, branch, python) in SETS {
+        let inv = set(set_name);
+        let want = reference_mismatches(set_name, branch, python);
+        let findings = judge_currency(&inv, &cat, &default, snapshot());
+        let have = mismatches(&findings);
+        assert_eq!(
+            have, want,
+            "{set_name}: nminus (left) and the packaging reference (right) differ"
+        );
+        for f in findings
+            .iter()
+            .filter(|f| f.code == FindingCode::ConstraintMismatch)
+        {
+            let uc_branch = branch.replacen('_', "/", 1);
+            assert!(
+                f.evidence.message.contains(&format!(
+                    "/lib/{python}/site-packages: {uc_branch} upper-constraints pin "
+                )),
+                "{}",
+                f.evidence.message
+            );
+            assert_eq!(f.severity, nminus::model::Severity::Low);
+        }
+        let older = have.iter().filter(|m| m.4 == '<').count();
+        eprintln!(
+            "{set_name}: {} constraint-mismatch ({older} older, {} newer) against {branch}",
+            have.len(),
+            have.len() - older
+        );
+        total += have.len();
+    }
+    // The sets were built from their branch's constraints at an earlier commit: the data moved
+    // since, so some distributions differ (the test would prove little otherwise).
+    assert!(total > 0);
 }
