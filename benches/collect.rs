@@ -1,7 +1,8 @@
 //! Collection benchmarks, each against its peer in the same run:
 //!
-//! 1. this machine's dpkg status (700+ packages): `nminus collect` against `dpkg-query -W`
-//!    (time and peak RSS, both as whole processes, median of N runs);
+//! 1. this machine's dpkg status (700+ packages): `nminus-agent collect` (the node agent
+//!    binary) and `nminus collect` against `dpkg-query -W` (time and peak RSS, both as whole
+//!    processes, median of N runs);
 //! 2. a site-packages with 100 distributions: `nminus collect` against Python's
 //!    `importlib.metadata` listing name and version of every distribution;
 //! 3. a whole-root collect of this machine (`--root /`).
@@ -93,6 +94,7 @@ fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let n = if bench { 15 } else { 1 };
     let exe = env!("CARGO_BIN_EXE_nminus");
+    let agent = env!("CARGO_BIN_EXE_nminus-agent");
     let tmp = tempfile::tempdir().unwrap();
 
     // 1. dpkg status of this machine (or the shared copy of a real Debian 12 one).
@@ -106,8 +108,25 @@ fn main() {
     fs_err::copy(&status, root1.join("var/lib/dpkg/status")).unwrap();
     let r1 = root1.to_str().unwrap();
     let admindir = format!("--admindir={r1}/var/lib/dpkg");
+    // The node agent binary (what runs on every node): the same collection code without the
+    // analyzer, server, planner and renderers linked in.
     compare(
-        "dpkg status",
+        "dpkg status, nminus-agent",
+        n,
+        &[
+            agent,
+            "collect",
+            "--root",
+            r1,
+            "--problems-ok",
+            "-o",
+            "/dev/null",
+        ],
+        &["dpkg-query", &admindir, "-W"],
+        "dpkg-query -W",
+    );
+    compare(
+        "dpkg status, nminus",
         n,
         &[
             exe,

@@ -135,7 +135,7 @@ pub(super) fn run(a: &AgentArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
+pub(super) fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
     let secret = match (&e.token, &e.token_file) {
         (Some(t), _) => t.clone(),
         (None, Some(f)) => fs_err::read_to_string(f)?.trim().to_owned(),
@@ -158,7 +158,7 @@ fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
     Ok(super::EXIT_OK)
 }
 
-fn run_agent(a: &RunArgs) -> anyhow::Result<u8> {
+pub(super) fn run_agent(a: &RunArgs) -> anyhow::Result<u8> {
     let cfg = AgentConfig {
         state_dir: a.state_dir.clone(),
         server: a.server.clone(),

@@ -111,17 +111,24 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
     let mut inv = collect::collect_with(&root, &opts, &collectors);
     images(a, &mut inv)?;
     let elapsed = started.elapsed();
-    let bytes = match a.format {
-        CollectFormat::Json => {
-            let mut v = serde_json::to_vec_pretty(&inv)?;
-            v.push(b'\n');
-            v
+    // Streamed to the output: the inventory is never held twice (as values and as text).
+    let render = |w: &mut dyn Write| -> anyhow::Result<()> {
+        match a.format {
+            CollectFormat::Json => {
+                serde_json::to_writer_pretty(&mut *w, &inv)?;
+                w.write_all(b"\n")?;
+            }
+            CollectFormat::Table => w.write_all(table(&inv).as_bytes())?,
         }
-        CollectFormat::Table => table(&inv).into_bytes(),
+        Ok(())
     };
     match &a.output {
-        Some(path) => write_atomic(path, &bytes)?,
-        None => std::io::stdout().lock().write_all(&bytes)?,
+        Some(path) => write_atomic_with(path, render)?,
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            render(&mut out)?;
+            out.flush()?;
+        }
     }
     eprintln!(
         "collected {} packages, {} OpenStack deliverables, {} images, {} problems from {} in {} ms",
@@ -253,10 +260,21 @@ fn table(inv: &Inventory) -> String {
 /// A path that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
 /// to directly: renaming over it would replace the device with a file.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
+}
+
+/// [`write_atomic`], the content written by `render` into a buffered writer (nothing is held
+/// in memory whole).
+pub(crate) fn write_atomic_with(
+    path: &std::path::Path,
+    render: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     if let Ok(m) = fs_err::metadata(path) {
         if !m.is_file() {
-            let mut f = fs_err::OpenOptions::new().write(true).open(path)?;
-            f.write_all(bytes)?;
+            let f = fs_err::OpenOptions::new().write(true).open(path)?;
+            let mut w = std::io::BufWriter::new(f);
+            render(&mut w)?;
+            w.flush()?;
             return Ok(());
         }
     }
@@ -269,7 +287,16 @@ pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Resu
         path.file_name().and_then(|s| s.to_str()).unwrap_or("out"),
         std::process::id()
     ));
-    fs_err::write(&tmp, bytes)?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut w = std::io::BufWriter::new(fs_err::File::create(&tmp)?);
+        render(&mut w)?;
+        w.flush()?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = fs_err::remove_file(&tmp);
+        return Err(e);
+    }
     fs_err::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

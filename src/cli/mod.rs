@@ -117,6 +117,58 @@ pub enum Command {
     Man(docs::ManArgs),
 }
 
+/// The node side only — `collect`, `enroll`, `run` — as the lean `nminus-agent` binary that
+/// agents deploy: the same code as `nminus collect` and `nminus agent`, linked without the
+/// analyzer, the server, the planner and the report renderers, so that it starts small.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nminus-agent",
+    version,
+    about = "nminus node agent: inventory this node and push it to the central analyzer",
+    long_about = None,
+    after_help = AGENT_AFTER_HELP,
+    propagate_version = true
+)]
+pub struct AgentCli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: AgentSide,
+}
+
+const AGENT_AFTER_HELP: &str = "\
+The same commands as `nminus collect`, `nminus agent enroll` and `nminus agent`.
+
+Exit codes:
+  0  success (run --once: delivered, or a heartbeat)
+  2  could not complete (bad arguments, unreadable input, not delivered: spooled for the next run)
+
+Examples:
+  nminus-agent collect -o /var/lib/nminus/inventory.json
+  nminus-agent enroll --server https://nminus.example:8080 --token-file /etc/nminus/enroll-secret
+  nminus-agent run --once --site par1 --cell cell1 --label role=compute";
+
+/// Subcommands of `nminus-agent`.
+#[derive(Debug, Subcommand)]
+pub enum AgentSide {
+    /// Inventory this node (or a directory standing for one) and write it as JSON
+    /// (`nminus collect`).
+    Collect(collect::CollectArgs),
+    /// Get this node's token from the server with the enrollment secret
+    /// (`nminus agent enroll`).
+    Enroll(agent::EnrollArgs),
+    /// Collect and push the inventory, once or periodically (`nminus agent`).
+    Run(agent::RunArgs),
+}
+
+/// Run the parsed `nminus-agent` command line and return the process exit code.
+pub fn run_agent_side(cli: AgentCli) -> ExitCode {
+    exit_code(match cli.command {
+        AgentSide::Collect(a) => collect::run(&a),
+        AgentSide::Enroll(e) => agent::enroll(&e),
+        AgentSide::Run(a) => agent::run_agent(&a),
+    })
+}
+
 /// Run the parsed command line and return the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let r = match cli.command {
@@ -134,6 +186,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     };
+    exit_code(r)
+}
+
+fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -163,5 +219,6 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::command().debug_assert();
+        <super::AgentCli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -203,6 +203,33 @@ impl Root {
         }
     }
 
+    /// Open a file for streaming (bounded by [`MAX_FILE_BYTES`] as [`Self::read`] is): the
+    /// same checks and errors as `read`, without holding the whole file in memory (large
+    /// databases such as dpkg's `status` are parsed as they are read).
+    pub fn open(&self, node_path: &str) -> io::Result<Box<dyn Read + Send + '_>> {
+        match &self.backend {
+            Backend::Dir(base) => {
+                let host = resolve_dir(base, node_path).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{node_path}: not found under the root"),
+                    )
+                })?;
+                let f = fs_err::File::open(&host)?;
+                let len = f.metadata()?.len();
+                if len > MAX_FILE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{node_path}: {len} bytes exceeds the {MAX_FILE_BYTES}-byte limit"),
+                    ));
+                }
+                Ok(Box::new(f.take(MAX_FILE_BYTES)))
+            }
+            // In memory the contents are already held: a cursor over them.
+            Backend::Mem(_) => Ok(Box::new(io::Cursor::new(self.read(node_path)?))),
+        }
+    }
+
     /// Read a whole file as (lossy) UTF-8.
     pub fn read_string(&self, node_path: &str) -> io::Result<String> {
         let b = self.read(node_path)?;

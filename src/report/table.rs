@@ -67,11 +67,15 @@ impl ReportWriter for TableWriter {
             self.0.width.max(60)
         };
         let s = &r.summary;
-        let verdict = if s.compliant {
+        let mut verdict = if s.compliant {
             paint(c, "32", "COMPLIANT")
         } else {
             paint(c, "1;31", "NOT COMPLIANT")
         };
+        // Unread inputs or data missing: the verdict covers only what could be judged.
+        if s.problems > 0 || !r.not_judged.is_empty() {
+            verdict.push_str(&paint(c, "1;33", " (INCOMPLETE)"));
+        }
         writeln!(
             out,
             "{verdict}  {} nodes, {} packages, {} findings ({} waived), {} problems  [gate: {}; as of {}]",
