@@ -25,9 +25,23 @@ pub fn run(target: &str, data: &[u8]) {
         "version_parse" => version_parse(data),
         "dpkg_status" => {
             let ctx = crate::collect::dpkg::Ctx::default();
-            let _ = crate::collect::dpkg::parse_status(data, "/var/lib/dpkg/status", false, &ctx);
+            let whole =
+                crate::collect::dpkg::parse_status(data, "/var/lib/dpkg/status", false, &ctx);
             let _ =
                 crate::collect::dpkg::parse_status(data, "/var/lib/dpkg/status.d/x", true, &ctx);
+            // Differential: the streaming parser (what `collect` uses) must agree exactly.
+            let streamed = crate::collect::dpkg::parse_status_reader(
+                data,
+                "/var/lib/dpkg/status",
+                false,
+                &ctx,
+            )
+            .expect("reading from memory cannot fail");
+            assert_eq!(
+                serde_json::to_value(&streamed).ok(),
+                serde_json::to_value(&whole).ok(),
+                "streaming and whole-file dpkg parses differ"
+            );
         }
         "apk_installed" => {
             let _ = crate::collect::apk::parse_installed(

@@ -717,7 +717,7 @@ fn upgrades(inv: &Inventory, apt: &AptIndex, policy: &Policy, out: &mut Vec<Find
             crate::model::PackageMeta::Deb { arch, .. } => arch.clone().unwrap_or_default(),
             _ => String::new(),
         };
-        let Some(cand) = apt.candidate(&p.name, &arch) else {
+        let Some(cand) = apt.upgrade_candidate(&p.name, &arch, &p.version) else {
             continue;
         };
         let newer = match (

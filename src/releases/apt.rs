@@ -2,14 +2,16 @@
 //!
 //! [`AptIndex::load`] reads `Packages` files (plain, or gzip-compressed `.gz`), streaming: only
 //! `Package`, `Version`, `Architecture` and `Source` of each stanza are kept, and for each
-//! (package, architecture) only the highest version. [`AptIndex::candidate`] then answers what
-//! `apt-get -s upgrade` would install on a machine of that architecture with those sources and
-//! no pinning: every index has the default priority 500, so the candidate is the highest version
-//! (dpkg ordering) among the stanzas of that architecture or `Architecture: all`. A version for
-//! another architecture is never a candidate. Not modelled: pin priorities (`apt_preferences`,
-//! `NotAutomatic`/`ButAutomaticUpgrades` releases such as backports, which apt gives priority
-//! 100 or 1), the installed version (priority 100, which keeps a newer local version installed),
-//! `Provides`, and multi-arch `:arch` qualifiers in names.
+//! (package, architecture, priority) only the highest version. [`AptIndex::candidate`] then
+//! answers what `apt-get -s upgrade` would install for an installed package on a machine of that
+//! architecture with those sources and no `apt_preferences` pins. Each index gets apt's default
+//! priority from its suite's `InRelease`: 500, or 100 for a `NotAutomatic: yes` +
+//! `ButAutomaticUpgrades: yes` suite (backports), or 1 for `NotAutomatic: yes` alone
+//! (experimental). The candidate is the highest version (dpkg ordering) among the stanzas of that
+//! architecture or `Architecture: all` in the highest-priority indexes that have the package; a
+//! priority-1 version is never a candidate for an installed package (the installed version has
+//! priority 100). A version for another architecture is never a candidate. Not modelled:
+//! `apt_preferences` pins, `Provides`, and multi-arch `:arch` qualifiers in names.
 //!
 //! Integrity: for each index, the `InRelease` file of its suite is looked for — beside it under
 //! apt's list naming (`<site>_dists_<suite>_InRelease` for
@@ -114,6 +116,8 @@ pub struct IndexSource {
 struct Entry {
     /// Index into `AptIndex::archs`.
     arch: u16,
+    /// apt's default priority of the index it came from (500, 100 or 1).
+    priority: u16,
     version: Box<str>,
     /// The source package, when it differs from the binary package name.
     source: Option<Box<str>>,
@@ -125,6 +129,37 @@ pub struct AptIndex {
     archs: Vec<String>,
     packages: HashMap<Box<str>, Vec<Entry>>,
     sources: Vec<IndexSource>,
+    /// Priority of the index being loaded.
+    #[serde(skip)]
+    loading_priority: u16,
+}
+
+/// apt's default priority for the indexes of a suite, from its `Release`/`InRelease` fields:
+/// 1 for `NotAutomatic: yes`, 100 with `ButAutomaticUpgrades: yes` as well, else 500.
+pub fn release_priority(text: &str) -> u16 {
+    let mut not_automatic = false;
+    let mut but_upgrades = false;
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN PGP SIGNATURE") {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let yes = v.trim().eq_ignore_ascii_case("yes");
+            if k.trim().eq_ignore_ascii_case("NotAutomatic") {
+                not_automatic = yes;
+            } else if k.trim().eq_ignore_ascii_case("ButAutomaticUpgrades") {
+                but_upgrades = yes;
+            }
+        }
+    }
+    match (not_automatic, but_upgrades) {
+        (true, true) => 100,
+        (true, false) => 1,
+        _ => 500,
+    }
 }
 
 /// Counts and hashes the bytes read through it.
@@ -213,20 +248,22 @@ impl AptIndex {
                 ),
             ));
         }
+        self.loading_priority = 500;
         let expect = find_inrelease(file).map(|(inrelease, entry)| {
-            let listed = crate::releases::read_text(&inrelease)
-                .ok()
-                .map(|t| parse_release_sha256(&t))
-                .and_then(|entries| {
-                    let plain = entries.iter().find(|e| e.name == entry).cloned();
-                    plain.map(|e| (e, false)).or_else(|| {
-                        let stored = format!("{entry}.{ext}");
-                        entries
-                            .into_iter()
-                            .find(|e| (gz || lz4) && e.name == stored)
-                            .map(|e| (e, true))
-                    })
-                });
+            let text = crate::releases::read_text(&inrelease).ok();
+            if let Some(t) = &text {
+                self.loading_priority = release_priority(t);
+            }
+            let listed = text.map(|t| parse_release_sha256(&t)).and_then(|entries| {
+                let plain = entries.iter().find(|e| e.name == entry).cloned();
+                plain.map(|e| (e, false)).or_else(|| {
+                    let stored = format!("{entry}.{ext}");
+                    entries
+                        .into_iter()
+                        .find(|e| (gz || lz4) && e.name == stored)
+                        .map(|e| (e, true))
+                })
+            });
             Expect {
                 inrelease,
                 entry,
@@ -476,7 +513,11 @@ impl AptIndex {
                 .entry(Box::from(st.package.as_str()))
                 .or_default(),
         };
-        match entries.iter_mut().find(|e| e.arch == arch) {
+        let priority = self.loading_priority;
+        match entries
+            .iter_mut()
+            .find(|e| e.arch == arch && e.priority == priority)
+        {
             Some(e) => {
                 if deb_gt(&st.version, &e.version) {
                     e.version = Box::from(st.version.as_str());
@@ -485,6 +526,7 @@ impl AptIndex {
             }
             None => entries.push(Entry {
                 arch,
+                priority,
                 version: Box::from(st.version.as_str()),
                 source,
             }),
@@ -492,30 +534,46 @@ impl AptIndex {
         st.reset();
     }
 
-    fn best(&self, name: &str, arch: &str) -> Option<&Entry> {
+    /// The version apt's policy picks among the stanzas of `arch` or `all`: the highest
+    /// priority, then the highest version. For an installed package (`installed`), versions
+    /// older than it are not considered (apt downgrades only at priority 1000, which needs a
+    /// pin) and priorities under the installed version's 100 never win.
+    fn best(&self, name: &str, arch: &str, installed: Option<&str>) -> Option<&Entry> {
         let entries = self.packages.get(name)?;
+        let usable = |e: &&Entry| {
+            let a = self.archs[usize::from(e.arch)].as_str();
+            (a == arch || a == "all")
+                && installed.is_none_or(|i| e.priority >= 100 && !deb_gt(i, &e.version))
+        };
+        let top = entries.iter().filter(usable).map(|e| e.priority).max()?;
         entries
             .iter()
-            .filter(|e| {
-                let a = self.archs[usize::from(e.arch)].as_str();
-                a == arch || a == "all"
-            })
+            .filter(|e| usable(e) && e.priority == top)
             .fold(None, |best: Option<&Entry>, e| match best {
                 Some(b) if !deb_gt(&e.version, &b.version) => Some(b),
                 _ => Some(e),
             })
     }
 
+    /// The newer version `apt-get upgrade` would install for binary package `name` installed at
+    /// `installed` on architecture `arch`, if any (see [`Self::candidate`] for the policy).
+    pub fn upgrade_candidate(&self, name: &str, arch: &str, installed: &str) -> Option<&str> {
+        self.best(name, arch, Some(installed))
+            .filter(|e| deb_gt(&e.version, installed))
+            .map(|e| &*e.version)
+    }
+
     /// The version apt would install for binary package `name` on architecture `arch`
-    /// (`amd64`): the highest version of that architecture or `all` across all indexes.
+    /// (`amd64`) when it is not installed: the highest version of that architecture or `all` in
+    /// the highest-priority indexes that have it.
     pub fn candidate(&self, name: &str, arch: &str) -> Option<&str> {
-        self.best(name, arch).map(|e| &*e.version)
+        self.best(name, arch, None).map(|e| &*e.version)
     }
 
     /// The source package of the candidate (the package name itself when the stanza has no
     /// `Source`).
     pub fn candidate_source<'a>(&'a self, name: &'a str, arch: &str) -> Option<&'a str> {
-        self.best(name, arch)
+        self.best(name, arch, None)
             .map(|e| e.source.as_deref().unwrap_or(name))
     }
 

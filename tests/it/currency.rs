@@ -300,6 +300,188 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
     );
 }
 
+/// apt's default priorities, against apt itself: a backports-like suite (`NotAutomatic` +
+/// `ButAutomaticUpgrades`, priority 100) and an experimental-like one (`NotAutomatic`, 1) beside
+/// a normal one (500), over a real Debian 12 status. Each case is a real installed package:
+/// main has the installed version and backports a newer one (no upgrade); only experimental is
+/// newer (none); only backports has the package (upgrade from backports); main newer and
+/// backports newer still (main wins).
+#[test]
+fn upgrade_candidates_follow_apt_priorities() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join("lists/partial")).unwrap();
+    fs_err::create_dir_all(d.join("cache")).unwrap();
+    let status = shared_data("fixtures/dpkg/this-debian12/status");
+    let status_text = fs_err::read_to_string(&status).unwrap();
+    // The installed package's own stanza (so that apt sees the same package, not a rebuild),
+    // without its Status and Conffiles, as an index stanza at `version`.
+    let stanza = |name: &str, version: &str| {
+        let st = status_text
+            .split("\n\n")
+            .find(|st| st.lines().next() == Some(&format!("Package: {name}")))
+            .unwrap_or_else(|| panic!("{name} is not in the status"));
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in st.lines() {
+            if line.starts_with([' ', '\t']) {
+                if !skipping {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                continue;
+            }
+            skipping = line.starts_with("Status:") || line.starts_with("Conffiles:");
+            if skipping {
+                continue;
+            }
+            if line.starts_with("Version:") {
+                out.push_str(&format!("Version: {version}\n"));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str(&format!("Filename: pool/{name}_{version}.deb\nSize: 1\n\n"));
+        out
+    };
+    // (suite, Release fields, stanzas)
+    let suites = [
+        (
+            "main",
+            "",
+            [
+                stanza("bash", "5.2.15-2+b8"),
+                stanza("coreutils", "9.1-1"),
+                stanza("sed", "4.9-2"),
+            ]
+            .concat(),
+        ),
+        (
+            "backports",
+            "NotAutomatic: yes\nButAutomaticUpgrades: yes\n",
+            [
+                stanza("bash", "5.2.37-1~bpo12+1"),
+                stanza("gzip", "1.13-1~bpo12+1"),
+                stanza("sed", "4.9-9~bpo12+1"),
+            ]
+            .concat(),
+        ),
+        (
+            "experimental",
+            "NotAutomatic: yes\n",
+            stanza("coreutils", "9.7-1"),
+        ),
+    ];
+    let mut sources = String::new();
+    let mut files = Vec::new();
+    for (suite, fields, packages) in &suites {
+        let repo = d.join(suite);
+        fs_err::create_dir_all(&repo).unwrap();
+        fs_err::write(repo.join("Packages"), packages).unwrap();
+        let sum = sha256_hex(packages.as_bytes());
+        fs_err::write(
+            repo.join("Release"),
+            format!(
+                "Origin: test\nLabel: {suite}\nSuite: {suite}\nCodename: {suite}\n{fields}SHA256:\n {sum} {} Packages\n",
+                packages.len()
+            ),
+        )
+        .unwrap();
+        sources.push_str(&format!(
+            "deb [trusted=yes allow-insecure=yes] file:{} ./\n",
+            repo.display()
+        ));
+        files.push(repo.join("Packages"));
+    }
+    fs_err::write(d.join("sources.list"), sources).unwrap();
+    let apt = |cmd: &[&str]| {
+        let out = Command::new("apt-get")
+            .args(cmd)
+            .arg("-o=Debug::NoLocking=1")
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                d.join("lists").display()
+            ))
+            .arg(format!("-o=Dir::State::status={}", status.display()))
+            .arg(format!(
+                "-o=Dir::Etc::SourceList={}",
+                d.join("sources.list").display()
+            ))
+            .arg("-o=Dir::Etc::SourceParts=/nonexistent")
+            .arg("-o=Dir::Etc::Preferences=/nonexistent")
+            .arg("-o=Dir::Etc::PreferencesParts=/nonexistent")
+            .arg(format!("-o=Dir::Cache={}", d.join("cache").display()))
+            .arg("-o=APT::Architecture=amd64")
+            .arg("-o=Acquire::Languages=none")
+            .arg("-o=APT::Sandbox::User=root")
+            .output()
+            .expect("apt-get");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    apt(&["update"]);
+    // `Inst sed [4.9-1] (4.9-2 main [amd64])`: name and new version.
+    let want: BTreeMap<String, String> = apt(&["-s", "upgrade"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("Inst "))
+        .map(|l| {
+            let name = l.split_whitespace().next().unwrap().to_owned();
+            let new = l
+                .split_once('(')
+                .unwrap()
+                .1
+                .split_whitespace()
+                .next()
+                .unwrap();
+            (name, new.to_owned())
+        })
+        .collect();
+    let root = d.join("root");
+    fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    fs_err::copy(&status, root.join("var/lib/dpkg/status")).unwrap();
+    let mut inv = collect_root(&Root::new(&root), &CollectOptions::default());
+    inv.node.id = "this-debian12".into();
+    let (cat, notes) = Catalogs::load(&CatalogPaths {
+        openstack: None,
+        endoflife: None,
+        requirements: None,
+        apt: files,
+    });
+    assert!(cat.apt.is_some(), "{notes:?}");
+    let got: BTreeMap<String, String> =
+        judge_currency(&inv, &cat, &policy::load("strict").unwrap(), snapshot())
+            .into_iter()
+            .filter(|f| f.code == FindingCode::UpgradeAvailable)
+            .map(|f| {
+                (
+                    f.subject.name,
+                    f.fixed_in.first().cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+    // What apt decides here: sed from main (500 beats the newer backports), gzip from backports
+    // (nothing else has it); bash stays (main has it), coreutils stays (experimental only).
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        ["gzip", "sed"],
+        "apt: {want:?}"
+    );
+    assert_eq!(got, want);
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// "Upgrade available" for a real Debian 12 dpkg status against the shared bookworm indexes
 /// equals what apt computes from the same status and lists (`apt-get -s upgrade`: installs plus
 /// kept-back packages). apt reads the indexes as three flat `file:` repositories.
