@@ -106,7 +106,10 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         });
         for p in &inv.problems {
             let mut p = p.clone();
-            p.location.path = format!("{}:{}", inv.node.id, p.location.path);
+            // `node:path`, except for a lockfile scanned alone, whose node is its own path.
+            if p.location.path != inv.node.id {
+                p.location.path = format!("{}:{}", inv.node.id, p.location.path);
+            }
             problems.push(p);
         }
         findings.extend(open);
