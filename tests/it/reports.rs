@@ -647,8 +647,25 @@ fn golden_table() {
     let out = render(&fleet(), Format::Table);
     check_golden(Format::Table, &out);
     let text = String::from_utf8(out).unwrap();
-    // One node could not be read: the verdict says it covers only what was judged.
-    assert!(text.starts_with("NOT COMPLIANT (INCOMPLETE)  7 nodes"));
+    // Its one problem is an item skipped on purpose (an unpinned requirement): complete.
+    assert!(text.starts_with("NOT COMPLIANT  7 nodes"));
+    // A file that could not be read, or missing data, makes the verdict say it covers only
+    // what was judged.
+    let mut r = fleet();
+    r.problems[0].kind = nminus::model::ProblemKind::Unreadable;
+    let text = String::from_utf8(render(&r, Format::Table)).unwrap();
+    assert!(
+        text.starts_with("NOT COMPLIANT (INCOMPLETE)  7 nodes"),
+        "{text}"
+    );
+    let mut r = fleet();
+    r.not_judged
+        .push("no endoflife.date data: lifecycles were not judged".into());
+    let text = String::from_utf8(render(&r, Format::Table)).unwrap();
+    assert!(
+        text.starts_with("NOT COMPLIANT (INCOMPLETE)  7 nodes"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "no colour when not asked");
 }
 
