@@ -101,6 +101,10 @@ pub fn run(target: &str, data: &[u8]) {
             let _ = crate::collect::lockfile::parse_pdm_lock(&text, &loc);
             let _ = crate::collect::lockfile::parse_pipfile_lock(&text, &loc);
             let _ = crate::collect::lockfile::parse_pylock_toml(&text, &loc);
+            // A named file of unknown name is recognised by its content, then parsed as that.
+            if let Ok(kind) = crate::collect::lockfile::LockKind::from_content(&text) {
+                let _ = crate::collect::lockfile::parse_lockfile(kind, &text, &loc);
+            }
         }
         other => panic!("unknown fuzz target `{other}`"),
     }

@@ -1,6 +1,6 @@
 //! The analyzer as one loaded value: advisory index, release catalogs and policy, loaded once from
 //! a data directory and then used to judge any number of inventories. `nminus serve` keeps one
-//! behind an `Arc` and swaps it when the feeds change; `nminus scan` can use the same.
+//! behind an `Arc` and swaps it when the feeds change; `nminus scan` loads one per run.
 //!
 //! [`Analyzer::judge_fleet`] matches advisories once per distinct package identity of the fleet
 //! (the keys a package is looked up under, plus its name, version and purl) and fans the
