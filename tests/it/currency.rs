@@ -300,6 +300,72 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
     );
 }
 
+/// A private apt for the tests: its own lists, cache and `sources.list` in a temp dir, the
+/// shared real Debian 12 `status` as the installed packages, no preferences from this machine.
+struct AptSandbox {
+    dir: tempfile::TempDir,
+    status: std::path::PathBuf,
+}
+
+impl AptSandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("lists/partial")).unwrap();
+        fs_err::create_dir_all(dir.path().join("cache")).unwrap();
+        Self {
+            dir,
+            status: shared_data("fixtures/dpkg/this-debian12/status"),
+        }
+    }
+
+    /// The temp dir: write `sources.list` and repositories here.
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// `apt-get CMD…` against the sandbox; its stdout (a failure fails the test).
+    fn run(&self, cmd: &[&str]) -> String {
+        let d = self.dir();
+        let out = Command::new("apt-get")
+            .args(cmd)
+            .arg("-o=Debug::NoLocking=1")
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                d.join("lists").display()
+            ))
+            .arg(format!("-o=Dir::State::status={}", self.status.display()))
+            .arg(format!(
+                "-o=Dir::Etc::SourceList={}",
+                d.join("sources.list").display()
+            ))
+            .arg("-o=Dir::Etc::SourceParts=/nonexistent")
+            .arg("-o=Dir::Etc::Preferences=/nonexistent")
+            .arg("-o=Dir::Etc::PreferencesParts=/nonexistent")
+            .arg(format!("-o=Dir::Cache={}", d.join("cache").display()))
+            .arg("-o=APT::Architecture=amd64")
+            .arg("-o=Acquire::Languages=none")
+            .arg("-o=APT::Sandbox::User=root")
+            .output()
+            .expect("apt-get");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The same `status` collected by nminus, as node `this-debian12`.
+    fn node(&self) -> Inventory {
+        let root = self.dir().join("root");
+        fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+        fs_err::copy(&self.status, root.join("var/lib/dpkg/status")).unwrap();
+        let mut inv = collect_root(&Root::new(&root), &CollectOptions::default());
+        inv.node.id = "this-debian12".into();
+        inv
+    }
+}
+
 /// apt's default priorities, against apt itself: a backports-like suite (`NotAutomatic` +
 /// `ButAutomaticUpgrades`, priority 100) and an experimental-like one (`NotAutomatic`, 1) beside
 /// a normal one (500), over a real Debian 12 status. Each case is a real installed package:
@@ -308,12 +374,10 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
 /// backports newer still (main wins).
 #[test]
 fn upgrade_candidates_follow_apt_priorities() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    fs_err::create_dir_all(d.join("lists/partial")).unwrap();
-    fs_err::create_dir_all(d.join("cache")).unwrap();
-    let status = shared_data("fixtures/dpkg/this-debian12/status");
-    let status_text = fs_err::read_to_string(&status).unwrap();
+    let apt = AptSandbox::new();
+    let d = apt.dir();
+
+    let status_text = fs_err::read_to_string(&apt.status).unwrap();
     // The installed package's own stanza (so that apt sees the same package, not a rebuild),
     // without its Status and Conffiles, as an index stanza at `version`.
     let stanza = |name: &str, version: &str| {
@@ -395,38 +459,10 @@ fn upgrade_candidates_follow_apt_priorities() {
         files.push(repo.join("Packages"));
     }
     fs_err::write(d.join("sources.list"), sources).unwrap();
-    let apt = |cmd: &[&str]| {
-        let out = Command::new("apt-get")
-            .args(cmd)
-            .arg("-o=Debug::NoLocking=1")
-            .arg(format!(
-                "-o=Dir::State::Lists={}",
-                d.join("lists").display()
-            ))
-            .arg(format!("-o=Dir::State::status={}", status.display()))
-            .arg(format!(
-                "-o=Dir::Etc::SourceList={}",
-                d.join("sources.list").display()
-            ))
-            .arg("-o=Dir::Etc::SourceParts=/nonexistent")
-            .arg("-o=Dir::Etc::Preferences=/nonexistent")
-            .arg("-o=Dir::Etc::PreferencesParts=/nonexistent")
-            .arg(format!("-o=Dir::Cache={}", d.join("cache").display()))
-            .arg("-o=APT::Architecture=amd64")
-            .arg("-o=Acquire::Languages=none")
-            .arg("-o=APT::Sandbox::User=root")
-            .output()
-            .expect("apt-get");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    apt(&["update"]);
+    apt.run(&["update"]);
     // `Inst sed [4.9-1] (4.9-2 main [amd64])`: name and new version.
-    let want: BTreeMap<String, String> = apt(&["-s", "upgrade"])
+    let want: BTreeMap<String, String> = apt
+        .run(&["-s", "upgrade"])
         .lines()
         .filter_map(|l| l.strip_prefix("Inst "))
         .map(|l| {
@@ -441,11 +477,7 @@ fn upgrade_candidates_follow_apt_priorities() {
             (name, new.to_owned())
         })
         .collect();
-    let root = d.join("root");
-    fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    fs_err::copy(&status, root.join("var/lib/dpkg/status")).unwrap();
-    let mut inv = collect_root(&Root::new(&root), &CollectOptions::default());
-    inv.node.id = "this-debian12".into();
+    let inv = apt.node();
     let (cat, notes) = Catalogs::load(&CatalogPaths {
         openstack: None,
         endoflife: None,
@@ -487,10 +519,8 @@ fn sha256_hex(b: &[u8]) -> String {
 /// kept-back packages). apt reads the indexes as three flat `file:` repositories.
 #[test]
 fn upgrades_equal_apt_get_upgrade() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    fs_err::create_dir_all(d.join("lists/partial")).unwrap();
-    fs_err::create_dir_all(d.join("cache")).unwrap();
+    let apt = AptSandbox::new();
+    let d = apt.dir();
     let idx = shared_data("debian-apt-indexes/bookworm-amd64");
     let mut apt_files = Vec::new();
     let mut sources = String::new();
@@ -513,36 +543,8 @@ fn upgrades_equal_apt_get_upgrade() {
     }
     assert_eq!(apt_files.len(), 3, "{apt_files:?}");
     fs_err::write(d.join("sources.list"), sources).unwrap();
-    let status = shared_data("fixtures/dpkg/this-debian12/status");
-    let apt = |cmd: &[&str]| {
-        let out = Command::new("apt-get")
-            .args(cmd)
-            .arg("-o=Debug::NoLocking=1")
-            .arg(format!(
-                "-o=Dir::State::Lists={}",
-                d.join("lists").display()
-            ))
-            .arg(format!("-o=Dir::State::status={}", status.display()))
-            .arg(format!(
-                "-o=Dir::Etc::SourceList={}",
-                d.join("sources.list").display()
-            ))
-            .arg("-o=Dir::Etc::SourceParts=/nonexistent")
-            .arg(format!("-o=Dir::Cache={}", d.join("cache").display()))
-            .arg("-o=APT::Architecture=amd64")
-            .arg("-o=Acquire::Languages=none")
-            .arg("-o=APT::Sandbox::User=root")
-            .output()
-            .expect("apt-get");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    apt(&["update"]);
-    let text = apt(&["-s", "upgrade"]);
+    apt.run(&["update"]);
+    let text = apt.run(&["-s", "upgrade"]);
     let mut want: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("Inst "))
@@ -573,11 +575,7 @@ fn upgrades_equal_apt_get_upgrade() {
             }
         }
     }
-    let root = d.join("root");
-    fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    fs_err::copy(&status, root.join("var/lib/dpkg/status")).unwrap();
-    let mut inv = collect_root(&Root::new(&root), &CollectOptions::default());
-    inv.node.id = "this-debian12".into();
+    let inv = apt.node();
     let (cat, _) = Catalogs::load(&CatalogPaths {
         openstack: None,
         endoflife: None,
