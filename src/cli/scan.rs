@@ -166,15 +166,12 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     let refs: Vec<&Inventory> = inventories.iter().collect();
     let judged = analyzer.judge_fleet(&refs, as_of_date);
     let nodes: Vec<(&Inventory, Vec<_>)> = refs.iter().copied().zip(judged).collect();
-    // Skipped items (an unpinned requirement, a size limit) are reported but do not make the
-    // scan incomplete; unreadable and malformed files do.
-    let node_problems: usize = inventories
-        .iter()
-        .flat_map(|i| &i.problems)
-        .filter(|p| p.kind != crate::model::ProblemKind::Skipped)
-        .count()
-        + setup_problems.len();
     let report = analyzer.report(nodes, setup_problems, today, as_of_date);
+    let node_problems = report
+        .problems
+        .iter()
+        .filter(|p| p.leaves_incomplete())
+        .count();
     let judged_at = started.elapsed();
 
     super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
@@ -196,7 +193,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     // small allocations) would only add to the scan's time.
     std::mem::forget(analyzer);
     std::mem::forget(inventories);
-    Ok(if node_problems > 0 || !report.not_judged.is_empty() {
+    Ok(if !report.is_complete() {
         super::EXIT_ERROR
     } else if failed {
         super::EXIT_VIOLATIONS

@@ -114,6 +114,13 @@ impl Problem {
             message: message.into(),
         }
     }
+
+    /// Whether this problem leaves a scan incomplete: an input that could not be read or was
+    /// malformed does; an item skipped on purpose (an unpinned requirement, a size limit) does
+    /// not.
+    pub fn leaves_incomplete(&self) -> bool {
+        self.kind != ProblemKind::Skipped
+    }
 }
 
 impl fmt::Display for Problem {

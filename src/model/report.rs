@@ -163,6 +163,12 @@ pub struct HistoryPoint {
 }
 
 impl Report {
+    /// Whether everything was judged: no input left unread ([`Problem::leaves_incomplete`]) and
+    /// no data missing (`not_judged`). `scan` exits 2 when it is not; reports say so.
+    pub fn is_complete(&self) -> bool {
+        self.not_judged.is_empty() && !self.problems.iter().any(Problem::leaves_incomplete)
+    }
+
     /// This report as one point of a compliance history.
     pub fn history_point(&self) -> HistoryPoint {
         HistoryPoint {

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use super::util::{code_title, finding_id, gate_of, sorted, xml_escape as x, xml_text};
 use super::{Format, ReportError, ReportWriter};
-use crate::model::{Finding, FindingCode, ProblemKind, Report};
+use crate::model::{Finding, FindingCode, Report};
 
 /// The JUnit writer.
 #[derive(Debug)]
@@ -196,7 +196,7 @@ fn junit(r: &Report) -> String {
         .chain(
             r.problems
                 .iter()
-                .filter(|p| p.kind != ProblemKind::Skipped)
+                .filter(|p| p.leaves_incomplete())
                 .map(ToString::to_string),
         )
         .collect();

@@ -204,8 +204,7 @@ fn sarif(r: &Report) -> Value {
             "locations": [{ "physicalLocation": physical(&p.location) }],
         })
     }));
-    let complete =
-        r.not_judged.is_empty() && r.problems.iter().all(|p| p.kind == ProblemKind::Skipped);
+    let complete = r.is_complete();
     let mut invocation = json!({
         "executionSuccessful": complete,
         "endTimeUtc": r.generated_at,

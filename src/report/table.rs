@@ -72,14 +72,8 @@ impl ReportWriter for TableWriter {
         } else {
             paint(c, "1;31", "NOT COMPLIANT")
         };
-        // Unread inputs or data missing: the verdict covers only what could be judged (items
-        // skipped on purpose, such as an unpinned requirement, do not make it incomplete; the
-        // same rule as `scan`'s exit code 2).
-        let unread = r
-            .problems
-            .iter()
-            .any(|p| p.kind != crate::model::ProblemKind::Skipped);
-        if unread || !r.not_judged.is_empty() {
+        // Unread inputs or data missing: the verdict covers only what could be judged.
+        if !r.is_complete() {
             verdict.push_str(&paint(c, "1;33", " (INCOMPLETE)"));
         }
         writeln!(
