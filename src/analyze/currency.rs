@@ -34,6 +34,8 @@ pub struct Catalogs {
     pub constraints: Option<UpperConstraints>,
     /// Problems met while loading.
     pub problems: Vec<Problem>,
+    /// The parts that are missing or could not be loaded: what was not judged, and why.
+    pub notes: Vec<CatalogNote>,
     /// Purl (without version) → endoflife.date product, built from the products' identifiers.
     purl_products: HashMap<String, String>,
     /// Extra package matches (`advisories/products.yaml`).
@@ -44,6 +46,29 @@ pub struct Catalogs {
 /// it only when it matters: the policy has a `constraints` check and a node runs OpenStack
 /// services installed outside the OS package manager.
 const NO_REQUIREMENTS_NOTE: &str = "no openstack/requirements data: Python dependencies were not judged against upper-constraints (sync the `openstack-requirements` feed)";
+
+/// A part of the release data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogPart {
+    /// openstack/releases: OpenStack series.
+    OpenStack,
+    /// endoflife.date: lifecycles.
+    Lifecycles,
+    /// openstack/requirements: upper-constraints.
+    Requirements,
+    /// apt package indexes: upgrades.
+    Apt,
+}
+
+/// A part of the release data that is missing or could not be loaded, and what was therefore
+/// not judged (the message says so, and how to sync it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogNote {
+    /// Which part.
+    pub part: CatalogPart,
+    /// For people.
+    pub message: String,
+}
 
 /// The shipped package → product matches.
 pub const PRODUCTS_YAML: &str = include_str!("../../advisories/products.yaml");
@@ -160,21 +185,26 @@ impl Catalogs {
             )
         });
         let mut cat = Self::default();
+        let mut note = |part, message| notes.push(CatalogNote { part, message });
         match os {
             Some(Ok((c, p))) => {
                 cat.openstack = Some(c);
                 cat.problems.extend(p);
             }
-            Some(Err(e)) => notes.push(format!("openstack/releases could not be loaded: {e}")),
-            None => notes.push("no openstack/releases data: OpenStack series were not judged (sync the `openstack-releases` feed)".to_owned()),
+            Some(Err(e)) => note(CatalogPart::OpenStack, format!("openstack/releases could not be loaded: {e}")),
+            None => note(CatalogPart::OpenStack, "no openstack/releases data: OpenStack series were not judged (sync the `openstack-releases` feed)".to_owned()),
         }
         match eol {
             Some(Ok((c, p))) => {
                 cat.lifecycles = Some(c);
                 cat.problems.extend(p);
             }
-            Some(Err(e)) => notes.push(format!("endoflife.date data could not be loaded: {e}")),
-            None => notes.push(
+            Some(Err(e)) => note(
+                CatalogPart::Lifecycles,
+                format!("endoflife.date data could not be loaded: {e}"),
+            ),
+            None => note(
+                CatalogPart::Lifecycles,
                 "no endoflife.date data: lifecycles were not judged (sync the `endoflife` feed)"
                     .to_owned(),
             ),
@@ -184,7 +214,10 @@ impl Catalogs {
                 cat.apt = Some(c);
                 cat.problems.extend(p);
             }
-            Some(Err(e)) => notes.push(format!("package indexes could not be loaded: {e}")),
+            Some(Err(e)) => note(
+                CatalogPart::Apt,
+                format!("package indexes could not be loaded: {e}"),
+            ),
             None => {}
         }
         match uc {
@@ -192,11 +225,13 @@ impl Catalogs {
                 cat.constraints = Some(c);
                 cat.problems.extend(p);
             }
-            Some(Err(e)) => notes.push(format!("openstack/requirements could not be loaded: {e}: Python dependencies were not judged against upper-constraints")),
-            None => notes.push(NO_REQUIREMENTS_NOTE.to_owned()),
+            Some(Err(e)) => note(CatalogPart::Requirements, format!("openstack/requirements could not be loaded: {e}: Python dependencies were not judged against upper-constraints")),
+            None => note(CatalogPart::Requirements, NO_REQUIREMENTS_NOTE.to_owned()),
         }
         cat.index_purls();
-        (cat, notes)
+        cat.notes = notes;
+        let messages = cat.notes.iter().map(|n| n.message.clone()).collect();
+        (cat, messages)
     }
 
     /// Add openstack/requirements upper-constraints (tests, the server).

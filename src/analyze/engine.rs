@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 
 use super::{
     apply_waivers, build_report, judge_currency, lookup_keys, match_inventory, AdvisoryIndex,
-    CatalogPaths, Catalogs, Gate, GateTerm, LookupKey, ReportInput,
+    CatalogPart, CatalogPaths, Catalogs, Gate, GateTerm, LookupKey, ReportInput,
 };
 use crate::model::{
     Evidence, FeedStatus, Finding, FindingCode, Inventory, NodeInfo, Problem, Report, Severity,
@@ -113,7 +113,7 @@ impl Analyzer {
             requirements: feeds_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
         };
         // Feeds and release catalogs are independent: load them side by side.
-        let (loaded, (catalogs, notes)) = std::thread::scope(|s| {
+        let (loaded, (mut catalogs, panicked)) = std::thread::scope(|s| {
             let catalogs = s.spawn(|| Catalogs::load_cached(&paths, cfg.cache.as_deref()));
             let loaded = if !cfg.data.is_dir() {
                 crate::sources::feeds::LoadedFeeds::default()
@@ -133,12 +133,9 @@ impl Analyzer {
                     Some(today),
                 )
             };
-            let catalogs = catalogs.join().unwrap_or_else(|_| {
-                (
-                    Catalogs::default(),
-                    vec!["the release catalogs could not be loaded (their reader panicked)".into()],
-                )
-            });
+            let catalogs = catalogs
+                .join()
+                .map_or_else(|_| (Catalogs::default(), true), |(c, _)| (c, false));
             (loaded, catalogs)
         });
         let mut not_judged = Vec::new();
@@ -149,8 +146,13 @@ impl Analyzer {
                 cfg.data.display()
             ));
         }
-        if cfg.data.is_dir() {
-            not_judged.extend(notes);
+        if panicked {
+            not_judged
+                .push("the release catalogs could not be loaded (their reader panicked)".into());
+        }
+        // Without a data directory, the one note above says it all.
+        if !cfg.data.is_dir() {
+            catalogs.notes.clear();
         }
         let revision = revision_digest(&cfg.data, &loaded.status, &policy);
         let index = AdvisoryIndex::build(loaded.advisories);
@@ -220,9 +222,13 @@ impl Analyzer {
         &self.feeds
     }
 
-    /// What could not be judged for lack of data.
-    pub fn not_judged(&self) -> &[String] {
-        &self.not_judged
+    /// What could not be judged for lack of data (for any node).
+    pub fn not_judged(&self) -> Vec<String> {
+        self.not_judged
+            .iter()
+            .cloned()
+            .chain(self.catalogs.notes.iter().map(|n| n.message.clone()))
+            .collect()
     }
 
     /// What could not be judged for these nodes: a missing part of the release data matters
@@ -238,20 +244,22 @@ impl Analyzer {
                     .iter()
                     .any(|s| s.kind == "service" && !s.install.contains("distro:"))
             });
+        let relevant = |part| match part {
+            CatalogPart::Requirements => wants_constraints,
+            CatalogPart::OpenStack => has_services,
+            CatalogPart::Lifecycles => has_os,
+            CatalogPart::Apt => true,
+        };
         self.not_judged
             .iter()
-            .filter(|n| {
-                if n.contains("openstack/requirements") {
-                    wants_constraints
-                } else if n.contains("openstack/releases") {
-                    has_services
-                } else if n.contains("endoflife") {
-                    has_os
-                } else {
-                    true
-                }
-            })
             .cloned()
+            .chain(
+                self.catalogs
+                    .notes
+                    .iter()
+                    .filter(|n| relevant(n.part))
+                    .map(|n| n.message.clone()),
+            )
             .collect()
     }
 

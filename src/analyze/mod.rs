@@ -20,8 +20,8 @@ mod report;
 mod waivers;
 
 pub use currency::{
-    judge_currency, n_as_of, parse_products, status_as_of, CatalogPaths, Catalogs, ProductMatch,
-    ProductRule, PRODUCTS_YAML,
+    judge_currency, n_as_of, parse_products, status_as_of, CatalogNote, CatalogPart, CatalogPaths,
+    Catalogs, ProductMatch, ProductRule, PRODUCTS_YAML,
 };
 pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
