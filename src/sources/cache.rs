@@ -6,10 +6,11 @@
 //! the feed's reader produced, as JSON, behind a first line with the entry's key. The key is a
 //! sha256 over the cache format version, the nminus version and the running executable's size
 //! and modification time (a rebuilt reader never trusts an old entry), the feed's name, kind and
-//! folder, and a fingerprint of the folder; the key line also carries the sha256 of the JSON
-//! body, so a damaged entry that still parses is not trusted either. A feed whose key and
-//! checksum match is read from its entry; any other (changed, new, corrupt, unreadable, or written by another build) is parsed from its
-//! files and its entry rewritten, atomically. Feeds are independent: syncing one feed re-parses
+//! folder, the folder's canonical path and path as given, and a fingerprint of the folder (one
+//! function, `entry_key`, for feeds and release catalogs alike); the key line also carries the
+//! sha256 of the body, so a damaged entry that still parses is not trusted either. A feed whose
+//! key and checksum match is read from its entry; any other (changed, new, corrupt, unreadable,
+//! or written by another build) is parsed from its files and its entry rewritten, atomically. Feeds are independent: syncing one feed re-parses
 //! only that one. Feed status and age notes are always computed afresh (they depend on the sync
 //! state and the date, not on the files).
 //!
@@ -178,43 +179,11 @@ where
     let Some(cache) = cache_dir else {
         return parse();
     };
-    let mut key = Sha256::new();
-    let mut id = Sha256::new();
-    for part in [
-        &CACHE_FORMAT.to_string(),
-        env!("CARGO_PKG_VERSION"),
-        &build_id(),
-        what,
-    ] {
-        key.update(part.as_bytes());
-        key.update([0u8]);
-    }
-    id.update(what.as_bytes());
-    id.update([0u8]);
-    for input in inputs {
-        let Ok(canon) = fs_err::canonicalize(input) else {
-            return parse();
-        };
-        let fp = match fs_err::metadata(&canon) {
-            Ok(m) if m.is_dir() => match fingerprint(&canon) {
-                Ok(fp) => fp,
-                Err(_) => return parse(),
-            },
-            Ok(m) => Sha256::digest(stamp(&m).as_bytes()).into(),
-            Err(_) => return parse(),
-        };
-        for h in [&mut key, &mut id] {
-            h.update(canon.to_string_lossy().as_bytes());
-            h.update([0u8]);
-        }
-        // The path as given, too: the parsed value and its problems name files by it.
-        key.update(input.to_string_lossy().as_bytes());
-        key.update([0u8]);
-        key.update(fp);
-    }
-    let key = hex(&key.finalize());
+    let Some((key, id)) = entry_key(&build_id(), &[what], inputs) else {
+        return parse();
+    };
     let dir = cache.join("catalogs");
-    let file = dir.join(format!("{}.bin", &hex(&id.finalize())[..32]));
+    let file = dir.join(format!("{id}.bin"));
     if let Some(body) = read_checked(&file, &key) {
         if let Ok((v, problems)) = postcard::from_bytes::<(T, String)>(&body) {
             if let Ok(problems) = serde_json::from_str::<Vec<Problem>>(&problems) {
@@ -232,6 +201,44 @@ where
         }
     }
     Ok((v, problems))
+}
+
+/// The key an entry must carry to be trusted, and its id (file name stem), for an entry named by
+/// `parts` over `inputs` (directories, fingerprinted by [`fingerprint`], or single files, by
+/// their stat). The key covers the cache format, the nminus version and `build`, `parts`, each
+/// input's canonical path and path as given (the value names files by it) and its fingerprint;
+/// the id covers `parts` and the canonical paths, so that a changed input rewrites its entry.
+/// `None` when an input cannot be read: the caller parses (and the reader reports the error).
+fn entry_key(build: &str, parts: &[&str], inputs: &[PathBuf]) -> Option<(String, String)> {
+    let mut key = Sha256::new();
+    let mut id = Sha256::new();
+    for part in [&CACHE_FORMAT.to_string(), env!("CARGO_PKG_VERSION"), build] {
+        key.update(part.as_bytes());
+        key.update([0u8]);
+    }
+    for part in parts {
+        for h in [&mut key, &mut id] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+    }
+    for input in inputs {
+        let canon = fs_err::canonicalize(input).ok()?;
+        let m = fs_err::metadata(&canon).ok()?;
+        let fp: [u8; 32] = if m.is_dir() {
+            fingerprint(&canon).ok()?
+        } else {
+            Sha256::digest(stamp(&m).as_bytes()).into()
+        };
+        for h in [&mut key, &mut id] {
+            h.update(canon.to_string_lossy().as_bytes());
+            h.update([0u8]);
+        }
+        key.update(input.to_string_lossy().as_bytes());
+        key.update([0u8]);
+        key.update(fp);
+    }
+    Some((hex(&key.finalize()), hex(&id.finalize())[..32].to_owned()))
 }
 
 /// The body of the entry in `file` when its key line says `key` and its checksum holds.
@@ -277,30 +284,10 @@ fn load_one(
     };
     // A folder that cannot be fingerprinted (missing, unreadable) is loaded directly: the reader
     // gives the error.
-    let (Ok(canon), Ok(fp)) = (fs_err::canonicalize(dir), fingerprint(dir)) else {
+    let Some((key, id)) = entry_key(build, &[name, kind, folder], &[dir.to_path_buf()]) else {
         return parse();
     };
-    let mut k = Sha256::new();
-    for part in [
-        &CACHE_FORMAT.to_string(),
-        env!("CARGO_PKG_VERSION"),
-        build,
-        name,
-        kind,
-        folder,
-        &canon.to_string_lossy(),
-    ] {
-        k.update(part.as_bytes());
-        k.update([0u8]);
-    }
-    k.update(fp);
-    let key = hex(&k.finalize());
-    let mut id = Sha256::new();
-    for part in [canon.to_string_lossy().as_ref(), name, kind] {
-        id.update(part.as_bytes());
-        id.update([0u8]);
-    }
-    let file = entries_dir.join(format!("{}.json", &hex(&id.finalize())[..32]));
+    let file = entries_dir.join(format!("{id}.json"));
     if let Some(e) = read_entry(&file, &key, name, kind) {
         return Ok((e.advisories, e.problems));
     }
