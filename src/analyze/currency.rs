@@ -156,31 +156,27 @@ impl Catalogs {
     /// [`crate::sources::cache::cached`]; `None` parses every file).
     pub fn load_cached(paths: &CatalogPaths, cache_dir: Option<&Path>) -> (Self, Vec<String>) {
         let mut notes = Vec::new();
+        // A thread per part that is there (a panicking reader counts as missing data); the
+        // upper-constraints (a few thousand lines per branch) are read on this thread.
         let (os, eol, apt, uc) = std::thread::scope(|s| {
-            let a = s.spawn(|| {
-                paths
-                    .openstack
-                    .as_deref()
-                    .map(|d| OpenStackCatalog::load_cached(d, cache_dir))
-            });
-            let b = s.spawn(|| {
-                paths
-                    .endoflife
-                    .as_deref()
-                    .map(|d| Lifecycles::load_cached(d, cache_dir))
-            });
-            let c = s.spawn(|| {
-                (!paths.apt.is_empty()).then(|| AptIndex::load_cached(&paths.apt, cache_dir))
-            });
-            // Small (a few thousand lines per branch): read on this thread.
+            let a = paths
+                .openstack
+                .as_deref()
+                .map(|d| s.spawn(move || OpenStackCatalog::load_cached(d, cache_dir)));
+            let b = paths
+                .endoflife
+                .as_deref()
+                .map(|d| s.spawn(move || Lifecycles::load_cached(d, cache_dir)));
+            let c = (!paths.apt.is_empty())
+                .then(|| s.spawn(|| AptIndex::load_cached(&paths.apt, cache_dir)));
             let d = paths
                 .requirements
                 .as_deref()
                 .map(|d| UpperConstraints::load_cached(d, cache_dir));
             (
-                a.join().ok().flatten(),
-                b.join().ok().flatten(),
-                c.join().ok().flatten(),
+                a.and_then(|h| h.join().ok()),
+                b.and_then(|h| h.join().ok()),
+                c.and_then(|h| h.join().ok()),
                 d,
             )
         });

@@ -114,7 +114,13 @@ impl Analyzer {
         };
         // Feeds and release catalogs are independent: load them side by side.
         let (loaded, (mut catalogs, panicked)) = std::thread::scope(|s| {
-            let catalogs = s.spawn(|| Catalogs::load_cached(&paths, cfg.cache.as_deref()));
+            // No thread when there are no catalogs to read (a lockfile scan of one feed).
+            let nothing = paths.openstack.is_none()
+                && paths.endoflife.is_none()
+                && paths.apt.is_empty()
+                && paths.requirements.is_none();
+            let catalogs =
+                (!nothing).then(|| s.spawn(|| Catalogs::load_cached(&paths, cfg.cache.as_deref())));
             let loaded = if !cfg.data.is_dir() {
                 crate::sources::feeds::LoadedFeeds::default()
             } else if let Some(cache) = cfg.cache.as_deref() {
@@ -133,9 +139,12 @@ impl Analyzer {
                     Some(today),
                 )
             };
-            let catalogs = catalogs
-                .join()
-                .map_or_else(|_| (Catalogs::default(), true), |(c, _)| (c, false));
+            let catalogs = match catalogs {
+                Some(h) => h
+                    .join()
+                    .map_or_else(|_| (Catalogs::default(), true), |(c, _)| (c, false)),
+                None => (Catalogs::load_cached(&paths, cfg.cache.as_deref()).0, false),
+            };
             (loaded, catalogs)
         });
         let mut not_judged = Vec::new();
@@ -155,7 +164,7 @@ impl Analyzer {
             catalogs.notes.clear();
         }
         let revision = revision_digest(&cfg.data, &loaded.status, &policy);
-        let index = AdvisoryIndex::build(loaded.advisories);
+        let index = AdvisoryIndex::from_feeds(loaded.advisories);
         Ok(Self::from_parts(
             index,
             catalogs,

@@ -1,8 +1,11 @@
 //! The advisory index: (canonical ecosystem, normalised package) → affected entries.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::model::{Advisory, Affected};
+use crate::sources::cache::CompiledFeed;
+use crate::sources::feeds::FeedAdvisories;
 
 /// Canonical ecosystem key: lower case, Ubuntu's `:LTS`/`:Pro` qualifiers dropped, Alpine's
 /// `v` prefix dropped (`Alpine:v3.18` → `alpine:3.18`), Debian point releases dropped.
@@ -30,40 +33,115 @@ pub fn canonical_ecosystem(s: &str) -> String {
 }
 
 /// Advisories indexed for lookup. Withdrawn advisories are kept (for reporting counts) but not
-/// indexed.
+/// indexed. Advisories of compiled feeds (read back from the cache) are decoded on first lookup
+/// and kept; a lockfile scan decodes only the advisories about its packages.
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
-    advisories: Vec<Advisory>,
+    slots: Vec<Slot>,
+    feeds: Vec<CompiledFeed>,
     by_key: HashMap<(String, String), Vec<(u32, u32)>>,
     withdrawn: usize,
+}
+
+/// One advisory: decoded, or where to decode it from (feed, item).
+#[derive(Debug)]
+struct Slot {
+    cell: OnceLock<Option<Box<Advisory>>>,
+    compiled: Option<(u32, u32)>,
 }
 
 impl AdvisoryIndex {
     /// Build from advisories of every feed.
     pub fn build(advisories: Vec<Advisory>) -> Self {
-        let mut by_key: HashMap<(String, String), Vec<(u32, u32)>> = HashMap::new();
-        let mut withdrawn = 0;
-        for (ai, a) in advisories.iter().enumerate() {
-            if a.withdrawn.is_some() {
-                withdrawn += 1;
-                continue;
-            }
-            for (fi, f) in a.affected.iter().enumerate() {
-                let key = (
-                    canonical_ecosystem(&f.ecosystem),
-                    f.package.to_ascii_lowercase(),
-                );
-                by_key.entry(key).or_default().push((
+        Self::from_feeds(vec![FeedAdvisories::Parsed(advisories)])
+    }
+
+    /// Build from each feed's advisories, in feed order.
+    pub fn from_feeds(feeds: Vec<FeedAdvisories>) -> Self {
+        let mut idx = Self::default();
+        let keys: usize = feeds
+            .iter()
+            .map(|f| match f {
+                FeedAdvisories::Parsed(v) => v.iter().map(|a| a.affected.len()).sum::<usize>(),
+                FeedAdvisories::Compiled(c) => c.items().iter().map(|i| i.affected.len()).sum(),
+            })
+            .sum();
+        idx.by_key.reserve(keys);
+        idx.slots
+            .reserve(feeds.iter().map(FeedAdvisories::len).sum());
+        let key = |by_key: &mut HashMap<(String, String), Vec<(u32, u32)>>,
+                   ai: usize,
+                   fi: usize,
+                   eco: &str,
+                   pkg: &str| {
+            by_key
+                .entry((canonical_ecosystem(eco), pkg.to_ascii_lowercase()))
+                .or_default()
+                .push((
                     u32::try_from(ai).unwrap_or(u32::MAX),
                     u32::try_from(fi).unwrap_or(u32::MAX),
                 ));
+        };
+        for feed in feeds {
+            match feed {
+                FeedAdvisories::Parsed(advisories) => {
+                    for a in advisories {
+                        let ai = idx.slots.len();
+                        if a.withdrawn.is_some() {
+                            idx.withdrawn += 1;
+                        } else {
+                            for (fi, f) in a.affected.iter().enumerate() {
+                                key(&mut idx.by_key, ai, fi, &f.ecosystem, &f.package);
+                            }
+                        }
+                        idx.slots.push(Slot {
+                            cell: OnceLock::from(Some(Box::new(a))),
+                            compiled: None,
+                        });
+                    }
+                }
+                FeedAdvisories::Compiled(c) => {
+                    let fidx = u32::try_from(idx.feeds.len()).unwrap_or(u32::MAX);
+                    for (i, it) in c.items().iter().enumerate() {
+                        let ai = idx.slots.len();
+                        if it.withdrawn {
+                            idx.withdrawn += 1;
+                        } else {
+                            for (fi, (eco, pkg)) in it.affected.iter().enumerate() {
+                                key(&mut idx.by_key, ai, fi, eco, pkg);
+                            }
+                        }
+                        idx.slots.push(Slot {
+                            cell: OnceLock::new(),
+                            compiled: Some((fidx, u32::try_from(i).unwrap_or(u32::MAX))),
+                        });
+                    }
+                    idx.feeds.push(c);
+                }
             }
         }
-        Self {
-            advisories,
-            by_key,
-            withdrawn,
-        }
+        idx
+    }
+
+    /// Advisory `ai`, decoding it on first use. A compiled advisory that does not decode (a
+    /// damaged cache entry that passed its checksum) is said once on standard error and left
+    /// out; `--no-cache` reads the feed again.
+    fn get(&self, ai: usize) -> Option<&Advisory> {
+        let slot = self.slots.get(ai)?;
+        slot.cell
+            .get_or_init(|| {
+                let (f, i) = slot.compiled?;
+                match self.feeds.get(f as usize)?.decode(i as usize) {
+                    Ok(a) => Some(Box::new(a)),
+                    Err(e) => {
+                        eprintln!(
+                            "warning: advisory cache entry damaged ({e}); that advisory is not judged: rerun with --no-cache"
+                        );
+                        None
+                    }
+                }
+            })
+            .as_deref()
     }
 
     /// Affected entries for (ecosystem, package); `ecosystem` must be canonical.
@@ -78,19 +156,19 @@ impl AdvisoryIndex {
             .into_iter()
             .flatten()
             .filter_map(|(ai, fi)| {
-                let a = self.advisories.get(*ai as usize)?;
+                let a = self.get(*ai as usize)?;
                 Some((a, a.affected.get(*fi as usize)?))
             })
     }
 
     /// Number of advisories (withdrawn included).
     pub fn len(&self) -> usize {
-        self.advisories.len()
+        self.slots.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.advisories.is_empty()
+        self.slots.is_empty()
     }
 
     /// Number of withdrawn advisories (loaded, never matched).
@@ -98,9 +176,9 @@ impl AdvisoryIndex {
         self.withdrawn
     }
 
-    /// Every advisory.
-    pub fn advisories(&self) -> &[Advisory] {
-        &self.advisories
+    /// Every advisory, in feed order (decoding all of them).
+    pub fn advisories(&self) -> impl Iterator<Item = &Advisory> + '_ {
+        (0..self.slots.len()).filter_map(|i| self.get(i))
     }
 
     /// Ecosystems present, with the number of (package) keys each.

@@ -1,30 +1,47 @@
 //! A compiled cache of loaded feeds, so a scan does not parse thousands of feed files each time.
 //!
-//! [`load_all_cached`] gives exactly what [`load_all`] gives. Each feed (and the operator's
-//! `local` folder) has one cache file, `<cache>/feeds/<id>.json`, named after the feed's
-//! identity (canonical folder path, name, kind) and holding the advisories and per-file problems
-//! the feed's reader produced, as JSON, behind a first line with the entry's key. The key is a
-//! sha256 over the cache format version, the nminus version and the running executable's size
-//! and modification time (a rebuilt reader never trusts an old entry), the feed's name, kind and
-//! folder, the folder's canonical path and path as given, and a fingerprint of the folder (one
-//! function, `entry_key`, for feeds and release catalogs alike); the key line also carries the
-//! sha256 of the body, so a damaged entry that still parses is not trusted either. A feed whose
-//! key and checksum match is read from its entry; any other (changed, new, corrupt, unreadable,
-//! or written by another build) is parsed from its files and its entry rewritten, atomically. Feeds are independent: syncing one feed re-parses
-//! only that one. Feed status and age notes are always computed afresh (they depend on the sync
-//! state and the date, not on the files).
+//! [`load_all_cached`] gives what [`load_all`] gives. Each feed (and the operator's `local`
+//! folder) has one cache file, `<cache>/feeds/<id>.feed`, named after the feed's identity
+//! (canonical folder path, name, kind). Its body is a *compiled feed* ([`CompiledFeed`]): a
+//! postcard head with the problems the reader produced and, per advisory, where its JSON lies and
+//! the (ecosystem, package) pairs the index needs, then the advisories' JSON back to back. A warm
+//! load reads the file, checks it, builds the index from the head, and decodes an advisory only
+//! when a lookup reaches it: a lockfile scan against the whole RustSec database decodes the
+//! handful of advisories about its crates.
 //!
-//! # The fingerprint, and its trade-off
+//! The first line of an entry holds its key and a checksum of the body (CRC-32 and length: it
+//! detects damage; trust comes from the key). The key is a sha256 over the cache format version,
+//! the nminus version and the running executable's size and modification time (a rebuilt reader
+//! never trusts an old entry), the feed's name, kind and folder, the folder's canonical path and
+//! path as given, and the folder's *fingerprint* (one function, `entry_key`, for feeds and
+//! release catalogs alike). A feed whose key and checksum match is read from its entry; any other
+//! (changed, new, corrupt, unreadable, or written by another build) is parsed from its files and
+//! its entry rewritten, atomically. Feeds are independent: syncing one feed re-parses only that
+//! one. Feed status and age notes are always computed afresh (they depend on the sync state and
+//! the date, not on the files).
 //!
-//! The fingerprint is the sorted list of (relative path, size, modification time, change time,
-//! inode) of every file the readers could read (the same walk: hidden names skipped, symbolic
-//! links followed). That costs one `stat` per file (a few tens of milliseconds for the 7,000
-//! advisory files of the shared data) instead of reading and hashing every byte. It can miss a
-//! change only if a file is rewritten in place with the same size and the same modification and
-//! change times, which a normal write cannot do: the change time (ctime) is set by the kernel on
-//! every write and cannot be set back by `touch`, `cp -p`, `tar` or `rsync -t`. The price is the
-//! other way round: copying or restoring a data directory (new inodes and ctimes) makes every
-//! entry miss once. `nminus scan --no-cache` bypasses the cache entirely.
+//! # The fingerprint, and its trade-offs
+//!
+//! - **A folder `nminus sync` wrote** (its feed has a revision in `<data>/.nminus/state.json`):
+//!   the recorded revision (git commit or content digest) and sync time, and the stat (inode,
+//!   size, modification and change times) of the folder itself. Sync replaces a feed folder
+//!   whole, so every sync that brings new content, and any folder moved into its place, changes
+//!   the key; no file inside is visited, which is what makes a warm scan cost a few
+//!   milliseconds. The price: a file edited *in place* inside a synced feed folder is not
+//!   noticed until the next sync changes the revision. Synced folders belong to `nminus sync`;
+//!   in-house advisories go to `advisories/local` (always walked, below), and
+//!   `nminus scan --no-cache` reads every file regardless.
+//! - **Any other folder** (the `local` advisories, a data directory laid out by hand or by
+//!   another tool): the sorted list of (relative path, size, modification time, change time,
+//!   inode) of every file the readers could read (the same walk: hidden names skipped, symbolic
+//!   links followed). That costs one `stat` per file (a few tens of milliseconds for the 7,000
+//!   advisory files of the shared data) instead of reading and hashing every byte. It can miss a
+//!   change only if a file is rewritten in place with the same size and the same modification
+//!   and change times, which a normal write cannot do: the change time (ctime) is set by the
+//!   kernel on every write and cannot be set back by `touch`, `cp -p`, `tar` or `rsync -t`.
+//!
+//! Either way, copying or restoring a data directory (new inodes and ctimes) makes every entry
+//! miss once.
 //!
 //! # Where
 //!
@@ -37,12 +54,14 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::advisory::source_for_kind;
-use super::feeds::{age_note, load_all, FeedsConfig, LoadedFeeds, SyncState};
+use super::feeds::{
+    age_note, load_all, FeedAdvisories, FeedSync, FeedsConfig, LoadedFeeds, SyncState,
+};
 use super::sync::{hex, write_atomic};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 
 /// The default cache directory: `$NMINUS_CACHE`, `$XDG_CACHE_HOME/nminus` or
 /// `$HOME/.cache/nminus` (relative values are ignored).
@@ -60,16 +79,138 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// One feed's advisories and problems, or why it could not be loaded.
-type FeedLoad = Result<(Vec<Advisory>, Vec<Problem>), String>;
+type FeedLoad = Result<(FeedAdvisories, Vec<Problem>), String>;
 
-/// What one cache file holds after its key line.
+/// The head of a feed entry's body (postcard), followed by the advisories' JSON back to back.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Entry {
+struct FeedHead {
     name: String,
     kind: String,
-    advisories: Vec<Advisory>,
-    /// Problems with paths relative to the feed folder (as the reader gives them).
-    problems: Vec<Problem>,
+    /// Problems with paths relative to the feed folder (as the reader gives them), as JSON
+    /// (their optional fields are skipped when empty, which postcard cannot represent).
+    problems: String,
+    /// One item per advisory, in the reader's order.
+    items: Vec<CompiledItem>,
+}
+
+/// Where one advisory's JSON lies in a compiled feed, and what the index needs of it without
+/// decoding it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CompiledItem {
+    start: u32,
+    end: u32,
+    /// Withdrawn advisories are counted, never indexed.
+    pub withdrawn: bool,
+    /// (ecosystem, package) of each `affected` entry, in order, as the feed spells them.
+    pub affected: Vec<(String, String)>,
+}
+
+/// A feed read back from its cache entry: one buffer, verified by its checksum as a whole, and
+/// an item per advisory. Advisories are decoded one by one, when a lookup reaches them: a scan
+/// of a lockfile decodes the handful of advisories about its crates, not the whole database.
+#[derive(Debug)]
+pub struct CompiledFeed {
+    body: std::sync::Arc<[u8]>,
+    /// Offset of the first advisory's JSON in `body`.
+    base: usize,
+    items: Vec<CompiledItem>,
+}
+
+impl CompiledFeed {
+    /// Number of advisories.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The items, in order.
+    pub fn items(&self) -> &[CompiledItem] {
+        &self.items
+    }
+
+    /// Decode advisory `i`. Entries are checksummed and keyed by the build that wrote them, so
+    /// an error here means a damaged or foreign entry that slipped through both: the caller
+    /// reports it and the feed should be re-read with `--no-cache`.
+    pub fn decode(&self, i: usize) -> Result<Advisory, String> {
+        let it = self
+            .items
+            .get(i)
+            .ok_or_else(|| format!("no advisory {i} in the entry"))?;
+        let (a, b) = (self.base + it.start as usize, self.base + it.end as usize);
+        let bytes = self
+            .body
+            .get(a..b)
+            .ok_or_else(|| format!("advisory {i} lies outside the entry"))?;
+        serde_json::from_slice(bytes).map_err(|e| format!("advisory {i} does not decode: {e}"))
+    }
+
+    /// Compile `advisories` into an entry body (and the head's items).
+    fn encode(
+        name: &str,
+        kind: &str,
+        advisories: &[Advisory],
+        problems: &[Problem],
+    ) -> Option<Vec<u8>> {
+        let mut blob = Vec::new();
+        let mut items = Vec::with_capacity(advisories.len());
+        for a in advisories {
+            let start = u32::try_from(blob.len()).ok()?;
+            serde_json::to_writer(&mut blob, a).ok()?;
+            items.push(CompiledItem {
+                start,
+                end: u32::try_from(blob.len()).ok()?,
+                withdrawn: a.withdrawn.is_some(),
+                affected: a
+                    .affected
+                    .iter()
+                    .map(|f| (f.ecosystem.clone(), f.package.clone()))
+                    .collect(),
+            });
+        }
+        let head = FeedHead {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            problems: serde_json::to_string(problems).ok()?,
+            items,
+        };
+        let mut body = postcard::to_stdvec(&head).ok()?;
+        body.extend_from_slice(&blob);
+        Some(body)
+    }
+
+    /// Read back a body written by [`CompiledFeed::encode`] for feed `name` of `kind`.
+    fn decode_body(body: Vec<u8>, name: &str, kind: &str) -> Option<(Self, Vec<Problem>)> {
+        let (head, rest) = postcard::take_from_bytes::<FeedHead>(&body).ok()?;
+        if head.name != name || head.kind != kind {
+            return None;
+        }
+        let base = body.len() - rest.len();
+        let blob_len = rest.len();
+        // Every item must lie inside the blob, in order, without gaps or overlaps.
+        let mut at = 0u32;
+        for it in &head.items {
+            if it.start != at || it.end < it.start {
+                return None;
+            }
+            at = it.end;
+        }
+        if at as usize != blob_len {
+            return None;
+        }
+        let problems: Vec<Problem> = serde_json::from_str(&head.problems).ok()?;
+        Some((
+            Self {
+                body: body.into(),
+                base,
+                items: head.items,
+            },
+            problems,
+        ))
+    }
 }
 
 /// [`load_all`], through the cache in `cache_dir` (default: [`default_cache_dir`]). The result
@@ -112,27 +253,49 @@ pub fn load_all_cached(
         ));
     }
     let build = build_id();
+    // A feed folder that `nminus sync` wrote is keyed by its recorded revision (see the module
+    // documentation); the operator's `local` folder (the job with no folder name) and folders
+    // sync never wrote are fingerprinted file by file.
+    let synced: Vec<Option<&FeedSync>> = jobs
+        .iter()
+        .map(|(name, _, folder, _, _)| {
+            if folder.is_empty() {
+                return None;
+            }
+            state.feeds.get(name).filter(|f| f.revision.is_some())
+        })
+        .collect();
+    let run = |i: usize| {
+        let (name, kind, folder, dir, _) = &jobs[i];
+        let input = match synced[i] {
+            Some(f) => Input::Synced {
+                dir,
+                revision: f.revision.as_deref().unwrap_or_default(),
+                synced_at: &f.synced_at,
+            },
+            None => Input::Tree(dir),
+        };
+        load_one(name, kind, folder, input, &entries_dir, &build, writable)
+    };
+    // One thread per feed but the last, which this thread reads.
     let results: Vec<FeedLoad> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|(name, kind, folder, dir, _)| {
-                let entries_dir = &entries_dir;
-                let build = &build;
-                s.spawn(move || load_one(name, kind, folder, dir, entries_dir, build, writable))
-            })
+        let handles: Vec<_> = (0..jobs.len().saturating_sub(1))
+            .map(|i| s.spawn(move || run(i)))
             .collect();
+        let last = jobs.len().checked_sub(1).map(run);
         handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err("the feed reader panicked".to_owned()))
             })
+            .chain(last)
             .collect()
     });
     let mut out = LoadedFeeds::default();
     for ((name, kind, _, dir, max_age), r) in jobs.into_iter().zip(results) {
         match r {
-            Ok((mut advisories, mut problems)) => {
+            Ok((advisories, mut problems)) => {
                 let note = age_note(&state, &name, max_age, today);
                 out.status.push(FeedStatus {
                     name,
@@ -144,7 +307,7 @@ pub fn load_all_cached(
                 for p in &mut problems {
                     p.location.path = format!("{}/{}", dir.display(), p.location.path);
                 }
-                out.advisories.append(&mut advisories);
+                out.advisories.push(advisories);
                 out.problems.append(&mut problems);
             }
             Err(e) => out.status.push(FeedStatus {
@@ -179,7 +342,8 @@ where
     let Some(cache) = cache_dir else {
         return parse();
     };
-    let Some((key, id)) = entry_key(&build_id(), &[what], inputs) else {
+    let inputs: Vec<Input<'_>> = inputs.iter().map(|p| Input::Tree(p)).collect();
+    let Some((key, id)) = entry_key(&build_id(), &[what], &inputs) else {
         return parse();
     };
     let dir = cache.join("catalogs");
@@ -203,13 +367,28 @@ where
     Ok((v, problems))
 }
 
+/// What an entry's key covers of one input.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    /// A directory, fingerprinted by [`fingerprint`], or a single file, by its stat.
+    Tree(&'a Path),
+    /// A feed folder written by `nminus sync`: its recorded revision and time, and the stat of
+    /// the folder itself (sync replaces a feed folder whole, so a new sync, or a folder put in
+    /// its place by other means, changes its inode or times).
+    Synced {
+        dir: &'a Path,
+        revision: &'a str,
+        synced_at: &'a str,
+    },
+}
+
 /// The key an entry must carry to be trusted, and its id (file name stem), for an entry named by
-/// `parts` over `inputs` (directories, fingerprinted by [`fingerprint`], or single files, by
-/// their stat). The key covers the cache format, the nminus version and `build`, `parts`, each
-/// input's canonical path and path as given (the value names files by it) and its fingerprint;
-/// the id covers `parts` and the canonical paths, so that a changed input rewrites its entry.
-/// `None` when an input cannot be read: the caller parses (and the reader reports the error).
-fn entry_key(build: &str, parts: &[&str], inputs: &[PathBuf]) -> Option<(String, String)> {
+/// `parts` over `inputs`. The key covers the cache format, the nminus version and `build`,
+/// `parts`, each input's canonical path and path as given (the value names files by it) and
+/// its fingerprint (see [`Input`]); the id covers `parts` and the canonical paths, so that a
+/// changed input rewrites its entry. `None` when an input cannot be read: the caller parses
+/// (and the reader reports the error).
+fn entry_key(build: &str, parts: &[&str], inputs: &[Input<'_>]) -> Option<(String, String)> {
     let mut key = Sha256::new();
     let mut id = Sha256::new();
     for part in [&CACHE_FORMAT.to_string(), env!("CARGO_PKG_VERSION"), build] {
@@ -223,18 +402,36 @@ fn entry_key(build: &str, parts: &[&str], inputs: &[PathBuf]) -> Option<(String,
         }
     }
     for input in inputs {
-        let canon = fs_err::canonicalize(input).ok()?;
-        let m = fs_err::metadata(&canon).ok()?;
-        let fp: [u8; 32] = if m.is_dir() {
-            fingerprint(&canon).ok()?
-        } else {
-            Sha256::digest(stamp(&m).as_bytes()).into()
+        let (path, canon, fp): (&Path, PathBuf, [u8; 32]) = match *input {
+            Input::Tree(p) => {
+                let canon = fs_err::canonicalize(p).ok()?;
+                let m = fs_err::metadata(&canon).ok()?;
+                let fp = if m.is_dir() {
+                    fingerprint(&canon).ok()?
+                } else {
+                    Sha256::digest(stamp(&m).as_bytes()).into()
+                };
+                (p, canon, fp)
+            }
+            Input::Synced {
+                dir,
+                revision,
+                synced_at,
+            } => {
+                let canon = fs_err::canonicalize(dir).ok()?;
+                let m = fs_err::metadata(&canon).ok()?;
+                if !m.is_dir() {
+                    return None;
+                }
+                let text = format!("synced\0{revision}\0{synced_at}\0{}", stamp(&m));
+                (dir, canon, Sha256::digest(text.as_bytes()).into())
+            }
         };
         for h in [&mut key, &mut id] {
             h.update(canon.to_string_lossy().as_bytes());
             h.update([0u8]);
         }
-        key.update(input.to_string_lossy().as_bytes());
+        key.update(path.to_string_lossy().as_bytes());
         key.update([0u8]);
         key.update(fp);
     }
@@ -246,11 +443,19 @@ fn read_checked(file: &Path, key: &str) -> Option<Vec<u8>> {
     let mut bytes = fs_err::read(file).ok()?;
     let nl = bytes.iter().position(|b| *b == b'\n')?;
     let (k, sum) = std::str::from_utf8(&bytes[..nl]).ok()?.split_once(' ')?;
-    if k != key || sum != hex(&Sha256::digest(&bytes[nl + 1..])) {
+    if k != key || sum != checksum(&bytes[nl + 1..]) {
         return None;
     }
     bytes.drain(..=nl);
     Some(bytes)
+}
+
+/// The checksum of an entry's body: CRC-32 and length. It detects damage (a torn write, a
+/// flipped bit), which is all it is for; trust comes from the key, and whoever can write the
+/// cache directory could write any checksum. CRC-32 runs at memory speed, where a sha256 of a
+/// feed entry was a tenth of a warm lockfile scan.
+fn checksum(body: &[u8]) -> String {
+    format!("crc32:{:08x}:{}", crc32fast::hash(body), body.len())
 }
 
 /// Write an entry (key line, then body), atomically; best effort: a cache that cannot be
@@ -259,24 +464,27 @@ fn write_entry(file: &Path, key: &str, body: &[u8]) {
     let mut bytes = Vec::with_capacity(body.len() + 160);
     bytes.extend_from_slice(key.as_bytes());
     bytes.push(b' ');
-    bytes.extend_from_slice(hex(&Sha256::digest(body)).as_bytes());
+    bytes.extend_from_slice(checksum(body).as_bytes());
     bytes.push(b'\n');
     bytes.extend_from_slice(body);
     let _ = write_atomic(file, &bytes);
 }
 
-/// One feed: from its cache entry when the key matches, else from its files (rewriting the
-/// entry).
+/// One feed: from its cache entry when the key matches (compiled: decoded on use), else from
+/// its files (rewriting the entry).
 fn load_one(
     name: &str,
     kind: &str,
     folder: &str,
-    dir: &Path,
+    input: Input<'_>,
     entries_dir: &Path,
     build: &str,
     writable: bool,
 ) -> FeedLoad {
-    let parse = || -> FeedLoad {
+    let dir = match input {
+        Input::Tree(d) | Input::Synced { dir: d, .. } => d,
+    };
+    let parse = || -> Result<(Vec<Advisory>, Vec<Problem>), String> {
         let src =
             source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
         let l = src.load(dir).map_err(|e| e.to_string())?;
@@ -284,35 +492,33 @@ fn load_one(
     };
     // A folder that cannot be fingerprinted (missing, unreadable) is loaded directly: the reader
     // gives the error.
-    let Some((key, id)) = entry_key(build, &[name, kind, folder], &[dir.to_path_buf()]) else {
-        return parse();
+    let Some((key, id)) = entry_key(build, &[name, kind, folder], &[input]) else {
+        let (advisories, problems) = parse()?;
+        return Ok((FeedAdvisories::Parsed(advisories), problems));
     };
-    let file = entries_dir.join(format!("{id}.json"));
-    if let Some(e) = read_entry(&file, &key, name, kind) {
-        return Ok((e.advisories, e.problems));
+    let file = entries_dir.join(format!("{id}.feed"));
+    if let Some((compiled, problems)) = read_entry(&file, &key, name, kind) {
+        return Ok((FeedAdvisories::Compiled(compiled), problems));
     }
     let (advisories, problems) = parse()?;
     if writable {
-        let entry = Entry {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            advisories,
-            problems,
-        };
-        if let Ok(body) = serde_json::to_vec(&entry) {
+        if let Some(body) = CompiledFeed::encode(name, kind, &advisories, &problems) {
             write_entry(&file, &key, &body);
         }
-        return Ok((entry.advisories, entry.problems));
     }
-    Ok((advisories, problems))
+    Ok((FeedAdvisories::Parsed(advisories), problems))
 }
 
-/// The entry in `file` when its key is `key` and it parses; `None` otherwise (never trusted
-/// beyond that).
-fn read_entry(file: &Path, key: &str, name: &str, kind: &str) -> Option<Entry> {
+/// The compiled feed in `file` when its key is `key`, its checksum holds and it is the entry of
+/// feed `name` of `kind`; `None` otherwise (never trusted beyond that).
+fn read_entry(
+    file: &Path,
+    key: &str,
+    name: &str,
+    kind: &str,
+) -> Option<(CompiledFeed, Vec<Problem>)> {
     let body = read_checked(file, key)?;
-    let e: Entry = serde_json::from_slice(&body).ok()?;
-    (e.name == name && e.kind == kind).then_some(e)
+    CompiledFeed::decode_body(body, name, kind)
 }
 
 /// The running executable's size and modification time: a rebuilt nminus (whose readers may
@@ -474,27 +680,40 @@ mod tests {
     #[test]
     fn entries_with_another_key_or_garbage_are_ignored() {
         let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("e.json");
-        let e = Entry {
-            name: "n".into(),
-            kind: "osv".into(),
-            advisories: Vec::new(),
-            problems: Vec::new(),
-        };
-        let body = serde_json::to_vec(&e).unwrap();
-        let mut b = format!("k1 {}\n", hex(&Sha256::digest(&body))).into_bytes();
-        b.extend_from_slice(&body);
-        fs_err::write(&f, &b).unwrap();
-        assert!(read_entry(&f, "k1", "n", "osv").is_some());
+        let f = d.path().join("e.feed");
+        let adv: Advisory = serde_json::from_str(
+            r#"{"id":"X-1","source":"n","kind":"vulnerability","affected":[{"ecosystem":"PyPI","package":"nova","ranges":{"type":"pep440-any-of","spec":"<1"}}]}"#,
+        )
+        .unwrap();
+        let body = CompiledFeed::encode("n", "osv", std::slice::from_ref(&adv), &[]).unwrap();
+        write_entry(&f, "k1", &body);
+        let (c, problems) = read_entry(&f, "k1", "n", "osv").unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.decode(0).unwrap(), adv);
+        assert_eq!(
+            c.items()[0].affected,
+            vec![("PyPI".to_owned(), "nova".to_owned())]
+        );
         assert!(read_entry(&f, "k2", "n", "osv").is_none());
         assert!(read_entry(&f, "k1", "m", "osv").is_none());
-        // One flipped byte that still parses: the checksum catches it.
-        let i = b.len() - 5;
-        b[i] ^= 0x01;
-        fs_err::write(&f, &b).unwrap();
+        // One flipped byte anywhere in the body: the checksum catches it.
+        let b = fs_err::read(&f).unwrap();
+        let nl = b.iter().position(|c| *c == b'\n').unwrap();
+        for i in [nl + 1, nl + 5, b.len() / 2, b.len() - 5] {
+            let mut bad = b.clone();
+            bad[i] ^= 0x01;
+            fs_err::write(&f, &bad).unwrap();
+            assert!(read_entry(&f, "k1", "n", "osv").is_none(), "byte {i}");
+        }
+        let mut short = b.clone();
+        short.truncate(b.len() - 3);
+        fs_err::write(&f, &short).unwrap();
         assert!(read_entry(&f, "k1", "n", "osv").is_none());
-        b.truncate(b.len() - 3);
-        fs_err::write(&f, &b).unwrap();
+        // A body whose items do not tile its blob is refused even with a valid checksum.
+        let mut head_only = body.clone();
+        head_only.truncate(body.len() - 2);
+        write_entry(&f, "k1", &head_only);
         assert!(read_entry(&f, "k1", "n", "osv").is_none());
     }
 }

@@ -210,11 +210,45 @@ impl SyncState {
     }
 }
 
+/// One feed's advisories: parsed from the feed's files in this run, or compiled (read back from
+/// the cache as one buffer, each advisory decoded only when a lookup reaches it).
+#[derive(Debug)]
+pub enum FeedAdvisories {
+    /// Parsed now.
+    Parsed(Vec<Advisory>),
+    /// From a cache entry (see [`super::cache`]).
+    Compiled(super::cache::CompiledFeed),
+}
+
+impl FeedAdvisories {
+    /// Number of advisories (withdrawn included).
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Parsed(v) => v.len(),
+            Self::Compiled(c) => c.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every advisory, decoded (a compiled advisory that does not decode is left out; see
+    /// [`super::cache::CompiledFeed::decode`]).
+    pub fn decode_all(&self) -> Vec<Advisory> {
+        match self {
+            Self::Parsed(v) => v.clone(),
+            Self::Compiled(c) => (0..c.len()).filter_map(|i| c.decode(i).ok()).collect(),
+        }
+    }
+}
+
 /// Everything loaded from a data directory.
 #[derive(Debug, Default)]
 pub struct LoadedFeeds {
-    /// Advisories of every feed, in feed order.
-    pub advisories: Vec<Advisory>,
+    /// Advisories of every feed, one element per loaded feed, in feed order.
+    pub advisories: Vec<FeedAdvisories>,
     /// One status per feed.
     pub status: Vec<FeedStatus>,
     /// Problems inside feeds (bad records).
@@ -281,7 +315,9 @@ pub fn load_all(
                 for p in &mut loaded.problems {
                     p.location.path = format!("{}/{}", dir.display(), p.location.path);
                 }
-                out.advisories.append(&mut loaded.advisories);
+                out.advisories.push(FeedAdvisories::Parsed(std::mem::take(
+                    &mut loaded.advisories,
+                )));
                 out.problems.append(&mut loaded.problems);
             }
             Err(e) => {
@@ -296,6 +332,17 @@ pub fn load_all(
         }
     }
     out
+}
+
+impl LoadedFeeds {
+    /// Every advisory of every feed, decoded, in feed order (tests and exports; a scan decodes
+    /// only what its lookups reach).
+    pub fn all_advisories(&self) -> Vec<Advisory> {
+        self.advisories
+            .iter()
+            .flat_map(FeedAdvisories::decode_all)
+            .collect()
+    }
 }
 
 pub(crate) fn age_note(

@@ -23,7 +23,7 @@ fn index(feeds: &[&str]) -> AdvisoryIndex {
         "{:?}",
         loaded.status
     );
-    AdvisoryIndex::build(loaded.advisories)
+    AdvisoryIndex::from_feeds(loaded.advisories)
 }
 
 fn inventory(packages: Vec<Package>) -> Inventory {

@@ -409,7 +409,7 @@ fn fleet_judgement_equals_per_node_matching_on_real_data() {
         ])
         .unwrap();
     let loaded = load_all(&cfg, &shared_data(""), None, None);
-    let index = AdvisoryIndex::build(loaded.advisories);
+    let index = AdvisoryIndex::from_feeds(loaded.advisories);
     let dpkg = tempfile::tempdir().unwrap();
     dpkg_root(dpkg.path(), "deb1");
     let roots = [

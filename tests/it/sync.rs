@@ -777,7 +777,7 @@ fn same(a: &nminus::sources::feeds::LoadedFeeds, b: &nminus::sources::feeds::Loa
     }
     assert_eq!(a.problems, b.problems);
     assert_eq!(a.advisories.len(), b.advisories.len());
-    assert!(a.advisories == b.advisories);
+    assert!(a.all_advisories() == b.all_advisories());
 }
 
 #[test]
@@ -849,5 +849,72 @@ fn changing_a_feed_file_invalidates_its_cache_entry() {
     fs_err::write(&extra, text.replace(&id, "OSSA-2099-001")).unwrap();
     let third = load_all_cached(&cfg, &data, None, None, Some(&cache));
     assert_eq!(third.status[0].advisories, first.status[0].advisories + 1);
+    same(&load_all(&cfg, &data, None, None), &third);
+}
+
+/// A feed folder written by `nminus sync` is keyed by its recorded revision, not by a walk of
+/// its files: a sync that brings new content, and a folder put in its place by hand, are both
+/// read again; the compiled entry decodes to exactly what the reader gives.
+#[test]
+fn synced_feeds_are_keyed_by_their_revision() {
+    let t = tempfile::tempdir().unwrap();
+    let mirror = t.path().join("mirror");
+    let data = t.path().join("data");
+    let cache = t.path().join("cache");
+    small_mirror(&mirror);
+    let o = run(
+        &["sync", "--feed", "ossa"],
+        &[("--data", &data), ("--from", &mirror)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let cfg = FeedsConfig::builtin().select(&["ossa".to_owned()]).unwrap();
+    let first = load_all_cached(&cfg, &data, None, None, Some(&cache));
+    same(&load_all(&cfg, &data, None, None), &first);
+    let warm = load_all_cached(&cfg, &data, None, None, Some(&cache));
+    assert!(
+        matches!(
+            warm.advisories[0],
+            nminus::sources::feeds::FeedAdvisories::Compiled(_)
+        ),
+        "the second load reads the compiled entry"
+    );
+    same(&first, &warm);
+
+    // New content upstream, synced: a new revision, read again.
+    let folder = mirror.join("openstack-ossa/ossa");
+    let victim = fs_err::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .max()
+        .unwrap();
+    let id = victim.file_stem().unwrap().to_string_lossy().into_owned();
+    let text_of = fs_err::read_to_string(&victim).unwrap();
+    fs_err::write(
+        folder.join("OSSA-2099-001.yaml"),
+        text_of.replace(&id, "OSSA-2099-001"),
+    )
+    .unwrap();
+    let o = run(
+        &["sync", "--feed", "ossa"],
+        &[("--data", &data), ("--from", &mirror)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let second = load_all_cached(&cfg, &data, None, None, Some(&cache));
+    assert_eq!(
+        second.status[0].advisories,
+        first.status[0].advisories + 1
+    );
+    same(&load_all(&cfg, &data, None, None), &second);
+
+    // The folder replaced by other means (the old content moved back in its place).
+    let live = data.join("openstack-ossa/ossa");
+    let stash = t.path().join("stash");
+    copy_tree(&live, &stash);
+    fs_err::remove_file(stash.join("OSSA-2099-001.yaml")).unwrap();
+    fs_err::remove_dir_all(&live).unwrap();
+    fs_err::rename(&stash, &live).unwrap();
+    let third = load_all_cached(&cfg, &data, None, None, Some(&cache));
+    assert_eq!(third.status[0].advisories, first.status[0].advisories);
     same(&load_all(&cfg, &data, None, None), &third);
 }
