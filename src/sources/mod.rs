@@ -7,4 +7,5 @@
 pub mod advisory;
 pub mod cache;
 pub mod feeds;
+pub mod githttp;
 pub mod sync;

@@ -23,8 +23,10 @@
 //! sync is an incremental fetch. The commit id is the revision; a new commit that does not
 //! descend from the recorded one (upstream rewrote history) is accepted and said so. A commit
 //! equal to the recorded one leaves the folder untouched (`unchanged`). Symbolic links and
-//! submodules of the tree are not exported (feed readers need neither). URLs: `https://`,
-//! `file://` and local paths.
+//! submodules of the tree are not exported (feed readers need neither). URLs: `https://` and
+//! `http://` (git's smart HTTP protocol, spoken by [`super::githttp`] over the same HTTP client
+//! as archive downloads: rustls, proxies from the environment), `file://` and local paths
+//! (libgit2).
 //!
 //! # Archive feeds
 //!
@@ -864,8 +866,22 @@ fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSynced> {
         .as_deref()
         .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
     let refspec = format!("+{src}:{UPSTREAM_REF}");
-    ctx.step(format!("fetching {url} ({src})"));
-    {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        // Smart HTTP through nminus's own client (see `super::githttp` for why).
+        let have = repo.refname_to_id(UPSTREAM_REF).ok();
+        let fetched = super::githttp::fetch(
+            &http_client()?,
+            &repo,
+            url,
+            &src,
+            have,
+            ctx.opts.limits.max_bytes,
+            |s| ctx.step(s),
+        )?;
+        repo.reference(UPSTREAM_REF, fetched.oid, true, "nminus sync")
+            .map_err(|e| git_err("cannot record the fetched commit of", e))?;
+    } else {
+        ctx.step(format!("fetching {url} ({src})"));
         let mut cb = git2::RemoteCallbacks::new();
         let last = std::cell::Cell::new(0usize);
         cb.transfer_progress(|p| {
@@ -1192,6 +1208,17 @@ fn sync_archive(
     })
 }
 
+/// The HTTP client of archive downloads and git fetches (rustls; proxies from the
+/// environment).
+fn http_client() -> Result<reqwest::blocking::Client, String> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("nminus/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(6 * 3600))
+        .build()
+        .map_err(|e| error_chain(&e))
+}
+
 fn http_get(
     url: &str,
     v: Option<&HttpValidators>,
@@ -1199,12 +1226,7 @@ fn http_get(
     max: u64,
 ) -> Result<Fetched, String> {
     use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
-    let client = reqwest::blocking::Client::builder()
-        .user_agent(concat!("nminus/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(6 * 3600))
-        .build()
-        .map_err(|e| error_chain(&e))?;
+    let client = http_client()?;
     let mut req = client.get(url);
     if let Some(v) = v {
         if let Some(e) = &v.etag {
@@ -1694,7 +1716,7 @@ fn io_msg(path: &Path, e: &io::Error) -> String {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

@@ -1,0 +1,401 @@
+//! Git's smart HTTP protocol (the `git-upload-pack` service, protocol version 0 in stateless-RPC
+//! form, as `git-http-backend` and every public forge serve it), over nminus's own HTTP client.
+//!
+//! `nminus sync` fetches git feeds from `http://` and `https://` URLs through this module and
+//! from `file://` URLs and local paths through libgit2. The reason is the process, not the
+//! protocol: libgit2's HTTPS transport links OpenSSL, whose loading and start-up CPU probing cost
+//! every nminus process (a lockfile scan included) over a millisecond and more than a MiB of
+//! resident memory, for a transport only `sync` uses. Here the TLS stack is the one archive
+//! downloads already use (rustls through reqwest), with the same proxy settings and timeouts.
+//!
+//! # What is fetched
+//!
+//! One ref (`HEAD` or `refs/heads/<branch>`) is asked for with `want`; the commit the bare
+//! repository already has for it (when any) is offered with `have`, so a sync after the first
+//! one downloads only the new objects. The capabilities asked for are `side-band-64k` (or
+//! `side-band`) and `ofs-delta`, never `thin-pack`: the pack the server sends is complete in
+//! itself and goes straight into libgit2's pack writer, which indexes and checks it. A server
+//! that does not speak the smart protocol, an error band from the server, a pack over the size
+//! limit or a response that ends early is an error naming the URL; nothing half-written is
+//! referenced (the ref is only moved once the pack is stored).
+
+use std::io::Read;
+
+/// What [`fetch`] brought.
+#[derive(Debug)]
+pub struct Fetch {
+    /// The commit the ref points at upstream.
+    pub oid: git2::Oid,
+    /// Bytes of pack received (0 when the repository already had the commit).
+    pub pack_bytes: u64,
+}
+
+/// One pkt-line: its payload, or `None` for a flush (`0000`) or delimiter packet.
+fn read_pkt(r: &mut impl Read, what: &str) -> Result<Option<Vec<u8>>, String> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)
+        .map_err(|e| format!("{what}: the response ended early ({e})"))?;
+    let text = std::str::from_utf8(&len).map_err(|_| format!("{what}: not a pkt-line"))?;
+    let n = usize::from_str_radix(text, 16)
+        .map_err(|_| format!("{what}: bad pkt-line length `{text}`"))?;
+    match n {
+        0..=2 => Ok(None),
+        3 => Err(format!("{what}: bad pkt-line length 3")),
+        _ => {
+            let mut buf = vec![0u8; n - 4];
+            r.read_exact(&mut buf)
+                .map_err(|e| format!("{what}: the response ended early ({e})"))?;
+            Ok(Some(buf))
+        }
+    }
+}
+
+/// Append `payload` as one pkt-line.
+fn pkt(out: &mut Vec<u8>, payload: &str) {
+    out.extend_from_slice(format!("{:04x}", payload.len() + 4).as_bytes());
+    out.extend_from_slice(payload.as_bytes());
+}
+
+/// The refs and capabilities of a `git-upload-pack` advertisement (the body of
+/// `GET <url>/info/refs?service=git-upload-pack`).
+#[derive(Debug, Default, PartialEq)]
+pub struct Advertisement {
+    /// (ref name, object id), in the server's order; `HEAD` included when the server has one.
+    pub refs: Vec<(String, String)>,
+    /// Capabilities of the first line.
+    pub caps: Vec<String>,
+}
+
+impl Advertisement {
+    /// Parse an advertisement body. `what` names it in errors.
+    pub fn parse(body: &[u8], what: &str) -> Result<Self, String> {
+        let mut r = body;
+        let first =
+            read_pkt(&mut r, what)?.ok_or_else(|| format!("{what}: empty advertisement"))?;
+        if first.strip_suffix(b"\n").unwrap_or(&first) != b"# service=git-upload-pack" {
+            return Err(format!(
+                "{what}: not a smart HTTP git server (no `# service=git-upload-pack` line)"
+            ));
+        }
+        // The service line is followed by a flush, then the refs, then a flush.
+        if read_pkt(&mut r, what)?.is_some() {
+            return Err(format!("{what}: no flush after the service line"));
+        }
+        let mut adv = Self::default();
+        while let Some(line) = read_pkt(&mut r, what)? {
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let (refpart, caps) = match line.iter().position(|b| *b == 0) {
+                Some(i) => (&line[..i], Some(&line[i + 1..])),
+                None => (line, None),
+            };
+            if let Some(caps) = caps {
+                adv.caps = String::from_utf8_lossy(caps)
+                    .split(' ')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            let refpart = std::str::from_utf8(refpart)
+                .map_err(|_| format!("{what}: a ref line is not UTF-8"))?;
+            let (oid, name) = refpart
+                .split_once(' ')
+                .ok_or_else(|| format!("{what}: bad ref line `{refpart}`"))?;
+            if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("{what}: bad object id in `{refpart}`"));
+            }
+            // An empty repository advertises `capabilities^{}` with the zero id.
+            if name != "capabilities^{}" {
+                adv.refs.push((name.to_owned(), oid.to_owned()));
+            }
+        }
+        Ok(adv)
+    }
+
+    /// The object id of `name` (`HEAD` or a full ref name).
+    pub fn lookup(&self, name: &str) -> Option<&str> {
+        self.refs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, o)| o.as_str())
+    }
+
+    fn has(&self, cap: &str) -> bool {
+        self.caps.iter().any(|c| c == cap)
+    }
+}
+
+/// The upload-pack request: `want` with the capabilities both sides speak, `have` for each
+/// commit the repository already has, `done`.
+fn request(adv: &Advertisement, want: &str, haves: &[String]) -> Result<Vec<u8>, String> {
+    let band = if adv.has("side-band-64k") {
+        "side-band-64k"
+    } else if adv.has("side-band") {
+        "side-band"
+    } else {
+        return Err("the server offers no side-band: not supported".to_owned());
+    };
+    let mut caps = vec![band];
+    if adv.has("ofs-delta") {
+        caps.push("ofs-delta");
+    }
+    let agent = concat!("agent=nminus/", env!("CARGO_PKG_VERSION"));
+    caps.push(agent);
+    let mut body = Vec::new();
+    pkt(&mut body, &format!("want {want} {}\n", caps.join(" ")));
+    body.extend_from_slice(b"0000");
+    for h in haves {
+        pkt(&mut body, &format!("have {h}\n"));
+    }
+    pkt(&mut body, "done\n");
+    Ok(body)
+}
+
+/// Read an upload-pack response: the `NAK` / `ACK` lines, then the side-band stream; band 1
+/// (the pack) goes to `pack`, band 2 (progress) to `progress`, band 3 is the server's error.
+/// At most `max` bytes of pack.
+pub(crate) fn read_response(
+    r: &mut impl Read,
+    pack: &mut impl std::io::Write,
+    mut progress: impl FnMut(&str),
+    max: u64,
+    what: &str,
+) -> Result<u64, String> {
+    // Acknowledgements: with `done` and without multi_ack, one `NAK` or `ACK <id>` line.
+    let line = read_pkt(r, what)?.ok_or_else(|| format!("{what}: no pack in the response"))?;
+    if let Some(msg) = line.strip_prefix(b"ERR ") {
+        return Err(format!(
+            "{what}: the server says: {}",
+            String::from_utf8_lossy(msg).trim()
+        ));
+    }
+    if !(line.starts_with(b"NAK") || line.starts_with(b"ACK ")) {
+        return Err(format!(
+            "{what}: unexpected line `{}` before the pack",
+            String::from_utf8_lossy(&line).trim()
+        ));
+    }
+    let mut total = 0u64;
+    while let Some(p) = read_pkt(r, what)? {
+        let Some((&band, data)) = p.split_first() else {
+            continue;
+        };
+        match band {
+            1 => {
+                total += data.len() as u64;
+                if total > max {
+                    return Err(format!(
+                        "{what}: the pack is larger than the {max} bytes allowed"
+                    ));
+                }
+                pack.write_all(data)
+                    .map_err(|e| format!("{what}: storing the pack: {e}"))?;
+            }
+            2 => {
+                let text = String::from_utf8_lossy(data);
+                if let Some(last) = text.split(['\r', '\n']).rfind(|s| !s.trim().is_empty()) {
+                    progress(last.trim());
+                }
+            }
+            3 => {
+                return Err(format!(
+                    "{what}: the server says: {}",
+                    String::from_utf8_lossy(data).trim()
+                ))
+            }
+            b => return Err(format!("{what}: unknown side-band {b}")),
+        }
+    }
+    Ok(total)
+}
+
+/// Fetch `src` (`HEAD` or `refs/heads/<branch>`) of the repository at `url` (`http://` or
+/// `https://`) into the bare `repo`, offering `have` (the commit it already holds for this feed,
+/// when any). The pack is stored in `repo`'s object database; moving a ref is the caller's.
+pub fn fetch(
+    client: &reqwest::blocking::Client,
+    repo: &git2::Repository,
+    url: &str,
+    src: &str,
+    have: Option<git2::Oid>,
+    max: u64,
+    mut progress: impl FnMut(String),
+) -> Result<Fetch, String> {
+    let base = url.trim_end_matches('/');
+    let refs_url = format!("{base}/info/refs?service=git-upload-pack");
+    let resp = client
+        .get(&refs_url)
+        .send()
+        .map_err(|e| format!("GET {refs_url}: {}", super::sync::error_chain(&e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("GET {refs_url}: HTTP {}", resp.status()));
+    }
+    let ctype = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if ctype != "application/x-git-upload-pack-advertisement" {
+        return Err(format!(
+            "GET {refs_url}: not a smart HTTP git server (content type `{ctype}`)"
+        ));
+    }
+    let mut body = Vec::new();
+    resp.take(64 << 20)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("GET {refs_url}: {e}"))?;
+    let adv = Advertisement::parse(&body, &format!("GET {refs_url}"))?;
+    let want = adv
+        .lookup(src)
+        .ok_or_else(|| format!("{url} has no `{src}`"))?
+        .to_owned();
+    let oid = git2::Oid::from_str(&want).map_err(|e| e.message().to_owned())?;
+    if repo.find_commit(oid).is_ok() {
+        return Ok(Fetch { oid, pack_bytes: 0 });
+    }
+    let haves: Vec<String> = have
+        .filter(|h| repo.find_commit(*h).is_ok())
+        .map(|h| h.to_string())
+        .into_iter()
+        .collect();
+    let req = request(&adv, &want, &haves).map_err(|e| format!("{url}: {e}"))?;
+    let pack_url = format!("{base}/git-upload-pack");
+    progress(format!("fetching {url} ({src})"));
+    let mut resp = client
+        .post(&pack_url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-git-upload-pack-request",
+        )
+        .header(
+            reqwest::header::ACCEPT,
+            "application/x-git-upload-pack-result",
+        )
+        .body(req)
+        .send()
+        .map_err(|e| format!("POST {pack_url}: {}", super::sync::error_chain(&e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("POST {pack_url}: HTTP {}", resp.status()));
+    }
+    let odb = repo.odb().map_err(|e| e.message().to_owned())?;
+    let mut writer = odb.packwriter().map_err(|e| e.message().to_owned())?;
+    let what = format!("POST {pack_url}");
+    let mut last = std::time::Instant::now();
+    let bytes = read_response(
+        &mut resp,
+        &mut writer,
+        |line| {
+            if last.elapsed() >= std::time::Duration::from_millis(200) {
+                last = std::time::Instant::now();
+                progress(line.to_owned());
+            }
+        },
+        max,
+        &what,
+    )?;
+    writer
+        .commit()
+        .map_err(|e| format!("{what}: the pack does not index: {}", e.message()))?;
+    repo.find_commit(oid).map_err(|_| {
+        format!("{what}: the pack does not hold the commit {want} that `{src}` names")
+    })?;
+    Ok(Fetch {
+        oid,
+        pack_bytes: bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adv_body(lines: &[&str]) -> Vec<u8> {
+        let mut b = Vec::new();
+        pkt(&mut b, "# service=git-upload-pack\n");
+        b.extend_from_slice(b"0000");
+        for l in lines {
+            pkt(&mut b, l);
+        }
+        b.extend_from_slice(b"0000");
+        b
+    }
+
+    #[test]
+    fn advertisement_parses_refs_and_caps() {
+        let a = "1111111111111111111111111111111111111111";
+        let b = "2222222222222222222222222222222222222222";
+        let body = adv_body(&[
+            &format!("{a} HEAD\0multi_ack side-band-64k ofs-delta symref=HEAD:refs/heads/main\n"),
+            &format!("{a} refs/heads/main\n"),
+            &format!("{b} refs/heads/next\n"),
+        ]);
+        let adv = Advertisement::parse(&body, "t").unwrap();
+        assert_eq!(adv.lookup("HEAD"), Some(a));
+        assert_eq!(adv.lookup("refs/heads/next"), Some(b));
+        assert!(adv.has("side-band-64k") && adv.has("ofs-delta"));
+        let req = String::from_utf8(request(&adv, a, &[b.to_owned()]).unwrap()).unwrap();
+        assert_eq!(
+            req,
+            format!(
+                "{:04x}want {a} side-band-64k ofs-delta agent=nminus/{}\n0000{:04x}have {b}\n0009done\n",
+                4 + format!("want {a} side-band-64k ofs-delta agent=nminus/{}\n", env!("CARGO_PKG_VERSION")).len(),
+                env!("CARGO_PKG_VERSION"),
+                4 + 46
+            )
+        );
+    }
+
+    #[test]
+    fn bad_advertisements_are_errors_never_panics() {
+        for body in [
+            &b""[..],
+            b"0000",
+            b"001e# service=git-receive-pack\n0000",
+            b"zzzz",
+            b"0003",
+            b"001e# service=git-upload-pack\n",
+            b"001e# service=git-upload-pack\n00000010abc HEAD\n",
+            b"001e# service=git-upload-pack\n0000ffff",
+        ] {
+            assert!(Advertisement::parse(body, "t").is_err(), "{body:?}");
+        }
+        // An empty repository: no refs.
+        let empty = adv_body(&[
+            "0000000000000000000000000000000000000000 capabilities^{}\0side-band-64k\n",
+        ]);
+        let adv = Advertisement::parse(&empty, "t").unwrap();
+        assert!(adv.refs.is_empty());
+    }
+
+    #[test]
+    fn response_demultiplexes_bands_and_bounds_the_pack() {
+        let mut r = Vec::new();
+        pkt(&mut r, "NAK\n");
+        let mut band = |n: u8, d: &[u8]| {
+            r.extend_from_slice(format!("{:04x}", d.len() + 5).as_bytes());
+            r.push(n);
+            r.extend_from_slice(d);
+        };
+        band(2, b"Counting objects: 3\r");
+        band(1, b"PACK");
+        band(1, b"rest");
+        r.extend_from_slice(b"0000");
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        let n =
+            read_response(&mut &r[..], &mut out, |l| seen.push(l.to_owned()), 100, "t").unwrap();
+        assert_eq!((n, out.as_slice()), (8, &b"PACKrest"[..]));
+        assert_eq!(seen, ["Counting objects: 3"]);
+        let e = read_response(&mut &r[..], &mut Vec::new(), |_| {}, 5, "t").unwrap_err();
+        assert!(e.contains("larger than the 5 bytes"), "{e}");
+        // Band 3 is the server's error; a truncated stream is an error.
+        let mut bad = Vec::new();
+        pkt(&mut bad, "NAK\n");
+        bad.extend_from_slice(b"000a\x03oops");
+        let e = read_response(&mut &bad[..], &mut Vec::new(), |_| {}, 100, "t").unwrap_err();
+        assert!(e.contains("the server says: oops"), "{e}");
+        let e =
+            read_response(&mut &r[..r.len() - 6], &mut Vec::new(), |_| {}, 100, "t").unwrap_err();
+        assert!(e.contains("ended early"), "{e}");
+    }
+}
