@@ -391,7 +391,7 @@ mod tests {
         // Band 3 is the server's error; a truncated stream is an error.
         let mut bad = Vec::new();
         pkt(&mut bad, "NAK\n");
-        bad.extend_from_slice(b"000a\x03oops");
+        bad.extend_from_slice(b"0009\x03oops");
         let e = read_response(&mut &bad[..], &mut Vec::new(), |_| {}, 100, "t").unwrap_err();
         assert!(e.contains("the server says: oops"), "{e}");
         let e =
