@@ -1,8 +1,9 @@
 //! Collection benchmarks, each against its peer in the same run:
 //!
 //! 1. this machine's dpkg status (700+ packages): `nminus-agent collect` (the node agent
-//!    binary) and `nminus collect` against `dpkg-query -W` (time and peak RSS, both as whole
-//!    processes, median of N runs);
+//!    binary: as deployed, built by `scripts/build-agent.sh`, under `--bench`; and as cargo
+//!    builds it for the benchmark) and `nminus collect` against `dpkg-query -W` (time and peak
+//!    RSS, both as whole processes, median of N runs);
 //! 2. a site-packages with 100 distributions: `nminus collect` against Python's
 //!    `importlib.metadata` listing name and version of every distribution;
 //! 3. a whole-root collect of this machine (`--root /`).
@@ -125,6 +126,37 @@ fn main() {
         &["dpkg-query", &admindir, "-W"],
         "dpkg-query -W",
     );
+    // The agent as deployed (`scripts/build-agent.sh`: static, agent profile), built here in its
+    // own target directory; a benchmark run only (the build takes minutes the first time).
+    if bench {
+        let out =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-agent.sh"))
+                .output()
+                .expect("scripts/build-agent.sh runs");
+        assert!(
+            out.status.success(),
+            "scripts/build-agent.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let deployed = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let deployed = deployed.to_str().unwrap();
+        compare(
+            "dpkg status, nminus-agent as deployed (static, agent profile)",
+            n,
+            &[
+                deployed,
+                "collect",
+                "--root",
+                r1,
+                "--problems-ok",
+                "-o",
+                "/dev/null",
+            ],
+            &["dpkg-query", &admindir, "-W"],
+            "dpkg-query -W",
+        );
+    }
     compare(
         "dpkg status, nminus",
         n,

@@ -21,6 +21,10 @@ command -v xmllint >/dev/null || missing+=(libxml2-utils)
 command -v chromium >/dev/null || missing+=(chromium)
 # podman: tests/it/images.rs talks to a private `podman system service` (its API test).
 command -v podman >/dev/null || missing+=(podman)
+# git: tests/it/sync.rs serves repositories with `git http-backend`; jq, file: the agent check below.
+command -v git >/dev/null || missing+=(git)
+command -v jq >/dev/null || missing+=(jq)
+command -v file >/dev/null || missing+=(file)
 # postgresql: tests/it/store.rs and serve.rs start ephemeral clusters; prometheus: promtool.
 test -x /usr/lib/postgresql/15/bin/initdb || missing+=(postgresql)
 command -v promtool >/dev/null || missing+=(prometheus)
@@ -46,3 +50,26 @@ fi
 
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc
+
+# The node agent as deployed (scripts/build-agent.sh: static, agent profile, its own target
+# directory): it must build, be statically linked, and collect exactly what `nminus collect`
+# collects from the same root (a real Debian 12 dpkg status and Debian's OpenStack packages,
+# from the shared data).
+agent=$(scripts/build-agent.sh)
+file -L "$agent" | grep -q 'static' || { echo "error: $agent is not statically linked: $(file -L "$agent")" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root/var/lib/dpkg"
+cp --no-preserve=mode ../shared/data/fixtures/dpkg/this-debian12/status "$root/var/lib/dpkg/status"
+cp -r --no-preserve=mode ../shared/data/fixtures/python/debian12-openstack-packages/root/usr "$root/usr"
+cargo build --locked --quiet --bin nminus
+"$agent" collect --root "$root" --node-id ci --problems-ok -o "$work/agent.json"
+target/debug/nminus collect --root "$root" --node-id ci --problems-ok -o "$work/nminus.json"
+if ! diff <(jq -S 'del(.collected_at)' "$work/agent.json") <(jq -S 'del(.collected_at)' "$work/nminus.json") >"$work/diff"; then
+  echo "error: the static agent and nminus collect differ on $root:" >&2
+  head -n 40 "$work/diff" >&2
+  exit 1
+fi
+test "$(jq '.packages | length' "$work/agent.json")" -gt 500 || { echo "error: the static agent found too few packages in $root" >&2; exit 1; }
+echo "static agent: $(jq '.packages | length' "$work/agent.json") packages from $root, as nminus collect"

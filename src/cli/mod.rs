@@ -67,26 +67,26 @@ pub enum Command {
     /// egg-info in every site-packages / dist-packages and virtualenv (OpenStack-Ansible,
     /// kolla), lockfiles, os-release, and recognises the OpenStack services installed. It only
     /// reads files; nothing under the root is executed.
-    Collect(collect::CollectArgs),
+    Collect(Lazy<collect::CollectArgs>),
     /// Scan a node, a root directory or a lockfile against the advisory feeds and report.
     ///
     /// The same collectors as `collect`, then every package is matched in its own version scheme
     /// against the feeds of the data directory: OS packages against their distro's advisories by
     /// source package, Python modules owned by dpkg/rpm are left to the distro, OpenStack
     /// deliverables against OSSA and PyPA, crates against RustSec.
-    Scan(scan::ScanArgs),
+    Scan(Lazy<scan::ScanArgs>),
     /// Fetch the feeds into the data directory, from upstream or from a mirror or bundle.
     #[command(long_about = sync::LONG_ABOUT)]
-    Sync(sync::SyncArgs),
+    Sync(Lazy<sync::SyncArgs>),
     /// Re-render a saved JSON report (table, json, html, sarif, junit, cyclonedx, markdown).
     ///
     /// The gate is evaluated again on the saved findings (`--fail-on` replaces the saved gate),
     /// so CI can gate on a report made elsewhere; `--history` adds earlier reports to the HTML
     /// compliance-over-time chart.
-    Report(report::ReportArgs),
+    Report(Lazy<report::ReportArgs>),
     /// Validate policies.
     #[command(subcommand)]
-    Policy(policy::PolicyCommand),
+    Policy(Lazy<policy::PolicyCommand>),
     /// Plan an upgrade, a rollback or a site replication for deployers (nminus never runs it).
     ///
     /// Ordered by the upgrade-order DAG (each step names the edge that puts it there), along
@@ -94,27 +94,27 @@ pub enum Command {
     /// (code-only, needs-db-restore, irreversible); rendered as JSON, Markdown, a generic
     /// Ansible playbook, kolla-ansible or OpenStack-Ansible inputs.
     #[command(subcommand, after_long_help = plan::PLAN_HELP)]
-    Plan(plan::PlanCommand),
+    Plan(Lazy<plan::PlanCommand>),
     /// Run the central analyzer: agents push inventories, it stores and judges them.
     ///
     /// Inventories are stored (SQLite or PostgreSQL), judged on receipt and re-evaluated when the
     /// feeds change, without touching a node; nodes, findings, reports and Prometheus metrics are
     /// served over HTTP.
-    Serve(serve::ServeArgs),
+    Serve(Lazy<serve::ServeArgs>),
     /// Enroll this node with a server, then collect and push its inventory (once or periodically).
-    Agent(agent::AgentArgs),
+    Agent(Lazy<agent::AgentArgs>),
     /// Ask a server or a store about the fleet: nodes, findings, where a package runs, diffs.
-    Query(query::QueryArgs),
+    Query(Lazy<query::QueryArgs>),
     /// Operator actions on the node registry (revoke a node's token).
     #[command(subcommand)]
-    Node(node::NodeCommand),
+    Node(Lazy<node::NodeCommand>),
     /// Compare and parse version strings in an ecosystem's exact ordering.
     #[command(subcommand)]
-    Version(version::VersionCommand),
+    Version(Lazy<version::VersionCommand>),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
-    Completions(docs::CompletionsArgs),
+    Completions(Lazy<docs::CompletionsArgs>),
     /// Write the man pages (nminus.1 and one per subcommand) into a directory.
-    Man(docs::ManArgs),
+    Man(Lazy<docs::ManArgs>),
 }
 
 /// The node side only — `collect`, `enroll`, `run` — as the lean `nminus-agent` binary that
@@ -176,9 +176,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scan(a) => scan::run(&a),
         Command::Sync(a) => sync::run(&a),
         Command::Report(a) => report::run(&a),
-        Command::Version(c) => version::run(c),
-        Command::Policy(c) => policy::run(c),
-        Command::Plan(c) => plan::run(c),
+        Command::Version(c) => version::run(c.0),
+        Command::Policy(c) => policy::run(c.0),
+        Command::Plan(c) => plan::run(c.0),
         Command::Serve(a) => serve::run(&a),
         Command::Agent(a) => agent::run(&a),
         Command::Query(a) => query::run(&a),
@@ -211,7 +211,117 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// The clap command, for completions and man pages.
 pub fn command() -> clap::Command {
+    // Completions, man pages and checks want the whole tree as written: no deferral.
+    EAGER.store(true, std::sync::atomic::Ordering::Relaxed);
     <Cli as clap::CommandFactory>::command()
+}
+
+/// Set by [`command`]: [`Lazy`] augments in place instead of deferring.
+static EAGER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn eager() -> bool {
+    EAGER.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A subcommand's arguments (or nested subcommands), built by clap only when that subcommand
+/// is the one being parsed (`clap::Command::defer`). clap's derive builds the whole command
+/// tree on every start, each subcommand's arguments included: ~0.8 ms of a 6 ms lockfile scan
+/// went to building `plan`, `serve`, `query` … arguments that run was never going to read.
+/// `--help` builds the subcommand it shows; completions and man pages use [`command`], which
+/// builds the whole tree in place, exactly as without deferral.
+#[derive(Debug, Clone)]
+pub struct Lazy<T>(pub T);
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Self)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Self)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
+/// Apply `f` (a derive's augmentation) keeping the help text the subcommand's variant gave:
+/// built in place, the arguments' own doc comment would come first and the variant's text
+/// after it; deferred, it would come last and win.
+fn keeping_about(cmd: clap::Command, f: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let about = cmd.get_about().cloned();
+    let long_about = cmd.get_long_about().cloned();
+    let cmd = f(cmd);
+    match (about, long_about) {
+        (None, _) => cmd,
+        (Some(a), Some(l)) => cmd.about(a).long_about(l),
+        (Some(a), None) => cmd.about(a).long_about(None::<&str>),
+    }
+}
+
+fn deferred_args<T: clap::Args>(cmd: clap::Command) -> clap::Command {
+    keeping_about(cmd, T::augment_args)
+}
+
+fn deferred_args_for_update<T: clap::Args>(cmd: clap::Command) -> clap::Command {
+    keeping_about(cmd, T::augment_args_for_update)
+}
+
+fn deferred_subcommands<T: clap::Subcommand>(cmd: clap::Command) -> clap::Command {
+    keeping_about(cmd, T::augment_subcommands)
+}
+
+fn deferred_subcommands_for_update<T: clap::Subcommand>(cmd: clap::Command) -> clap::Command {
+    keeping_about(cmd, T::augment_subcommands_for_update)
+}
+
+impl<T: clap::Args> clap::Args for Lazy<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        if eager() {
+            T::augment_args(cmd)
+        } else {
+            cmd.defer(deferred_args::<T>)
+        }
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        if eager() {
+            T::augment_args_for_update(cmd)
+        } else {
+            cmd.defer(deferred_args_for_update::<T>)
+        }
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+impl<T: clap::Subcommand> clap::Subcommand for Lazy<T> {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        if eager() {
+            T::augment_subcommands(cmd)
+        } else {
+            cmd.defer(deferred_subcommands::<T>)
+        }
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        if eager() {
+            T::augment_subcommands_for_update(cmd)
+        } else {
+            cmd.defer(deferred_subcommands_for_update::<T>)
+        }
+    }
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
 }
 
 #[cfg(test)]

@@ -120,12 +120,9 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         },
     };
 
-    // Load the analyzer (feeds, catalogs) while the targets are collected.
-    let (analyzer, inventories, setup_problems, collected, loaded) = std::thread::scope(|s| {
-        let loader = s.spawn(|| {
-            let t = Instant::now();
-            (Analyzer::load(&cfg, policy, as_of_date), t.elapsed())
-        });
+    // Load the analyzer (feeds, catalogs) while the targets are collected; lockfiles alone
+    // (a millisecond to read) are read first on this thread, without a second one.
+    let collect_all = || {
         let mut inventories: Vec<Inventory> = Vec::new();
         let mut setup_problems = Vec::new();
         for t in &targets {
@@ -138,12 +135,27 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
                 )),
             }
         }
-        let collected = started.elapsed();
-        let (analyzer, loaded) = loader
-            .join()
-            .map_err(|_| anyhow::anyhow!("loading the feeds panicked"))?;
-        anyhow::Ok((analyzer?, inventories, setup_problems, collected, loaded))
-    })?;
+        (inventories, setup_problems, started.elapsed())
+    };
+    let load = || {
+        let t = Instant::now();
+        (Analyzer::load(&cfg, policy, as_of_date), t.elapsed())
+    };
+    let side_by_side = !targets.iter().all(|t| t.is_file());
+    let (analyzer, inventories, setup_problems, collected, loaded) = if !side_by_side {
+        let (inventories, setup_problems, collected) = collect_all();
+        let (analyzer, loaded) = load();
+        (analyzer?, inventories, setup_problems, collected, loaded)
+    } else {
+        std::thread::scope(|s| {
+            let loader = s.spawn(load);
+            let (inventories, setup_problems, collected) = collect_all();
+            let (analyzer, loaded) = loader
+                .join()
+                .map_err(|_| anyhow::anyhow!("loading the feeds panicked"))?;
+            anyhow::Ok((analyzer?, inventories, setup_problems, collected, loaded))
+        })?
+    };
     let analyzer = if a.fail_on.is_empty() {
         analyzer
     } else {
@@ -176,13 +188,14 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
 
     super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
     eprintln!(
-        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms, side by side; judge {} ms); {} findings, {} node problems, {} feed problems",
+        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms{}; judge {} ms); {} findings, {} node problems, {} feed problems",
         report.summary.nodes,
         report.summary.packages,
         analyzer.index().len(),
         started.elapsed().as_millis(),
         collected.as_millis(),
         loaded.as_millis(),
+        if side_by_side { ", side by side" } else { "" },
         (judged_at - ready).as_millis(),
         report.summary.findings,
         node_problems,

@@ -110,7 +110,8 @@ pub struct CompiledItem {
 /// of a lockfile decodes the handful of advisories about its crates, not the whole database.
 #[derive(Debug)]
 pub struct CompiledFeed {
-    body: std::sync::Arc<[u8]>,
+    /// The entry file as read (key line included: no copy of a large buffer).
+    body: Vec<u8>,
     /// Offset of the first advisory's JSON in `body`.
     base: usize,
     items: Vec<CompiledItem>,
@@ -183,8 +184,14 @@ impl CompiledFeed {
     }
 
     /// Read back a body written by [`CompiledFeed::encode`] for feed `name` of `kind`.
-    fn decode_body(body: Vec<u8>, name: &str, kind: &str) -> Option<(Self, Vec<Problem>)> {
-        let (head, rest) = postcard::take_from_bytes::<FeedHead>(&body).ok()?;
+    /// `body` is the whole entry file; its body starts at `start`.
+    fn decode_body(
+        body: Vec<u8>,
+        start: usize,
+        name: &str,
+        kind: &str,
+    ) -> Option<(Self, Vec<Problem>)> {
+        let (head, rest) = postcard::take_from_bytes::<FeedHead>(body.get(start..)?).ok()?;
         if head.name != name || head.kind != kind {
             return None;
         }
@@ -204,7 +211,7 @@ impl CompiledFeed {
         let problems: Vec<Problem> = serde_json::from_str(&head.problems).ok()?;
         Some((
             Self {
-                body: body.into(),
+                body,
                 base,
                 items: head.items,
             },
@@ -348,8 +355,8 @@ where
     };
     let dir = cache.join("catalogs");
     let file = dir.join(format!("{id}.bin"));
-    if let Some(body) = read_checked(&file, &key) {
-        if let Ok((v, problems)) = postcard::from_bytes::<(T, String)>(&body) {
+    if let Some((bytes, start)) = read_checked(&file, &key) {
+        if let Ok((v, problems)) = postcard::from_bytes::<(T, String)>(&bytes[start..]) {
             if let Ok(problems) = serde_json::from_str::<Vec<Problem>>(&problems) {
                 return Ok((v, problems));
             }
@@ -438,16 +445,16 @@ fn entry_key(build: &str, parts: &[&str], inputs: &[Input<'_>]) -> Option<(Strin
     Some((hex(&key.finalize()), hex(&id.finalize())[..32].to_owned()))
 }
 
-/// The body of the entry in `file` when its key line says `key` and its checksum holds.
-fn read_checked(file: &Path, key: &str) -> Option<Vec<u8>> {
-    let mut bytes = fs_err::read(file).ok()?;
+/// The entry in `file` and where its body starts, when its key line says `key` and its checksum
+/// holds.
+fn read_checked(file: &Path, key: &str) -> Option<(Vec<u8>, usize)> {
+    let bytes = fs_err::read(file).ok()?;
     let nl = bytes.iter().position(|b| *b == b'\n')?;
     let (k, sum) = std::str::from_utf8(&bytes[..nl]).ok()?.split_once(' ')?;
     if k != key || sum != checksum(&bytes[nl + 1..]) {
         return None;
     }
-    bytes.drain(..=nl);
-    Some(bytes)
+    Some((bytes, nl + 1))
 }
 
 /// The checksum of an entry's body: CRC-32 and length. It detects damage (a torn write, a
@@ -517,8 +524,8 @@ fn read_entry(
     name: &str,
     kind: &str,
 ) -> Option<(CompiledFeed, Vec<Problem>)> {
-    let body = read_checked(file, key)?;
-    CompiledFeed::decode_body(body, name, kind)
+    let (bytes, start) = read_checked(file, key)?;
+    CompiledFeed::decode_body(bytes, start, name, kind)
 }
 
 /// The running executable's size and modification time: a rebuilt nminus (whose readers may
