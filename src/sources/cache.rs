@@ -61,7 +61,7 @@ use super::sync::{hex, write_atomic};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 
 /// The default cache directory: `$NMINUS_CACHE`, `$XDG_CACHE_HOME/nminus` or
 /// `$HOME/.cache/nminus` (relative values are ignored).
@@ -81,7 +81,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// One feed's advisories and problems, or why it could not be loaded.
 type FeedLoad = Result<(FeedAdvisories, Vec<Problem>), String>;
 
-/// The head of a feed entry's body (postcard), followed by the advisories' JSON back to back.
+/// The head of a feed entry (postcard), followed by the advisories' JSON back to back.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FeedHead {
     name: String,
@@ -91,30 +91,47 @@ struct FeedHead {
     problems: String,
     /// One item per advisory, in the reader's order.
     items: Vec<CompiledItem>,
+    /// Bytes of advisory JSON after the head.
+    blob_len: u64,
 }
 
-/// Where one advisory's JSON lies in a compiled feed, and what the index needs of it without
-/// decoding it.
+/// Where one advisory's JSON lies in a compiled feed, its checksum, and what the index needs of
+/// it without decoding it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CompiledItem {
-    start: u32,
-    end: u32,
+    /// The advisory's id (to recognise it when the feed has to be read again).
+    pub id: String,
+    start: u64,
+    end: u64,
+    /// CRC-32 of the JSON bytes.
+    crc: u32,
     /// Withdrawn advisories are counted, never indexed.
     pub withdrawn: bool,
     /// (ecosystem, package) of each `affected` entry, in order, as the feed spells them.
     pub affected: Vec<(String, String)>,
 }
 
-/// A feed read back from its cache entry: one buffer, verified by its checksum as a whole, and
-/// an item per advisory. Advisories are decoded one by one, when a lookup reaches them: a scan
-/// of a lockfile decodes the handful of advisories about its crates, not the whole database.
+/// A feed read back from its cache entry. Only the entry's head is read when the feed is
+/// loaded (the key line, the problems, and an item per advisory); an advisory's JSON is read,
+/// checked against its own CRC-32 and decoded when a lookup reaches it. A scan of a lockfile
+/// thus reads and decodes the handful of advisories about its crates, not the whole database.
+///
+/// Damage found at that point (a checksum or decoding failure) is not trusted and not silent:
+/// the entry is removed, the feed is read again from its files (once, on first damage), the
+/// advisory taken from there by position and id, and a warning says so.
 #[derive(Debug)]
 pub struct CompiledFeed {
-    /// The entry file as read (key line included: no copy of a large buffer).
-    body: Vec<u8>,
-    /// Offset of the first advisory's JSON in `body`.
-    base: usize,
+    file: std::fs::File,
+    /// The entry's path (removed when found damaged).
+    path: PathBuf,
+    /// Offset of the advisories' JSON in the file.
+    blob_at: u64,
     items: Vec<CompiledItem>,
+    /// The feed, to read again from its files if the entry turns out damaged.
+    name: String,
+    kind: String,
+    dir: PathBuf,
+    reparsed: std::sync::OnceLock<Result<Vec<Advisory>, String>>,
 }
 
 impl CompiledFeed {
@@ -133,37 +150,85 @@ impl CompiledFeed {
         &self.items
     }
 
-    /// Decode advisory `i`. Entries are checksummed and keyed by the build that wrote them, so
-    /// an error here means a damaged or foreign entry that slipped through both: the caller
-    /// reports it and the feed should be re-read with `--no-cache`.
+    /// Advisory `i`: from the entry when its bytes check out, else from the feed's files.
     pub fn decode(&self, i: usize) -> Result<Advisory, String> {
         let it = self
             .items
             .get(i)
             .ok_or_else(|| format!("no advisory {i} in the entry"))?;
-        let (a, b) = (self.base + it.start as usize, self.base + it.end as usize);
-        let bytes = self
-            .body
-            .get(a..b)
-            .ok_or_else(|| format!("advisory {i} lies outside the entry"))?;
-        serde_json::from_slice(bytes).map_err(|e| format!("advisory {i} does not decode: {e}"))
+        match self.read_item(it) {
+            Ok(a) => Ok(a),
+            Err(why) => self.from_files(i, it, &why),
+        }
     }
 
-    /// Compile `advisories` into an entry body (and the head's items).
+    fn read_item(&self, it: &CompiledItem) -> Result<Advisory, String> {
+        use std::os::unix::fs::FileExt;
+        let len = usize::try_from(it.end.saturating_sub(it.start)).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut buf, self.blob_at + it.start)
+            .map_err(|e| format!("cannot read {}: {e}", it.id))?;
+        if crc32fast::hash(&buf) != it.crc {
+            return Err(format!("the bytes of {} fail their checksum", it.id));
+        }
+        let a: Advisory =
+            serde_json::from_slice(&buf).map_err(|e| format!("{} does not decode: {e}", it.id))?;
+        if a.id != it.id {
+            return Err(format!("{} holds {}", it.id, a.id));
+        }
+        Ok(a)
+    }
+
+    /// The damaged-entry path: remove the entry, read the feed from its files (once), take
+    /// advisory `i` from there when it is still the same advisory.
+    fn from_files(&self, i: usize, it: &CompiledItem, why: &str) -> Result<Advisory, String> {
+        let parsed = self.reparsed.get_or_init(|| {
+            eprintln!(
+                "warning: cache entry {} is damaged ({why}): removed; feed `{}` is read from {} instead",
+                self.path.display(),
+                self.name,
+                self.dir.display()
+            );
+            let _ = std::fs::remove_file(&self.path);
+            let src = source_for_kind(&self.kind, &self.name)
+                .ok_or_else(|| format!("unknown feed kind `{}`", self.kind))?;
+            src.load(&self.dir)
+                .map(|l| l.advisories)
+                .map_err(|e| e.to_string())
+        });
+        let advisories = parsed
+            .as_ref()
+            .map_err(|e| format!("{why}, and feed `{}` cannot be read again: {e}", self.name))?;
+        advisories
+            .get(i)
+            .filter(|a| a.id == it.id)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "{why}, and feed `{}` no longer has {} at that position",
+                    self.name, it.id
+                )
+            })
+    }
+
+    /// Compile `advisories` into an entry: the head and the advisories' JSON.
     fn encode(
         name: &str,
         kind: &str,
         advisories: &[Advisory],
         problems: &[Problem],
-    ) -> Option<Vec<u8>> {
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
         let mut blob = Vec::new();
         let mut items = Vec::with_capacity(advisories.len());
         for a in advisories {
-            let start = u32::try_from(blob.len()).ok()?;
+            let start = blob.len();
             serde_json::to_writer(&mut blob, a).ok()?;
             items.push(CompiledItem {
-                start,
-                end: u32::try_from(blob.len()).ok()?,
+                id: a.id.clone(),
+                start: start as u64,
+                end: blob.len() as u64,
+                crc: crc32fast::hash(&blob[start..]),
                 withdrawn: a.withdrawn.is_some(),
                 affected: a
                     .affected
@@ -177,47 +242,89 @@ impl CompiledFeed {
             kind: kind.to_owned(),
             problems: serde_json::to_string(problems).ok()?,
             items,
+            blob_len: blob.len() as u64,
         };
-        let mut body = postcard::to_stdvec(&head).ok()?;
-        body.extend_from_slice(&blob);
-        Some(body)
+        Some((postcard::to_stdvec(&head).ok()?, blob))
     }
 
-    /// Read back a body written by [`CompiledFeed::encode`] for feed `name` of `kind`.
-    /// `body` is the whole entry file; its body starts at `start`.
-    fn decode_body(
-        body: Vec<u8>,
-        start: usize,
+    /// Open the entry in `path` written for `key` by [`write_feed_entry`] for feed `name` of
+    /// `kind` in `dir`: its key line and head are read and checked (checksum, items tiling the
+    /// advisories' bytes, file length); `None` when anything is off.
+    fn open(
+        path: &Path,
+        key: &str,
         name: &str,
         kind: &str,
+        dir: &Path,
     ) -> Option<(Self, Vec<Problem>)> {
-        let (head, rest) = postcard::take_from_bytes::<FeedHead>(body.get(start..)?).ok()?;
+        use std::io::Read;
+        use std::os::unix::fs::FileExt;
+        let mut file = std::fs::File::open(path).ok()?;
+        let file_len = file.metadata().ok()?.len();
+        let mut first = vec![0u8; 512];
+        let n = file.read(&mut first).ok()?;
+        let nl = first[..n].iter().position(|b| *b == b'\n')?;
+        let (k, sum) = std::str::from_utf8(&first[..nl]).ok()?.split_once(' ')?;
+        if k != key {
+            return None;
+        }
+        let head_len: u64 = sum.rsplit(':').next()?.parse().ok()?;
+        let head_at = nl as u64 + 1;
+        if head_at.checked_add(head_len)? > file_len {
+            return None;
+        }
+        let mut head_bytes = vec![0u8; usize::try_from(head_len).ok()?];
+        file.read_exact_at(&mut head_bytes, head_at).ok()?;
+        if checksum(&head_bytes) != sum {
+            return None;
+        }
+        let head: FeedHead = postcard::from_bytes(&head_bytes).ok()?;
         if head.name != name || head.kind != kind {
             return None;
         }
-        let base = body.len() - rest.len();
-        let blob_len = rest.len();
+        let blob_at = head_at + head_len;
+        if blob_at.checked_add(head.blob_len)? != file_len {
+            return None;
+        }
         // Every item must lie inside the blob, in order, without gaps or overlaps.
-        let mut at = 0u32;
+        let mut at = 0u64;
         for it in &head.items {
             if it.start != at || it.end < it.start {
                 return None;
             }
             at = it.end;
         }
-        if at as usize != blob_len {
+        if at != head.blob_len {
             return None;
         }
         let problems: Vec<Problem> = serde_json::from_str(&head.problems).ok()?;
         Some((
             Self {
-                body,
-                base,
+                file,
+                path: path.to_path_buf(),
+                blob_at,
                 items: head.items,
+                name: name.to_owned(),
+                kind: kind.to_owned(),
+                dir: dir.to_path_buf(),
+                reparsed: std::sync::OnceLock::new(),
             },
             problems,
         ))
     }
+}
+
+/// Write a feed entry: the key line (key, and the checksum and length of the head), the head,
+/// the advisories' JSON; atomically, best effort.
+fn write_feed_entry(file: &Path, key: &str, head: &[u8], blob: &[u8]) {
+    let mut bytes = Vec::with_capacity(head.len() + blob.len() + 160);
+    bytes.extend_from_slice(key.as_bytes());
+    bytes.push(b' ');
+    bytes.extend_from_slice(checksum(head).as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(head);
+    bytes.extend_from_slice(blob);
+    let _ = write_atomic(file, &bytes);
 }
 
 /// [`load_all`], through the cache in `cache_dir` (default: [`default_cache_dir`]). The result
@@ -272,33 +379,55 @@ pub fn load_all_cached(
             state.feeds.get(name).filter(|f| f.revision.is_some())
         })
         .collect();
-    let run = |i: usize| {
-        let (name, kind, folder, dir, _) = &jobs[i];
-        let input = match synced[i] {
+    let input = |i: usize| {
+        let (_, _, _, dir, _) = &jobs[i];
+        match synced[i] {
             Some(f) => Input::Synced {
                 dir,
                 revision: f.revision.as_deref().unwrap_or_default(),
                 synced_at: &f.synced_at,
             },
             None => Input::Tree(dir),
-        };
-        load_one(name, kind, folder, input, &entries_dir, &build, writable)
+        }
     };
-    // One thread per feed but the last, which this thread reads.
-    let results: Vec<FeedLoad> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs.len().saturating_sub(1))
-            .map(|i| s.spawn(move || run(i)))
-            .collect();
-        let last = jobs.len().checked_sub(1).map(run);
-        handles
-            .into_iter()
-            .map(|h| {
+    // Synced feeds have cheap keys: their entries are tried on this thread first (a warm
+    // lockfile scan starts no thread at all). What is left (a miss to parse, a folder to walk)
+    // gets a thread per feed but the last, which this thread reads.
+    let mut results: Vec<Option<FeedLoad>> = (0..jobs.len())
+        .map(|i| {
+            let (name, kind, folder, dir, _) = &jobs[i];
+            synced[i]?;
+            let (key, id) = entry_key(&build, &[name, kind, folder], &[input(i)])?;
+            let file = entries_dir.join(format!("{id}.feed"));
+            CompiledFeed::open(&file, &key, name, kind, dir)
+                .map(|(c, problems)| Ok((FeedAdvisories::Compiled(c), problems)))
+        })
+        .collect();
+    let pending: Vec<usize> = (0..jobs.len()).filter(|i| results[*i].is_none()).collect();
+    let run = |i: usize| {
+        let (name, kind, folder, _, _) = &jobs[i];
+        load_one(name, kind, folder, input(i), &entries_dir, &build, writable)
+    };
+    std::thread::scope(|s| {
+        let (last, rest) = match pending.split_last() {
+            Some((l, r)) => (Some(*l), r),
+            None => (None, &[][..]),
+        };
+        let handles: Vec<_> = rest.iter().map(|&i| (i, s.spawn(move || run(i)))).collect();
+        if let Some(i) = last {
+            results[i] = Some(run(i));
+        }
+        for (i, h) in handles {
+            results[i] = Some(
                 h.join()
-                    .unwrap_or_else(|_| Err("the feed reader panicked".to_owned()))
-            })
-            .chain(last)
-            .collect()
+                    .unwrap_or_else(|_| Err("the feed reader panicked".to_owned())),
+            );
+        }
     });
+    let results: Vec<FeedLoad> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not loaded".to_owned())))
+        .collect();
     let mut out = LoadedFeeds::default();
     for ((name, kind, _, dir, max_age), r) in jobs.into_iter().zip(results) {
         match r {
@@ -504,28 +633,16 @@ fn load_one(
         return Ok((FeedAdvisories::Parsed(advisories), problems));
     };
     let file = entries_dir.join(format!("{id}.feed"));
-    if let Some((compiled, problems)) = read_entry(&file, &key, name, kind) {
+    if let Some((compiled, problems)) = CompiledFeed::open(&file, &key, name, kind, dir) {
         return Ok((FeedAdvisories::Compiled(compiled), problems));
     }
     let (advisories, problems) = parse()?;
     if writable {
-        if let Some(body) = CompiledFeed::encode(name, kind, &advisories, &problems) {
-            write_entry(&file, &key, &body);
+        if let Some((head, blob)) = CompiledFeed::encode(name, kind, &advisories, &problems) {
+            write_feed_entry(&file, &key, &head, &blob);
         }
     }
     Ok((FeedAdvisories::Parsed(advisories), problems))
-}
-
-/// The compiled feed in `file` when its key is `key`, its checksum holds and it is the entry of
-/// feed `name` of `kind`; `None` otherwise (never trusted beyond that).
-fn read_entry(
-    file: &Path,
-    key: &str,
-    name: &str,
-    kind: &str,
-) -> Option<(CompiledFeed, Vec<Problem>)> {
-    let (bytes, start) = read_checked(file, key)?;
-    CompiledFeed::decode_body(bytes, start, name, kind)
 }
 
 /// The running executable's size and modification time: a rebuilt nminus (whose readers may
@@ -692,35 +809,72 @@ mod tests {
             r#"{"id":"X-1","source":"n","kind":"vulnerability","affected":[{"ecosystem":"PyPI","package":"nova","ranges":{"type":"pep440-any-of","spec":"<1"}}]}"#,
         )
         .unwrap();
-        let body = CompiledFeed::encode("n", "osv", std::slice::from_ref(&adv), &[]).unwrap();
-        write_entry(&f, "k1", &body);
-        let (c, problems) = read_entry(&f, "k1", "n", "osv").unwrap();
+        let feed_dir = d.path().join("no-such-feed");
+        let open = |key: &str, name: &str| CompiledFeed::open(&f, key, name, "osv", &feed_dir);
+        let (head, blob) =
+            CompiledFeed::encode("n", "osv", std::slice::from_ref(&adv), &[]).unwrap();
+        write_feed_entry(&f, "k1", &head, &blob);
+        let (c, problems) = open("k1", "n").unwrap();
         assert!(problems.is_empty());
         assert_eq!(c.len(), 1);
         assert_eq!(c.decode(0).unwrap(), adv);
+        assert_eq!(c.items()[0].id, "X-1");
         assert_eq!(
             c.items()[0].affected,
             vec![("PyPI".to_owned(), "nova".to_owned())]
         );
-        assert!(read_entry(&f, "k2", "n", "osv").is_none());
-        assert!(read_entry(&f, "k1", "m", "osv").is_none());
-        // One flipped byte anywhere in the body: the checksum catches it.
+        assert!(open("k2", "n").is_none());
+        assert!(open("k1", "m").is_none());
         let b = fs_err::read(&f).unwrap();
         let nl = b.iter().position(|c| *c == b'\n').unwrap();
-        for i in [nl + 1, nl + 5, b.len() / 2, b.len() - 5] {
+        // One flipped byte in the head: the entry is refused.
+        for i in [nl + 1, nl + 5, nl + head.len()] {
             let mut bad = b.clone();
             bad[i] ^= 0x01;
             fs_err::write(&f, &bad).unwrap();
-            assert!(read_entry(&f, "k1", "n", "osv").is_none(), "byte {i}");
+            assert!(open("k1", "n").is_none(), "byte {i}");
         }
-        let mut short = b.clone();
-        short.truncate(b.len() - 3);
-        fs_err::write(&f, &short).unwrap();
-        assert!(read_entry(&f, "k1", "n", "osv").is_none());
-        // A body whose items do not tile its blob is refused even with a valid checksum.
-        let mut head_only = body.clone();
-        head_only.truncate(body.len() - 2);
-        write_entry(&f, "k1", &head_only);
-        assert!(read_entry(&f, "k1", "n", "osv").is_none());
+        // Truncated or extended: refused.
+        fs_err::write(&f, &b[..b.len() - 3]).unwrap();
+        assert!(open("k1", "n").is_none());
+        let mut longer = b.clone();
+        longer.push(b' ');
+        fs_err::write(&f, &longer).unwrap();
+        assert!(open("k1", "n").is_none());
+        // One flipped byte in an advisory: the entry opens, the advisory fails its checksum,
+        // the entry is removed and the feed read again (here it cannot be: a clear error).
+        let mut bad = b.clone();
+        let last = bad.len() - 2;
+        bad[last] ^= 0x01;
+        fs_err::write(&f, &bad).unwrap();
+        let (c, _) = open("k1", "n").unwrap();
+        let e = c.decode(0).unwrap_err();
+        assert!(
+            e.contains("fail their checksum") && e.contains("cannot be read again"),
+            "{e}"
+        );
+        assert!(!f.exists(), "a damaged entry is removed");
+    }
+
+    /// A damaged advisory in an entry is taken from the feed's files instead, the same value.
+    #[test]
+    fn damaged_advisories_are_read_from_the_feed_again() {
+        let d = tempfile::tempdir().unwrap();
+        let feed = d.path().join("feed");
+        fs_err::create_dir_all(&feed).unwrap();
+        let text = r#"{"id":"OSV-T-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"nova"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0"}]}]}]}"#;
+        fs_err::write(feed.join("OSV-T-1.json"), text).unwrap();
+        let loaded = source_for_kind("osv", "t").unwrap().load(&feed).unwrap();
+        assert_eq!(loaded.advisories.len(), 1);
+        let f = d.path().join("e.feed");
+        let (head, blob) = CompiledFeed::encode("t", "osv", &loaded.advisories, &[]).unwrap();
+        write_feed_entry(&f, "k", &head, &blob);
+        let mut b = fs_err::read(&f).unwrap();
+        let mid = b.len() - blob.len() / 2;
+        b[mid] ^= 0x20;
+        fs_err::write(&f, &b).unwrap();
+        let (c, _) = CompiledFeed::open(&f, "k", "t", "osv", &feed).unwrap();
+        assert_eq!(c.decode(0).unwrap(), loaded.advisories[0]);
+        assert!(!f.exists());
     }
 }
