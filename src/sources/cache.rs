@@ -158,7 +158,7 @@ impl CompiledFeed {
             .ok_or_else(|| format!("no advisory {i} in the entry"))?;
         match self.read_item(it) {
             Ok(a) => Ok(a),
-            Err(why) => self.from_files(i, it, &why),
+            Err(why) => self.reread_from_files(i, it, &why),
         }
     }
 
@@ -182,7 +182,12 @@ impl CompiledFeed {
 
     /// The damaged-entry path: remove the entry, read the feed from its files (once), take
     /// advisory `i` from there when it is still the same advisory.
-    fn from_files(&self, i: usize, it: &CompiledItem, why: &str) -> Result<Advisory, String> {
+    fn reread_from_files(
+        &self,
+        i: usize,
+        it: &CompiledItem,
+        why: &str,
+    ) -> Result<Advisory, String> {
         let parsed = self.reparsed.get_or_init(|| {
             eprintln!(
                 "warning: cache entry {} is damaged ({why}): removed; feed `{}` is read from {} instead",
@@ -190,7 +195,7 @@ impl CompiledFeed {
                 self.name,
                 self.dir.display()
             );
-            let _ = std::fs::remove_file(&self.path);
+            let _ = fs_err::remove_file(&self.path);
             let src = source_for_kind(&self.kind, &self.name)
                 .ok_or_else(|| format!("unknown feed kind `{}`", self.kind))?;
             src.load(&self.dir)
@@ -259,7 +264,7 @@ impl CompiledFeed {
     ) -> Option<(Self, Vec<Problem>)> {
         use std::io::Read;
         use std::os::unix::fs::FileExt;
-        let mut file = std::fs::File::open(path).ok()?;
+        let mut file = fs_err::File::open(path).ok()?.into_parts().0;
         let file_len = file.metadata().ok()?.len();
         let mut first = vec![0u8; 512];
         let n = file.read(&mut first).ok()?;
