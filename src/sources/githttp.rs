@@ -235,7 +235,9 @@ pub fn fetch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if ctype != "application/x-git-upload-pack-advertisement" {
+    // The media type, parameters (`; charset=…`) aside.
+    if ctype.split(';').next().map(str::trim) != Some("application/x-git-upload-pack-advertisement")
+    {
         return Err(format!(
             "GET {refs_url}: not a smart HTTP git server (content type `{ctype}`)"
         ));
