@@ -108,6 +108,8 @@ pub fn run(target: &str, data: &[u8]) {
             assert!(packages
                 .iter()
                 .all(|p| !p.name.is_empty() && !p.version.is_empty()));
+            // Differential: the fast Cargo.lock reader agrees with the TOML parser.
+            crate::collect::lockfile::check_fast_cargo_reader(&text);
         }
         "requirements" => {
             let text = String::from_utf8_lossy(data);
