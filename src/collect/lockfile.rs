@@ -745,6 +745,17 @@ fn cargo_entries_fast(text: &str) -> Option<Vec<Entry>> {
         Package,
         Metadata,
     }
+    // Control characters other than tab, and a carriage return not ending a line, are not TOML
+    // anywhere (comments included): leave such a file to the TOML parser.
+    let bytes = text.as_bytes();
+    if bytes.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+            || b == 0x7f
+            || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+    }) {
+        return None;
+    }
+    let ws: &[char] = &[' ', '\t'];
     let mut out: Vec<Entry> = Vec::new();
     let mut state = In::Top;
     let mut top_keys: Vec<&str> = Vec::new();
@@ -753,7 +764,7 @@ fn cargo_entries_fast(text: &str) -> Option<Vec<Entry>> {
     let mut lines = text.split('\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let t = line.trim();
+        let t = line.trim_matches(ws);
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
@@ -778,16 +789,16 @@ fn cargo_entries_fast(text: &str) -> Option<Vec<Entry>> {
             return None;
         }
         let (k, v) = t.split_once('=')?;
-        let (k, v) = (k.trim(), v.trim());
+        let (k, v) = (k.trim_matches(ws), v.trim_matches(ws));
         match state {
             In::Top => {
-                // `version = 3` (an integer) and nothing else.
-                if k != "version"
-                    || top_keys.contains(&k)
-                    || !v.bytes().all(|b| b.is_ascii_digit())
-                    || v.is_empty()
-                    || (v.len() > 1 && v.starts_with('0'))
-                {
+                // `version = 3` (an integer TOML can hold: i64, no sign, no leading zero) and
+                // nothing else.
+                let int = !v.is_empty()
+                    && v.bytes().all(|b| b.is_ascii_digit())
+                    && (v.len() == 1 || !v.starts_with('0'))
+                    && v.parse::<i64>().is_ok();
+                if k != "version" || top_keys.contains(&k) || !int {
                     return None;
                 }
                 top_keys.push(k);
@@ -812,11 +823,11 @@ fn cargo_entries_fast(text: &str) -> Option<Vec<Entry>> {
                     let mut items = Vec::new();
                     loop {
                         let (_, raw) = lines.next()?;
-                        let l = raw.strip_suffix('\r').unwrap_or(raw).trim();
+                        let l = raw.strip_suffix('\r').unwrap_or(raw).trim_matches(ws);
                         if l == "]" {
                             break;
                         }
-                        let item = l.strip_suffix(',')?.trim_end();
+                        let item = l.strip_suffix(',')?.trim_end_matches(ws);
                         items.push(toml::Value::String(plain_string(item)?.to_owned()));
                     }
                     toml::Value::Array(items)
