@@ -65,6 +65,19 @@ fn compare(label: &str, n: usize, ours: &[&str], theirs: &[&str], peer: &str) {
     );
 }
 
+/// `BIN collect` of the dpkg root `root`, output discarded: the same run for each binary.
+fn dpkg_collect<'a>(bin: &'a str, root: &'a str) -> [&'a str; 7] {
+    [
+        bin,
+        "collect",
+        "--root",
+        root,
+        "--problems-ok",
+        "-o",
+        "/dev/null",
+    ]
+}
+
 fn shared(rel: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
@@ -114,15 +127,7 @@ fn main() {
     compare(
         "dpkg status, nminus-agent",
         n,
-        &[
-            agent,
-            "collect",
-            "--root",
-            r1,
-            "--problems-ok",
-            "-o",
-            "/dev/null",
-        ],
+        &dpkg_collect(agent, r1),
         &["dpkg-query", &admindir, "-W"],
         "dpkg-query -W",
     );
@@ -144,15 +149,7 @@ fn main() {
         compare(
             "dpkg status, nminus-agent as deployed (static, agent profile)",
             n,
-            &[
-                deployed,
-                "collect",
-                "--root",
-                r1,
-                "--problems-ok",
-                "-o",
-                "/dev/null",
-            ],
+            &dpkg_collect(deployed, r1),
             &["dpkg-query", &admindir, "-W"],
             "dpkg-query -W",
         );
@@ -160,15 +157,7 @@ fn main() {
     compare(
         "dpkg status, nminus",
         n,
-        &[
-            exe,
-            "collect",
-            "--root",
-            r1,
-            "--problems-ok",
-            "-o",
-            "/dev/null",
-        ],
+        &dpkg_collect(exe, r1),
         &["dpkg-query", &admindir, "-W"],
         "dpkg-query -W",
     );

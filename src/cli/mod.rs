@@ -268,6 +268,20 @@ fn keeping_about(cmd: clap::Command, f: fn(clap::Command) -> clap::Command) -> c
     }
 }
 
+/// `now` in place when the whole tree is wanted ([`command`]), else `deferred` for clap to run
+/// when the subcommand is parsed.
+fn augment(
+    cmd: clap::Command,
+    now: fn(clap::Command) -> clap::Command,
+    deferred: fn(clap::Command) -> clap::Command,
+) -> clap::Command {
+    if eager() {
+        now(cmd)
+    } else {
+        cmd.defer(deferred)
+    }
+}
+
 fn deferred_args<T: clap::Args>(cmd: clap::Command) -> clap::Command {
     keeping_about(cmd, T::augment_args)
 }
@@ -286,18 +300,14 @@ fn deferred_subcommands_for_update<T: clap::Subcommand>(cmd: clap::Command) -> c
 
 impl<T: clap::Args> clap::Args for Lazy<T> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        if eager() {
-            T::augment_args(cmd)
-        } else {
-            cmd.defer(deferred_args::<T>)
-        }
+        augment(cmd, T::augment_args, deferred_args::<T>)
     }
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        if eager() {
-            T::augment_args_for_update(cmd)
-        } else {
-            cmd.defer(deferred_args_for_update::<T>)
-        }
+        augment(
+            cmd,
+            T::augment_args_for_update,
+            deferred_args_for_update::<T>,
+        )
     }
     fn group_id() -> Option<clap::Id> {
         T::group_id()
@@ -306,18 +316,14 @@ impl<T: clap::Args> clap::Args for Lazy<T> {
 
 impl<T: clap::Subcommand> clap::Subcommand for Lazy<T> {
     fn augment_subcommands(cmd: clap::Command) -> clap::Command {
-        if eager() {
-            T::augment_subcommands(cmd)
-        } else {
-            cmd.defer(deferred_subcommands::<T>)
-        }
+        augment(cmd, T::augment_subcommands, deferred_subcommands::<T>)
     }
     fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
-        if eager() {
-            T::augment_subcommands_for_update(cmd)
-        } else {
-            cmd.defer(deferred_subcommands_for_update::<T>)
-        }
+        augment(
+            cmd,
+            T::augment_subcommands_for_update,
+            deferred_subcommands_for_update::<T>,
+        )
     }
     fn has_subcommand(name: &str) -> bool {
         T::has_subcommand(name)

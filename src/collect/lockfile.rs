@@ -1843,21 +1843,11 @@ mod tests {
                     continue;
                 };
                 total += 1;
-                let loc = crate::model::Location::path(p.display().to_string());
-                if let Some(fast) = super::cargo_entries_fast(&text) {
+                if super::cargo_entries_fast(&text).is_some() {
                     accepted += 1;
-                    let slow =
-                        super::toml_entries(&text, &loc, super::Key::Cargo).unwrap_or_else(|e| {
-                            panic!(
-                                "{}: the fast reader accepted what TOML refuses: {e:?}",
-                                p.display()
-                            )
-                        });
-                    assert_eq!(fast.len(), slow.len(), "{}", p.display());
-                    for (f, s) in fast.iter().zip(&slow) {
-                        assert_eq!((f.index, f.line), (s.index, s.line), "{}", p.display());
-                        assert_eq!(f.table, s.table, "{}", p.display());
-                    }
+                    // Panics, naming the difference, when the two readers disagree.
+                    eprintln!("checking {}", p.display());
+                    super::check_fast_cargo_reader(&text);
                 }
             }
         }

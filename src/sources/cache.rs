@@ -196,11 +196,7 @@ impl CompiledFeed {
                 self.dir.display()
             );
             let _ = fs_err::remove_file(&self.path);
-            let src = source_for_kind(&self.kind, &self.name)
-                .ok_or_else(|| format!("unknown feed kind `{}`", self.kind))?;
-            src.load(&self.dir)
-                .map(|l| l.advisories)
-                .map_err(|e| e.to_string())
+            parse_feed(&self.name, &self.kind, &self.dir).map(|(advisories, _)| advisories)
         });
         let advisories = parsed
             .as_ref()
@@ -252,7 +248,7 @@ impl CompiledFeed {
         Some((postcard::to_stdvec(&head).ok()?, blob))
     }
 
-    /// Open the entry in `path` written for `key` by [`write_feed_entry`] for feed `name` of
+    /// Open the entry in `path` written for `key` by [`write_entry`] for feed `name` of
     /// `kind` in `dir`: its key line and head are read and checked (checksum, items tiling the
     /// advisories' bytes, file length); `None` when anything is off.
     fn open(
@@ -317,19 +313,6 @@ impl CompiledFeed {
             problems,
         ))
     }
-}
-
-/// Write a feed entry: the key line (key, and the checksum and length of the head), the head,
-/// the advisories' JSON; atomically, best effort.
-fn write_feed_entry(file: &Path, key: &str, head: &[u8], blob: &[u8]) {
-    let mut bytes = Vec::with_capacity(head.len() + blob.len() + 160);
-    bytes.extend_from_slice(key.as_bytes());
-    bytes.push(b' ');
-    bytes.extend_from_slice(checksum(head).as_bytes());
-    bytes.push(b'\n');
-    bytes.extend_from_slice(head);
-    bytes.extend_from_slice(blob);
-    let _ = write_atomic(file, &bytes);
 }
 
 /// [`load_all`], through the cache in `cache_dir` (default: [`default_cache_dir`]). The result
@@ -402,8 +385,7 @@ pub fn load_all_cached(
         .map(|i| {
             let (name, kind, folder, dir, _) = &jobs[i];
             synced[i]?;
-            let (key, id) = entry_key(&build, &[name, kind, folder], &[input(i)])?;
-            let file = entries_dir.join(format!("{id}.feed"));
+            let (key, file) = feed_entry(&entries_dir, &build, name, kind, folder, input(i))?;
             CompiledFeed::open(&file, &key, name, kind, dir)
                 .map(|(c, problems)| Ok((FeedAdvisories::Compiled(c), problems)))
         })
@@ -502,7 +484,7 @@ where
         // problems, whose optional fields postcard cannot skip, as JSON inside it.
         let problems_json = serde_json::to_string(&problems).unwrap_or_default();
         if let Ok(body) = postcard::to_stdvec(&(&v, problems_json)) {
-            write_entry(&file, &key, &body);
+            write_entry(&file, &key, &body, &[]);
         }
     }
     Ok((v, problems))
@@ -599,16 +581,40 @@ fn checksum(body: &[u8]) -> String {
     format!("crc32:{:08x}:{}", crc32fast::hash(body), body.len())
 }
 
-/// Write an entry (key line, then body), atomically; best effort: a cache that cannot be
-/// written only costs time.
-fn write_entry(file: &Path, key: &str, body: &[u8]) {
-    let mut bytes = Vec::with_capacity(body.len() + 160);
+/// Write an entry, atomically, best effort (a cache that cannot be written only costs time): the
+/// key line (the key, and the checksum and length of `checked`), `checked`, then `rest`. A
+/// release-catalog entry is all `checked`; a feed entry checks its head here and each
+/// advisory of `rest` by its own checksum (see [`CompiledFeed`]).
+fn write_entry(file: &Path, key: &str, checked: &[u8], rest: &[u8]) {
+    let mut bytes = Vec::with_capacity(checked.len() + rest.len() + 160);
     bytes.extend_from_slice(key.as_bytes());
     bytes.push(b' ');
-    bytes.extend_from_slice(checksum(body).as_bytes());
+    bytes.extend_from_slice(checksum(checked).as_bytes());
     bytes.push(b'\n');
-    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(checked);
+    bytes.extend_from_slice(rest);
     let _ = write_atomic(file, &bytes);
+}
+
+/// Feed `name` of `kind` read from its files in `dir`: its advisories and problems.
+fn parse_feed(name: &str, kind: &str, dir: &Path) -> Result<(Vec<Advisory>, Vec<Problem>), String> {
+    let src = source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
+    let l = src.load(dir).map_err(|e| e.to_string())?;
+    Ok((l.advisories, l.problems))
+}
+
+/// The key a feed's entry must carry and the entry's file; `None` when the folder cannot be
+/// fingerprinted (missing, unreadable: the reader gives the error).
+fn feed_entry(
+    entries_dir: &Path,
+    build: &str,
+    name: &str,
+    kind: &str,
+    folder: &str,
+    input: Input<'_>,
+) -> Option<(String, PathBuf)> {
+    let (key, id) = entry_key(build, &[name, kind, folder], &[input])?;
+    Some((key, entries_dir.join(format!("{id}.feed"))))
 }
 
 /// One feed: from its cache entry when the key matches (compiled: decoded on use), else from
@@ -625,26 +631,20 @@ fn load_one(
     let dir = match input {
         Input::Tree(d) | Input::Synced { dir: d, .. } => d,
     };
-    let parse = || -> Result<(Vec<Advisory>, Vec<Problem>), String> {
-        let src =
-            source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
-        let l = src.load(dir).map_err(|e| e.to_string())?;
-        Ok((l.advisories, l.problems))
-    };
+    let parse = || parse_feed(name, kind, dir);
     // A folder that cannot be fingerprinted (missing, unreadable) is loaded directly: the reader
     // gives the error.
-    let Some((key, id)) = entry_key(build, &[name, kind, folder], &[input]) else {
+    let Some((key, file)) = feed_entry(entries_dir, build, name, kind, folder, input) else {
         let (advisories, problems) = parse()?;
         return Ok((FeedAdvisories::Parsed(advisories), problems));
     };
-    let file = entries_dir.join(format!("{id}.feed"));
     if let Some((compiled, problems)) = CompiledFeed::open(&file, &key, name, kind, dir) {
         return Ok((FeedAdvisories::Compiled(compiled), problems));
     }
     let (advisories, problems) = parse()?;
     if writable {
         if let Some((head, blob)) = CompiledFeed::encode(name, kind, &advisories, &problems) {
-            write_feed_entry(&file, &key, &head, &blob);
+            write_entry(&file, &key, &head, &blob);
         }
     }
     Ok((FeedAdvisories::Parsed(advisories), problems))
@@ -818,7 +818,7 @@ mod tests {
         let open = |key: &str, name: &str| CompiledFeed::open(&f, key, name, "osv", &feed_dir);
         let (head, blob) =
             CompiledFeed::encode("n", "osv", std::slice::from_ref(&adv), &[]).unwrap();
-        write_feed_entry(&f, "k1", &head, &blob);
+        write_entry(&f, "k1", &head, &blob);
         let (c, problems) = open("k1", "n").unwrap();
         assert!(problems.is_empty());
         assert_eq!(c.len(), 1);
@@ -873,7 +873,7 @@ mod tests {
         assert_eq!(loaded.advisories.len(), 1);
         let f = d.path().join("e.feed");
         let (head, blob) = CompiledFeed::encode("t", "osv", &loaded.advisories, &[]).unwrap();
-        write_feed_entry(&f, "k", &head, &blob);
+        write_entry(&f, "k", &head, &blob);
         let mut b = fs_err::read(&f).unwrap();
         let mid = b.len() - blob.len() / 2;
         b[mid] ^= 0x20;
