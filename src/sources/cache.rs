@@ -381,28 +381,53 @@ pub fn load_all_cached(
     // Synced feeds have cheap keys: their entries are tried on this thread first (a warm
     // lockfile scan starts no thread at all). What is left (a miss to parse, a folder to walk)
     // gets a thread per feed but the last, which this thread reads.
+    // `missed[i]`: the entry key and file of a synced feed whose entry did not open, so that the
+    // thread that parses it neither computes the key nor tries the entry again.
+    let mut missed: Vec<Option<Option<(String, PathBuf)>>> = vec![None; jobs.len()];
     let mut results: Vec<Option<FeedLoad>> = (0..jobs.len())
         .map(|i| {
             let (name, kind, folder, dir, _) = &jobs[i];
             synced[i]?;
-            let (key, file) = feed_entry(&entries_dir, &build, name, kind, folder, input(i))?;
-            CompiledFeed::open(&file, &key, name, kind, dir)
-                .map(|(c, problems)| Ok((FeedAdvisories::Compiled(c), problems)))
+            let entry = feed_entry(&entries_dir, &build, name, kind, folder, input(i));
+            let hit = entry.as_ref().and_then(|(key, file)| {
+                CompiledFeed::open(file, key, name, kind, dir)
+                    .map(|(c, problems)| Ok((FeedAdvisories::Compiled(c), problems)))
+            });
+            if hit.is_none() {
+                missed[i] = Some(entry);
+            }
+            hit
         })
         .collect();
-    let pending: Vec<usize> = (0..jobs.len()).filter(|i| results[*i].is_none()).collect();
-    let run = |i: usize| {
-        let (name, kind, folder, _, _) = &jobs[i];
-        load_one(name, kind, folder, input(i), &entries_dir, &build, writable)
+    let pending: Vec<(usize, Option<Option<(String, PathBuf)>>)> = (0..jobs.len())
+        .filter(|i| results[*i].is_none())
+        .map(|i| (i, missed[i].take()))
+        .collect();
+    let run = |i: usize, missed: Option<Option<(String, PathBuf)>>| {
+        let (name, kind, folder, dir, _) = &jobs[i];
+        let entry = match missed {
+            Some(entry) => Entry::Missed(entry),
+            None => Entry::Unknown(feed_entry(
+                &entries_dir,
+                &build,
+                name,
+                kind,
+                folder,
+                input(i),
+            )),
+        };
+        load_one(name, kind, dir, entry, writable)
     };
     std::thread::scope(|s| {
-        let (last, rest) = match pending.split_last() {
-            Some((l, r)) => (Some(*l), r),
-            None => (None, &[][..]),
-        };
-        let handles: Vec<_> = rest.iter().map(|&i| (i, s.spawn(move || run(i)))).collect();
-        if let Some(i) = last {
-            results[i] = Some(run(i));
+        let mut pending = pending;
+        let last = pending.pop();
+        let run = &run;
+        let handles: Vec<_> = pending
+            .into_iter()
+            .map(|(i, m)| (i, s.spawn(move || run(i, m))))
+            .collect();
+        if let Some((i, m)) = last {
+            results[i] = Some(run(i, m));
         }
         for (i, h) in handles {
             results[i] = Some(
@@ -617,30 +642,32 @@ fn feed_entry(
     Some((key, entries_dir.join(format!("{id}.feed"))))
 }
 
+/// A feed's cache entry as `load_one` gets it: `None` when the folder cannot be fingerprinted
+/// (missing, unreadable: the reader then gives the error).
+enum Entry {
+    /// Not tried yet.
+    Unknown(Option<(String, PathBuf)>),
+    /// Tried on the calling thread, and it did not open.
+    Missed(Option<(String, PathBuf)>),
+}
+
 /// One feed: from its cache entry when the key matches (compiled: decoded on use), else from
 /// its files (rewriting the entry).
-fn load_one(
-    name: &str,
-    kind: &str,
-    folder: &str,
-    input: Input<'_>,
-    entries_dir: &Path,
-    build: &str,
-    writable: bool,
-) -> FeedLoad {
-    let dir = match input {
-        Input::Tree(d) | Input::Synced { dir: d, .. } => d,
-    };
+fn load_one(name: &str, kind: &str, dir: &Path, entry: Entry, writable: bool) -> FeedLoad {
     let parse = || parse_feed(name, kind, dir);
-    // A folder that cannot be fingerprinted (missing, unreadable) is loaded directly: the reader
-    // gives the error.
-    let Some((key, file)) = feed_entry(entries_dir, build, name, kind, folder, input) else {
-        let (advisories, problems) = parse()?;
-        return Ok((FeedAdvisories::Parsed(advisories), problems));
+    let (key, file) = match entry {
+        Entry::Unknown(None) | Entry::Missed(None) => {
+            let (advisories, problems) = parse()?;
+            return Ok((FeedAdvisories::Parsed(advisories), problems));
+        }
+        Entry::Unknown(Some((key, file))) => {
+            if let Some((compiled, problems)) = CompiledFeed::open(&file, &key, name, kind, dir) {
+                return Ok((FeedAdvisories::Compiled(compiled), problems));
+            }
+            (key, file)
+        }
+        Entry::Missed(Some(kf)) => kf,
     };
-    if let Some((compiled, problems)) = CompiledFeed::open(&file, &key, name, kind, dir) {
-        return Ok((FeedAdvisories::Compiled(compiled), problems));
-    }
     let (advisories, problems) = parse()?;
     if writable {
         if let Some((head, blob)) = CompiledFeed::encode(name, kind, &advisories, &problems) {
