@@ -144,6 +144,9 @@ pub struct CatalogPaths {
     pub apt: Vec<PathBuf>,
     /// openstack/requirements: `<branch>/upper-constraints.txt`.
     pub requirements: Option<PathBuf>,
+    /// Which of these folders `nminus sync` wrote (their cache entries are keyed by revision,
+    /// not by a walk of every file).
+    pub synced: Vec<crate::sources::cache::SyncedFolder>,
 }
 
 impl Catalogs {
@@ -156,6 +159,10 @@ impl Catalogs {
     /// [`crate::sources::cache::cached`]; `None` parses every file).
     pub fn load_cached(paths: &CatalogPaths, cache_dir: Option<&Path>) -> (Self, Vec<String>) {
         let mut notes = Vec::new();
+        let cache_dir = cache_dir.map(|path| crate::sources::cache::CacheDir {
+            path,
+            synced: &paths.synced,
+        });
         // A thread per part that is there (a panicking reader counts as missing data); the
         // upper-constraints (a few thousand lines per branch) are read on this thread.
         let (os, eol, apt, uc) = std::thread::scope(|s| {

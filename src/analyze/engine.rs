@@ -65,6 +65,17 @@ pub struct Analyzer {
     not_judged: Vec<String>,
     revision: String,
     memo: Mutex<HashMap<MatchKey, Arc<Vec<Finding>>>>,
+    /// Configured advisory feeds that could not be loaded (see [`Analyzer::not_judged_for`]).
+    missing_feeds: Vec<MissingFeed>,
+}
+
+/// A configured advisory feed that could not be loaded, and what it would have judged.
+#[derive(Debug, Clone)]
+struct MissingFeed {
+    name: String,
+    /// Lookup ecosystems (before any `:release`); `None`: unknown, taken as everything.
+    covers: Option<Vec<String>>,
+    reason: String,
 }
 
 /// Remembered verdicts at most (distinct package identities); past it the memo starts afresh.
@@ -111,6 +122,7 @@ impl Analyzer {
             endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
             apt: cfg.apt_indexes.clone(),
             requirements: feeds_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
+            synced: crate::sources::cache::synced_folders(&feeds_cfg, &cfg.data),
         };
         // Feeds and release catalogs are independent: load them side by side.
         let (loaded, (mut catalogs, panicked)) = std::thread::scope(|s| {
@@ -164,8 +176,31 @@ impl Analyzer {
             catalogs.notes.clear();
         }
         let revision = revision_digest(&cfg.data, &loaded.status, &policy);
+        // Feeds that did not load: each makes the nodes with packages it covers incomplete
+        // (unless no feed loaded at all, which the note above says once).
+        let missing_feeds = if not_judged.is_empty() {
+            loaded
+                .status
+                .iter()
+                .filter(|s| !s.loaded)
+                .filter_map(|s| {
+                    let def = feeds_cfg.feeds.iter().find(|f| f.name == s.name)?;
+                    let covers = def.covers();
+                    if covers.as_ref().is_some_and(Vec::is_empty) {
+                        return None;
+                    }
+                    Some(MissingFeed {
+                        name: s.name.clone(),
+                        covers,
+                        reason: s.note.clone().unwrap_or_else(|| "not loaded".to_owned()),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let index = AdvisoryIndex::from_feeds(loaded.advisories);
-        Ok(Self::from_parts(
+        let mut analyzer = Self::from_parts(
             index,
             catalogs,
             policy,
@@ -173,7 +208,9 @@ impl Analyzer {
             loaded.problems,
             not_judged,
             revision,
-        ))
+        );
+        analyzer.missing_feeds = missing_feeds;
+        Ok(analyzer)
     }
 
     /// Build from parts already loaded (tests).
@@ -201,6 +238,7 @@ impl Analyzer {
             not_judged,
             revision,
             memo: Mutex::new(HashMap::new()),
+            missing_feeds: Vec::new(),
         }
     }
 
@@ -268,6 +306,11 @@ impl Analyzer {
                     .iter()
                     .filter(|n| relevant(n.part))
                     .map(|n| n.message.clone()),
+            )
+            .chain(
+                self.missing_feeds
+                    .iter()
+                    .filter_map(|m| missing_feed_note(m, invs)),
             )
             .collect()
     }
@@ -489,6 +532,42 @@ impl Analyzer {
             not_judged: self.not_judged_for(&invs),
         })
     }
+}
+
+/// The note for a feed that did not load, when some package of `invs` is one it would judge.
+fn missing_feed_note(m: &MissingFeed, invs: &[&Inventory]) -> Option<String> {
+    let mut packages = 0usize;
+    let mut nodes = 0usize;
+    for inv in invs {
+        let n = inv
+            .packages
+            .iter()
+            .filter(|p| {
+                crate::analyze::matching::lookup_keys(p, inv.os.as_ref())
+                    .iter()
+                    .any(|k| match &m.covers {
+                        None => true,
+                        Some(c) => {
+                            let eco = k.ecosystem.split(':').next().unwrap_or_default();
+                            c.iter().any(|e| e == eco)
+                        }
+                    })
+            })
+            .count();
+        packages += n;
+        nodes += usize::from(n > 0);
+    }
+    if packages == 0 {
+        return None;
+    }
+    let what = match &m.covers {
+        Some(c) => format!(" ({})", c.join(", ")),
+        None => String::new(),
+    };
+    Some(format!(
+        "advisory feed `{}` could not be loaded ({}): {packages} package(s) it judges{what} on {nodes} node(s) were not checked against it. Sync it (`nminus sync --feed {}`, or `--from` a mirror), or leave it out on purpose (`--feed`, or your own `--sources`)",
+        m.name, m.reason, m.name
+    ))
 }
 
 /// sha256 over the sync state, the feeds as loaded and the policy.

@@ -201,12 +201,12 @@ struct Expect {
 }
 
 impl AptIndex {
-    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// [`Self::load`] through the release-data cache `cache`
     /// ([`crate::sources::cache::cached`]): keyed by the index files and their `InRelease`
     /// files; `None` parses.
     pub fn load_cached(
         files: &[PathBuf],
-        cache_dir: Option<&Path>,
+        cache: Option<crate::sources::cache::CacheDir<'_>>,
     ) -> Result<(Self, Vec<Problem>), ReleaseError> {
         let mut inputs: Vec<PathBuf> = files.to_vec();
         for f in files {
@@ -216,7 +216,7 @@ impl AptIndex {
                 }
             }
         }
-        crate::sources::cache::cached(cache_dir, "apt-indexes", &inputs, || Self::load(files))
+        crate::sources::cache::cached(cache, "apt-indexes", &inputs, || Self::load(files))
     }
 
     /// Load `Packages` indexes (plain, `.gz` or `.lz4`), verifying each against its `InRelease`
@@ -849,7 +849,7 @@ mod tests {
         let parsed = AptIndex::load(&files).unwrap();
         let json = |v: &(AptIndex, Vec<Problem>)| serde_json::to_value(v).unwrap();
         for _ in 0..2 {
-            let c = AptIndex::load_cached(&files, Some(cache.path())).unwrap();
+            let c = AptIndex::load_cached(&files, Some(cache.path().into())).unwrap();
             assert_eq!(json(&c), json(&parsed));
         }
         // The InRelease file changes (one byte of a checksum): the entry is not trusted, the
@@ -871,7 +871,7 @@ mod tests {
             &sum[1..]
         );
         fs_err::write(tmp.path().join(inrel), t.replace(&sum, &flipped)).unwrap();
-        let err = AptIndex::load_cached(&files, Some(cache.path())).unwrap_err();
+        let err = AptIndex::load_cached(&files, Some(cache.path().into())).unwrap_err();
         assert!(matches!(err, ReleaseError::ChecksumMismatch(_)), "{err}");
     }
 

@@ -245,15 +245,13 @@ pub fn front_matter(text: &str) -> Option<(&str, usize)> {
 }
 
 impl Lifecycles {
-    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// [`Self::load`] through the release-data cache `cache`
     /// ([`crate::sources::cache::cached`]); `None` parses.
     pub fn load_cached(
         dir: &Path,
-        cache_dir: Option<&Path>,
+        cache: Option<crate::sources::cache::CacheDir<'_>>,
     ) -> Result<(Self, Vec<Problem>), ReleaseError> {
-        crate::sources::cache::cached(cache_dir, "endoflife", &[dir.to_path_buf()], || {
-            Self::load(dir)
-        })
+        crate::sources::cache::cached(cache, "endoflife", &[dir.to_path_buf()], || Self::load(dir))
     }
 
     /// Load an endoflife.date checkout: `products/*.md` and `release-data/releases/*.json`
@@ -901,7 +899,7 @@ mod tests {
         let dir = shared("endoflife-date");
         let parsed = Lifecycles::load(&dir).unwrap();
         for _ in 0..2 {
-            let c = Lifecycles::load_cached(&dir, Some(cache.path())).unwrap();
+            let c = Lifecycles::load_cached(&dir, Some(cache.path().into())).unwrap();
             assert_eq!(
                 serde_json::to_value(&c).unwrap(),
                 serde_json::to_value(&parsed).unwrap()

@@ -650,15 +650,15 @@ impl OpenStackCatalog {
         Ok((cat, problems))
     }
 
-    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// [`Self::load`] through the release-data cache `cache`
     /// ([`crate::sources::cache::cached`]): the same catalog and problems, read back from JSON
     /// when no file under `dir` changed. `None` parses.
     pub fn load_cached(
         dir: &Path,
-        cache_dir: Option<&Path>,
+        cache: Option<crate::sources::cache::CacheDir<'_>>,
     ) -> Result<(Self, Vec<Problem>), ReleaseError> {
         let (mut cat, problems): (Self, Vec<Problem>) = crate::sources::cache::cached(
-            cache_dir,
+            cache,
             "openstack-releases",
             &[dir.to_path_buf()],
             || Self::load(dir),
@@ -1244,7 +1244,7 @@ mod tests {
         let (parsed, problems) = catalog();
         let dir = shared("openstack-releases");
         for _ in 0..2 {
-            let (c, p) = OpenStackCatalog::load_cached(&dir, Some(cache.path())).unwrap();
+            let (c, p) = OpenStackCatalog::load_cached(&dir, Some(cache.path().into())).unwrap();
             assert_eq!(
                 serde_json::to_value(&c).unwrap(),
                 serde_json::to_value(parsed).unwrap()

@@ -170,14 +170,14 @@ pub struct UpperConstraints {
 }
 
 impl UpperConstraints {
-    /// [`Self::load`] through the release-data cache in `cache_dir`
+    /// [`Self::load`] through the release-data cache `cache`
     /// ([`crate::sources::cache::cached`]); `None` parses.
     pub fn load_cached(
         dir: &Path,
-        cache_dir: Option<&Path>,
+        cache: Option<crate::sources::cache::CacheDir<'_>>,
     ) -> Result<(Self, Vec<Problem>), ReleaseError> {
         crate::sources::cache::cached(
-            cache_dir,
+            cache,
             "openstack-requirements",
             &[dir.to_path_buf()],
             || Self::load(dir),
@@ -590,7 +590,7 @@ mod tests {
         let (parsed, problems) = load();
         let dir = shared("openstack-requirements");
         for _ in 0..2 {
-            let (uc, p) = UpperConstraints::load_cached(&dir, Some(cache.path())).unwrap();
+            let (uc, p) = UpperConstraints::load_cached(&dir, Some(cache.path().into())).unwrap();
             assert_eq!(
                 serde_json::to_value(&uc).unwrap(),
                 serde_json::to_value(&parsed).unwrap()

@@ -30,7 +30,10 @@
 //!   milliseconds. The price: a file edited *in place* inside a synced feed folder is not
 //!   noticed until the next sync changes the revision. Synced folders belong to `nminus sync`;
 //!   in-house advisories go to `advisories/local` (always walked, below), and
-//!   `nminus scan --no-cache` reads every file regardless.
+//!   `nminus scan --no-cache` reads every file regardless. Release catalogs read from synced
+//!   folders (openstack/releases, endoflife.date, openstack/requirements: [`cached`] with the
+//!   [`SyncedFolder`]s of [`CacheDir`]) are keyed the same way; walking openstack/releases'
+//!   6,000 files cost more than reading its entry back.
 //! - **Any other folder** (the `local` advisories, a data directory laid out by hand or by
 //!   another tool): the sorted list of (relative path, size, modification time, change time,
 //!   inode) of every file the readers could read (the same walk: hidden names skipped, symbolic
@@ -383,7 +386,7 @@ pub fn load_all_cached(
     // gets a thread per feed but the last, which this thread reads.
     // `missed[i]`: the entry key and file of a synced feed whose entry did not open, so that the
     // thread that parses it neither computes the key nor tries the entry again.
-    let mut missed: Vec<Option<Option<(String, PathBuf)>>> = vec![None; jobs.len()];
+    let mut missed: Vec<Option<EntryFile>> = vec![None; jobs.len()];
     let mut results: Vec<Option<FeedLoad>> = (0..jobs.len())
         .map(|i| {
             let (name, kind, folder, dir, _) = &jobs[i];
@@ -399,11 +402,11 @@ pub fn load_all_cached(
             hit
         })
         .collect();
-    let pending: Vec<(usize, Option<Option<(String, PathBuf)>>)> = (0..jobs.len())
+    let pending: Vec<(usize, Option<EntryFile>)> = (0..jobs.len())
         .filter(|i| results[*i].is_none())
         .map(|i| (i, missed[i].take()))
         .collect();
-    let run = |i: usize, missed: Option<Option<(String, PathBuf)>>| {
+    let run = |i: usize, missed: Option<EntryFile>| {
         let (name, kind, folder, dir, _) = &jobs[i];
         let entry = match missed {
             Some(entry) => Entry::Missed(entry),
@@ -470,16 +473,63 @@ pub fn load_all_cached(
     out
 }
 
+/// A feed folder that `nminus sync` wrote: its path (as the readers are given it) and the
+/// revision and time `<data>/.nminus/state.json` records for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedFolder {
+    /// `<data>/<folder>`.
+    pub dir: PathBuf,
+    /// Git commit or content digest.
+    pub revision: String,
+    /// When it was synced.
+    pub synced_at: String,
+}
+
+/// The folders of `cfg`'s feeds that `nminus sync` wrote into `data` (those with a recorded
+/// revision), for keying release catalogs by revision as feed entries are.
+pub fn synced_folders(cfg: &FeedsConfig, data: &Path) -> Vec<SyncedFolder> {
+    let state = SyncState::load(data);
+    cfg.feeds
+        .iter()
+        .filter_map(|f| {
+            let s = state.feeds.get(&f.name)?;
+            Some(SyncedFolder {
+                dir: data.join(&f.folder),
+                revision: s.revision.clone()?,
+                synced_at: s.synced_at.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Where [`cached`] keeps its entries, and which input folders `nminus sync` wrote (keyed by
+/// their revision, as feed folders are: see the module documentation); any other input is
+/// fingerprinted file by file.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheDir<'a> {
+    /// The cache directory (entries go to its `catalogs/`).
+    pub path: &'a Path,
+    /// Synced folders among the inputs (matched by path as given).
+    pub synced: &'a [SyncedFolder],
+}
+
+impl<'a> From<&'a Path> for CacheDir<'a> {
+    fn from(path: &'a Path) -> Self {
+        Self { path, synced: &[] }
+    }
+}
+
 /// A value derived from the files under `inputs` (directories, walked as feed folders are, or
-/// single files), through an entry in `<cache_dir>/catalogs/`: the release catalogs
+/// single files), through an entry in `<cache>/catalogs/`: the release catalogs
 /// (openstack/releases, endoflife.date, apt indexes) whose parsing costs far more than reading
 /// back their result. The key covers the same build identity as the feed entries, `what`, the
-/// inputs' canonical paths and their fingerprints; any miss, damage or unreadable entry means
-/// `parse` runs and the entry is rewritten (best effort). `cache_dir: None` only parses.
+/// inputs' canonical paths and their fingerprints (a synced folder: its revision and the
+/// folder's own stat); any miss, damage or unreadable entry means `parse` runs and the entry is
+/// rewritten (best effort). `cache: None` only parses.
 ///
 /// An `Err` from `parse` is returned and never cached.
 pub fn cached<T, E>(
-    cache_dir: Option<&Path>,
+    cache: Option<CacheDir<'_>>,
     what: &str,
     inputs: &[PathBuf],
     parse: impl FnOnce() -> Result<(T, Vec<Problem>), E>,
@@ -487,14 +537,24 @@ pub fn cached<T, E>(
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let Some(cache) = cache_dir else {
+    let Some(cache) = cache else {
         return parse();
     };
-    let inputs: Vec<Input<'_>> = inputs.iter().map(|p| Input::Tree(p)).collect();
+    let inputs: Vec<Input<'_>> = inputs
+        .iter()
+        .map(|p| match cache.synced.iter().find(|s| s.dir == *p) {
+            Some(s) => Input::Synced {
+                dir: p,
+                revision: &s.revision,
+                synced_at: &s.synced_at,
+            },
+            None => Input::Tree(p),
+        })
+        .collect();
     let Some((key, id)) = entry_key(&build_id(), &[what], &inputs) else {
         return parse();
     };
-    let dir = cache.join("catalogs");
+    let dir = cache.path.join("catalogs");
     let file = dir.join(format!("{id}.bin"));
     if let Some((bytes, start)) = read_checked(&file, &key) {
         if let Ok((v, problems)) = postcard::from_bytes::<(T, String)>(&bytes[start..]) {
@@ -642,13 +702,16 @@ fn feed_entry(
     Some((key, entries_dir.join(format!("{id}.feed"))))
 }
 
-/// A feed's cache entry as `load_one` gets it: `None` when the folder cannot be fingerprinted
-/// (missing, unreadable: the reader then gives the error).
+/// A feed's entry key and file; `None` when the folder cannot be fingerprinted (missing,
+/// unreadable: the reader then gives the error).
+type EntryFile = Option<(String, PathBuf)>;
+
+/// A feed's cache entry as `load_one` gets it.
 enum Entry {
     /// Not tried yet.
-    Unknown(Option<(String, PathBuf)>),
+    Unknown(EntryFile),
     /// Tried on the calling thread, and it did not open.
-    Missed(Option<(String, PathBuf)>),
+    Missed(EntryFile),
 }
 
 /// One feed: from its cache entry when the key matches (compiled: decoded on use), else from
@@ -783,7 +846,7 @@ mod tests {
         fs_err::write(d.path().join("a.txt"), "one").unwrap();
         let parses = std::cell::Cell::new(0);
         let load = |dir: &Path, c: Option<&Path>| {
-            cached(c, "test", &[dir.to_path_buf()], || {
+            cached(c.map(CacheDir::from), "test", &[dir.to_path_buf()], || {
                 parses.set(parses.get() + 1);
                 let t = fs_err::read_to_string(dir.join("a.txt")).map_err(|e| e.to_string())?;
                 if t == "bad" {
@@ -831,6 +894,60 @@ mod tests {
         assert_eq!(parses.get(), 6);
         assert!(load(d.path(), None).is_err());
         assert_eq!(parses.get(), 7);
+    }
+
+    /// A release catalog in a folder `nminus sync` wrote is keyed by the recorded revision and
+    /// the folder's own stat: a file edited in place inside it is not looked at (no walk), a new
+    /// revision or a folder put in its place parses again; the same folder not listed as synced
+    /// is walked and sees the edit.
+    #[test]
+    fn synced_catalog_folders_are_keyed_by_revision() {
+        let cache = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("releases");
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("a.txt"), "one").unwrap();
+        let parses = std::cell::Cell::new(0);
+        let load = |synced: &[SyncedFolder]| -> String {
+            let c = CacheDir {
+                path: cache.path(),
+                synced,
+            };
+            let (v, _): (String, Vec<Problem>) =
+                cached(Some(c), "test", std::slice::from_ref(&dir), || {
+                    parses.set(parses.get() + 1);
+                    fs_err::read_to_string(dir.join("a.txt")).map(|t| (t, Vec::new()))
+                })
+                .unwrap();
+            v
+        };
+        let rev = |r: &str| {
+            vec![SyncedFolder {
+                dir: dir.clone(),
+                revision: r.to_owned(),
+                synced_at: "2026-11-25T00:00:00Z".to_owned(),
+            }]
+        };
+        assert_eq!(load(&rev("r1")), "one");
+        assert_eq!(load(&rev("r1")), "one");
+        assert_eq!(parses.get(), 1);
+        // Edited in place: the synced key does not see it (the documented trade-off)...
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs_err::write(dir.join("a.txt"), "two").unwrap();
+        assert_eq!(load(&rev("r1")), "one");
+        assert_eq!(parses.get(), 1);
+        // ...a walk does, and a new revision does.
+        assert_eq!(load(&[]), "two");
+        assert_eq!(load(&rev("r2")), "two");
+        assert_eq!(parses.get(), 3);
+        // A folder moved into its place (as sync does) with the same revision recorded.
+        let fresh = data.path().join("fresh");
+        fs_err::create_dir_all(&fresh).unwrap();
+        fs_err::write(fresh.join("a.txt"), "three").unwrap();
+        fs_err::remove_dir_all(&dir).unwrap();
+        fs_err::rename(&fresh, &dir).unwrap();
+        assert_eq!(load(&rev("r2")), "three");
+        assert_eq!(parses.get(), 4);
     }
 
     #[test]

@@ -64,6 +64,37 @@ pub struct FeedDef {
     /// A scan warns when the feed was synced longer ago than this.
     #[serde(default)]
     pub max_age_days: Option<u32>,
+    /// What the feed judges, as the ecosystems packages are looked up under (`crates.io`,
+    /// `pypi`, `openstack`, `debian`, `ubuntu`, `alpine`, `red hat`, `almalinux`,
+    /// `rocky linux`; release data: none). When the feed cannot be loaded, a scan of packages
+    /// it covers is incomplete. Default by kind (see [`FeedDef::covers`]).
+    #[serde(default)]
+    pub covers: Option<Vec<String>>,
+}
+
+impl FeedDef {
+    /// The ecosystems this feed judges: as configured, else by kind (`rustsec`: crates.io,
+    /// `ossa`: openstack, `debian-tracker`: debian, `alpine-secdb`: alpine; release data:
+    /// none). `None`: unknown (an `osv` or `csaf-vex` feed that does not say), taken as covering
+    /// everything.
+    pub fn covers(&self) -> Option<Vec<String>> {
+        if let Some(c) = &self.covers {
+            return Some(c.iter().map(|e| e.to_ascii_lowercase()).collect());
+        }
+        let by_kind: &[&str] = match self.kind.as_str() {
+            "rustsec" => &["crates.io"],
+            "ossa" => &["openstack"],
+            "debian-tracker" => &["debian"],
+            "alpine-secdb" => &["alpine"],
+            "openstack-releases"
+            | "openstack-requirements"
+            | "endoflife"
+            | "distro-info"
+            | "apt-indexes" => &[],
+            _ => return None,
+        };
+        Some(by_kind.iter().map(|s| (*s).to_owned()).collect())
+    }
 }
 
 #[derive(Debug, Deserialize)]

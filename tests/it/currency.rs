@@ -25,6 +25,7 @@ fn catalogs() -> Catalogs {
         endoflife: Some(shared_data("endoflife-date")),
         apt: Vec::new(),
         requirements: Some(shared_data("openstack-requirements")),
+        synced: Vec::new(),
     });
     assert!(notes.is_empty(), "{notes:?}");
     c
@@ -283,6 +284,7 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
         endoflife: None,
         apt: apt_files.clone(),
         requirements: None,
+        synced: Vec::new(),
     });
     assert!(
         apt_files.is_empty() || cat.apt.is_some(),
@@ -482,6 +484,7 @@ fn upgrade_candidates_follow_apt_priorities() {
         openstack: None,
         endoflife: None,
         requirements: None,
+        synced: Vec::new(),
         apt: files,
     });
     assert!(cat.apt.is_some(), "{notes:?}");
@@ -581,6 +584,7 @@ fn upgrades_equal_apt_get_upgrade() {
         endoflife: None,
         apt: apt_files,
         requirements: None,
+        synced: Vec::new(),
     });
     let pol = policy::load("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())

@@ -531,3 +531,65 @@ fn scan_exit_codes() {
         "{r}"
     );
 }
+
+/// A configured feed that is not there leaves the packages it covers unjudged: the scan is
+/// incomplete (exit 2) and says which feed and how many packages, but only for nodes that have
+/// such packages; leaving the feed out on purpose (`--feed`) is not an error.
+#[test]
+fn a_missing_feed_leaves_what_it_covers_unjudged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs_err::create_dir_all(&data).unwrap();
+    // Only RustSec is there (pypa, ossa and the distro feeds are configured but missing).
+    std::os::unix::fs::symlink(
+        shared_data("rustsec-advisory-db"),
+        data.join("rustsec-advisory-db"),
+    )
+    .unwrap();
+    let lock = dir.path().join("Cargo.lock");
+    fs_err::copy(
+        shared_data("fixtures/cargo/trivy/trivy-ci-test/Cargo.lock"),
+        &lock,
+    )
+    .unwrap();
+    let req = dir.path().join("requirements.txt");
+    fs_err::write(&req, "flask==0.10\n").unwrap();
+    let scan = |extra: &[&str], target: &std::path::Path| {
+        let o = nminus()
+            .args(["scan", "--format", "json", "--data"])
+            .arg(&data)
+            .args(extra)
+            .arg(target)
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        (o.status.code(), r)
+    };
+    // Crates: RustSec judges them; the missing feeds cover none of them.
+    let (code, r) = scan(&[], &lock);
+    assert_eq!(code, Some(1), "{r}");
+    assert_eq!(r["not_judged"].as_array().map_or(0, Vec::len), 0, "{r}");
+    // A Python requirement: pypa (which covers pypi) is missing → incomplete, named.
+    let (code, r) = scan(&[], &req);
+    assert_eq!(code, Some(2), "{r}");
+    let notes: Vec<&str> = r["not_judged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("`pypa`") && n.contains("1 package(s)")),
+        "{notes:?}"
+    );
+    assert!(
+        !notes.iter().any(|n| n.contains("`debian-tracker`")),
+        "{notes:?}"
+    );
+    // Left out on purpose.
+    let (code, r) = scan(&["--feed", "rustsec"], &req);
+    assert_eq!(code, Some(0), "{r}");
+}
