@@ -23,7 +23,7 @@ pub enum CollectFormat {
 /// Arguments of `nminus collect`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  nminus collect -o /var/lib/nminus/inventory.json\n  nminus collect --root /mnt/image --node-id ctl1 --site par1 --cell cell1 --label role=control\n  nminus collect --root /nonexistent --lockfile ./Cargo.lock --format table"
+    after_help = "Examples:\n  nminus collect -o /var/lib/nminus/inventory.json\n  nminus collect --root /mnt/image --node-id ctl1 --site par1 --cell cell1 --label role=control\n  nminus collect --root /mnt/image --lockfile /srv/app/Cargo.lock --format table"
 )]
 pub struct CollectArgs {
     /// The filesystem root to inventory (a live node's `/`, a mounted image, an unpacked tree).
@@ -110,6 +110,17 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let mut inv = collect::collect_with(&root, &opts, &collectors);
     images(a, &mut inv)?;
+    inv.quarantine_unsafe();
+    // What is left is the node's identity (flags or /etc/hostname): a name the server, the
+    // planner and the deployers could not use safely is an error here, not later.
+    if let Some((field, why)) = inv.unsafe_fields().into_iter().next() {
+        let hint = if field == "node.id" && a.node_id.is_none() {
+            " (taken from the root's /etc/hostname: give --node-id)"
+        } else {
+            ""
+        };
+        anyhow::bail!("{field}: {why}{hint}");
+    }
     let elapsed = started.elapsed();
     // Streamed to the output: the inventory is never held twice (as values and as text).
     let render = |w: &mut dyn Write| -> anyhow::Result<()> {
@@ -118,7 +129,7 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
                 serde_json::to_writer_pretty(&mut *w, &inv)?;
                 w.write_all(b"\n")?;
             }
-            CollectFormat::Table => w.write_all(table(&inv).as_bytes())?,
+            CollectFormat::Table => w.write_all(super::terminal_text(&table(&inv)).as_bytes())?,
         }
         Ok(())
     };

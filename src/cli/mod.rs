@@ -189,6 +189,17 @@ pub fn run(cli: Cli) -> ExitCode {
     exit_code(r)
 }
 
+/// Text bound for a terminal with every control character but newline and tab shown as `?`:
+/// what a node reported (a host name, a version) must not move the cursor, retitle the
+/// window or hide lines. JSON is never passed through here (serde escapes C0 controls itself).
+pub(crate) fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
+}
+
 fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),

@@ -383,9 +383,9 @@ fn write_files(
             let mut so = std::io::stdout().lock();
             for f in files {
                 if files.len() > 1 {
-                    writeln!(so, "# ==> {} <==", f.path)?;
+                    writeln!(so, "# ==> {} <==", super::terminal_text(&f.path))?;
                 }
-                so.write_all(f.content.as_bytes())?;
+                so.write_all(super::terminal_text(&f.content).as_bytes())?;
             }
             so.flush()?;
         }
@@ -401,7 +401,20 @@ fn write_files(
         }
         Some(dir) => {
             for f in files {
-                let path = dir.join(&f.path);
+                // Renderers name files after sites, hops and hosts (slugged); a path that
+                // could still leave the output directory is refused, never written.
+                let rel = Path::new(&f.path);
+                if !rel
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+                {
+                    anyhow::bail!(
+                        "refusing to write `{}`: not a plain path inside {}",
+                        f.path,
+                        dir.display()
+                    );
+                }
+                let path = dir.join(rel);
                 if let Some(parent) = path.parent() {
                     fs_err::create_dir_all(parent)?;
                 }

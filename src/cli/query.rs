@@ -302,6 +302,10 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             emit(a.format, &all, &mut out, |o| diff_text(&all, o))?;
         }
     }
+    if !matches!(a.format, QueryFormat::Json) {
+        let text = String::from_utf8_lossy(&out);
+        out = super::terminal_text(&text).into_owned().into_bytes();
+    }
     std::io::stdout().lock().write_all(&out)?;
     Ok(super::EXIT_OK)
 }

@@ -115,7 +115,7 @@ pub fn collect_with(
     out.problems.dedup();
     out.services
         .sort_by(|a, b| (&a.deliverable, &a.install).cmp(&(&b.deliverable, &b.install)));
-    Inventory {
+    let mut inv = Inventory {
         schema_version: INVENTORY_SCHEMA_VERSION,
         node,
         collected_at: opts.collected_at.clone(),
@@ -126,5 +126,13 @@ pub fn collect_with(
         images: Vec::new(),
         services: out.services,
         problems: out.problems,
+    };
+    // A record no package manager could have written (a newline or a template in a version)
+    // becomes a problem instead of reaching a playbook or a report.
+    let before = inv.problems.len();
+    inv.quarantine_unsafe();
+    if inv.problems.len() != before {
+        inv.problems.sort();
     }
+    inv
 }

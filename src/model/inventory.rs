@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Package, Problem};
+use super::{Location, Package, Problem, ProblemKind};
 
 /// The current inventory schema version.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
@@ -202,4 +202,303 @@ pub fn inventory_schema() -> serde_json::Value {
         );
     }
     s
+}
+
+/// Whether `s` may name a node, site, cell or label key: 1 to 253 ASCII letters, digits, `.`,
+/// `-`, `_` or `:` (what a host name or an inventory group can hold). These names end up in
+/// file names, shell command lines (`--limit`), YAML keys and report headings.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+}
+
+/// Whether `s` may be a label value: up to 253 characters of what [`valid_name`] allows, plus
+/// `/`, `@` and `+`; empty is allowed.
+pub fn valid_label_value(s: &str) -> bool {
+    s.len() <= 253
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/' | b'@' | b'+')
+        })
+}
+
+/// Why `s` cannot be a package name, version, service name or image reference, if it cannot:
+/// no package manager or registry allows white space, control characters, quotes, backslashes,
+/// `` ` ``, `<`, `>`, `$`, `;`, `|`, `&`, or template delimiters (`{{`, `{%`, `{#`) in them,
+/// and each of those would let node data change a playbook, a shell line or a report.
+pub fn token_problem(s: &str) -> Option<String> {
+    if s.len() > 1024 {
+        return Some(format!("{} bytes long (at most 1024)", s.len()));
+    }
+    if let Some(c) = s.chars().find(|c| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(
+                c,
+                '`' | '<' | '>' | '$' | ';' | '|' | '&' | '\'' | '"' | '\\'
+            )
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{feff}')
+    }) {
+        return Some(format!("contains {c:?}"));
+    }
+    for t in ["{{", "{%", "{#"] {
+        if s.contains(t) {
+            return Some(format!("contains the template delimiter `{t}`"));
+        }
+    }
+    None
+}
+
+impl Inventory {
+    /// Fields that break the rules of [`valid_name`], [`valid_label_value`] and
+    /// [`token_problem`], as (JSON path, why): what `serve` refuses and the planner does not
+    /// plan from. Problems' messages and file locations are free text, escaped by every
+    /// renderer, and not checked.
+    pub fn unsafe_fields(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let name = |out: &mut Vec<(String, String)>, path: String, v: &str| {
+            if !valid_name(v) {
+                out.push((
+                    path,
+                    format!("expected 1 to 253 letters, digits, `.`, `-`, `_` or `:`, found {v:?}"),
+                ));
+            }
+        };
+        name(&mut out, "node.id".into(), &self.node.id);
+        if let Some(s) = &self.node.site {
+            name(&mut out, "node.site".into(), s);
+        }
+        if let Some(c) = &self.node.cell {
+            name(&mut out, "node.cell".into(), c);
+        }
+        for (k, v) in &self.node.labels {
+            name(&mut out, format!("node.labels.{k}"), k);
+            if !valid_label_value(v) {
+                out.push((
+                    format!("node.labels.{k}"),
+                    format!("expected at most 253 letters, digits, `.`, `-`, `_`, `:`, `/`, `@` or `+`, found {v:?}"),
+                ));
+            }
+        }
+        let mut token = |path: String, v: &str| {
+            if let Some(why) = token_problem(v) {
+                out.push((path, why));
+            }
+        };
+        if let Some(os) = &self.os {
+            token("os.id".into(), &os.id);
+            if let Some(v) = &os.version_id {
+                token("os.version_id".into(), v);
+            }
+        }
+        for (i, p) in self.packages.iter().enumerate() {
+            for (path, v) in package_tokens(p) {
+                token(format!("packages[{i}].{path}"), v);
+            }
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            for (path, v) in service_tokens(s) {
+                token(format!("services[{i}].{path}"), v);
+            }
+        }
+        for (i, im) in self.images.iter().enumerate() {
+            for (path, v) in image_tokens(im) {
+                token(format!("images[{i}].{path}"), v);
+            }
+        }
+        out
+    }
+
+    /// Move every package, service and image with a field [`token_problem`] refuses out of the
+    /// inventory, each into a [`Problem`] that says which field and why (a collector's input is
+    /// the node's, and one odd record must not make the whole inventory unusable).
+    pub fn quarantine_unsafe(&mut self) {
+        let mut problems = Vec::new();
+        let why = |fields: Vec<(&'static str, &str)>| {
+            fields
+                .into_iter()
+                .find_map(|(f, v)| token_problem(v).map(|w| format!("{f} {w}")))
+        };
+        self.packages.retain(|p| match why(package_tokens(p)) {
+            None => true,
+            Some(w) => {
+                problems.push(Problem::new(
+                    p.location.clone(),
+                    ProblemKind::Malformed,
+                    format!("package left out: its {w}"),
+                ));
+                false
+            }
+        });
+        self.services.retain(|s| match why(service_tokens(s)) {
+            None => true,
+            Some(w) => {
+                problems.push(Problem::new(
+                    Location::path(self.root.clone()),
+                    ProblemKind::Malformed,
+                    format!("service left out: its {w}"),
+                ));
+                false
+            }
+        });
+        self.images.retain(|im| match why(image_tokens(im)) {
+            None => true,
+            Some(w) => {
+                problems.push(Problem::new(
+                    Location::path(im.source.clone().unwrap_or_default()),
+                    ProblemKind::Malformed,
+                    format!("image left out: its {w}"),
+                ));
+                false
+            }
+        });
+        if let Some(os) = &self.os {
+            let bad =
+                token_problem(&os.id).or_else(|| os.version_id.as_deref().and_then(token_problem));
+            if let Some(w) = bad {
+                problems.push(Problem::new(
+                    Location::path(os.source_file.clone()),
+                    ProblemKind::Malformed,
+                    format!("operating system left out: its id or version {w}"),
+                ));
+                self.os = None;
+            }
+        }
+        self.problems.extend(problems);
+    }
+}
+
+fn package_tokens(p: &Package) -> Vec<(&'static str, &str)> {
+    let mut v = vec![("name", p.name.as_str()), ("version", p.version.as_str())];
+    if let Some(s) = &p.source {
+        v.push(("source.name", s.name.as_str()));
+        v.push(("source.version", s.version.as_str()));
+    }
+    v
+}
+
+fn service_tokens(s: &ServiceInstance) -> Vec<(&'static str, &str)> {
+    vec![
+        ("deliverable", s.deliverable.as_str()),
+        ("package", s.package.as_str()),
+        ("version", s.version.as_str()),
+    ]
+}
+
+fn image_tokens(im: &ImageRef) -> Vec<(&'static str, &str)> {
+    let mut v = vec![("reference", im.reference.as_str())];
+    v.extend(im.tags.iter().map(|t| ("tags[]", t.as_str())));
+    if let Some(d) = &im.digest {
+        v.push(("digest", d.as_str()));
+    }
+    if let Some(k) = &im.kolla {
+        for (f, x) in [
+            ("kolla.tag_series", &k.tag_series),
+            ("kolla.tag_distro", &k.tag_distro),
+            ("kolla.kolla_version", &k.kolla_version),
+            ("kolla.service", &k.service),
+            ("kolla.package", &k.package),
+            ("kolla.version", &k.version),
+            ("kolla.series", &k.series),
+        ] {
+            if let Some(x) = x {
+                v.push((f, x.as_str()));
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Ecosystem, PackageMeta};
+
+    fn pkg(name: &str, version: &str) -> Package {
+        Package {
+            ecosystem: Ecosystem::Deb,
+            name: name.into(),
+            version: version.into(),
+            source: None,
+            purl: format!("pkg:deb/debian/{name}@{version}?arch=amd64&distro=debian-12"),
+            found_by: "dpkg".into(),
+            location: Location::path("/var/lib/dpkg/status"),
+            meta: PackageMeta::Lock { source: None },
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn real_versions_pass_and_markup_does_not() {
+        for ok in [
+            "2:26.2.2-1~deb12u5",
+            "1.0^20230101git",
+            "3.1.4+local.1",
+            "1:2.3-1%{dist}",
+            "quay.io/openstack.kolla/nova-compute:2024.1-ubuntu-jammy",
+            "sha256:0123abcd",
+            "perl(Foo::Bar)",
+        ] {
+            assert_eq!(token_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "1.0\nPackage: *",
+            "1{{ x }}",
+            "{% if %}",
+            "a b",
+            "$(id)",
+            "a;b",
+            "`id`",
+            "<script>",
+            "x\u{1b}[2J",
+            "x\u{9b}",
+            "x\u{2028}y",
+        ] {
+            assert!(token_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(valid_name("par1-cmp-a1.example:1"));
+        for bad in ["", "../etc", "a b", "a\nb", "a$b", &"x".repeat(254)] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        assert!(valid_label_value("") && valid_label_value("r1/u12"));
+        assert!(!valid_label_value("a\nb"));
+    }
+
+    #[test]
+    fn quarantine_keeps_the_rest_and_says_why() {
+        let mut inv = Inventory {
+            schema_version: 1,
+            node: NodeInfo {
+                id: "n1".into(),
+                ..NodeInfo::default()
+            },
+            collected_at: String::new(),
+            agent: AgentInfo::default(),
+            root: "/".into(),
+            os: None,
+            packages: vec![pkg("bash", "5.2-1"), pkg("evil", "1\n{{ x }}")],
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        };
+        assert_eq!(
+            inv.unsafe_fields()
+                .iter()
+                .map(|(f, _)| f.as_str())
+                .collect::<Vec<_>>(),
+            ["packages[1].version"]
+        );
+        inv.quarantine_unsafe();
+        assert_eq!(inv.packages.len(), 1);
+        assert_eq!(inv.problems.len(), 1);
+        assert!(
+            inv.problems[0].message.contains("version"),
+            "{:?}",
+            inv.problems
+        );
+        assert!(inv.unsafe_fields().is_empty());
+        inv.node.site = Some("par 1".into());
+        assert_eq!(inv.unsafe_fields()[0].0, "node.site");
+    }
 }

@@ -12,8 +12,8 @@ mod report;
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
 pub use finding::{AdvisoryRef, Evidence, Finding, FindingCode, Subject, WaiverRef};
 pub use inventory::{
-    inventory_schema, AgentInfo, ImageRef, Inventory, KollaImage, NodeInfo, OsRelease,
-    ServiceInstance, INVENTORY_SCHEMA_VERSION,
+    inventory_schema, token_problem, valid_label_value, valid_name, AgentInfo, ImageRef, Inventory,
+    KollaImage, NodeInfo, OsRelease, ServiceInstance, INVENTORY_SCHEMA_VERSION,
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
 pub use plan::{

@@ -67,7 +67,14 @@ impl FileInput {
                 Ok(text) => {
                     let de = &mut serde_json::Deserializer::from_str(&text);
                     match serde_path_to_error::deserialize::<_, Inventory>(de) {
-                        Ok(inv) => me.inventories.push(inv),
+                        Ok(inv) => match plannable(&inv) {
+                            Ok(()) => me.inventories.push(inv),
+                            Err(why) => me.problems.push(Problem::new(
+                                Location::path(f.display().to_string()),
+                                ProblemKind::Malformed,
+                                why,
+                            )),
+                        },
                         Err(e) => me.problems.push(Problem::new(
                             Location::path(f.display().to_string()),
                             ProblemKind::Malformed,
@@ -91,6 +98,26 @@ impl FileInput {
             inventories,
             problems: Vec::new(),
         }
+    }
+}
+
+/// Whether the planner may plan from `inv`: a schema version it knows, and names and package
+/// strings it can put into file names, shell lines and playbooks safely (what `serve` checks
+/// on every push: [`Inventory::unsafe_fields`]). The reason names the field.
+pub(crate) fn plannable(inv: &Inventory) -> Result<(), String> {
+    use crate::model::INVENTORY_SCHEMA_VERSION;
+    if inv.schema_version == 0 || inv.schema_version > INVENTORY_SCHEMA_VERSION {
+        return Err(format!(
+            "not planned: `schema_version` is {}, this nminus reads 1 to {INVENTORY_SCHEMA_VERSION}",
+            inv.schema_version
+        ));
+    }
+    match inv.unsafe_fields().into_iter().next() {
+        None => Ok(()),
+        Some((field, why)) => Err(format!(
+            "not planned: node `{}`: `{field}`: {why}",
+            crate::plan::render::one_line(&inv.node.id)
+        )),
     }
 }
 

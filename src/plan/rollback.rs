@@ -577,7 +577,7 @@ fn downgrade_hints(
             k.commands.push(format!(
                 "kolla-ansible deploy -i INVENTORY --tags {} --limit {}",
                 comp.kolla_tag,
-                hosts.join(",")
+                crate::plan::render::shell_word(&hosts.join(","))
             ));
             h.kolla = Some(k);
         }
@@ -594,7 +594,7 @@ fn downgrade_hints(
             o.commands.push(format!(
                 "openstack-ansible {} --limit {}",
                 comp.osa_playbook,
-                hosts.join(",")
+                crate::plan::render::shell_word(&hosts.join(","))
             ));
             h.osa = Some(o);
         }

@@ -94,7 +94,14 @@ impl StoredInput {
                         .map_or_else(|| i.to_string(), |h| h.chars().take(12).collect()),
                 );
                 match serde_json::from_value::<StoredInventory>(v) {
-                    Ok(s) => me.inventories.push(s.inventory),
+                    Ok(s) => match super::plannable(&s.inventory) {
+                        Ok(()) => me.inventories.push(s.inventory),
+                        Err(why) => me.problems.push(Problem::new(
+                            Location::path(at),
+                            ProblemKind::Malformed,
+                            why,
+                        )),
+                    },
                     Err(e) => me.problems.push(Problem::new(
                         Location::path(at),
                         ProblemKind::Malformed,
@@ -131,8 +138,19 @@ impl StoredInput {
             let page = stored_inventories(store, &q)
                 .await
                 .map_err(|e| PlanError(format!("reading the store: {e}")))?;
-            me.inventories
-                .extend(page.inventories.into_iter().map(|s| s.inventory));
+            for s in page.inventories {
+                match super::plannable(&s.inventory) {
+                    Ok(()) => me.inventories.push(s.inventory),
+                    Err(why) => me.problems.push(Problem::new(
+                        Location::path(format!(
+                            "{} (stored)",
+                            crate::plan::render::one_line(&s.inventory.node.id)
+                        )),
+                        ProblemKind::Malformed,
+                        why,
+                    )),
+                }
+            }
             match page.next.as_deref().and_then(InventoryCursor::parse) {
                 Some(c) => after = Some(c),
                 None => break,

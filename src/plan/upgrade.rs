@@ -245,7 +245,10 @@ impl<'a> SitePlanner<'a> {
     fn kolla_cmd(&self, tags: &str, verb: &str, hosts: Option<&[String]>) -> String {
         let mut s = format!("kolla-ansible {verb} -i INVENTORY --tags {tags}");
         if let Some(h) = hosts {
-            s.push_str(&format!(" --limit {}", h.join(",")));
+            s.push_str(&format!(
+                " --limit {}",
+                crate::plan::render::shell_word(&h.join(","))
+            ));
         }
         s
     }
@@ -888,7 +891,10 @@ impl<'a> SitePlanner<'a> {
                     cmd.push_str(" -e rabbitmq_upgrade=true");
                 }
                 if let Some(l) = self.limit_for(comp.id, &hosts) {
-                    cmd.push_str(&format!(" --limit {}", l.join(",")));
+                    cmd.push_str(&format!(
+                        " --limit {}",
+                        crate::plan::render::shell_word(&l.join(","))
+                    ));
                 }
                 o.commands.push(cmd);
                 if let Some(d) = comp.deliverable {
@@ -1126,7 +1132,7 @@ impl<'a> SitePlanner<'a> {
                         let hosts: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
                         k.commands = vec![
                             "kolla-ansible upgrade -i INVENTORY --tags nova-api-upgrade   # global services: super-conductor, scheduler, API, conductor first".into(),
-                            format!("kolla-ansible upgrade -i INVENTORY --tags nova-cell-upgrade --limit {}   # cell conductors (computes follow in batches)", hosts.join(",")),
+                            format!("kolla-ansible upgrade -i INVENTORY --tags nova-cell-upgrade --limit {}   # cell conductors (computes follow in batches)", crate::plan::render::shell_word(&hosts.join(","))),
                         ];
                     }
                     "nova-scheduler" | "nova-api" if series_change => {
@@ -1328,7 +1334,7 @@ impl<'a> SitePlanner<'a> {
             if let Some(k) = s.hints.kolla.as_mut() {
                 k.tags = vec!["nova-cell-upgrade".into()];
                 let verb = if series_change { "upgrade" } else { "deploy" };
-                k.commands = vec![format!("kolla-ansible {verb} -i INVENTORY --tags nova-cell --limit {}   # documented per-cell exception to `--limit`", hosts.join(","))];
+                k.commands = vec![format!("kolla-ansible {verb} -i INVENTORY --tags nova-cell --limit {}   # documented per-cell exception to `--limit`", crate::plan::render::shell_word(&hosts.join(",")))];
                 k.group_vars.clear();
             }
             self.steps.push(s);

@@ -199,11 +199,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 }
 
 fn valid_node_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 253
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+    crate::model::valid_name(id)
 }
 
 async fn enroll(
@@ -359,6 +355,11 @@ async fn push_inner(
                     inv.schema_version
                 ),
             });
+        }
+        // Names the planner puts into file names, --limit and YAML, and package strings it
+        // puts into playbooks, must be what a node and a package manager can really hold.
+        if let Some((field, message)) = inv.unsafe_fields().into_iter().next() {
+            return Err(ApiError::InvalidInventory { field, message });
         }
         if inv.node.id != node {
             return Err(ApiError::Forbidden(format!(

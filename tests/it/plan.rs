@@ -1837,8 +1837,8 @@ fn scenario_1_replicate_a_site_at_small_footprint() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g = fs_err::read_to_string(out.path().join("kolla/ber1/globals.yml")).unwrap();
     assert!(
-        g.contains("openstack_region_name: \"ber1\"")
-            && g.contains("openstack_release: \"2024.1\""),
+        g.contains("openstack_region_name: !unsafe \"ber1\"")
+            && g.contains("openstack_release: !unsafe \"2024.1\""),
         "{g}"
     );
     let hv = fs_err::read_to_string(
@@ -1847,7 +1847,9 @@ fn scenario_1_replicate_a_site_at_small_footprint() {
     )
     .unwrap();
     assert!(
-        hv.contains("nova_compute_image_full: \"quay.io/openstack.kolla/nova-compute@sha256:"),
+        hv.contains(
+            "nova_compute_image_full: !unsafe \"quay.io/openstack.kolla/nova-compute@sha256:"
+        ),
         "{hv}"
     );
     let sh = out.path().join("kolla/ber1/commands.sh");
@@ -1950,7 +1952,7 @@ fn scenario_2_roll_back_one_tenant_while_another_keeps_n() {
         text.contains("# ==> kolla/par1/inventory/host_vars/par1-cmp-a1.yml <=="),
         "{text}"
     );
-    assert!(text.contains("nova_compute_tag: \"2024.1-ubuntu-jammy\""));
+    assert!(text.contains("nova_compute_tag: !unsafe \"2024.1-ubuntu-jammy\""));
 }
 
 #[test]
@@ -2022,4 +2024,177 @@ fn docs_name_every_dag_edge_and_limit() {
         let v = serde_json::to_value(code).unwrap();
         serde_json::from_value::<LimitCode>(v).unwrap_or_else(|e| panic!("{code}: {e}"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node data never becomes code in what the planner writes
+// ---------------------------------------------------------------------------------------------
+
+/// An inventory whose names or package strings could change a playbook, a shell line or a file
+/// path is not planned from: it is a problem naming the field, and the other nodes proceed.
+#[test]
+fn inventories_with_unsafe_names_are_not_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fleet_dir("three-sites").join("par1");
+    let mut names = Vec::new();
+    for e in fs_err::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        names.push(p.file_name().unwrap().to_owned());
+        fs_err::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    names.sort();
+    // (field as reported, JSON pointer, hostile value)
+    let hostile = [
+        ("node.id", "/node/id", json!("../../etc/kolla/globals")),
+        (
+            "node.labels.aggregate",
+            "/node/labels/aggregate",
+            json!("agg\ntouch /tmp/x\n#"),
+        ),
+        (
+            "packages[0].version",
+            "/packages/0/version",
+            json!("1.0{{ lookup('pipe','id') }}"),
+        ),
+        ("node.site", "/node/site", json!("par1$(touch /tmp/x)")),
+    ];
+    for (i, (_, ptr, value)) in hostile.iter().enumerate() {
+        let f = dir.path().join(&names[i]);
+        let mut v: Value = serde_json::from_slice(&fs_err::read(&f).unwrap()).unwrap();
+        if ptr.starts_with("/node/labels") && v["node"]["labels"].is_null() {
+            v["node"]["labels"] = json!({});
+        }
+        match v.pointer_mut(ptr) {
+            Some(slot) => *slot = value.clone(),
+            None => v["node"]["labels"]["aggregate"] = value.clone(),
+        }
+        fs_err::write(&f, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    let input = FileInput::load(&[dir.path().to_path_buf()]);
+    assert_eq!(input.inventories().len(), names.len() - hostile.len());
+    for (field, _, _) in &hostile {
+        assert!(
+            input
+                .problems()
+                .iter()
+                .any(|p| p.message.contains("not planned") && p.message.contains(field)),
+            "{field}: {:?}",
+            input.problems()
+        );
+    }
+}
+
+/// Defence in depth, for data that got past the checks: rendered with hostile strings in pins,
+/// hosts, titles and kolla variables, nothing runs. Ansible is run in check mode as the hostile
+/// host (its `{{ lookup('pipe', …) }}` would create a file), the command scripts keep every
+/// node-written line a comment or quoted, no file leaves the output directory, and the
+/// Markdown holds no live markup.
+#[test]
+fn hostile_strings_in_a_plan_stay_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwned = dir.path().join("PWNED");
+    let jinja = format!("{{{{ lookup('pipe', 'touch {}') }}}}", pwned.display());
+    let host = "cmp1$(touch /tmp/nminus-never)".to_owned();
+    let (_, mut plan) = golden_cases()
+        .into_iter()
+        .find(|(c, _)| *c == "rollback-acme")
+        .unwrap();
+    let step = plan
+        .steps
+        .iter_mut()
+        .find(|s| !s.hints.packages.is_empty() || s.hints.kolla.is_some())
+        .expect("a step with deployer hints");
+    step.title = format!(
+        "{}\ntouch /tmp/nminus-never\n# <script>alert(1)</script> ``` [x](javascript:alert(1))",
+        step.title
+    );
+    step.hints.packages.push(nminus::model::PackagePin {
+        hosts: vec![host.clone()],
+        manager: nminus::model::PackageManager::Apt,
+        name: jinja.clone(),
+        version: format!("1.0\nPackage: *\n{jinja}"),
+        exact: true,
+        hold: false,
+        repo: None,
+    });
+    let k = step.hints.kolla.get_or_insert_with(Default::default);
+    k.host_vars.insert(
+        "../../../escape".to_owned(),
+        BTreeMap::from([("nova_compute_tag\nevil: 1".to_owned(), jinja.clone())]),
+    );
+    k.commands.push(format!(
+        "kolla-ansible deploy -i INVENTORY --limit {}",
+        nminus::plan::render::shell_word(&host)
+    ));
+    // Ansible: syntax, then check mode as the hostile host.
+    let pb = dir.path().join("playbook.yml");
+    let files = render(&plan, PlanFormat::Ansible);
+    fs_err::write(&pb, &files[0].content).unwrap();
+    let pb = pb.to_str().unwrap();
+    let o = ansible_playbook(
+        dir.path(),
+        &["--syntax-check", "-i", "localhost,", "-c", "local", pb],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let node = format!("nminus_node_id={host}");
+    let o = ansible_playbook(
+        dir.path(),
+        &[
+            "--check",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            &node,
+            pb,
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("PLAY RECAP"),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!pwned.exists(), "a template in a package name ran");
+    // kolla: the variables file is one key per line, under host_vars/, value tagged !unsafe.
+    for f in render(&plan, PlanFormat::Kolla) {
+        let p = Path::new(&f.path);
+        assert!(
+            p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))),
+            "{}",
+            f.path
+        );
+        if f.path.ends_with("commands.sh") {
+            for line in f.content.lines() {
+                let t = line.trim_start();
+                assert!(!t.starts_with("touch"), "{}: {line}", f.path);
+                if t.contains("--limit") {
+                    assert!(
+                        t.contains("'cmp1$(touch /tmp/nminus-never)'") || !t.contains("cmp1$"),
+                        "{line}"
+                    );
+                }
+            }
+        }
+        if f.path.contains("host_vars") && f.content.contains("lookup") {
+            for line in f.content.lines().filter(|l| l.contains("lookup")) {
+                assert!(
+                    line.starts_with("nova_compute_tag_evil__1: !unsafe \""),
+                    "{line}"
+                );
+            }
+        }
+    }
+    let md = &render(&plan, PlanFormat::Markdown)[0].content;
+    assert!(!md.contains("<script>"), "raw HTML in the Markdown plan");
+    assert!(
+        !md.contains("[x](javascript:"),
+        "a live link in the Markdown plan"
+    );
+    assert!(
+        !md.lines().any(|l| l.starts_with("touch ")),
+        "a line break in a title made a line"
+    );
 }

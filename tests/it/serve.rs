@@ -199,6 +199,38 @@ async fn routing_auth_and_errors() {
         (s, v["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("schema_version"))
     );
+    // Names and package strings the planner would put into playbooks and shell lines.
+    for (field, edit) in [
+        (
+            "node.site",
+            serde_json::json!({"node": {"site": "par1\ntouch /tmp/x"}}),
+        ),
+        (
+            "node.labels.aggregate",
+            serde_json::json!({"node": {"labels": {"aggregate": "a$(id)"}}}),
+        ),
+        (
+            "packages[0].version",
+            serde_json::json!({"packages": [{"version": "1{{ lookup('pipe','id') }}"}]}),
+        ),
+    ] {
+        let mut bad = serde_json::to_value(&inv).unwrap();
+        match field {
+            "node.site" => bad["node"]["site"] = edit["node"]["site"].clone(),
+            "node.labels.aggregate" => {
+                bad["node"]["labels"]["aggregate"] = edit["node"]["labels"]["aggregate"].clone();
+            }
+            _ => bad["packages"][0]["version"] = edit["packages"][0]["version"].clone(),
+        }
+        let (s, v) = t
+            .call(push_req(&token, serde_json::to_vec(&bad).unwrap()))
+            .await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{v}"
+        );
+    }
     let (s, _) = t
         .call(push_req(&token, &b"{\"schema_version\": 1, "[..]))
         .await;

@@ -9,7 +9,7 @@
 //! mode cannot see the repositories the playbook would enable), and so are exact versions the
 //! host's repositories do not offer (reported; outside check mode installing them fails).
 
-use super::{header, yq, PlanFormat, PlanRenderer, RenderedFile};
+use super::{header, one_line, yq, PlanFormat, PlanRenderer, RenderedFile};
 use crate::model::{PackageManager, Phase, Plan, PlanKind, Step};
 
 /// Generic Ansible renderer.
@@ -161,9 +161,9 @@ impl PlanRenderer for AnsibleRenderer {
             let pins = s.hints.packages.len();
             y.push_str(&format!(
                 "#   {} [{}] {}{}\n",
-                s.id,
+                one_line(&s.id),
                 s.reversibility.as_str(),
-                s.title,
+                one_line(&s.title),
                 if pins > 0 {
                     format!(" ({pins} pins)")
                 } else {
@@ -176,8 +176,8 @@ impl PlanRenderer for AnsibleRenderer {
             if !s.blocked_by.is_empty() {
                 y.push_str(&format!(
                     "\n# {} is blocked, not rendered: {}\n",
-                    s.id,
-                    s.blocked_by.join("; ")
+                    one_line(&s.id),
+                    one_line(&s.blocked_by.join("; "))
                 ));
                 continue;
             }
@@ -191,7 +191,7 @@ impl PlanRenderer for AnsibleRenderer {
         if !rb.is_empty() {
             y.push_str("\n# Rollback steps with package pins are not part of this playbook (render the rollback plan):\n");
             for s in rb {
-                y.push_str(&format!("#   {} {}\n", s.id, s.title));
+                y.push_str(&format!("#   {} {}\n", one_line(&s.id), one_line(&s.title)));
             }
         }
         vec![RenderedFile {

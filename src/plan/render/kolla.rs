@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile,
+    by_site_hop, header, shell_prelude, shell_step, slug, var_name, yq, PlanFormat, PlanRenderer,
+    RenderedFile,
 };
 use crate::model::Plan;
 
@@ -24,7 +25,7 @@ fn vars_yaml(plan: &Plan, what: &str, vars: &BTreeMap<String, String>) -> String
         s.push_str("{}\n");
     }
     for (k, v) in vars {
-        s.push_str(&format!("{k}: {}\n", yq(v)));
+        s.push_str(&format!("{}: {}\n", var_name(k), yq(v)));
     }
     s
 }
@@ -76,7 +77,7 @@ impl PlanRenderer for KollaRenderer {
                 });
                 for (g, v) in &groups {
                     files.push(RenderedFile {
-                        path: format!("{base}/inventory/group_vars/{g}.yml"),
+                        path: format!("{base}/inventory/group_vars/{}.yml", slug(g)),
                         content: vars_yaml(
                             plan,
                             &format!("kolla-ansible group_vars for `{g}`: per-service image tags"),
@@ -86,7 +87,7 @@ impl PlanRenderer for KollaRenderer {
                 }
                 for (h, v) in &hosts {
                     files.push(RenderedFile {
-                        path: format!("{base}/inventory/host_vars/{h}.yml"),
+                        path: format!("{base}/inventory/host_vars/{}.yml", slug(h)),
                         content: vars_yaml(
                             plan,
                             &format!(

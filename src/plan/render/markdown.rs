@@ -9,12 +9,47 @@ use crate::model::{Plan, Step};
 #[derive(Debug, Clone, Copy)]
 pub struct MarkdownRenderer;
 
+/// Text for a Markdown line or table cell: one line, and every character Markdown or HTML
+/// would read as markup (emphasis, code, links, tags, entities, table pipes) escaped, so that
+/// what a node reported reads as text.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in super::one_line(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A name as inline code: `` `name` `` when it is one line without backticks (in a code span
+/// nothing is markup), else as escaped text.
+fn code(s: &str) -> String {
+    if s.is_empty() || s.contains('`') || s.chars().any(char::is_control) {
+        cell(s)
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// A code fence longer than any run of backticks in `body`.
+fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
 }
 
 fn step_md(s: &Step, out: &mut String) {
-    out.push_str(&format!("\n### {} — {}\n\n", s.id, cell(&s.title)));
+    out.push_str(&format!("\n### {} — {}\n\n", cell(&s.id), cell(&s.title)));
     let mut meta = vec![format!(
         "phase `{}`",
         serde_json::to_value(s.phase)
@@ -31,7 +66,7 @@ fn step_md(s: &Step, out: &mut String) {
     ));
     meta.push(format!("reversibility **{}**", s.reversibility.as_str()));
     if let Some(c) = &s.component {
-        meta.push(format!("component `{c}`"));
+        meta.push(format!("component {}", code(c)));
     }
     if let Some(b) = &s.batch {
         meta.push(format!(
@@ -43,7 +78,7 @@ fn step_md(s: &Step, out: &mut String) {
             },
             b.index,
             b.of,
-            b.group
+            cell(&b.group)
         ));
     }
     out.push_str(&format!("{}\n\n", meta.join(" · ")));
@@ -51,12 +86,16 @@ fn step_md(s: &Step, out: &mut String) {
         out.push_str(&format!("> **Blocked:** {}\n\n", cell(b)));
     }
     if !s.reason.text.is_empty() {
-        out.push_str(&format!("*Why here:* {}\n", s.reason.text));
+        out.push_str(&format!("*Why here:* {}\n", cell(&s.reason.text)));
     }
     for e in &s.reason.edges {
         out.push_str(&format!(
-            "- {} `{}` → `{}` ({}): {}\n",
-            e.id, e.before, e.after, e.strength, e.why
+            "- {} {} → {} ({}): {}\n",
+            cell(&e.id),
+            cell(&e.before),
+            cell(&e.after),
+            e.strength,
+            cell(&e.why)
         ));
     }
     if !s.targets.is_empty() {
@@ -82,7 +121,7 @@ fn step_md(s: &Step, out: &mut String) {
         if !items.is_empty() {
             out.push_str(&format!("\n{title}:\n"));
             for i in items {
-                out.push_str(&format!("- {i}\n"));
+                out.push_str(&format!("- {}\n", cell(i)));
             }
         }
     };
@@ -119,12 +158,9 @@ fn step_md(s: &Step, out: &mut String) {
         ));
     }
     if !cmds.is_empty() {
-        out.push_str("\nHow:\n```text\n");
-        for c in cmds {
-            out.push_str(&c);
-            out.push('\n');
-        }
-        out.push_str("```\n");
+        let body: String = cmds.iter().map(|c| super::one_line(c) + "\n").collect();
+        let f = fence(&body);
+        out.push_str(&format!("\nHow:\n{f}text\n{body}{f}\n"));
     }
     list("After", &s.post_steps, out);
 }
@@ -135,13 +171,13 @@ impl PlanRenderer for MarkdownRenderer {
     }
 
     fn render(&self, plan: &Plan) -> Vec<RenderedFile> {
-        let mut o = format!("# {} plan `{}`\n\n", plan.kind.as_str(), plan.id);
+        let mut o = format!("# {} plan {}\n\n", plan.kind.as_str(), code(&plan.id));
         o.push_str(&format!(
-            "Generated {} by nminus {}, release data as of {}. Scope: `{}` ({} node(s)). nminus never executes a plan.\n",
-            plan.generated_at,
+            "Generated {} by nminus {}, release data as of {}. Scope: {} ({} node(s)). nminus never executes a plan.\n",
+            cell(&plan.generated_at),
             env!("CARGO_PKG_VERSION"),
-            plan.as_of,
-            plan.scope.describe(),
+            cell(&plan.as_of),
+            code(&plan.scope.describe()),
             plan.scope.nodes.len()
         ));
         if !plan.paths.is_empty() {
@@ -150,20 +186,25 @@ impl PlanRenderer for MarkdownRenderer {
                 let hops: Vec<String> = p
                     .hops
                     .iter()
-                    .map(|h| format!("{} → {} ({:?})", h.from.id, h.to.id, h.kind))
+                    .map(|h| format!("{} → {} ({:?})", cell(&h.from.id), cell(&h.to.id), h.kind))
                     .collect();
                 o.push_str(&format!(
                     "| {} | {} | {} | {} |\n",
-                    p.site,
-                    p.from.label(),
-                    p.to.label(),
+                    cell(&p.site),
+                    cell(&p.from.label()),
+                    cell(&p.to.label()),
                     hops.join("; ")
                 ));
             }
             for p in &plan.paths {
                 for h in &p.hops {
                     for n in &h.notes {
-                        o.push_str(&format!("- {} hop {}: {}\n", p.site, h.index, n));
+                        o.push_str(&format!(
+                            "- {} hop {}: {}\n",
+                            cell(&p.site),
+                            h.index,
+                            cell(n)
+                        ));
                     }
                 }
             }
@@ -171,7 +212,7 @@ impl PlanRenderer for MarkdownRenderer {
         if !plan.warnings.is_empty() {
             o.push_str("\n## Warnings\n\n");
             for w in &plan.warnings {
-                o.push_str(&format!("- {w}\n"));
+                o.push_str(&format!("- {}\n", cell(w)));
             }
         }
         if !plan.limits.is_empty() {
@@ -190,16 +231,19 @@ impl PlanRenderer for MarkdownRenderer {
         if let Some(m) = &plan.manifest {
             o.push_str(&format!(
                 "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
-                m.source_site, m.target_site, m.footprint, m.deployer
+                cell(&m.source_site),
+                cell(&m.target_site),
+                cell(&m.footprint.to_string()),
+                cell(&m.deployer.to_string())
             ));
             o.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
             for r in &m.roles {
                 o.push_str(&format!(
                     "| {} | {} | {} | {} |\n",
-                    r.role,
-                    r.source_nodes.join(", "),
-                    r.hosts.join(", "),
-                    r.components.join(", ")
+                    cell(&r.role),
+                    cell(&r.source_nodes.join(", ")),
+                    cell(&r.hosts.join(", ")),
+                    cell(&r.components.join(", "))
                 ));
             }
             o.push_str(
@@ -208,10 +252,10 @@ impl PlanRenderer for MarkdownRenderer {
             for s in &m.services {
                 o.push_str(&format!(
                     "| {} | {} | {} | {} | {} |\n",
-                    s.deliverable,
-                    s.version,
-                    s.series.as_deref().unwrap_or("?"),
-                    s.commit.as_deref().unwrap_or("—"),
+                    cell(&s.deliverable),
+                    cell(&s.version),
+                    cell(s.series.as_deref().unwrap_or("?")),
+                    cell(s.commit.as_deref().unwrap_or("—")),
                     cell(&s.install)
                 ));
             }
@@ -220,9 +264,9 @@ impl PlanRenderer for MarkdownRenderer {
                 for i in &m.images {
                     o.push_str(&format!(
                         "| {} | {} | {} |\n",
-                        i.repository,
-                        i.tag,
-                        i.digest.as_deref().unwrap_or("—")
+                        cell(&i.repository),
+                        cell(&i.tag),
+                        cell(i.digest.as_deref().unwrap_or("—"))
                     ));
                 }
             }
@@ -231,10 +275,10 @@ impl PlanRenderer for MarkdownRenderer {
                 for p in &m.packages {
                     o.push_str(&format!(
                         "| {} ({}) | {} | {} |\n",
-                        p.name,
-                        p.ecosystem,
-                        p.version,
-                        p.roles.join(", ")
+                        cell(&p.name),
+                        cell(&p.ecosystem.to_string()),
+                        cell(&p.version),
+                        cell(&p.roles.join(", "))
                     ));
                 }
             }

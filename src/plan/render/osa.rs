@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    by_site_hop, header, shell_prelude, shell_step, yq, PlanFormat, PlanRenderer, RenderedFile,
+    by_site_hop, header, one_line, shell_prelude, shell_step, var_name, yq, PlanFormat,
+    PlanRenderer, RenderedFile,
 };
 use crate::model::Plan;
 
@@ -64,7 +65,7 @@ impl PlanRenderer for OsaRenderer {
                     y.push_str("{}\n");
                 }
                 for (k, (v, c)) in &vars {
-                    y.push_str(&format!("{k}: {}  # {c}\n", yq(v)));
+                    y.push_str(&format!("{}: {}  # {}\n", var_name(k), yq(v), one_line(c)));
                 }
                 files.push(RenderedFile {
                     path: format!("{base}/user_variables_nminus.yml"),
