@@ -52,6 +52,9 @@ pub enum AgentError {
         /// Why.
         message: String,
     },
+    /// An argument cannot work (a server that is not an http(s) URL, an unusable node id).
+    #[error("{0}")]
+    Invalid(String),
     /// The server could not be reached (after retries).
     #[error("cannot reach the server `{server}`: {message}")]
     Unreachable {
@@ -215,6 +218,16 @@ pub fn enroll(
     state_dir: &Path,
     timeout: Duration,
 ) -> Result<AgentState, AgentError> {
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(AgentError::Invalid(format!(
+            "--server `{server}`: expected an http:// or https:// URL (for example `https://{server}`)"
+        )));
+    }
+    if !crate::model::valid_name(node) {
+        return Err(AgentError::Invalid(format!(
+            "node id `{node}`: expected 1 to 253 letters, digits, `.`, `-`, `_` or `:` (give --node-id)"
+        )));
+    }
     let c = client(timeout)?;
     let resp = c
         .post(url(server, "/v1/enroll"))

@@ -99,6 +99,11 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
         },
         collected_at: now_rfc3339(),
     };
+    // A lockfile named on the command line is the operator's input, not a node's file:
+    // missing, it is an error even with --problems-ok.
+    if let Some(l) = a.lockfiles.iter().find(|l| !l.is_file()) {
+        anyhow::bail!("--lockfile `{}` is not a readable file", l.display());
+    }
     let mut collectors: Vec<Box<dyn Collector>> = collect::all();
     if !a.lockfiles.is_empty() {
         for c in &mut collectors {

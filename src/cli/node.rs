@@ -28,7 +28,7 @@ pub(super) fn run(c: &NodeCommand) -> anyhow::Result<u8> {
                 .build()
                 .context("cannot start the async runtime")?;
             let found = rt.block_on(async {
-                let store = crate::store::open(&a.db).await?;
+                let store = crate::store::open_existing(&a.db).await?;
                 store.revoke(&a.id).await
             })?;
             if found {

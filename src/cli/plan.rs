@@ -323,7 +323,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
                 .enable_all()
                 .build()?;
             let input = rt.block_on(async {
-                let store = crate::store::open(db).await?;
+                let store = crate::store::open_existing(db).await?;
                 anyhow::Ok(StoredInput::read(store.as_ref(), &until, history).await?)
             })?;
             (

@@ -160,7 +160,7 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let store = rt.block_on(crate::store::open(db))?;
+            let store = rt.block_on(crate::store::open_existing(db))?;
             let policy = crate::policy::load(&a.policy)
                 .map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
             let analyzer = Box::new(Analyzer::from_parts(

@@ -36,9 +36,9 @@ pub struct ReportArgs {
     /// documents the data it gets).
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
-    /// Gate: a severity (findings at or above it fail) or a finding code; repeatable. Default:
-    /// the gate the report was made with.
-    #[arg(long = "fail-on", value_name = "SEVERITY|CODE")]
+    /// Gate: a severity (findings at or above it fail) or a finding code; repeatable or
+    /// comma-separated. Default: the gate the report was made with.
+    #[arg(long = "fail-on", value_name = "SEVERITY|CODE", value_delimiter = ',')]
     pub fail_on: Vec<GateTerm>,
     /// Earlier JSON reports, for the compliance-over-time chart of the HTML report (repeatable).
     #[arg(long, value_name = "FILE")]

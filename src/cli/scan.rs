@@ -35,8 +35,9 @@ pub struct ScanArgs {
     /// Only these feeds (repeatable).
     #[arg(long = "feed")]
     pub feeds: Vec<String>,
-    /// Operator-written OSV advisories, always loaded (default: `advisories/local` beside the
-    /// data directory's parent, when it exists).
+    /// Operator-written OSV advisories (a directory), always loaded. Default: `advisories/local`
+    /// in the working directory when there is one (a checkout of nminus); a path given here
+    /// that is not a directory is an error.
     #[arg(long)]
     pub local_advisories: Option<PathBuf>,
     /// Output formats, comma-separated (`json,html,sarif`); several need `-o DIR`.
@@ -46,9 +47,10 @@ pub struct ScanArgs {
     /// directory receiving `report.<ext>` per format.
     #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
-    /// Gate: a severity (findings at or above it fail) or a finding code; repeatable.
-    /// Default `unknown`: every vulnerability fails, informational notices do not.
-    #[arg(long = "fail-on", value_name = "SEVERITY|CODE")]
+    /// Gate: a severity (findings at or above it fail) or a finding code; repeatable or
+    /// comma-separated (`--fail-on high,eol`). Default: the policy's `fail_on` (`high` in
+    /// `default`), else `unknown` (every vulnerability fails, informational notices do not).
+    #[arg(long = "fail-on", value_name = "SEVERITY|CODE", value_delimiter = ',')]
     pub fail_on: Vec<GateTerm>,
     /// Node id for a single root target (default: its /etc/hostname).
     #[arg(long)]
@@ -98,6 +100,9 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         a.targets.clone()
     };
+    if let Some(l) = a.local_advisories.as_ref().filter(|l| !l.is_dir()) {
+        anyhow::bail!("--local-advisories `{}` is not a directory", l.display());
+    }
     let mut apt_indexes = apt_index_files(&a.apt_indexes);
     if a.apt_indexes.is_empty() && targets.len() == 1 && targets[0].is_dir() {
         apt_indexes = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);

@@ -41,7 +41,8 @@ pub struct ServeArgs {
     /// Only these feeds (repeatable).
     #[arg(long = "feed")]
     pub feeds: Vec<String>,
-    /// Operator-written OSV advisories.
+    /// Operator-written OSV advisories (a directory), always loaded. No default: a daemon
+    /// does not depend on its working directory.
     #[arg(long)]
     pub local_advisories: Option<PathBuf>,
     /// apt `Packages` indexes to judge `upgrade-available` against (files).
@@ -116,19 +117,27 @@ fn read_secret(p: &PathBuf) -> anyhow::Result<String> {
     Ok(s)
 }
 
-/// Log to stderr (`NMINUS_LOG` filters, default `info`).
+/// Log to stderr (`NMINUS_LOG` filters, default `info`); colour only on a terminal and without
+/// `NO_COLOR` (a log file or the journal gets plain text).
 pub(super) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("NMINUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .try_init();
 }
 
 pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     init_logging();
+    if let Some(l) = a.local_advisories.as_ref().filter(|l| !l.is_dir()) {
+        anyhow::bail!("--local-advisories `{}` is not a directory", l.display());
+    }
     let policy =
         crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
     let cfg = AnalyzerConfig {

@@ -1499,7 +1499,16 @@ pub fn parse_requirements_file(text: &str, loc: &Location) -> RequirementsFile {
         }
         let (req, opts) = split_options(line);
         match parse_requirement(req) {
-            Ok(None) => {}
+            // A range or a bare name says what may be installed, not what is: nothing to
+            // judge, but never silently (a requirements file of ranges is not "no findings").
+            Ok(None) => out.problems.push(Problem::new(
+                here,
+                ProblemKind::Skipped,
+                format!(
+                    "`{}` is not pinned to one version (`==`): not judged; scan the environment it was installed into, or a lock",
+                    short(req)
+                ),
+            )),
             Ok(Some(pin)) => {
                 let mut p = pypi_lock(
                     pin.name,
@@ -2095,8 +2104,16 @@ mod tests {
         assert_eq!(celery.purl, "pkg:pypi/celery@4.4.7");
         let sp = pk.iter().find(|p| p.name == "someproject").unwrap();
         assert_eq!(sp.extra["marker"], "python_version < '3.8'");
+        // Ranges are reported as not judged, never dropped silently.
+        assert!(
+            pr.iter().any(|p| p.kind == ProblemKind::Skipped
+                && p.message.starts_with("`sqlalchemy >= 1.0.0")
+                && p.message.contains("is not pinned")),
+            "{pr:#?}"
+        );
         let lines: BTreeSet<(u32, ProblemKind)> = pr
             .iter()
+            .filter(|p| !p.message.contains("is not pinned"))
             .map(|p| (p.location.line.unwrap(), p.kind))
             .collect();
         assert_eq!(
@@ -2135,7 +2152,13 @@ mod tests {
             &read("python/osv-scalibr/requirements/with_versions.txt"),
             &loc,
         );
-        assert!(pr.is_empty(), "{pr:?}");
+        // Only ranges (`>=`, `<=`, `==0.7.*`) are left, each said to be not judged.
+        assert_eq!(pr.len(), 4, "{pr:?}");
+        assert!(
+            pr.iter()
+                .all(|p| p.kind == ProblemKind::Skipped && p.message.contains("is not pinned")),
+            "{pr:?}"
+        );
         assert_eq!(
             pairs(&pk),
             set(&[
@@ -2160,7 +2183,14 @@ mod tests {
         let (pk, pr) =
             parse_requirements(&read("python/osv-scalibr/requirements/example.txt"), &loc);
         assert_eq!(pairs(&pk), set(&[("docopt", "0.6.1")]));
-        assert_eq!(pr.len(), 5, "{pr:?}");
+        assert_eq!(
+            pr.iter()
+                .filter(|p| !p.message.contains("is not pinned"))
+                .count(),
+            5,
+            "{pr:?}"
+        );
+        assert_eq!(pr.len(), 12, "7 unpinned requirements: {pr:?}");
         assert!(pr.iter().all(|p| p.kind == ProblemKind::Skipped));
 
         let (pk, pr) =
@@ -2206,7 +2236,9 @@ mod tests {
             assert_eq!(pairs(&pk), set(want), "{f}");
         }
         let (pk, pr) = parse_requirements(&read("python/trivy/pip/happy/requirements.txt"), &loc);
-        assert!(pr.is_empty());
+        // Jinja2<3.0.0, MarkupSafe>2.0.0 and a bare Werkzeug: not judged, and said so.
+        assert_eq!(pr.len(), 3, "{pr:?}");
+        assert!(pr.iter().all(|p| p.message.contains("is not pinned")), "{pr:?}");
         assert_eq!(
             pairs(&pk),
             set(&[
@@ -2264,6 +2296,7 @@ mod tests {
         let mut kinds: Vec<(ProblemKind, String)> = out
             .problems
             .iter()
+            .filter(|p| !p.message.contains("is not pinned"))
             .map(|p| (p.kind, format!("{}", p.location)))
             .collect();
         kinds.sort();

@@ -200,6 +200,33 @@ pub fn plan_rollback(
         || scope.aggregate.is_some()
         || scope.az.is_some()
         || scope.cell.is_some();
+    if tenantish {
+        // The control plane and the infrastructure it shares (database, queue, caches, load
+        // balancers, Ceph monitors, OVN databases) serve every tenant: a node of the scope
+        // that also runs them keeps them (the shared-control-plane limit below says so); its
+        // data plane and the per-host agents under it (openvswitch, ovn-controller) go back.
+        let (kept, shared): (Vec<Change<'_>>, Vec<Change<'_>>) =
+            changes.into_iter().partition(|c| {
+                let shared_infra = matches!(
+                    c.cur.component,
+                    "mariadb" | "haproxy" | "memcached" | "rabbitmq" | "ceph-mon" | "ovn-db"
+                );
+                !shared_infra
+                    && order::component(c.cur.component)
+                        .is_none_or(|k| k.phase != Phase::ControlPlane)
+            });
+        changes = kept;
+        let mut by_node: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for c in &shared {
+            by_node.entry(&c.node.id).or_default().push(c.cur.component);
+        }
+        for (node, comps) in by_node {
+            warnings.push(format!(
+                "{node}: {} belong to the shared control plane and stay as they are; only the data plane of this scope is rolled back",
+                comps.join(", ")
+            ));
+        }
+    }
     let mut from_series: Vec<SeriesRef> = Vec::new();
     let mut to_series: Option<SeriesRef> = None;
     for site in &sites {

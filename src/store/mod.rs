@@ -319,6 +319,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A SQLite database named for reading does not exist.
+    #[error("no database at `{0}`: check the path (only `nminus serve` creates the database)")]
+    Missing(String),
     /// Migrations failed.
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -450,6 +453,27 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     } else {
         Err(StoreError::BadUrl(redact(url)))
     }
+}
+
+/// [`open`] for the commands that read or administer an existing fleet (`query`, `plan --db`,
+/// `node`): a SQLite file that does not exist is an error, not a new empty database, so that a
+/// mistyped path never reads as a fleet with no nodes.
+pub async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if let Some(path) = sqlite_file(url) {
+        if !std::path::Path::new(path).exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+    }
+    open(url).await
+}
+
+/// The file a `sqlite:` URL names (`None`: in memory, or not SQLite).
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
 }
 
 /// `url` with any password replaced by `***`.

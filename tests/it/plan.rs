@@ -2198,3 +2198,62 @@ fn hostile_strings_in_a_plan_stay_data() {
         "a line break in a title made a line"
     );
 }
+
+/// A tenant scope that takes in a node also running the control plane (a hyperconverged
+/// controller labelled with the tenant) rolls back only that node's data plane: the shared
+/// control plane and its database stay, as the shared-control-plane limit says, and a warning
+/// names what stays.
+#[test]
+fn a_tenant_rollback_leaves_the_shared_control_plane_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for day in ["2026-05-01", "2026-08-01"] {
+        let src = fleet_dir("tenant-rollback").join(day);
+        let dst = dir.path().join(day);
+        fs_err::create_dir_all(&dst).unwrap();
+        for e in fs_err::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            let mut v: Value = serde_json::from_slice(&fs_err::read(&p).unwrap()).unwrap();
+            if v["node"]["id"] == "par1-ctl-01" {
+                v["node"]["labels"]["tenant"] = json!("acme");
+            }
+            fs_err::write(
+                dst.join(p.file_name().unwrap()),
+                serde_json::to_vec(&v).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    let fi = FileInput::load(&[dir.path().to_path_buf()]);
+    let p = rollback(&fi, "tenant=acme", RollbackTarget::Previous);
+    assert!(
+        p.limits
+            .iter()
+            .any(|l| l.code == LimitCode::SharedControlPlane),
+        "{:?}",
+        p.limits
+    );
+    for s in &p.steps {
+        assert!(
+            !matches!(s.phase, Phase::ControlPlane | Phase::Restore),
+            "{}: {}",
+            s.id,
+            s.title
+        );
+        assert!(!s.title.contains("database"), "{}", s.title);
+    }
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.starts_with("par1-ctl-01:") && w.contains("shared control plane")),
+        "{:?}",
+        p.warnings
+    );
+    // The tenant's computes still go back.
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.component.as_deref() == Some("nova-compute")),
+        "{:?}",
+        p.steps.iter().map(|s| &s.title).collect::<Vec<_>>()
+    );
+}
