@@ -20,18 +20,13 @@ use crate::store::{FindingFilter, Millis, PackageHolder};
   nminus query --server http://nminus:8080 diff par1 --since 2026-01-01")]
 pub struct QueryArgs {
     /// The server's base URL.
-    #[arg(
-        long,
-        env = "NMINUS_SERVER",
-        conflicts_with = "db",
-        required_unless_present = "db"
-    )]
+    #[arg(long, env = "NMINUS_SERVER", conflicts_with = "db", global = true)]
     pub server: Option<String>,
     /// The store, read directly (`sqlite://PATH` or `postgres://…`).
-    #[arg(long, env = "NMINUS_DB")]
+    #[arg(long, env = "NMINUS_DB", global = true)]
     pub db: Option<String>,
     /// The server's API token, when it requires one.
-    #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Policy deciding which nodes are stale (`--db` only; a server uses its own).
     #[arg(long, default_value = "default", global = true)]
@@ -178,7 +173,9 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
                 analyzer,
             }
         }
-        (None, None) => anyhow::bail!("--server or --db is required"),
+        (None, None) => anyhow::bail!(
+            "say where the fleet is: --server URL (a running nminus serve) or --db URL (its database, read directly)"
+        ),
     };
     let now = Millis::now();
     let mut out = Vec::new();

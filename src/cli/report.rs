@@ -147,6 +147,19 @@ pub(super) fn check_outputs(formats: &[Format], output: Option<&Path>) -> anyhow
                 "{n} formats need `-o DIR`, but `{}` is a file: each format is written into a directory as `report.<ext>`",
                 p.display()
             ),
+            // A new path named like a report file is a slip, not a directory to create.
+            Some(p)
+                if !p.exists()
+                    && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["json", "html", "htm", "sarif", "xml", "md", "txt", "cdx"]
+                            .contains(&e.to_ascii_lowercase().as_str())
+                    }) =>
+            {
+                bail!(
+                    "{n} formats need `-o DIR`, but `{}` is named like a file: give a directory (each format is written into it as `report.<ext>`)",
+                    p.display()
+                )
+            }
             Some(_) => {}
         }
     }

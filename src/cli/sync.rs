@@ -88,8 +88,17 @@ pub(super) fn run(a: &SyncArgs) -> anyhow::Result<u8> {
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("writing bundle {}", out.display()))?;
         for m in &s.missing {
+            let fetchable = cfg
+                .feeds
+                .iter()
+                .any(|f| &f.name == m && f.upstream.is_some());
+            let how = if fetchable {
+                format!("run `nminus sync --feed {m}` first")
+            } else {
+                "it has no upstream in the feed definitions: sync it `--from` a mirror that has it, or give it an `upstream` in your own --sources".to_owned()
+            };
             eprintln!(
-                "warning: feed `{m}` not in the bundle: {} has no folder for it (run `nminus sync --feed {m}` first)",
+                "warning: feed `{m}` not in the bundle: {} has no folder for it ({how})",
                 a.data.display()
             );
         }

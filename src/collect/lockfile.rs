@@ -2238,7 +2238,10 @@ mod tests {
         let (pk, pr) = parse_requirements(&read("python/trivy/pip/happy/requirements.txt"), &loc);
         // Jinja2<3.0.0, MarkupSafe>2.0.0 and a bare Werkzeug: not judged, and said so.
         assert_eq!(pr.len(), 3, "{pr:?}");
-        assert!(pr.iter().all(|p| p.message.contains("is not pinned")), "{pr:?}");
+        assert!(
+            pr.iter().all(|p| p.message.contains("is not pinned")),
+            "{pr:?}"
+        );
         assert_eq!(
             pairs(&pk),
             set(&[

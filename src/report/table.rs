@@ -30,6 +30,9 @@ fn sev_color(s: Severity) -> &'static str {
 
 /// Cut `s` to `w` characters, with an ellipsis. Control characters from node data are replaced
 /// so that a hostile package name cannot drive the terminal.
+/// Problems and notes are printed whole up to this many characters.
+const PROBLEM_WIDTH: usize = 2000;
+
 fn cell(s: &str, w: usize) -> String {
     let clean: String = s
         .chars()
@@ -179,7 +182,9 @@ impl ReportWriter for TableWriter {
         if !r.problems.is_empty() {
             writeln!(out, "\nproblems ({}):", r.problems.len())?;
             for p in r.problems.iter().take(30) {
-                writeln!(out, "  {}", cell(&p.to_string(), width.saturating_sub(2)))?;
+                // Whole: the reason is at the end of a line that starts with a path, and a
+                // log or a CI page does not wrap for us.
+                writeln!(out, "  {}", cell(&p.to_string(), PROBLEM_WIDTH))?;
             }
             if r.problems.len() > 30 {
                 writeln!(out, "  … {} more in the JSON report", r.problems.len() - 30)?;
@@ -193,7 +198,12 @@ impl ReportWriter for TableWriter {
             )?;
         }
         for n in &r.not_judged {
-            writeln!(out, "\n{}: {}", paint(c, "33", "not judged"), n)?;
+            writeln!(
+                out,
+                "\n{}: {}",
+                paint(c, "33", "not judged"),
+                cell(n, PROBLEM_WIDTH)
+            )?;
         }
         Ok(())
     }

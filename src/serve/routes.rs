@@ -429,6 +429,7 @@ async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Res
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NodesQuery {
     site: Option<String>,
     cell: Option<String>,
@@ -500,6 +501,7 @@ const INVENTORY_PAGE_MAX: usize = 1000;
 const INVENTORY_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InventoriesQuery {
     until: Option<String>,
     latest: Option<bool>,
@@ -549,6 +551,7 @@ async fn stored_inventories(
 
 /// Query string of `/v1/findings`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct FindingsQuery {
     site: Option<String>,
     cell: Option<String>,
@@ -592,6 +595,7 @@ async fn findings(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WhereQuery {
     package: String,
     version: Option<String>,
@@ -608,6 +612,7 @@ async fn holders(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DiffQuery {
     target: String,
     since: String,

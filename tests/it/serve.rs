@@ -333,6 +333,15 @@ async fn routing_auth_and_errors() {
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A mistyped filter is refused, never ignored (which would answer with everything).
+    for q in [
+        "/v1/findings?sevrity=high",
+        "/v1/nodes?bogus=1",
+        "/v1/where?pkg=nova",
+    ] {
+        let (s, _) = t.call(Request::get(q).body(Body::empty()).unwrap()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+    }
     let (s, v) = t
         .call(
             Request::get("/v1/where?package=nova&version=29.0.0")
