@@ -207,7 +207,16 @@ fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_OK);
             }
-            eprintln!("error: {e:#}");
+            // The chain, each cause once: many errors already carry their source's text.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::from(EXIT_ERROR)
         }
     }

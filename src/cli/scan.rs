@@ -100,6 +100,14 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         a.targets.clone()
     };
+    // A target the operator named that is not there is a typo to fix, not a node problem to
+    // report after loading every feed.
+    if let Some(t) = targets
+        .iter()
+        .find(|t| std::fs::symlink_metadata(t).is_err())
+    {
+        anyhow::bail!("`{}`: no such file or directory", t.display());
+    }
     if let Some(l) = a.local_advisories.as_ref().filter(|l| !l.is_dir()) {
         anyhow::bail!("--local-advisories `{}` is not a directory", l.display());
     }
@@ -184,7 +192,10 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     let judged = analyzer.judge_fleet(&refs, as_of_date);
     let nodes: Vec<(&Inventory, Vec<_>)> = refs.iter().copied().zip(judged).collect();
     let report = analyzer.report(nodes, setup_problems, today, as_of_date);
-    let node_problems = report
+    // As the report counts them: every problem, and how many of them leave the scan
+    // incomplete (the rest are inputs deliberately skipped, such as an unpinned requirement).
+    let node_problems = report.problems.len();
+    let incomplete = report
         .problems
         .iter()
         .filter(|p| p.leaves_incomplete())
@@ -193,7 +204,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
 
     super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
     eprintln!(
-        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms{}; judge {} ms); {} findings, {} node problems, {} feed problems",
+        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms{}; judge {} ms); {} findings, {} node problems ({} leaving it incomplete), {} feed problems",
         report.summary.nodes,
         report.summary.packages,
         analyzer.index().len(),
@@ -204,6 +215,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         (judged_at - ready).as_millis(),
         report.summary.findings,
         node_problems,
+        incomplete,
         report.feed_problems.len(),
     );
     let failed = report.findings.iter().any(|f| analyzer.gate().fails(f));

@@ -332,9 +332,11 @@ pub struct PolicyProblem {
 
 impl fmt::Display for PolicyProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}: {}", self.file, l, self.path, self.message),
-            None => write!(f, "{}: {}: {}", self.file, self.path, self.message),
+        match (self.line, self.path.is_empty()) {
+            (Some(l), false) => write!(f, "{}:{}: {}: {}", self.file, l, self.path, self.message),
+            (Some(l), true) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            (None, false) => write!(f, "{}: {}: {}", self.file, self.path, self.message),
+            (None, true) => write!(f, "{}: {}", self.file, self.message),
         }
     }
 }
@@ -360,11 +362,20 @@ pub fn load(name_or_path: &str) -> Result<Policy, PolicyErrors> {
         return parse(text, &format!("policies/{n}.yaml"));
     }
     let text = fs_err::read_to_string(Path::new(name_or_path)).map_err(|e| {
+        let shipped: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "no such file, and not a shipped policy (those are: {})",
+                shipped.join(", ")
+            )
+        } else {
+            e.to_string()
+        };
         PolicyErrors(vec![PolicyProblem {
             file: name_or_path.to_owned(),
             line: None,
             path: String::new(),
-            message: e.to_string(),
+            message,
         }])
     })?;
     parse(&text, name_or_path)
