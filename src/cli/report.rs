@@ -91,6 +91,15 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Report> {
     } else {
         fs_err::read_to_string(path)?
     };
+    // Something else than a report (an inventory, a list, a plan): say so, not serde's words.
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        if v.get("summary").is_none() || v.get("findings").is_none() {
+            bail!(
+                "cannot read report `{}`: not an nminus JSON report (expected an object with `schema_version`, `summary` and `findings`, as `nminus scan --format json` writes)",
+                path.display()
+            );
+        }
+    }
     let de = &mut serde_json::Deserializer::from_str(&text);
     let report: Report = serde_path_to_error::deserialize(de).map_err(|e| {
         let at = e.path().to_string();

@@ -547,7 +547,10 @@ impl Mirror {
         opts: &SyncOptions<'_>,
     ) -> Result<Self, String> {
         let (path, label) = from.resolve()?;
-        let meta = fs_err::metadata(&path).map_err(|e| format!("--from {label}: {e}"))?;
+        let meta = fs_err::metadata(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("--from {label}: no such file or directory"),
+            _ => format!("--from {label}: {e}"),
+        })?;
         if meta.is_dir() {
             if let (Ok(a), Ok(b)) = (fs_err::canonicalize(&path), fs_err::canonicalize(data)) {
                 if a == b {
