@@ -16,7 +16,7 @@ use crate::report::Format;
 #[command(
     after_help = "Targets: a directory is inventoried as a node's root (`/` by default: this machine); a file is read as a lockfile (Cargo.lock, requirements.txt, poetry.lock, uv.lock, Pipfile.lock, pylock.toml, pdm.lock): by its name when it is one of these, else by its content; a named file that is none of them is an error (exit 2), never skipped.
 
-Exit codes: 0 nothing at or above the gate; 1 findings at or above the gate; 2 could not complete (no advisory feed, unreadable target or files: the report is still written first).
+Exit codes: 0 nothing at or above the gate; 1 findings at or above the gate; 2 could not complete (no advisory feed, a configured feed missing for packages it covers, unreadable target or files: the report is still written first).
 
 Examples:
   nminus scan --data /var/lib/nminus/data                   # this machine
