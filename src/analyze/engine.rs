@@ -11,7 +11,7 @@
 //! This module does no I/O beyond loading: it never touches a store or the network.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -117,12 +117,13 @@ impl Analyzer {
             None => FeedsConfig::builtin(),
         }
         .select(&cfg.feeds)?;
+        let sync_state = SyncState::load(&cfg.data);
         let paths = CatalogPaths {
             openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
             endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
             apt: cfg.apt_indexes.clone(),
             requirements: feeds_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
-            synced: crate::sources::cache::synced_folders(&feeds_cfg, &cfg.data),
+            synced: crate::sources::cache::synced_folders(&feeds_cfg, &cfg.data, &sync_state),
         };
         // Feeds and release catalogs are independent: load them side by side.
         let (loaded, (mut catalogs, panicked)) = std::thread::scope(|s| {
@@ -175,7 +176,7 @@ impl Analyzer {
         if !cfg.data.is_dir() {
             catalogs.notes.clear();
         }
-        let revision = revision_digest(&cfg.data, &loaded.status, &policy);
+        let revision = revision_digest(&sync_state, &loaded.status, &policy);
         // Feeds that did not load: each makes the nodes with packages it covers incomplete
         // (unless no feed loaded at all, which the note above says once).
         let missing_feeds = if not_judged.is_empty() {
@@ -571,9 +572,8 @@ fn missing_feed_note(m: &MissingFeed, invs: &[&Inventory]) -> Option<String> {
 }
 
 /// sha256 over the sync state, the feeds as loaded and the policy.
-fn revision_digest(data: &Path, feeds: &[FeedStatus], policy: &Policy) -> String {
+fn revision_digest(state: &SyncState, feeds: &[FeedStatus], policy: &Policy) -> String {
     let mut h = Sha256::new();
-    let state = SyncState::load(data);
     for (name, s) in &state.feeds {
         h.update(format!("{name}\0{}\0{:?}\0", s.synced_at, s.revision).as_bytes());
     }

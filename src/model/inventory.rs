@@ -315,44 +315,28 @@ impl Inventory {
     /// the node's, and one odd record must not make the whole inventory unusable).
     pub fn quarantine_unsafe(&mut self) {
         let mut problems = Vec::new();
-        let why = |fields: Vec<(&'static str, &str)>| {
-            fields
-                .into_iter()
-                .find_map(|(f, v)| token_problem(v).map(|w| format!("{f} {w}")))
-        };
-        self.packages.retain(|p| match why(package_tokens(p)) {
-            None => true,
-            Some(w) => {
-                problems.push(Problem::new(
-                    p.location.clone(),
-                    ProblemKind::Malformed,
-                    format!("package left out: its {w}"),
-                ));
-                false
-            }
-        });
-        self.services.retain(|s| match why(service_tokens(s)) {
-            None => true,
-            Some(w) => {
-                problems.push(Problem::new(
-                    Location::path(self.root.clone()),
-                    ProblemKind::Malformed,
-                    format!("service left out: its {w}"),
-                ));
-                false
-            }
-        });
-        self.images.retain(|im| match why(image_tokens(im)) {
-            None => true,
-            Some(w) => {
-                problems.push(Problem::new(
-                    Location::path(im.source.clone().unwrap_or_default()),
-                    ProblemKind::Malformed,
-                    format!("image left out: its {w}"),
-                ));
-                false
-            }
-        });
+        let root = Location::path(self.root.clone());
+        quarantine(
+            &mut self.packages,
+            "package",
+            package_tokens,
+            |p| p.location.clone(),
+            &mut problems,
+        );
+        quarantine(
+            &mut self.services,
+            "service",
+            service_tokens,
+            |_| root.clone(),
+            &mut problems,
+        );
+        quarantine(
+            &mut self.images,
+            "image",
+            image_tokens,
+            |im| Location::path(im.source.clone().unwrap_or_default()),
+            &mut problems,
+        );
         if let Some(os) = &self.os {
             let bad =
                 token_problem(&os.id).or_else(|| os.version_id.as_deref().and_then(token_problem));
@@ -367,6 +351,33 @@ impl Inventory {
         }
         self.problems.extend(problems);
     }
+}
+
+/// Keep the items whose fields [`token_problem`] accepts; each other one becomes a problem at
+/// `location(item)` saying which field and why.
+fn quarantine<T>(
+    items: &mut Vec<T>,
+    what: &str,
+    fields: fn(&T) -> Vec<(&'static str, &str)>,
+    location: impl Fn(&T) -> Location,
+    problems: &mut Vec<Problem>,
+) {
+    items.retain(|item| {
+        let why = fields(item)
+            .into_iter()
+            .find_map(|(f, v)| token_problem(v).map(|w| format!("{f} {w}")));
+        match why {
+            None => true,
+            Some(w) => {
+                problems.push(Problem::new(
+                    location(item),
+                    ProblemKind::Malformed,
+                    format!("{what} left out: its {w}"),
+                ));
+                false
+            }
+        }
+    });
 }
 
 fn package_tokens(p: &Package) -> Vec<(&'static str, &str)> {

@@ -421,6 +421,20 @@ pub fn component(id: &str) -> Option<&'static Component> {
     COMPONENTS.iter().find(|c| c.id == id)
 }
 
+impl Component {
+    /// Whether one instance serves every tenant of a site: the control plane, and the
+    /// infrastructure it shares (database, queue, caches, load balancers, Ceph monitors, OVN
+    /// databases). Per-host agents (openvswitch, ovn-controller, ceph-osd) and the data plane are
+    /// not: a tenant-scoped rollback may move them.
+    pub fn shared_by_every_tenant(&self) -> bool {
+        self.phase == Phase::ControlPlane
+            || matches!(
+                self.id,
+                "mariadb" | "haproxy" | "memcached" | "rabbitmq" | "ceph-mon" | "ovn-db"
+            )
+    }
+}
+
 /// Edge strength, as the domain notes grade it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Strength {

@@ -207,13 +207,7 @@ pub fn plan_rollback(
         // data plane and the per-host agents under it (openvswitch, ovn-controller) go back.
         let (kept, shared): (Vec<Change<'_>>, Vec<Change<'_>>) =
             changes.into_iter().partition(|c| {
-                let shared_infra = matches!(
-                    c.cur.component,
-                    "mariadb" | "haproxy" | "memcached" | "rabbitmq" | "ceph-mon" | "ovn-db"
-                );
-                !shared_infra
-                    && order::component(c.cur.component)
-                        .is_none_or(|k| k.phase != Phase::ControlPlane)
+                order::component(c.cur.component).is_none_or(|k| !k.shared_by_every_tenant())
             });
         changes = kept;
         let mut by_node: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

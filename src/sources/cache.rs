@@ -486,9 +486,9 @@ pub struct SyncedFolder {
 }
 
 /// The folders of `cfg`'s feeds that `nminus sync` wrote into `data` (those with a recorded
-/// revision), for keying release catalogs by revision as feed entries are.
-pub fn synced_folders(cfg: &FeedsConfig, data: &Path) -> Vec<SyncedFolder> {
-    let state = SyncState::load(data);
+/// revision in `state`, the data directory's sync state), for keying release catalogs by
+/// revision as feed entries are.
+pub fn synced_folders(cfg: &FeedsConfig, data: &Path, state: &SyncState) -> Vec<SyncedFolder> {
     cfg.feeds
         .iter()
         .filter_map(|f| {
