@@ -8,7 +8,8 @@ use crate::model::{
     Advisory, AdvisoryKind, AdvisoryRef, Affected, AffectedRanges, Ecosystem, Evidence, Finding,
     FindingCode, Inventory, OsRelease, Package, PackageMeta, Severity, Subject,
 };
-use crate::version::range::{osv_affected, Pep440AnyOf, SemverReq};
+use crate::version::pep440::Pep440Version;
+use crate::version::range::{osv_affected, OpenStackEra, Pep440AnyOf, SemverReq};
 use crate::version::{Parsed, Scheme, Version};
 
 /// One (ecosystem, package, version) under which a package is looked up.
@@ -126,12 +127,28 @@ pub fn lookup_keys(p: &Package, os: Option<&OsRelease>) -> Vec<LookupKey> {
     keys
 }
 
-/// Whether `affected` covers `v`. `Err` carries the reason the range cannot be evaluated.
-fn covers(affected: &Affected, v: &Version) -> Result<bool, String> {
+/// How an advisory range covers a version: the part that matched and the fixed versions that
+/// apply to it.
+struct Covered {
+    /// The range that matched, as the advisory writes it (one alternative of an OSSA text).
+    matched: String,
+    /// The fixed versions to show for this version (for OSSA: the fix in its own series).
+    fixed: Vec<String>,
+}
+
+/// Whether `affected` covers `v`: `Some` with what matched. `Err` carries the reason the range
+/// cannot be evaluated.
+fn covers(affected: &Affected, v: &Version) -> Result<Option<Covered>, String> {
+    let whole = |yes: bool| {
+        yes.then(|| Covered {
+            matched: range_text(affected),
+            fixed: affected.fixed.clone(),
+        })
+    };
     match &affected.ranges {
-        AffectedRanges::Osv { ranges, versions } => {
-            osv_affected(v, ranges, versions).map_err(|e| e.to_string())
-        }
+        AffectedRanges::Osv { ranges, versions } => osv_affected(v, ranges, versions)
+            .map(whole)
+            .map_err(|e| e.to_string()),
         AffectedRanges::Rustsec {
             patched,
             unaffected,
@@ -139,37 +156,76 @@ fn covers(affected: &Affected, v: &Version) -> Result<bool, String> {
             for r in patched.iter().chain(unaffected) {
                 let req = SemverReq::parse(r).map_err(|e| e.to_string())?;
                 if req.matches(v.raw()).map_err(|e| e.to_string())? {
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
-            Ok(true)
+            Ok(whole(true))
         }
         AffectedRanges::Pep440AnyOf { spec } => {
             let set = Pep440AnyOf::parse(spec).map_err(|e| e.to_string())?;
-            match v.parsed() {
-                Parsed::Pep440(p) => Ok(set.contains(p)),
-                _ => Err(format!(
+            let Parsed::Pep440(p) = v.parsed() else {
+                return Err(format!(
                     "a PEP 440 range cannot judge a {} version",
                     v.scheme()
-                )),
-            }
+                ));
+            };
+            Ok(set.matching(p).map(|alt| Covered {
+                matched: alt.to_owned(),
+                fixed: own_series_fix(alt, &affected.fixed, p),
+            }))
+        }
+        AffectedRanges::OpenStackDateEra { through_year, .. } => {
+            let Parsed::Pep440(p) = v.parsed() else {
+                return Err(format!(
+                    "an OpenStack range cannot judge a {} version",
+                    v.scheme()
+                ));
+            };
+            let year = p.release().first().copied().unwrap_or(0);
+            Ok(whole(
+                OpenStackEra::of(p) == OpenStackEra::Date && through_year.is_none_or(|y| year <= y),
+            ))
         }
         AffectedRanges::Distro {
             fixed,
             not_affected,
         } => {
             if *not_affected {
-                return Ok(false);
+                return Ok(None);
             }
             match fixed {
-                None => Ok(true),
+                None => Ok(whole(true)),
                 Some(f) => {
                     let fv = Version::parse(v.scheme(), f).map_err(|e| e.to_string())?;
-                    Ok(v.compare(&fv).map_err(|e| e.to_string())? == std::cmp::Ordering::Less)
+                    Ok(whole(
+                        v.compare(&fv).map_err(|e| e.to_string())? == std::cmp::Ordering::Less,
+                    ))
                 }
             }
         }
     }
+}
+
+/// The fix that applies to a version an OSSA alternative matched: the alternative's own `<`
+/// bound (`>=27.0.0 <29.0.6` → 29.0.6); for an alternative without one (`<=2015.1.1`,
+/// `==12.0.0`), the advisory's fixed versions of the same major number and era that are above
+/// the installed version; else none (the advisory states no fix in that series).
+fn own_series_fix(alternative: &str, all_fixed: &[String], v: &Pep440Version) -> Vec<String> {
+    let own = Pep440AnyOf::upper_exclusive(alternative);
+    if !own.is_empty() {
+        return own;
+    }
+    all_fixed
+        .iter()
+        .filter(|f| {
+            f.parse::<Pep440Version>().is_ok_and(|fv| {
+                OpenStackEra::of(&fv) == OpenStackEra::of(v)
+                    && fv.release().first() == v.release().first()
+                    && fv > *v
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 fn range_text(a: &Affected) -> String {
@@ -214,6 +270,13 @@ fn range_text(a: &Affected) -> String {
             s
         }
         AffectedRanges::Pep440AnyOf { spec } => spec.clone(),
+        AffectedRanges::OpenStackDateEra {
+            text,
+            through_year: Some(y),
+        } => format!("`{text}` (read as every date-numbered release up to {y})"),
+        AffectedRanges::OpenStackDateEra { text, .. } => {
+            format!("`{text}` (read as every date-numbered release, 2010.1 to 2015.1.x)")
+        }
         AffectedRanges::Distro { fixed: Some(f), .. } => format!("fixed in {f}"),
         AffectedRanges::Distro { fixed: None, .. } => "no fix released".to_owned(),
     }
@@ -299,13 +362,13 @@ pub fn match_inventory(inv: &Inventory, idx: &AdvisoryIndex) -> Vec<Finding> {
             let searched = format!("{} {} {}", k.ecosystem, k.package, k.version);
             for (adv, aff) in entries {
                 match covers(aff, &v) {
-                    Ok(true) => hits.push(Hit {
+                    Ok(Some(c)) => hits.push(Hit {
                         advisory: adv,
-                        fixed: aff.fixed.clone(),
-                        matched: format!("{} {}: {}", adv.id, aff.package, range_text(aff)),
+                        fixed: c.fixed,
+                        matched: format!("{} {}: {}", adv.id, aff.package, c.matched),
                         searched: searched.clone(),
                     }),
-                    Ok(false) => {}
+                    Ok(None) => {}
                     Err(reason) => findings.push(finish(Finding {
                         code: FindingCode::AdvisoryUnevaluable,
                         severity: Severity::Unknown,
@@ -495,5 +558,139 @@ fn kind_word(k: AdvisoryKind) -> &'static str {
         AdvisoryKind::Unmaintained => "unmaintained",
         AdvisoryKind::Unsound => "unsound",
         AdvisoryKind::Notice => "informational",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::releases::openstack::OpenStackCatalog;
+    use crate::releases::test_data::shared;
+    use crate::sources::advisory::{ossa::OssaSource, AdvisorySource};
+
+    /// Every OSSA against the newest final release of every deliverable in every series of
+    /// openstack/releases: a hit must be an advisory that could not have been fixed in that
+    /// release — published after the series was first released, and matched by a range of
+    /// the release's own era. Before the numbering eras were told apart, nova 33.0.2 was
+    /// "affected by" OSSA-2015-021 (`<=2014.2.3`) and about 250 such pairs came out.
+    #[test]
+    fn every_ossa_against_every_newest_release() {
+        let ossa = OssaSource::new("ossa")
+            .load(&shared("openstack-ossa/ossa"))
+            .unwrap();
+        let (cat, _) = OpenStackCatalog::load(&shared("openstack-releases")).unwrap();
+        let mut by_package: BTreeMap<&str, Vec<(&Advisory, &Affected)>> = BTreeMap::new();
+        for a in &ossa.advisories {
+            for x in &a.affected {
+                by_package
+                    .entry(x.package.as_str())
+                    .or_default()
+                    .push((a, x));
+            }
+        }
+        let (mut judged, mut hits, mut semantic) = (0, Vec::new(), 0);
+        for d in cat.deliverables() {
+            let Some(advs) = by_package.get(d.name.to_ascii_lowercase().as_str()) else {
+                continue;
+            };
+            let Some(rel) = d.latest_final() else {
+                continue;
+            };
+            let Some(series) = cat.series_of(d) else {
+                continue;
+            };
+            let v = Version::parse(Scheme::Pep440, &rel.version).unwrap();
+            let Parsed::Pep440(pv) = v.parsed() else {
+                unreachable!()
+            };
+            if OpenStackEra::of(pv) == OpenStackEra::Semantic {
+                semantic += 1;
+            }
+            for (a, x) in advs {
+                judged += 1;
+                let Some(c) = covers(x, &v).unwrap() else {
+                    continue;
+                };
+                let published = a.published.as_deref().unwrap_or("");
+                hits.push(format!(
+                    "{} {} {} ({}): {} `{}` published {published}",
+                    d.series, d.name, rel.version, series.name, a.id, c.matched
+                ));
+                if let AffectedRanges::OpenStackDateEra { through_year, .. } = &x.ranges {
+                    // Free text: the date era up to the year of publication, no finer.
+                    assert!(pv.release()[0] <= through_year.unwrap());
+                } else if let Some(first) = series.initial_release {
+                    assert!(
+                        published >= first.to_string().as_str(),
+                        "{} {} {}: {} was published {published}, before {} was first released ({first}); matched `{}`",
+                        d.series, d.name, rel.version, a.id, series.name, c.matched
+                    );
+                }
+                // The matched range names a bound of the release's own era.
+                let alt = Pep440AnyOf::parse(&c.matched);
+                if let (Ok(alt), AffectedRanges::Pep440AnyOf { .. }) = (alt, &x.ranges) {
+                    assert!(alt.contains(pv));
+                }
+                assert!(
+                    !matches!(x.ranges, AffectedRanges::OpenStackDateEra { .. })
+                        || OpenStackEra::of(pv) == OpenStackEra::Date,
+                    "{}",
+                    hits.last().unwrap()
+                );
+            }
+        }
+        eprintln!(
+            "{judged} (advisory, newest release) pairs judged over {semantic} semantic-era deliverable files; {} hits:\n{}",
+            hits.len(),
+            hits.join("\n")
+        );
+        assert!(judged > 1000, "{judged}");
+    }
+
+    /// The fixed version an OSSA finding shows is the one of the installed version's series.
+    #[test]
+    fn ossa_finding_names_the_range_and_the_fix_of_its_own_series() {
+        let aff = Affected {
+            ecosystem: "OpenStack".into(),
+            package: "ironic".into(),
+            ranges: AffectedRanges::Pep440AnyOf {
+                spec: ">=17.0.0 <26.1.7, >=27.0.0 <29.0.6, >=30.0.0 <32.0.2".into(),
+            },
+            fixed: vec!["26.1.7".into(), "29.0.6".into(), "32.0.2".into()],
+        };
+        let v = Version::parse(Scheme::Pep440, "29.0.1").unwrap();
+        let c = covers(&aff, &v).unwrap().unwrap();
+        assert_eq!(c.matched, ">=27.0.0 <29.0.6");
+        assert_eq!(c.fixed, ["29.0.6"]);
+        let v = Version::parse(Scheme::Pep440, "29.0.6").unwrap();
+        assert!(covers(&aff, &v).unwrap().is_none());
+        // `<=` and `==` ranges: the advisory's fix of the same major, else none.
+        let aff = Affected {
+            ecosystem: "OpenStack".into(),
+            package: "nova".into(),
+            ranges: AffectedRanges::Pep440AnyOf {
+                spec: "<=2015.1.2, ==12.0.0".into(),
+            },
+            fixed: vec![],
+        };
+        let new = Version::parse(Scheme::Pep440, "33.0.2").unwrap();
+        assert!(covers(&aff, &new).unwrap().is_none());
+        let liberty = Version::parse(Scheme::Pep440, "12.0.0").unwrap();
+        let c = covers(&aff, &liberty).unwrap().unwrap();
+        assert_eq!((c.matched.as_str(), c.fixed.len()), ("==12.0.0", 0));
+        let kilo = Version::parse(Scheme::Pep440, "2015.1.1").unwrap();
+        assert_eq!(covers(&aff, &kilo).unwrap().unwrap().matched, "<=2015.1.2");
+        // Free text: the date era only.
+        let aff = Affected {
+            ecosystem: "OpenStack".into(),
+            package: "nova".into(),
+            ranges: AffectedRanges::OpenStackDateEra {
+                text: "Essex, Folsom".into(),
+                through_year: Some(2015),
+            },
+            fixed: vec![],
+        };
+        assert!(covers(&aff, &kilo).unwrap().is_some());
+        assert!(covers(&aff, &liberty).unwrap().is_none());
     }
 }

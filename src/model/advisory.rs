@@ -139,6 +139,18 @@ pub enum AffectedRanges {
         /// The specifier text.
         spec: String,
     },
+    /// An early OSSA whose affected versions are free text (`All versions`, `Essex, Folsom`,
+    /// `up to 2013.2.3, and 2014.1 to 2014.1.1`): every release of the date era (`2010.1` …
+    /// `2015.1.x`, before the projects moved to semantic numbers with Liberty) up to the year
+    /// the advisory was published (a 2013 release cannot be in a 2012 advisory), none after.
+    OpenStackDateEra {
+        /// The advisory's text, as written.
+        text: String,
+        /// The year the advisory was published: date-era releases of later years are not
+        /// affected.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        through_year: Option<u64>,
+    },
     /// A distro's statement: affected below `fixed` (in the distro's scheme), or unfixed
     /// (`fixed` absent), or not affected at all.
     Distro {

@@ -64,7 +64,7 @@ use super::sync::{hex, write_atomic};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
-pub const CACHE_FORMAT: u32 = 3;
+pub const CACHE_FORMAT: u32 = 4;
 
 /// The default cache directory: `$NMINUS_CACHE`, `$XDG_CACHE_HOME/nminus` or
 /// `$HOME/.cache/nminus` (relative values are ignored).

@@ -355,9 +355,54 @@ impl Pep440Specifiers {
 /// Alternatives of specifier sets, as OSSA writes them: `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`
 /// (commas separate alternatives; blanks join conditions within one) — also `<26.1.7` alone, and
 /// `==29.0.0`. `v` is in it when any alternative contains it.
+///
+/// **OpenStack numbering eras.** OpenStack projects numbered their releases by date until
+/// Kilo (`2011.1` … `2015.1.x`), then restarted with semantic numbers (nova `12.0.0` is
+/// Liberty). Every date-era version comes *before* every later one, so bounds are compared
+/// era first ([`OpenStackEra`]): `<=2014.2.3` holds for nova `2014.1` but not for `33.0.2`
+/// (which PEP 440 alone would put below 2014), and `<12.0.0` holds for every date-era release.
+/// Within one era the comparison is exactly PEP 440's.
 #[derive(Debug, Clone, Default)]
 pub struct Pep440AnyOf {
-    alternatives: Vec<Pep440Specifiers>,
+    alternatives: Vec<(String, Pep440Specifiers)>,
+}
+
+/// Which numbering era of an OpenStack project a version belongs to (see [`Pep440AnyOf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpenStackEra {
+    /// `2010.1` … `2015.1.x`: the release number is the year and the release of that year.
+    Date,
+    /// Everything else (semantic versions, from nova 12.0.0 / Liberty on).
+    Semantic,
+}
+
+impl OpenStackEra {
+    /// The era of `v`: a first release number from 2010 to 2015 is a date.
+    pub fn of(v: &Pep440Version) -> Self {
+        match v.release().first() {
+            Some(m) if (2010..=2015).contains(m) => Self::Date,
+            _ => Self::Semantic,
+        }
+    }
+}
+
+impl Pep440Specifier {
+    /// [`Self::contains`] with bounds of another [`OpenStackEra`] compared era first.
+    fn contains_in_eras(&self, v: &Pep440Version) -> bool {
+        let Some(s) = &self.version else {
+            return self.contains(v);
+        };
+        let (ev, es) = (OpenStackEra::of(v), OpenStackEra::of(s));
+        if ev == es {
+            return self.contains(v);
+        }
+        match self.op {
+            Pep440Op::Less | Pep440Op::LessEqual => ev < es,
+            Pep440Op::Greater | Pep440Op::GreaterEqual => ev > es,
+            Pep440Op::NotEqual | Pep440Op::NotEqualPrefix => true,
+            _ => false,
+        }
+    }
 }
 
 impl Pep440AnyOf {
@@ -389,7 +434,7 @@ impl Pep440AnyOf {
                     format!("expected a version after `{pending}`, found nothing"),
                 ));
             }
-            alternatives.push(Pep440Specifiers { specs });
+            alternatives.push((alt.to_owned(), Pep440Specifiers { specs }));
         }
         if alternatives.is_empty() {
             return Err(spec_err(
@@ -400,9 +445,35 @@ impl Pep440AnyOf {
         Ok(Self { alternatives })
     }
 
-    /// Whether any alternative contains `v`.
+    /// Whether any alternative contains `v` (eras compared first, see the type's docs).
     pub fn contains(&self, v: &Pep440Version) -> bool {
-        self.alternatives.iter().any(|a| a.contains(v))
+        self.matching(v).is_some()
+    }
+
+    /// The first alternative that contains `v`, as written (`>=27.0.0 <29.0.6`).
+    pub fn matching(&self, v: &Pep440Version) -> Option<&str> {
+        self.alternatives
+            .iter()
+            .find(|(_, a)| a.specs.iter().all(|s| s.contains_in_eras(v)))
+            .map(|(text, _)| text.as_str())
+    }
+
+    /// The `<` bounds of one alternative as written: the first fixed release of that range.
+    pub fn upper_exclusive(alternative: &str) -> Vec<String> {
+        alternative
+            .split_whitespace()
+            .collect::<String>()
+            .split('<')
+            .skip(1)
+            .filter(|x| !x.starts_with('='))
+            .map(|x| {
+                x.split(|c: char| matches!(c, '<' | '>' | '=' | '!' | '~'))
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .filter(|x| !x.is_empty())
+            .collect()
     }
 }
 
@@ -658,6 +729,34 @@ mod tests {
         assert!(Pep440AnyOf::parse(">= 27.0.0 < 29.0.6")
             .unwrap()
             .contains(&pv("28")));
+        // Eras: date-numbered bounds never reach semantic versions, and semantic lower bounds
+        // never reach back into the date era.
+        let r = Pep440AnyOf::parse("<=2014.2.3, >=2015.1.0 <=2015.1.1").unwrap();
+        for (v, want) in [
+            ("2014.1", true),
+            ("2014.2.3", true),
+            ("2014.2.4", false),
+            ("2015.1.1", true),
+            ("12.0.0", false),
+            ("33.0.2", false),
+        ] {
+            assert_eq!(r.contains(&v.parse().unwrap()), want, "{v}");
+        }
+        let r = Pep440AnyOf::parse("<13.0.0").unwrap();
+        assert!(r.contains(&"2015.1.0".parse().unwrap()));
+        assert!(r.contains(&"12.0.4".parse().unwrap()));
+        let r = Pep440AnyOf::parse(">=12.0.0").unwrap();
+        assert!(!r.contains(&"2015.1.0".parse().unwrap()));
+        let r = Pep440AnyOf::parse("!=2014.1").unwrap();
+        assert!(r.contains(&"29.0.0".parse().unwrap()));
+        assert_eq!(
+            Pep440AnyOf::parse("<=5.0.3, >=6.0.0 <=6.1.0")
+                .unwrap()
+                .matching(&"6.0.2".parse().unwrap()),
+            Some(">=6.0.0 <=6.1.0")
+        );
+        assert_eq!(Pep440AnyOf::upper_exclusive(">=27.0.0 <29.0.6"), ["29.0.6"]);
+        assert!(Pep440AnyOf::upper_exclusive("<=29.0.6").is_empty());
         assert!(Pep440AnyOf::parse("").is_err());
         assert!(Pep440AnyOf::parse("<=").is_err());
     }

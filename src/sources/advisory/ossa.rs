@@ -210,6 +210,18 @@ fn load_file(f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Problem>) {
                     ranges: AffectedRanges::Pep440AnyOf { spec: n.spec },
                     fixed: n.fixed,
                 }),
+                // Before 2016 every OpenStack project still numbered its releases by date, so
+                // an early advisory's free text (`All versions`, `Essex, Folsom`) can only be
+                // about the date era: it is read as exactly that, never as every version.
+                Err(_) if date_era_advisory(&id, w.date.as_deref()) => affected.push(Affected {
+                    ecosystem: "OpenStack".to_owned(),
+                    package: deliverable,
+                    ranges: AffectedRanges::OpenStackDateEra {
+                        text: one_line(&version),
+                        through_year: published_year(&id, w.date.as_deref()),
+                    },
+                    fixed: Vec::new(),
+                }),
                 Err(reason) => problems.push(
                     f.problem(
                         ProblemKind::VersionUnparseable,
@@ -243,6 +255,21 @@ fn load_file(f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Problem>) {
         file: f.rel.clone(),
     };
     (Some(adv), problems)
+}
+
+/// Whether an advisory was published before the projects left date numbering (Liberty,
+/// October 2015; the first advisory of 2016 is the first that can only be about semantic
+/// versions): by its `date`, else the year in its id (`OSSA-2014-015`).
+fn date_era_advisory(id: &str, date: Option<&str>) -> bool {
+    published_year(id, date).is_some_and(|y| y < 2016)
+}
+
+/// The year an advisory was published: its `date`, else the year in its id.
+fn published_year(id: &str, date: Option<&str>) -> Option<u64> {
+    let year = |s: &str| s.get(..4).and_then(|y| y.parse::<u64>().ok());
+    date.map(str::trim)
+        .and_then(year)
+        .or_else(|| id.strip_prefix("OSSA-").and_then(year))
 }
 
 fn is_cve(s: &str) -> bool {
@@ -511,8 +538,8 @@ mod tests {
 
     /// Free-text and otherwise unreadable version texts in the real OSSA archive, as observed:
     /// `OSSA id (deliverable)`, 127 product entries of 117 advisories, all from
-    /// OSSA-2011-001 to OSSA-2015-018 (before the VMT wrote PEP 440 ranges). Each is a problem
-    /// with a reason; everything else loads.
+    /// OSSA-2011-001 to OSSA-2015-018 (before the VMT wrote PEP 440 ranges). Each is read as
+    /// the date era ([`AffectedRanges::OpenStackDateEra`]); everything else loads as ranges.
     const UNREADABLE: &[&str] = &[
         "OSSA-2011-001 (nova)",
         "OSSA-2012-001 (nova)",
@@ -649,33 +676,25 @@ mod tests {
             .load(&shared("openstack-ossa/ossa"))
             .unwrap();
         assert_eq!(l.advisories.len(), 183);
+        assert!(l.problems.is_empty(), "{:#?}", l.problems);
+        // The free texts are all from before 2016 and are read as the date era.
         let mut bad: Vec<String> = l
-            .problems
+            .advisories
             .iter()
-            .map(|p| {
-                assert_eq!(p.kind, ProblemKind::VersionUnparseable, "{p}");
-                assert!(
-                    p.location
-                        .field
-                        .as_deref()
-                        .unwrap()
-                        .starts_with("affected-products["),
-                    "{p}"
-                );
-                assert!(
-                    p.message.contains("expected") || p.message.contains("ambiguous"),
-                    "{p}"
-                );
-                p.message.split(':').next().unwrap().to_owned()
+            .flat_map(|a| {
+                a.affected
+                    .iter()
+                    .filter(|x| matches!(x.ranges, AffectedRanges::OpenStackDateEra { .. }))
+                    .map(|x| format!("{} ({})", a.id, x.package))
             })
             .collect();
         bad.sort();
         assert_eq!(bad, UNREADABLE, "{bad:#?}");
         let ranged: usize = l.advisories.iter().map(|a| a.affected.len()).sum();
         eprintln!(
-            "OSSA: {} advisories, {ranged} affected products read, {} unreadable",
+            "OSSA: {} advisories, {ranged} affected products read, {} free text (date era)",
             l.advisories.len(),
-            l.problems.len()
+            bad.len()
         );
         // Every stored spec parses for the matcher.
         for a in &l.advisories {
@@ -686,10 +705,15 @@ mod tests {
             for x in &a.affected {
                 assert_eq!(x.ecosystem, "OpenStack");
                 assert_eq!(x.package, x.package.to_lowercase());
-                let AffectedRanges::Pep440AnyOf { spec } = &x.ranges else {
-                    panic!()
-                };
-                Pep440AnyOf::parse(spec).unwrap();
+                match &x.ranges {
+                    AffectedRanges::Pep440AnyOf { spec } => {
+                        Pep440AnyOf::parse(spec).unwrap();
+                    }
+                    AffectedRanges::OpenStackDateEra { text, .. } => {
+                        assert!(date_era_advisory(&a.id, a.published.as_deref()), "{text}");
+                    }
+                    r => panic!("{r:?}"),
+                }
             }
         }
         let by = |id: &str| l.advisories.iter().find(|a| a.id == id).unwrap();
