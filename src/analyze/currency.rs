@@ -451,9 +451,9 @@ fn openstack(
         let Some(series) = cat.series_named(&m.series) else {
             continue;
         };
-        if series.is_independent() {
-            continue;
-        }
+        // Independent deliverables (pbr, tooz, pycadf ≥ 4 …) belong to no series: exempt from
+        // the series rule, still judged for patch currency (and advisories, elsewhere).
+        let independent = series.is_independent();
         let build = match (&m.based_on, m.commits_after) {
             (Some(b), Some(c)) if !m.exact => {
                 format!(" (unreleased build based on {b}, +{c} commits)")
@@ -464,7 +464,7 @@ fn openstack(
             "{} {} in deliverables/{}/{}.yaml{build}",
             m.deliverable, m.version, m.series, m.deliverable
         );
-        if let Some((rule, sr)) = series_rule {
+        if let Some((rule, sr)) = series_rule.filter(|_| !independent) {
             let lag = n.ordinal.saturating_sub(series.ordinal);
             let slurp_ok =
                 sr.allow_previous_slurp && slurp.is_some_and(|s| s.ordinal == series.ordinal);

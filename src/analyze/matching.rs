@@ -397,6 +397,7 @@ pub fn match_inventory(inv: &Inventory, idx: &AdvisoryIndex) -> Vec<Finding> {
                 }
             }
         }
+        defer_to_ossa(&keys, idx, &mut hits);
         findings.extend(merge(inv, p, hits));
     }
     findings.sort_by(|a, b| {
@@ -415,6 +416,35 @@ fn finish(mut f: Finding) -> Finding {
 }
 
 /// Merge hits that name the same vulnerability (shared id or alias) into one finding.
+/// For an OpenStack deliverable, a vulnerability that an OSSA covers is judged by the OSSA,
+/// the project's own statement of affected versions: another feed's advisory naming the same
+/// CVE only counts when the OSSA also matches. (PyPA's records of 2012 nova CVEs say
+/// `introduced: 0` with no fixed version, i.e. every nova ever released, 33.0.2 included; the
+/// OSSA of the same CVE says 2012.1 before 2012.1.2.)
+fn defer_to_ossa(keys: &[LookupKey], idx: &AdvisoryIndex, hits: &mut Vec<Hit<'_>>) {
+    let Some(k) = keys.iter().find(|k| k.ecosystem == "openstack") else {
+        return;
+    };
+    let mut ossa_ids: BTreeSet<&str> = BTreeSet::new();
+    for (adv, _) in idx.lookup(&k.ecosystem, &k.package) {
+        ossa_ids.extend(adv.aliases.iter().map(String::as_str));
+    }
+    if ossa_ids.is_empty() {
+        return;
+    }
+    let ossa_hit: BTreeSet<String> = hits
+        .iter()
+        .filter(|h| h.advisory.id.starts_with("OSSA-"))
+        .flat_map(|h| h.advisory.aliases.iter().cloned())
+        .collect();
+    hits.retain(|h| {
+        h.advisory.id.starts_with("OSSA-")
+            || std::iter::once(&h.advisory.id)
+                .chain(&h.advisory.aliases)
+                .all(|id| !ossa_ids.contains(id.as_str()) || ossa_hit.contains(id))
+    });
+}
+
 fn merge(inv: &Inventory, p: &Package, hits: Vec<Hit<'_>>) -> Vec<Finding> {
     // Union-find over hits by shared ids.
     let n = hits.len();

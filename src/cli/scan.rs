@@ -137,10 +137,14 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     // (a millisecond to read) are read first on this thread, without a second one.
     let collect_all = || {
         let mut inventories: Vec<Inventory> = Vec::new();
+        let mut inventory_targets: Vec<&PathBuf> = Vec::new();
         let mut setup_problems = Vec::new();
         for t in &targets {
             match inventory_of(t, a, &today) {
-                Ok(inv) => inventories.push(inv),
+                Ok(inv) => {
+                    inventories.push(inv);
+                    inventory_targets.push(t);
+                }
                 Err(e) => setup_problems.push(crate::model::Problem::new(
                     crate::model::Location::path(t.display().to_string()),
                     crate::model::ProblemKind::Unreadable,
@@ -148,7 +152,20 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
                 )),
             }
         }
-        (inventories, setup_problems, started.elapsed())
+        // Findings stay with their node: two targets that would be the same node are an error,
+        // never merged.
+        let mut seen: std::collections::BTreeMap<&str, &Path> = Default::default();
+        for (inv, t) in inventories.iter().zip(&inventory_targets) {
+            if let Some(first) = seen.insert(inv.node.id.as_str(), t.as_path()) {
+                anyhow::bail!(
+                    "{} and {} are both node `{}`: give each root its own /etc/hostname (or a directory of its own name), or scan them one at a time with --node-id",
+                    first.display(),
+                    t.display(),
+                    inv.node.id
+                );
+            }
+        }
+        Ok((inventories, setup_problems, started.elapsed()))
     };
     let load = || {
         let t = Instant::now();
@@ -156,13 +173,13 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     };
     let side_by_side = !targets.iter().all(|t| t.is_file());
     let (analyzer, inventories, setup_problems, collected, loaded) = if !side_by_side {
-        let (inventories, setup_problems, collected) = collect_all();
+        let (inventories, setup_problems, collected) = collect_all()?;
         let (analyzer, loaded) = load();
         (analyzer?, inventories, setup_problems, collected, loaded)
     } else {
         std::thread::scope(|s| {
             let loader = s.spawn(load);
-            let (inventories, setup_problems, collected) = collect_all();
+            let (inventories, setup_problems, collected) = collect_all()?;
             let (analyzer, loaded) = loader
                 .join()
                 .map_err(|_| anyhow::anyhow!("loading the feeds panicked"))?;

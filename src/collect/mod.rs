@@ -81,6 +81,34 @@ pub fn collect_root(root: &Root, opts: &CollectOptions) -> Inventory {
     collect_with(root, opts, &all())
 }
 
+/// A node id from the root's directory name, for a root without `/etc/hostname` (a tree
+/// copied from a node, a mounted image): `/srv/trees/ctl-01` → `ctl-01`. Characters a node name
+/// may not hold become `-`; `None` for `/` or an in-memory root.
+fn root_dir_name(root: &Root) -> Option<String> {
+    let base = root.display_base();
+    let dir = std::path::Path::new(&base);
+    if !dir.is_absolute() && !dir.exists() {
+        return None;
+    }
+    let name = dir
+        .canonicalize()
+        .ok()?
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    (!clean.trim_matches(['-', '.']).is_empty()).then_some(clean)
+}
+
 /// Run the given collectors over `root`.
 pub fn collect_with(
     root: &Root,
@@ -101,6 +129,7 @@ pub fn collect_with(
         node.id = node
             .hostname
             .clone()
+            .or_else(|| root_dir_name(root))
             .unwrap_or_else(|| "unknown".to_owned());
     }
     out.packages.sort_by(|a, b| {

@@ -4,30 +4,24 @@
 //! (systemd units). The analyzer maps `(deliverable, version)` to a release series from
 //! openstack/releases; the agent only recognises.
 //!
-//! The name table `openstack_deliverables.tsv` is generated from the deliverable files of
-//! openstack/releases (`../shared/data/openstack-releases`) by the test
-//! `deliverable_table_matches_openstack_releases` (`NMINUS_BLESS=1` rewrites it), so it cannot
-//! silently drift from the data.
+//! The name table `openstack_deliverables.tsv` is generated from openstack/releases
+//! (`../shared/data/openstack-releases`, every series from austin to the newest and
+//! `_independent`) by the analyzer's own index ([`OpenStackCatalog::name_table`], names as
+//! upstream resolves them: `pypi-name`, else `tarball-base`, else the repository basename),
+//! in the test `deliverable_table_matches_openstack_releases` (`NMINUS_BLESS=1` rewrites it):
+//! the agent recognises exactly the names the analyzer can map.
+//!
+//! [`OpenStackCatalog::name_table`]: crate::releases::openstack::OpenStackCatalog::name_table
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use super::{Collected, Collector, Root};
 use crate::model::{Ecosystem, PackageMeta, ServiceInstance};
 
-/// `normalized PyPI name \t deliverable \t type`, generated (see the module docs).
+/// `normalized PyPI name \t deliverable \t type`, sorted by name, generated (see the module
+/// docs).
 const TABLE: &str = include_str!("openstack_deliverables.tsv");
-
-/// Series whose deliverable files feed [`TABLE`].
-pub const TABLE_SERIES: [&str; 8] = [
-    "zed",
-    "antelope",
-    "bobcat",
-    "caracal",
-    "dalmatian",
-    "epoxy",
-    "flamingo",
-    "gazpacho",
-];
 
 /// Where systemd units live.
 const UNIT_DIRS: [&str; 4] = [
@@ -46,13 +40,30 @@ pub struct Deliverable {
     pub kind: &'static str,
 }
 
-/// Look up a PEP 503-normalised PyPI name.
-pub fn lookup(normalized: &str) -> Option<Deliverable> {
-    TABLE.lines().find_map(|l| {
-        let mut it = l.split('\t');
-        let (n, d, k) = (it.next()?, it.next()?, it.next()?);
-        (n == normalized).then_some(Deliverable { name: d, kind: k })
+/// The table's rows, parsed once, sorted by name.
+fn table() -> &'static [(&'static str, Deliverable)] {
+    static ROWS: OnceLock<Vec<(&'static str, Deliverable)>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let mut rows: Vec<(&str, Deliverable)> = TABLE
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split('\t');
+                let (n, d, k) = (it.next()?, it.next()?, it.next()?);
+                Some((n, Deliverable { name: d, kind: k }))
+            })
+            .collect();
+        rows.sort_by_key(|(n, _)| *n);
+        rows
     })
+}
+
+/// Look up a PEP 503-normalised PyPI name (a binary search: this runs for every Python
+/// package of every node).
+pub fn lookup(normalized: &str) -> Option<Deliverable> {
+    let rows = table();
+    rows.binary_search_by_key(&normalized, |(n, _)| n)
+        .ok()
+        .map(|i| rows[i].1)
 }
 
 /// The OpenStack collector (runs after the package collectors).
@@ -70,26 +81,12 @@ impl Collector for OpenStackCollector {
 
     fn collect(&self, root: &Root, out: &mut Collected) {
         let units = systemd_units(root);
-        let table: BTreeMap<&str, Deliverable> = TABLE
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.split('\t');
-                let n = it.next()?;
-                Some((
-                    n,
-                    Deliverable {
-                        name: it.next()?,
-                        kind: it.next()?,
-                    },
-                ))
-            })
-            .collect();
         let mut seen = BTreeSet::new();
         for p in &out.packages {
             if p.ecosystem != Ecosystem::Pypi {
                 continue;
             }
-            let Some(d) = table.get(p.name.as_str()) else {
+            let Some(d) = lookup(p.name.as_str()) else {
                 continue;
             };
             let install = match &p.meta {
@@ -167,88 +164,18 @@ fn systemd_units(root: &Root) -> BTreeSet<String> {
 mod tests {
     use super::*;
 
-    /// PEP 503 normalisation (lower case, runs of `-_.` become `-`).
-    fn pep503(s: &str) -> String {
-        let mut out = String::new();
-        let mut sep = false;
-        for c in s.chars() {
-            if matches!(c, '-' | '_' | '.') {
-                sep = true;
-            } else {
-                if sep && !out.is_empty() {
-                    out.push('-');
-                }
-                sep = false;
-                out.push(c.to_ascii_lowercase());
-            }
-        }
-        out
-    }
-
-    /// Regenerates the table from openstack/releases (with `NMINUS_BLESS=1`) or checks it.
+    /// Regenerates the table from openstack/releases (with `NMINUS_BLESS=1`) or checks it:
+    /// the agent's table and the analyzer's index come from the same rule, over every series.
     #[test]
     fn deliverable_table_matches_openstack_releases() {
-        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/openstack-releases/deliverables");
-        assert!(
-            base.is_dir(),
-            "missing {} — ../shared must sit beside the repository",
-            base.display()
-        );
-        let mut rows: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for series in TABLE_SERIES {
-            let mut files: Vec<_> = fs_err::read_dir(base.join(series))
-                .unwrap()
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            files.sort();
-            for f in files {
-                let Some(stem) = f
-                    .file_name()
-                    .and_then(|s| s.to_str())
-                    .and_then(|s| s.strip_suffix(".yaml"))
-                else {
-                    continue;
-                };
-                let text = fs_err::read_to_string(&f).unwrap();
-                let ty = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("type:"))
-                    .map(str::trim)
-                    .unwrap_or("other");
-                if ty == "tempest-plugin" {
-                    continue;
-                }
-                let mut in_repos = false;
-                for l in text.lines() {
-                    if l.starts_with("repository-settings:") {
-                        in_repos = true;
-                        continue;
-                    }
-                    if in_repos {
-                        if let Some(r) = l.strip_prefix("  openstack/") {
-                            let repo = r.split(':').next().unwrap_or("").trim();
-                            let norm = pep503(repo);
-                            rows.insert(norm, (stem.to_owned(), ty.to_owned()));
-                        } else if let Some(n) = l
-                            .trim_start()
-                            .strip_prefix("pypi-name:")
-                            .or_else(|| l.trim_start().strip_prefix("tarball-base:"))
-                        {
-                            // The distribution name on PyPI when it differs from the repository
-                            // (`openstack-placement`, `openstack-heat`).
-                            rows.insert(pep503(n.trim()), (stem.to_owned(), ty.to_owned()));
-                        } else if !l.starts_with("    ") {
-                            in_repos = false;
-                        }
-                    }
-                }
-            }
-        }
-        let text: String = rows
+        let (cat, _) = crate::releases::openstack::OpenStackCatalog::load(
+            &crate::releases::test_data::shared("openstack-releases"),
+        )
+        .unwrap();
+        let text: String = cat
+            .name_table()
             .iter()
-            .map(|(n, (d, t))| format!("{n}\t{d}\t{t}\n"))
+            .map(|(n, (d, t))| format!("{n}\t{d}\t{}\n", t.as_str()))
             .collect();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("src/collect/openstack_deliverables.tsv");
@@ -259,6 +186,10 @@ mod tests {
             TABLE, text,
             "run `NMINUS_BLESS=1 cargo test deliverable_table` to regenerate"
         );
+        // Every name the analyzer can map, the agent recognises, as the same deliverable.
+        for (name, (d, _)) in cat.name_table() {
+            assert_eq!(lookup(&name).map(|x| x.name), Some(d.as_str()), "{name}");
+        }
     }
 
     #[test]
@@ -275,5 +206,22 @@ mod tests {
         assert_eq!(lookup("django"), None);
         assert_eq!(lookup("openstack-placement").unwrap().name, "placement");
         assert_eq!(lookup("openstack-heat").unwrap().name, "heat");
+        assert_eq!(lookup("keystoneauth1").unwrap().name, "keystoneauth");
+        assert_eq!(lookup("aodhclient").unwrap().name, "python-aodhclient");
+        for independent in [
+            "pbr",
+            "tooz",
+            "osprofiler",
+            "futurist",
+            "debtcollector",
+            "pycadf",
+        ] {
+            assert_eq!(lookup(independent).unwrap().name, independent);
+        }
+        assert_eq!(lookup("os-traits").unwrap().name, "os-traits");
+        assert_eq!(
+            lookup("microversion-parse").unwrap().name,
+            "microversion-parse"
+        );
     }
 }

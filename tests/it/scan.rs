@@ -593,3 +593,128 @@ fn a_missing_feed_leaves_what_it_covers_unjudged() {
     let (code, r) = scan(&["--feed", "rustsec"], &req);
     assert_eq!(code, Some(0), "{r}");
 }
+
+/// The project's OpenStack-truth nodes (`fixtures/roots/openstack-truth`, real releases, roots
+/// without `/etc/hostname`) scanned together: each root is its own node named after its
+/// directory, findings stay with their node, date-era advisories leave current releases alone,
+/// deliverables named by `pypi-name` / `tarball-base`, independents and libraries of series
+/// before zed are recognised, dev builds map to their base, and a version in no deliverable
+/// file is said to be unknown.
+#[test]
+fn openstack_truth_nodes_scan_as_three_nodes_with_their_own_findings() {
+    let fx =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roots/openstack-truth");
+    let o = nminus()
+        .args([
+            "scan",
+            "--as-of",
+            "2026-09-01",
+            "--format",
+            "json",
+            "--data",
+        ])
+        .arg(shared_data(""))
+        .arg(fx.join("ctl-gazpacho"))
+        .arg(fx.join("ctl-caracal"))
+        .arg(fx.join("cmp-dev"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nodes: Vec<&str> = r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["ctl-gazpacho", "ctl-caracal", "cmp-dev"]);
+    let of = |node: &str| -> Vec<(String, String, String, String)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["node"] == node)
+            .map(|f| {
+                (
+                    f["code"].as_str().unwrap().to_owned(),
+                    f["subject"]["name"].as_str().unwrap().to_owned(),
+                    f["advisory"]["id"].as_str().unwrap_or("").to_owned(),
+                    f["evidence"]["matched"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    // A current gazpacho controller: the one real unfixed advisory of the data (ironic 35.0.1,
+    // fixed in 35.0.2, a release newer than the snapshot), nothing from 2012-2016.
+    let gz = of("ctl-gazpacho");
+    let vulns: Vec<_> = gz.iter().filter(|f| f.0 == "vulnerable").collect();
+    assert_eq!(vulns.len(), 1, "{gz:#?}");
+    assert_eq!(
+        (vulns[0].1.as_str(), vulns[0].2.as_str()),
+        ("ironic", "OSSA-2026-012")
+    );
+    assert!(vulns[0].3.ends_with(">=33.0.0 <35.0.2"), "{}", vulns[0].3);
+    assert!(
+        !gz.iter().any(|f| f.0.starts_with("series-")),
+        "every deliverable is recognised and current: {gz:#?}"
+    );
+    // Libraries from series before zed, pinned by the 2024.1 constraints.
+    let cc = of("ctl-caracal");
+    assert!(
+        cc.iter().any(|f| f.0 == "series-eol"
+            && f.1 == "pycadf"
+            && f.3.contains("deliverables/victoria/pycadf.yaml")),
+        "{cc:#?}"
+    );
+    assert!(
+        cc.iter()
+            .any(|f| f.1 == "automaton" && f.0.starts_with("series-")),
+        "{cc:#?}"
+    );
+    assert!(cc.iter().any(|f| f.1 == "keystoneauth"), "{cc:#?}");
+    let ossa: Vec<&str> = cc
+        .iter()
+        .filter(|f| f.0 == "vulnerable")
+        .map(|f| f.2.as_str())
+        .collect();
+    assert_eq!(ossa, ["OSSA-2024-001", "OSSA-2024-002", "OSSA-2026-002"]);
+    // A dev build and a version of no release.
+    let dev = of("cmp-dev");
+    assert!(
+        dev.iter().any(|f| f.1 == "nova"
+            && f.3
+                .contains("unreleased build based on 31.0.0, +12 commits")),
+        "{dev:#?}"
+    );
+    assert!(
+        dev.iter()
+            .any(|f| f.0 == "series-unknown" && f.1 == "keystone"),
+        "{dev:#?}"
+    );
+    assert!(
+        !dev.iter().any(|f| f.1 == "keystone" && f.0 == "vulnerable"),
+        "{dev:#?}"
+    );
+
+    // Two roots that would be the same node: an error naming both, never one merged node.
+    let tmp = tempfile::tempdir().unwrap();
+    for site in ["a", "b"] {
+        fs_err::create_dir_all(tmp.path().join(site).join("ctl/etc")).unwrap();
+        fs_err::write(tmp.path().join(site).join("ctl/etc/hostname"), "ctl\n").unwrap();
+    }
+    let o = nminus()
+        .args(["scan", "--format", "json", "--data"])
+        .arg(shared_data(""))
+        .arg(tmp.path().join("a/ctl"))
+        .arg(tmp.path().join("b/ctl"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("are both node `ctl`"), "{err}");
+}
