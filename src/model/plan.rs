@@ -120,6 +120,17 @@ pub enum HopKind {
     SlurpSkip,
 }
 
+impl HopKind {
+    /// In words, for people: `point releases`, `to the next series`, `SLURP skip-level`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Patch => "point releases",
+            Self::Adjacent => "to the next series",
+            Self::SlurpSkip => "SLURP skip-level",
+        }
+    }
+}
+
 /// One supported upgrade between two series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Hop {

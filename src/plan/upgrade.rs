@@ -594,6 +594,27 @@ impl<'a> SitePlanner<'a> {
             .copied()
             .filter(|n| self.held.contains(&n.id))
             .collect();
+        // Each held host keeps the series it runs when the hold begins: on the first hop the
+        // one it actually runs (its data-plane services, else whatever it runs), which may be
+        // older than the control plane's; on a later hop the earlier hops have brought it to
+        // this hop's starting series.
+        let held_series: Vec<(&NodeView, Option<&Series>)> = held
+            .iter()
+            .map(|n| {
+                let ord = if hop.index == 1 {
+                    n.min_ordinal(Phase::DataPlane)
+                        .or_else(|| n.min_ordinal(Phase::ControlPlane))
+                } else {
+                    Some(from.ordinal)
+                };
+                (*n, ord.and_then(|o| lookup_series(self.cat, o)))
+            })
+            .collect();
+        let labels: BTreeSet<String> = held_series
+            .iter()
+            .map(|(_, s)| s.map_or_else(|| hop.from.label(), |s| series_ref(s).label()))
+            .collect();
+        let held_at = labels.into_iter().collect::<Vec<_>>().join(", ");
         let mut s = new_step(
             self.id("hold", hop),
             &site,
@@ -602,28 +623,30 @@ impl<'a> SitePlanner<'a> {
             Action::Hold,
             Some("nova-compute"),
             format!(
-                "Hold {} host(s) at {} while the rest moves to {}",
+                "Hold {} host(s) at {held_at} while the rest moves to {}",
                 held.len(),
-                hop.from.label(),
                 hop.to.label()
             ),
             Reversibility::CodeOnly,
         );
         let oldest = path::oldest_supported_compute(self.cat, to);
+        let below: Vec<&NodeView> = held_series
+            .iter()
+            .filter(|(_, s)| s.map_or(from.ordinal, |s| s.ordinal) < oldest.ordinal)
+            .map(|(n, _)| *n)
+            .collect();
         s.reason = Reason {
             text: format!(
-                "scenario 2: the hold-back aggregate stays at N-1 ({}); legal while it is at or above the {} control plane's OLDEST_SUPPORTED_SERVICE_VERSION ({}), and it keeps older nova-compute service records alive (no ServiceTooOld on fallback)",
-                hop.from.label(),
+                "scenario 2: the hold-back aggregate stays at {held_at}; legal while it is at or above the {} control plane's OLDEST_SUPPORTED_SERVICE_VERSION ({}), and it keeps older nova-compute service records alive (no ServiceTooOld on fallback)",
                 hop.to.label(),
                 series_ref(oldest).label()
             ),
             edges: Vec::new(),
         };
-        if from.ordinal < oldest.ordinal {
+        if !below.is_empty() {
             let msg = format!(
-                "holding {} at {} is below the {} control plane's oldest supported compute ({}): nova-conductor and nova-api would refuse to start (TooOldComputeService)",
-                held.iter().map(|n| n.id.as_str()).collect::<Vec<_>>().join(", "),
-                hop.from.label(),
+                "holding {} at {held_at} is below the {} control plane's oldest supported compute ({}): nova-conductor and nova-api would refuse to start (TooOldComputeService)",
+                below.iter().map(|n| n.id.as_str()).collect::<Vec<_>>().join(", "),
                 hop.to.label(),
                 series_ref(oldest).label()
             );
@@ -632,7 +655,7 @@ impl<'a> SitePlanner<'a> {
                 code: LimitCode::ComputeSkew,
                 message: msg.clone(),
                 steps: vec![s.id.clone()],
-                nodes: held.iter().map(|n| n.id.clone()).collect(),
+                nodes: below.iter().map(|n| n.id.clone()).collect(),
             });
             self.warnings.push(msg);
         }
@@ -783,6 +806,29 @@ impl<'a> SitePlanner<'a> {
                 }
             }
         }
+        // OpenStack-Ansible installs RabbitMQ and MariaDB from the versions each release of
+        // its roles pins: a series change moves them too, and neither goes back in place.
+        let mut osa_rabbitmq = false;
+        if self.deployer == Deployer::Osa && series_change {
+            match comp.id {
+                "rabbitmq" => {
+                    rev = Reversibility::Irreversible;
+                    osa_rabbitmq = true;
+                    title = format!(
+                        "RabbitMQ to what OpenStack-Ansible {} pins (one minor at a time)",
+                        hop.to.label()
+                    );
+                    pre.push("every RabbitMQ feature flag enabled (`rabbitmqctl enable_feature_flag all`) and the cluster healthy".to_owned());
+                    pre.push("definitions exported (`rabbitmqctl export_definitions`): the only way back is a new cluster importing them".to_owned());
+                    pre.push("RabbitMQ upgrades one minor at a time (3.13 → 4.0 → 4.1 …): when the pinned `rabbitmq_package_version` is more than one minor ahead, run `openstack-ansible rabbitmq-install.yml -e rabbitmq_upgrade=true` once per intermediate minor".to_owned());
+                }
+                "mariadb" => {
+                    rev = Reversibility::NeedsDbRestore;
+                    pre.push("the backup of @backup-database-{site}-h{hop} is complete and copied away: a MariaDB minor upgrade rewrites its data directory (mariadb-upgrade) and cannot be downgraded".to_owned());
+                }
+                _ => {}
+            }
+        }
         let pre: Vec<String> = pre
             .into_iter()
             .map(|p| {
@@ -801,6 +847,9 @@ impl<'a> SitePlanner<'a> {
             rev,
         );
         s.preconditions = pre;
+        if osa_rabbitmq {
+            self.limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: format!("{site}: the RabbitMQ upgrade to what OpenStack-Ansible {} pins cannot be undone in place: a rollback is a new cluster at the previous version importing the exported definitions (queued messages are lost)", hop.to.label()), steps: vec![s.id.clone()], nodes: hosts.clone() });
+        }
         let why = match comp.id {
             "mariadb" => "E1: the DB tier goes first; galera nodes are restarted one at a time and must resync before the next",
             "rabbitmq" => "E2: the message queue before every oslo.messaging user",
@@ -1693,6 +1742,35 @@ pub fn compute_batches<'a>(
 }
 
 /// Plan an upgrade.
+/// A `--to` series must have releases in the data: a plan to a series whose deliverables have
+/// no final release yet (hibiscus in development) would list every step with no version to
+/// install.
+fn refuse_series_without_releases(cat: &OpenStackCatalog, to: &str) -> Result<(), PlanError> {
+    let series = path::find_series(cat, to)?;
+    // Libraries and intermediary services (horizon, ironic, swift) release during
+    // development; a series is released when its coordinated (cycle-with-rc) services are.
+    let released = |s: &Series| {
+        cat.deliverables_in(&s.name).any(|d| {
+            d.model == Some(crate::releases::openstack::ReleaseModel::CycleWithRc)
+                && d.latest_final().is_some()
+        })
+    };
+    if released(series) {
+        return Ok(());
+    }
+    let newest = cat
+        .series()
+        .iter()
+        .rev()
+        .find(|s| released(s))
+        .map_or_else(|| "none".to_owned(), |s| series_ref(s).label());
+    Err(PlanError(format!(
+        "--to {to}: {} ({}) has no releases of its coordinated services (nova, neutron, keystone …) in openstack/releases yet, so there is no version to upgrade to; the newest series with releases is {newest}",
+        series_ref(series).label(),
+        series.status.as_str()
+    )))
+}
+
 pub fn plan_upgrade(
     input: &dyn PlanInput,
     ctx: &Context<'_>,
@@ -1719,6 +1797,9 @@ pub fn plan_upgrade(
     }
     if opts.to.is_none() && opts.policy.is_none() {
         return Err(PlanError("give the target: --to SERIES, or --policy NAME|FILE to take it from the policy's series rules".into()));
+    }
+    if let Some(t) = &opts.to {
+        refuse_series_without_releases(cat, t)?;
     }
     scope.nodes = scoped.iter().map(|n| n.id.clone()).collect();
     let mut warnings: Vec<String> = input

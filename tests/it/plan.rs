@@ -2257,3 +2257,92 @@ fn a_tenant_rollback_leaves_the_shared_control_plane_alone() {
         p.steps.iter().map(|s| &s.title).collect::<Vec<_>>()
     );
 }
+
+/// Mixed sites as real clouds have them: a held compute that already runs an older series than
+/// its control plane keeps that series in the plan, and falls below what the target control
+/// plane supports (compute-skew); OpenStack-Ansible's RabbitMQ and MariaDB upgrades are not
+/// "code-only"; a target series without releases is refused, naming the newest that has them.
+#[test]
+fn mixed_sites_keep_each_hosts_series_and_deployer_reversibility() {
+    // par1 (kolla, 2024.1) with its held compute on 2023.1.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("par1");
+    fs_err::create_dir_all(&dir).unwrap();
+    for e in fs_err::read_dir(fleet_dir("three-sites").join("par1")).unwrap() {
+        let e = e.unwrap();
+        let mut inv: Value = serde_json::from_slice(&fs_err::read(e.path()).unwrap()).unwrap();
+        if inv["node"]["id"] == "par1-cmp-h1" {
+            for s in inv["services"].as_array_mut().unwrap() {
+                let v = match s["deliverable"].as_str().unwrap() {
+                    "nova" => "27.5.1",
+                    "neutron" => "22.2.1",
+                    o => panic!("{o}"),
+                };
+                s["version"] = json!(v);
+            }
+            let text = serde_json::to_string(&inv)
+                .unwrap()
+                .replace(":2024.1-ubuntu-jammy", ":2023.1-ubuntu-jammy");
+            inv = serde_json::from_str(&text).unwrap();
+        }
+        fs_err::write(dir.join(e.file_name()), serde_json::to_vec(&inv).unwrap()).unwrap();
+    }
+    let fi = FileInput::load(&[dir]);
+    assert!(fi.problems().is_empty(), "{:?}", fi.problems());
+    let opts = |to: &str, hold: &[&str]| UpgradeOptions {
+        scope: parse_scope("site=par1").unwrap(),
+        to: Some(to.to_owned()),
+        policy: None,
+        canary: 1,
+        batch_size: 0,
+        hold_back: hold.iter().map(|h| parse_scope(h).unwrap()).collect(),
+        adjacent_only: false,
+    };
+    let p = plan_upgrade(&fi, &ctx(), &opts("2025.1", &["aggregate=agg-acme-hold"])).unwrap();
+    let hold = p.steps.iter().find(|s| s.action == Action::Hold).unwrap();
+    assert!(hold.title.contains("at 2023.1"), "{}", hold.title);
+    assert!(!hold.title.contains("2024.1"), "{}", hold.title);
+    let skew: Vec<_> = p
+        .limits
+        .iter()
+        .filter(|l| l.code == LimitCode::ComputeSkew)
+        .collect();
+    assert_eq!(skew.len(), 1, "{:#?}", p.limits);
+    assert_eq!(skew[0].nodes, ["par1-cmp-h1"]);
+    assert!(!hold.blocked_by.is_empty());
+
+    // lon1 (OpenStack-Ansible, 2024.2): RabbitMQ irreversible, MariaDB needs a restore.
+    let p = upgrade("site=lon1", Some("2025.2"), &[]);
+    let infra = |c: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.action == Action::Upgrade && s.component.as_deref() == Some(c))
+            .unwrap_or_else(|| panic!("no {c} upgrade"))
+    };
+    assert_eq!(infra("rabbitmq").reversibility, Reversibility::Irreversible);
+    assert_eq!(
+        infra("mariadb").reversibility,
+        Reversibility::NeedsDbRestore
+    );
+    assert!(p.limits.iter().any(
+        |l| l.code == LimitCode::NoRabbitmqDowngrade && l.steps.contains(&infra("rabbitmq").id)
+    ));
+    let md: String = render(&p, PlanFormat::Markdown)
+        .into_iter()
+        .map(|f| f.content)
+        .collect();
+    assert!(
+        !md.contains("SlurpSkip") && !md.contains("(Adjacent)"),
+        "{md}"
+    );
+
+    // A series with no release in the data.
+    let err = plan_upgrade(&input(&["three-sites"]), &ctx(), &opts("2026.2", &[]))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has no releases") && err.contains("2026.1 gazpacho"),
+        "{err}"
+    );
+}

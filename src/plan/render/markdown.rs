@@ -186,7 +186,14 @@ impl PlanRenderer for MarkdownRenderer {
                 let hops: Vec<String> = p
                     .hops
                     .iter()
-                    .map(|h| format!("{} → {} ({:?})", cell(&h.from.id), cell(&h.to.id), h.kind))
+                    .map(|h| {
+                        format!(
+                            "{} → {} ({})",
+                            cell(&h.from.id),
+                            cell(&h.to.id),
+                            h.kind.describe()
+                        )
+                    })
                     .collect();
                 o.push_str(&format!(
                     "| {} | {} | {} | {} |\n",
