@@ -161,6 +161,26 @@ impl ReportWriter for TableWriter {
                 )?;
             }
         }
+        // Findings of no listed node (waiver-expired, waiver-unused: the policy's own) are
+        // counted in the summary, so they are listed too.
+        let policy_findings: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| !r.nodes.iter().any(|n| n.id == f.node))
+            .collect();
+        if !policy_findings.is_empty() {
+            writeln!(out, "\npolicy ({}):", policy_findings.len())?;
+            for f in policy_findings {
+                let sev = format!("{:<8}", f.severity.as_str());
+                writeln!(
+                    out,
+                    "  {}  {:<16}  {}",
+                    paint(c, sev_color(f.severity), &sev),
+                    f.code.as_str(),
+                    cell(&f.evidence.message, width.saturating_sub(30).max(40))
+                )?;
+            }
+        }
         if !r.waived.is_empty() {
             writeln!(out, "\nwaived:")?;
             for f in &r.waived {
