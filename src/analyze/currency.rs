@@ -277,22 +277,7 @@ impl Catalogs {
     }
 }
 
-/// A series' status as of a date: the data's status, advanced by `next-phase` once its date has
-/// passed (the snapshot may predate a transition).
-pub fn status_as_of(s: &Series, as_of: Date) -> SeriesStatus {
-    match &s.next_phase {
-        Some(np) if np.date.is_some_and(|d| d <= as_of) => np.status,
-        _ => s.status,
-    }
-}
-
-/// n as of a date: the newest series whose status (as of then) is maintained.
-pub fn n_as_of(cat: &OpenStackCatalog, as_of: Date) -> Option<&Series> {
-    cat.series()
-        .iter()
-        .filter(|s| !s.is_independent() && status_as_of(s, as_of) == SeriesStatus::Maintained)
-        .max_by_key(|s| s.ordinal)
-}
+pub use crate::fleet::{n_as_of, status_as_of};
 
 fn previous_slurp<'a>(cat: &'a OpenStackCatalog, n: &Series) -> Option<&'a Series> {
     cat.series()
@@ -432,7 +417,8 @@ fn openstack(
             location: Some(crate::model::Location::path(&svc.install)),
         };
         let searched = format!("openstack/releases {} {}", svc.package, svc.version);
-        let Some(m) = cat.lookup(&svc.package, &svc.version) else {
+        let Some(m) = crate::fleet::place(cat, &svc.package, &svc.version).map(|p| p.release)
+        else {
             let sev = series_rule.map_or(Severity::Low, |(_, r)| {
                 r.severity.min(Severity::Low).max(Severity::Low)
             });
@@ -936,7 +922,7 @@ fn constraints(
         // The series of the services in this directory, by exact lookup.
         let mut by_series: BTreeMap<usize, (&Series, Vec<String>)> = BTreeMap::new();
         for p in &g.packages {
-            let Some(m) = cat.lookup(&p.name, &p.version) else {
+            let Some(m) = crate::fleet::place(cat, &p.name, &p.version).map(|p| p.release) else {
                 continue;
             };
             if m.kind != DeliverableType::Service {

@@ -522,7 +522,14 @@ impl Analyzer {
         if let Some((_, f)) = nodes.first_mut() {
             f.extend(waiver_findings);
         }
-        build_report(ReportInput {
+        let openstack = match &self.catalogs.openstack {
+            Some(cat) => invs
+                .iter()
+                .flat_map(|inv| crate::fleet::currency(inv, cat, as_of))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut report = build_report(ReportInput {
             nodes,
             feeds: self.feeds.clone(),
             problems,
@@ -531,7 +538,9 @@ impl Analyzer {
             generated_at,
             as_of: as_of.to_string(),
             not_judged: self.not_judged_for(&invs),
-        })
+        });
+        report.openstack = openstack;
+        report
     }
 }
 

@@ -147,6 +147,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         feed_problems: input.feed_problems,
         not_judged: input.not_judged,
         inventory,
+        openstack: Vec::new(),
         history: Vec::new(),
     }
 }

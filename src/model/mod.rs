@@ -24,6 +24,6 @@ pub use plan::{
 };
 pub use problem::{Location, Problem, ProblemKind};
 pub use report::{
-    report_inventory, report_schema, FeedStatus, HistoryPoint, NodeSummary, Report,
-    ReportComponent, Summary, ToolInfo, REPORT_SCHEMA_VERSION,
+    report_inventory, report_schema, DeliverableCurrency, FeedStatus, HistoryPoint, NodeSummary,
+    Report, ReportComponent, Summary, ToolInfo, REPORT_SCHEMA_VERSION,
 };

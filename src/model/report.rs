@@ -66,6 +66,65 @@ pub struct NodeSummary {
     pub compliant: bool,
 }
 
+/// One OpenStack deliverable of one node, placed in openstack/releases: the currency view of
+/// every report (compliant or not). Computed by `fleet::currency`, the one place a version is
+/// mapped to a series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeliverableCurrency {
+    /// Node id.
+    pub node: String,
+    /// Deliverable (`nova`, `keystoneauth`).
+    pub deliverable: String,
+    /// The installed distribution (`nova`, `keystoneauth1`).
+    pub package: String,
+    /// Installed version.
+    pub version: String,
+    /// How it is installed (`distro:dpkg`, `venv:/openstack/venvs/nova-31.0.0`, `site:…`).
+    pub install: String,
+    /// Deliverable type (`service`, `library`, `client-library`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Release model (`cycle-with-rc`, `cycle-with-intermediary`, `independent`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_model: Option<String>,
+    /// Series codename (`gazpacho`; `independent`); absent when the version is in no release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+    /// Release id (`2026.1`), from 2023.1 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_id: Option<String>,
+    /// The deliverable's own status in its series (its marker tags first), as of the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The series is a SLURP.
+    #[serde(default)]
+    pub slurp: bool,
+    /// Released independently of the series (`_independent`): no series rule applies.
+    #[serde(default)]
+    pub independent: bool,
+    /// Series behind n (0 = n); absent for independents and unknown versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u32>,
+    /// The newest final release of the deliverable in its series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_in_series: Option<String>,
+    /// Final releases of its series newer than the installed version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<u32>,
+    /// The version equals a release.
+    #[serde(default)]
+    pub exact: bool,
+    /// For a pbr dev build: the release it is based on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub based_on: Option<String>,
+    /// For a pbr dev build: commits after `based_on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits_after: Option<u64>,
+    /// Other `series/deliverable` files that list the same version (upstream ambiguities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_in: Vec<String>,
+}
+
 /// Totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
@@ -125,6 +184,10 @@ pub struct Report {
     /// (the SBOM of `--format cyclonedx`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<ReportComponent>,
+    /// Every OpenStack deliverable of every node with its series, status, lag and patch
+    /// currency, compliant or not (when openstack/releases was loaded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openstack: Vec<DeliverableCurrency>,
     /// Compliance of earlier scans, oldest first (`nminus report --history`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryPoint>,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::analyze::{n_as_of, status_as_of};
+use crate::fleet::{n_as_of, status_as_of};
 use crate::model::{
     Action, Batch, BatchKind, DeployerHints, Hop, HopKind, KollaHint, Limit, LimitCode, OsaHint,
     Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, Scope, SeriesRef, SitePath, Step,

@@ -188,6 +188,7 @@ struct View<'a> {
     sites: SitesView,
     history: Option<HistoryView>,
     nodes: Vec<NodeView>,
+    openstack: &'a [crate::model::DeliverableCurrency],
     packages: Vec<PackageView>,
     waived: Vec<FindingView>,
     problems: Vec<ProblemView>,
@@ -709,6 +710,7 @@ fn view(r: &Report) -> View<'_> {
         sites: sites_view,
         history,
         nodes,
+        openstack: &r.openstack,
         packages,
         waived: waived
             .iter()

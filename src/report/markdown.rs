@@ -241,6 +241,46 @@ fn markdown(r: &Report) -> String {
         s.push_str("</details>\n\n");
     }
 
+    // OpenStack currency, compliant or not.
+    if !r.openstack.is_empty() {
+        let _ = writeln!(s, "### OpenStack currency ({})\n", r.openstack.len());
+        s.push_str("| node | deliverable | installed | series | status | lag | newest in series | behind |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for d in &r.openstack {
+            let series = match (&d.series, &d.release_id) {
+                (Some(x), Some(id)) => format!("{id} {x}"),
+                (Some(x), None) => x.clone(),
+                _ => "unknown".to_owned(),
+            };
+            let series = match (&d.based_on, d.commits_after) {
+                (Some(b), Some(c)) => format!("{series} (build on {b} +{c})"),
+                _ => series,
+            };
+            let lag = d.lag.map_or_else(
+                || "–".to_owned(),
+                |l| {
+                    if l == 0 {
+                        "n".to_owned()
+                    } else {
+                        format!("n-{l}")
+                    }
+                },
+            );
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                md(&d.node),
+                md(&d.deliverable),
+                md(&d.version),
+                md(&series),
+                md(d.status.as_deref().unwrap_or("–")),
+                lag,
+                md(d.newest_in_series.as_deref().unwrap_or("–")),
+                d.behind.map_or_else(|| "–".to_owned(), |b| b.to_string())
+            );
+        }
+        s.push('\n');
+    }
+
     // Waived.
     let waived = sorted(&r.waived);
     if !waived.is_empty() {

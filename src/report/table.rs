@@ -161,6 +161,9 @@ impl ReportWriter for TableWriter {
                 )?;
             }
         }
+        if !r.openstack.is_empty() {
+            write_openstack(out, r)?;
+        }
         // Findings of no listed node (waiver-expired, waiver-unused: the policy's own) are
         // counted in the summary, so they are listed too.
         let policy_findings: Vec<_> = r
@@ -227,4 +230,52 @@ impl ReportWriter for TableWriter {
         }
         Ok(())
     }
+}
+
+/// The OpenStack currency of every deliverable of every node, compliant or not.
+fn write_openstack(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nOpenStack currency ({} deliverables):",
+        r.openstack.len()
+    )?;
+    writeln!(
+        out,
+        "  {:<16}  {:<18}  {:<14}  {:<22}  {:<12}  {:>4}  {:<10}  {:>6}",
+        "NODE", "DELIVERABLE", "INSTALLED", "SERIES", "STATUS", "LAG", "NEWEST", "BEHIND"
+    )?;
+    for d in &r.openstack {
+        let series = match (&d.series, &d.release_id) {
+            (Some(s), Some(id)) => format!("{id} {s}"),
+            (Some(s), None) => s.clone(),
+            _ => "unknown".to_owned(),
+        };
+        let series = match (&d.based_on, d.commits_after) {
+            (Some(b), Some(c)) => format!("{series} ({b}+{c})"),
+            _ => series,
+        };
+        let lag = d.lag.map_or_else(
+            || "-".to_owned(),
+            |l| {
+                if l == 0 {
+                    "n".to_owned()
+                } else {
+                    format!("n-{l}")
+                }
+            },
+        );
+        writeln!(
+            out,
+            "  {:<16}  {:<18}  {:<14}  {:<22}  {:<12}  {:>4}  {:<10}  {:>6}",
+            cell(&d.node, 16),
+            cell(&d.deliverable, 18),
+            cell(&d.version, 14),
+            cell(&series, 22),
+            cell(d.status.as_deref().unwrap_or("-"), 12),
+            lag,
+            cell(d.newest_in_series.as_deref().unwrap_or("-"), 10),
+            d.behind.map_or_else(|| "-".to_owned(), |b| b.to_string())
+        )?;
+    }
+    Ok(())
 }

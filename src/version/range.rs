@@ -467,7 +467,7 @@ impl Pep440AnyOf {
             .skip(1)
             .filter(|x| !x.starts_with('='))
             .map(|x| {
-                x.split(|c: char| matches!(c, '<' | '>' | '=' | '!' | '~'))
+                x.split(['<', '>', '=', '!', '~'])
                     .next()
                     .unwrap_or("")
                     .to_owned()

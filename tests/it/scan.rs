@@ -4,6 +4,8 @@
 //! codes.
 
 use std::collections::BTreeSet;
+
+use serde_json::json;
 use std::process::Command;
 
 use nminus::analyze::{match_inventory, AdvisoryIndex};
@@ -715,6 +717,53 @@ fn openstack_truth_nodes_scan_as_three_nodes_with_their_own_findings() {
         !dev.iter().any(|f| f.1 == "keystone" && f.0 == "vulnerable"),
         "{dev:#?}"
     );
+
+    // The currency view: every deliverable of every node, compliant or not.
+    let row = |node: &str, d: &str| -> serde_json::Value {
+        r["openstack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["node"] == node && x["deliverable"] == d)
+            .unwrap_or_else(|| panic!("no {d} on {node}: {}", r["openstack"]))
+            .clone()
+    };
+    assert_eq!(r["openstack"].as_array().unwrap().len(), 18 + 4 + 2);
+    let nova = row("ctl-gazpacho", "nova");
+    assert_eq!(
+        (
+            &nova["series"],
+            &nova["release_id"],
+            &nova["lag"],
+            &nova["behind"]
+        ),
+        (&json!("gazpacho"), &json!("2026.1"), &json!(0), &json!(0))
+    );
+    assert_eq!(nova["newest_in_series"], "33.0.2");
+    assert_eq!(nova["release_model"], "cycle-with-rc");
+    let ka = row("ctl-gazpacho", "keystoneauth");
+    assert_eq!(
+        (&ka["package"], &ka["series"]),
+        (&json!("keystoneauth1"), &json!("gazpacho"))
+    );
+    let pbr = row("ctl-gazpacho", "pbr");
+    assert_eq!(
+        (&pbr["independent"], &pbr["series"]),
+        (&json!(true), &json!("independent"))
+    );
+    assert!(pbr.get("lag").is_none());
+    let old = row("ctl-caracal", "nova");
+    assert_eq!(
+        (&old["lag"], &old["newest_in_series"]),
+        (&json!(4), &json!("29.4.0"))
+    );
+    assert!(old["behind"].as_u64().unwrap() > 3);
+    let dev_nova = row("cmp-dev", "nova");
+    assert_eq!(
+        (&dev_nova["based_on"], &dev_nova["commits_after"]),
+        (&json!("31.0.0"), &json!(12))
+    );
+    assert!(row("cmp-dev", "keystone").get("series").is_none());
 
     // Two roots that would be the same node: an error naming both, never one merged node.
     let tmp = tempfile::tempdir().unwrap();
