@@ -107,23 +107,51 @@ impl std::hash::Hash for MatchKey {
     }
 }
 
+/// Feed kinds that are release data (catalogs), not advisories.
+const RELEASE_KINDS: [&str; 3] = ["openstack-releases", "endoflife", "openstack-requirements"];
+
 impl Analyzer {
     /// Load feeds (through the cache when `cfg.cache` is set) and catalogs from `cfg.data`.
     /// Feeds that cannot be read are recorded in [`Analyzer::feeds`] and
     /// [`Analyzer::not_judged`], never fatal; only invalid feed definitions are.
     pub fn load(cfg: &AnalyzerConfig, policy: Policy, today: Date) -> Result<Self, EngineError> {
-        let feeds_cfg = match &cfg.sources {
+        let all_cfg = match &cfg.sources {
             Some(p) => FeedsConfig::load(p)?,
             None => FeedsConfig::builtin(),
-        }
-        .select(&cfg.feeds)?;
+        };
+        let feeds_cfg = all_cfg.clone().select(&cfg.feeds)?;
+        // `--feed` picks advisory feeds; the release data (openstack/releases, endoflife.date,
+        // upper-constraints) stays unless the selection names some of it, and then what it
+        // leaves out was left out on purpose: not judged, without making the scan incomplete.
+        let names_release = !cfg.feeds.is_empty()
+            && feeds_cfg
+                .feeds
+                .iter()
+                .any(|f| RELEASE_KINDS.contains(&f.kind.as_str()));
+        let catalog_cfg = if names_release { &feeds_cfg } else { &all_cfg };
+        let excluded: Vec<CatalogPart> = if names_release {
+            [
+                ("openstack-releases", CatalogPart::OpenStack),
+                ("endoflife", CatalogPart::Lifecycles),
+                ("openstack-requirements", CatalogPart::Requirements),
+            ]
+            .into_iter()
+            .filter(|(k, _)| {
+                all_cfg.feeds.iter().any(|f| f.kind == *k)
+                    && !feeds_cfg.feeds.iter().any(|f| f.kind == *k)
+            })
+            .map(|(_, p)| p)
+            .collect()
+        } else {
+            Vec::new()
+        };
         let sync_state = SyncState::load(&cfg.data);
         let paths = CatalogPaths {
-            openstack: feeds_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
-            endoflife: feeds_cfg.folder_of_kind(&cfg.data, "endoflife"),
+            openstack: catalog_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
+            endoflife: catalog_cfg.folder_of_kind(&cfg.data, "endoflife"),
             apt: cfg.apt_indexes.clone(),
-            requirements: feeds_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
-            synced: crate::sources::cache::synced_folders(&feeds_cfg, &cfg.data, &sync_state),
+            requirements: catalog_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
+            synced: crate::sources::cache::synced_folders(catalog_cfg, &cfg.data, &sync_state),
         };
         // Feeds and release catalogs are independent: load them side by side.
         let (loaded, (mut catalogs, panicked)) = std::thread::scope(|s| {
@@ -176,6 +204,7 @@ impl Analyzer {
         if !cfg.data.is_dir() {
             catalogs.notes.clear();
         }
+        catalogs.notes.retain(|n| !excluded.contains(&n.part));
         let revision = revision_digest(&sync_state, &loaded.status, &policy);
         // Feeds that did not load: each makes the nodes with packages it covers incomplete
         // (unless no feed loaded at all, which the note above says once).

@@ -32,7 +32,9 @@ pub struct ScanArgs {
     /// Feed definitions (default: the shipped `advisories/sources.yaml`).
     #[arg(long)]
     pub sources: Option<PathBuf>,
-    /// Only these feeds (repeatable).
+    /// Only these advisory feeds (repeatable). The release data (openstack-releases, endoflife,
+    /// openstack-requirements) stays in unless one of them is named too; then only the named
+    /// ones are used, and what is left out is not judged without making the scan incomplete.
     #[arg(long = "feed")]
     pub feeds: Vec<String>,
     /// Operator-written OSV advisories (a directory), always loaded. Default: `advisories/local`

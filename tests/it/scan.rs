@@ -765,6 +765,40 @@ fn openstack_truth_nodes_scan_as_three_nodes_with_their_own_findings() {
     );
     assert!(row("cmp-dev", "keystone").get("series").is_none());
 
+    // `--feed ossa` picks the advisory feed; the release data stays, and what the operator
+    // leaves out on purpose (`--feed ossa --feed openstack-releases`: no upper-constraints) is
+    // not an incomplete scan.
+    for feeds in [&["ossa"][..], &["ossa", "openstack-releases"][..]] {
+        let mut cmd = nminus();
+        cmd.args([
+            "scan",
+            "--as-of",
+            "2026-09-01",
+            "--format",
+            "json",
+            "--data",
+        ])
+        .arg(shared_data(""));
+        for f in feeds {
+            cmd.args(["--feed", f]);
+        }
+        let o = cmd.arg(fx.join("ctl-caracal")).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{feeds:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            r.get("not_judged").is_none(),
+            "{feeds:?}: {}",
+            r["not_judged"]
+        );
+        assert_eq!(r["openstack"].as_array().unwrap().len(), 4, "{feeds:?}");
+        assert!(r["summary"]["by_code"]["series-eol"].as_u64().unwrap() > 0);
+    }
+
     // Two roots that would be the same node: an error naming both, never one merged node.
     let tmp = tempfile::tempdir().unwrap();
     for site in ["a", "b"] {
