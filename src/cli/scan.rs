@@ -237,6 +237,14 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         incomplete,
         report.feed_problems.len(),
     );
+    // Written to a file, the report's verdict and why it is incomplete still reach the
+    // terminal: the exit code alone does not say what was not judged.
+    if a.output.is_some() {
+        eprintln!("{}", report.verdict().as_str());
+        for why in report.incomplete_reasons() {
+            eprintln!("  not judged: {}", super::terminal_text(&why));
+        }
+    }
     let failed = report.findings.iter().any(|f| analyzer.gate().fails(f));
     // The process ends here: freeing the loaded feeds and catalogs (hundreds of thousands of
     // small allocations) would only add to the scan's time.

@@ -25,5 +25,5 @@ pub use plan::{
 pub use problem::{Location, Problem, ProblemKind};
 pub use report::{
     report_inventory, report_schema, DeliverableCurrency, FeedStatus, HistoryPoint, NodeSummary,
-    Report, ReportComponent, Summary, ToolInfo, REPORT_SCHEMA_VERSION,
+    Report, ReportComponent, Summary, ToolInfo, Verdict, REPORT_SCHEMA_VERSION,
 };

@@ -66,6 +66,40 @@ pub struct NodeSummary {
     pub compliant: bool,
 }
 
+/// The overall verdict of a report ([`Report::verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything judged, no node fails the gate.
+    Compliant,
+    /// Some node fails the gate; everything was judged.
+    NotCompliant,
+    /// Some node fails the gate, and something could not be judged.
+    NotCompliantIncomplete,
+    /// No node fails what could be judged, but something could not be judged.
+    Incomplete,
+}
+
+impl Verdict {
+    /// `COMPLIANT`, `NOT COMPLIANT`, `NOT COMPLIANT (INCOMPLETE)`, `INCOMPLETE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "COMPLIANT",
+            Self::NotCompliant => "NOT COMPLIANT",
+            Self::NotCompliantIncomplete => "NOT COMPLIANT (INCOMPLETE)",
+            Self::Incomplete => "INCOMPLETE",
+        }
+    }
+
+    /// `ok`, `bad` or `warn` (the colour of the badge).
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Compliant => "ok",
+            Self::NotCompliant | Self::NotCompliantIncomplete => "bad",
+            Self::Incomplete => "warn",
+        }
+    }
+}
+
 /// One OpenStack deliverable of one node, placed in openstack/releases: the currency view of
 /// every report (compliant or not). Computed by `fleet::currency`, the one place a version is
 /// mapped to a series.
@@ -230,6 +264,37 @@ impl Report {
     /// no data missing (`not_judged`). `scan` exits 2 when it is not; reports say so.
     pub fn is_complete(&self) -> bool {
         self.not_judged.is_empty() && !self.problems.iter().any(Problem::leaves_incomplete)
+    }
+
+    /// The one verdict every format shows: a node that fails the gate makes it not compliant;
+    /// otherwise a report that could not judge everything is incomplete (never "not
+    /// compliant" above a list of compliant nodes); else compliant.
+    pub fn verdict(&self) -> Verdict {
+        let failing = self.nodes.iter().any(|n| !n.compliant);
+        match (failing, self.is_complete(), self.summary.compliant) {
+            (true, true, _) => Verdict::NotCompliant,
+            (true, false, _) => Verdict::NotCompliantIncomplete,
+            (false, false, _) => Verdict::Incomplete,
+            (false, true, true) => Verdict::Compliant,
+            (false, true, false) => Verdict::NotCompliant,
+        }
+    }
+
+    /// Why the report is incomplete, one line each (empty when it is complete): what was not
+    /// judged, and how many node problems leave it incomplete.
+    pub fn incomplete_reasons(&self) -> Vec<String> {
+        let mut out = self.not_judged.clone();
+        let n = self
+            .problems
+            .iter()
+            .filter(|p| p.leaves_incomplete())
+            .count();
+        if n > 0 {
+            out.push(format!(
+                "{n} problem(s) on the scanned nodes left their inventory incomplete (see problems)"
+            ));
+        }
+        out
     }
 
     /// This report as one point of a compliance history.

@@ -70,15 +70,16 @@ impl ReportWriter for TableWriter {
             self.0.width.max(60)
         };
         let s = &r.summary;
-        let mut verdict = if s.compliant {
-            paint(c, "32", "COMPLIANT")
-        } else {
-            paint(c, "1;31", "NOT COMPLIANT")
-        };
-        // Unread inputs or data missing: the verdict covers only what could be judged.
-        if !r.is_complete() {
-            verdict.push_str(&paint(c, "1;33", " (INCOMPLETE)"));
-        }
+        let v = r.verdict();
+        let verdict = paint(
+            c,
+            match v.class() {
+                "ok" => "32",
+                "warn" => "1;33",
+                _ => "1;31",
+            },
+            v.as_str(),
+        );
         writeln!(
             out,
             "{verdict}  {} nodes, {} packages, {} findings ({} waived), {} problems  [gate: {}; as of {}]",
@@ -110,10 +111,14 @@ impl ReportWriter for TableWriter {
         )?;
         for n in &r.nodes {
             writeln!(out)?;
-            let mark = if n.compliant {
+            // A node without a failing finding in a report that could not judge everything
+            // is not "ok": what was not judged is listed below.
+            let mark = if !n.compliant {
+                paint(c, "31", "FAIL")
+            } else if r.is_complete() {
                 paint(c, "32", "ok")
             } else {
-                paint(c, "31", "FAIL")
+                paint(c, "33", "incomplete")
             };
             writeln!(
                 out,

@@ -667,6 +667,30 @@ fn golden_table() {
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no colour when not asked");
+    // Nothing fails what could be judged, but something was not judged: one story in every
+    // format — INCOMPLETE, never NOT COMPLIANT above compliant nodes, and the reason on top.
+    let mut r = fleet();
+    r.findings.clear();
+    for n in &mut r.nodes {
+        n.compliant = true;
+        n.findings = 0;
+    }
+    r.summary.compliant = false;
+    r.not_judged
+        .push("no advisory feed could be loaded: vulnerabilities were not judged".into());
+    assert_eq!(r.verdict(), nminus::model::Verdict::Incomplete);
+    let text = String::from_utf8(render(&r, Format::Table)).unwrap();
+    assert!(text.starts_with("INCOMPLETE  7 nodes"), "{text}");
+    assert!(
+        !text.contains("[ok]") && text.contains("[incomplete]"),
+        "{text}"
+    );
+    let html = String::from_utf8(render(&r, Format::Html)).unwrap();
+    assert!(html.contains(">INCOMPLETE</span>"), "verdict badge");
+    assert!(!html.contains("NOT COMPLIANT"));
+    assert!(
+        html.contains("<li>no advisory feed could be loaded: vulnerabilities were not judged</li>")
+    );
 }
 
 #[test]
