@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::policy::{Policy, SubjectFacts, SubjectKind};
 use crate::releases::apt::AptIndex;
-use crate::releases::endoflife::Lifecycles;
+use crate::releases::endoflife::{Cycle, Lifecycles, Support};
 use crate::releases::openstack::{DeliverableType, OpenStackCatalog, Series, SeriesStatus};
 use crate::releases::requirements::{Constraint, UpperConstraints};
 use crate::version::{Scheme, Version};
@@ -614,6 +614,18 @@ fn lifecycles(
 ) {
     // (product, version, where) candidates, one per product and cycle.
     let mut cands: BTreeMap<(String, String), (String, Option<String>, String)> = BTreeMap::new();
+    // Debian supports every package of a release (security updates, backported fixes) until
+    // the end of its LTS (endoflife.date's `eoes` for debian): while it does, a Debian
+    // package's upstream end of life (perl 5.36, ansible 7) is not the node's, just as distro
+    // packages are judged by distro advisories and not upstream ones. Past LTS, upstream
+    // lifecycles apply again.
+    let debian_lts: Option<&Cycle> = inv
+        .os
+        .as_ref()
+        .filter(|os| os.id == "debian")
+        .and_then(|os| os.version_id.as_deref())
+        .and_then(|v| l.cycle_for("debian", v))
+        .filter(|c| c.is_extended_support_over(as_of) == Some(false));
     if let Some(os) = &inv.os {
         if let (Some(p), Some(v)) = (os_product(&os.id), os.version_id.as_deref()) {
             cands.insert(
@@ -623,6 +635,9 @@ fn lifecycles(
         }
     }
     for pkg in &inv.packages {
+        if debian_lts.is_some() && pkg.ecosystem == Ecosystem::Deb {
+            continue;
+        }
         let base = purl_base(&pkg.purl);
         let mut product = purl_products.get(&base).cloned();
         if product.is_none() {
@@ -681,6 +696,28 @@ fn lifecycles(
             .and_then(|p| p.cycles.iter().find(|c| !c.is_eol(as_of)))
             .map(|c| c.name.clone());
         let fixed_in: Vec<String> = newest.iter().map(|c| format!("{product} {c}")).collect();
+        // The Debian release itself: supported until the end of its LTS.
+        let lts_end = (product == "debian" && debian_lts.is_some())
+            .then(|| cycle.eoes.and_then(Support::date))
+            .flatten();
+        if let Some(end) = lts_end {
+            if lr.warn_days > 0 {
+                let left = (end - as_of).whole_days();
+                if left <= i64::from(lr.warn_days) {
+                    out.push(finding(
+                        FindingCode::EolSoon,
+                        Severity::Low.max(lr.severity.min(Severity::Medium)),
+                        &inv.node.id,
+                        subject,
+                        fixed_in,
+                        searched,
+                        matched,
+                        format!("{product} {version} (cycle {}) is in LTS; its LTS ends on {end}, in {left} days (look-ahead {} days, policy `{}`)", cycle.name, lr.warn_days, rule.name),
+                    ));
+                }
+            }
+            continue;
+        }
         if cycle.is_eol(as_of) {
             if lr.forbid_eol {
                 let when = cycle

@@ -245,6 +245,47 @@ fn lifecycles_come_from_endoflife_data() {
     assert_eq!(lc.is_eol("ubuntu", "24.04", as_of), Some(false));
 }
 
+/// Debian supports a release's packages until the end of its LTS: on Debian 12 in LTS
+/// (past endoflife.date's `eol`, before its `eoes`), neither Debian 12 itself nor the upstream
+/// end of life of what it packages (perl 5.36, Python 3.11's cycle …) is an `eol` finding; the
+/// same packages on a release past its LTS (Debian 10) are judged by their upstream lifecycles.
+#[test]
+fn debian_in_lts_supports_its_packages() {
+    let cat = catalogs();
+    let lc = cat.lifecycles.as_ref().unwrap();
+    let pol = policy::load("default").unwrap();
+    let as_of = time::macros::date!(2026 - 11 - 24);
+    let deb12 = lc.cycle_for("debian", "12").unwrap();
+    assert!(
+        deb12.is_eol(as_of),
+        "the data says Debian 12's regular support has ended"
+    );
+    assert_eq!(deb12.is_extended_support_over(as_of), Some(false));
+    let pkgs = || {
+        vec![
+            deb("perl", "perl", "5.36.0-7+deb12u2"),
+            deb("postgresql-11", "postgresql-11", "11.22-0+deb10u1"),
+            deb("python3.7", "python3.7", "3.7.3-2+deb10u7"),
+        ]
+    };
+    let f = judge_currency(&node("debian", "12", pkgs()), &cat, &pol, as_of);
+    assert!(
+        !f.iter().any(|x| x.code == FindingCode::Eol),
+        "Debian 12 in LTS: {f:#?}"
+    );
+    // Past LTS, the upstream lifecycles apply again.
+    let f = judge_currency(&node("debian", "10", pkgs()), &cat, &pol, as_of);
+    let eol: BTreeSet<&str> = f
+        .iter()
+        .filter(|x| x.code == FindingCode::Eol)
+        .map(|x| x.subject.name.as_str())
+        .collect();
+    assert!(
+        eol.contains("debian") && eol.contains("postgresql"),
+        "{eol:?}"
+    );
+}
+
 /// This machine, as apt itself sees it: the upgrade-available set computed from
 /// `/var/lib/dpkg/status` and apt's own lists in `/var/lib/apt/lists` (LZ4-compressed on
 /// Debian and Ubuntu by default) equals `apt list --upgradable`.
