@@ -384,7 +384,7 @@ impl WriteHealth {
                     });
             }
             Err(StoreError::Db(e)) => {
-                tracing::warn!("a database write of {bytes} bytes failed: {e}");
+                tracing::debug!("a database write of {bytes} bytes failed: {e}");
                 self.failing.fetch_max(
                     bytes.clamp(MIN_PROBE_BYTES, MAX_PROBE_BYTES),
                     Ordering::AcqRel,

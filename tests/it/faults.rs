@@ -226,15 +226,14 @@ impl Fleet {
             .map(|k| package(&format!("pkg{k}"), &format!("1.{salt}.{k}")))
             .collect();
         let body = serde_json::to_vec(&inventory(node, "par1", "c1", pk)).expect("JSON");
-        let r = match self
+        let Ok(r) = self
             .client
             .post(format!("{base}/v1/inventories"))
             .bearer_auth(token)
             .body(body)
             .send()
-        {
-            Ok(r) => r,
-            Err(_) => return Pushed::NoAnswer,
+        else {
+            return Pushed::NoAnswer;
         };
         let status = r.status();
         let v: serde_json::Value =
