@@ -627,6 +627,30 @@ mod tests {
     }
 
     #[test]
+    fn write_health_clears_only_on_a_write_as_large_as_the_failed_one() {
+        let h = WriteHealth::default();
+        let full = || StoreError::Db(sqlx::Error::PoolTimedOut);
+        assert_eq!(h.failing(), None);
+        assert!(h.observe(Err::<(), _>(full()), 300_000).is_err());
+        assert_eq!(h.failing(), Some(300_000));
+        // A heartbeat passing says nothing about a push of that size.
+        assert!(h.observe(Ok(()), 0).is_ok());
+        assert_eq!(h.failing(), Some(300_000));
+        // Errors that are not the database's leave it alone.
+        let _ = h.observe(Err::<(), _>(StoreError::NotEnrolled("n".into())), 1 << 30);
+        assert_eq!(h.failing(), Some(300_000));
+        // A failed heartbeat is probed with at least MIN_PROBE_BYTES, a huge push with at most
+        // MAX_PROBE_BYTES.
+        let _ = h.observe(Err::<(), _>(full()), 10 << 30);
+        assert_eq!(h.failing(), Some(MAX_PROBE_BYTES));
+        assert!(h.observe(Ok(()), MAX_PROBE_BYTES).is_ok());
+        assert_eq!(h.failing(), None);
+        let _ = h.observe(Err::<(), _>(full()), 0);
+        assert_eq!(h.failing(), Some(MIN_PROBE_BYTES));
+        assert!(probe_bytes(4096).iter().any(|b| *b != 0));
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("sqlite:///x.db"), "sqlite:///x.db");

@@ -103,14 +103,9 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .after_release(|c, _| {
-                Box::pin(async move {
-                    // Runs the rollback a dropped transaction queued, then looks at the depth.
-                    c.ping().await?;
-                    Ok(outside_transaction(c))
-                })
-            })
-            .before_acquire(|c, _| Box::pin(async move { Ok(outside_transaction(c)) }))
+            // sqlx counts a dropped transaction's queued ROLLBACK at once (the pool's own
+            // ping sends it): the depth is exact here without a round trip.
+            .after_release(|c, _| Box::pin(async move { Ok(outside_transaction(c)) }))
             .connect_with(opts)
             .await
             .map_err(open_err)?;
