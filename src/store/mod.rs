@@ -361,7 +361,7 @@ pub(crate) struct WriteHealth {
 
 /// The largest probe write [`Store::ready`] makes (a failed write larger than this is probed
 /// with this much).
-pub const MAX_PROBE_BYTES: usize = 8 << 20;
+pub(crate) const MAX_PROBE_BYTES: usize = 8 << 20;
 
 /// The smallest probe write (a failed heartbeat is probed with this much).
 const MIN_PROBE_BYTES: usize = 64 << 10;
@@ -450,7 +450,7 @@ pub trait Store: Send + Sync {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the store can take pushes: the database answers and, after a write failed, a
-    /// probe write of the same size (at most [`MAX_PROBE_BYTES`]) commits. An error while
+    /// probe write of the same size (at most 8 MiB) commits. An error while
     /// writes fail, e.g. while the disk is full; ready again once the cause is gone.
     async fn ready(&self) -> Result<(), StoreError>;
 

@@ -5,9 +5,9 @@
 //! `node_history` is partitioned by month; [`PgStore::open`] (and each re-analysis) creates the
 //! partitions of this month and the next two.
 //!
-//! Bounded waits: a connection is waited for at most [`ACQUIRE_TIMEOUT`], a statement runs at
-//! most [`STATEMENT_TIMEOUT`] (a push waiting on another push's row lock included), and a
-//! session idle inside a transaction is ended by the server after [`IDLE_IN_TRANSACTION`]. A
+//! Bounded waits: a connection is waited for at most 10 s, a statement runs at most 60 s (a
+//! push waiting on another push's row lock included), and a session idle inside a transaction
+//! is ended by the server after 60 s. A
 //! database whose `synchronous_commit` is `off` is overridden to `on` for nminus's sessions: an
 //! acknowledged push must survive a crash of PostgreSQL. A connection that comes back to the
 //! pool inside a transaction is closed, not reused.
@@ -22,12 +22,12 @@ use super::common::store_impl;
 use super::{redact, HeldLock, WriteHealth};
 
 /// How long a request waits for a pooled connection.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a statement may run (`statement_timeout`).
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest a session may sit idle inside a transaction
 /// (`idle_in_transaction_session_timeout`).
-pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 
 /// The advisory lock key of the fleet re-analysis (`nminus` in ASCII).
 pub const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
