@@ -237,7 +237,7 @@ macro_rules! store_impl {
                 token_hash: &str,
                 now: Millis,
             ) -> Result<(), StoreError> {
-                let r = self.health().observe(sqlx::query(
+                let r = sqlx::query(
                     "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
                      ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
                      WHERE nodes.revoked = FALSE",
@@ -247,7 +247,8 @@ macro_rules! store_impl {
                 .bind(now.0)
                 .execute(self.writer())
                 .await
-                .map_err(StoreError::from), 0)?;
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 if r.rows_affected() == 0 {
                     return Err(StoreError::Revoked(node.to_owned()));
                 }
@@ -255,13 +256,14 @@ macro_rules! store_impl {
             }
 
             async fn revoke(&self, node: &str) -> Result<bool, StoreError> {
-                let r = self.health().observe(sqlx::query(
+                let r = sqlx::query(
                     "UPDATE nodes SET revoked = TRUE, token_hash = NULL WHERE id = $1",
                 )
                 .bind(node)
                 .execute(self.writer())
                 .await
-                .map_err(StoreError::from), 0)?;
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -290,7 +292,7 @@ macro_rules! store_impl {
                 hash: &str,
                 now: Millis,
             ) -> Result<bool, StoreError> {
-                let r = self.health().observe(sqlx::query(
+                let r = sqlx::query(
                     "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
                 )
                 .bind(node)
@@ -298,7 +300,8 @@ macro_rules! store_impl {
                 .bind(now.0)
                 .execute(self.writer())
                 .await
-                .map_err(StoreError::from), 0)?;
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -333,28 +336,28 @@ macro_rules! store_impl {
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
                 let r = async {
-                let mut tx = self.writer().begin().await?;
-                let mut stored = 0;
-                for e in entries {
-                    let r = sqlx::query(
-                        "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
-                         WHERE id = $1 AND current_hash = $2",
-                    )
-                    .bind(&e.node)
-                    .bind(&e.hash)
-                    .bind(run)
-                    .bind(e.judged.open())
-                    .bind(e.judged.compliant)
-                    .execute(&mut *tx)
-                    .await?;
-                    if r.rows_affected() == 0 {
-                        continue;
+                    let mut tx = self.writer().begin().await?;
+                    let mut stored = 0;
+                    for e in entries {
+                        let r = sqlx::query(
+                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
+                             WHERE id = $1 AND current_hash = $2",
+                        )
+                        .bind(&e.node)
+                        .bind(&e.hash)
+                        .bind(run)
+                        .bind(e.judged.open())
+                        .bind(e.judged.compliant)
+                        .execute(&mut *tx)
+                        .await?;
+                        if r.rows_affected() == 0 {
+                            continue;
+                        }
+                        insert_findings(&mut tx, run, &e.node, &e.hash, &e.judged.findings).await?;
+                        stored += 1;
                     }
-                    insert_findings(&mut tx, run, &e.node, &e.hash, &e.judged.findings).await?;
-                    stored += 1;
-                }
-                tx.commit().await?;
-                Ok(stored)
+                    tx.commit().await?;
+                    Ok(stored)
                 }
                 .await;
                 self.health().observe(r, 0)
