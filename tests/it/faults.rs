@@ -543,9 +543,9 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("gave up waiting until {what}");
 }
 
-/// PostgreSQL crashes (`-m immediate`), then stops cleanly, then is frozen (SIGSTOP), all
-/// during pushes: the server answers `/healthz` throughout and `/readyz` (not ready) during
-/// each outage, recovers after each, and every acknowledged push is stored.
+/// PostgreSQL crashes (`-m immediate`) and stops cleanly during pushes, then is frozen
+/// (SIGSTOP): the server answers `/healthz` throughout, `/readyz` (not ready) and pushes (503)
+/// during each outage, recovers after each, and every acknowledged push is stored.
 #[test]
 fn postgres_outages_during_pushes_lose_no_acknowledged_push() {
     let pg = PgCluster::start();
@@ -578,11 +578,13 @@ fn postgres_outages_during_pushes_lose_no_acknowledged_push() {
     signal(&pids, "STOP");
     let frozen = readyz(&srv.url);
     let live = get(&format!("{}/healthz", srv.url)).status().as_u16();
+    // A push started during the freeze fails (the pool's acquire timeout) instead of hanging.
+    let pushed = fleet.push(&srv.url, 0, 999_999, 60);
     signal(&pids, "CONT");
     assert_eq!(
-        (frozen, live),
-        (503, 200),
-        "with PostgreSQL frozen: /readyz, /healthz"
+        (frozen, live, pushed),
+        (503, 200, Pushed::Failed(503, "storage-unavailable".into())),
+        "with PostgreSQL frozen: /readyz, /healthz, a push"
     );
     wait_until("ready after the freeze", || readyz(&srv.url) == 200);
     for i in 0..fleet.tokens.len() {
