@@ -44,9 +44,12 @@ pub enum ApiError {
         /// Message.
         message: String,
     },
-    /// Not ready (the store does not answer).
+    /// Not ready (the store does not answer, or writes fail).
     #[error("{0}")]
     Unavailable(String),
+    /// The database failed (full, unreachable, timed out): nothing was stored; retry later.
+    #[error("database error: {0}")]
+    Storage(String),
     /// Anything else: logged, answered 500 without details.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,7 +67,7 @@ impl ApiError {
             Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidInventory { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +83,7 @@ impl ApiError {
             Self::InvalidInventory { .. } => "invalid-inventory",
             Self::Conflict { code, .. } => code,
             Self::Unavailable(_) => "unavailable",
+            Self::Storage(_) => "storage-unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -99,6 +103,10 @@ impl From<StoreError> for ApiError {
             StoreError::Revoked(n) => Self::Forbidden(format!(
                 "node `{n}` was revoked: an operator must remove it before it can enroll again"
             )),
+            // Nothing was stored: the client keeps its data and retries (agents retry 5xx).
+            e @ (StoreError::Db(_) | StoreError::Open { .. } | StoreError::Migrate(_)) => {
+                Self::Storage(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -116,6 +124,10 @@ impl IntoResponse for ApiError {
                 tracing::warn!("not ready: {cause}");
                 "not ready".to_owned()
             }
+            Self::Storage(_) => {
+                tracing::error!("{self}");
+                "the database failed (logged on the server): retry later".to_owned()
+            }
             other => other.to_string(),
         };
         let field = match &self {
@@ -131,6 +143,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

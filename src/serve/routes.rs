@@ -75,11 +75,23 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long `/readyz` waits for the store: past it, not ready (a database that does not
+/// answer must not make the readiness check hang).
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ready when the database answers and takes writes (after a failed write, a probe write of
+/// its size must commit: see `Store::ready`).
 async fn readyz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    st.store()
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    match tokio::time::timeout(READY_TIMEOUT, st.store().ready()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(ApiError::Unavailable(e.to_string())),
+        Err(_) => {
+            return Err(ApiError::Unavailable(format!(
+                "the database did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            )))
+        }
+    }
     let an = st.analyzer();
     Ok(Json(serde_json::json!({
         "status": "ready",

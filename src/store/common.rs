@@ -2,7 +2,8 @@
 //! to argument N) and PostgreSQL, JSON columns go through `sqlx::types::Json` (TEXT in SQLite,
 //! JSONB in PostgreSQL), times are integer milliseconds. [`store_impl!`] expands to the
 //! [`Store`](super::Store) implementation of one backend type, which provides `reader()`,
-//! `writer()`, `FOR_UPDATE`, `BACKEND` and `lock_analysis()`.
+//! `writer()`, `health()`, `FOR_UPDATE`, `BACKEND` and `lock_analysis()`. Every write reports
+//! its outcome to `health()` (see [`WriteHealth`](super::WriteHealth)).
 
 /// Findings inserted per statement (13 parameters each, under both backends' limits).
 pub(super) const FINDINGS_PER_INSERT: usize = 500;
@@ -96,6 +97,103 @@ macro_rules! store_impl {
             Ok(())
         }
 
+        /// The push transaction (see [`Store::push`](super::Store::push)).
+        async fn push_tx(
+            store: &$ty,
+            p: NewInventory<'_>,
+            index: String,
+        ) -> Result<PushOutcome, StoreError> {
+            let body = sqlx::types::Json(p.body);
+            let mut tx = store.writer().begin().await?;
+            let q = format!(
+                "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
+                <$ty>::FOR_UPDATE
+            );
+            let Some(row) = sqlx::query(&q)
+                .bind(&p.node.id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Err(StoreError::NotEnrolled(p.node.id.clone()));
+            };
+            let previous: Option<String> = row.try_get("current_hash")?;
+            let changed = previous.as_deref() != Some(p.hash);
+            // The node's row is locked (PostgreSQL) or this is the only writer (SQLite): pushes of
+            // one node are serialised, and the last to commit must be the newest history entry,
+            // whatever the clocks of the replicas that received them said.
+            let mut received_at = p.received_at.0;
+            if changed {
+                let newest: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(received_at) FROM node_history WHERE node_id = $1")
+                        .bind(&p.node.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if let Some(t) = newest.filter(|t| *t >= received_at) {
+                    received_at = t.saturating_add(1);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
+            )
+            .bind(&p.node.id)
+            .bind(p.hash)
+            .bind(&p.inventory.collected_at)
+            .bind(received_at)
+            .bind(index)
+            .bind(body)
+            .execute(&mut *tx)
+            .await?;
+            if changed {
+                sqlx::query(
+                    "INSERT INTO node_history (node_id, hash, received_at, collected_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(&p.node.id)
+                .bind(p.hash)
+                .bind(received_at)
+                .bind(&p.inventory.collected_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let findings = i64::try_from(p.judged.findings.len()).unwrap_or(i64::MAX);
+            let run: i64 = sqlx::query(
+                "INSERT INTO analysis_runs (kind, started_at, finished_at, revision, nodes, findings)
+                 VALUES ('push', $1, $2, $3, 1, $4) RETURNING id",
+            )
+            .bind(p.analysis_started.0)
+            .bind(received_at)
+            .bind(p.revision)
+            .bind(findings)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            insert_findings(&mut tx, run, &p.node.id, p.hash, &p.judged.findings).await?;
+            sqlx::query(
+                "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
+                   registered_at = COALESCE(registered_at, $6), last_seen = $6,
+                   current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10
+                 WHERE id = $1",
+            )
+            .bind(&p.node.id)
+            .bind(&p.node.hostname)
+            .bind(&p.node.site)
+            .bind(&p.node.cell)
+            .bind(sqlx::types::Json(&p.node.labels))
+            .bind(received_at)
+            .bind(p.hash)
+            .bind(run)
+            .bind(p.judged.open())
+            .bind(p.judged.compliant)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(PushOutcome {
+                changed,
+                run_id: run,
+            })
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $ty {
             fn backend(&self) -> &'static str {
@@ -105,6 +203,32 @@ macro_rules! store_impl {
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(self.reader()).await?;
                 Ok(())
+            }
+
+            async fn ready(&self) -> Result<(), StoreError> {
+                self.ping().await?;
+                let Some(bytes) = self.health().failing() else {
+                    return Ok(());
+                };
+                // Writes failed: commit a row of that size (then delete it); ready when it
+                // commits. The row's space is freed for the next push.
+                let r = async {
+                    let id = i64::from_le_bytes(
+                        $crate::store::probe_bytes(8).try_into().unwrap_or([1; 8]),
+                    );
+                    sqlx::query("INSERT INTO write_probe (id, filler) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind($crate::store::probe_bytes(bytes))
+                        .execute(self.writer())
+                        .await?;
+                    sqlx::query("DELETE FROM write_probe WHERE id = $1")
+                        .bind(id)
+                        .execute(self.writer())
+                        .await?;
+                    Ok(())
+                }
+                .await;
+                self.health().observe(r, bytes)
             }
 
             async fn enroll(
@@ -122,7 +246,9 @@ macro_rules! store_impl {
                 .bind(token_hash)
                 .bind(now.0)
                 .execute(self.writer())
-                .await?;
+                .await
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 if r.rows_affected() == 0 {
                     return Err(StoreError::Revoked(node.to_owned()));
                 }
@@ -135,7 +261,9 @@ macro_rules! store_impl {
                 )
                 .bind(node)
                 .execute(self.writer())
-                .await?;
+                .await
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -171,87 +299,17 @@ macro_rules! store_impl {
                 .bind(hash)
                 .bind(now.0)
                 .execute(self.writer())
-                .await?;
+                .await
+                .map_err(StoreError::from);
+                let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
 
             async fn push(&self, p: NewInventory<'_>) -> Result<PushOutcome, StoreError> {
                 let index = package_index(p.inventory);
-                let body = sqlx::types::Json(p.body);
-                let mut tx = self.writer().begin().await?;
-                let q = format!(
-                    "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
-                    Self::FOR_UPDATE
-                );
-                let Some(row) = sqlx::query(&q)
-                    .bind(&p.node.id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
-                    return Err(StoreError::NotEnrolled(p.node.id.clone()));
-                };
-                let previous: Option<String> = row.try_get("current_hash")?;
-                let changed = previous.as_deref() != Some(p.hash);
-                sqlx::query(
-                    "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
-                )
-                .bind(&p.node.id)
-                .bind(p.hash)
-                .bind(&p.inventory.collected_at)
-                .bind(p.received_at.0)
-                .bind(index)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
-                if changed {
-                    sqlx::query(
-                        "INSERT INTO node_history (node_id, hash, received_at, collected_at)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&p.node.id)
-                    .bind(p.hash)
-                    .bind(p.received_at.0)
-                    .bind(&p.inventory.collected_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let findings = i64::try_from(p.judged.findings.len()).unwrap_or(i64::MAX);
-                let run: i64 = sqlx::query(
-                    "INSERT INTO analysis_runs (kind, started_at, finished_at, revision, nodes, findings)
-                     VALUES ('push', $1, $2, $3, 1, $4) RETURNING id",
-                )
-                .bind(p.analysis_started.0)
-                .bind(p.received_at.0)
-                .bind(p.revision)
-                .bind(findings)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
-                insert_findings(&mut tx, run, &p.node.id, p.hash, &p.judged.findings).await?;
-                sqlx::query(
-                    "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
-                       registered_at = COALESCE(registered_at, $6), last_seen = $6,
-                       current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10
-                     WHERE id = $1",
-                )
-                .bind(&p.node.id)
-                .bind(&p.node.hostname)
-                .bind(&p.node.site)
-                .bind(&p.node.cell)
-                .bind(sqlx::types::Json(&p.node.labels))
-                .bind(p.received_at.0)
-                .bind(p.hash)
-                .bind(run)
-                .bind(p.judged.open())
-                .bind(p.judged.compliant)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(PushOutcome {
-                    changed,
-                    run_id: run,
-                })
+                let bytes = p.body.get().len() + index.len();
+                let r = push_tx(self, p, index).await;
+                self.health().observe(r, bytes)
             }
 
             async fn begin_run(
@@ -260,16 +318,16 @@ macro_rules! store_impl {
                 started: Millis,
                 revision: &str,
             ) -> Result<i64, StoreError> {
-                let id: i64 = sqlx::query(
+                let r = sqlx::query(
                     "INSERT INTO analysis_runs (kind, started_at, revision) VALUES ($1, $2, $3) RETURNING id",
                 )
                 .bind(kind)
                 .bind(started.0)
                 .bind(revision)
                 .fetch_one(self.writer())
-                .await?
-                .try_get("id")?;
-                Ok(id)
+                .await
+                .map_err(StoreError::from);
+                Ok(self.health().observe(r, 0)?.try_get("id")?)
             }
 
             async fn record_run(
@@ -277,28 +335,32 @@ macro_rules! store_impl {
                 run: i64,
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
-                let mut tx = self.writer().begin().await?;
-                let mut stored = 0;
-                for e in entries {
-                    let r = sqlx::query(
-                        "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
-                         WHERE id = $1 AND current_hash = $2",
-                    )
-                    .bind(&e.node)
-                    .bind(&e.hash)
-                    .bind(run)
-                    .bind(e.judged.open())
-                    .bind(e.judged.compliant)
-                    .execute(&mut *tx)
-                    .await?;
-                    if r.rows_affected() == 0 {
-                        continue;
+                let r = async {
+                    let mut tx = self.writer().begin().await?;
+                    let mut stored = 0;
+                    for e in entries {
+                        let r = sqlx::query(
+                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
+                             WHERE id = $1 AND current_hash = $2",
+                        )
+                        .bind(&e.node)
+                        .bind(&e.hash)
+                        .bind(run)
+                        .bind(e.judged.open())
+                        .bind(e.judged.compliant)
+                        .execute(&mut *tx)
+                        .await?;
+                        if r.rows_affected() == 0 {
+                            continue;
+                        }
+                        insert_findings(&mut tx, run, &e.node, &e.hash, &e.judged.findings).await?;
+                        stored += 1;
                     }
-                    insert_findings(&mut tx, run, &e.node, &e.hash, &e.judged.findings).await?;
-                    stored += 1;
+                    tx.commit().await?;
+                    Ok(stored)
                 }
-                tx.commit().await?;
-                Ok(stored)
+                .await;
+                self.health().observe(r, 0)
             }
 
             async fn finish_run(
@@ -308,7 +370,7 @@ macro_rules! store_impl {
                 nodes: i64,
                 findings: i64,
             ) -> Result<(), StoreError> {
-                sqlx::query(
+                let r = sqlx::query(
                     "UPDATE analysis_runs SET finished_at = $2, nodes = $3, findings = $4 WHERE id = $1",
                 )
                 .bind(run)
@@ -316,7 +378,9 @@ macro_rules! store_impl {
                 .bind(nodes)
                 .bind(findings)
                 .execute(self.writer())
-                .await?;
+                .await
+                .map_err(StoreError::from);
+                self.health().observe(r, 0)?;
                 Ok(())
             }
 
@@ -376,12 +440,14 @@ macro_rules! store_impl {
                 )
                 .bind(before.0)
                 .execute(self.writer())
-                .await?;
-                Ok(r.rows_affected())
+                .await
+                .map_err(StoreError::from);
+                Ok(self.health().observe(r, 0)?.rows_affected())
             }
 
             async fn maintain(&self, now: Millis) -> Result<(), StoreError> {
-                self.maintain_impl(now).await
+                let r = self.maintain_impl(now).await;
+                self.health().observe(r, 0)
             }
 
             async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {

@@ -6,6 +6,13 @@
 //! live in `migrations/<backend>/`, embedded and applied by [`open`]. Every write that a client
 //! is told succeeded is one committed transaction: a push is stored whole or not at all.
 //!
+//! A failed write never leaves a connection inside a transaction: a writer connection that
+//! comes back to its pool with a transaction still open (SQLite rolls a transaction back by
+//! itself on `SQLITE_FULL`, so the driver's own `ROLLBACK` fails and its transaction depth
+//! stays above zero; the next `BEGIN` would then be a `SAVEPOINT` and its "commit" only a
+//! `RELEASE`) is closed, never reused. A failed write also marks the store not ready
+//! ([`Store::ready`]) until a probe write of the same size succeeds.
+//!
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
 mod common;
@@ -344,6 +351,75 @@ pub enum StoreError {
     },
 }
 
+/// Whether writes currently fail: set by a failed write, cleared by a write (or a probe write
+/// from [`Store::ready`]) at least as large as the one that failed.
+#[derive(Debug, Default)]
+pub(crate) struct WriteHealth {
+    /// Bytes of the failed write (0: writes succeed); probes need at least one byte.
+    failing: std::sync::atomic::AtomicUsize,
+}
+
+/// The largest probe write [`Store::ready`] makes (a failed write larger than this is probed
+/// with this much).
+pub(crate) const MAX_PROBE_BYTES: usize = 8 << 20;
+
+/// The smallest probe write (a failed heartbeat is probed with this much).
+const MIN_PROBE_BYTES: usize = 64 << 10;
+
+impl WriteHealth {
+    /// Record the outcome of a write of about `bytes` bytes; returns it unchanged.
+    pub(crate) fn observe<T>(
+        &self,
+        r: Result<T, StoreError>,
+        bytes: usize,
+    ) -> Result<T, StoreError> {
+        use std::sync::atomic::Ordering;
+        match &r {
+            Ok(_) => {
+                // Only a write at least as large as the failed one shows that it would pass.
+                let _ = self
+                    .failing
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |need| {
+                        (need != 0 && bytes >= need).then_some(0)
+                    });
+            }
+            Err(StoreError::Db(e)) => {
+                tracing::debug!("a database write of {bytes} bytes failed: {e}");
+                self.failing.fetch_max(
+                    bytes.clamp(MIN_PROBE_BYTES, MAX_PROBE_BYTES),
+                    Ordering::AcqRel,
+                );
+            }
+            Err(_) => {}
+        }
+        r
+    }
+
+    /// The size of the write that failed, while writes fail.
+    pub(crate) fn failing(&self) -> Option<usize> {
+        match self.failing.load(std::sync::atomic::Ordering::Acquire) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+}
+
+/// Random bytes for a probe write (incompressible, so that PostgreSQL stores them whole).
+pub(crate) fn probe_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    if getrandom::fill(&mut v).is_err() {
+        // Not random, still incompressible enough for TOAST's pglz (xorshift).
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for b in &mut v {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x.to_le_bytes()[0];
+        }
+    }
+    v
+}
+
 /// A held fleet-analysis lock; [`AnalysisLock::release`] gives it back (dropping it also does,
 /// for PostgreSQL by closing the session that holds it).
 pub struct AnalysisLock(Box<dyn HeldLock>);
@@ -373,6 +449,10 @@ pub trait Store: Send + Sync {
     fn backend(&self) -> &'static str;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Whether the store can take pushes: the database answers and, after a write failed, a
+    /// probe write of the same size (at most 8 MiB) commits. An error while
+    /// writes fail, e.g. while the disk is full; ready again once the cause is gone.
+    async fn ready(&self) -> Result<(), StoreError>;
 
     /// Enroll `node` with the hash of its new token (replacing an earlier token).
     /// [`StoreError::Revoked`] for a revoked node.
@@ -544,6 +624,30 @@ mod tests {
             Millis::parse("2026-03-04").map(Millis::rfc3339).as_deref(),
             Some("2026-03-04T00:00:00.000Z")
         );
+    }
+
+    #[test]
+    fn write_health_clears_only_on_a_write_as_large_as_the_failed_one() {
+        let h = WriteHealth::default();
+        let full = || StoreError::Db(sqlx::Error::PoolTimedOut);
+        assert_eq!(h.failing(), None);
+        assert!(h.observe(Err::<(), _>(full()), 300_000).is_err());
+        assert_eq!(h.failing(), Some(300_000));
+        // A heartbeat passing says nothing about a push of that size.
+        assert!(h.observe(Ok(()), 0).is_ok());
+        assert_eq!(h.failing(), Some(300_000));
+        // Errors that are not the database's leave it alone.
+        let _ = h.observe(Err::<(), _>(StoreError::NotEnrolled("n".into())), 1 << 30);
+        assert_eq!(h.failing(), Some(300_000));
+        // A failed heartbeat is probed with at least MIN_PROBE_BYTES, a huge push with at most
+        // MAX_PROBE_BYTES.
+        let _ = h.observe(Err::<(), _>(full()), 10 << 30);
+        assert_eq!(h.failing(), Some(MAX_PROBE_BYTES));
+        assert!(h.observe(Ok(()), MAX_PROBE_BYTES).is_ok());
+        assert_eq!(h.failing(), None);
+        let _ = h.observe(Err::<(), _>(full()), 0);
+        assert_eq!(h.failing(), Some(MIN_PROBE_BYTES));
+        assert!(probe_bytes(4096).iter().any(|b| *b != 0));
     }
 
     #[test]

@@ -4,15 +4,30 @@
 //! the lock is held; if the replica dies, its session ends and the lock is free again.
 //! `node_history` is partitioned by month; [`PgStore::open`] (and each re-analysis) creates the
 //! partitions of this month and the next two.
+//!
+//! Bounded waits: a connection is waited for at most 10 s, a statement runs at most 60 s (a
+//! push waiting on another push's row lock included), and a session idle inside a transaction
+//! is ended by the server after 60 s. A
+//! database whose `synchronous_commit` is `off` is overridden to `on` for nminus's sessions: an
+//! acknowledged push must survive a crash of PostgreSQL. A connection that comes back to the
+//! pool inside a transaction is closed, not reused.
 
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Pool, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection as _, Pool, Postgres};
 
 use super::common::store_impl;
-use super::{redact, HeldLock};
+use super::{redact, HeldLock, WriteHealth};
+
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a statement may run (`statement_timeout`).
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a session may sit idle inside a transaction
+/// (`idle_in_transaction_session_timeout`).
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 
 /// The advisory lock key of the fleet re-analysis (`nminus` in ASCII).
 pub const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
@@ -21,6 +36,7 @@ pub const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool<Postgres>,
+    health: std::sync::Arc<WriteHealth>,
 }
 
 struct Held(Option<PoolConnection<Postgres>>);
@@ -61,14 +77,43 @@ impl PgStore {
             source,
         };
         let opts: PgConnectOptions = url.parse().map_err(open_err)?;
+        let opts = opts.options([
+            (
+                "statement_timeout",
+                format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
+            ),
+            (
+                "idle_in_transaction_session_timeout",
+                format!("{}ms", IDLE_IN_TRANSACTION.as_millis()),
+            ),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|c, _| {
+                Box::pin(async move {
+                    let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+                        .fetch_one(&mut *c)
+                        .await?;
+                    if sync == "off" {
+                        sqlx::query("SET synchronous_commit = on")
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            // sqlx counts a dropped transaction's queued ROLLBACK at once (the pool's own
+            // ping sends it): the depth is exact here without a round trip.
+            .after_release(|c, _| Box::pin(async move { Ok(outside_transaction(c)) }))
             .connect_with(opts)
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let s = Self { pool };
+        let s = Self {
+            pool,
+            health: std::sync::Arc::default(),
+        };
         s.ensure_partitions(crate::store::Millis::now()).await?;
         Ok(s)
     }
@@ -108,6 +153,10 @@ impl PgStore {
         &self.pool
     }
 
+    fn health(&self) -> &WriteHealth {
+        &self.health
+    }
+
     async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
         let mut c = self.pool.acquire().await?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -121,6 +170,15 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a pooled connection may be used again: not when a transaction is still open on it.
+fn outside_transaction(c: &PgConnection) -> bool {
+    let clean = !c.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a database connection left inside a transaction");
+    }
+    clean
 }
 
 fn month_start(y: i32, m: u8) -> i64 {

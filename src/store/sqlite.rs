@@ -5,16 +5,26 @@
 //! writer; a single-connection pool queues them instead of spinning on `SQLITE_BUSY`), reads
 //! through several. The fleet-analysis lock is in-process: several servers on one SQLite file
 //! are not supported (use PostgreSQL for that).
+//!
+//! The writer connection is closed rather than reused when it comes back to its pool still
+//! inside a transaction. SQLite rolls the whole transaction back by itself when a write fails
+//! with `SQLITE_FULL` (a full disk, at commit); sqlx's `ROLLBACK` then fails and its
+//! transaction depth stays at one, so the next `begin()` issued `SAVEPOINT` instead of `BEGIN`.
+//! After one more failure (`ROLLBACK TO` a savepoint keeps the transaction open) every later
+//! "commit" was only a `RELEASE SAVEPOINT` inside a transaction that never committed: pushes
+//! were acknowledged and lost, also after the disk had space again.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection as _, Pool, Sqlite};
 
 use super::common::store_impl;
-use super::{redact, HeldLock};
+use super::{redact, HeldLock, WriteHealth};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -22,6 +32,7 @@ pub struct SqliteStore {
     read: Pool<Sqlite>,
     write: Pool<Sqlite>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    health: Arc<WriteHealth>,
     _checkpointer: Option<Arc<AbortOnDrop>>,
 }
 
@@ -71,6 +82,14 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_release(|c, _| {
+                Box::pin(async move {
+                    // Runs the rollback a dropped transaction queued, then looks at the depth.
+                    c.ping().await?;
+                    Ok(outside_transaction(c))
+                })
+            })
+            .before_acquire(|c, _| Box::pin(async move { Ok(outside_transaction(c)) }))
             .connect_with(
                 opts.clone()
                     .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" }),
@@ -110,6 +129,7 @@ impl SqliteStore {
             read,
             write,
             lock: Arc::new(tokio::sync::Mutex::new(())),
+            health: Arc::default(),
             _checkpointer: checkpointer,
         })
     }
@@ -120,6 +140,10 @@ impl SqliteStore {
 
     fn writer(&self) -> &Pool<Sqlite> {
         &self.write
+    }
+
+    fn health(&self) -> &WriteHealth {
+        &self.health
     }
 
     async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
@@ -141,4 +165,209 @@ impl SqliteStore {
     }
 }
 
+/// Whether a pooled connection may be used again: not when a transaction is still open on it
+/// (closing it rolls that transaction back).
+fn outside_transaction(c: &SqliteConnection) -> bool {
+    let clean = !c.is_in_transaction();
+    if !clean {
+        tracing::warn!(
+            "closing the database writer connection: a failed write left it inside a transaction"
+        );
+    }
+    clean
+}
+
 store_impl!(SqliteStore, Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        AgentInfo, Evidence, Finding, FindingCode, Inventory, Location, NodeInfo, Package,
+        PackageMeta, Severity, Subject,
+    };
+    use crate::store::{Judged, NewInventory, Store};
+
+    fn inventory(node: &str, packages: usize, salt: usize) -> Inventory {
+        Inventory {
+            schema_version: 1,
+            node: NodeInfo {
+                id: node.into(),
+                ..NodeInfo::default()
+            },
+            collected_at: "2026-01-01T00:00:00Z".into(),
+            agent: AgentInfo::default(),
+            root: "/".into(),
+            os: None,
+            packages: (0..packages)
+                .map(|k| Package {
+                    ecosystem: crate::Ecosystem::Pypi,
+                    name: format!("p{k}"),
+                    version: format!("1.{salt}.{k}"),
+                    source: None,
+                    purl: format!("pkg:pypi/p{k}@1.{salt}.{k}"),
+                    found_by: "test".into(),
+                    location: Location::path("/usr/lib/python3/dist-packages"),
+                    meta: PackageMeta::Python {
+                        display_name: format!("p{k}"),
+                        os_owner: None,
+                        environment: None,
+                    },
+                    extra: std::collections::BTreeMap::new(),
+                })
+                .collect(),
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    async fn push(
+        s: &SqliteStore,
+        inv: &Inventory,
+        findings: Vec<Finding>,
+        at: i64,
+    ) -> Result<String, StoreError> {
+        let hash = crate::serve::protocol::content_hash(inv);
+        let body = serde_json::value::to_raw_value(inv).map_err(|e| StoreError::Corrupt {
+            what: "test inventory",
+            message: e.to_string(),
+        })?;
+        let judged = Judged {
+            findings,
+            compliant: true,
+        };
+        s.push(NewInventory {
+            node: &inv.node,
+            inventory: inv,
+            body: &body,
+            hash: &hash,
+            received_at: Millis(at),
+            judged: &judged,
+            analysis_started: Millis(at),
+            revision: "test",
+        })
+        .await?;
+        Ok(hash)
+    }
+
+    async fn set_max_pages(s: &SqliteStore, extra: i64) {
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&s.write)
+            .await
+            .expect("page count");
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages + extra))
+            .execute(&s.write)
+            .await
+            .expect("max_page_count");
+    }
+
+    /// The lost-acknowledged-push bug, rootless: `PRAGMA max_page_count` gives `SQLITE_FULL`,
+    /// which SQLite answers by rolling the transaction back itself, so sqlx's `ROLLBACK` fails
+    /// and its depth stays at 1; a failing statement inside the next (`SAVEPOINT`) transaction
+    /// is rolled back `TO` the savepoint, which keeps SQLite inside a transaction; every later
+    /// push then "commits" with `RELEASE SAVEPOINT` and is never stored. The writer must come
+    /// back clean, the store report not ready while writes fail, and be ready once they pass.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_never_leaves_the_writer_inside_a_transaction() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("fleet.db").display());
+        let s = SqliteStore::open(&url).await.expect("open");
+        for n in ["n1", "n2", "n3"] {
+            s.enroll(n, &format!("token-{n}"), Millis(1))
+                .await
+                .expect("enroll");
+        }
+        assert!(s.ready().await.is_ok());
+
+        // A full database: the push fails and says so.
+        set_max_pages(&s, 3).await;
+        let big = inventory("n1", 2_000, 1);
+        let e = push(&s, &big, Vec::new(), 10)
+            .await
+            .expect_err("the database is full");
+        assert!(e.to_string().contains("full"), "{e}");
+        let c = s.write.acquire().await.expect("writer");
+        assert!(
+            !sqlx::Connection::is_in_transaction(&*c),
+            "the writer came back inside a transaction"
+        );
+        drop(c);
+
+        // Not ready while a write of that size cannot commit; ready when it can.
+        set_max_pages(&s, 3).await;
+        assert!(s.ready().await.is_err(), "ready while writes fail");
+        assert!(s.ready().await.is_err(), "ready while writes fail");
+        sqlx::query("PRAGMA max_page_count = 1073741823")
+            .execute(&s.write)
+            .await
+            .expect("space again");
+        s.ready().await.expect("ready once writes pass");
+
+        // A statement that fails inside the push transaction (an empty fingerprint breaks a
+        // CHECK constraint), then a good push: it must be committed, seen by new connections.
+        let mut bad = Finding {
+            code: FindingCode::Vulnerable,
+            severity: Severity::High,
+            node: "n2".into(),
+            subject: Subject {
+                ecosystem: "pypi".into(),
+                name: "p1".into(),
+                version: "1.2.1".into(),
+                purl: None,
+                location: None,
+            },
+            advisory: None,
+            fixed_in: Vec::new(),
+            evidence: Evidence::default(),
+            waived_by: None,
+            fingerprint: String::new(),
+        };
+        let inv2 = inventory("n2", 10, 2);
+        assert!(push(&s, &inv2, vec![bad.clone()], 20).await.is_err());
+        bad.fingerprint = bad.compute_fingerprint();
+        let h2 = push(&s, &inv2, vec![bad], 30)
+            .await
+            .expect("push after failures");
+        let h3 = push(&s, &inventory("n3", 10, 3), Vec::new(), 40)
+            .await
+            .expect("push after failures");
+        s.close().await;
+        let fresh = SqliteStore::open(&url).await.expect("reopen");
+        for (node, hash) in [("n2", &h2), ("n3", &h3)] {
+            let stored = fresh.node(node).await.expect("node").expect("enrolled");
+            assert_eq!(
+                stored.current_hash.as_ref(),
+                Some(hash),
+                "acknowledged push of {node} lost"
+            );
+        }
+    }
+
+    /// Pushes of one node are serialised and the last one committed is the newest history
+    /// entry, even when its reception time is older than the one committed before it.
+    #[tokio::test]
+    async fn the_last_push_committed_is_the_newest_history_entry() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("fleet.db").display());
+        let s = SqliteStore::open(&url).await.expect("open");
+        s.enroll("n1", "token", Millis(1)).await.expect("enroll");
+        let a = push(&s, &inventory("n1", 3, 1), Vec::new(), 5_000)
+            .await
+            .expect("push");
+        // Received earlier (another replica's clock, or a slower analysis), committed later.
+        let b = push(&s, &inventory("n1", 3, 2), Vec::new(), 4_000)
+            .await
+            .expect("push");
+        let c = push(&s, &inventory("n1", 3, 3), Vec::new(), 5_001)
+            .await
+            .expect("push");
+        let history = s.history("n1").await.expect("history");
+        let order: Vec<&str> = history.iter().map(|h| h.hash.as_str()).collect();
+        assert_eq!(order, [c.as_str(), b.as_str(), a.as_str()]);
+        assert!(history[0].received_at > history[1].received_at);
+        assert!(history[1].received_at > history[2].received_at);
+        let node = s.node("n1").await.expect("node").expect("enrolled");
+        assert_eq!(node.current_hash.as_deref(), Some(history[0].hash.as_str()));
+    }
+}

@@ -70,7 +70,7 @@ impl PgCluster {
             port,
             as_postgres,
         };
-        let data = c.dir.path().join("data");
+        let data = c.data();
         c.run(
             "initdb",
             &[
@@ -84,27 +84,85 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
+        c.start_server();
+        c
+    }
+
+    /// `pg_ctl start` on the cluster's data directory.
+    pub fn start_server(&self) {
         let opts = format!(
             "-k {} -p {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            c.dir.path().display(),
-            c.port
+            self.dir.path().display(),
+            self.port
         );
-        c.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &data.to_string_lossy(),
+                &self.data().to_string_lossy(),
                 "-o",
                 &opts,
                 "-l",
-                &c.dir.path().join("log").to_string_lossy(),
+                &self.dir.path().join("log").to_string_lossy(),
                 "-w",
                 "-t",
                 "60",
                 "start",
             ],
         );
-        c
+    }
+
+    /// `pg_ctl stop` in `mode` (`fast`, or `immediate`: a crash, recovered at the next start).
+    pub fn stop_server(&self, mode: &str) {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Whether the server runs as the `postgres` user (the tests run as root).
+    pub fn runs_as_postgres(&self) -> bool {
+        self.as_postgres
+    }
+
+    /// Run `sql` in database `db` with psql; panics with psql's error when it fails.
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-h"])
+            .arg(self.dir.path())
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+            ])
+            .arg(sql)
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql `{sql}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn run(&self, bin: &str, args: &[&str]) {
@@ -143,26 +201,7 @@ impl PgCluster {
 
     /// Create a fresh database and return its URL.
     pub fn database(&self, name: &str) -> String {
-        let out = Command::new("psql")
-            .args(["-h"])
-            .arg(self.dir.path())
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-            ])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "cannot create database {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.sql("postgres", &format!("CREATE DATABASE {name}"));
         self.url(name)
     }
 }
