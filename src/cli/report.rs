@@ -195,10 +195,8 @@ pub(super) fn write_reports(
     template: Option<String>,
 ) -> anyhow::Result<()> {
     let formats = distinct(formats);
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    // The terminal's own width when the table goes to it, else `COLUMNS`, else 100.
+    let width = crate::report::output_width(output.is_none());
     let several = formats.len() > 1;
     if several {
         if let Some(dir) = output {

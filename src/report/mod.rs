@@ -14,6 +14,7 @@ use std::io::Write;
 
 use crate::model::Report;
 
+pub(crate) use table::output_width;
 pub use util::{code_title, gate_of};
 
 /// Output formats.
@@ -62,7 +63,7 @@ pub trait ReportWriter {
 pub struct WriterOptions {
     /// Use ANSI colour (table).
     pub color: bool,
-    /// Terminal width (table); 0 = unknown.
+    /// Line width (table); 0 = unknown (100 columns).
     pub width: usize,
     /// An operator's handlebars template replacing the shipped `report.hbs` (html).
     pub template: Option<String>,

@@ -530,7 +530,11 @@ fn golden_path(f: Format) -> PathBuf {
 
 /// Compare `have` with the golden of `f` (write it first under `NMINUS_BLESS`); return its path.
 fn check_golden(f: Format, have: &[u8]) -> PathBuf {
-    let path = golden_path(f);
+    check_golden_file(golden_path(f), have)
+}
+
+/// Compare `have` with the golden file `path` (write it first under `NMINUS_BLESS`).
+fn check_golden_file(path: PathBuf, have: &[u8]) -> PathBuf {
     if bless() {
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
         fs_err::write(&path, have).unwrap();
@@ -691,6 +695,172 @@ fn golden_table() {
     assert!(
         html.contains("<li>no advisory feed could be loaded: vulnerabilities were not judged</li>")
     );
+}
+
+/// Rank of a severity word in the table, most severe first.
+fn severity_rank(word: &str) -> Option<usize> {
+    ["critical", "high", "medium", "low", "unknown", "none"]
+        .iter()
+        .position(|w| *w == word)
+}
+
+/// The table at 80 and 200 columns (`three-sites.80.txt`, `three-sites.200.txt`): every line
+/// within the width, every finding the summary counts listed once (node findings under their
+/// node, the policy's own under `policy`, waived ones under `waived`), each node's rows most
+/// severe first then by package, every version whole, and the WHERE column telling the Python
+/// environments apart.
+#[test]
+fn golden_table_at_80_and_200_columns() {
+    let mut r = fleet();
+    // A policy finding (no node): counted in the summary, so listed.
+    let mut unused = r.findings[0].clone();
+    unused.code = FindingCode::WaiverUnused;
+    unused.severity = Severity::Low;
+    unused.node = "policy".to_owned();
+    unused.advisory = None;
+    unused.evidence.message =
+        "waiver W-2026-011 (owner ops-fra1) matched no finding: remove it or correct its selector"
+            .to_owned();
+    r.findings.push(unused);
+    r.summary.findings += 1;
+    for width in [80usize, 200] {
+        let mut buf = Vec::new();
+        Format::Table
+            .writer(WriterOptions {
+                color: false,
+                width,
+                template: None,
+            })
+            .write(&r, &mut buf)
+            .unwrap();
+        check_golden_file(
+            manifest().join(format!("fixtures/golden/reports/{SCENARIO}.{width}.txt")),
+            &buf,
+        );
+        let text = String::from_utf8(buf).unwrap();
+        // The findings tables keep to the width (the summary line and problems are whole).
+        let tables: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("  cmp-fra1-01:/opt"))
+            .collect();
+        for l in &tables {
+            assert!(l.chars().count() <= width, "{width}: {l:?} is too wide");
+        }
+        // Complete: one row per finding, rows start with their severity.
+        let rows: Vec<(usize, &str)> = text
+            .lines()
+            .filter_map(|l| {
+                // A row starts at the third column with its severity; continuation lines,
+                // WHERE headings and details under a row do not.
+                let w = l.strip_prefix("  ")?.split(' ').next()?;
+                Some((severity_rank(w)?, l))
+            })
+            .collect();
+        let waived = text.split("\nwaived (").nth(1).map_or(0, |w| {
+            w.lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  cmp"))
+                .count()
+        });
+        assert_eq!(rows.len(), r.summary.findings, "{width}: {text}");
+        assert_eq!(waived, r.summary.waived, "{width}: {text}");
+        assert!(
+            text.contains("\npolicy (1):\n  low       waiver-unused"),
+            "{text}"
+        );
+        // Sorted within each node: severity, then package.
+        for block in text.split("\nnode ") {
+            let mut last: Option<(usize, String)> = None;
+            for l in block.lines() {
+                let mut words = l.split_whitespace();
+                let (Some(sev), Some(pkg)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let Some(rank) = severity_rank(sev).filter(|_| l.starts_with("  ")) else {
+                    continue;
+                };
+                let key = (rank, pkg.to_owned());
+                if let Some(prev) = &last {
+                    assert!(*prev <= key, "{width}: {l:?} after {prev:?}");
+                }
+                last = Some(key);
+            }
+        }
+        // Whole versions, and the environment each Python package is in.
+        for f in &r.findings {
+            if f.subject.version.len() < 24 {
+                assert!(
+                    text.contains(&f.subject.version),
+                    "{width}: {}",
+                    f.subject.version
+                );
+            }
+        }
+        assert!(
+            text.contains("nova-29.0.0/…/site-packages")
+                || text.contains("nova-29.0.0/lib/python3.11/site-packages"),
+            "{width}: {text}"
+        );
+        assert!(text.contains("neutron-23.0.0/"), "{width}: {text}");
+    }
+}
+
+fn render_at(r: &Report, width: usize) -> String {
+    let mut buf = Vec::new();
+    Format::Table
+        .writer(WriterOptions {
+            color: false,
+            width,
+            template: None,
+        })
+        .write(r, &mut buf)
+        .unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+/// The table asks the terminal for its width (`TIOCGWINSZ`, on a real pseudo-terminal from
+/// util-linux `script`) before `COLUMNS`, through a pipe too (the terminal on standard error),
+/// and takes `COLUMNS`, else 100, when there is no terminal.
+#[test]
+fn table_fits_the_terminal_it_is_printed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("scan.json");
+    fs_err::write(&input, render(&fleet(), Format::Json)).unwrap();
+    let report = format!(
+        "'{}' report --input '{}' --format table",
+        env!("CARGO_BIN_EXE_nminus"),
+        input.display()
+    );
+    let want = render_at(&fleet(), 90);
+    for cmd in [report.clone(), format!("{report} | cat")] {
+        let o = Command::new("script")
+            .args(["-qec", &format!("stty cols 90 rows 40; {cmd}"), "/dev/null"])
+            .env("COLUMNS", "200")
+            .env("NO_COLOR", "1")
+            .env_remove("NMINUS_BLESS")
+            .output()
+            .expect("util-linux `script`");
+        let have = String::from_utf8_lossy(&o.stdout).replace("\r\n", "\n");
+        assert_eq!(
+            have, want,
+            "{cmd}: the table is not laid out for the terminal's 90 columns"
+        );
+    }
+    for (columns, width) in [(Some("77"), 77), (None, 100)] {
+        let mut cmd = nminus();
+        cmd.args(["report", "--format", "table", "--input"])
+            .arg(&input);
+        match columns {
+            Some(c) => cmd.env("COLUMNS", c),
+            None => cmd.env_remove("COLUMNS"),
+        };
+        let o = cmd.output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            render_at(&fleet(), width),
+            "COLUMNS={columns:?}"
+        );
+    }
 }
 
 #[test]
@@ -1086,6 +1256,9 @@ fn report_rerenders_the_saved_json_into_the_same_files() {
         .arg("-o")
         .arg(&out)
         .env_remove("NMINUS_BLESS")
+        // A table written to a file is laid out for `COLUMNS` (else 100), never for the
+        // terminal that ran the command.
+        .env("COLUMNS", "120")
         .output()
         .unwrap();
     assert_eq!(
