@@ -189,8 +189,9 @@ fn junit(r: &Report) -> String {
     }
 
     // The scan itself.
-    let incomplete: Vec<String> = r
-        .not_judged
+    // The verdict (`Report::verdict`), why it is incomplete, and each problem behind that.
+    let reasons = r.incomplete_reasons();
+    let incomplete: Vec<String> = reasons
         .iter()
         .map(|n| format!("not judged: {n}"))
         .chain(
@@ -202,22 +203,24 @@ fn junit(r: &Report) -> String {
         .collect();
     let _ = write!(
         s,
-        "  <testsuite name=\"nminus\" package=\"nminus\" id=\"{id}\" timestamp=\"{ts}\" hostname=\"nminus\" tests=\"1\" failures=\"0\" errors=\"{}\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"tool\" value=\"{} {}\"/>\n      <property name=\"gate\" value=\"{}\"/>\n      <property name=\"as_of\" value=\"{}\"/>\n    </properties>\n    <testcase name=\"scan-complete\" classname=\"nminus.scan\" time=\"0\"",
-        usize::from(!incomplete.is_empty()),
+        "  <testsuite name=\"nminus\" package=\"nminus\" id=\"{id}\" timestamp=\"{ts}\" hostname=\"nminus\" tests=\"1\" failures=\"0\" errors=\"{}\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"tool\" value=\"{} {}\"/>\n      <property name=\"gate\" value=\"{}\"/>\n      <property name=\"as_of\" value=\"{}\"/>\n      <property name=\"verdict\" value=\"{}\"/>\n    </properties>\n    <testcase name=\"scan-complete\" classname=\"nminus.scan\" time=\"0\"",
+        usize::from(!reasons.is_empty()),
         x(&r.tool.name),
         x(&r.tool.version),
         x(&r.gate),
         x(&r.as_of),
+        x(r.verdict().as_str()),
     );
-    if incomplete.is_empty() {
+    if reasons.is_empty() {
         s.push_str("/>\n");
     } else {
         let _ = write!(
             s,
             ">\n      <error type=\"incomplete\" message=\"{}\">{}</error>\n    </testcase>\n",
             x(&format!(
-                "the scan could not judge everything ({} item(s))",
-                incomplete.len()
+                "{}: the scan could not judge everything: {}",
+                r.verdict().as_str(),
+                reasons.join("; ")
             )),
             xml_text(&incomplete.join("\n"))
         );

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use super::util::{finding_id, sorted, SEVERITIES_DESC};
 use super::{Format, ReportError, ReportWriter};
-use crate::model::{Finding, Report};
+use crate::model::{Finding, Report, Verdict};
 
 /// The Markdown writer.
 #[derive(Debug)]
@@ -100,16 +100,29 @@ fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let s_ = &r.summary;
     let compliant_nodes = r.nodes.iter().filter(|n| n.compliant).count();
+    // Nodes that pass what was judged are not "compliant" when something was not judged.
+    let passing = if r.is_complete() {
+        "compliant"
+    } else {
+        "passing what was judged"
+    };
+    // One verdict for every format (`Report::verdict`), its reasons right under it: a report
+    // that could not judge everything never reads as compliant.
+    let verdict = r.verdict();
     let _ = writeln!(
         s,
-        "## nminus: {} as of {}\n",
-        if s_.compliant {
-            "✅ compliant"
-        } else {
-            "❌ not compliant"
+        "## nminus: {} {} as of {}\n",
+        match verdict {
+            Verdict::Compliant => "✅",
+            Verdict::Incomplete => "⚠️",
+            Verdict::NotCompliant | Verdict::NotCompliantIncomplete => "❌",
         },
+        verdict.as_str(),
         md(&r.as_of)
     );
+    for why in r.incomplete_reasons() {
+        let _ = writeln!(s, "> **Not judged:** {}\n", md(&why));
+    }
     let _ = writeln!(
         s,
         "Gate `{}` · {} {} · generated {}\n",
@@ -120,7 +133,8 @@ fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| nodes | compliant | packages | findings | waived | problems |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n| {} | {} | {} | {} | {} | {} |\n",
+        "| nodes | {} | packages | findings | waived | problems |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n| {} | {} | {} | {} | {} | {} |\n",
+        passing,
         r.nodes.len(),
         compliant_nodes,
         s_.packages,
@@ -128,9 +142,6 @@ fn markdown(r: &Report) -> String {
         r.waived.len(),
         r.problems.len()
     );
-    for n in &r.not_judged {
-        let _ = writeln!(s, "> **Not judged:** {}\n", md(n));
-    }
 
     // By severity and by code.
     let mut by_sev: BTreeMap<crate::model::Severity, usize> = BTreeMap::new();
@@ -178,7 +189,10 @@ fn markdown(r: &Report) -> String {
         sites.entry(site).or_default().2 += 1;
     }
     if !sites.is_empty() {
-        s.push_str("| site | nodes | compliant | findings |\n| --- | ---: | ---: | ---: |\n");
+        let _ = writeln!(
+            s,
+            "| site | nodes | {passing} | findings |\n| --- | ---: | ---: | ---: |"
+        );
         for (site, (n, ok, f)) in &sites {
             let _ = writeln!(s, "| {} | {n} | {ok} | {f} |", md(site));
         }
@@ -224,7 +238,11 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(
             s,
             "<details><summary>{} <code>{}</code>{} · {} findings</summary>\n",
-            if n.compliant { "✅" } else { "❌" },
+            match (n.compliant, r.is_complete()) {
+                (false, _) => "❌",
+                (true, true) => "✅",
+                (true, false) => "⚠️",
+            },
             html(&n.id),
             html(&place),
             n.findings

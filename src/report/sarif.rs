@@ -229,6 +229,8 @@ fn sarif(r: &Report) -> Value {
                 "gate": r.gate,
                 "nodes": r.nodes.len(),
                 "compliant": r.summary.compliant,
+                "verdict": r.verdict().as_str(),
+                "incompleteReasons": r.incomplete_reasons(),
             },
         }],
     })

@@ -863,6 +863,108 @@ fn table_fits_the_terminal_it_is_printed_on() {
     }
 }
 
+/// The fleet with nothing failing what was judged, but no advisory feed: INCOMPLETE.
+fn incomplete_fleet() -> Report {
+    let mut r = fleet();
+    r.findings.clear();
+    for n in &mut r.nodes {
+        n.compliant = true;
+        n.findings = 0;
+    }
+    r.summary.compliant = false;
+    r.not_judged.push(
+        "no advisory feed could be loaded: vulnerabilities were not judged. Run `nminus sync`"
+            .into(),
+    );
+    r
+}
+
+/// Markdown, JUnit and SARIF state the one verdict (`Report::verdict`) and its reasons: an
+/// incomplete report never reads as compliant, a failing one that is also incomplete says both.
+#[test]
+fn incomplete_reports_say_so_in_markdown_junit_and_sarif() {
+    let reason = "no advisory feed could be loaded: vulnerabilities were not judged";
+    let r = incomplete_fleet();
+    assert_eq!(r.verdict(), nminus::model::Verdict::Incomplete);
+
+    let md = String::from_utf8(render(&r, Format::Markdown)).unwrap();
+    let first = md.lines().next().unwrap();
+    assert_eq!(first, "## nminus: ⚠️ INCOMPLETE as of 2026-11-24", "{md}");
+    // The reason right under the verdict, before anything else.
+    assert!(
+        md.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("> **Not judged:** no advisory feed"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("✅") && !md.to_lowercase().contains("| compliant |"),
+        "{md}"
+    );
+    assert!(md.contains("| nodes | passing what was judged |"), "{md}");
+
+    let junit = String::from_utf8(render(&r, Format::Junit)).unwrap();
+    assert!(junit.contains("<property name=\"verdict\" value=\"INCOMPLETE\"/>"));
+    assert!(
+        junit.contains(&format!(
+            "<error type=\"incomplete\" message=\"INCOMPLETE: the scan could not judge everything: {reason}"
+        )),
+        "{junit}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("incomplete.xml");
+    fs_err::write(&path, &junit).unwrap();
+    let o = Command::new(xmllint())
+        .arg("--schema")
+        .arg(shared_data("schemas/junit/JUnit.xsd"))
+        .arg("--noout")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let sarif: serde_json::Value = serde_json::from_slice(&render(&r, Format::Sarif)).unwrap();
+    let schema = read_json(&shared_data("schemas/sarif/sarif-schema-2.1.0.json"));
+    validate_json("the incomplete SARIF report", &schema, &[], &sarif);
+    let props = &sarif["runs"][0]["properties"];
+    assert_eq!(props["verdict"], "INCOMPLETE");
+    assert_eq!(props["compliant"], false);
+    assert!(props["incompleteReasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(reason));
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+
+    // Failing and incomplete: both, in every format.
+    let mut r = fleet();
+    r.problems[0].kind = ProblemKind::Unreadable;
+    assert_eq!(r.verdict(), nminus::model::Verdict::NotCompliantIncomplete);
+    let md = String::from_utf8(render(&r, Format::Markdown)).unwrap();
+    assert!(
+        md.starts_with("## nminus: ❌ NOT COMPLIANT (INCOMPLETE) as of 2026-11-24\n\n> **Not judged:** 1 problem\\(s\\)"),
+        "{md}"
+    );
+    // A node without failing findings in an incomplete report is not marked compliant.
+    assert!(md.contains("⚠️ <code>cmp-par1-01</code>"), "{md}");
+    let junit = String::from_utf8(render(&r, Format::Junit)).unwrap();
+    assert!(junit.contains("value=\"NOT COMPLIANT (INCOMPLETE)\""));
+    let sarif: serde_json::Value = serde_json::from_slice(&render(&r, Format::Sarif)).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["properties"]["verdict"],
+        "NOT COMPLIANT (INCOMPLETE)"
+    );
+    // And complete: the verdict alone.
+    let md = String::from_utf8(render(&fleet(), Format::Markdown)).unwrap();
+    assert!(
+        md.starts_with("## nminus: ❌ NOT COMPLIANT as of 2026-11-24\n\nGate"),
+        "{md}"
+    );
+}
+
 #[test]
 fn golden_sarif_matches_the_sarif_2_1_0_schema() {
     let r = fleet();
