@@ -37,10 +37,10 @@ pub struct ScanArgs {
     /// ones are used, and what is left out is not judged without making the scan incomplete.
     #[arg(long = "feed")]
     pub feeds: Vec<String>,
-    /// Operator-written OSV advisories (a directory), always loaded. Default: `advisories/local`
-    /// in the working directory when there is one (a checkout of nminus); a path given here
-    /// that is not a directory is an error.
-    #[arg(long)]
+    /// Operator-written OSV advisories (a directory), always loaded. Default:
+    /// `<data>/advisories/local` when there is one (never the working directory's); a path
+    /// given here that is not a directory is an error.
+    #[arg(long, env = "NMINUS_LOCAL_ADVISORIES", value_name = "DIR")]
     pub local_advisories: Option<PathBuf>,
     /// Output formats, comma-separated (`json,html,sarif`); several need `-o DIR`.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "table")]
@@ -121,10 +121,10 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         data: a.data.clone(),
         sources: a.sources.clone(),
         feeds: a.feeds.clone(),
-        local_advisories: a.local_advisories.clone().or_else(|| {
-            let p = PathBuf::from("advisories/local");
-            p.is_dir().then_some(p)
-        }),
+        local_advisories: a
+            .local_advisories
+            .clone()
+            .or_else(|| default_local_advisories(&a.data)),
         apt_indexes,
         cache: if a.no_cache {
             None
@@ -257,6 +257,14 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_OK
     })
+}
+
+/// Where operator-written advisories are read from when no directory is named:
+/// `<data>/advisories/local` when it is a directory. Relative to the data directory, never to
+/// the working directory: the same data gives the same findings wherever the command runs.
+pub(super) fn default_local_advisories(data: &Path) -> Option<PathBuf> {
+    let p = data.join("advisories/local");
+    p.is_dir().then_some(p)
 }
 
 /// `Packages` index files among `paths` (files, or directories holding `*_Packages[.gz]` as apt

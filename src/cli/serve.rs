@@ -41,9 +41,9 @@ pub struct ServeArgs {
     /// Only these feeds (repeatable).
     #[arg(long = "feed")]
     pub feeds: Vec<String>,
-    /// Operator-written OSV advisories (a directory), always loaded. No default: a daemon
-    /// does not depend on its working directory.
-    #[arg(long)]
+    /// Operator-written OSV advisories (a directory), always loaded. Default:
+    /// `<data>/advisories/local` when there is one (never the working directory's).
+    #[arg(long, env = "NMINUS_LOCAL_ADVISORIES", value_name = "DIR")]
     pub local_advisories: Option<PathBuf>,
     /// apt `Packages` indexes to judge `upgrade-available` against (files).
     #[arg(long = "apt-indexes")]
@@ -144,7 +144,10 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
         data: a.data.clone(),
         sources: a.sources.clone(),
         feeds: a.feeds.clone(),
-        local_advisories: a.local_advisories.clone(),
+        local_advisories: a
+            .local_advisories
+            .clone()
+            .or_else(|| super::scan::default_local_advisories(&a.data)),
         apt_indexes: a.apt_indexes.clone(),
         cache: if a.no_cache {
             None

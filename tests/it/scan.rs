@@ -816,3 +816,75 @@ fn openstack_truth_nodes_scan_as_three_nodes_with_their_own_findings() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("are both node `ctl`"), "{err}");
 }
+
+/// One operator advisory for `acme-inhouse` 1.0.0 (PyPI), as `id`.
+fn local_advisory(dir: &std::path::Path, id: &str) {
+    fs_err::create_dir_all(dir).unwrap();
+    fs_err::write(
+        dir.join(format!("{id}.json")),
+        json!({
+            "schema_version": "1.6.0",
+            "id": id,
+            "modified": "2026-11-24T00:00:00Z",
+            "summary": "in-house plugin leaks tokens",
+            "affected": [{
+                "package": { "ecosystem": "PyPI", "name": "acme-inhouse" },
+                "ranges": [{ "type": "ECOSYSTEM", "events": [{ "introduced": "0" }, { "fixed": "1.0.1" }] }]
+            }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+}
+
+/// `advisories/local` is read from the data directory (or `--local-advisories`,
+/// `NMINUS_LOCAL_ADVISORIES`), never from the working directory: the same data gives the same
+/// findings wherever the scan runs.
+#[test]
+fn local_advisories_come_from_the_data_directory_not_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cwd = tmp.path().join("checkout");
+    local_advisory(&data.join("advisories/local"), "ACME-DATA-1");
+    local_advisory(&cwd.join("advisories/local"), "ACME-CWD-1");
+    let lock = tmp.path().join("requirements.txt");
+    fs_err::write(&lock, "acme-inhouse==1.0.0\n").unwrap();
+    let ids = |args: &[&str], env: Option<&std::path::Path>| -> Vec<String> {
+        let out = tmp.path().join("r.json");
+        let mut cmd = nminus();
+        cmd.current_dir(&cwd)
+            .args(["scan", "--no-cache", "--format", "json", "--data"])
+            .arg(&data)
+            .args(args)
+            .arg("-o")
+            .arg(&out)
+            .arg(&lock)
+            .env_remove("NMINUS_LOCAL_ADVISORIES");
+        if let Some(e) = env {
+            cmd.env("NMINUS_LOCAL_ADVISORIES", e);
+        }
+        let o = cmd.output().unwrap();
+        // No upstream feed in this data directory: incomplete (2), the report written first.
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&fs_err::read_to_string(&out).unwrap()).unwrap();
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["advisory"]["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(ids(&[], None), ["ACME-DATA-1"]);
+    let explicit = cwd.join("advisories/local");
+    assert_eq!(
+        ids(&["--local-advisories", explicit.to_str().unwrap()], None),
+        ["ACME-CWD-1"]
+    );
+    assert_eq!(ids(&[], Some(&explicit)), ["ACME-CWD-1"]);
+}
