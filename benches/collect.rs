@@ -49,9 +49,15 @@ fn median(runs: &mut [Run]) -> (f64, u64) {
     (m, rss)
 }
 
+/// Run both `n` times; under `cargo bench` print the figures and ratios, under `cargo test` (a
+/// smoke test of a debug build) only that both ran: no verdict from a debug build.
 fn compare(label: &str, n: usize, ours: &[&str], theirs: &[&str], peer: &str) {
     let mut a: Vec<Run> = (0..n).map(|_| timed(ours)).collect();
     let mut b: Vec<Run> = (0..n).map(|_| timed(theirs)).collect();
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("{label}: nminus and {peer} ran (figures: cargo bench --bench collect)");
+        return;
+    }
     let (ta, ra) = median(&mut a);
     let (tb, rb) = median(&mut b);
     println!(
@@ -230,9 +236,11 @@ fn main() {
         })
         .collect();
     let (t, rss) = median(&mut runs);
-    println!(
-        "whole root (/): nminus collect {:.1} ms, {} KiB peak",
-        t * 1e3,
-        rss
-    );
+    if bench {
+        println!(
+            "whole root (/): nminus collect {:.1} ms, {} KiB peak",
+            t * 1e3,
+            rss
+        );
+    }
 }

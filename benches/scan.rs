@@ -103,6 +103,14 @@ fn main() {
         .as_array()
         .map(|f| f.iter().filter_map(|x| x["advisories"].as_u64()).sum())
         .unwrap_or(0);
+    // Under `cargo test` this is a smoke test: one debug-build run of each, no figures or
+    // verdicts (a debug build says nothing about the target).
+    if !bench {
+        println!(
+            "scan smoke test: {packages} packages against {advisories} advisories, warm, filling and --no-cache each ran once (figures and the target: cargo bench --bench scan)"
+        );
+        return;
+    }
     println!(
         "full scan of / ({packages} packages, {advisories} advisories, every feed): warm {:.1} ms ({} KiB peak), filling the cache {:.1} ms, --no-cache {:.1} ms ({} KiB peak)",
         warm * 1e3,
