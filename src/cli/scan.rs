@@ -223,7 +223,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
 
     super::report::write_reports(&report, &a.format, a.output.as_deref(), None)?;
     eprintln!(
-        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms{}; judge {} ms); {} findings, {} node problems ({} leaving it incomplete), {} feed problems",
+        "scanned {} target(s), {} packages against {} advisories in {} ms (collect {} ms, feeds and release data {} ms{}; judge {} ms); {} findings, {} node problems ({} leaving it incomplete), {}",
         report.summary.nodes,
         report.summary.packages,
         analyzer.index().len(),
@@ -235,7 +235,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         report.summary.findings,
         node_problems,
         incomplete,
-        report.feed_problems.len(),
+        crate::report::FeedProblems::of(&report.feed_problems).short(),
     );
     // Written to a file, the report's verdict and why it is incomplete still reach the
     // terminal: the exit code alone does not say what was not judged.

@@ -16,8 +16,9 @@
 //!   conventional names only, [`LockKind::from_file_name`]) of
 //!   [`SEARCH_ROOTS`] (`/srv`, `/opt`, `/root`, `/home/*`) inside the root, not following
 //!   symlinks, not entering VCS directories, `node_modules`, Rust `target/` and `~/.cargo` (whose
-//!   registry sources hold the lockfiles of dependencies), site directories, tox/nox environments
-//!   or Swift's object store (`/srv/node`).
+//!   registry sources hold the lockfiles of dependencies), site directories, tox/nox environments,
+//!   tool and cache directories (`~/.pyenv`, `~/.local`, `~/.cache`, `~/.rustup`, `~/.npm`, …:
+//!   [`SEARCH_SKIP_NAMES`]) or Swift's object store (`/srv/node`).
 //!
 //! # Rules
 //!
@@ -58,7 +59,12 @@ pub const SEARCH_DEPTH: usize = 6;
 /// Directory entries one search may look at before it gives up (and says so).
 pub const SEARCH_BUDGET: usize = 100_000;
 
-/// Directory names the search never enters (besides the walk's own VCS / cache list).
+/// Directory names the search never enters (besides the walk's own VCS / cache list): build
+/// output, environments (their packages are collected as installed), and the state of tools and
+/// caches in a home directory, whose lockfiles and requirements are the tools' own, not the
+/// node's software (`~/.pyenv/plugins/python-build/scripts/requirements.txt`, pipx's venvs under
+/// `~/.local/share/pipx`). A lockfile there is still read when named (`--lockfile`, a scan
+/// target).
 const SEARCH_SKIP_NAMES: &[&str] = &[
     "target",
     ".cargo",
@@ -69,6 +75,17 @@ const SEARCH_SKIP_NAMES: &[&str] = &[
     ".nox",
     "site-packages",
     "dist-packages",
+    ".pyenv",
+    ".rbenv",
+    ".nvm",
+    ".asdf",
+    ".local",
+    ".pnpm-store",
+    ".yarn",
+    ".gradle",
+    ".m2",
+    ".conda",
+    ".vscode-server",
 ];
 
 /// Trees the search never enters.

@@ -15,6 +15,7 @@ use std::io::Write;
 use crate::model::Report;
 
 pub(crate) use table::output_width;
+pub(crate) use util::FeedProblems;
 pub use util::{code_title, gate_of};
 
 /// Output formats.

@@ -621,12 +621,8 @@ impl ReportWriter for TableWriter {
                 writeln!(out, "  … {} more in the JSON report", r.problems.len() - 30)?;
             }
         }
-        if !r.feed_problems.is_empty() {
-            writeln!(
-                out,
-                "\n{} feed records could not be read (the rest of each feed was used; see `feed_problems` in the JSON report)",
-                r.feed_problems.len()
-            )?;
+        for line in super::util::FeedProblems::of(&r.feed_problems).lines() {
+            writeln!(out, "\n{}", clean(&line))?;
         }
         for n in &r.not_judged {
             writeln!(

@@ -52,6 +52,99 @@ pub fn gate_of(report: &Report) -> Gate {
     }
 }
 
+/// A report's feed problems as the terminal states them. A file or folder that could not be
+/// read is a read error; every other feed problem is an upstream record nminus cannot judge and
+/// reads around (a PEP 440-invalid `0.2.0-n653`, a document of a legacy shape, a range type it
+/// does not evaluate): skipped, not "could not be read". Each line is whole, the records
+/// themselves are in the JSON report (`feed_problems`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FeedProblems {
+    /// Feed files or folders that could not be read.
+    pub unreadable: usize,
+    /// Records skipped because nminus cannot judge them.
+    pub skipped: usize,
+    /// `2 with a version invalid in its scheme (`0.2.0-n653`, …)`, one part per kind.
+    pub kinds: Vec<String>,
+}
+
+impl FeedProblems {
+    pub(crate) fn of(problems: &[crate::model::Problem]) -> Self {
+        use crate::model::ProblemKind;
+        let mut out = Self::default();
+        let (mut versions, mut shapes, mut unsupported) = (0usize, 0usize, 0usize);
+        let mut examples: Vec<&str> = Vec::new();
+        for p in problems {
+            match p.kind {
+                ProblemKind::Unreadable => out.unreadable += 1,
+                ProblemKind::VersionUnparseable => {
+                    versions += 1;
+                    // The version as quoted in the message (`invalid pep440 version `X`: …`).
+                    if let Some(v) = p.message.split('`').nth(1) {
+                        if examples.len() < 3 && !examples.contains(&v) && v.len() <= 40 {
+                            examples.push(v);
+                        }
+                    }
+                }
+                ProblemKind::Malformed => shapes += 1,
+                ProblemKind::Skipped => unsupported += 1,
+            }
+        }
+        out.skipped = versions + shapes + unsupported;
+        if versions > 0 {
+            let ex: Vec<String> = examples.iter().map(|v| format!("`{v}`")).collect();
+            out.kinds.push(if ex.is_empty() {
+                format!("{versions} with a version invalid in its scheme")
+            } else {
+                format!(
+                    "{versions} with a version invalid in its scheme ({}{})",
+                    ex.join(", "),
+                    if versions > ex.len() { ", …" } else { "" }
+                )
+            });
+        }
+        if shapes > 0 {
+            out.kinds
+                .push(format!("{shapes} in a shape nminus does not read"));
+        }
+        if unsupported > 0 {
+            out.kinds
+                .push(format!("{unsupported} of a kind nminus does not evaluate"));
+        }
+        out
+    }
+
+    /// The report's lines about them (none when there are none).
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.skipped > 0 {
+            out.push(format!(
+                "skipped {} feed records nminus cannot judge: {} (upstream data, read around: the rest of each feed was used; see `feed_problems` in the JSON report)",
+                self.skipped,
+                self.kinds.join(", ")
+            ));
+        }
+        if self.unreadable > 0 {
+            out.push(format!(
+                "{} feed files or folders could not be read (the rest of each feed was used; see `feed_problems` in the JSON report)",
+                self.unreadable
+            ));
+        }
+        out
+    }
+
+    /// For the scan's one-line summary: `skipped 4 feed records nminus cannot judge`.
+    pub(crate) fn short(&self) -> String {
+        match (self.skipped, self.unreadable) {
+            (0, 0) => "no feed problems".to_owned(),
+            (s, 0) => format!("skipped {s} feed records nminus cannot judge"),
+            (0, u) => format!("{u} feed files unreadable"),
+            (s, u) => {
+                format!("skipped {s} feed records nminus cannot judge, {u} feed files unreadable")
+            }
+        }
+    }
+}
+
 /// The advisory id of a finding, or its code when it has none.
 pub(super) fn finding_id(f: &Finding) -> &str {
     f.advisory
@@ -173,6 +266,37 @@ pub(super) fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handled_feed_quirks_are_skipped_records_not_read_errors() {
+        use crate::model::{Location, Problem, ProblemKind};
+        let p = |kind, msg: &str| Problem::new(Location::path("pypa/vulns/x.yaml"), kind, msg);
+        let problems = [
+            p(
+                ProblemKind::VersionUnparseable,
+                "invalid pep440 version `0.2.0-n653`: expected …",
+            ),
+            p(
+                ProblemKind::VersionUnparseable,
+                "invalid pep440 version `2019-09-12`: expected …",
+            ),
+            p(
+                ProblemKind::Malformed,
+                "expected a Debian security tracker JSON document: …",
+            ),
+        ];
+        let f = FeedProblems::of(&problems);
+        assert_eq!((f.skipped, f.unreadable), (3, 0));
+        assert_eq!(
+            f.lines(),
+            ["skipped 3 feed records nminus cannot judge: 2 with a version invalid in its scheme (`0.2.0-n653`, `2019-09-12`), 1 in a shape nminus does not read (upstream data, read around: the rest of each feed was used; see `feed_problems` in the JSON report)"]
+        );
+        assert_eq!(f.short(), "skipped 3 feed records nminus cannot judge");
+        let f = FeedProblems::of(&[p(ProblemKind::Unreadable, "cannot read the file: denied")]);
+        assert_eq!(f.short(), "1 feed files unreadable");
+        assert!(f.lines()[0].contains("could not be read"));
+        assert!(FeedProblems::of(&[]).lines().is_empty());
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

@@ -888,3 +888,117 @@ fn local_advisories_come_from_the_data_directory_not_the_working_directory() {
     );
     assert_eq!(ids(&[], Some(&explicit)), ["ACME-CWD-1"]);
 }
+
+/// Lockfiles under tool and cache directories (`~/.pyenv`, `~/.local/share/pipx`, `~/.cache`,
+/// `~/.rustup`, `~/.npm`) are the tools' own, not the node's software: the search does not
+/// scan them (no packages, no "not pinned" problems), while a project's lockfile beside them is
+/// read, and a tool's lockfile named explicitly is read too.
+#[test]
+fn lockfiles_of_tools_and_caches_are_not_the_nodes_software() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let write = |rel: &str, text: &str| {
+        let p = base.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(&p, text).unwrap();
+    };
+    let tools = [
+        "root/.pyenv/plugins/python-build/scripts/requirements.txt",
+        "home/alice/.local/share/pipx/venvs/black/requirements.txt",
+        "home/alice/.cache/pip/requirements.txt",
+        "root/.rustup/toolchains/stable/share/doc/Cargo.lock",
+        "home/alice/.npm/_cacache/requirements.txt",
+    ];
+    for t in tools {
+        if t.ends_with("Cargo.lock") {
+            write(
+                t,
+                "version = 3\n\n[[package]]\nname = \"tool-crate\"\nversion = \"0.1.0\"\n",
+            );
+        } else {
+            write(t, "tool-package==1.0.0\nrequests>=2\n");
+        }
+    }
+    write("srv/app/requirements.txt", "flask==1.0\n");
+    write(
+        "home/alice/projects/site/requirements.txt",
+        "django==3.2.0\n",
+    );
+    let inv = collect_root(&Root::new(base), &CollectOptions::default());
+    let names: BTreeSet<&str> = inv.packages.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        names.contains("flask") && names.contains("django"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains("tool-package") && !names.contains("tool-crate"),
+        "{names:?}"
+    );
+    for p in &inv.problems {
+        assert!(
+            !tools.iter().any(|t| p.location.path.contains(t)),
+            "a tool's lockfile became a problem: {p}"
+        );
+    }
+    // Asked for by name, it is read.
+    let named = base.join(tools[0]);
+    let collectors: Vec<Box<dyn Collector>> = vec![Box::new(
+        lockfile::LockfileCollector::with_targets(vec![named]).with_search_roots(Vec::new()),
+    )];
+    let inv = collect_with(
+        &Root::new("/nonexistent-nminus-root"),
+        &CollectOptions::default(),
+        &collectors,
+    );
+    assert!(
+        inv.packages.iter().any(|p| p.name == "tool-package"),
+        "{:?}",
+        inv.packages
+    );
+}
+
+/// Upstream records nminus reads around (PyPA's PEP 440-invalid versions such as `0.2.0-n653`)
+/// are reported as skipped records it cannot judge, on the table and the terminal line, and
+/// listed in the JSON report; never as "could not be read".
+#[test]
+fn handled_feed_quirks_are_reported_as_skipped_not_unreadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock = tmp.path().join("requirements.txt");
+    fs_err::write(&lock, "requests==2.31.0\n").unwrap();
+    let json = tmp.path().join("r.json");
+    let scan = |format: &str, out: Option<&std::path::Path>| {
+        let mut cmd = nminus();
+        cmd.args(["scan", "--feed", "pypa", "--no-cache", "--format", format])
+            .arg("--data")
+            .arg(shared_data(""))
+            .arg(&lock);
+        if let Some(o) = out {
+            cmd.arg("-o").arg(o);
+        }
+        cmd.output().unwrap()
+    };
+    let o = scan("json", Some(&json));
+    assert!(o.status.code().is_some_and(|c| c < 2), "{o:?}");
+    let r: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&json).unwrap()).unwrap();
+    let listed = r["feed_problems"].as_array().unwrap();
+    assert!(
+        !listed.is_empty() && listed.iter().all(|p| p["kind"] != "unreadable"),
+        "the shared PyPA snapshot has records nminus reads around: {listed:?}"
+    );
+    let n = listed.len();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("skipped {n} feed records nminus cannot judge")),
+        "{err}"
+    );
+    let o = scan("table", None);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains(&format!(
+            "skipped {n} feed records nminus cannot judge: {n} with a version invalid in its scheme (`"
+        )),
+        "{table}"
+    );
+    assert!(!table.contains("could not be read"), "{table}");
+}
