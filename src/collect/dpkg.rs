@@ -212,8 +212,32 @@ fn parse_status_at(
     let text = String::from_utf8_lossy(bytes);
     let mut st = Stanza::default();
     let mut started = false;
+    // The last line without its newline: the file was cut there (dpkg-query refuses such a file:
+    // "end of file during value of field … (missing final newline)"). Whatever it says may be a
+    // prefix of the real value, so its stanza is a problem, never a package at a shortened
+    // version.
+    let cut = if bytes.ends_with(b"\n") {
+        None
+    } else {
+        text.rsplit('\n').next().filter(|l| !l.trim().is_empty())
+    };
     for (i, line) in text.split('\n').enumerate() {
         let lineno = lines_before + i + 1;
+        if let Some(cut) = cut.filter(|c| std::ptr::eq(*c, line)) {
+            let field = match cut.split_once(':') {
+                Some((k, _)) if !cut.starts_with([' ', '\t']) => format!("field `{}`", truncate(k)),
+                _ => "a field".to_owned(),
+            };
+            if !started {
+                started = true;
+                st.line = lineno;
+            }
+            st.bad = Some((
+                lineno,
+                format!("end of file during the value of {field} (missing final newline): the file is cut short"),
+            ));
+            continue;
+        }
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             if started {

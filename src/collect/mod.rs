@@ -93,6 +93,17 @@ pub fn collect_with(
             c.collect(root, &mut out);
         }
     }
+    // A symlink loop met on the way hides whatever lies behind it: said, never silent.
+    for at in root.take_loops() {
+        out.problems.push(Problem::new(
+            crate::model::Location::path(at),
+            crate::model::ProblemKind::Unreadable,
+            format!(
+                "symbolic link loop (more than {} links followed); what lies behind it is not read",
+                root::MAX_LINKS
+            ),
+        ));
+    }
     let mut node = opts.node.clone();
     if node.hostname.is_none() {
         node.hostname = root.hostname();

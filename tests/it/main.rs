@@ -7,6 +7,7 @@ mod cli;
 mod collect;
 mod currency;
 mod fuzz_replay;
+mod hostile;
 mod images;
 mod plan;
 mod plan_serve;
