@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::layer::{
-    apply, next_guarded, parse_layer, path_refused, sha256_digest, short, shown, Budget,
+    apply, drain, next_guarded, parse_layer, path_refused, sha256_digest, short, shown, Budget,
     Compression, HeaderGuard, LayerError, Limited, Notes, ParsedLayer,
 };
 use super::memfs::{normalize, MemFs};
@@ -98,7 +98,8 @@ fn scan_members(
     let mut notes = Notes::default();
     // Metadata members kept in memory, all together.
     let mut files_left = limits.max_json.saturating_mul(8);
-    while let Some(entry) = next_guarded(&mut entries, &armed) {
+    let mut undrained = 0;
+    while let Some(entry) = next_guarded(&mut entries, &armed, undrained) {
         let mut entry = entry.map_err(|e| ImageError::Malformed {
             what: "image archive".to_owned(),
             message: format!("not a readable tar stream: {}", short(&e)),
@@ -215,7 +216,7 @@ fn scan_members(
             }
         }
         // Drained outside the guard: the tar reader then reads headers only.
-        io::copy(&mut entry, &mut io::sink()).map_err(|e| ImageError::Malformed {
+        undrained = drain(&mut entry).map_err(|e| ImageError::Malformed {
             what: "image archive".to_owned(),
             message: format!("not a readable tar stream: {}", short(&e)),
         })?;

@@ -229,13 +229,32 @@ impl<R: Read> Read for HeaderGuard<R> {
 pub(crate) fn next_guarded<'a, R: Read>(
     entries: &mut tar::Entries<'a, R>,
     armed: &std::cell::Cell<Option<u64>>,
+    undrained: u64,
 ) -> Option<io::Result<tar::Entry<'a, R>>> {
-    // The tar reader skips what is left of the previous member inside `next()`: at most its
-    // padding once members are drained by the caller, plus headers and extensions.
-    armed.set(Some(MAX_HEADER_EXTENSION + 8 * 1024));
+    // The tar reader skips what is left of the previous member inside `next()`: its padding
+    // once the caller drained it (`undrained` bytes when it could not), plus headers and their
+    // extensions.
+    armed.set(Some(
+        MAX_HEADER_EXTENSION
+            .saturating_add(8 * 1024)
+            .saturating_add(undrained),
+    ));
     let next = entries.next();
     armed.set(None);
     next
+}
+
+/// Drain what is left of a member so that the next `next()` reads headers only; returns the
+/// stored bytes left undrained. A GNU sparse member is not drained: reading it yields its
+/// logical size (holes as zeros), which may be far larger than what the archive stores, so the
+/// tar reader skips its stored bytes instead.
+pub(crate) fn drain<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<u64> {
+    if entry.header().entry_type() == tar::EntryType::GNUSparse {
+        let stored = entry.header().entry_size().unwrap_or(0);
+        return Ok(stored.saturating_add(511) / 512 * 512);
+    }
+    io::copy(entry, &mut io::sink())?;
+    Ok(0)
 }
 
 /// Bounded notes: the first [`MAX_NOTES`] kept, the rest counted.
@@ -705,7 +724,8 @@ fn read_entries(
     let mut it = ar.entries()?;
     let mut skipped = Notes::default();
     let res = (|| -> Result<(), EntryError> {
-        while let Some(entry) = next_guarded(&mut it, &armed) {
+        let mut undrained = 0;
+        while let Some(entry) = next_guarded(&mut it, &armed, undrained) {
             let mut entry = entry?;
             if budget.entries == 0 {
                 return Err(EntryError::Entries(limits.max_entries));
@@ -714,7 +734,7 @@ fn read_entries(
             *count += 1;
             let op = entry_op(&mut entry, limits, budget, &mut skipped)?;
             // Drained here, outside the guard: `next()` then reads headers only.
-            io::copy(&mut entry, &mut io::sink())?;
+            undrained = drain(&mut entry)?;
             if let Some(op) = op {
                 ops.push(op);
             }
