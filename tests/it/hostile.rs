@@ -10,10 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::shared_data;
 
-#[path = "image_writer.rs"]
-mod writer;
-
-use writer::{file, symlink, Comp, Image, E};
+use crate::images::writer::{self, file, symlink, Comp, Image, E};
 
 /// Address space the binary may use in the limited runs (virtual memory, `ulimit -v`, KiB).
 /// A debug build maps about 100 MiB before doing anything; the hostile inputs below took
