@@ -15,6 +15,10 @@ use crate::model::{
 };
 use std::io::Read;
 
+/// Python metadata paths recorded as owned by OS packages, at most (a large host has a few
+/// tens of thousands).
+const MAX_OWNED_FILES: usize = 1_000_000;
+
 /// Where dpkg keeps its database (Debian, and `usr/lib/dpkg` on merged layouts).
 const ADMINDIRS: [&str; 2] = ["/var/lib/dpkg", "/usr/lib/dpkg"];
 
@@ -86,9 +90,20 @@ impl Collector for DpkgCollector {
                     )),
                 }
             }
-            // File ownership, kept only for Python metadata (all the analyzer needs).
+            // File ownership, kept only for Python metadata (all the analyzer needs), and
+            // bounded: a node's lists cannot grow the map without end.
             let info = join(admin, "info");
             for name in root.list(&info) {
+                if out.os_owned_files.len() >= MAX_OWNED_FILES {
+                    out.problems.push(Problem::new(
+                        Location::path(&info),
+                        ProblemKind::Skipped,
+                        format!(
+                            "more than {MAX_OWNED_FILES} Python metadata paths owned by packages: the rest are not recorded (Python packages they own may be reported as not OS-owned)"
+                        ),
+                    ));
+                    break;
+                }
                 let Some(pkg) = name.strip_suffix(".list") else {
                     continue;
                 };

@@ -94,14 +94,11 @@ pub fn collect_with(
         }
     }
     // A symlink loop met on the way hides whatever lies behind it: said, never silent.
-    for at in root.take_loops() {
+    for (at, message) in root.take_problems() {
         out.problems.push(Problem::new(
             crate::model::Location::path(at),
             crate::model::ProblemKind::Unreadable,
-            format!(
-                "symbolic link loop (more than {} links followed); what lies behind it is not read",
-                root::MAX_LINKS
-            ),
+            message,
         ));
     }
     let mut node = opts.node.clone();

@@ -11,7 +11,7 @@
 //! backends. [`Root::resolve`] and [`Root::base`] give host paths only for a [`Backend::Dir`]
 //! root; for an in-memory root use [`Root::host_path`] (which is then `None`).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,10 @@ pub use super::image::memfs::{MemFs, Node, NodeKind};
 /// Largest file a collector reads whole (package databases are far smaller; rpmdbs reach a few
 /// hundred MiB on very large hosts, which the rpm reader streams separately).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Entries listed of one directory; the rest are left out with a problem (a directory of a
+/// million entries is already far beyond any package database).
+pub const MAX_DIR_ENTRIES: usize = 1_000_000;
 
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
 pub(crate) const MAX_LINKS: usize = 40;
@@ -41,9 +45,10 @@ pub struct Root {
     backend: Backend,
     /// What [`Root::display_base`] shows for an in-memory root.
     label: String,
-    /// Symlinks where a resolution gave up (more than 40 hops), as node paths: each becomes a
-    /// problem of the collection ([`Root::take_loops`]) instead of a file silently missing.
-    loops: Arc<Mutex<BTreeSet<String>>>,
+    /// What resolution and listing met and could not say through their return values (a
+    /// symlink loop, a directory too large to list), by node path: each becomes a problem of
+    /// the collection ([`Root::take_problems`]) instead of a file silently missing.
+    noted: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 /// What a directory entry is, without following a symlink.
@@ -55,7 +60,7 @@ impl Root {
         Self {
             backend: Backend::Dir(base.into()),
             label: String::new(),
-            loops: Arc::default(),
+            noted: Arc::default(),
         }
     }
 
@@ -65,7 +70,7 @@ impl Root {
         Self {
             backend: Backend::Mem(fs),
             label: label.into(),
-            loops: Arc::default(),
+            noted: Arc::default(),
         }
     }
 
@@ -87,22 +92,32 @@ impl Root {
 
     fn unresolved<T>(&self, u: Unresolved) -> Option<T> {
         if let Unresolved::Loop(at) = u {
-            if let Ok(mut l) = self.loops.lock() {
-                // Bounded: a tree of loops is reported by its first 1,000.
-                if l.len() < 1000 {
-                    l.insert(at);
-                }
-            }
+            self.note(
+                at,
+                format!(
+                    "symbolic link loop (more than {MAX_LINKS} links followed); what lies behind it is not read"
+                ),
+            );
         }
         None
     }
 
-    /// The symlinks where path resolution gave up since the last call (more than 40 links
-    /// followed: a loop), as node paths, sorted.
-    pub fn take_loops(&self) -> Vec<String> {
-        self.loops
+    /// Record a problem at `node_path` (the first message per path is kept; at most 1,000
+    /// paths, so that a tree of loops cannot grow the list without bound).
+    fn note(&self, node_path: String, message: String) {
+        if let Ok(mut n) = self.noted.lock() {
+            if n.len() < 1000 {
+                n.entry(node_path).or_insert(message);
+            }
+        }
+    }
+
+    /// What path resolution and listing met since the last call (symlink loops, directories
+    /// with more than [`MAX_DIR_ENTRIES`] entries), as `(node path, message)`, sorted.
+    pub fn take_problems(&self) -> Vec<(String, String)> {
+        self.noted
             .lock()
-            .map(|mut l| std::mem::take(&mut *l).into_iter().collect())
+            .map(|mut n| std::mem::take(&mut *n).into_iter().collect())
             .unwrap_or_default()
     }
 
@@ -305,6 +320,7 @@ impl Root {
                 };
                 let mut v: Vec<(String, EntryKind)> = rd
                     .filter_map(Result::ok)
+                    .take(MAX_DIR_ENTRIES + 1)
                     .map(|e| {
                         let kind = match e.file_type() {
                             Ok(t) if t.is_dir() => NodeKind::Dir,
@@ -315,6 +331,15 @@ impl Root {
                         (e.file_name().to_string_lossy().into_owned(), kind)
                     })
                     .collect();
+                if v.len() > MAX_DIR_ENTRIES {
+                    v.truncate(MAX_DIR_ENTRIES);
+                    self.note(
+                        node_path.to_owned(),
+                        format!(
+                            "more than {MAX_DIR_ENTRIES} entries: the rest are not read (entry limit)"
+                        ),
+                    );
+                }
                 v.sort();
                 v
             }
