@@ -194,8 +194,8 @@ impl Root {
     pub fn is_dir(&self, node_path: &str) -> bool {
         match &self.backend {
             Backend::Dir(base) => self.dir(base, node_path).is_some_and(|p| p.is_dir()),
-            Backend::Mem(fs) => fs
-                .resolve(node_path)
+            Backend::Mem(fs) => self
+                .in_mem(fs, node_path)
                 .is_some_and(|(_, n)| matches!(n, Node::Dir(_))),
         }
     }
