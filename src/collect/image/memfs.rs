@@ -373,21 +373,26 @@ impl MemFs {
                 limit: self.limits.max_depth,
             });
         }
-        // Directories to create on the way, counted before anything is changed.
-        let missing = self.missing_dirs(&real);
-        if self.created.saturating_add(missing + 1) > self.limits.max_nodes {
+        // Directories to create on the way, counted before anything is changed (exactly only
+        // near the bound: far from it, even creating every one fits).
+        if self.created.saturating_add(real.len() + 1) > self.limits.max_nodes
+            && self.created.saturating_add(self.missing_dirs(&real) + 1) > self.limits.max_nodes
+        {
             return Err(PlaceError::Full {
                 limit: self.limits.max_nodes,
             });
         }
-        self.created += missing;
         let mut cur = &mut self.root;
         for c in &real {
             let Node::Dir(children) = cur else {
                 return Err(PlaceError::Loop);
             };
-            let entry = children.entry(c.clone()).or_insert_with(Node::empty_dir);
+            let entry = children.entry(c.clone()).or_insert_with(|| {
+                self.created += 1;
+                Node::empty_dir()
+            });
             if !matches!(entry, Node::Dir(_)) {
+                self.created += 1;
                 *entry = Node::empty_dir();
             }
             cur = entry;
