@@ -361,10 +361,11 @@ impl MemFs {
     /// following symlinks inside the tree for existing components (as extracting a layer onto
     /// a filesystem would). A non-directory in the way is replaced by a directory. Returns
     /// `None` only when symlinks loop.
+    /// Also returns the nodes created so far (these directories included).
     fn parent_dir_mut(
         &mut self,
         parts: &[String],
-    ) -> Result<&mut BTreeMap<String, Node>, PlaceError> {
+    ) -> Result<(&mut BTreeMap<String, Node>, usize), PlaceError> {
         let parent = parts.get(..parts.len().saturating_sub(1)).unwrap_or(&[]);
         // Resolve the parent's real location first (immutable pass), then walk it mutably.
         let real = self.real_dir_path(parent).ok_or(PlaceError::Loop)?;
@@ -375,8 +376,8 @@ impl MemFs {
         }
         // Directories to create on the way, counted before anything is changed (exactly only
         // near the bound: far from it, even creating every one fits).
-        if self.created.saturating_add(real.len() + 1) > self.limits.max_nodes
-            && self.created.saturating_add(self.missing_dirs(&real) + 1) > self.limits.max_nodes
+        if self.created.saturating_add(real.len()) > self.limits.max_nodes
+            && self.created.saturating_add(self.missing_dirs(&real)) > self.limits.max_nodes
         {
             return Err(PlaceError::Full {
                 limit: self.limits.max_nodes,
@@ -398,7 +399,7 @@ impl MemFs {
             cur = entry;
         }
         match cur {
-            Node::Dir(children) => Ok(children),
+            Node::Dir(children) => Ok((children, self.created)),
             _ => Err(PlaceError::Loop),
         }
     }
@@ -487,8 +488,12 @@ impl MemFs {
                 Err(PlaceError::Loop)
             };
         };
-        let dir = self.parent_dir_mut(parts)?;
+        let max_nodes = self.limits.max_nodes;
+        let (dir, created) = self.parent_dir_mut(parts)?;
         let is_new = !dir.contains_key(&name);
+        if is_new && created >= max_nodes {
+            return Err(PlaceError::Full { limit: max_nodes });
+        }
         match (dir.get_mut(&name), node) {
             (Some(Node::Dir(_)), Node::Dir(_)) => {}
             (_, node) => {
@@ -529,7 +534,7 @@ impl MemFs {
             return;
         }
         let name = parts[parts.len() - 1].clone();
-        if let Ok(dir) = self.parent_dir_mut(parts) {
+        if let Ok((dir, _)) = self.parent_dir_mut(parts) {
             let old = dir.insert(name, Node::empty_dir());
             let is_new = old.is_none();
             drop_iteratively(old);
@@ -721,6 +726,48 @@ mod tests {
         fs.insert(&p("a"), file("2"));
         assert!(fs.resolve("/a/b").is_none());
         assert_eq!(fs.len(), 1);
+    }
+
+    /// A tree far deeper than the stack could recurse through is built, counted and dropped
+    /// iteratively; the default bounds refuse it, and a full tree refuses more nodes.
+    #[test]
+    fn depth_and_node_bounds() {
+        let deep: Vec<String> = vec!["d".to_owned(); 200_000];
+        let mut fs = MemFs::with_limits(FsLimits {
+            max_depth: usize::MAX,
+            max_nodes: usize::MAX,
+        });
+        assert!(fs.place(&deep, file("x")).is_ok());
+        assert_eq!(fs.len(), 200_000);
+        drop(fs);
+        let mut fs = MemFs::new();
+        assert_eq!(
+            fs.place(&deep, file("x")),
+            Err(PlaceError::TooDeep { limit: 256 })
+        );
+        assert!(fs.is_empty());
+        // Through a symlink: `l` points 200 levels down, 100 more below it are too deep.
+        let chain: Vec<String> = vec!["c".to_owned(); 200];
+        assert!(fs.place(&chain, Node::empty_dir()).is_ok());
+        assert!(fs.place(&p("l"), Node::Symlink(node_path(&chain))).is_ok());
+        let mut below = p("l");
+        below.extend(vec!["e".to_owned(); 100]);
+        assert_eq!(
+            fs.place(&below, file("x")),
+            Err(PlaceError::TooDeep { limit: 256 })
+        );
+        let mut small = MemFs::with_limits(FsLimits {
+            max_depth: 8,
+            max_nodes: 3,
+        });
+        assert!(small.place(&p("a/b"), file("1")).is_ok());
+        assert!(small.place(&p("a/c"), file("2")).is_ok());
+        assert_eq!(
+            small.place(&p("a/d"), file("3")),
+            Err(PlaceError::Full { limit: 3 })
+        );
+        // Replacing an existing node creates nothing.
+        assert!(small.place(&p("a/c"), file("4")).is_ok());
     }
 
     #[test]
