@@ -200,6 +200,19 @@ pub(crate) fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
 }
 
+/// One line for a terminal: every control character shown as `?`, newline and tab too, so that
+/// a node's string can neither move the cursor nor forge a line of its own (problems, warnings).
+pub(crate) fn terminal_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    )
+}
+
 fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),
@@ -216,7 +229,7 @@ fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", terminal_text(&msg));
             ExitCode::from(EXIT_ERROR)
         }
     }

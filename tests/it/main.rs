@@ -8,6 +8,7 @@ mod collect;
 mod currency;
 mod faults;
 mod fuzz_replay;
+mod hostile;
 mod images;
 mod plan;
 mod plan_serve;
