@@ -390,7 +390,7 @@ fn table(d: &Discovery) -> String {
                 .map(|s| match s.candidates.len() {
                     0 => "-".to_owned(),
                     1 => s.candidates[0].clone(),
-                    _ => s.candidates.join("|"),
+                    n => format!("{}..{}", s.candidates[0], s.candidates[n - 1]),
                 })
                 .unwrap_or_else(|| "-".into());
             [

@@ -268,11 +268,14 @@ pub struct Target {
     pub url: String,
     /// Endpoint id.
     pub endpoint_id: String,
+    /// The token's project id, dropped from the URL with what follows it.
+    pub project_id: Option<String>,
 }
 
 /// Turn the catalog into targets (and the service list).
 pub fn targets(
     catalog: &[keystone::CatalogService],
+    project_id: Option<&str>,
     data: &ApiData,
     opts: &Options,
 ) -> (Vec<Target>, Vec<ServiceView>) {
@@ -303,6 +306,7 @@ pub fn targets(
                 interface: e.interface.clone(),
                 url: e.url.clone(),
                 endpoint_id: e.id.clone(),
+                project_id: project_id.map(str::to_owned),
             });
         }
         services.push(ServiceView {
@@ -334,9 +338,13 @@ fn is_version_segment(s: &str) -> bool {
 }
 
 /// The documents to read for a catalog URL: (versioned root, root). Template segments
-/// (`%(project_id)s`, `$(tenant_id)s`) and what follows them are dropped; a URL whose last
-/// segment is a version (`/v2.1`, `/v3`) is the versioned root and its parent the root.
-pub fn document_urls(url: &str) -> Result<(Option<String>, String), String> {
+/// (`%(project_id)s`, `$(tenant_id)s`), the token's project id (Keystone substitutes it into
+/// the catalog) and what follows them are dropped; the path up to the last version segment
+/// (`/v2.1`, `/v3`) is the versioned root and its parent the root.
+pub fn document_urls(
+    url: &str,
+    project_id: Option<&str>,
+) -> Result<(Option<String>, String), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("catalog URL `{url}`: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("catalog URL `{url}` is not http(s)"));
@@ -344,7 +352,7 @@ pub fn document_urls(url: &str) -> Result<(Option<String>, String), String> {
     let mut segs: Vec<String> = Vec::new();
     for seg in parsed.path().split('/').filter(|s| !s.is_empty()) {
         let decoded = seg.replace("%25", "%").replace("%24", "$");
-        if decoded.contains("%(") || decoded.contains("$(") {
+        if decoded.contains("%(") || decoded.contains("$(") || Some(seg) == project_id {
             break;
         }
         segs.push(seg.to_owned());
@@ -361,11 +369,9 @@ pub fn document_urls(url: &str) -> Result<(Option<String>, String), String> {
             format!("{s}/")
         }
     };
-    match segs.last() {
-        Some(last) if is_version_segment(last) => {
-            Ok((Some(base(&segs)), base(&segs[..segs.len() - 1])))
-        }
-        _ => Ok((None, base(&segs))),
+    match segs.iter().rposition(|s| is_version_segment(s)) {
+        Some(i) => Ok((Some(base(&segs[..=i])), base(&segs[..i]))),
+        None => Ok((None, base(&segs))),
     }
 }
 
@@ -417,7 +423,7 @@ pub async fn inspect(
         series: None,
         errors: Vec::new(),
     };
-    let (versioned, root) = match document_urls(&t.url) {
+    let (versioned, root) = match document_urls(&t.url, t.project_id.as_deref()) {
         Ok(x) => x,
         Err(m) => {
             r.errors.push(Failure {
@@ -730,7 +736,7 @@ pub async fn discover(
         }
     };
     d.keystone.token_expires_at = token.expires_at.clone();
-    let (targets, services) = targets(&token.catalog, data, opts);
+    let (targets, services) = targets(&token.catalog, token.project_id.as_deref(), data, opts);
     d.services = services;
     d.regions = targets
         .iter()
@@ -750,20 +756,24 @@ mod tests {
     #[test]
     fn document_urls_split_version_and_templates() {
         assert_eq!(
-            document_urls("http://h:8774/v2.1").unwrap(),
+            document_urls("http://h:8776/v3/abc123/", Some("abc123")).unwrap(),
+            (Some("http://h:8776/v3/".into()), "http://h:8776/".into())
+        );
+        assert_eq!(
+            document_urls("http://h:8774/v2.1", None).unwrap(),
             (Some("http://h:8774/v2.1/".into()), "http://h:8774/".into())
         );
         assert_eq!(
-            document_urls("https://h/volume/v3/%(project_id)s").unwrap(),
+            document_urls("https://h/volume/v3/%(project_id)s", None).unwrap(),
             (
                 Some("https://h/volume/v3/".into()),
                 "https://h/volume/".into()
             )
         );
         assert_eq!(
-            document_urls("http://h:8778").unwrap(),
+            document_urls("http://h:8778", None).unwrap(),
             (None, "http://h:8778/".into())
         );
-        assert!(document_urls("file:///etc/passwd").is_err());
+        assert!(document_urls("file:///etc/passwd", None).is_err());
     }
 }
