@@ -42,7 +42,7 @@ pub enum ApiDataError {
 }
 
 fn read(path: &Path) -> Result<String, ApiDataError> {
-    std::fs::read_to_string(path).map_err(|source| ApiDataError::Read {
+    fs_err::read_to_string(path).map_err(|source| ApiDataError::Read {
         path: path.to_owned(),
         source,
     })
@@ -177,7 +177,10 @@ struct RawSeries {
 
 /// Rows of a TSV with a header, as maps column -> value; a row with the wrong number of
 /// fields is an error naming its line.
-fn tsv(path: &Path) -> Result<Vec<(usize, HashMap<String, String>)>, ApiDataError> {
+/// A TSV row: its 1-based line and column -> value.
+type Row = (usize, HashMap<String, String>);
+
+fn tsv(path: &Path) -> Result<Vec<Row>, ApiDataError> {
     let text = read(path)?;
     let mut lines = text.lines().enumerate();
     let Some((_, head)) = lines.next() else {

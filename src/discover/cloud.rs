@@ -160,7 +160,7 @@ fn candidates(env_var: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -
 }
 
 fn load_yaml(path: &Path) -> Result<Value, CloudError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CloudError::Malformed {
+    let text = fs_err::read_to_string(path).map_err(|e| CloudError::Malformed {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
@@ -425,12 +425,12 @@ mod tests {
     #[test]
     fn clouds_yaml_merged_with_secure_yaml() {
         let t = tempfile::tempdir().unwrap();
-        std::fs::write(
+        fs_err::write(
             t.path().join("c.yaml"),
             "clouds:\n  prod:\n    auth:\n      auth_url: https://k:5000/v3\n      username: u\n      user_domain_name: Default\n      project_name: p\n      project_domain_id: default\n    cacert: /etc/ca.pem\n",
         )
         .unwrap();
-        std::fs::write(
+        fs_err::write(
             t.path().join("s.yaml"),
             "clouds:\n  prod:\n    auth:\n      password: s3cret\n",
         )

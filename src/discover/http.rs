@@ -97,7 +97,7 @@ pub fn client(
         .user_agent(concat!("nminus/", env!("CARGO_PKG_VERSION"), " discover"))
         .https_only(false);
     if let Some(p) = cacert {
-        let pem = std::fs::read(p).map_err(|e| anyhow::anyhow!("cacert {}: {e}", p.display()))?;
+        let pem = fs_err::read(p).map_err(|e| anyhow::anyhow!("cacert {}: {e}", p.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             anyhow::anyhow!("cacert {}: not a PEM certificate bundle: {e}", p.display())
         })?;

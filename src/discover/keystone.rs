@@ -242,7 +242,7 @@ mod tests {
             "auth-token-scoped-response.json",
             "auth-application-credential-response.json",
         ] {
-            let text = std::fs::read(dir.join(f)).unwrap();
+            let text = fs_err::read(dir.join(f)).unwrap();
             let t: TokenBody = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
             let cat = t.token.catalog.unwrap();
             assert!(!cat.is_empty(), "{f}");

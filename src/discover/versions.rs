@@ -92,7 +92,7 @@ mod tests {
     fn every_upstream_sample() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/data/openstack-api/versions");
-        let read = |p: &str| std::fs::read(dir.join(p)).unwrap();
+        let read = |p: &str| fs_err::read(dir.join(p)).unwrap();
         let max = |p: &str| match parse(&read(p)).unwrap() {
             Document::List(l) => l
                 .iter()

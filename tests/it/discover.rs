@@ -147,7 +147,7 @@ impl Keystone {
 
     fn clouds_yaml(&self, password: &str) -> PathBuf {
         let p = self.dir.path().join(format!("clouds-{password}.yaml"));
-        std::fs::write(
+        fs_err::write(
             &p,
             format!(
                 "clouds:\n  test:\n    auth:\n      auth_url: {}/v3\n      username: admin\n      project_name: admin\n      user_domain_id: default\n      project_domain_id: default\n    region_name: RegionOne\n",
@@ -156,7 +156,7 @@ impl Keystone {
         )
         .unwrap();
         // The password lives in secure.yaml, as operators keep it.
-        std::fs::write(
+        fs_err::write(
             self.dir.path().join("secure.yaml"),
             format!("clouds:\n  test:\n    auth:\n      password: {password}\n"),
         )
@@ -262,7 +262,7 @@ fn answer(mut c: TcpStream, routes: &[(&str, Reply)], stop: &AtomicBool) {
         .map(|(_, r)| r.clone());
     let _ = match reply {
         Some(Reply::File(f)) => {
-            let body = std::fs::read(f).unwrap();
+            let body = fs_err::read(f).unwrap();
             let _ = write!(
                 c,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -282,7 +282,7 @@ fn answer(mut c: TcpStream, routes: &[(&str, Reply)], stop: &AtomicBool) {
         ),
         Some(Reply::Endless) => {
             let _ = write!(c, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{{\"versions\": [");
-            let chunk = std::fs::read(shared_data("openstack-api/versions/nova/versions-get-resp.json")).unwrap();
+            let chunk = fs_err::read(shared_data("openstack-api/versions/nova/versions-get-resp.json")).unwrap();
             let mut sent = 0usize;
             // Bounded here too: the client must give up long before.
             while sent < 64 << 20 && !stop.load(Ordering::Relaxed) {
@@ -315,7 +315,7 @@ fn first_series_at_least(project: &str, max: &str) -> Option<String> {
     };
     let m = parse(max);
     let text =
-        std::fs::read_to_string(shared_data("openstack-api/max-per-series-code.tsv")).unwrap();
+        fs_err::read_to_string(shared_data("openstack-api/max-per-series-code.tsv")).unwrap();
     text.lines()
         .skip(1)
         .map(|l| l.split('\t').collect::<Vec<_>>())
@@ -329,7 +329,7 @@ fn first_series_at_least(project: &str, max: &str) -> Option<String> {
 
 fn sample_max(rel: &str) -> String {
     let v: Value = serde_json::from_slice(
-        &std::fs::read(shared_data(&format!("openstack-api/versions/{rel}"))).unwrap(),
+        &fs_err::read(shared_data(&format!("openstack-api/versions/{rel}"))).unwrap(),
     )
     .unwrap();
     let list = v["versions"].as_array().cloned().unwrap_or_default();
@@ -662,8 +662,8 @@ fn discover_real_keystone_two_regions_samples_and_hostile_endpoints() {
     assert!(stderr.contains("expired, revoked or unknown"), "{stderr}");
 
     // A CA file that is no certificate.
-    std::fs::write(ks.dir.path().join("ca.pem"), "not a certificate\n").unwrap();
-    std::fs::write(
+    fs_err::write(ks.dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    fs_err::write(
         &clouds,
         format!(
             "clouds:\n  test:\n    cacert: {}\n    auth:\n      auth_url: {}/v3\n      username: admin\n      project_name: admin\n      user_domain_id: default\n      project_domain_id: default\n",
@@ -730,7 +730,7 @@ fn new_endpoint_appears_on_the_next_round_and_probes_export_metrics() {
         .spawn()
         .unwrap();
     let _kill = Kill(child);
-    let read = || -> Option<Value> { serde_json::from_slice(&std::fs::read(&out).ok()?).ok() };
+    let read = || -> Option<Value> { serde_json::from_slice(&fs_err::read(&out).ok()?).ok() };
     wait_for("the first round", Duration::from_secs(30), || {
         read().is_some()
     });
@@ -938,13 +938,13 @@ fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager()
     );
     let hook = Webhook::start();
     let d = ks.dir.path();
-    let shipped = std::fs::read_to_string(rules_dir().join("openstack-api.yml")).unwrap();
+    let shipped = fs_err::read_to_string(rules_dir().join("openstack-api.yml")).unwrap();
     let marker = "expr: nminus_openstack_endpoint_up == 0\n        for: 2m";
     assert!(
         shipped.contains(marker),
         "the shipped OpenStackEndpointDown rule changed: update this test"
     );
-    std::fs::write(
+    fs_err::write(
         d.join("rules.yml"),
         shipped.replace(
             marker,
@@ -953,7 +953,7 @@ fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager()
     )
     .unwrap();
     let (am_port, prom_port) = (free_port(), free_port());
-    std::fs::write(
+    fs_err::write(
         d.join("alertmanager.yml"),
         format!(
             "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/alert\n",
@@ -961,7 +961,7 @@ fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager()
         ),
     )
     .unwrap();
-    std::fs::write(
+    fs_err::write(
         d.join("prometheus.yml"),
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]\nscrape_configs:\n  - job_name: nminus-openstack\n    static_configs: [{{targets: ['127.0.0.1:{probe_port}']}}]\n",
@@ -969,7 +969,7 @@ fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager()
         ),
     )
     .unwrap();
-    let log = |n: &str| std::fs::File::create(d.join(n)).unwrap();
+    let log = |n: &str| fs_err::File::create(d.join(n)).unwrap().into_parts().0;
     let _am = Kill(
         Command::new(tool("prometheus-alertmanager"))
             .arg(format!(
