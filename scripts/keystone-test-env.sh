@@ -9,6 +9,8 @@
 #   scripts/keystone-test-env.sh up DIR PORT      configure, bootstrap and start; DIR/gunicorn.pid
 #   scripts/keystone-test-env.sh down DIR         stop what `up` started (by its PID file)
 #
+# KS_TLS_CERT / KS_TLS_KEY: serve HTTPS with this certificate and key (PEM); the catalog's
+# identity URLs are then https://.
 # KS_PIP_ARGS: extra pip arguments (e.g. "-c .../upper-constraints.txt keystone==29.0.2").
 # Pitfalls handled (see ../shared/recipes/README.md): keystone parses sys.argv with oslo.config,
 # so gunicorn gets no arguments and reads ./gunicorn.conf.py; keystone 29.x on SQLite needs WAL;
@@ -30,8 +32,13 @@ install() {
 }
 
 up() {
-  local D=$1 PORT=$2 URL
-  URL=http://127.0.0.1:$PORT
+  local D=$1 PORT=$2 URL SCHEME=http TLS=
+  if [ -n "${KS_TLS_CERT:-}" ]; then
+    SCHEME=https
+    TLS="certfile = \"$KS_TLS_CERT\"
+keyfile = \"$KS_TLS_KEY\""
+  fi
+  URL=$SCHEME://127.0.0.1:$PORT
   [ -x "$VENV/bin/keystone-manage" ] || { echo "no Keystone in $VENV: run $0 install" >&2; exit 1; }
   mkdir -p "$D"
   D=$(cd "$D" && pwd)
@@ -65,11 +72,13 @@ pidfile = "$D/gunicorn.pid"
 accesslog = "$D/access.log"
 errorlog = "$D/gunicorn.log"
 control_socket_disable = True
+$TLS
 EOF
   # exec: no shell stays behind holding the caller's stdout and stderr open.
   (cd "$D" && OS_KEYSTONE_CONFIG_DIR="$D" exec setsid "$VENV/bin/gunicorn") </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 300); do
-    curl -sf -m 5 -o /dev/null "$URL/v3" && return 0
+    # -k: only "is it up"; the tests check certificates themselves.
+    curl -ksf -m 5 -o /dev/null "$URL/v3" && return 0
     sleep 0.2
   done
   echo "Keystone did not come up on $URL; $D/gunicorn.log says:" >&2

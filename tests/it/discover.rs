@@ -41,6 +41,11 @@ fn free_port() -> u16 {
 impl Keystone {
     /// Start a fresh Keystone; fails the test (never skips it) when it cannot be started.
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The same over HTTPS with `tls` = (CA, certificate, key), PEM files.
+    fn start_with(tls: Option<(&Path, &Path, &Path)>) -> Self {
         let venv = std::env::var_os("KS_VENV").map_or_else(
             || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/keystone/venv"),
             PathBuf::from,
@@ -52,21 +57,29 @@ impl Keystone {
         );
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let out = Command::new(script())
-            .arg("up")
+        let mut up = Command::new(script());
+        up.arg("up")
             .arg(dir.path())
             .arg(port.to_string())
-            .env("KS_VENV", &venv)
-            .output()
-            .unwrap();
+            .env("KS_VENV", &venv);
+        let mut http = reqwest::blocking::Client::builder();
+        let mut scheme = "http";
+        if let Some((ca, cert, key)) = tls {
+            up.env("KS_TLS_CERT", cert).env("KS_TLS_KEY", key);
+            http = http.add_root_certificate(
+                reqwest::Certificate::from_pem(&fs_err::read(ca).unwrap()).unwrap(),
+            );
+            scheme = "https";
+        }
+        let out = up.output().unwrap();
         assert!(
             out.status.success(),
             "Keystone could not be started: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::blocking::Client::new();
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let http = http.build().unwrap();
         let mut k = Self {
             dir,
             url,
@@ -1043,4 +1056,107 @@ fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager()
     assert_eq!(alert["labels"]["service_type"], "compute");
     assert_eq!(alert["labels"]["region"], "RegionOne");
     assert_eq!(alert["labels"]["severity"], "critical");
+}
+
+/// A private CA made with openssl: (dir, ca.pem, server.pem, server.key) for 127.0.0.1.
+fn private_ca() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n);
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .expect("openssl (Debian's openssl package)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=nminus test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    fs_err::write(
+        p("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    let (ca, cert, key) = (p("ca.pem"), p("server.pem"), p("server.key"));
+    (d, ca, cert, key)
+}
+
+/// Keystone over HTTPS with a private CA: trusted through clouds.yaml's `cacert`, refused
+/// (a clear TLS error, exit 2) without it.
+#[test]
+fn keystone_over_tls_with_a_private_ca() {
+    let (_d, ca, cert, key) = private_ca();
+    let ks = Keystone::start_with(Some((&ca, &cert, &key)));
+    assert!(ks.url.starts_with("https://"));
+    let clouds = ks.dir.path().join("tls-clouds.yaml");
+    let write = |cacert: Option<&Path>| {
+        fs_err::write(
+            &clouds,
+            format!(
+                "clouds:\n  test:\n{}    auth:\n      auth_url: {}/v3\n      username: admin\n      project_name: admin\n      user_domain_id: default\n      project_domain_id: default\n",
+                cacert.map(|c| format!("    cacert: {}\n", c.display())).unwrap_or_default(),
+                ks.url
+            ),
+        )
+        .unwrap();
+    };
+    ks.clouds_yaml("secret");
+    write(Some(&ca));
+    let (code, d, stderr) = run_json(ks.discover(&clouds));
+    assert_eq!(code, 0, "{stderr}\n{d:#}");
+    let idn = endpoint(&d, "identity", "RegionOne");
+    assert_eq!(idn["status"], "ok", "{idn:#}");
+    assert!(idn["url"].as_str().unwrap().starts_with("https://"));
+
+    write(None);
+    let (code, d, stderr) = run_json(ks.discover(&clouds));
+    assert_eq!(code, 2);
+    assert_eq!(d["keystone"]["error"]["kind"], "tls", "{d:#}");
+    assert!(stderr.contains("certificate"), "{stderr}");
 }
