@@ -27,7 +27,7 @@ an endpoint could not be read (everything else is still discovered and written).
 Examples:
   nminus discover --os-cloud prod --data /var/lib/nminus/data
   nminus discover --os-cloud prod --format json -o cloud.json --previous cloud-yesterday.json
-  nminus discover --os-cloud prod --site RegionOne=par1 --interface public
+  nminus discover --os-cloud prod --site RegionOne=par1 --interface public --policy openstack-n1
   nminus discover --os-cloud prod --interval 300 --listen 127.0.0.1:9184 --probe-interval 30";
 
 /// Output formats.
@@ -71,9 +71,13 @@ pub struct DiscoverArgs {
     /// Map a region to a site (`RegionOne=par1`); repeatable. A region not mapped is its own site.
     #[arg(long = "site", value_name = "REGION=SITE")]
     pub sites: Vec<String>,
-    /// Series allowed behind n (the policy's `series.max_lag`: 1 = n or n-1).
-    #[arg(long, default_value_t = 1)]
-    pub max_lag: usize,
+    /// Policy (shipped name or file) whose `series` rules judge each endpoint's service, as
+    /// `scan` judges the services on nodes (`max_lag`, `allow_previous_slurp`, severity).
+    #[arg(long, default_value = "default")]
+    pub policy: String,
+    /// Series allowed behind n for every endpoint, instead of the policy (1 = n or n-1).
+    #[arg(long)]
+    pub max_lag: Option<usize>,
     /// Endpoints inspected at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -139,7 +143,11 @@ fn options(a: &DiscoverArgs) -> anyhow::Result<discover::Options> {
         concurrency: usize::from(a.concurrency),
         interfaces: a.interface.clone(),
         sites,
-        max_lag: a.max_lag,
+        max_lag: a.max_lag.unwrap_or(1),
+        policy: Some(Arc::new(
+            crate::policy::load(&a.policy).map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?,
+        )),
+        max_lag_override: a.max_lag.is_some(),
     })
 }
 

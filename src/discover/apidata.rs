@@ -108,6 +108,8 @@ pub struct SeriesInfo {
     pub status: SeriesStatus,
     /// Chronological index (oldest = 0).
     pub ordinal: usize,
+    /// A SLURP release (upgrades may skip the next series).
+    pub slurp: bool,
 }
 
 /// What the series of an endpoint is, from its maximum version.
@@ -173,6 +175,8 @@ struct RawSeries {
     #[serde(rename = "release-id")]
     release_id: Option<serde_yaml::Value>,
     status: String,
+    #[serde(default)]
+    slurp: Option<serde_yaml::Value>,
 }
 
 /// Rows of a TSV with a header, as maps column -> value; a row with the wrong number of
@@ -290,11 +294,20 @@ impl ApiData {
                     .trim()
                     .to_owned(),
             });
+            // `slurp: yes` (YAML 1.1 spelling) and `slurp: true` alike.
+            let slurp = match &r.slurp {
+                Some(serde_yaml::Value::Bool(b)) => *b,
+                Some(serde_yaml::Value::String(s)) => {
+                    matches!(s.to_ascii_lowercase().as_str(), "yes" | "true" | "on" | "y")
+                }
+                _ => false,
+            };
             series.push(SeriesInfo {
                 name: r.name.to_ascii_lowercase(),
                 release_id,
                 status,
                 ordinal: i,
+                slurp,
             });
         }
         let ordinal: HashMap<String, usize> =

@@ -37,8 +37,12 @@ pub struct Options {
     pub interfaces: Vec<String>,
     /// Region → site (a region not listed is its own site).
     pub sites: BTreeMap<String, String>,
-    /// Series allowed behind n (policy `series.max_lag`).
+    /// Series allowed behind n when no policy rule applies (or `--max-lag` overrides it).
     pub max_lag: usize,
+    /// The policy whose `series` rules judge endpoints (as `scan` judges services on nodes).
+    pub policy: Option<Arc<crate::policy::Policy>>,
+    /// `max_lag` wins over the policy.
+    pub max_lag_override: bool,
 }
 
 /// Outcome for one endpoint.
@@ -172,11 +176,14 @@ pub struct Finding {
 /// The policy applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyView {
+    /// The policy whose series rules judged the endpoints (none: `max_lag` for all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// n.
     pub n: Option<String>,
-    /// Series allowed behind n.
+    /// Series allowed behind n where no policy rule applies.
     pub max_lag: usize,
-    /// The series allowed, newest first.
+    /// The series `max_lag` allows, newest first.
     pub allowed: Vec<String>,
 }
 
@@ -554,7 +561,8 @@ pub async fn inspect_all(
 }
 
 /// The policy view: n and the series allowed.
-pub fn policy_view(data: &ApiData, max_lag: usize) -> PolicyView {
+pub fn policy_view(data: &ApiData, opts: &Options) -> PolicyView {
+    let max_lag = opts.max_lag;
     let n = data.n();
     let allowed = n
         .map(|n| {
@@ -567,15 +575,44 @@ pub fn policy_view(data: &ApiData, max_lag: usize) -> PolicyView {
         })
         .unwrap_or_default();
     PolicyView {
+        name: opts
+            .policy
+            .as_ref()
+            .filter(|_| !opts.max_lag_override)
+            .map(|p| p.name.clone()),
         n: n.map(|s| s.name.clone()),
         max_lag,
         allowed,
     }
 }
 
+/// The policy's series rule for an endpoint: the first rule selecting the endpoint's project
+/// as an OpenStack service (`kinds: [openstack]`, `deliverable_types: [service]`) at its site.
+fn series_rule(opts: &Options, e: &EndpointRecord) -> Option<(String, crate::policy::SeriesRule)> {
+    if opts.max_lag_override {
+        return None;
+    }
+    let p = opts.policy.as_ref()?;
+    let name = e.project.as_deref()?;
+    let f = crate::policy::SubjectFacts {
+        kind: Some(crate::policy::SubjectKind::Openstack),
+        ecosystem: "openstack",
+        name,
+        deliverable_type: Some("service"),
+        purl: None,
+        node: "",
+        site: Some(&e.site),
+        cell: None,
+        labels: None,
+    };
+    p.rule_for(&f, |r| r.series.as_ref())
+        .map(|(r, s)| (r.name.clone(), s.clone()))
+}
+
 /// Findings of a discovery, against the previous one when there is one.
 pub fn findings(
     data: &ApiData,
+    opts: &Options,
     policy: &PolicyView,
     now: &[EndpointRecord],
     previous: Option<&Discovery>,
@@ -603,18 +640,42 @@ pub fn findings(
     for e in now {
         if let (Some(ev), Some(n)) = (&e.series, n_ordinal) {
             if let Some(s) = ev.series.as_deref().and_then(|s| data.series_named(s)) {
-                if s.ordinal + policy.max_lag < n {
+                let rule = series_rule(opts, e);
+                let (max_lag, severity, rule_name) = match &rule {
+                    Some((name, r)) => (r.max_lag as usize, r.severity, Some(name.clone())),
+                    None => (policy.max_lag, crate::model::Severity::High, None),
+                };
+                // The newest SLURP older than n, when the rule accepts it.
+                let slurp_ok = rule.as_ref().is_some_and(|(_, r)| r.allow_previous_slurp)
+                    && data
+                        .series()
+                        .iter()
+                        .rev()
+                        .find(|x| x.slurp && x.ordinal < n)
+                        .is_some_and(|x| x.ordinal == s.ordinal);
+                if s.ordinal + max_lag < n && !slurp_ok {
                     let mut evidence = ev.evidence.clone();
-                    evidence.push(format!(
-                        "policy: n = {}, allowed {} (max_lag {})",
-                        policy.n.as_deref().unwrap_or("?"),
-                        policy.allowed.join(", "),
-                        policy.max_lag
-                    ));
+                    evidence.push(match &rule_name {
+                        Some(r) => format!(
+                            "policy {} rule {r}: n = {}, max_lag {max_lag}",
+                            opts.policy.as_ref().map_or("", |p| p.name.as_str()),
+                            policy.n.as_deref().unwrap_or("?"),
+                        ),
+                        None => format!(
+                            "n = {}, max_lag {max_lag}",
+                            policy.n.as_deref().unwrap_or("?"),
+                        ),
+                    });
                     out.push(finding(
                         e,
                         FindingCode::SeriesBehindPolicy,
-                        Severity::High,
+                        match severity {
+                            crate::model::Severity::Critical | crate::model::Severity::High => {
+                                Severity::High
+                            }
+                            crate::model::Severity::Medium => Severity::Warning,
+                            _ => Severity::Info,
+                        },
                         format!(
                             "{} {} ({}) serves {} {}: series {}, {} behind n",
                             e.service_type,
@@ -711,7 +772,7 @@ pub async fn discover(
     now: String,
 ) -> anyhow::Result<(Discovery, Vec<Target>)> {
     let client = http::client(opts.limits, cfg.cacert.as_deref(), cfg.insecure)?;
-    let policy = policy_view(data, opts.max_lag);
+    let policy = policy_view(data, opts);
     let mut d = Discovery {
         schema: SCHEMA.into(),
         discovered_at: now,
@@ -745,13 +806,169 @@ pub async fn discover(
         .into_iter()
         .collect();
     d.endpoints = inspect_all(&client, &targets, data, opts).await;
-    d.findings = findings(data, &d.policy, &d.endpoints, previous);
+    d.findings = findings(data, opts, &d.policy, &d.endpoints, previous);
     Ok((d, targets))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn data() -> ApiData {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+        ApiData::load(
+            &d.join("openstack-api"),
+            &d.join("openstack-releases/data/series_status.yaml"),
+        )
+        .unwrap()
+    }
+
+    /// nova's final code maximum of `series`, read from the TSV itself.
+    fn nova_max(series: &str) -> ApiVersion {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/openstack-api/max-per-series-code.tsv");
+        let text = fs_err::read_to_string(d).unwrap();
+        let row = text
+            .lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|f| f[0] == "nova" && f[1] == series)
+            .unwrap();
+        ApiVersion::parse(row[2]).unwrap()
+    }
+
+    fn record(data: &ApiData, max: ApiVersion, status: EndpointStatus) -> EndpointRecord {
+        EndpointRecord {
+            service_type: "compute".into(),
+            catalog_type: "compute".into(),
+            known_type: true,
+            service_name: "nova".into(),
+            project: Some("nova".into()),
+            region: "RegionOne".into(),
+            site: "par1".into(),
+            interface: "public".into(),
+            url: "http://nova/v2.1".into(),
+            endpoint_id: "e".into(),
+            status,
+            http_status: Some(200),
+            latency_ms: Some(1),
+            documents: Vec::new(),
+            versions: Vec::new(),
+            version: Some("v2.1".into()),
+            min_microversion: ApiVersion::parse("2.1"),
+            max_microversion: Some(max),
+            max_version_id: None,
+            series: Some(data.implied_series("nova", max, true)),
+            errors: Vec::new(),
+        }
+    }
+
+    fn opts(policy: &str, max_lag: Option<usize>) -> Options {
+        Options {
+            limits: Limits::default(),
+            concurrency: 1,
+            interfaces: Vec::new(),
+            sites: BTreeMap::new(),
+            max_lag: max_lag.unwrap_or(1),
+            policy: Some(Arc::new(crate::policy::load(policy).unwrap())),
+            max_lag_override: max_lag.is_some(),
+        }
+    }
+
+    fn codes(f: &[Finding]) -> Vec<FindingCode> {
+        f.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn series_behind_policy_follows_the_policy_rules() {
+        let data = data();
+        let n = data.n().unwrap().ordinal;
+        let name = |k: usize| data.series()[n - k].name.clone();
+        // nova's maximum of n-1: allowed by openstack-n1, behind under strict (n only).
+        let r = record(&data, nova_max(&name(1)), EndpointStatus::Ok);
+        assert_eq!(
+            r.series.as_ref().unwrap().series.as_deref(),
+            Some(name(1).as_str())
+        );
+        let o = opts("openstack-n1", None);
+        assert!(findings(
+            &data,
+            &o,
+            &policy_view(&data, &o),
+            std::slice::from_ref(&r),
+            None
+        )
+        .is_empty());
+        let o = opts("strict", None);
+        let f = findings(
+            &data,
+            &o,
+            &policy_view(&data, &o),
+            std::slice::from_ref(&r),
+            None,
+        );
+        assert_eq!(codes(&f), [FindingCode::SeriesBehindPolicy]);
+        assert!(
+            f[0].evidence.iter().any(|e| e.contains("policy strict")),
+            "{f:?}"
+        );
+        // n-3 is behind n / n-1 whatever the policy says, with --max-lag 1.
+        let old = record(&data, nova_max(&name(3)), EndpointStatus::Ok);
+        let o = opts("strict", Some(1));
+        assert_eq!(
+            codes(&findings(&data, &o, &policy_view(&data, &o), &[old], None)),
+            [FindingCode::SeriesBehindPolicy]
+        );
+    }
+
+    #[test]
+    fn findings_against_the_previous_discovery() {
+        let data = data();
+        let n = data.n().unwrap();
+        let o = opts("openstack-n1", None);
+        let pv = policy_view(&data, &o);
+        let before = record(
+            &data,
+            nova_max(&data.series()[n.ordinal - 1].name),
+            EndpointStatus::Ok,
+        );
+        let prev = Discovery {
+            schema: SCHEMA.into(),
+            discovered_at: String::new(),
+            cloud: "c".into(),
+            keystone: KeystoneView {
+                auth_url: String::new(),
+                origin: String::new(),
+                token_expires_at: None,
+                error: None,
+            },
+            policy: pv.clone(),
+            services: Vec::new(),
+            regions: Vec::new(),
+            endpoints: vec![before.clone()],
+            findings: Vec::new(),
+        };
+        // Upgraded to n: a version change, nothing else.
+        let after = record(&data, nova_max(&n.name), EndpointStatus::Ok);
+        assert_eq!(
+            codes(&findings(&data, &o, &pv, &[after], Some(&prev))),
+            [FindingCode::VersionChanged]
+        );
+        // Down now.
+        let mut down = before.clone();
+        down.status = EndpointStatus::Unreachable;
+        down.series = None;
+        assert_eq!(
+            codes(&findings(&data, &o, &pv, &[down], Some(&prev))),
+            [FindingCode::EndpointStoppedAnswering]
+        );
+        // Another region appeared.
+        let mut other = before.clone();
+        other.region = "RegionTwo".into();
+        assert_eq!(
+            codes(&findings(&data, &o, &pv, &[before, other], Some(&prev))),
+            [FindingCode::NewEndpoint]
+        );
+    }
 
     #[test]
     fn document_urls_split_version_and_templates() {
