@@ -785,6 +785,22 @@ fn new_endpoint_appears_on_the_next_round_and_probes_export_metrics() {
         ),
         "{m}"
     );
+    // The exposition is valid for Prometheus' own linter.
+    let mut lint = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lint.stdin.take().unwrap().write_all(m.as_bytes()).unwrap();
+    let lint = lint.wait_with_output().unwrap();
+    assert!(
+        lint.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
     assert!(
         m.contains(&format!(
             "max_microversion=\"{}\"",
@@ -1159,4 +1175,60 @@ fn keystone_over_tls_with_a_private_ca() {
     assert_eq!(code, 2);
     assert_eq!(d["keystone"]["error"]["kind"], "tls", "{d:#}");
     assert!(stderr.contains("certificate"), "{stderr}");
+}
+
+/// Bad local input fails before any request, naming the file and what is wrong.
+#[test]
+fn bad_local_input_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let clouds = d.path().join("clouds.yaml");
+    fs_err::write(&clouds, "clouds:\n  prod:\n    auth:\n      auth_url: http://127.0.0.1:9/v3\n      username: u\n      password: p\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = nminus()
+            .arg("discover")
+            .arg("--data")
+            .arg(shared_data(""))
+            .args(args)
+            .env_clear()
+            .env("HOME", d.path())
+            .env("OS_CLIENT_CONFIG_FILE", &clouds)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, e) = run(&["--os-cloud", "staging"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        e.contains("no cloud `staging`") && e.contains("prod") && e.contains("clouds.yaml"),
+        "{e}"
+    );
+    let (code, e) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert!(e.contains("OS_AUTH_URL"), "{e}");
+    let (code, e) = run(&["--os-cloud", "prod", "--site", "RegionOne"]);
+    assert_eq!(code, Some(2));
+    assert!(e.contains("REGION=SITE"), "{e}");
+    let prev = d.path().join("prev.json");
+    fs_err::write(&prev, "{\"schema\": \"something-else/9\"}").unwrap();
+    let (code, e) = run(&["--os-cloud", "prod", "--previous", prev.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(e.contains("prev.json"), "{e}");
+    let (code, e) = run(&[
+        "--os-cloud",
+        "prod",
+        "--api-data",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(e.contains("service-types.json"), "{e}");
+    // Keystone not listening: one clear error, exit 2, the output still written.
+    let (code, e) = run(&["--os-cloud", "prod", "--timeout", "2"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        e.contains("cannot connect") && e.contains("127.0.0.1:9"),
+        "{e}"
+    );
 }
