@@ -213,108 +213,50 @@ async fn run_async(
     cfg: cloud::CloudConfig,
     opts: discover::Options,
     data: Arc<ApiData>,
-    mut previous: Option<Discovery>,
+    previous: Option<Discovery>,
 ) -> anyhow::Result<u8> {
     let metrics: probe::Shared = Arc::new(Mutex::new(probe::Metrics::default()));
-    if let Some(addr) = &a.listen {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("--listen {addr}"))?;
-        eprintln!(
-            "serving probe metrics on http://{}/metrics",
-            l.local_addr()?
-        );
-        tokio::spawn(probe::serve(l, metrics.clone()));
-    }
-    let interval = a
-        .interval
-        .or(a.listen.as_ref().map(|_| 300))
-        .map(|s| Duration::from_secs(s.max(1)));
-    let targets: Arc<Mutex<Vec<discover::Target>>> = Arc::default();
-    if a.listen.is_some() {
-        let (targets, metrics, data, opts, cfg) = (
-            targets.clone(),
-            metrics.clone(),
-            data.clone(),
-            opts.clone(),
-            cfg.clone(),
-        );
-        let every = Duration::from_secs(a.probe_interval.max(1));
-        tokio::spawn(async move {
-            let Ok(client) =
-                discover::http::client(opts.limits, cfg.cacert.as_deref(), cfg.insecure)
-            else {
-                return;
-            };
-            loop {
-                tokio::time::sleep(every).await;
-                let list = targets.lock().map(|t| t.clone()).unwrap_or_default();
-                let records = discover::inspect_all(&client, &list, &data, &opts).await;
-                if let Ok(mut m) = metrics.lock() {
-                    for r in records {
-                        let ord = series_ordinal(&data, &r);
-                        m.probe(r, ord);
-                    }
-                }
+    let server = match &a.listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--listen {addr}"))?;
+            eprintln!(
+                "serving probe metrics on http://{}/metrics",
+                l.local_addr()?
+            );
+            Some(tokio::spawn(probe::serve(l, metrics.clone())))
+        }
+        None => None,
+    };
+    let periodic = discover::service::Periodic {
+        cfg,
+        data,
+        opts,
+        interval: a
+            .interval
+            .or(a.listen.as_ref().map(|_| 300))
+            .map(|s| Duration::from_secs(s.max(1))),
+        probe_interval: a
+            .listen
+            .as_ref()
+            .map(|_| Duration::from_secs(a.probe_interval.max(1))),
+        rounds: a.rounds,
+        metrics,
+    };
+    let last = periodic
+        .run(previous, super::collect::now_rfc3339, |d| {
+            write_output(a, d)?;
+            if let Some(e) = &d.keystone.error {
+                eprintln!("error: {}", super::terminal_text(&e.message));
             }
-        });
+            Ok(())
+        })
+        .await;
+    if let Some(s) = server {
+        s.abort();
     }
-    let mut round = 0u64;
-    loop {
-        round += 1;
-        let (d, found) = discover::discover(
-            &cfg,
-            &data,
-            &opts,
-            previous.as_ref(),
-            super::collect::now_rfc3339(),
-        )
-        .await?;
-        if a.listen.is_some() {
-            let at = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-            if let Ok(mut m) = metrics.lock() {
-                let ok = d.keystone.error.is_none();
-                m.discovery(
-                    ok,
-                    &d.endpoints
-                        .iter()
-                        .map(discover::EndpointRecord::key)
-                        .collect::<Vec<_>>(),
-                    at,
-                );
-                if ok {
-                    for r in &d.endpoints {
-                        m.probe(r.clone(), series_ordinal(&data, r));
-                    }
-                }
-            }
-            if d.keystone.error.is_none() {
-                if let Ok(mut t) = targets.lock() {
-                    *t = found;
-                }
-            }
-        }
-        write_output(a, &d)?;
-        if let Some(e) = &d.keystone.error {
-            eprintln!("error: {}", super::terminal_text(&e.message));
-        }
-        let code = exit_code(&d);
-        if d.keystone.error.is_none() {
-            previous = Some(d);
-        }
-        match interval {
-            Some(i) if a.rounds.is_none_or(|n| round < n) => tokio::time::sleep(i).await,
-            _ => return Ok(code),
-        }
-    }
-}
-
-fn series_ordinal(data: &ApiData, r: &discover::EndpointRecord) -> Option<usize> {
-    r.series
-        .as_ref()
-        .and_then(|e| e.series.as_deref())
-        .and_then(|s| data.series_named(s))
-        .map(|s| s.ordinal)
+    Ok(exit_code(&last?))
 }
 
 fn exit_code(d: &Discovery) -> u8 {

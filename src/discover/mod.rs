@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod http;
 pub mod keystone;
 pub mod probe;
+pub mod service;
 pub mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
