@@ -90,6 +90,23 @@ impl Serialize for ApiVersion {
     }
 }
 
+impl schemars::JsonSchema for ApiVersion {
+    fn schema_name() -> String {
+        "ApiVersion".into()
+    }
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            string: Some(Box::new(schemars::schema::StringValidation {
+                pattern: Some(r"^[0-9]+\.[0-9]+$".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
 impl<'de> Deserialize<'de> for ApiVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -113,7 +130,7 @@ pub struct SeriesInfo {
 }
 
 /// What the series of an endpoint is, from its maximum version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeriesEvidence {
     /// The series whose code can serve exactly this maximum, oldest first (several when the
     /// maximum did not move between series; empty when it cannot be told).

@@ -27,6 +27,18 @@ use versions::{Document, ListedVersion};
 /// The schema id of the JSON output; bumped on any incompatible change.
 pub const SCHEMA: &str = "nminus-discovery/1";
 
+/// The JSON schema of [`Discovery`], as published in `reports/schema/discovery-v1.json`.
+pub fn discovery_schema() -> serde_json::Value {
+    let mut s = serde_json::to_value(schemars::schema_for!(Discovery)).unwrap_or_default();
+    if let Some(o) = s.as_object_mut() {
+        o.insert(
+            "$id".to_owned(),
+            serde_json::Value::String("urn:nminus:schema:discovery-v1".to_owned()),
+        );
+    }
+    s
+}
+
 /// Settings of a discovery.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -47,7 +59,7 @@ pub struct Options {
 }
 
 /// Outcome for one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointStatus {
     /// A version document was read.
@@ -59,7 +71,7 @@ pub enum EndpointStatus {
 }
 
 /// One catalogued endpoint and what it said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointRecord {
     /// Official service type (`block-storage`), or the catalog's when the registry does not know it.
     pub service_type: String,
@@ -126,7 +138,9 @@ impl EndpointRecord {
 }
 
 /// Finding codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingCode {
     /// The implied series is behind policy (older than n - max_lag).
@@ -142,7 +156,9 @@ pub enum FindingCode {
 }
 
 /// Severity of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// Informational.
@@ -154,7 +170,7 @@ pub enum Severity {
 }
 
 /// A finding about an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Code.
     pub code: FindingCode,
@@ -175,7 +191,7 @@ pub struct Finding {
 }
 
 /// The policy applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PolicyView {
     /// The policy whose series rules judged the endpoints (none: `max_lag` for all).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,7 +205,7 @@ pub struct PolicyView {
 }
 
 /// Keystone's part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeystoneView {
     /// The auth URL.
     pub auth_url: String,
@@ -204,7 +220,7 @@ pub struct KeystoneView {
 }
 
 /// A service of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceView {
     /// Official type.
     pub service_type: String,
@@ -219,7 +235,7 @@ pub struct ServiceView {
 }
 
 /// A discovery (the JSON output).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Discovery {
     /// [`SCHEMA`].
     pub schema: String,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::apidata::ApiVersion;
 
 /// One API version listed by a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListedVersion {
     /// `v2.1`, `v3.14`.
     pub id: String,

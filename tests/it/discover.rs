@@ -475,6 +475,7 @@ fn discover_real_keystone_two_regions_samples_and_hostile_endpoints() {
     eprintln!("discovery took {:?}", t.elapsed());
     assert_eq!(code, 2, "endpoints could not be read: exit 2\n{stderr}");
     assert_eq!(d["schema"], "nminus-discovery/1");
+    validate(&d);
     assert_eq!(d["regions"], json!(["RegionOne", "RegionTwo"]));
 
     // Identity (keystone itself, bootstrapped): three interfaces; its id implies a series.
@@ -1230,5 +1231,36 @@ fn bad_local_input_is_named() {
     assert!(
         e.contains("cannot connect") && e.contains("127.0.0.1:9"),
         "{e}"
+    );
+}
+
+#[test]
+fn discovery_schema_is_published_and_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema/discovery-v1.json");
+    let want = serde_json::to_string_pretty(&nminus::discover::discovery_schema()).unwrap() + "\n";
+    if std::env::var_os("NMINUS_BLESS").is_some() {
+        fs_err::write(&path, &want).unwrap();
+    }
+    let have = fs_err::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        have, want,
+        "reports/schema/discovery-v1.json drifted from the types: NMINUS_BLESS=1 cargo test discovery_schema"
+    );
+}
+
+/// A discovery's JSON against the published schema.
+fn validate(d: &Value) {
+    let schema = nminus::discover::discovery_schema();
+    let compiled = jsonschema::JSONSchema::compile(&schema).expect("schema compiles");
+    let msgs: Vec<String> = match compiled.validate(d) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .take(10)
+            .collect(),
+    };
+    assert!(
+        msgs.is_empty(),
+        "discovery does not match its schema: {msgs:#?}"
     );
 }
