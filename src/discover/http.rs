@@ -93,7 +93,11 @@ pub fn client(
     let mut b = reqwest::Client::builder()
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
-        .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+        .redirect(if limits.max_redirects == 0 {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(limits.max_redirects)
+        })
         .user_agent(concat!("nminus/", env!("CARGO_PKG_VERSION"), " discover"))
         .https_only(false);
     if let Some(p) = cacert {

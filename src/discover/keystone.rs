@@ -197,6 +197,15 @@ pub async fn authenticate(
             ),
         });
     }
+    if (300..400).contains(&a.status) {
+        return Err(Failure {
+            kind: FailKind::Redirects,
+            message: format!(
+                "POST {url}: HTTP {}: Keystone redirects, and credentials are not sent on to another URL: give the final auth_url",
+                a.status
+            ),
+        });
+    }
     if !(200..300).contains(&a.status) {
         return Err(Failure {
             kind: FailKind::HttpStatus,

@@ -806,7 +806,13 @@ pub async fn discover(
         endpoints: Vec::new(),
         findings: Vec::new(),
     };
-    let token = match keystone::authenticate(&client, cfg, opts.limits).await {
+    // Credentials are never re-sent to wherever a redirect points: Keystone gets no redirects.
+    let no_redirects = Limits {
+        max_redirects: 0,
+        ..opts.limits
+    };
+    let auth_client = http::client(no_redirects, cfg.cacert.as_deref(), cfg.insecure)?;
+    let token = match keystone::authenticate(&auth_client, cfg, no_redirects).await {
         Ok(t) => t,
         Err(f) => {
             d.keystone.error = Some(f);

@@ -1232,6 +1232,22 @@ fn bad_local_input_is_named() {
         e.contains("cannot connect") && e.contains("127.0.0.1:9"),
         "{e}"
     );
+    // An auth URL that redirects: the password is not sent on.
+    let redirector = Samples::start(vec![("/v3/auth/tokens", Reply::RedirectLoop)]);
+    fs_err::write(
+        &clouds,
+        format!(
+            "clouds:\n  prod:\n    auth:\n      auth_url: {}\n      username: u\n      password: p\n",
+            redirector.url("/v3")
+        ),
+    )
+    .unwrap();
+    let (code, e) = run(&["--os-cloud", "prod", "--timeout", "2"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        e.contains("HTTP 302") && e.contains("credentials are not sent on"),
+        "{e}"
+    );
 }
 
 #[test]
