@@ -9,6 +9,7 @@
 
 mod agent;
 mod collect;
+mod discover;
 mod docs;
 mod node;
 mod plan;
@@ -105,6 +106,9 @@ pub enum Command {
     Agent(Lazy<agent::AgentArgs>),
     /// Ask a server or a store about the fleet: nodes, findings, where a package runs, diffs.
     Query(Lazy<query::QueryArgs>),
+    /// Discover the cloud through its APIs: Keystone's catalog, each endpoint's versions and the
+    /// series its maximum microversion implies; optionally probe them for Prometheus.
+    Discover(Lazy<discover::DiscoverArgs>),
     /// Operator actions on the node registry (revoke a node's token).
     #[command(subcommand)]
     Node(Lazy<node::NodeCommand>),
@@ -183,6 +187,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Agent(a) => agent::run(&a),
         Command::Query(a) => query::run(&a),
         Command::Node(c) => node::run(&c),
+        Command::Discover(a) => discover::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     };

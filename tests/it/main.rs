@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod collect;
 mod currency;
+mod discover;
 mod faults;
 mod fuzz_replay;
 mod hostile;
