@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod collect;
 mod currency;
+mod exposure;
 mod fuzz_replay;
 mod images;
 mod plan;
