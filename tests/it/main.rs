@@ -7,6 +7,7 @@ mod cli;
 mod collect;
 mod currency;
 mod discover;
+mod exposure;
 mod faults;
 mod fuzz_replay;
 mod hostile;
