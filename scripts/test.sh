@@ -28,6 +28,10 @@ command -v file >/dev/null || missing+=(file)
 # postgresql: tests/it/store.rs and serve.rs start ephemeral clusters; prometheus: promtool.
 test -x /usr/lib/postgresql/15/bin/initdb || missing+=(postgresql)
 command -v promtool >/dev/null || missing+=(prometheus)
+# prometheus-alertmanager, python3-venv: tests/it/discover.rs (alert delivery; a real Keystone).
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v curl >/dev/null || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing reference tools: ${missing[*]}" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -47,6 +51,9 @@ if [ ! -d target/semver-ref/node_modules/semver ]; then
   mkdir -p target/semver-ref
   npm install --silent --no-audit --no-fund --prefix target/semver-ref semver@7 >/dev/null
 fi
+
+# A real Keystone from the Python package index for tests/it/discover.rs, in target/ (reused).
+scripts/keystone-test-env.sh install
 
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc

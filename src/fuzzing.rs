@@ -8,7 +8,7 @@ use crate::model::Location;
 use crate::version::{Scheme, Version};
 
 /// Every fuzz target name (a folder under `fuzz/corpus/` and a binary in `fuzz/Cargo.toml`).
-pub const TARGETS: [&str; 9] = [
+pub const TARGETS: [&str; 11] = [
     "version_parse",
     "dpkg_status",
     "apk_installed",
@@ -18,6 +18,8 @@ pub const TARGETS: [&str; 9] = [
     "cargo_lock",
     "requirements",
     "git_http",
+    "image_reader",
+    "policy",
 ];
 
 /// Run the harness of `target` on `data`. Panics on an unknown target name.
@@ -128,7 +130,71 @@ pub fn run(target: &str, data: &[u8]) {
                 let _ = crate::collect::lockfile::parse_lockfile(kind, &text, &loc);
             }
         }
+        "image_reader" => image_reader(data),
+        "policy" => {
+            let text = String::from_utf8_lossy(data);
+            let parsed = crate::policy::parse(&text, "fuzz.yaml");
+            // What the nesting pre-scan refuses never reaches the parser, and says where.
+            if let Some(line) = crate::policy::yaml_too_deep(&text) {
+                let e = parsed.expect_err("a document nested too deeply was accepted");
+                assert_eq!(e.0.len(), 1);
+                assert_eq!(e.0[0].line, Some(line));
+            }
+        }
         other => panic!("unknown fuzz target `{other}`"),
+    }
+}
+
+/// Small bounds, so that a run spends its time on shapes rather than sizes.
+fn fuzz_limits() -> crate::collect::image::Limits {
+    crate::collect::image::Limits {
+        max_layer_bytes: 1 << 20,
+        max_total_bytes: 4 << 20,
+        max_entries: 10_000,
+        max_kept_file: 1 << 20,
+        max_kept_total: 2 << 20,
+        max_json: 64 << 10,
+        max_path_bytes: 4096,
+        max_depth: 32,
+        max_nodes: 5_000,
+        max_name_bytes: 1 << 20,
+    }
+}
+
+/// The image reader: the bytes as a layer blob (applied to a tree, then collected), and as an
+/// image archive (`docker save` or OCI layout tar, any compression). Invariants: the tree stays
+/// within its bounds, and resolving every listed path stays inside it.
+fn image_reader(data: &[u8]) {
+    use crate::collect::image::{self, layer, memfs::MemFs};
+    use crate::collect::{CollectOptions, Root};
+    let limits = fuzz_limits();
+    let mut budget = layer::Budget::new(&limits);
+    if let Ok(l) = layer::parse_layer(data, &limits, &mut budget) {
+        let mut fs = MemFs::with_limits(limits.fs());
+        let _ = layer::apply(&mut fs, &l);
+        assert!(fs.len() <= limits.max_nodes, "{} nodes", fs.len());
+        let root = Root::mem(std::sync::Arc::new(fs), "image:fuzz");
+        let inv = crate::collect::collect_root(&root, &CollectOptions::default());
+        for p in &inv.packages {
+            assert!(p.location.path.starts_with('/'), "{}", p.location.path);
+        }
+        for (name, _) in root.entries("/") {
+            if let Some(c) = root.canonical(&format!("/{name}")) {
+                assert!(c.starts_with('/'), "{c}");
+            }
+        }
+    }
+    if let Ok(images) = image::load_reader(data, "fuzz", &limits) {
+        let opts = image::ImageOptions {
+            limits: limits.clone(),
+            catalog: None,
+        };
+        for img in &images {
+            if let Some(fs) = &img.fs {
+                assert!(fs.len() <= limits.max_nodes);
+            }
+            let _ = image::collect_loaded(img, &opts);
+        }
     }
 }
 

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod analyze;
 pub mod cli;
 pub mod collect;
+pub mod discover;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;

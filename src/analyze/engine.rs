@@ -229,6 +229,10 @@ impl Analyzer {
         } else {
             Vec::new()
         };
+        // The operator's own advisories not whole: every report incomplete (exit 2).
+        if let Some(n) = loaded.local_incomplete(cfg.local_advisories.as_deref()) {
+            not_judged.push(n);
+        }
         let index = AdvisoryIndex::from_feeds(loaded.advisories);
         let mut analyzer = Self::from_parts(
             index,

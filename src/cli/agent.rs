@@ -221,7 +221,11 @@ fn once(agent: &Agent, file: Option<&Path>) -> u8 {
         Some(p) => match read_inventory(agent, p) {
             Ok(inv) => agent.deliver(&inv),
             Err(e) => {
-                eprintln!("error: {}: {e:#}", agent.node());
+                eprintln!(
+                    "error: {}: {}",
+                    agent.node(),
+                    super::terminal_text(&format!("{e:#}"))
+                );
                 return super::EXIT_ERROR;
             }
         },
@@ -254,7 +258,11 @@ fn once(agent: &Agent, file: Option<&Path>) -> u8 {
             super::EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", agent.node());
+            eprintln!(
+                "error: {}: {}",
+                agent.node(),
+                super::terminal_text(&e.to_string())
+            );
             super::EXIT_ERROR
         }
     }

@@ -152,14 +152,15 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
         inv.services.len(),
         inv.images.len(),
         inv.problems.len(),
-        root_path.as_ref().map_or_else(
+        super::terminal_line(&root_path.as_ref().map_or_else(
             || format!("{} image(s)", a.images.len()),
             |r| r.display().to_string()
-        ),
+        )),
         elapsed.as_millis()
     );
+    // A node's file names and contents end up in problems: never raw on the terminal.
     for p in inv.problems.iter().take(20) {
-        eprintln!("problem: {p}");
+        eprintln!("problem: {}", super::terminal_line(&p.to_string()));
     }
     if inv.problems.len() > 20 {
         eprintln!(

@@ -9,6 +9,7 @@
 
 mod agent;
 mod collect;
+mod discover;
 mod docs;
 mod node;
 mod plan;
@@ -105,6 +106,9 @@ pub enum Command {
     Agent(Lazy<agent::AgentArgs>),
     /// Ask a server or a store about the fleet: nodes, findings, where a package runs, diffs.
     Query(Lazy<query::QueryArgs>),
+    /// Discover the cloud through its APIs: Keystone's catalog, each endpoint's versions and the
+    /// series its maximum microversion implies; optionally probe them for Prometheus.
+    Discover(Lazy<discover::DiscoverArgs>),
     /// Operator actions on the node registry (revoke a node's token).
     #[command(subcommand)]
     Node(Lazy<node::NodeCommand>),
@@ -183,6 +187,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Agent(a) => agent::run(&a),
         Command::Query(a) => query::run(&a),
         Command::Node(c) => node::run(&c),
+        Command::Discover(a) => discover::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     };
@@ -198,6 +203,19 @@ pub(crate) fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(s.chars().map(|c| if bad(c) { '?' } else { c }).collect())
+}
+
+/// One line for a terminal: every control character shown as `?`, newline and tab too, so that
+/// a node's string can neither move the cursor nor forge a line of its own (problems, warnings).
+pub(crate) fn terminal_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    )
 }
 
 fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
@@ -216,7 +234,7 @@ fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", terminal_text(&msg));
             ExitCode::from(EXIT_ERROR)
         }
     }

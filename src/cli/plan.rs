@@ -363,7 +363,7 @@ fn emit(plan: &crate::model::Plan, a: &CommonArgs, input: &dyn PlanInput) -> any
     let files = render(plan, a.format);
     write_files(&files, a.format, a.output.as_deref())?;
     for p in input.problems() {
-        eprintln!("warning: {p}");
+        eprintln!("warning: {}", super::terminal_line(&p.to_string()));
     }
     Ok(if input.problems().is_empty() {
         super::EXIT_OK

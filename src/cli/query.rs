@@ -7,7 +7,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::de::DeserializeOwned;
 
 use crate::analyze::{AdvisoryIndex, Analyzer, Catalogs};
-use crate::model::{Finding, FindingCode, Severity};
+use std::collections::BTreeMap;
+
+use crate::model::{DeliverableCurrency, Finding, FindingCode, Inventory, Report, Severity};
+use crate::releases::openstack::OpenStackCatalog;
 use crate::serve::query::{self, NodeDiff, NodeView};
 use crate::store::{FindingFilter, Millis, PackageHolder};
 
@@ -17,7 +20,9 @@ use crate::store::{FindingFilter, Millis, PackageHolder};
   nminus query --server http://nminus:8080 nodes --status stale
   nminus query --db sqlite:///var/lib/nminus/fleet.db findings --site par1 --severity high
   nminus query --server http://nminus:8080 where openssl@3.0.11-1~deb12u2
-  nminus query --server http://nminus:8080 diff par1 --since 2026-01-01")]
+  nminus query --server http://nminus:8080 diff par1 --since 2026-01-01
+  nminus query --server http://nminus:8080 openstack --site par1
+  nminus query --db sqlite:///var/lib/nminus/fleet.db --data /var/lib/nminus/data openstack")]
 pub struct QueryArgs {
     /// The server's base URL.
     #[arg(long, env = "NMINUS_SERVER", conflicts_with = "db", global = true)]
@@ -99,6 +104,19 @@ pub enum QueryCommand {
         /// `YYYY-MM-DD` or an RFC 3339 time.
         #[arg(long)]
         since: String,
+    },
+    /// The OpenStack currency of every deliverable of every node, compliant or not: series,
+    /// status, lag from n, newest release of its series and how many releases behind.
+    Openstack {
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this node.
+        #[arg(long)]
+        node: Option<String>,
+        /// The data directory holding `openstack-releases` (`--db` only; a server uses its own).
+        #[arg(long, default_value = "/var/lib/nminus/data")]
+        data: std::path::PathBuf,
     },
 }
 
@@ -298,6 +316,42 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             };
             emit(a.format, &all, &mut out, |o| diff_text(&all, o))?;
         }
+        QueryCommand::Openstack { site, node, data } => {
+            let (rows, sites): (Vec<DeliverableCurrency>, BTreeMap<String, String>) = match &src {
+                Source::Server { .. } => {
+                    let r: Report = src.get("/v1/report.json", &[])?;
+                    let sites = r
+                        .nodes
+                        .iter()
+                        .filter_map(|n| Some((n.id.clone(), n.site.clone()?)))
+                        .collect();
+                    (r.openstack, sites)
+                }
+                Source::Db { rt, store, .. } => {
+                    let dir = data.join("openstack-releases");
+                    let (cat, _) = OpenStackCatalog::load(&dir).with_context(|| {
+                        format!("openstack/releases in {} (give --data, the directory `nminus sync` keeps)", data.display())
+                    })?;
+                    let invs = rt.block_on(current_inventories(store.as_ref()))?;
+                    let today = now.to_datetime().date();
+                    let sites = invs
+                        .iter()
+                        .filter_map(|i| Some((i.node.id.clone(), i.node.site.clone()?)))
+                        .collect();
+                    let rows = invs
+                        .iter()
+                        .flat_map(|i| crate::fleet::currency(i, &cat, today))
+                        .collect();
+                    (rows, sites)
+                }
+            };
+            let all: Vec<DeliverableCurrency> = rows
+                .into_iter()
+                .filter(|r| node.as_ref().is_none_or(|n| &r.node == n))
+                .filter(|r| site.as_ref().is_none_or(|s| sites.get(&r.node) == Some(s)))
+                .collect();
+            emit(a.format, &all, &mut out, |o| openstack_table(&all, o))?;
+        }
     }
     if !matches!(a.format, QueryFormat::Json) {
         let text = String::from_utf8_lossy(&out);
@@ -468,4 +522,65 @@ fn diff_text(v: &[NodeDiff], out: &mut Vec<u8>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every node's current inventory, in pages.
+async fn current_inventories(
+    store: &dyn crate::store::Store,
+) -> Result<Vec<Inventory>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let batch = store.current_inventories(&after, 256).await?;
+        let Some(last) = batch.last() else { break };
+        after.clone_from(&last.node);
+        out.extend(batch.into_iter().map(|c| c.inventory));
+    }
+    Ok(out)
+}
+
+fn openstack_table(v: &[DeliverableCurrency], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut rows = vec![[
+        "NODE",
+        "DELIVERABLE",
+        "INSTALLED",
+        "SERIES",
+        "STATUS",
+        "LAG",
+        "NEWEST",
+        "BEHIND",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for d in v {
+        let series = match (&d.series, &d.release_id) {
+            (Some(s), Some(id)) => format!("{id} {s}"),
+            (Some(s), None) => s.clone(),
+            _ => "unknown".to_owned(),
+        };
+        let series = match (&d.based_on, d.commits_after) {
+            (Some(b), Some(c)) => format!("{series} (build on {b} +{c})"),
+            _ => series,
+        };
+        rows.push(vec![
+            d.node.clone(),
+            d.deliverable.clone(),
+            d.version.clone(),
+            series,
+            d.status.clone().unwrap_or_else(|| "-".to_owned()),
+            d.lag.map_or_else(
+                || "-".to_owned(),
+                |l| {
+                    if l == 0 {
+                        "n".to_owned()
+                    } else {
+                        format!("n-{l}")
+                    }
+                },
+            ),
+            d.newest_in_series.clone().unwrap_or_else(|| "-".to_owned()),
+            d.behind.map_or_else(|| "-".to_owned(), |b| b.to_string()),
+        ]);
+    }
+    columns(&rows, out)
 }

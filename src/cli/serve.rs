@@ -7,17 +7,28 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::analyze::{Analyzer, AnalyzerConfig};
-use crate::serve::{AppState, ServeOptions};
+use crate::serve::{Access, ApiTokens, AppState, Endpoints, Limits, Role, ServeOptions, TlsFiles};
 
 /// Arguments of `nminus serve`.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Agents enroll with the enrollment secret and push with their own token (see `nminus agent`).
+Reads, re-analysis and /metrics need an API token with a role (--api-tokens-file); without one,
+serve refuses to start unless given --insecure-no-auth on a loopback address.
 
 Examples:
   nminus serve --db sqlite:///var/lib/nminus/fleet.db --data /var/lib/nminus/data \\
-      --listen 0.0.0.0:8080 --enroll-secret-file /etc/nminus/enroll-secret --reanalyze-interval 1h
-  nminus serve --db postgres://nminus@db.example/nminus --data /var/lib/nminus/data --listen :8080
+      --listen 0.0.0.0:8443 --tls-cert /etc/nminus/tls/cert.pem --tls-key /etc/nminus/tls/key.pem \\
+      --enroll-secret-file /etc/nminus/enroll-secret --api-tokens-file /etc/nminus/api-tokens \\
+      --reanalyze-interval 1h
+  nminus serve --db postgres://nminus@db.example/nminus --data /var/lib/nminus/data --listen :8080 \\
+      --api-tokens-file /etc/nminus/api-tokens --metrics-listen 10.0.0.5:9180
+  nminus serve --db sqlite://fleet.db --data ./data --insecure-no-auth     # a laptop, loopback only
+
+A tokens file holds one token a line, `ROLE SHA256 [NAME]`, ROLE one of metrics, read, operate,
+admin, and the sha256 of the token, never the token:
+  t=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'); printf 'read %s grafana\\n' \\
+      \"$(printf %s \"$t\" | sha256sum | cut -d' ' -f1)\" >> /etc/nminus/api-tokens
 
 Endpoints: POST /v1/enroll, /v1/inventories, /v1/reanalyze; GET /v1/nodes[/ID[/history]],
 /v1/findings, /v1/where, /v1/diff, /v1/report.json, /v1/report.html, /healthz, /readyz, /metrics."
@@ -51,9 +62,32 @@ pub struct ServeArgs {
     /// File holding the enrollment secret (without it, enrollment is disabled).
     #[arg(long, env = "NMINUS_ENROLL_SECRET_FILE")]
     pub enroll_secret_file: Option<PathBuf>,
-    /// File holding a token required on reads and on `POST /v1/reanalyze`.
+    /// API tokens with roles, one a line: `ROLE SHA256 [NAME]` (ROLE: `metrics`, `read`,
+    /// `operate`, `admin`; the sha256 of the token in hex, never the token itself).
+    #[arg(long, env = "NMINUS_API_TOKENS_FILE")]
+    pub api_tokens_file: Option<PathBuf>,
+    /// File holding one API token in clear, with the `admin` role (prefer --api-tokens-file,
+    /// which holds only hashes).
     #[arg(long, env = "NMINUS_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+    /// Serve without API tokens: anyone who reaches the port reads every inventory and starts
+    /// re-analyses. Refused unless --listen is a loopback address.
+    #[arg(long, conflicts_with_all = ["api_tokens_file", "api_token_file"])]
+    pub insecure_no_auth: bool,
+    /// Also serve `/metrics` without a token on this address (plain HTTP; an interface only
+    /// the monitoring network reaches). On --listen, `/metrics` needs a `metrics` token.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first).
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Agents must present a client certificate signed by these PEM CA certificates to enroll
+    /// and push (`nminus agent --client-cert`); readers still use API tokens.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Reload the feeds and re-analyze the fleet when they, the policy or the date changed, this
     /// often (`30m`, `1h`); also run `nminus sync` on the data directory, e.g. from a timer.
     #[arg(long, value_parser = parse_duration)]
@@ -61,6 +95,28 @@ pub struct ServeArgs {
     /// Largest request body accepted, after decompression (`64MiB`, `500k`).
     #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     pub body_limit: usize,
+    /// Time a client has to send a request's head, from the connection's start or its
+    /// previous response (also how long an idle connection stays open).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Time a client has to send a whole request body.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// Time a response write may make no progress before the connection is closed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+    /// Connections open at once (default: 16384, or the open-file limit less 128 when lower;
+    /// the soft limit is raised to the hard one at start). At the cap the oldest idle
+    /// connection is closed to make room.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Memory for the pushes read, parsed and judged at once (a push is charged its size on
+    /// the wire and four times its decoded size); pushes beyond it wait, then get 503.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub push_memory: usize,
+    /// Pushes a node may make per minute, after a burst of 200 (0: no limit); more get 429.
+    #[arg(long, default_value_t = crate::serve::limits::DEFAULT_PUSH_RATE)]
+    pub push_rate_limit: u32,
     /// Keep findings of superseded analysis runs this long.
     #[arg(long, default_value = "90d", value_parser = parse_duration)]
     pub retain: Duration,
@@ -110,6 +166,81 @@ pub(super) fn parse_size(s: &str) -> Result<usize, String> {
     Ok(n.saturating_mul(m))
 }
 
+/// Who may read: the tokens given, or everyone with --insecure-no-auth on loopback; refuses to
+/// go on with neither.
+fn access(a: &ServeArgs, listen: &str) -> anyhow::Result<Access> {
+    if a.insecure_no_auth {
+        let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(listen)
+            .with_context(|| format!("--listen `{listen}`"))?
+            .collect();
+        if addrs.is_empty() || !addrs.iter().all(|s| s.ip().is_loopback()) {
+            anyhow::bail!(
+                "--insecure-no-auth is allowed only on a loopback --listen (127.0.0.1, ::1), not `{listen}`\n\
+                 hint: give API tokens with --api-tokens-file FILE (see `nminus serve --help`)"
+            );
+        }
+        tracing::warn!(
+            "--insecure-no-auth: anyone who reaches {listen} reads every inventory and starts re-analyses"
+        );
+        return Ok(Access::Open);
+    }
+    let mut tokens = ApiTokens::new();
+    if let Some(f) = &a.api_tokens_file {
+        let text = fs_err::read_to_string(f)?;
+        tokens = ApiTokens::parse(&text, &f.display().to_string())?;
+        anyhow::ensure!(!tokens.is_empty(), "`{}` holds no token", f.display());
+    }
+    if let Some(f) = &a.api_token_file {
+        tokens = tokens.with_token(&read_secret(f)?, Role::Admin, "--api-token-file");
+    }
+    if tokens.is_empty() {
+        anyhow::bail!(
+            "refusing to serve without API tokens: every inventory would be open to anyone who reaches `{listen}`\n\
+             hint: give --api-tokens-file FILE (lines `ROLE SHA256 [NAME]`, see `nminus serve --help`), \
+             or --insecure-no-auth with a loopback --listen such as 127.0.0.1:8080"
+        );
+    }
+    Ok(Access::Tokens(tokens))
+}
+
+/// `:8080` = every interface.
+fn listen_addr(s: &str) -> String {
+    if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Warn when an existing SQLite database can be read by others (new ones are created 0600).
+fn check_db_mode(db: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(path) = db
+            .strip_prefix("sqlite://")
+            .or_else(|| db.strip_prefix("sqlite:"))
+            .and_then(|p| p.split('?').next())
+        else {
+            return;
+        };
+        for p in [
+            path.to_owned(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            if let Ok(m) = std::fs::metadata(&p) {
+                if m.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        "`{p}` is readable by other users (mode {:o}): chmod 600 it",
+                        m.permissions().mode() & 0o777
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn read_secret(p: &PathBuf) -> anyhow::Result<String> {
     let s = fs_err::read_to_string(p)?;
     let s = s.trim().to_owned();
@@ -135,6 +266,24 @@ pub(super) fn init_logging() {
 
 pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     init_logging();
+    let listen = listen_addr(&a.listen);
+    let access = access(a, &listen)?;
+    let tls = a
+        .tls_cert
+        .as_ref()
+        .zip(a.tls_key.as_ref())
+        .map(|(cert, key)| {
+            crate::serve::tls_acceptor(&TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: a.tls_client_ca.clone(),
+            })
+        })
+        .transpose()?;
+    // The database, its -wal and -shm, and anything else this process creates: owner only.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    check_db_mode(&a.db);
     if let Some(l) = a.local_advisories.as_ref().filter(|l| !l.is_dir()) {
         anyhow::bail!("--local-advisories `{}` is not a directory", l.display());
     }
@@ -174,7 +323,16 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
     }
     let options = ServeOptions {
         enroll_secret: a.enroll_secret_file.as_ref().map(read_secret).transpose()?,
-        api_token: a.api_token_file.as_ref().map(read_secret).transpose()?,
+        access,
+        require_client_cert: a.tls_client_ca.is_some(),
+        limits: Limits {
+            header_timeout: a.header_timeout,
+            body_timeout: a.body_timeout,
+            write_timeout: a.write_timeout,
+            max_connections: a.max_connections,
+            push_memory: a.push_memory,
+            push_rate: a.push_rate_limit,
+        },
         body_limit: a.body_limit,
         analyzer: Some(cfg),
         retain: a.retain,
@@ -188,23 +346,38 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let store = crate::store::open(&a.db).await?;
-        let listen = if a.listen.starts_with(':') {
-            format!("0.0.0.0{}", a.listen)
-        } else {
-            a.listen.clone()
-        };
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on `{listen}`"))?;
         let addr = listener.local_addr()?;
+        let metrics = match &a.metrics_listen {
+            None => None,
+            Some(m) => {
+                let m = listen_addr(m);
+                let l = tokio::net::TcpListener::bind(&m)
+                    .await
+                    .with_context(|| format!("cannot listen on `{m}` (--metrics-listen)"))?;
+                eprintln!(
+                    "nminus serve: metrics on http://{}/metrics",
+                    l.local_addr()?
+                );
+                Some(l)
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let advisories = analyzer.index().len();
         let state = AppState::new(store, analyzer, options);
         // Tests and scripts read the address from this line.
         eprintln!(
-            "nminus serve: listening on http://{addr} ({} store, {advisories} advisories)",
+            "nminus serve: listening on {scheme}://{addr} ({} store, {advisories} advisories)",
             state.store().backend()
         );
-        crate::serve::serve(listener, state, a.reanalyze_interval, shutdown_signal()).await?;
+        let endpoints = Endpoints {
+            listener,
+            tls,
+            metrics,
+        };
+        crate::serve::serve(endpoints, state, a.reanalyze_interval, shutdown_signal()).await?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;

@@ -15,6 +15,10 @@ use crate::model::{
 };
 use std::io::Read;
 
+/// Python metadata paths recorded as owned by OS packages, at most (a large host has a few
+/// tens of thousands).
+const MAX_OWNED_FILES: usize = 1_000_000;
+
 /// Where dpkg keeps its database (Debian, and `usr/lib/dpkg` on merged layouts).
 const ADMINDIRS: [&str; 2] = ["/var/lib/dpkg", "/usr/lib/dpkg"];
 
@@ -86,9 +90,20 @@ impl Collector for DpkgCollector {
                     )),
                 }
             }
-            // File ownership, kept only for Python metadata (all the analyzer needs).
+            // File ownership, kept only for Python metadata (all the analyzer needs), and
+            // bounded: a node's lists cannot grow the map without end.
             let info = join(admin, "info");
             for name in root.list(&info) {
+                if out.os_owned_files.len() >= MAX_OWNED_FILES {
+                    out.problems.push(Problem::new(
+                        Location::path(&info),
+                        ProblemKind::Skipped,
+                        format!(
+                            "more than {MAX_OWNED_FILES} Python metadata paths owned by packages: the rest are not recorded (Python packages they own may be reported as not OS-owned)"
+                        ),
+                    ));
+                    break;
+                }
                 let Some(pkg) = name.strip_suffix(".list") else {
                     continue;
                 };
@@ -212,8 +227,32 @@ fn parse_status_at(
     let text = String::from_utf8_lossy(bytes);
     let mut st = Stanza::default();
     let mut started = false;
+    // The last line without its newline: the file was cut there (dpkg-query refuses such a file:
+    // "end of file during value of field … (missing final newline)"). Whatever it says may be a
+    // prefix of the real value, so its stanza is a problem, never a package at a shortened
+    // version.
+    let cut = if bytes.ends_with(b"\n") {
+        None
+    } else {
+        text.rsplit('\n').next().filter(|l| !l.trim().is_empty())
+    };
     for (i, line) in text.split('\n').enumerate() {
         let lineno = lines_before + i + 1;
+        if let Some(cut) = cut.filter(|c| std::ptr::eq(*c, line)) {
+            let field = match cut.split_once(':') {
+                Some((k, _)) if !cut.starts_with([' ', '\t']) => format!("field `{}`", truncate(k)),
+                _ => "a field".to_owned(),
+            };
+            if !started {
+                started = true;
+                st.line = lineno;
+            }
+            st.bad = Some((
+                lineno,
+                format!("end of file during the value of {field} (missing final newline): the file is cut short"),
+            ));
+            continue;
+        }
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             if started {

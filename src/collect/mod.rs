@@ -121,6 +121,14 @@ pub fn collect_with(
             c.collect(root, &mut out);
         }
     }
+    // A symlink loop met on the way hides whatever lies behind it: said, never silent.
+    for (at, message) in root.take_problems() {
+        out.problems.push(Problem::new(
+            crate::model::Location::path(at),
+            crate::model::ProblemKind::Unreadable,
+            message,
+        ));
+    }
     let mut node = opts.node.clone();
     if node.hostname.is_none() {
         node.hostname = root.hostname();

@@ -37,6 +37,23 @@ impl Collector for OsReleaseCollector {
     }
 }
 
+/// Read a file that may well be absent: absent is ordinary, anything else (a FIFO, a device,
+/// unreadable) is a problem.
+fn optional(root: &Root, path: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    match root.read_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            problems.push(Problem::new(
+                Location::path(path),
+                ProblemKind::Unreadable,
+                e.to_string(),
+            ));
+            None
+        }
+    }
+}
+
 /// Detect the OS of a root. `None` when nothing identifies it (not a problem: a bare lockfile
 /// tree has no OS).
 pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
@@ -69,12 +86,12 @@ pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
             )),
         }
     }
-    if let Ok(text) = root.read_string("/etc/lsb-release") {
+    if let Some(text) = optional(root, "/etc/lsb-release", &mut problems) {
         if let Some(os) = parse_lsb_release(&text, "/etc/lsb-release") {
             return (Some(os), problems);
         }
     }
-    if let Ok(text) = root.read_string("/etc/debian_version") {
+    if let Some(text) = optional(root, "/etc/debian_version", &mut problems) {
         let v = text.trim();
         let major = v.split(['.', '/']).next().unwrap_or("");
         return (
@@ -94,7 +111,7 @@ pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
             problems,
         );
     }
-    if let Ok(text) = root.read_string("/etc/alpine-release") {
+    if let Some(text) = optional(root, "/etc/alpine-release", &mut problems) {
         let v = text.trim();
         if !v.is_empty() {
             return (
@@ -109,7 +126,7 @@ pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
         }
     }
     for (path, id) in REDHAT_LIKE {
-        if let Ok(text) = root.read_string(path) {
+        if let Some(text) = optional(root, path, &mut problems) {
             match parse_release_line(&text, id, path) {
                 Some(os) => return (Some(os), problems),
                 None => problems.push(Problem::new(
@@ -123,7 +140,7 @@ pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
             }
         }
     }
-    if let Ok(text) = root.read_string("/etc/system-release-cpe") {
+    if let Some(text) = optional(root, "/etc/system-release-cpe", &mut problems) {
         match parse_cpe(&text) {
             Some(os) => return (Some(os), problems),
             None => problems.push(Problem::new(

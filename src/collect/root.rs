@@ -11,18 +11,24 @@
 //! backends. [`Root::resolve`] and [`Root::base`] give host paths only for a [`Backend::Dir`]
 //! root; for an in-memory root use [`Root::host_path`] (which is then `None`).
 
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use super::image::memfs::Unresolved;
 pub use super::image::memfs::{MemFs, Node, NodeKind};
 
 /// Largest file a collector reads whole (package databases are far smaller; rpmdbs reach a few
 /// hundred MiB on very large hosts, which the rpm reader streams separately).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Entries listed of one directory; the rest are left out with a problem (a directory of a
+/// million entries is already far beyond any package database).
+pub const MAX_DIR_ENTRIES: usize = 1_000_000;
+
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
-const MAX_LINKS: usize = 40;
+pub(crate) const MAX_LINKS: usize = 40;
 
 /// Where a root's files are.
 #[derive(Debug, Clone)]
@@ -39,6 +45,10 @@ pub struct Root {
     backend: Backend,
     /// What [`Root::display_base`] shows for an in-memory root.
     label: String,
+    /// What resolution and listing met and could not say through their return values (a
+    /// symlink loop, a directory too large to list), by node path: each becomes a problem of
+    /// the collection ([`Root::take_problems`]) instead of a file silently missing.
+    noted: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 /// What a directory entry is, without following a symlink.
@@ -50,6 +60,7 @@ impl Root {
         Self {
             backend: Backend::Dir(base.into()),
             label: String::new(),
+            noted: Arc::default(),
         }
     }
 
@@ -59,7 +70,55 @@ impl Root {
         Self {
             backend: Backend::Mem(fs),
             label: label.into(),
+            noted: Arc::default(),
         }
+    }
+
+    /// Resolve in a directory root, remembering a symlink loop.
+    fn dir(&self, base: &Path, node_path: &str) -> Option<PathBuf> {
+        match resolve_dir(base, node_path) {
+            Ok(p) => Some(p),
+            Err(u) => self.unresolved(u),
+        }
+    }
+
+    /// Resolve in an in-memory root, remembering a symlink loop.
+    fn in_mem<'a>(&self, fs: &'a MemFs, node_path: &str) -> Option<(String, &'a Node)> {
+        match fs.resolve_checked(node_path, true) {
+            Ok(x) => Some(x),
+            Err(u) => self.unresolved(u),
+        }
+    }
+
+    fn unresolved<T>(&self, u: Unresolved) -> Option<T> {
+        if let Unresolved::Loop(at) = u {
+            self.note(
+                at,
+                format!(
+                    "symbolic link loop (more than {MAX_LINKS} links followed); what lies behind it is not read"
+                ),
+            );
+        }
+        None
+    }
+
+    /// Record a problem at `node_path` (the first message per path is kept; at most 1,000
+    /// paths, so that a tree of loops cannot grow the list without bound).
+    fn note(&self, node_path: String, message: String) {
+        if let Ok(mut n) = self.noted.lock() {
+            if n.len() < 1000 {
+                n.entry(node_path).or_insert(message);
+            }
+        }
+    }
+
+    /// What path resolution and listing met since the last call (symlink loops, directories
+    /// with more than [`MAX_DIR_ENTRIES`] entries), as `(node path, message)`, sorted.
+    pub fn take_problems(&self) -> Vec<(String, String)> {
+        self.noted
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n).into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// The backend.
@@ -89,8 +148,8 @@ impl Root {
     /// an in-memory root it is the canonical node path (not a host path).
     pub fn resolve(&self, node_path: &str) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Dir(base) => resolve_dir(base, node_path),
-            Backend::Mem(fs) => fs.resolve(node_path).map(|(p, _)| PathBuf::from(p)),
+            Backend::Dir(base) => self.dir(base, node_path),
+            Backend::Mem(fs) => self.in_mem(fs, node_path).map(|(p, _)| PathBuf::from(p)),
         }
     }
 
@@ -98,7 +157,7 @@ impl Root {
     /// reads); `None` for an in-memory root or when the path does not resolve.
     pub fn host_path(&self, node_path: &str) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Dir(base) => resolve_dir(base, node_path),
+            Backend::Dir(base) => self.dir(base, node_path),
             Backend::Mem(_) => None,
         }
     }
@@ -108,7 +167,7 @@ impl Root {
     pub fn canonical(&self, node_path: &str) -> Option<String> {
         match &self.backend {
             Backend::Dir(base) => {
-                let host = resolve_dir(base, node_path)?;
+                let host = self.dir(base, node_path)?;
                 host.symlink_metadata().ok()?;
                 let rel = host.strip_prefix(base).ok()?;
                 let parts: Vec<String> = rel
@@ -117,26 +176,26 @@ impl Root {
                     .collect();
                 Some(format!("/{}", parts.join("/")))
             }
-            Backend::Mem(fs) => fs.resolve(node_path).map(|(p, _)| p),
+            Backend::Mem(fs) => self.in_mem(fs, node_path).map(|(p, _)| p),
         }
     }
 
     /// Whether the node path exists (after resolution).
     pub fn exists(&self, node_path: &str) -> bool {
         match &self.backend {
-            Backend::Dir(base) => {
-                resolve_dir(base, node_path).is_some_and(|p| p.symlink_metadata().is_ok())
-            }
-            Backend::Mem(fs) => fs.resolve(node_path).is_some(),
+            Backend::Dir(base) => self
+                .dir(base, node_path)
+                .is_some_and(|p| p.symlink_metadata().is_ok()),
+            Backend::Mem(fs) => self.in_mem(fs, node_path).is_some(),
         }
     }
 
     /// Whether the node path is a directory.
     pub fn is_dir(&self, node_path: &str) -> bool {
         match &self.backend {
-            Backend::Dir(base) => resolve_dir(base, node_path).is_some_and(|p| p.is_dir()),
-            Backend::Mem(fs) => fs
-                .resolve(node_path)
+            Backend::Dir(base) => self.dir(base, node_path).is_some_and(|p| p.is_dir()),
+            Backend::Mem(fs) => self
+                .in_mem(fs, node_path)
                 .is_some_and(|(_, n)| matches!(n, Node::Dir(_))),
         }
     }
@@ -144,11 +203,12 @@ impl Root {
     /// Size of the regular file at the node path (after resolution).
     pub fn file_size(&self, node_path: &str) -> Option<u64> {
         match &self.backend {
-            Backend::Dir(base) => resolve_dir(base, node_path)
+            Backend::Dir(base) => self
+                .dir(base, node_path)
                 .and_then(|p| p.symlink_metadata().ok())
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len()),
-            Backend::Mem(fs) => match fs.resolve(node_path)?.1 {
+            Backend::Mem(fs) => match self.in_mem(fs, node_path)?.1 {
                 Node::File(f) => Some(f.size),
                 _ => None,
             },
@@ -166,12 +226,12 @@ impl Root {
         };
         let fs = match &self.backend {
             Backend::Dir(base) => {
-                let host = resolve_dir(base, node_path).ok_or_else(not_found)?;
+                let host = self.dir(base, node_path).ok_or_else(not_found)?;
                 return read_host(&host, node_path);
             }
             Backend::Mem(fs) => fs,
         };
-        let (_, node) = fs.resolve(node_path).ok_or_else(not_found)?;
+        let (_, node) = self.in_mem(fs, node_path).ok_or_else(not_found)?;
         match node {
             Node::File(f) => {
                 if f.size > MAX_FILE_BYTES {
@@ -209,13 +269,13 @@ impl Root {
     pub fn open(&self, node_path: &str) -> io::Result<Box<dyn Read + Send + '_>> {
         match &self.backend {
             Backend::Dir(base) => {
-                let host = resolve_dir(base, node_path).ok_or_else(|| {
+                let host = self.dir(base, node_path).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::NotFound,
                         format!("{node_path}: not found under the root"),
                     )
                 })?;
-                let f = fs_err::File::open(&host)?;
+                let f = open_regular(&host, node_path)?;
                 let len = f.metadata()?.len();
                 if len > MAX_FILE_BYTES {
                     return Err(io::Error::new(
@@ -252,7 +312,7 @@ impl Root {
     pub fn entries(&self, node_path: &str) -> Vec<(String, EntryKind)> {
         match &self.backend {
             Backend::Dir(base) => {
-                let Some(host) = resolve_dir(base, node_path) else {
+                let Some(host) = self.dir(base, node_path) else {
                     return Vec::new();
                 };
                 let Ok(rd) = fs_err::read_dir(&host) else {
@@ -260,6 +320,7 @@ impl Root {
                 };
                 let mut v: Vec<(String, EntryKind)> = rd
                     .filter_map(Result::ok)
+                    .take(MAX_DIR_ENTRIES + 1)
                     .map(|e| {
                         let kind = match e.file_type() {
                             Ok(t) if t.is_dir() => NodeKind::Dir,
@@ -270,10 +331,19 @@ impl Root {
                         (e.file_name().to_string_lossy().into_owned(), kind)
                     })
                     .collect();
+                if v.len() > MAX_DIR_ENTRIES {
+                    v.truncate(MAX_DIR_ENTRIES);
+                    self.note(
+                        node_path.to_owned(),
+                        format!(
+                            "more than {MAX_DIR_ENTRIES} entries: the rest are not read (entry limit)"
+                        ),
+                    );
+                }
                 v.sort();
                 v
             }
-            Backend::Mem(fs) => match fs.resolve(node_path) {
+            Backend::Mem(fs) => match self.in_mem(fs, node_path) {
                 Some((_, Node::Dir(children))) => children
                     .iter()
                     .map(|(n, node)| (n.clone(), node.kind()))
@@ -291,8 +361,56 @@ impl Root {
     }
 }
 
+/// Open a host file for reading only when it is a regular file: a FIFO, socket or device is
+/// refused before it is opened (opening a FIFO blocks until a writer comes; reading a device
+/// never ends), and the file opened is checked again (`O_NONBLOCK`, `O_NOFOLLOW`, then
+/// `fstat`), so that a file swapped in between cannot make the agent wait either.
+pub(crate) fn open_regular(host: &Path, node_path: &str) -> io::Result<fs_err::File> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    let refuse = |t: std::fs::FileType| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{node_path}: {}, not a regular file; not read",
+                describe_type(t)
+            ),
+        )
+    };
+    let meta = fs_err::symlink_metadata(host)?;
+    if !meta.is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    let f = fs_err::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(host)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    Ok(f)
+}
+
+/// What a file that is not a regular file is, in words.
+fn describe_type(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
 fn read_host(host: &Path, node_path: &str) -> io::Result<Vec<u8>> {
-    let f = fs_err::File::open(host)?;
+    let f = open_regular(host, node_path)?;
     let len = f.metadata()?.len();
     if len > MAX_FILE_BYTES {
         return Err(io::Error::new(
@@ -306,7 +424,7 @@ fn read_host(host: &Path, node_path: &str) -> io::Result<Vec<u8>> {
 }
 
 /// Resolve a node path to a host path under `base`, following symlinks inside it.
-fn resolve_dir(base: &Path, node_path: &str) -> Option<PathBuf> {
+fn resolve_dir(base: &Path, node_path: &str) -> Result<PathBuf, Unresolved> {
     let mut stack: Vec<String> = Vec::new();
     let mut pending: Vec<String> = components(node_path).into_iter().rev().collect();
     let mut hops = 0usize;
@@ -324,13 +442,15 @@ fn resolve_dir(base: &Path, node_path: &str) -> Option<PathBuf> {
             host.push(s);
         }
         host.push(&c);
-        let meta = host.symlink_metadata().ok()?;
+        let meta = host.symlink_metadata().map_err(|_| Unresolved::Missing)?;
         if meta.file_type().is_symlink() {
             hops += 1;
             if hops > MAX_LINKS {
-                return None;
+                let mut at = stack.clone();
+                at.push(c);
+                return Err(Unresolved::Loop(format!("/{}", at.join("/"))));
             }
-            let target = host.read_link().ok()?;
+            let target = host.read_link().map_err(|_| Unresolved::Missing)?;
             let t = target.to_string_lossy().into_owned();
             if t.starts_with('/') {
                 stack.clear();
@@ -346,7 +466,7 @@ fn resolve_dir(base: &Path, node_path: &str) -> Option<PathBuf> {
     for s in &stack {
         host.push(s);
     }
-    Some(host)
+    Ok(host)
 }
 
 /// Join a node directory and an entry name.

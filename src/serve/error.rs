@@ -44,6 +44,20 @@ pub enum ApiError {
         /// Message.
         message: String,
     },
+    /// The request body did not arrive in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// A node pushes too often.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Message.
+        message: String,
+        /// When to come back.
+        retry_after: std::time::Duration,
+    },
+    /// The server is at a limit (the push memory budget): retry later.
+    #[error("{0}")]
+    Busy(String),
     /// Not ready (the store does not answer, or writes fail).
     #[error("{0}")]
     Unavailable(String),
@@ -67,7 +81,11 @@ impl ApiError {
             Self::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidInventory { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unavailable(_) | Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) | Self::Unavailable(_) | Self::Storage(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +100,9 @@ impl ApiError {
             Self::UnsupportedEncoding(_) => "unsupported-encoding",
             Self::InvalidInventory { .. } => "invalid-inventory",
             Self::Conflict { code, .. } => code,
+            Self::Timeout(_) => "timeout",
+            Self::TooManyRequests { .. } => "too-many-requests",
+            Self::Busy(_) => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::Storage(_) => "storage-unavailable",
             Self::Internal(_) => "internal",
@@ -140,13 +161,22 @@ impl IntoResponse for ApiError {
                 error: message,
                 code: self.code().to_owned(),
                 field,
+                limit: match &self {
+                    Self::TooLarge(l) => u64::try_from(*l).ok(),
+                    _ => None,
+                },
             }),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::Busy(_) | Self::Unavailable(_) | Self::Storage(_) => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             r.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
+                axum::http::HeaderValue::from(secs),
             );
         }
         if status == StatusCode::UNAUTHORIZED {

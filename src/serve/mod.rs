@@ -6,13 +6,19 @@
 //! on a listener with graceful shutdown and, optionally, the periodic re-analysis. All state is
 //! in the [`Store`]: replicas on one PostgreSQL answer alike.
 //!
+//! Who may call what is in [`auth`]; the limits that keep it answering under hostile clients
+//! in [`limits`] and [`listener`].
+//!
 //! Routes: `POST /v1/enroll`, `POST /v1/inventories`, `POST /v1/reanalyze`,
 //! `GET /v1/inventories`, `/v1/nodes`,
 //! `/v1/nodes/{id}`, `/v1/nodes/{id}/history`, `/v1/findings`, `/v1/where`, `/v1/diff`,
 //! `/v1/report.json`, `/v1/report.html`, `/healthz`, `/readyz`, `/metrics`.
 
 pub mod analysis;
+pub mod auth;
 pub mod error;
+pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod protocol;
 pub mod query;
@@ -24,7 +30,10 @@ use std::time::Duration;
 use crate::analyze::{Analyzer, AnalyzerConfig};
 use crate::store::Store;
 
+pub use auth::{Access, ApiTokens, Role};
 pub use error::ApiError;
+pub use limits::Limits;
+pub use listener::{tls_acceptor, Peer, TlsError, TlsFiles};
 
 /// Default request body limit (after decompression): 64 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -34,8 +43,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct ServeOptions {
     /// The enrollment secret (`None`: enrollment disabled).
     pub enroll_secret: Option<String>,
-    /// A bearer token required on reads and `reanalyze` (`None`: reads are open).
-    pub api_token: Option<String>,
+    /// Who may read, operate and scrape metrics (default: nobody).
+    pub access: Access,
+    /// Agents must present a client certificate (`--tls-client-ca`) to enroll and push.
+    pub require_client_cert: bool,
+    /// Timeouts, connection cap, push memory and rate.
+    pub limits: Limits,
     /// Maximum request body, after decompression.
     pub body_limit: usize,
     /// Where to reload the analyzer from (`None`: keep the one given).
@@ -48,7 +61,9 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             enroll_secret: None,
-            api_token: None,
+            access: Access::default(),
+            require_client_cert: false,
+            limits: Limits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             analyzer: None,
             retain: Duration::from_secs(90 * 86_400),
@@ -61,6 +76,8 @@ struct Inner {
     analyzer: RwLock<Arc<Analyzer>>,
     options: ServeOptions,
     metrics: metrics::Metrics,
+    push_budget: limits::PushBudget,
+    push_rate: limits::PushRate,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -81,6 +98,8 @@ impl AppState {
         Self(Arc::new(Inner {
             store,
             analyzer: RwLock::new(Arc::new(analyzer)),
+            push_budget: limits::PushBudget::new(options.limits.push_memory),
+            push_rate: limits::PushRate::new(options.limits.push_rate),
             options,
             metrics: metrics::Metrics::default(),
         }))
@@ -116,6 +135,14 @@ impl AppState {
         &self.0.options
     }
 
+    pub(crate) fn push_budget(&self) -> &limits::PushBudget {
+        &self.0.push_budget
+    }
+
+    pub(crate) fn push_rate(&self) -> &limits::PushRate {
+        &self.0.push_rate
+    }
+
     /// Metrics of this process.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.0.metrics
@@ -138,15 +165,74 @@ impl AppState {
     }
 }
 
-/// The router.
+/// The router: the routes, the body deadline, the guard of `/metrics` and of the agent routes.
 pub fn app(state: AppState) -> axum::Router {
-    routes::router(state)
+    let timeout = state.options().limits.body_timeout;
+    routes::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, guard))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            limits::body_deadline,
+        ))
 }
 
-/// Serve `state` on `listener` until `shutdown` resolves; with `reanalyze_every`, re-evaluate
+/// `/metrics` needs the `metrics` role (or a listener of its own, [`Endpoints::metrics`]);
+/// enrolling and pushing need a client certificate when `--tls-client-ca` is set.
+async fn guard(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    if path == "/metrics" {
+        if let Err(e) = st.options().access.require(req.headers(), Role::Metrics) {
+            return e.into_response();
+        }
+    }
+    let agent_route = path == "/v1/enroll"
+        || (path == "/v1/inventories" && req.method() == axum::http::Method::POST);
+    if agent_route
+        && st.options().require_client_cert
+        && !req
+            .extensions()
+            .get::<Peer>()
+            .is_some_and(|p| p.client_cert)
+    {
+        return ApiError::Forbidden(
+            "enrolling and pushing need a client certificate signed by the server's --tls-client-ca"
+                .into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Where the service listens.
+pub struct Endpoints {
+    /// The API.
+    pub listener: tokio::net::TcpListener,
+    /// TLS on the API listener ([`tls_acceptor`]).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// A listener of its own for `/metrics` (plain HTTP, no token: reach it only from the
+    /// monitoring network).
+    pub metrics: Option<tokio::net::TcpListener>,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoints")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .field("metrics", &self.metrics)
+            .finish()
+    }
+}
+
+/// Serve `state` on `endpoints` until `shutdown` resolves; with `reanalyze_every`, re-evaluate
 /// the fleet in the background when the feeds, policy or date changed.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    endpoints: Endpoints,
     state: AppState,
     reanalyze_every: Option<Duration>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -155,11 +241,42 @@ pub async fn serve(
         let st = state.clone();
         tokio::spawn(async move { analysis::background(st, every).await })
     });
-    let r = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let l = &state.options().limits;
+    let fd_limit = limits::raise_fd_limit();
+    let cap = limits::connection_cap(l.max_connections, fd_limit);
+    tracing::info!("at most {cap} connections (open-file limit {fd_limit})");
+    let cfg = listener::ListenerConfig {
+        header_timeout: l.header_timeout,
+        write_timeout: l.write_timeout,
+        max_connections: cap,
+        tls: endpoints.tls,
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let metrics = endpoints.metrics.map(|m| {
+        let router = axum::Router::new()
+            .route("/metrics", axum::routing::get(routes::metrics))
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                l.body_timeout,
+                limits::body_deadline,
+            ));
+        let cfg = listener::ListenerConfig {
+            max_connections: 64,
+            tls: None,
+            ..cfg.clone()
+        };
+        tokio::spawn(listener::run(m, router, cfg, rx.clone()))
+    });
+    let r = listener::run(endpoints.listener, app(state.clone()), cfg, rx).await;
     if let Some(h) = bg {
         h.abort();
+    }
+    if let Some(m) = metrics {
+        m.abort();
     }
     r
 }

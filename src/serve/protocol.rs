@@ -58,6 +58,9 @@ pub struct ErrorBody {
     /// The offending JSON field, for invalid inventories (`packages[3].version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The largest body the server accepts, after decompression (`too-large` answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 /// The content hash of an inventory: sha256 (hex) over its JSON serialisation (fields in schema

@@ -1,5 +1,6 @@
 //! Handlers. Agents authenticate with their node token (`Authorization: Bearer`); enrollment with
-//! the server's enrollment secret; reads and `reanalyze` with the API token when one is set.
+//! the server's enrollment secret (or an `admin` API token); reads and `reanalyze` with an API
+//! token of the `read` and `operate` roles ([`super::auth`]).
 //! `POST /v1/inventories` is an agent's push, `GET /v1/inventories` a read (the planner's input).
 
 use std::io::Read;
@@ -60,15 +61,9 @@ fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
-/// Reads need the API token when one is configured.
+/// Reads need an API token with the `read` role (see [`super::auth`]).
 fn authorize_read(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match &st.options().api_token {
-        None => Ok(()),
-        Some(t) => match bearer(headers) {
-            Some(given) if same_secret(given, t) => Ok(()),
-            _ => Err(ApiError::Unauthorized),
-        },
-    }
+    st.options().access.require(headers, super::Role::Read)
 }
 
 async fn healthz() -> &'static str {
@@ -101,7 +96,7 @@ async fn readyz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
     })))
 }
 
-async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
+pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let now = Millis::now();
     let an = st.analyzer();
     let max = an.policy().max_inventory_age_hours;
@@ -149,6 +144,9 @@ async fn read_raw(
             if s.is::<http_body_util::LengthLimitError>() {
                 return ApiError::TooLarge(limit);
             }
+            if let Some(t) = s.downcast_ref::<super::limits::BodyTimeout>() {
+                return ApiError::Timeout(t.to_string());
+            }
             src = s.source();
         }
         ApiError::BadRequest(format!("cannot read the request body: {e}"))
@@ -163,18 +161,27 @@ async fn read_raw(
     }
 }
 
-/// Gunzip `raw` when `enc` says so; the limit applies to the decompressed size too.
+/// Gunzip `raw` when `enc` says so; the limit applies to the decompressed size too, and no
+/// more is decoded than the gzip trailer declares (what the push was charged for).
 fn decode(raw: Bytes, enc: Option<&str>, limit: usize) -> Result<Bytes, ApiError> {
     match enc {
         Some("gzip" | "x-gzip") => {
-            let mut out = Vec::with_capacity(raw.len() * 8);
-            let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+            let declared = super::limits::decoded_size(&raw, enc);
+            if declared > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            let mut out = Vec::with_capacity(declared);
+            let cap = u64::try_from(declared)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
             flate2::read::GzDecoder::new(&raw[..])
                 .take(cap)
                 .read_to_end(&mut out)
                 .map_err(|e| ApiError::BadRequest(format!("invalid gzip body: {e}")))?;
-            if out.len() > limit {
-                return Err(ApiError::TooLarge(limit));
+            if out.len() > declared {
+                return Err(ApiError::BadRequest(
+                    "invalid gzip body: longer than its trailer says".into(),
+                ));
             }
             Ok(Bytes::from(out))
         }
@@ -219,14 +226,17 @@ async fn enroll(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
-    let Some(secret) = &st.options().enroll_secret else {
-        return Err(ApiError::Forbidden(
-            "enrollment is disabled on this server (start it with --enroll-secret-file)".into(),
-        ));
-    };
-    match bearer(&headers) {
-        Some(given) if same_secret(given, secret) => {}
-        _ => return Err(ApiError::Unauthorized),
+    // The enrollment secret, or an `admin` API token.
+    if !st.options().access.is_admin(&headers) {
+        let Some(secret) = &st.options().enroll_secret else {
+            return Err(ApiError::Forbidden(
+                "enrollment is disabled on this server (start it with --enroll-secret-file)".into(),
+            ));
+        };
+        match bearer(&headers) {
+            Some(given) if same_secret(given, secret) => {}
+            _ => return Err(ApiError::Unauthorized),
+        }
     }
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let req: EnrollRequest = parse_json(&bytes)?;
@@ -301,6 +311,7 @@ async fn push_inner(
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let node = owner.node;
+        st.push_rate().check(&node)?;
         let current = owner.current_hash;
         let now = Millis::now();
         // An unchanged inventory announced by its hash: not even read.
@@ -315,7 +326,17 @@ async fn push_inner(
         }
         let t = Instant::now();
         let limit = st.options().body_limit;
+        // Memory for this push from the shared budget: its wire size, then its decoded size.
+        let wait = st.options().limits.body_timeout;
+        let mut charge = st.push_budget().admit_wire(headers, limit, wait).await?;
         let (raw, enc) = read_raw(headers, body, limit).await?;
+        let decoded = super::limits::decoded_size(&raw, enc.as_deref());
+        if decoded > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        st.push_budget()
+            .admit_decoded(&mut charge, raw.len(), decoded, wait)
+            .await?;
         let read = t.elapsed();
         // Heartbeats are small: decoded here; inventories on a blocking thread.
         let small = raw.len() < 512;
@@ -424,17 +445,9 @@ async fn push_inner(
 }
 
 async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let admin = st
-        .options()
-        .api_token
-        .as_ref()
-        .or(st.options().enroll_secret.as_ref());
-    if let Some(t) = admin {
-        match bearer(&headers) {
-            Some(given) if same_secret(given, t) => {}
-            _ => return Err(ApiError::Unauthorized),
-        }
-    }
+    st.options()
+        .access
+        .require(&headers, super::Role::Operate)?;
     st.reload_analyzer().await?;
     let run = analysis::reanalyze(&st).await?;
     Ok(Json(run).into_response())

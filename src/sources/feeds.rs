@@ -145,6 +145,12 @@ impl FeedsConfig {
 
     /// Parse definitions; every problem is reported at once, with line numbers where known.
     pub fn parse(text: &str, file: &str) -> Result<Self, FeedsError> {
+        if let Some(line) = crate::policy::yaml_too_deep(text) {
+            return Err(FeedsError::Invalid(format!(
+                "{file}:{line}: {}",
+                crate::policy::nesting_message()
+            )));
+        }
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
             let at = e
                 .location()
@@ -366,6 +372,37 @@ pub fn load_all(
 }
 
 impl LoadedFeeds {
+    /// Why the operator's own advisories (`--local-advisories`, the `local` feed) are not whole,
+    /// if they are not: the folder could not be read, or files in it could not be used. Unlike
+    /// an upstream feed's odd record, each of these is an advisory the operator wrote and
+    /// expects to be applied, so the scan is incomplete (exit 2) until it is fixed.
+    pub fn local_incomplete(&self, local: Option<&Path>) -> Option<String> {
+        let local = local?;
+        let status = self.status.iter().find(|s| s.name == "local")?;
+        if !status.loaded {
+            return Some(format!(
+                "local advisories `{}` could not be loaded: {}",
+                local.display(),
+                status.note.as_deref().unwrap_or("unreadable")
+            ));
+        }
+        let prefix = format!("{}/", local.display());
+        let bad: Vec<&str> = self
+            .problems
+            .iter()
+            .filter(|p| p.location.path.starts_with(&prefix))
+            .map(|p| p.location.path.as_str())
+            .collect();
+        (!bad.is_empty()).then(|| {
+            format!(
+                "local advisories: {} problem(s) in `{}` (first: {}): those advisories are not applied",
+                bad.len(),
+                local.display(),
+                bad[0]
+            )
+        })
+    }
+
     /// Every advisory of every feed, decoded, in feed order (tests and exports; a scan decodes
     /// only what its lookups reach).
     pub fn all_advisories(&self) -> Vec<Advisory> {

@@ -19,7 +19,7 @@ use nminus::releases::openstack::OpenStackCatalog;
 use crate::support::{nminus, shared_data};
 
 #[path = "image_writer.rs"]
-mod writer;
+pub(crate) mod writer;
 
 use writer::{dir, file, hardlink, symlink, Comp, Image, E};
 

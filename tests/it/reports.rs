@@ -671,6 +671,18 @@ fn golden_table() {
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no colour when not asked");
+    // The policy's own findings (no node) are counted, so they are listed.
+    let mut r = fleet();
+    let mut w = r.findings[0].clone();
+    w.node = "policy".into();
+    w.code = FindingCode::WaiverUnused;
+    w.evidence.message = "waiver W-9 matched no finding".into();
+    r.findings.push(w);
+    let text = String::from_utf8(render(&r, Format::Table)).unwrap();
+    assert!(
+        text.contains("policy (1):") && text.contains("waiver-unused") && text.contains("W-9"),
+        "{text}"
+    );
     // Nothing fails what could be judged, but something was not judged: one story in every
     // format — INCOMPLETE, never NOT COMPLIANT above compliant nodes, and the reason on top.
     let mut r = fleet();

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::layer::{
-    apply, parse_layer, sha256_digest, short, Budget, Compression, LayerError, Limited, ParsedLayer,
+    apply, drain, next_guarded, parse_layer, path_refused, sha256_digest, short, shown, Budget,
+    Compression, HeaderGuard, LayerError, Limited, Notes, ParsedLayer,
 };
 use super::memfs::{normalize, MemFs};
 use super::{ImageError, Limits};
@@ -87,13 +88,18 @@ fn scan_members(
     budget: &mut Budget,
 ) -> Result<TarScan, ImageError> {
     let mut scan = TarScan::default();
-    let mut ar = tar::Archive::new(outer);
-    let entries = ar.entries().map_err(|e| ImageError::Malformed {
+    let (guarded, armed) = HeaderGuard::new(outer);
+    let mut ar = tar::Archive::new(guarded);
+    let mut entries = ar.entries().map_err(|e| ImageError::Malformed {
         what: "image archive".to_owned(),
         message: short(&e),
     })?;
     let mut members = 0usize;
-    for entry in entries {
+    let mut notes = Notes::default();
+    // Metadata members kept in memory, all together.
+    let mut files_left = limits.max_json.saturating_mul(8);
+    let mut undrained = 0;
+    while let Some(entry) = next_guarded(&mut entries, &armed, undrained) {
         let mut entry = entry.map_err(|e| ImageError::Malformed {
             what: "image archive".to_owned(),
             message: format!("not a readable tar stream: {}", short(&e)),
@@ -105,80 +111,117 @@ fn scan_members(
                 message: format!("more than {} members", limits.max_entries),
             });
         }
-        let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let (parts, escaped) = normalize(&raw_path);
-        if escaped {
-            scan.notes.push(format!(
-                "archive member `{raw_path}` climbs above the archive root; skipped"
-            ));
-            continue;
-        }
-        if parts.is_empty() {
-            continue;
-        }
-        let path = join(&parts);
-        match entry.header().entry_type() {
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                let full = if entry.header().entry_type() == tar::EntryType::Symlink
-                    && !target.starts_with('/')
-                {
-                    format!("{}/{target}", join(&parts[..parts.len() - 1]))
-                } else {
-                    target.clone()
-                };
-                let (t, esc) = normalize(&full);
-                if esc {
-                    scan.notes.push(format!(
-                        "archive member `{path}` links to `{target}` outside the archive; skipped"
-                    ));
-                    continue;
-                }
-                scan.links.insert(path, join(&t));
+        'member: {
+            let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let (parts, escaped) = normalize(&raw_path);
+            if escaped {
+                notes.push(format!(
+                    "archive member `{}` climbs above the archive root; skipped",
+                    shown(&raw_path)
+                ));
+                break 'member;
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.size();
-                let small = size <= limits.max_json;
-                if is_metadata_name(&path) {
-                    if small {
-                        let mut v = Vec::new();
-                        entry
-                            .read_to_end(&mut v)
-                            .map_err(|e| archive_read_error(&path, &e))?;
-                        scan.files.insert(path, v);
+            if let Some(why) = path_refused(raw_path.as_bytes(), &parts, limits) {
+                notes.push(format!("archive member `{}`: {why}", shown(&raw_path)));
+                break 'member;
+            }
+            if parts.is_empty() {
+                break 'member;
+            }
+            if !budget.charge_name(&parts) {
+                return Err(ImageError::TooLarge {
+                    what: "image archive".to_owned(),
+                    message: format!(
+                        "member names exceed {} bytes together",
+                        limits.max_name_bytes
+                    ),
+                });
+            }
+            let path = join(&parts);
+            match entry.header().entry_type() {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let full = if entry.header().entry_type() == tar::EntryType::Symlink
+                        && !target.starts_with('/')
+                    {
+                        format!("{}/{target}", join(&parts[..parts.len() - 1]))
                     } else {
-                        scan.notes.push(format!(
-                            "archive member `{path}`: {size} bytes exceeds the {}-byte limit for metadata; skipped",
-                            limits.max_json
-                        ));
+                        target.clone()
+                    };
+                    let (t, esc) = normalize(&full);
+                    if esc || path_refused(full.as_bytes(), &t, limits).is_some() {
+                        notes.push(format!(
+                        "archive member `{}` links to `{}` outside the archive or beyond the path limits; skipped",
+                        shown(&path),
+                        shown(&target)
+                    ));
+                        break 'member;
                     }
-                    continue;
+                    if !budget.charge_name(&t) {
+                        return Err(ImageError::TooLarge {
+                            what: "image archive".to_owned(),
+                            message: format!(
+                                "member names exceed {} bytes together",
+                                limits.max_name_bytes
+                            ),
+                        });
+                    }
+                    scan.links.insert(path, join(&t));
                 }
-                let mut head = Vec::new();
-                (&mut entry)
-                    .take(512)
-                    .read_to_end(&mut head)
-                    .map_err(|e| archive_read_error(&path, &e))?;
-                let json = head
-                    .iter()
-                    .find(|b| !b.is_ascii_whitespace())
-                    .is_some_and(|b| matches!(b, b'{' | b'['));
-                if json && small {
-                    entry
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let size = entry.size();
+                    let small = size <= limits.max_json;
+                    if is_metadata_name(&path) {
+                        if small && size <= files_left {
+                            files_left -= size;
+                            let mut v = Vec::new();
+                            entry
+                                .read_to_end(&mut v)
+                                .map_err(|e| archive_read_error(&path, &e))?;
+                            scan.files.insert(path, v);
+                        } else {
+                            notes.push(format!(
+                            "archive member `{}`: {size} bytes exceeds the {}-byte limit for metadata (or the {}-byte limit for all of it); skipped",
+                            shown(&path),
+                            limits.max_json,
+                            limits.max_json.saturating_mul(8)
+                        ));
+                        }
+                        break 'member;
+                    }
+                    let mut head = Vec::new();
+                    (&mut entry)
+                        .take(512)
                         .read_to_end(&mut head)
                         .map_err(|e| archive_read_error(&path, &e))?;
-                    scan.files.insert(path, head);
-                    continue;
+                    let json = head
+                        .iter()
+                        .find(|b| !b.is_ascii_whitespace())
+                        .is_some_and(|b| matches!(b, b'{' | b'['));
+                    if json && small && size <= files_left {
+                        files_left -= size;
+                        entry
+                            .read_to_end(&mut head)
+                            .map_err(|e| archive_read_error(&path, &e))?;
+                        scan.files.insert(path, head);
+                        break 'member;
+                    }
+                    let res = parse_layer(io::Cursor::new(head).chain(&mut entry), limits, budget);
+                    scan.layers.insert(path, Arc::new(res));
                 }
-                let res = parse_layer(io::Cursor::new(head).chain(&mut entry), limits, budget);
-                scan.layers.insert(path, Arc::new(res));
+                _ => {}
             }
-            _ => {}
         }
+        // Drained outside the guard: the tar reader then reads headers only.
+        undrained = drain(&mut entry).map_err(|e| ImageError::Malformed {
+            what: "image archive".to_owned(),
+            message: format!("not a readable tar stream: {}", short(&e)),
+        })?;
     }
+    scan.notes = notes.finish();
     Ok(scan)
 }
 
@@ -238,7 +281,7 @@ impl<'a> DirBlobs<'a> {
 impl Blobs for DirBlobs<'_> {
     fn file(&mut self, path: &str) -> Option<Vec<u8>> {
         let host = self.root.host_path(path)?;
-        let f = fs_err::File::open(host).ok()?;
+        let f = crate::collect::root::open_regular(&host, path).ok()?;
         let mut v = Vec::new();
         f.take(self.limits.max_json + 1).read_to_end(&mut v).ok()?;
         (v.len() as u64 <= self.limits.max_json).then_some(v)
@@ -252,7 +295,7 @@ impl Blobs for DirBlobs<'_> {
         if !host.is_file() {
             return None;
         }
-        let f = fs_err::File::open(host).ok()?;
+        let f = crate::collect::root::open_regular(&host, path).ok()?;
         let res = Arc::new(parse_layer(
             io::BufReader::with_capacity(256 * 1024, f),
             self.limits,
@@ -416,6 +459,7 @@ pub(crate) fn images(
     blobs: &mut dyn Blobs,
     source: &str,
     notes: &[String],
+    limits: &Limits,
 ) -> Result<Vec<LoadedImage>, ImageError> {
     let plans = if let Some(m) = blobs.file("manifest.json") {
         docker_plans(&m)?
@@ -428,7 +472,7 @@ pub(crate) fn images(
     };
     let mut out = Vec::new();
     for plan in plans {
-        out.push(load(blobs, plan, source, notes));
+        out.push(load(blobs, plan, source, notes, limits));
     }
     Ok(out)
 }
@@ -653,7 +697,13 @@ fn oci_plans(blobs: &mut dyn Blobs, index: &[u8]) -> Result<Vec<Plan>, ImageErro
     Ok(plans)
 }
 
-fn load(blobs: &mut dyn Blobs, plan: Plan, source: &str, notes: &[String]) -> LoadedImage {
+fn load(
+    blobs: &mut dyn Blobs,
+    plan: Plan,
+    source: &str,
+    notes: &[String],
+    limits: &Limits,
+) -> LoadedImage {
     let mut img = LoadedImage {
         tags: plan.tags,
         id: String::new(),
@@ -713,7 +763,7 @@ fn load(blobs: &mut dyn Blobs, plan: Plan, source: &str, notes: &[String]) -> Lo
     }
     let reference = img.reference();
     let n = plan.layers.len();
-    let mut fs = MemFs::new();
+    let mut fs = MemFs::with_limits(limits.fs());
     let mut complete = config.is_some();
     if complete && plan.layers.is_empty() {
         msgs.push((

@@ -142,6 +142,8 @@ pub struct Budget {
     pub entries: usize,
     /// Kept file bytes left.
     pub kept_bytes: u64,
+    /// Memory for entry names left ([`Limits::max_name_bytes`]).
+    pub name_bytes: u64,
 }
 
 impl Budget {
@@ -151,8 +153,172 @@ impl Budget {
             total_bytes: limits.max_total_bytes,
             entries: limits.max_entries,
             kept_bytes: limits.max_kept_total,
+            name_bytes: limits.max_name_bytes,
         }
     }
+
+    /// Charge the names of one entry; `false` when the budget is spent.
+    pub(crate) fn charge_name(&mut self, parts: &[String]) -> bool {
+        let cost = parts
+            .iter()
+            .map(|c| c.len() as u64 + 32)
+            .sum::<u64>()
+            .max(32);
+        match self.name_bytes.checked_sub(cost) {
+            Some(left) => {
+                self.name_bytes = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Largest tar header extension (PAX records, GNU long names and links) read for one member:
+/// the tar reader holds them in memory whole.
+pub const MAX_HEADER_EXTENSION: u64 = 1 << 20;
+
+/// Longest name of one path component (Linux's `NAME_MAX`).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+
+/// Messages kept per layer (or archive) about skipped entries; the rest are counted.
+pub(crate) const MAX_NOTES: usize = 100;
+
+/// A reader that bounds what the tar reader consumes while it looks for the next member
+/// (headers and their extensions, which it buffers whole), armed around each `next()`.
+pub(crate) struct HeaderGuard<R> {
+    inner: R,
+    /// Bytes left while armed; `None` while a member's data is read.
+    left: std::rc::Rc<std::cell::Cell<Option<u64>>>,
+}
+
+impl<R> HeaderGuard<R> {
+    pub(crate) fn new(inner: R) -> (Self, std::rc::Rc<std::cell::Cell<Option<u64>>>) {
+        let left = std::rc::Rc::new(std::cell::Cell::new(None));
+        (
+            Self {
+                inner,
+                left: left.clone(),
+            },
+            left,
+        )
+    }
+}
+
+impl<R: Read> Read for HeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(left) = self.left.get() {
+            match left.checked_sub(n as u64) {
+                Some(l) => self.left.set(Some(l)),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "a member's tar header extensions (PAX records, GNU long names) exceed {MAX_HEADER_EXTENSION} bytes (name limit)"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The next member of `entries`, with what the tar reader may buffer for it bounded.
+pub(crate) fn next_guarded<'a, R: Read>(
+    entries: &mut tar::Entries<'a, R>,
+    armed: &std::cell::Cell<Option<u64>>,
+    undrained: u64,
+) -> Option<io::Result<tar::Entry<'a, R>>> {
+    // The tar reader skips what is left of the previous member inside `next()`: its padding
+    // once the caller drained it (`undrained` bytes when it could not), plus headers and their
+    // extensions.
+    armed.set(Some(
+        MAX_HEADER_EXTENSION
+            .saturating_add(8 * 1024)
+            .saturating_add(undrained),
+    ));
+    let next = entries.next();
+    armed.set(None);
+    next
+}
+
+/// Drain what is left of a member so that the next `next()` reads headers only; returns the
+/// stored bytes left undrained. A GNU sparse member is not drained: reading it yields its
+/// logical size (holes as zeros), which may be far larger than what the archive stores, so the
+/// tar reader skips its stored bytes instead.
+pub(crate) fn drain<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<u64> {
+    if entry.header().entry_type() == tar::EntryType::GNUSparse {
+        let stored = entry.header().entry_size().unwrap_or(0);
+        return Ok(stored.saturating_add(511) / 512 * 512);
+    }
+    io::copy(entry, &mut io::sink())?;
+    Ok(0)
+}
+
+/// Bounded notes: the first [`MAX_NOTES`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    pub(crate) kept: Vec<String>,
+    pub(crate) more: usize,
+}
+
+impl Notes {
+    pub(crate) fn push(&mut self, m: String) {
+        if self.kept.len() < MAX_NOTES {
+            self.kept.push(m);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.kept.push(format!(
+                "… and {} more entries skipped for the same kinds of reasons",
+                self.more
+            ));
+        }
+        self.kept
+    }
+}
+
+/// A path for a message: at most 200 characters, controls shown as `?`.
+pub(crate) fn shown(p: &str) -> String {
+    let mut out: String = p
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if p.chars().nth(200).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Why an entry's path is refused before anything is built from it, if it is.
+pub(crate) fn path_refused(raw: &[u8], parts: &[String], limits: &Limits) -> Option<String> {
+    if raw.len() > limits.max_path_bytes {
+        return Some(format!(
+            "path of {} bytes exceeds the {}-byte limit; skipped",
+            raw.len(),
+            limits.max_path_bytes
+        ));
+    }
+    if parts.len() > limits.max_depth {
+        return Some(format!(
+            "path of {} components exceeds the depth limit of {}; skipped",
+            parts.len(),
+            limits.max_depth
+        ));
+    }
+    if parts.iter().any(|c| c.len() > MAX_COMPONENT_BYTES) {
+        return Some(format!(
+            "a path component exceeds {MAX_COMPONENT_BYTES} bytes; skipped"
+        ));
+    }
+    None
 }
 
 /// The zstd frame magic number.
@@ -501,6 +667,10 @@ pub fn parse_layer(
                     what: "entries of all layers together",
                     limit: limit as u64,
                 },
+                EntryError::Names(limit) => LayerError::TooLarge {
+                    what: "entry names of all layers together (bytes)",
+                    limit,
+                },
             });
         }
         let bytes = limited.count;
@@ -532,6 +702,7 @@ fn is_decode_error(e: &io::Error) -> bool {
 enum EntryError {
     Io(io::Error),
     Entries(usize),
+    Names(u64),
 }
 
 impl From<io::Error> for EntryError {
@@ -548,108 +719,166 @@ fn read_entries(
     notes: &mut Vec<String>,
     count: &mut usize,
 ) -> Result<(), EntryError> {
-    let mut ar = tar::Archive::new(r);
-    for entry in ar.entries()? {
-        let mut entry = entry?;
-        if budget.entries == 0 {
-            return Err(EntryError::Entries(limits.max_entries));
+    let (guarded, armed) = HeaderGuard::new(r);
+    let mut ar = tar::Archive::new(guarded);
+    let mut it = ar.entries()?;
+    let mut skipped = Notes::default();
+    let res = (|| -> Result<(), EntryError> {
+        let mut undrained = 0;
+        while let Some(entry) = next_guarded(&mut it, &armed, undrained) {
+            let mut entry = entry?;
+            if budget.entries == 0 {
+                return Err(EntryError::Entries(limits.max_entries));
+            }
+            budget.entries -= 1;
+            *count += 1;
+            let op = entry_op(&mut entry, limits, budget, &mut skipped)?;
+            // Drained here, outside the guard: `next()` then reads headers only.
+            undrained = drain(&mut entry)?;
+            if let Some(op) = op {
+                ops.push(op);
+            }
         }
-        budget.entries -= 1;
-        *count += 1;
-        let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let (parts, escaped) = normalize(&raw_path);
-        if escaped {
-            notes.push(format!(
-                "{raw_path}: entry path climbs above the image root; skipped"
-            ));
-            continue;
-        }
-        let Some(name) = parts.last().cloned() else {
-            continue;
-        };
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            let parent = parts[..parts.len() - 1].to_vec();
-            if hidden == ".wh..opq" {
-                ops.push(Op::Opaque(parent));
-            } else if !hidden.starts_with(".wh.") && !hidden.is_empty() {
-                let mut p = parent;
-                p.push(hidden.to_owned());
-                ops.push(Op::Whiteout(p));
-            }
-            continue;
-        }
-        let kind = entry.header().entry_type();
-        let node = match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let size = entry.size();
-                let path = node_path(&parts);
-                let data = if keeps_contents(&path) {
-                    if size > limits.max_kept_file {
-                        notes.push(format!(
-                            "{path}: {size} bytes exceeds the {}-byte limit for a file read in memory; not kept",
-                            limits.max_kept_file
-                        ));
-                        None
-                    } else if size > budget.kept_bytes {
-                        notes.push(format!(
-                            "{path}: the {}-byte budget for files read in memory is spent; not kept",
-                            limits.max_kept_total
-                        ));
-                        None
-                    } else {
-                        let mut v = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                        (&mut entry).take(size).read_to_end(&mut v)?;
-                        budget.kept_bytes -= v.len() as u64;
-                        Some(Arc::from(v))
-                    }
-                } else {
-                    None
-                };
-                Node::File(FileNode { size, data })
-            }
-            tar::EntryType::Directory => Node::empty_dir(),
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                if target.is_empty() {
-                    notes.push(format!(
-                        "{}: symlink without a target; skipped",
-                        node_path(&parts)
-                    ));
-                    continue;
-                }
-                Node::Symlink(target)
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                let (t, esc) = normalize(&target);
-                if esc || t.is_empty() {
-                    notes.push(format!(
-                        "{}: hard link to `{target}` points outside the image root; skipped",
-                        node_path(&parts)
-                    ));
-                    continue;
-                }
-                ops.push(Op::Hardlink(parts, t));
-                continue;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Node::Other,
-            _ => continue,
-        };
-        ops.push(Op::Put(parts, node));
+        Ok(())
+    })();
+    notes.extend(skipped.finish());
+    res
+}
+
+/// The operation one entry stands for, if any.
+fn entry_op<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    limits: &Limits,
+    budget: &mut Budget,
+    notes: &mut Notes,
+) -> Result<Option<Op>, EntryError> {
+    let raw_bytes = entry.path_bytes();
+    let raw_path = String::from_utf8_lossy(&raw_bytes).into_owned();
+    let (parts, escaped) = normalize(&raw_path);
+    if escaped {
+        notes.push(format!(
+            "{}: entry path climbs above the image root; skipped",
+            shown(&raw_path)
+        ));
+        return Ok(None);
     }
-    Ok(())
+    if let Some(why) = path_refused(&raw_bytes, &parts, limits) {
+        notes.push(format!("{}: {why}", shown(&raw_path)));
+        return Ok(None);
+    }
+    drop(raw_bytes);
+    let Some(name) = parts.last().cloned() else {
+        return Ok(None);
+    };
+    if !budget.charge_name(&parts) {
+        return Err(EntryError::Names(limits.max_name_bytes));
+    }
+    if let Some(hidden) = name.strip_prefix(".wh.") {
+        let parent = parts[..parts.len() - 1].to_vec();
+        if hidden == ".wh..opq" {
+            return Ok(Some(Op::Opaque(parent)));
+        } else if !hidden.starts_with(".wh.") && !hidden.is_empty() {
+            let mut p = parent;
+            p.push(hidden.to_owned());
+            return Ok(Some(Op::Whiteout(p)));
+        }
+        return Ok(None);
+    }
+    let link_target = |entry: &tar::Entry<'_, R>| {
+        entry
+            .link_name_bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let kind = entry.header().entry_type();
+    let node = match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+            let size = entry.size();
+            let path = node_path(&parts);
+            let data = if keeps_contents(&path) {
+                if size > limits.max_kept_file {
+                    notes.push(format!(
+                        "{}: {size} bytes exceeds the {}-byte limit for a file read in memory; not kept",
+                        shown(&path),
+                        limits.max_kept_file
+                    ));
+                    None
+                } else if size > budget.kept_bytes {
+                    notes.push(format!(
+                        "{}: the {}-byte budget for files read in memory is spent; not kept",
+                        shown(&path),
+                        limits.max_kept_total
+                    ));
+                    None
+                } else {
+                    let mut v = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                    entry.take(size).read_to_end(&mut v)?;
+                    budget.kept_bytes -= v.len() as u64;
+                    Some(Arc::from(v))
+                }
+            } else {
+                None
+            };
+            Node::File(FileNode { size, data })
+        }
+        tar::EntryType::Directory => Node::empty_dir(),
+        tar::EntryType::Symlink => {
+            let target = link_target(entry);
+            if target.is_empty() {
+                notes.push(format!(
+                    "{}: symlink without a target; skipped",
+                    shown(&node_path(&parts))
+                ));
+                return Ok(None);
+            }
+            if target.len() > limits.max_path_bytes {
+                notes.push(format!(
+                    "{}: symlink target of {} bytes exceeds the {}-byte limit; skipped",
+                    shown(&node_path(&parts)),
+                    target.len(),
+                    limits.max_path_bytes
+                ));
+                return Ok(None);
+            }
+            if budget.name_bytes < target.len() as u64 {
+                return Err(EntryError::Names(limits.max_name_bytes));
+            }
+            budget.name_bytes -= target.len() as u64;
+            Node::Symlink(target)
+        }
+        tar::EntryType::Link => {
+            let target = link_target(entry);
+            let (t, esc) = normalize(&target);
+            if esc || t.is_empty() {
+                notes.push(format!(
+                    "{}: hard link to `{}` points outside the image root; skipped",
+                    shown(&node_path(&parts)),
+                    shown(&target)
+                ));
+                return Ok(None);
+            }
+            if let Some(why) = path_refused(target.as_bytes(), &t, limits) {
+                notes.push(format!(
+                    "{}: hard link target {why}",
+                    shown(&node_path(&parts))
+                ));
+                return Ok(None);
+            }
+            if !budget.charge_name(&t) {
+                return Err(EntryError::Names(limits.max_name_bytes));
+            }
+            return Ok(Some(Op::Hardlink(parts, t)));
+        }
+        tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Node::Other,
+        _ => return Ok(None),
+    };
+    Ok(Some(Op::Put(parts, node)))
 }
 
 /// Apply a layer to `fs`: its whiteouts first (they concern lower layers), then its entries in
 /// archive order. Returns notes on hard links that could not be made.
 pub fn apply(fs: &mut MemFs, layer: &ParsedLayer) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = Notes::default();
     for op in &layer.ops {
         match op {
             Op::Opaque(p) => fs.clear_dir(p),
@@ -660,29 +889,25 @@ pub fn apply(fs: &mut MemFs, layer: &ParsedLayer) -> Vec<String> {
         }
     }
     for op in &layer.ops {
-        match op {
-            Op::Put(p, node) => {
-                if !fs.insert(p, node.clone()) {
-                    notes.push(format!(
-                        "{}: cannot be placed (symlink loop); skipped",
-                        node_path(p)
-                    ));
-                }
-            }
+        let placed = match op {
+            Op::Put(p, node) => fs.place(p, node.clone()).map_err(|e| (p, e.to_string())),
             Op::Hardlink(p, t) => match fs.hardlink_source(t) {
-                Some(f) => {
-                    fs.insert(p, Node::File(f));
-                }
-                None => notes.push(format!(
-                    "{}: hard link target {} is not a file in the image; skipped",
-                    node_path(p),
-                    node_path(t)
+                Some(f) => fs.place(p, Node::File(f)).map_err(|e| (p, e.to_string())),
+                None => Err((
+                    p,
+                    format!(
+                        "hard link target {} is not a file in the image",
+                        shown(&node_path(t))
+                    ),
                 )),
             },
-            Op::Opaque(_) | Op::Whiteout(_) => {}
+            Op::Opaque(_) | Op::Whiteout(_) => Ok(()),
+        };
+        if let Err((p, why)) = placed {
+            notes.push(format!("{}: {why}; skipped", shown(&node_path(p))));
         }
     }
-    notes
+    notes.finish()
 }
 
 #[cfg(test)]

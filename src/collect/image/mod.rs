@@ -50,6 +50,26 @@ pub struct Limits {
     pub max_kept_total: u64,
     /// Largest JSON member (manifest, index, config).
     pub max_json: u64,
+    /// Longest entry path or link target, in bytes (Linux's `PATH_MAX`); longer entries are
+    /// skipped with a problem. A component is at most 255 bytes (`NAME_MAX`).
+    pub max_path_bytes: usize,
+    /// Deepest path of an image's tree, in components (after symlinks in its parents).
+    pub max_depth: usize,
+    /// Nodes (files, directories, links) of one image's tree.
+    pub max_nodes: usize,
+    /// Memory for the entry names of all layers held until they are applied: the bytes of each
+    /// path plus 32 per component.
+    pub max_name_bytes: u64,
+}
+
+impl Limits {
+    /// The bounds of one image's tree.
+    pub fn fs(&self) -> memfs::FsLimits {
+        memfs::FsLimits {
+            max_depth: self.max_depth,
+            max_nodes: self.max_nodes,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -61,6 +81,10 @@ impl Default for Limits {
             max_kept_file: 128 << 20,
             max_kept_total: 512 << 20,
             max_json: 8 << 20,
+            max_path_bytes: 4096,
+            max_depth: 256,
+            max_nodes: 1_000_000,
+            max_name_bytes: 256 << 20,
         }
     }
 }
@@ -140,7 +164,7 @@ pub fn load_path(path: &Path, limits: &Limits) -> Result<Vec<LoadedImage>, Image
     let mut budget = Budget::new(limits);
     if path.is_dir() {
         let mut blobs = archive::DirBlobs::new(path, limits, &mut budget);
-        return archive::images(&mut blobs, &source, &[]);
+        return archive::images(&mut blobs, &source, &[], limits);
     }
     let f = fs_err::File::open(path).map_err(io)?;
     load_reader(
@@ -159,7 +183,7 @@ pub fn load_reader(
     let mut budget = Budget::new(limits);
     let mut scan = archive::scan_tar(r, limits, &mut budget)?;
     let notes = std::mem::take(&mut scan.notes);
-    archive::images(&mut scan, source, &notes)
+    archive::images(&mut scan, source, &notes, limits)
 }
 
 /// Labels kept on [`ImageRef::labels`].

@@ -69,7 +69,7 @@ pub struct FileSource {
 impl FileSource {
     /// Open a host path read-only.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = fs_err::File::open(path)?;
+        let file = crate::collect::root::open_regular(path, &path.display().to_string())?;
         let size = file.metadata()?.len();
         Ok(Self { file, size })
     }

@@ -206,6 +206,12 @@ pub fn read_db(root: &Root, node: &str, format: Format, ctx: &Ctx<'_>) -> DbCont
         sink.result(res);
         return sink.out;
     };
+    // A FIFO, socket or device standing for the database is never opened (SQLite and the
+    // positioned reads below would wait on it for ever).
+    if let Err(e) = super::root::open_regular(&host, node) {
+        sink.file_problem(ProblemKind::Unreadable, e.to_string());
+        return sink.out;
+    }
     let res = match format {
         Format::Sqlite => {
             wal_check(root, node, &mut sink);

@@ -34,8 +34,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    json_problem, nullable, push_unique, walk, yaml_problem, AdvisorySource, FeedFile, Loaded,
-    SourceError, TapField,
+    json_problem, nullable, push_unique, walk, AdvisorySource, FeedFile, Loaded, SourceError,
+    TapField,
 };
 use crate::model::{Advisory, AdvisoryKind, Affected, AffectedRanges, ProblemKind};
 
@@ -112,9 +112,9 @@ fn load_file(f: &FeedFile, source: &str, out: &mut Loaded) {
             Err(e) => return out.problems.push(json_problem(f, WHAT, &e)),
         }
     } else {
-        match serde_yaml::from_str(&text) {
+        match super::from_yaml(f, WHAT, &text) {
             Ok(w) => w,
-            Err(e) => return out.problems.push(yaml_problem(f, WHAT, &e)),
+            Err(p) => return out.problems.push(p),
         }
     };
     let release = w

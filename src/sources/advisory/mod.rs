@@ -268,6 +268,15 @@ pub(crate) fn walk(
             let child = entry.path();
             // Follow symlinks: a feed folder may be a tree of links into a checkout.
             let is_dir = match fs_err::metadata(&child) {
+                Ok(m) if !m.is_dir() && !m.is_file() => {
+                    // A FIFO would block the reader for ever, a device never end.
+                    problems.push(Problem::new(
+                        Location::path(child_rel),
+                        ProblemKind::Unreadable,
+                        "not a regular file (a FIFO, socket or device): not read",
+                    ));
+                    continue;
+                }
                 Ok(m) => m.is_dir(),
                 Err(e) => {
                     problems.push(Problem::new(
@@ -313,6 +322,23 @@ pub(crate) fn json_problem(f: &FeedFile, what: &str, e: &serde_json::Error) -> P
 }
 
 /// A problem from a YAML parse error, at its line.
+/// Parse YAML as `T`, refusing first a document nested deeper than any advisory is (the YAML
+/// parser's time grows with the square of the nesting), with a problem at the line.
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
+    f: &FeedFile,
+    what: &str,
+    text: &str,
+) -> Result<T, Problem> {
+    if let Some(line) = crate::policy::yaml_too_deep(text) {
+        return Err(Problem::new(
+            f.loc().at_line(line),
+            ProblemKind::Malformed,
+            format!("expected {what}: {}", crate::policy::nesting_message()),
+        ));
+    }
+    serde_yaml::from_str(text).map_err(|e| yaml_problem(f, what, &e))
+}
+
 pub(crate) fn yaml_problem(f: &FeedFile, what: &str, e: &serde_yaml::Error) -> Problem {
     let mut loc = f.loc();
     if let Some(l) = e.location() {

@@ -37,8 +37,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    max_severity, nullable, one_line, push_unique, walk, yaml_problem, AdvisorySource, FeedFile,
-    Loaded, Scalar, SourceError, TapField,
+    max_severity, nullable, one_line, push_unique, walk, AdvisorySource, FeedFile, Loaded, Scalar,
+    SourceError, TapField,
 };
 use crate::model::{
     Advisory, AdvisoryKind, Affected, AffectedRanges, Problem, ProblemKind, Severity,
@@ -132,14 +132,9 @@ fn load_file(f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Problem>) {
         Ok(t) => t,
         Err(p) => return (None, vec![p]),
     };
-    let w: OssaWire = match serde_yaml::from_str(&text) {
+    let w: OssaWire = match super::from_yaml(f, "an OSSA document (a YAML mapping)", &text) {
         Ok(w) => w,
-        Err(e) => {
-            return (
-                None,
-                vec![yaml_problem(f, "an OSSA document (a YAML mapping)", &e)],
-            )
-        }
+        Err(p) => return (None, vec![p]),
     };
     let mut problems = Vec::new();
     let id = w.id.trim().to_owned();

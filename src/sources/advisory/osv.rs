@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use super::{
     cvss, json_problem, max_severity, nullable, one_line, push_unique, scheme_for_ecosystem, walk,
-    yaml_problem, AdvisorySource, FeedFile, Loaded, Scalar, SourceError, TapField,
+    AdvisorySource, FeedFile, Loaded, Scalar, SourceError, TapField,
 };
 use crate::collect::python::normalize_name;
 use crate::model::{
@@ -115,8 +115,7 @@ pub(crate) fn load_file(f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Pr
         serde_json::from_str(&text)
             .map_err(|e| json_problem(f, "an OSV record (a JSON object)", &e))
     } else {
-        serde_yaml::from_str(&text)
-            .map_err(|e| yaml_problem(f, "an OSV record (a YAML mapping)", &e))
+        super::from_yaml(f, "an OSV record (a YAML mapping)", &text)
     };
     match record {
         Ok(r) => convert(r, f, source),
