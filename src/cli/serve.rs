@@ -229,7 +229,7 @@ fn check_db_mode(db: &str) {
             format!("{path}-wal"),
             format!("{path}-shm"),
         ] {
-            if let Ok(m) = std::fs::metadata(&p) {
+            if let Ok(m) = fs_err::metadata(&p) {
                 if m.permissions().mode() & 0o077 != 0 {
                     tracing::warn!(
                         "`{p}` is readable by other users (mode {:o}): chmod 600 it",

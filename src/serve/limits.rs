@@ -80,7 +80,7 @@ pub fn raise_fd_limit() -> u64 {
     if let Some(hard) = l.maximum {
         if l.current.is_some_and(|c| c < hard) {
             l.current = Some(hard);
-            if let Err(e) = setrlimit(Resource::Nofile, l.clone()) {
+            if let Err(e) = setrlimit(Resource::Nofile, l) {
                 tracing::warn!("cannot raise the open-file limit to {hard}: {e}");
             }
         }

@@ -187,11 +187,11 @@ fn slow_and_idle_clients_do_not_stop_the_server() {
     assert!(healthz(&addr));
 }
 
-/// Issue 15 item 5: 12 concurrent 6 MB pushes take the server's peak memory no further than
+/// Issue 15 item 5: 12 concurrent 9 MB pushes take the server's peak memory no further than
 /// its push budget allows; every push is stored in the end (503 `busy` answers, and a
 /// connection closed under an upload the server answered early, are retried, as by the agent).
-/// Measured on a debug build: from ~33 MB, 8 such pushes peaked at ~505 MB without a budget
-/// (8 GiB) and at ~285 MB with 128 MiB.
+/// Measured on a debug build with 8 pushes of 6 MB: from ~33 MB, a peak of ~505 MB without a
+/// budget (8 GiB) and of ~285 MB with 128 MiB.
 #[test]
 fn concurrent_large_pushes_stay_under_a_memory_bound() {
     let env = Env::new();
@@ -259,11 +259,12 @@ fn concurrent_large_pushes_stay_under_a_memory_bound() {
     let hwm = proc_kib(pid, "VmHWM");
     let nodes_stored = crate::serve::get_json(&format!("{}/v1/nodes", srv.url));
     assert_eq!(nodes_stored.as_array().unwrap().len(), nodes);
-    eprintln!("16 pushes of {size} bytes: VmRSS before {before} KiB, VmHWM after {hwm} KiB");
-    // The budget (64 MiB) plus what the process holds otherwise (the store, the allocator's
-    // slack): far below the ~16 × 4 × 12 MB the pushes would take at once.
+    eprintln!("{nodes} pushes of {size} bytes: VmRSS before {before} KiB, VmHWM after {hwm} KiB");
+    // One push of this size takes ~120 MB at its peak: all 12 at once would be ~1.4 GB. With
+    // the budget they are judged about one at a time; what the allocator keeps of each
+    // finished push on its thread comes on top (measured: ~540 MB above the start).
     assert!(
-        hwm < before + 400 * 1024,
+        hwm < before + 700 * 1024,
         "peak {hwm} KiB from {before} KiB: over the bound"
     );
 }
