@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Packages and deployment, checked (scripts/test.sh runs it last; alone it takes about a
+# minute once the binaries exist):
+# - the Debian packages (scripts/build-deb.sh) from the binaries already built:
+#   target/debug/nminus and the static agent of scripts/build-agent.sh (built when missing);
+# - lintian: no error or warning left that is not overridden with its reason;
+# - systemd-analyze verify on every unit shipped, and the services' exposure
+#   (systemd-analyze security --offline) printed;
+# - as root: dpkg -i of both packages, dpkg -L, the binaries' --version, the service user and
+#   the generated secrets; the Ansible role in --check mode against localhost, then for real
+#   against a real `nminus serve` on loopback (install, enroll, enable the timer), a second
+#   run changing nothing, and the agent's first push as its unit runs it; then dpkg --purge.
+#   Not root: these steps are skipped, saying so.
+# - the Ansible role: ansible-playbook --syntax-check and ansible-lint (production profile);
+# - the Containerfile: hadolint when it is installed (not built here: too slow for CI).
+# Environment: NMINUS_BIN, NMINUS_AGENT_BIN (the binaries to package).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$SECONDS
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+step() { printf '== %s (%ds)\n' "$*" "$((SECONDS - start))" >&2; }
+fail() { echo "check-packaging: error: $*" >&2; exit 1; }
+
+missing=()
+command -v lintian >/dev/null || missing+=(lintian)
+command -v ansible-lint >/dev/null || missing+=(ansible-lint)
+command -v ansible-playbook >/dev/null || missing+=(ansible)
+command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v curl >/dev/null || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+serve_pid=
+cleanup() {
+  [ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "binaries"
+nminus=${NMINUS_BIN:-target/debug/nminus}
+[ -x "$nminus" ] || cargo build --locked --quiet --bin nminus
+agent=${NMINUS_AGENT_BIN:-$(scripts/build-agent.sh)}
+mkdir -p "$work/bin" "$work/out"
+ln -s "$(realpath "$nminus")" "$work/bin/nminus"
+ln -s "$(realpath "$agent")" "$work/bin/nminus-agent"
+
+step "scripts/build-deb.sh"
+NMINUS_DEB_COMPRESS=gzip:1 scripts/build-deb.sh "$work/bin" "$work/out" > "$work/debs"
+deb_nminus=$(grep '/nminus_' "$work/debs")
+deb_agent=$(grep '/nminus-agent_' "$work/debs")
+for deb in "$deb_nminus" "$deb_agent"; do
+  printf '%s: %s bytes, installed %s KiB\n' "$(basename "$deb")" "$(stat -c %s "$deb")" \
+    "$(dpkg-deb -f "$deb" Installed-Size)"
+done
+dpkg-deb -c "$deb_nminus" > "$work/contents-nminus"
+dpkg-deb -c "$deb_agent" > "$work/contents-agent"
+grep -q ' ./lib/systemd/system/nminus-serve.service$' "$work/contents-nminus" || fail "nminus-serve.service is not in $deb_nminus"
+grep -q ' ./usr/share/man/man1/nminus-agent.1.gz$' "$work/contents-agent" || fail "nminus-agent's man page is not in $deb_agent"
+
+step "lintian"
+# Tags still shown below warning level: none expected either (the overrides say why).
+lintian --fail-on error,warning --display-info --pedantic --tag-display-limit 0 \
+  "$deb_nminus" "$deb_agent" 2>&1 | grep -v '^running with root privileges' | tee "$work/lintian" >&2 || true
+[ "${PIPESTATUS[0]}" = 0 ] || fail "lintian found errors or warnings (above)"
+! grep -q '^[EWIP]: ' "$work/lintian" || fail "lintian tags left (above): fix them or override them with a reason"
+
+step "systemd units"
+mkdir -p "$work/root"
+dpkg-deb -x "$deb_nminus" "$work/root"
+dpkg-deb -x "$deb_agent" "$work/root"
+units=("$work"/root/lib/systemd/system/*)
+[ "${#units[@]}" = 5 ] || fail "expected 5 units, found ${#units[@]}"
+for u in nminus-serve.service nminus-sync.service nminus-agent.service; do
+  systemd-analyze security --offline=true --root="$work/root" "/lib/systemd/system/$u" 2>/dev/null \
+    | sed -n "s/^→ Overall exposure level for \(.*\): /\1: exposure /p" >&2
+done
+# verify: installed (below, as root) the commands and man pages the units name exist; here
+# only the units' own syntax is checked (missing commands are expected outside a system).
+# verify MAN IGNORE UNIT...: IGNORE, a pattern of messages expected.
+verify() {
+  local man=$1 ignore=$2 u out
+  shift 2
+  for u in "$@"; do
+    out=$(systemd-analyze verify --man="$man" "$u" 2>&1 | grep -v "$ignore" || true)
+    [ -z "$out" ] || { echo "$out" >&2; fail "systemd-analyze verify $u"; }
+  done
+  echo "systemd-analyze verify: ${#@} units clean" >&2
+}
+verify no ': Command /usr/bin/nminus[a-z-]* is not executable: No such file or directory$' "${units[@]}"
+
+step "Ansible: syntax and lint"
+ansible_dir=deploy/ansible
+ansible-playbook -i "$ansible_dir/inventory.example.yml" "$ansible_dir/site.yml" --syntax-check >/dev/null
+(cd "$ansible_dir" && ANSIBLE_NOCOLOR=1 ansible-lint --nocolor --offline --profile production -p site.yml roles/nminus_agent) >&2
+
+step "Containerfile"
+if command -v hadolint >/dev/null; then
+  hadolint deploy/container/Containerfile >&2
+else
+  echo "hadolint is not installed: deploy/container/Containerfile not linted" >&2
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "check-packaging: not root: dpkg -i, the installed units and the Ansible role against localhost are NOT checked" >&2
+  echo "check-packaging: done in $((SECONDS - start)) s" >&2
+  exit 0
+fi
+
+step "dpkg -i"
+for f in /usr/bin/nminus /usr/bin/nminus-agent; do
+  if [ -e "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1; then
+    fail "$f exists and belongs to no package: not overwriting it"
+  fi
+done
+for p in nminus nminus-agent; do
+  ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || fail "$p is installed already: this check installs and purges it, remove it first"
+done
+export SYSTEMD_OFFLINE=1  # for Ansible's systemd module where PID 1 is not systemd
+installed=1
+purge() { dpkg --purge nminus nminus-agent >/dev/null 2>&1 || true; rm -f "/var/cache/$(basename "$deb_agent")"; }
+trap 'cleanup; [ -z "${installed:-}" ] || purge' EXIT
+
+# The role first, in --check mode on a node without the agent: it must not fail and must
+# change nothing.
+inv=$work/inventory.yml
+printf 'nminus_agents:\n  hosts:\n    localhost:\n      ansible_connection: local\n      ansible_python_interpreter: /usr/bin/python3\n' > "$inv"
+role_vars=(-e nminus_agent_deb="$deb_agent" -e nminus_agent_site=ci -e '{"nminus_agent_labels": {"role": "ci"}}'
+  -e nminus_agent_start="$([ -d /run/systemd/system ] && echo true || echo false)")
+step "Ansible --check against localhost"
+ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$ansible_dir/site.yml" --check "${role_vars[@]}" \
+  -e nminus_agent_server=http://127.0.0.1:9 -e nminus_agent_enroll_token=check > "$work/check.log" \
+  || { cat "$work/check.log" >&2; fail "the role failed in --check mode"; }
+tail -n 2 "$work/check.log" >&2
+if [ -e /etc/nminus/agent.env ] || [ -e /usr/bin/nminus-agent ]; then fail "the --check run changed the node"; fi
+
+dpkg -i "$deb_nminus" >/dev/null
+dpkg -L nminus | grep -qx /usr/bin/nminus || fail "dpkg -L nminus lacks /usr/bin/nminus"
+[ "$(/usr/bin/nminus --version)" = "nminus $(dpkg-query -W -f='${Version}' nminus | sed 's/-[^-]*$//')" ] \
+  || fail "nminus --version: $(/usr/bin/nminus --version)"
+getent passwd nminus >/dev/null || fail "the nminus user was not created"
+for f in enroll-secret api-token; do
+  [ "$(stat -c '%a %U %s' /etc/nminus/$f)" = "600 root 45" ] || fail "/etc/nminus/$f: $(stat -c '%a %U %s' /etc/nminus/$f)"
+done
+verify yes '^$' /lib/systemd/system/nminus-serve.service /lib/systemd/system/nminus-sync.service \
+  /lib/systemd/system/nminus-sync.timer
+
+# A real analyzer on loopback, as its unit runs it (user nminus, the packaged binary).
+step "nminus serve on loopback"
+srv=$work/serve
+install -d -o nminus -g nminus -m 0750 "$srv" "$srv/data"
+head -c 32 /dev/urandom | base64 > "$srv/enroll-secret"
+head -c 32 /dev/urandom | base64 > "$srv/api-token"
+chown nminus "$srv/enroll-secret" "$srv/api-token"
+chmod 0600 "$srv/enroll-secret" "$srv/api-token"
+chmod o+x "$work"
+runuser -u nminus -- env NMINUS_CACHE="$srv/cache" /usr/bin/nminus serve --db "sqlite://$srv/fleet.db" \
+  --data "$srv/data" --listen 127.0.0.1:0 --enroll-secret-file "$srv/enroll-secret" \
+  --api-token-file "$srv/api-token" 2> "$srv/log" &
+serve_pid=$!
+for _ in $(seq 100); do
+  url=$(sed -n 's/^nminus serve: listening on \(http[^ ]*\) .*/\1/p' "$srv/log")
+  [ -z "$url" ] || break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$srv/log" >&2; fail "nminus serve exited"; }
+  sleep 0.2
+done
+[ -n "$url" ] || { cat "$srv/log" >&2; fail "nminus serve did not start"; }
+
+step "Ansible against localhost: install, enroll, enable"
+real_vars=("${role_vars[@]}" -e nminus_agent_server="$url" -e nminus_agent_node_id=ci-node
+  -e nminus_agent_enroll_token="$(cat "$srv/enroll-secret")")
+ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$ansible_dir/site.yml" "${real_vars[@]}" > "$work/run1.log" \
+  || { cat "$work/run1.log" >&2; fail "the role failed"; }
+grep -q "$(cat "$srv/enroll-secret")" "$work/run1.log" && fail "the enrollment secret is in Ansible's output"
+dpkg -L nminus-agent | grep -qx /usr/bin/nminus-agent || fail "the role did not install nminus-agent"
+[ "$(/usr/bin/nminus-agent --version)" = "$(/usr/bin/nminus --version | sed 's/^nminus/nminus-agent/')" ] \
+  || fail "nminus-agent --version: $(/usr/bin/nminus-agent --version)"
+[ "$(stat -c %a /var/lib/nminus/agent/agent.json)" = 600 ] || fail "the node's token is not mode 0600"
+systemctl is-enabled --quiet nminus-agent.timer || fail "nminus-agent.timer is not enabled"
+grep -qx 'NMINUS_AGENT_ARGS=--site ci --label role=ci' /etc/nminus/agent.env || fail "/etc/nminus/agent.env: $(cat /etc/nminus/agent.env)"
+verify yes '^$' /lib/systemd/system/nminus-agent.service /lib/systemd/system/nminus-agent.timer
+
+step "Ansible again: nothing to change"
+ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$ansible_dir/site.yml" "${real_vars[@]}" > "$work/run2.log" \
+  || { cat "$work/run2.log" >&2; fail "the role failed on its second run"; }
+grep -Eq 'localhost +: ok=[0-9]+ +changed=0 .*failed=0' "$work/run2.log" \
+  || { tail -n 30 "$work/run2.log" >&2; fail "the role's second run changed something"; }
+
+# The agent's first push, as nminus-agent.service runs it (its ExecStart, its environment file).
+step "the agent's first push"
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/nminus-agent.service)
+# shellcheck disable=SC2016
+[ "$exec_start" = '/usr/bin/nminus-agent run --once $NMINUS_AGENT_ARGS' ] || fail "ExecStart changed: $exec_start"
+# The environment file is systemd's syntax (KEY=value, no shell): read it as systemd does for
+# these plain values, then split $NMINUS_AGENT_ARGS at white space as systemd does.
+env_args=()
+while IFS= read -r line; do
+  case $line in ''|'#'*) continue ;; esac
+  env_args+=("$line")
+done < /etc/nminus/agent.env
+# shellcheck disable=SC2016
+env -i PATH=/usr/bin:/bin "${env_args[@]}" NMINUS_AGENT_STATE=/var/lib/nminus/agent \
+  sh -c 'exec /usr/bin/nminus-agent run --once $NMINUS_AGENT_ARGS' 2>&1 | tail -n 3 >&2
+nodes=$(curl -fsS -H "Authorization: Bearer $(cat "$srv/api-token")" "$url/v1/nodes")
+echo "$nodes" | grep -q '"ci-node"' || fail "the server does not list node ci-node: $nodes"
+echo "$nodes" | grep -q '"site": *"ci"' || fail "node ci-node has not site ci: $nodes"
+
+step "dpkg --purge"
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+dpkg --purge nminus nminus-agent >/dev/null
+rm -f "/var/cache/$(basename "$deb_agent")"  # the role's copy
+installed=
+for f in /usr/bin/nminus /usr/bin/nminus-agent /etc/nminus /var/lib/nminus /lib/systemd/system/nminus-serve.service; do
+  [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
+done
+echo "check-packaging: done in $((SECONDS - start)) s" >&2
