@@ -65,11 +65,16 @@ grep -q ' ./lib/systemd/system/nminus-serve.service$' "$work/contents-nminus" ||
 grep -q ' ./usr/share/man/man1/nminus-agent.1.gz$' "$work/contents-agent" || fail "nminus-agent's man page is not in $deb_agent"
 
 step "lintian"
-# Tags still shown below warning level: none expected either (the overrides say why).
+# Tags below warning level count too: every tag left is fixed or overridden with its reason.
+# Overrides may go unused: the agent's cover both its static build and a dynamic one.
+rc=0
 lintian --fail-on error,warning --display-info --pedantic --tag-display-limit 0 \
-  "$deb_nminus" "$deb_agent" 2>&1 | grep -v '^running with root privileges' | tee "$work/lintian" >&2 || true
-[ "${PIPESTATUS[0]}" = 0 ] || fail "lintian found errors or warnings (above)"
-! grep -q '^[EWIP]: ' "$work/lintian" || fail "lintian tags left (above): fix them or override them with a reason"
+  "$deb_nminus" "$deb_agent" > "$work/lintian" 2>&1 || rc=$?
+grep -v '^running with root privileges' "$work/lintian" >&2 || true
+[ "$rc" = 0 ] || fail "lintian found errors or warnings (above)"
+! grep '^[EWIPX]: ' "$work/lintian" | grep -vq ' unused-override ' \
+  || fail "lintian tags left (above): fix them or override them with a reason"
+echo "lintian: no tag left ($(cat packaging/debian/*/lintian-overrides | grep -c '^nminus') overrides, each with its reason)" >&2
 
 step "systemd units"
 mkdir -p "$work/root"
