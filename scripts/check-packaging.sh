@@ -145,7 +145,10 @@ done
 # is enabled, not started. Under systemd the role starts it and pushes through the unit.
 [ -d /run/systemd/system ] || export SYSTEMD_OFFLINE=1
 installed=1
-purge() { dpkg --purge nminus nminus-agent >/dev/null 2>&1 || true; rm -f "/var/cache/$(basename "$deb_agent")"; }
+purge() {
+  dpkg --purge nminus nminus-agent >/dev/null 2>&1 || true
+  rm -f "/var/cache/$(basename "$deb_agent")" /var/cache/man/cat1/nminus*.1.gz
+}
 trap 'cleanup; [ -z "${installed:-}" ] || purge' EXIT
 
 # The role first, in --check mode on a node without the agent: it must not fail and must
@@ -267,6 +270,7 @@ step "dpkg --purge"
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 dpkg --purge nminus nminus-agent >/dev/null
 rm -f "/var/cache/$(basename "$deb_agent")"  # the role's copy
+rm -f /var/cache/man/cat1/nminus*.1.gz       # formatted by man for systemd-analyze verify
 installed=
 for f in /usr/bin/nminus /usr/bin/nminus-agent /etc/nminus /var/lib/nminus /var/cache/nminus /lib/systemd/system/nminus-serve.service; do
   [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
