@@ -80,3 +80,7 @@ if ! diff <(jq -S 'del(.collected_at)' "$work/agent.json") <(jq -S 'del(.collect
 fi
 test "$(jq '.packages | length' "$work/agent.json")" -gt 500 || { echo "error: the static agent found too few packages in $root" >&2; exit 1; }
 echo "static agent: $(jq '.packages | length' "$work/agent.json") packages from $root, as nminus collect"
+
+# Packages and deployment: the .debs of these binaries (lintian, systemd-analyze, dpkg -i as
+# root), the Ansible role (lint, --check and a real run against localhost), the Containerfile.
+NMINUS_AGENT_BIN=$agent scripts/check-packaging.sh

@@ -9,8 +9,19 @@
 //! first, before anything else on a later run. A rejected inventory (4xx) is never retried: a
 //! spooled one moves to `<state-dir>/rejected/` so that it cannot block the spool.
 //!
+//! Every answer of the server is read with a bound on its size ([`MAX_REPLY`]) and on its time
+//! (the request timeout): a hostile server, or anyone on the path of plain HTTP, cannot grow
+//! the agent's memory. An inventory over the server's body limit is trimmed to fit
+//! ([`trim::trim_to_fit`]) with a problem saying what was left out, never refused forever;
+//! the limit the server announced is remembered so later runs trim before sending.
+//!
 //! State files (`<state-dir>`, default `/var/lib/nminus/agent`): `agent.json` (server, node id,
-//! token; mode 0600), `last-hash` (the hash the server last acknowledged), `spool/`, `rejected/`.
+//! token, TLS files; mode 0600), `last-hash` (the hash the server last acknowledged),
+//! `body-limit` (the server's limit, once it refused a body), `spool/`, `rejected/`.
+
+mod trim;
+
+pub use trim::trim_to_fit;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,7 +44,39 @@ pub struct AgentState {
     pub node: String,
     /// This node's token.
     pub token: String,
+    /// TLS settings given at enrollment (used when a run gives none).
+    #[serde(default, flatten)]
+    pub tls: TlsOptions,
 }
+
+/// How the agent talks TLS to the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsOptions {
+    /// PEM CA certificates to trust for the server (instead of the built-in roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (for a server with `--tls-client-ca`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// These settings, each one missing taken from `other`.
+    #[must_use]
+    pub fn or(self, other: &Self) -> Self {
+        Self {
+            ca_file: self.ca_file.or_else(|| other.ca_file.clone()),
+            client_cert: self.client_cert.or_else(|| other.client_cert.clone()),
+            client_key: self.client_key.or_else(|| other.client_key.clone()),
+        }
+    }
+}
+
+/// The largest answer the agent reads from the server (its answers are a few hundred bytes).
+pub const MAX_REPLY: u64 = 1 << 20;
 
 /// Why the agent failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +105,14 @@ pub enum AgentError {
         server: String,
         /// Last error.
         message: String,
+    },
+    /// The body is over the server's limit (after decompression).
+    #[error("the server refused the {what}: over its body limit of {limit} bytes")]
+    TooLarge {
+        /// What was sent.
+        what: &'static str,
+        /// The server's limit.
+        limit: usize,
     },
     /// The server refused the request; retrying would not help.
     #[error("the server refused the {what} ({status}): {message}")]
@@ -126,6 +177,8 @@ pub struct AgentConfig {
     pub timeout: Duration,
     /// Spooled inventories kept at most (oldest dropped).
     pub spool_limit: usize,
+    /// TLS settings (missing ones from the enrollment).
+    pub tls: TlsOptions,
 }
 
 impl Default for AgentConfig {
@@ -138,6 +191,7 @@ impl Default for AgentConfig {
             retry: Retry::default(),
             timeout: Duration::from_secs(60),
             spool_limit: 168,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -153,38 +207,105 @@ pub struct RunOutcome {
     pub delivered_from_spool: usize,
     /// Inventories left in the spool.
     pub spooled: usize,
+    /// What was left out of an inventory over the server's body limit.
+    pub trimmed: Option<String>,
 }
 
-fn client(timeout: Duration) -> Result<reqwest::blocking::Client, AgentError> {
-    reqwest::blocking::Client::builder()
+/// The HTTP client: `timeout` bounds a whole request, the answer's body included.
+fn client(timeout: Duration, tls: &TlsOptions) -> Result<reqwest::blocking::Client, AgentError> {
+    let err =
+        |p: &Path, e: &dyn std::fmt::Display| AgentError::Client(format!("{}: {e}", p.display()));
+    let mut b = reqwest::blocking::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .user_agent(concat!("nminus-agent/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| AgentError::Client(e.to_string()))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = &tls.ca_file {
+        let pem = fs_err::read(ca).map_err(|e| err(ca, &e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| err(ca, &e))?;
+        if certs.is_empty() {
+            return Err(err(ca, &"holds no PEM certificate"));
+        }
+        // The given CA only: a server certificate from any public CA is not this server.
+        b = b.tls_built_in_root_certs(false);
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => {
+            let mut pem = fs_err::read(cert).map_err(|e| err(cert, &e))?;
+            pem.push(b'\n');
+            pem.extend(fs_err::read(key).map_err(|e| err(key, &e))?);
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| err(cert, &e))?;
+            b = b.identity(id);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(AgentError::Invalid(
+                "--client-cert and --client-key go together".into(),
+            ))
+        }
+    }
+    b.build().map_err(|e| AgentError::Client(e.to_string()))
+}
+
+/// The answer's body, at most [`MAX_REPLY`] bytes (after decompression).
+fn read_bounded(resp: reqwest::blocking::Response) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    resp.take(MAX_REPLY + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > MAX_REPLY {
+        return Err(format!(
+            "the server's answer is larger than {} KiB: not read",
+            MAX_REPLY >> 10
+        ));
+    }
+    Ok(out)
 }
 
 fn url(server: &str, path: &str) -> String {
     format!("{}{path}", server.trim_end_matches('/'))
 }
 
-fn error_message(resp: reqwest::blocking::Response) -> String {
+/// The server's error body, read within bounds.
+fn error_body(resp: reqwest::blocking::Response) -> (String, Option<ErrorBody>) {
     let status = resp.status();
-    let text = resp.text().unwrap_or_default();
+    let bytes = match read_bounded(resp) {
+        Ok(b) => b,
+        Err(e) => return (e, None),
+    };
+    let text = String::from_utf8_lossy(&bytes);
     match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(b) => match b.field {
-            Some(f) if !f.is_empty() => format!("{} (field `{f}`)", b.error),
-            _ => b.error,
-        },
-        Err(_) if text.trim().is_empty() => status.to_string(),
-        Err(_) => text.chars().take(500).collect(),
+        Ok(b) => {
+            let m = match &b.field {
+                Some(f) if !f.is_empty() => format!("{} (field `{f}`)", b.error),
+                _ => b.error.clone(),
+            };
+            (printable(&m), Some(b))
+        }
+        Err(_) if text.trim().is_empty() => (status.to_string(), None),
+        Err(_) => (printable(&text.chars().take(500).collect::<String>()), None),
     }
+}
+
+fn error_message(resp: reqwest::blocking::Response) -> String {
+    error_body(resp).0
+}
+
+/// A server's text for a terminal or a log: controls shown as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(
     resp: reqwest::blocking::Response,
 ) -> Result<T, String> {
-    let bytes = resp.bytes().map_err(|e| e.to_string())?;
+    let bytes = read_bounded(resp)?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
@@ -217,6 +338,7 @@ pub fn enroll(
     node: &str,
     state_dir: &Path,
     timeout: Duration,
+    tls: &TlsOptions,
 ) -> Result<AgentState, AgentError> {
     if !(server.starts_with("http://") || server.starts_with("https://")) {
         return Err(AgentError::Invalid(format!(
@@ -228,7 +350,7 @@ pub fn enroll(
             "node id `{node}`: expected 1 to 253 letters, digits, `.`, `-`, `_` or `:` (give --node-id)"
         )));
     }
-    let c = client(timeout)?;
+    let c = client(timeout, tls)?;
     let resp = c
         .post(url(server, "/v1/enroll"))
         .bearer_auth(secret)
@@ -261,6 +383,7 @@ pub fn enroll(
         server: server.to_owned(),
         node: e.node,
         token: e.token,
+        tls: tls.clone(),
     };
     let json = serde_json::to_vec_pretty(&st).map_err(std::io::Error::other)?;
     write_atomic(&state_path(state_dir), &json, 0o600)?;
@@ -307,7 +430,7 @@ impl Agent {
                 message: e.to_string(),
             })?;
         let server = cfg.server.clone().unwrap_or_else(|| state.server.clone());
-        let http = client(cfg.timeout)?;
+        let http = client(cfg.timeout, &cfg.tls.clone().or(&state.tls))?;
         Ok(Self {
             cfg,
             state,
@@ -339,54 +462,96 @@ impl Agent {
     }
 
     /// Deliver `inv` (after the spool); spools it when the server is unreachable.
-    pub fn deliver(&self, inv: &Inventory) -> Result<RunOutcome, AgentError> {
-        let hash = content_hash(inv);
-        let delivered = match self.flush_spool() {
-            Ok(n) => n,
-            Err(e) if e.is_unreachable() => {
-                self.spool(inv, &hash)?;
-                return Ok(self.spooled_outcome(hash, 0));
-            }
-            Err(e) => return Err(e),
-        };
-        let last = self.last_hash();
-        let r = if last.as_deref() == Some(hash.as_str()) {
-            match self.send_heartbeat(&hash) {
-                Ok(Sent::NeedInventory) => self.send_inventory(inv, &hash),
-                other => other,
-            }
-        } else {
-            self.send_inventory(inv, &hash)
-        };
-        match r {
-            Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
-                self.set_last_hash(&p.hash)?;
-                Ok(RunOutcome {
-                    hash,
-                    status: p.status,
-                    delivered_from_spool: delivered,
-                    spooled: self.spool_entries()?.len(),
-                })
-            }
-            Ok(Sent::NeedInventory) => Err(AgentError::Rejected {
-                what: "inventory",
-                status: 409,
-                message: "the server asked for the inventory it was just sent".into(),
-            }),
-            Err(e) if e.is_unreachable() => {
-                self.spool(inv, &hash)?;
-                Ok(self.spooled_outcome(hash, delivered))
-            }
-            Err(e) => Err(e),
+    /// An inventory over the server's body limit is trimmed to fit first (see [`trim_to_fit`]).
+    pub fn deliver(&self, collected: &Inventory) -> Result<RunOutcome, AgentError> {
+        let mut limit = self.known_limit();
+        let mut delivered = None;
+        loop {
+            let (inv, trimmed) = match limit.and_then(|l| trim_to_fit(collected, l)) {
+                Some((t, m)) => (std::borrow::Cow::Owned(t), Some(m)),
+                None => (std::borrow::Cow::Borrowed(collected), None),
+            };
+            let hash = content_hash(&inv);
+            let delivered = match delivered {
+                Some(n) => n,
+                None => match self.flush_spool() {
+                    Ok(n) => *delivered.insert(n),
+                    Err(e) if e.is_unreachable() => {
+                        self.spool(&inv, &hash)?;
+                        return Ok(self.spooled_outcome(hash, 0, trimmed));
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            let last = self.last_hash();
+            let r = if last.as_deref() == Some(hash.as_str()) {
+                match self.send_heartbeat(&hash) {
+                    Ok(Sent::NeedInventory) => self.send_inventory(&inv, &hash),
+                    other => other,
+                }
+            } else {
+                self.send_inventory(&inv, &hash)
+            };
+            return match r {
+                Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
+                    self.set_last_hash(&p.hash)?;
+                    Ok(RunOutcome {
+                        hash,
+                        status: p.status,
+                        delivered_from_spool: delivered,
+                        spooled: self.spool_entries()?.len(),
+                        trimmed,
+                    })
+                }
+                Ok(Sent::NeedInventory) => Err(AgentError::Rejected {
+                    what: "inventory",
+                    status: 409,
+                    message: "the server asked for the inventory it was just sent".into(),
+                }),
+                // Over the limit: remember it and trim (once per limit learned).
+                Err(AgentError::TooLarge { limit: l, .. }) if limit != Some(l) => {
+                    tracing::warn!("the server's body limit is {l} bytes: trimming the inventory");
+                    self.set_known_limit(l)?;
+                    limit = Some(l);
+                    continue;
+                }
+                Err(e) if e.is_unreachable() => {
+                    self.spool(&inv, &hash)?;
+                    Ok(self.spooled_outcome(hash, delivered, trimmed))
+                }
+                Err(e) => Err(e),
+            };
         }
     }
 
-    fn spooled_outcome(&self, hash: String, delivered: usize) -> RunOutcome {
+    fn limit_path(&self) -> PathBuf {
+        self.cfg.state_dir.join("body-limit")
+    }
+
+    /// The body limit the server announced when it last refused a body.
+    fn known_limit(&self) -> Option<usize> {
+        fs_err::read_to_string(self.limit_path())
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    fn set_known_limit(&self, limit: usize) -> Result<(), AgentError> {
+        write_atomic(&self.limit_path(), limit.to_string().as_bytes(), 0o644)?;
+        Ok(())
+    }
+
+    fn spooled_outcome(
+        &self,
+        hash: String,
+        delivered: usize,
+        trimmed: Option<String>,
+    ) -> RunOutcome {
         RunOutcome {
             hash,
             status: "spooled".into(),
             delivered_from_spool: delivered,
             spooled: self.spool_entries().map(|v| v.len()).unwrap_or(0),
+            trimmed,
         }
     }
 
@@ -459,7 +624,14 @@ impl Agent {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match self.post_inventory(body, None) {
+            let mut sent = self.post_inventory(body.clone(), None);
+            if let Err(AgentError::TooLarge { limit, .. }) = sent {
+                self.set_known_limit(limit)?;
+                if let Some(gz) = trim_spooled(&body, limit) {
+                    sent = self.post_inventory(gz, None);
+                }
+            }
+            match sent {
                 Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
                     self.set_last_hash(&p.hash)?;
                     fs_err::remove_file(&path)?;
@@ -545,10 +717,18 @@ impl Agent {
                         return Ok(Sent::NeedInventory);
                     }
                     if !(status.is_server_error() || status.as_u16() == 429) {
+                        let (message, body) = error_body(resp);
+                        if let Some(limit) = body
+                            .filter(|_| status.as_u16() == 413)
+                            .and_then(|b| b.limit)
+                            .and_then(|l| usize::try_from(l).ok())
+                        {
+                            return Err(AgentError::TooLarge { what, limit });
+                        }
                         return Err(AgentError::Rejected {
                             what,
                             status: status.as_u16(),
-                            message: error_message(resp),
+                            message,
                         });
                     }
                     format!("{status}: {}", error_message(resp))
@@ -579,6 +759,20 @@ impl Agent {
             delay = (delay * 2).min(r.max_delay);
         }
     }
+}
+
+/// A spooled inventory (gzip JSON) trimmed to `limit`; `None` when it cannot be read or fits.
+fn trim_spooled(gz: &[u8], limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_mul(64))
+        .read_to_end(&mut json)
+        .ok()?;
+    let inv: Inventory = serde_json::from_slice(&json).ok()?;
+    let (t, m) = trim_to_fit(&inv, limit)?;
+    tracing::warn!("spooled inventory of `{}`: {m}", inv.node.id);
+    gzip(&serde_json::to_vec(&t).ok()?).ok()
 }
 
 fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {

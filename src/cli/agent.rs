@@ -15,12 +15,14 @@ use crate::model::{Inventory, NodeInfo};
 #[command(
     args_conflicts_with_subcommands = true,
     after_help = "Examples:
-  nminus agent enroll --server https://nminus.example:8080 --token-file /etc/nminus/enroll-secret
+  nminus agent enroll --server https://nminus.example:8443 --token-file /etc/nminus/enroll-secret \\
+      --ca-file /etc/nminus/ca.pem                                       # a private CA, kept for runs
   nminus agent --once --site par1 --cell cell1 --label role=compute      # from cron
   nminus agent --interval 1h --jitter 10m --site par1                    # as a service
   nminus agent --once --inventory /var/lib/nminus/inventory.json         # push `nminus collect -o` output
 
-Exit codes (--once): 0 delivered (or heartbeat), 2 not delivered (spooled for the next run, or refused)."
+Exit codes (--once): 0 delivered (or heartbeat), 2 not delivered (spooled for the next run, or
+refused), or delivered trimmed to the server's body limit (the inventory says what was left out)."
 )]
 pub struct AgentArgs {
     /// `enroll`, or nothing to run.
@@ -68,6 +70,47 @@ pub struct EnrollArgs {
         default_value = "/var/lib/nminus/agent"
     )]
     pub state_dir: PathBuf,
+    /// TLS (kept in the state for later runs).
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How the agent talks TLS to the server.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Trust only these PEM CA certificates for the server (a private CA).
+    #[arg(long, env = "NMINUS_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Present this PEM client certificate (a server with --tls-client-ca requires one).
+    #[arg(
+        long,
+        env = "NMINUS_CLIENT_CERT",
+        requires = "client_key",
+        value_name = "PEM"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert.
+    #[arg(
+        long,
+        env = "NMINUS_CLIENT_KEY",
+        requires = "client_cert",
+        value_name = "PEM"
+    )]
+    pub client_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn options(&self) -> agent::TlsOptions {
+        let abs = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        };
+        agent::TlsOptions {
+            ca_file: abs(&self.ca_file),
+            client_cert: abs(&self.client_cert),
+            client_key: abs(&self.client_key),
+        }
+    }
 }
 
 /// Arguments of a run.
@@ -115,9 +158,12 @@ pub struct RunArgs {
     /// First retry delay (doubled each retry, at most 1 minute).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub retry_delay: Duration,
-    /// Timeout of one request.
+    /// Timeout of one request, the server's answer included.
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     pub timeout: Duration,
+    /// TLS (default: what was given at enrollment).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -148,6 +194,7 @@ pub(super) fn enroll(e: &EnrollArgs) -> anyhow::Result<u8> {
         &node,
         &e.state_dir,
         Duration::from_secs(30),
+        &e.tls.options(),
     )?;
     eprintln!(
         "enrolled as `{}` with {}; token saved in {}",
@@ -176,6 +223,7 @@ pub(super) fn run_agent(a: &RunArgs) -> anyhow::Result<u8> {
             max_delay: Duration::from_secs(60),
         },
         timeout: a.timeout,
+        tls: a.tls.options(),
         ..AgentConfig::default()
     };
     let agent = Agent::open(cfg).context("cannot start the agent")?;
@@ -241,6 +289,9 @@ fn once(agent: &Agent, file: Option<&Path>) -> u8 {
             super::EXIT_ERROR
         }
         Ok(o) => {
+            if let Some(t) = &o.trimmed {
+                eprintln!("error: {}: {t}", agent.node());
+            }
             eprintln!(
                 "{}: {} {}{}",
                 agent.node(),
@@ -255,7 +306,11 @@ fn once(agent: &Agent, file: Option<&Path>) -> u8 {
                     String::new()
                 }
             );
-            super::EXIT_OK
+            if o.trimmed.is_some() {
+                super::EXIT_ERROR
+            } else {
+                super::EXIT_OK
+            }
         }
         Err(e) => {
             eprintln!(

@@ -111,7 +111,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Memory for the pushes read, parsed and judged at once (a push is charged its size on
-    /// the wire and four times its decoded size); pushes beyond it wait, then get 503.
+    /// the wire and twelve times its decoded size); pushes beyond it wait, then get 503.
     #[arg(long, default_value = "512MiB", value_parser = parse_size)]
     pub push_memory: usize,
     /// Pushes a node may make per minute, after a burst of 200 (0: no limit); more get 429.
@@ -229,7 +229,7 @@ fn check_db_mode(db: &str) {
             format!("{path}-wal"),
             format!("{path}-shm"),
         ] {
-            if let Ok(m) = std::fs::metadata(&p) {
+            if let Ok(m) = fs_err::metadata(&p) {
                 if m.permissions().mode() & 0o077 != 0 {
                     tracing::warn!(
                         "`{p}` is readable by other users (mode {:o}): chmod 600 it",

@@ -378,6 +378,42 @@ async fn routing_auth_and_errors() {
     );
 }
 
+/// Issue 15 item 5: a gzip body is never decoded past the size its trailer declares (what the
+/// push was charged for), nor past the body limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bodies_are_held_to_their_trailer() {
+    let t = InProcess::new(1 << 20).await;
+    let token = t.enroll("n1").await;
+    let gz_req = |gz: Vec<u8>| {
+        Request::post("/v1/inventories")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(Body::from(gz))
+            .unwrap()
+    };
+    // 64 MiB of zeros in ~64 KiB: over the limit by its trailer, refused before decoding.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    let (s, v) = t.call(gz_req(bomb.clone())).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("too-large"))
+    );
+    assert_eq!(v["limit"].as_u64(), Some(1 << 20), "{v}");
+    // The same bomb with a trailer that lies (1,000 bytes): decoding stops there.
+    let mut liar = bomb;
+    let n = liar.len();
+    liar[n - 4..].copy_from_slice(&1000u32.to_le_bytes());
+    let (s, v) = t.call(gz_req(liar)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("longer than its trailer"),
+        "{v}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_token_guards_reads() {
     let (_dir, url) = sqlite_url();
