@@ -97,7 +97,15 @@ struct Server {
 impl Server {
     fn start(db: &str, data: &Path, secret: &Path, cache: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nminus"))
-            .args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--data"])
+            .args([
+                "serve",
+                "--insecure-no-auth",
+                "--db",
+                db,
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+            ])
             .arg(data)
             .arg("--enroll-secret-file")
             .arg(secret)

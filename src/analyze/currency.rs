@@ -635,7 +635,17 @@ fn lifecycles(
         }
     }
     for pkg in &inv.packages {
-        if debian_lts.is_some() && pkg.ecosystem == Ecosystem::Deb {
+        // Debian's packages, and the Python modules they install (`ansible` 7.7 in
+        // /usr/lib/python3/dist-packages, owned by dpkg).
+        let debian_owned = pkg.ecosystem == Ecosystem::Deb
+            || matches!(
+                &pkg.meta,
+                crate::model::PackageMeta::Python {
+                    os_owner: Some(_),
+                    ..
+                }
+            );
+        if debian_lts.is_some() && debian_owned {
             continue;
         }
         let base = purl_base(&pkg.purl);

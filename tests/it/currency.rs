@@ -268,10 +268,40 @@ fn debian_in_lts_supports_its_packages() {
             deb("python3.7", "python3.7", "3.7.3-2+deb10u7"),
         ]
     };
-    let f = judge_currency(&node("debian", "12", pkgs()), &cat, &pol, as_of);
+    let mut deb12 = node("debian", "12", pkgs());
+    // Debian's ansible, a Python distribution in dist-packages owned by dpkg.
+    let mut ansible = Package {
+        ecosystem: Ecosystem::Pypi,
+        name: "ansible".into(),
+        version: "7.7.0".into(),
+        source: None,
+        purl: "pkg:pypi/ansible@7.7.0".into(),
+        found_by: "test".into(),
+        location: Location::path("/usr/lib/python3/dist-packages/ansible-7.7.0.dist-info/METADATA"),
+        meta: PackageMeta::Python {
+            display_name: "ansible".into(),
+            os_owner: Some("dpkg".into()),
+            environment: Some("/usr/lib/python3/dist-packages".into()),
+        },
+        extra: Default::default(),
+    };
+    deb12.packages.push(ansible.clone());
+    let f = judge_currency(&deb12, &cat, &pol, as_of);
     assert!(
         !f.iter().any(|x| x.code == FindingCode::Eol),
         "Debian 12 in LTS: {f:#?}"
+    );
+    // The same ansible installed with pip is judged by its upstream lifecycle.
+    if let PackageMeta::Python { os_owner, .. } = &mut ansible.meta {
+        *os_owner = None;
+    }
+    let pip = node("debian", "12", vec![ansible]);
+    let f = judge_currency(&pip, &cat, &pol, as_of);
+    assert_eq!(
+        f.iter()
+            .any(|x| x.code == FindingCode::Eol && x.subject.name == "ansible"),
+        lc.is_eol("ansible", "7.7.0", as_of).unwrap_or(false),
+        "{f:#?}"
     );
     // Past LTS, the upstream lifecycles apply again.
     let f = judge_currency(&node("debian", "10", pkgs()), &cat, &pol, as_of);
