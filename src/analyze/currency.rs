@@ -710,30 +710,14 @@ fn lifecycles(
         let lts_end = (product == "debian" && debian_lts.is_some())
             .then(|| cycle.eoes.and_then(Support::date))
             .flatten();
-        if let Some(end) = lts_end {
-            if lr.warn_days > 0 {
-                let left = (end - as_of).whole_days();
-                if left <= i64::from(lr.warn_days) {
-                    out.push(finding(
-                        FindingCode::EolSoon,
-                        Severity::Low.max(lr.severity.min(Severity::Medium)),
-                        &inv.node.id,
-                        subject,
-                        fixed_in,
-                        searched,
-                        matched,
-                        format!("{product} {version} (cycle {}) is in LTS; its LTS ends on {end}, in {left} days (look-ahead {} days, policy `{}`)", cycle.name, lr.warn_days, rule.name),
-                    ));
-                }
-            }
-            continue;
-        }
-        if cycle.is_eol(as_of) {
+        // In LTS the release has not ended; its end is the LTS's.
+        let (ended, end) = match lts_end {
+            Some(end) => (false, Some(end)),
+            None => (cycle.is_eol(as_of), cycle.eol_date()),
+        };
+        if ended {
             if lr.forbid_eol {
-                let when = cycle
-                    .eol_date()
-                    .map(|d| format!(" since {d}"))
-                    .unwrap_or_default();
+                let when = end.map(|d| format!(" since {d}")).unwrap_or_default();
                 out.push(finding(
                     FindingCode::Eol,
                     lr.severity,
@@ -748,21 +732,24 @@ fn lifecycles(
                     ),
                 ));
             }
-        } else if lr.warn_days > 0 {
-            if let Some(d) = cycle.eol_date() {
-                let left = (d - as_of).whole_days();
-                if left <= i64::from(lr.warn_days) {
-                    out.push(finding(
-                        FindingCode::EolSoon,
-                        Severity::Low.max(lr.severity.min(Severity::Medium)),
-                        &inv.node.id,
-                        subject,
-                        fixed_in,
-                        searched,
-                        matched,
-                        format!("{product} {} (cycle {}) reaches end of life on {d}, in {left} days (look-ahead {} days, policy `{}`)", version, cycle.name, lr.warn_days, rule.name),
-                    ));
-                }
+        } else if let Some(d) = end.filter(|_| lr.warn_days > 0) {
+            let left = (d - as_of).whole_days();
+            if left <= i64::from(lr.warn_days) {
+                let what = if lts_end.is_some() {
+                    "is in LTS; its LTS ends"
+                } else {
+                    "reaches end of life"
+                };
+                out.push(finding(
+                    FindingCode::EolSoon,
+                    Severity::Low.max(lr.severity.min(Severity::Medium)),
+                    &inv.node.id,
+                    subject,
+                    fixed_in,
+                    searched,
+                    matched,
+                    format!("{product} {version} (cycle {}) {what} on {d}, in {left} days (look-ahead {} days, policy `{}`)", cycle.name, lr.warn_days, rule.name),
+                ));
             }
         }
     }

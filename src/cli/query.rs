@@ -553,31 +553,14 @@ fn openstack_table(v: &[DeliverableCurrency], out: &mut Vec<u8>) -> std::io::Res
     .map(str::to_owned)
     .to_vec()];
     for d in v {
-        let series = match (&d.series, &d.release_id) {
-            (Some(s), Some(id)) => format!("{id} {s}"),
-            (Some(s), None) => s.clone(),
-            _ => "unknown".to_owned(),
-        };
-        let series = match (&d.based_on, d.commits_after) {
-            (Some(b), Some(c)) => format!("{series} (build on {b} +{c})"),
-            _ => series,
-        };
+        let series = d.series_label();
         rows.push(vec![
             d.node.clone(),
             d.deliverable.clone(),
             d.version.clone(),
             series,
             d.status.clone().unwrap_or_else(|| "-".to_owned()),
-            d.lag.map_or_else(
-                || "-".to_owned(),
-                |l| {
-                    if l == 0 {
-                        "n".to_owned()
-                    } else {
-                        format!("n-{l}")
-                    }
-                },
-            ),
+            d.lag_label(),
             d.newest_in_series.clone().unwrap_or_else(|| "-".to_owned()),
             d.behind.map_or_else(|| "-".to_owned(), |b| b.to_string()),
         ]);

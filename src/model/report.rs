@@ -159,6 +159,31 @@ pub struct DeliverableCurrency {
     pub also_in: Vec<String>,
 }
 
+impl DeliverableCurrency {
+    /// `2026.1 gazpacho`, `victoria`, `independent`, `unknown`; a dev build adds its base
+    /// (`2025.1 epoxy (build on 31.0.0 +12)`).
+    pub fn series_label(&self) -> String {
+        let series = match (&self.series, &self.release_id) {
+            (Some(s), Some(id)) => format!("{id} {s}"),
+            (Some(s), None) => s.clone(),
+            _ => "unknown".to_owned(),
+        };
+        match (&self.based_on, self.commits_after) {
+            (Some(b), Some(c)) => format!("{series} (build on {b} +{c})"),
+            _ => series,
+        }
+    }
+
+    /// `n`, `n-2`, or `-` (independent or unknown).
+    pub fn lag_label(&self) -> String {
+        match self.lag {
+            Some(0) => "n".to_owned(),
+            Some(l) => format!("n-{l}"),
+            None => "-".to_owned(),
+        }
+    }
+}
+
 /// Totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {

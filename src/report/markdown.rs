@@ -264,25 +264,8 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "### OpenStack currency ({})\n", r.openstack.len());
         s.push_str("| node | deliverable | installed | series | status | lag | newest in series | behind |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for d in &r.openstack {
-            let series = match (&d.series, &d.release_id) {
-                (Some(x), Some(id)) => format!("{id} {x}"),
-                (Some(x), None) => x.clone(),
-                _ => "unknown".to_owned(),
-            };
-            let series = match (&d.based_on, d.commits_after) {
-                (Some(b), Some(c)) => format!("{series} (build on {b} +{c})"),
-                _ => series,
-            };
-            let lag = d.lag.map_or_else(
-                || "–".to_owned(),
-                |l| {
-                    if l == 0 {
-                        "n".to_owned()
-                    } else {
-                        format!("n-{l}")
-                    }
-                },
-            );
+            let series = d.series_label();
+            let lag = d.lag_label();
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",

@@ -665,25 +665,8 @@ fn write_openstack(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "NODE", "DELIVERABLE", "INSTALLED", "SERIES", "STATUS", "LAG", "NEWEST", "BEHIND"
     )?;
     for d in &r.openstack {
-        let series = match (&d.series, &d.release_id) {
-            (Some(s), Some(id)) => format!("{id} {s}"),
-            (Some(s), None) => s.clone(),
-            _ => "unknown".to_owned(),
-        };
-        let series = match (&d.based_on, d.commits_after) {
-            (Some(b), Some(c)) => format!("{series} ({b}+{c})"),
-            _ => series,
-        };
-        let lag = d.lag.map_or_else(
-            || "-".to_owned(),
-            |l| {
-                if l == 0 {
-                    "n".to_owned()
-                } else {
-                    format!("n-{l}")
-                }
-            },
-        );
+        let series = d.series_label();
+        let lag = d.lag_label();
         writeln!(
             out,
             "  {:<16}  {:<18}  {:<wv$}  {:<22}  {:<12}  {:>4}  {:<wn$}  {:>6}",
