@@ -108,6 +108,9 @@ pub(super) struct CommonArgs {
     /// The server's API token, when it requires one (--server).
     #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true)]
     pub(super) token: Option<String>,
+    /// Trust only this CA (PEM) for the server's certificate (--server with a private CA).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(super) ca_file: Option<PathBuf>,
     /// The data directory holding the synced feeds (openstack-releases).
     #[arg(long, env = "NMINUS_DATA", default_value = "/var/lib/nminus/data")]
     pub(super) data: PathBuf,
@@ -309,6 +312,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
             Box::new(StoredInput::fetch(
                 server,
                 a.token.as_deref(),
+                a.ca_file.as_deref(),
                 &until,
                 history,
                 std::time::Duration::from_secs(300),

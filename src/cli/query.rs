@@ -33,6 +33,9 @@ pub struct QueryArgs {
     /// The server's API token, when it requires one.
     #[arg(long, env = "NMINUS_API_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// Trust only this CA (PEM) for the server's certificate (a server with a private CA).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Policy deciding which nodes are stale (`--db` only; a server uses its own).
     #[arg(long, default_value = "default", global = true)]
     pub policy: String,
@@ -165,9 +168,11 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
         (Some(s), _) => Source::Server {
             base: s.clone(),
             token: a.token.clone(),
-            http: reqwest::blocking::Client::builder()
-                .timeout(std::time::Duration::from_secs(120))
-                .build()?,
+            http: crate::plan::stored::api_client(
+                std::time::Duration::from_secs(120),
+                a.ca_file.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?,
         },
         (None, Some(db)) => {
             let rt = tokio::runtime::Builder::new_current_thread()

@@ -38,6 +38,29 @@ fn query_pairs(until: &str, history: History) -> Vec<(&'static str, String)> {
     q
 }
 
+/// An HTTP client for the analyzer's API: `timeout` bounds a request; with `ca_file` (PEM), the
+/// server's certificate must come from that CA only (a server with a private CA).
+pub fn api_client(
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::blocking::Client, String> {
+    let mut b = reqwest::blocking::Client::builder().timeout(timeout);
+    if let Some(ca) = ca_file {
+        let pem = fs_err::read(ca).map_err(|e| e.to_string())?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{}: holds no PEM certificate", ca.display()));
+        }
+        b = b.tls_built_in_root_certs(false);
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
+        .map_err(|e| format!("cannot start an HTTP client: {e}"))
+}
+
 impl StoredInput {
     /// Read every inventory collected at or before `until` (RFC 3339) from the server at
     /// `server` (its base URL), page by page. An entry that cannot be read as an inventory is a
@@ -45,14 +68,12 @@ impl StoredInput {
     pub fn fetch(
         server: &str,
         token: Option<&str>,
+        ca_file: Option<&std::path::Path>,
         until: &str,
         history: History,
         timeout: Duration,
     ) -> Result<Self, PlanError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| PlanError(format!("cannot start an HTTP client: {e}")))?;
+        let http = api_client(timeout, ca_file).map_err(PlanError)?;
         let url = format!("{}/v1/inventories", server.trim_end_matches('/'));
         let mut me = Self::default();
         let mut after: Option<String> = None;

@@ -696,6 +696,32 @@ fn tls_client_certificates_and_token_roles() {
     assert_eq!(status("GET", "/metrics", Some("metrics-token")), 200);
     assert_eq!(status("GET", "/metrics", Some("reader-token")), 200);
     assert_eq!(status("GET", "/healthz", None), 200);
+    // `query` trusts the private CA when told to (--ca-file), and only then.
+    let query = |extra: &[&str]| {
+        let out = crate::support::nminus()
+            .args([
+                "query",
+                "--server",
+                &srv.url,
+                "--token",
+                "reader-token",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .arg("nodes")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = query(&[]);
+    assert!(!ok, "a private CA must not be trusted by default: {err}");
+    let (ok, out, err) = query(&["--ca-file", &ca]);
+    assert!(ok && out.contains("\"node1\""), "{err}\n{out}");
     // A reader cannot enroll; enrollment needs the secret (or an admin token).
     let r = client
         .post(format!("{}/v1/enroll", srv.url))
