@@ -465,6 +465,24 @@ async fn api_token_guards_reads() {
             .status(),
         StatusCode::OK
     );
+    // Readiness answers everyone, but its details only readers.
+    let ready = |auth: Option<&'static str>| {
+        let a = a.clone();
+        async move {
+            let r = a.oneshot(get("/readyz", auth)).await.unwrap();
+            let status = r.status();
+            let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (s, v) = ready(None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, serde_json::json!({"status": "ready"}));
+    let (s, v) = ready(Some("reader")).await;
+    assert_eq!((s, v["backend"].as_str()), (StatusCode::OK, Some("sqlite")));
     let r = Request::post("/v1/enroll")
         .body(Body::from(r#"{"node":"a"}"#))
         .unwrap();
