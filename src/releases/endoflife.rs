@@ -356,6 +356,17 @@ fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
         ));
         return None;
     };
+    if let Some(line) = crate::policy::yaml_too_deep(yaml) {
+        problems.push(Problem::new(
+            Location::path(file.display().to_string()).at_line(line + first_line - 1),
+            ProblemKind::Malformed,
+            format!(
+                "front matter is not a product definition; skipped: {}",
+                crate::policy::nesting_message()
+            ),
+        ));
+        return None;
+    }
     let raw: RawFrontMatter = match serde_yaml::from_str(yaml) {
         Ok(r) => r,
         Err(e) => {

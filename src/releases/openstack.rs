@@ -992,6 +992,13 @@ fn load_series(path: &Path, problems: &mut Vec<Problem>) -> Result<Vec<Series>, 
         });
     }
     let text = read_text(path)?;
+    // The YAML parser's time grows with the square of the nesting: refuse a deep document first.
+    if let Some(line) = crate::policy::yaml_too_deep(&text) {
+        return Err(ReleaseError::malformed(
+            path,
+            format!("line {line}: {}", crate::policy::nesting_message()),
+        ));
+    }
     let raw: Vec<RawSeries> = serde_yaml::from_str(&text).map_err(|e| {
         ReleaseError::malformed(path, format!("expected a YAML list of series: {e}"))
     })?;
@@ -1183,6 +1190,17 @@ fn load_deliverable(
             return None;
         }
     };
+    if let Some(line) = crate::policy::yaml_too_deep(&text) {
+        problems.push(Problem::new(
+            Location::path(file.display().to_string()).at_line(line),
+            ProblemKind::Malformed,
+            format!(
+                "expected a deliverable file; skipped: {}",
+                crate::policy::nesting_message()
+            ),
+        ));
+        return None;
+    }
     let raw: RawDeliverable = match serde_yaml::from_str(&text) {
         Ok(r) => r,
         Err(e) => {
@@ -1661,6 +1679,45 @@ mod tests {
         fs_err::write(tmp.path().join("data/series_status.yaml"), "{ not: [a list").unwrap();
         let err = OpenStackCatalog::load(tmp.path()).unwrap_err();
         assert!(err.to_string().contains("series_status.yaml"), "{err}");
+    }
+
+    /// Nesting deeper than any release file is refused before the YAML parser sees it (its
+    /// time grows with the square of the depth): the series list is an error, a deliverable
+    /// file a problem at its line while the rest loads.
+    #[test]
+    fn deeply_nested_release_yaml_is_refused_before_parsing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = format!("team: x\nreleases: {}\n", "[".repeat(200_000));
+        fs_err::create_dir_all(tmp.path().join("data")).unwrap();
+        fs_err::write(
+            tmp.path().join("data/series_status.yaml"),
+            format!("- name: zed\n  status: {}\n", "[".repeat(200_000)),
+        )
+        .unwrap();
+        let err = OpenStackCatalog::load(tmp.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("series_status.yaml") && err.contains("line 2"),
+            "{err}"
+        );
+        fs_err::write(
+            tmp.path().join("data/series_status.yaml"),
+            "- name: zed\n  status: maintained\n  initial-release: 2022-10-05\n",
+        )
+        .unwrap();
+        fs_err::create_dir_all(tmp.path().join("deliverables/zed")).unwrap();
+        fs_err::write(tmp.path().join("deliverables/zed/deep.yaml"), deep).unwrap();
+        fs_err::write(
+            tmp.path().join("deliverables/zed/nova.yaml"),
+            "team: nova\ntype: service\nreleases:\n  - version: 26.0.0\n    projects:\n      - repo: openstack/nova\n        hash: abc\n",
+        )
+        .unwrap();
+        let (cat, problems) = OpenStackCatalog::load(tmp.path()).unwrap();
+        assert!(cat.lookup("nova", "26.0.0").is_some());
+        let p = problems
+            .iter()
+            .find(|p| p.location.path.ends_with("deep.yaml"))
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert_eq!(p.location.line, Some(2), "{p}");
     }
 
     #[test]
