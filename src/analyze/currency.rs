@@ -417,8 +417,7 @@ fn openstack(
             location: Some(crate::model::Location::path(&svc.install)),
         };
         let searched = format!("openstack/releases {} {}", svc.package, svc.version);
-        let Some(m) = crate::fleet::place(cat, &svc.package, &svc.version).map(|p| p.release)
-        else {
+        let Some(m) = crate::fleet::place(cat, &svc.package, &svc.version) else {
             let sev = series_rule.map_or(Severity::Low, |(_, r)| {
                 r.severity.min(Severity::Low).max(Severity::Low)
             });
@@ -956,7 +955,7 @@ fn constraints(
         // The series of the services in this directory, by exact lookup.
         let mut by_series: BTreeMap<usize, (&Series, Vec<String>)> = BTreeMap::new();
         for p in &g.packages {
-            let Some(m) = crate::fleet::place(cat, &p.name, &p.version).map(|p| p.release) else {
+            let Some(m) = crate::fleet::place(cat, &p.name, &p.version) else {
                 continue;
             };
             if m.kind != DeliverableType::Service {

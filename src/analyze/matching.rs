@@ -169,9 +169,9 @@ fn covers(affected: &Affected, v: &Version) -> Result<Option<Covered>, String> {
                     v.scheme()
                 ));
             };
-            Ok(set.matching(p).map(|alt| Covered {
+            Ok(set.matching(p).map(|(alt, below)| Covered {
                 matched: alt.to_owned(),
-                fixed: own_series_fix(alt, &affected.fixed, p),
+                fixed: own_series_fix(below, &affected.fixed, p),
             }))
         }
         AffectedRanges::OpenStackDateEra { through_year, .. } => {
@@ -207,13 +207,12 @@ fn covers(affected: &Affected, v: &Version) -> Result<Option<Covered>, String> {
 }
 
 /// The fix that applies to a version an OSSA alternative matched: the alternative's own `<`
-/// bound (`>=27.0.0 <29.0.6` → 29.0.6); for an alternative without one (`<=2015.1.1`,
+/// bounds `below` (`>=27.0.0 <29.0.6` → 29.0.6); for an alternative without one (`<=2015.1.1`,
 /// `==12.0.0`), the advisory's fixed versions of the same major number and era that are above
 /// the installed version; else none (the advisory states no fix in that series).
-fn own_series_fix(alternative: &str, all_fixed: &[String], v: &Pep440Version) -> Vec<String> {
-    let own = Pep440AnyOf::upper_exclusive(alternative);
-    if !own.is_empty() {
-        return own;
+fn own_series_fix(below: Vec<String>, all_fixed: &[String], v: &Pep440Version) -> Vec<String> {
+    if !below.is_empty() {
+        return below;
     }
     all_fixed
         .iter()

@@ -32,30 +32,23 @@ pub fn n_as_of(cat: &OpenStackCatalog, as_of: Date) -> Option<&Series> {
         .max_by_key(|s| s.ordinal)
 }
 
-/// Where an installed `(distribution, version)` sits in openstack/releases: the release (or,
-/// for a pbr dev build, the release it is based on) and every other file listing the same
-/// version (upstream lists 22 old releases twice; the oldest is taken, the others are named).
-#[derive(Debug, Clone)]
-pub struct Placement {
-    /// The release matched.
-    pub release: Match,
-    /// Other `series/deliverable` files listing the same version.
-    pub also_in: Vec<String>,
+/// Place an installed distribution in openstack/releases: the release it is (or, for a pbr dev
+/// build, the release it is based on). The one mapping from a version to a series.
+pub fn place(cat: &OpenStackCatalog, package: &str, version: &str) -> Option<Match> {
+    cat.lookup(package, version)
 }
 
-/// Place an installed distribution: the one mapping from a version to a series.
-pub fn place(cat: &OpenStackCatalog, package: &str, version: &str) -> Option<Placement> {
-    let release = cat.lookup(package, version)?;
-    let also_in = if release.exact {
-        cat.lookup_all(package, version)
-            .into_iter()
-            .filter(|m| m.series != release.series || m.deliverable != release.deliverable)
-            .map(|m| format!("{}/{}", m.series, m.deliverable))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Some(Placement { release, also_in })
+/// Other `series/deliverable` files that list the same exact release (upstream lists 22 old
+/// releases twice; [`place`] takes the oldest).
+fn also_in(cat: &OpenStackCatalog, package: &str, version: &str, m: &Match) -> Vec<String> {
+    if !m.exact {
+        return Vec::new();
+    }
+    cat.lookup_all(package, version)
+        .into_iter()
+        .filter(|o| o.series != m.series || o.deliverable != m.deliverable)
+        .map(|o| format!("{}/{}", o.series, o.deliverable))
+        .collect()
 }
 
 /// The currency of every OpenStack deliverable of `inv` (each service record once), as of
@@ -63,10 +56,9 @@ pub fn place(cat: &OpenStackCatalog, package: &str, version: &str) -> Option<Pla
 pub fn currency(inv: &Inventory, cat: &OpenStackCatalog, as_of: Date) -> Vec<DeliverableCurrency> {
     let n = n_as_of(cat, as_of);
     let mut out: Vec<DeliverableCurrency> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for svc in &inv.services {
-        if out.iter().any(|r| {
-            r.deliverable == svc.deliverable && r.version == svc.version && r.install == svc.install
-        }) {
+        if !seen.insert((&svc.deliverable, &svc.version, &svc.install)) {
             continue;
         }
         let mut row = DeliverableCurrency {
@@ -78,8 +70,9 @@ pub fn currency(inv: &Inventory, cat: &OpenStackCatalog, as_of: Date) -> Vec<Del
             kind: svc.kind.clone(),
             ..DeliverableCurrency::default()
         };
-        if let Some(p) = place(cat, &svc.package, &svc.version) {
-            fill(&mut row, &p, cat, n, as_of);
+        if let Some(m) = place(cat, &svc.package, &svc.version) {
+            row.also_in = also_in(cat, &svc.package, &svc.version, &m);
+            fill(&mut row, &m, cat, n, as_of);
         }
         out.push(row);
     }
@@ -89,18 +82,16 @@ pub fn currency(inv: &Inventory, cat: &OpenStackCatalog, as_of: Date) -> Vec<Del
 
 fn fill(
     row: &mut DeliverableCurrency,
-    p: &Placement,
+    m: &Match,
     cat: &OpenStackCatalog,
     n: Option<&Series>,
     as_of: Date,
 ) {
-    let m = &p.release;
     row.deliverable.clone_from(&m.deliverable);
     row.kind = m.kind.as_str().to_owned();
     row.exact = m.exact;
     row.based_on.clone_from(&m.based_on);
     row.commits_after = m.commits_after;
-    row.also_in.clone_from(&p.also_in);
     let Some(series) = cat.series_named(&m.series) else {
         return;
     };

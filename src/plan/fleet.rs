@@ -411,7 +411,7 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 comps.extend(pick.iter().copied());
             }
         }
-        let m = crate::fleet::place(cat, &svc.package, &svc.version).map(|p| p.release);
+        let m = crate::fleet::place(cat, &svc.package, &svc.version);
         let series = m
             .as_ref()
             .and_then(|m| cat.series_named(&m.series))

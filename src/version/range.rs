@@ -447,33 +447,25 @@ impl Pep440AnyOf {
 
     /// Whether any alternative contains `v` (eras compared first, see the type's docs).
     pub fn contains(&self, v: &Pep440Version) -> bool {
-        self.matching(v).is_some()
-    }
-
-    /// The first alternative that contains `v`, as written (`>=27.0.0 <29.0.6`).
-    pub fn matching(&self, v: &Pep440Version) -> Option<&str> {
         self.alternatives
             .iter()
-            .find(|(_, a)| a.specs.iter().all(|s| s.contains_in_eras(v)))
-            .map(|(text, _)| text.as_str())
+            .any(|(_, a)| a.specs.iter().all(|s| s.contains_in_eras(v)))
     }
 
-    /// The `<` bounds of one alternative as written: the first fixed release of that range.
-    pub fn upper_exclusive(alternative: &str) -> Vec<String> {
-        alternative
-            .split_whitespace()
-            .collect::<String>()
-            .split('<')
-            .skip(1)
-            .filter(|x| !x.starts_with('='))
-            .map(|x| {
-                x.split(['<', '>', '=', '!', '~'])
-                    .next()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .filter(|x| !x.is_empty())
-            .collect()
+    /// The first alternative that contains `v`: its text as written (`>=27.0.0 <29.0.6`) and its
+    /// `<` bounds, the first fixed release of that range (`29.0.6`).
+    pub fn matching(&self, v: &Pep440Version) -> Option<(&str, Vec<String>)> {
+        let (text, alt) = self
+            .alternatives
+            .iter()
+            .find(|(_, a)| a.specs.iter().all(|s| s.contains_in_eras(v)))?;
+        let below = alt
+            .specs
+            .iter()
+            .filter(|s| s.op == Pep440Op::Less)
+            .map(|s| s.raw.clone())
+            .collect();
+        Some((text.as_str(), below))
     }
 }
 
@@ -753,10 +745,17 @@ mod tests {
             Pep440AnyOf::parse("<=5.0.3, >=6.0.0 <=6.1.0")
                 .unwrap()
                 .matching(&"6.0.2".parse().unwrap()),
-            Some(">=6.0.0 <=6.1.0")
+            Some((">=6.0.0 <=6.1.0", Vec::new()))
         );
-        assert_eq!(Pep440AnyOf::upper_exclusive(">=27.0.0 <29.0.6"), ["29.0.6"]);
-        assert!(Pep440AnyOf::upper_exclusive("<=29.0.6").is_empty());
+        let r = Pep440AnyOf::parse(">=27.0.0 <29.0.6, <=26.1.0").unwrap();
+        assert_eq!(
+            r.matching(&"28.0.0".parse().unwrap()),
+            Some((">=27.0.0 <29.0.6", vec!["29.0.6".to_owned()]))
+        );
+        assert_eq!(
+            r.matching(&"26.0.0".parse().unwrap()),
+            Some(("<=26.1.0", Vec::new()))
+        );
         assert!(Pep440AnyOf::parse("").is_err());
         assert!(Pep440AnyOf::parse("<=").is_err());
     }

@@ -146,7 +146,7 @@ pub fn describe(
         }
         return k;
     };
-    let Some(m) = crate::fleet::place(cat, &pkg, &ver).map(|p| p.release) else {
+    let Some(m) = crate::fleet::place(cat, &pkg, &ver) else {
         k.note = Some(format!(
             "{pkg} {ver} is not a release (or a build of one) in the catalog"
         ));
