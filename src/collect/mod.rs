@@ -85,11 +85,9 @@ pub fn collect_root(root: &Root, opts: &CollectOptions) -> Inventory {
 /// copied from a node, a mounted image): `/srv/trees/ctl-01` → `ctl-01`. Characters a node name
 /// may not hold become `-`; `None` for `/` or an in-memory root.
 fn root_dir_name(root: &Root) -> Option<String> {
-    let base = root.display_base();
-    let dir = std::path::Path::new(&base);
-    if !dir.is_absolute() && !dir.exists() {
+    let root::Backend::Dir(dir) = root.backend() else {
         return None;
-    }
+    };
     let name = dir
         .canonicalize()
         .ok()?
