@@ -107,8 +107,12 @@ impl std::hash::Hash for MatchKey {
     }
 }
 
-/// Feed kinds that are release data (catalogs), not advisories.
-const RELEASE_KINDS: [&str; 3] = ["openstack-releases", "endoflife", "openstack-requirements"];
+/// Feed kinds that are release data (catalogs), not advisories, and the part each feeds.
+const RELEASE_KINDS: [(&str, CatalogPart); 3] = [
+    ("openstack-releases", CatalogPart::OpenStack),
+    ("endoflife", CatalogPart::Lifecycles),
+    ("openstack-requirements", CatalogPart::Requirements),
+];
 
 impl Analyzer {
     /// Load feeds (through the cache when `cfg.cache` is set) and catalogs from `cfg.data`.
@@ -127,21 +131,17 @@ impl Analyzer {
             && feeds_cfg
                 .feeds
                 .iter()
-                .any(|f| RELEASE_KINDS.contains(&f.kind.as_str()));
+                .any(|f| RELEASE_KINDS.iter().any(|(k, _)| *k == f.kind));
         let catalog_cfg = if names_release { &feeds_cfg } else { &all_cfg };
         let excluded: Vec<CatalogPart> = if names_release {
-            [
-                ("openstack-releases", CatalogPart::OpenStack),
-                ("endoflife", CatalogPart::Lifecycles),
-                ("openstack-requirements", CatalogPart::Requirements),
-            ]
-            .into_iter()
-            .filter(|(k, _)| {
-                all_cfg.feeds.iter().any(|f| f.kind == *k)
-                    && !feeds_cfg.feeds.iter().any(|f| f.kind == *k)
-            })
-            .map(|(_, p)| p)
-            .collect()
+            RELEASE_KINDS
+                .into_iter()
+                .filter(|(k, _)| {
+                    all_cfg.feeds.iter().any(|f| f.kind == *k)
+                        && !feeds_cfg.feeds.iter().any(|f| f.kind == *k)
+                })
+                .map(|(_, p)| p)
+                .collect()
         } else {
             Vec::new()
         };
