@@ -12,6 +12,7 @@ mod faults;
 mod fuzz_replay;
 mod hostile;
 mod images;
+mod layers;
 mod plan;
 mod plan_serve;
 mod reports;
