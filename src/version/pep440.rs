@@ -342,6 +342,60 @@ fn labelled<'a>(
     None
 }
 
+/// The local label after `+` (`seg([-_.]seg)*`), which must end the version.
+fn local_label(
+    c: &mut Cursor<'_>,
+    input: &str,
+    trimmed: &str,
+    lower: &str,
+) -> Result<Vec<LocalSegment>, VersionError> {
+    let rest = |i: usize| &trimmed[i..];
+    let mut local = Vec::new();
+    if c.peek() == Some(b'+') {
+        let plus = c.i;
+        c.i += 1;
+        loop {
+            let start = c.i;
+            while c.peek().is_some_and(|b| b.is_ascii_alphanumeric()) {
+                c.i += 1;
+            }
+            if c.i == start {
+                return Err(err(
+                    input,
+                    format!(
+                        "expected a local label of letters and digits separated by `.`, `-` or `_` after `+`, found `{}`",
+                        rest(plus + 1)
+                    ),
+                ));
+            }
+            let seg = &lower[start..c.i];
+            local.push(if seg.bytes().all(|b| b.is_ascii_digit()) {
+                let t = seg.trim_start_matches('0');
+                LocalSegment::Numeric(if t.is_empty() { "0" } else { t }.into())
+            } else {
+                LocalSegment::Alphanumeric(seg.into())
+            });
+            if c.peek().is_some_and(is_sep)
+                && c.peek_at(1).is_some_and(|b| b.is_ascii_alphanumeric())
+            {
+                c.i += 1;
+            } else {
+                break;
+            }
+        }
+        if c.i < c.s.len() {
+            return Err(err(
+                input,
+                format!(
+                    "expected a local label of letters and digits separated by `.`, `-` or `_` after `+`, found `{}`",
+                    rest(plus + 1)
+                ),
+            ));
+        }
+    }
+    Ok(local)
+}
+
 impl VersionScheme for Pep440 {
     type Parsed = Pep440Version;
     const SCHEME: Scheme = Scheme::Pep440;
@@ -441,49 +495,7 @@ impl VersionScheme for Pep440 {
         };
 
         // Local label: `+seg([-_.]seg)*`.
-        let mut local = Vec::new();
-        if c.peek() == Some(b'+') {
-            let plus = c.i;
-            c.i += 1;
-            loop {
-                let start = c.i;
-                while c.peek().is_some_and(|b| b.is_ascii_alphanumeric()) {
-                    c.i += 1;
-                }
-                if c.i == start {
-                    return Err(err(
-                        input,
-                        format!(
-                            "expected a local label of letters and digits separated by `.`, `-` or `_` after `+`, found `{}`",
-                            rest(plus + 1)
-                        ),
-                    ));
-                }
-                let seg = &lower[start..c.i];
-                local.push(if seg.bytes().all(|b| b.is_ascii_digit()) {
-                    let t = seg.trim_start_matches('0');
-                    LocalSegment::Numeric(if t.is_empty() { "0" } else { t }.into())
-                } else {
-                    LocalSegment::Alphanumeric(seg.into())
-                });
-                if c.peek().is_some_and(is_sep)
-                    && c.peek_at(1).is_some_and(|b| b.is_ascii_alphanumeric())
-                {
-                    c.i += 1;
-                } else {
-                    break;
-                }
-            }
-            if c.i < c.s.len() {
-                return Err(err(
-                    input,
-                    format!(
-                        "expected a local label of letters and digits separated by `.`, `-` or `_` after `+`, found `{}`",
-                        rest(plus + 1)
-                    ),
-                ));
-            }
-        }
+        let local = local_label(&mut c, input, trimmed, &lower)?;
 
         if c.i < c.s.len() {
             return Err(err(

@@ -628,7 +628,6 @@ const KNOWN_LARGE: &[&str] = &[
     "src/sources/advisory/osv.rs:187 fn convert (180 lines)",
     "src/sources/cache.rs:323 fn load_all_cached (152 lines)",
     "src/sources/sync.rs (1968 lines)",
-    "src/version/pep440.rs:349 fn parse (159 lines)",
 ];
 
 fn rust_files(src: &Path) -> Vec<PathBuf> {
