@@ -113,27 +113,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     if let Some(l) = a.local_advisories.as_ref().filter(|l| !l.is_dir()) {
         anyhow::bail!("--local-advisories `{}` is not a directory", l.display());
     }
-    let mut apt_indexes = apt_index_files(&a.apt_indexes);
-    if a.apt_indexes.is_empty() && targets.len() == 1 && targets[0].is_dir() {
-        apt_indexes = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);
-    }
-    let cfg = AnalyzerConfig {
-        data: a.data.clone(),
-        sources: a.sources.clone(),
-        feeds: a.feeds.clone(),
-        local_advisories: a
-            .local_advisories
-            .clone()
-            .or_else(|| default_local_advisories(&a.data)),
-        apt_indexes,
-        cache: if a.no_cache {
-            None
-        } else {
-            a.cache_dir
-                .clone()
-                .or_else(crate::sources::cache::default_cache_dir)
-        },
-    };
+    let cfg = analyzer_config(a, &targets);
 
     // Load the analyzer (feeds, catalogs) while the targets are collected; lockfiles alone
     // (a millisecond to read) are read first on this thread, without a second one.
@@ -194,17 +174,7 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
         analyzer.with_gate(Gate(a.fail_on.clone()))
     };
     let ready = started.elapsed();
-    for f in analyzer.feeds() {
-        if !f.loaded {
-            eprintln!(
-                "warning: feed `{}` not loaded: {}",
-                f.name,
-                f.note.as_deref().unwrap_or("")
-            );
-        } else if let Some(n) = f.note.as_deref().filter(|n| n.contains("more than")) {
-            eprintln!("warning: feed `{}`: {n}", f.name);
-        }
-    }
+    warn_unloaded_feeds(&analyzer);
 
     // Judge.
     let refs: Vec<&Inventory> = inventories.iter().collect();
@@ -257,6 +227,46 @@ pub(super) fn run(a: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_OK
     })
+}
+
+/// Where the analyzer reads its data from, as the scan's options say.
+fn analyzer_config(a: &ScanArgs, targets: &[PathBuf]) -> AnalyzerConfig {
+    let mut apt_indexes = apt_index_files(&a.apt_indexes);
+    if a.apt_indexes.is_empty() && targets.len() == 1 && targets[0].is_dir() {
+        apt_indexes = apt_index_files(&[targets[0].join("var/lib/apt/lists")]);
+    }
+    AnalyzerConfig {
+        data: a.data.clone(),
+        sources: a.sources.clone(),
+        feeds: a.feeds.clone(),
+        local_advisories: a
+            .local_advisories
+            .clone()
+            .or_else(|| default_local_advisories(&a.data)),
+        apt_indexes,
+        cache: if a.no_cache {
+            None
+        } else {
+            a.cache_dir
+                .clone()
+                .or_else(crate::sources::cache::default_cache_dir)
+        },
+    }
+}
+
+/// A feed that did not load, or loaded only in part, is said on the terminal before the report.
+fn warn_unloaded_feeds(analyzer: &Analyzer) {
+    for f in analyzer.feeds() {
+        if !f.loaded {
+            eprintln!(
+                "warning: feed `{}` not loaded: {}",
+                f.name,
+                f.note.as_deref().unwrap_or("")
+            );
+        } else if let Some(n) = f.note.as_deref().filter(|n| n.contains("more than")) {
+            eprintln!("warning: feed `{}`: {n}", f.name);
+        }
+    }
 }
 
 /// Where operator-written advisories are read from when no directory is named:

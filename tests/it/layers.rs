@@ -603,7 +603,6 @@ const KNOWN_LARGE: &[&str] = &[
     "src/analyze/currency.rs:379 fn openstack (182 lines)",
     "src/analyze/currency.rs:605 fn lifecycles (151 lines)",
     "src/cli/query.rs:166 fn run (202 lines)",
-    "src/cli/scan.rs:85 fn run (176 lines)",
     "src/collect/image/archive.rs:700 fn load (179 lines)",
     "src/collect/lockfile.rs (2895 lines)",
     "src/discover/mod.rs:630 fn findings (152 lines)",
