@@ -19,6 +19,8 @@ mod matching;
 mod report;
 mod waivers;
 
+/// The gate is the policy's; re-exported where the engine's callers have always found it.
+pub use crate::policy::{Gate, GateTerm};
 pub use currency::{
     judge_currency, n_as_of, parse_products, status_as_of, CatalogNote, CatalogPart, CatalogPaths,
     Catalogs, ProductMatch, ProductRule, PRODUCTS_YAML,
@@ -26,5 +28,5 @@ pub use currency::{
 pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
-pub use report::{build_report, Gate, GateTerm, ReportInput};
+pub use report::{build_report, ReportInput};
 pub use waivers::apply_waivers;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::analyze::{Gate, GateTerm};
 use crate::model::{HistoryPoint, ProblemKind, Report, REPORT_SCHEMA_VERSION};
+use crate::policy::{Gate, GateTerm};
 use crate::report::{Format, WriterOptions};
 
 /// Arguments of `nminus report`.

@@ -6,9 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use crate::analyze::{Analyzer, AnalyzerConfig, Gate, GateTerm};
+use crate::analyze::{Analyzer, AnalyzerConfig};
 use crate::collect::{self, lockfile::LockfileCollector, CollectOptions, Collector, Root};
 use crate::model::{Inventory, NodeInfo};
+use crate::policy::{Gate, GateTerm};
 use crate::report::Format;
 
 /// Arguments of `nminus scan`.

@@ -7,6 +7,7 @@
 //! at once, each with `file:line` and the field path. See `policies/default.yaml` (annotated)
 //! and `docs/policies.md`.
 
+mod gate;
 mod yamlpath;
 
 use std::collections::BTreeMap;
@@ -16,9 +17,9 @@ use std::path::Path;
 use serde_yaml::Value;
 use time::Date;
 
-use crate::analyze::GateTerm;
 use crate::model::{FindingCode, Severity};
 
+pub use gate::{Gate, GateTerm};
 pub use yamlpath::LineIndex;
 
 /// What kind of subject a selector picks.

@@ -3,8 +3,8 @@
 
 use std::cmp::Reverse;
 
-use crate::analyze::{Gate, GateTerm};
 use crate::model::{Finding, FindingCode, Report, Severity};
+use crate::policy::{Gate, GateTerm};
 
 /// A one-line description of a finding code (SARIF rule descriptions, JUnit, HTML).
 pub fn code_title(code: FindingCode) -> &'static str {

@@ -64,8 +64,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("sources", "collect"),
     ("sources", "policy"),
     ("releases", "policy"),
-    ("policy", "analyze"),
-    ("report", "analyze"),
 ];
 
 /// File-level import cycles inside a module that are known and being removed.
