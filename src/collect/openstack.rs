@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use super::files::FilePattern;
 use super::{Collected, Collector, Root};
 use crate::model::{Ecosystem, PackageMeta, ServiceInstance};
 
@@ -70,7 +71,15 @@ pub fn lookup(normalized: &str) -> Option<Deliverable> {
 #[derive(Debug, Default)]
 pub struct OpenStackCollector;
 
+/// The OpenStack collector reads no file's contents: it lists systemd unit directories and
+/// reads the Python collector's results.
+pub const READS: &[FilePattern] = &[];
+
 impl Collector for OpenStackCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "openstack"
     }

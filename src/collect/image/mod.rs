@@ -372,7 +372,7 @@ mod tests {
             ),
         ] {
             let bytes = fs_err::read(shared(fixture)).unwrap();
-            assert!(memfs::keeps_contents(node));
+            assert!(crate::collect::READS.keeps(node));
             let mut fs = MemFs::new();
             fs.insert(
                 &normalize(node).0,

@@ -42,6 +42,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::PathBuf;
 
+use super::files::FilePattern;
 use super::python::{budget_problem, expand_glob, walk, WalkEvent};
 use super::root::MAX_FILE_BYTES;
 use super::{Collected, Collector, Root};
@@ -404,7 +405,32 @@ impl LockfileCollector {
     }
 }
 
+/// The files the lockfile collector finds by name in its search ([`LockKind::from_file_name`]).
+pub const READS: &[FilePattern] = &[
+    FilePattern::Name("Cargo.lock"),
+    FilePattern::Name("poetry.lock"),
+    FilePattern::Name("uv.lock"),
+    FilePattern::Name("pdm.lock"),
+    FilePattern::Name("Pipfile.lock"),
+    FilePattern::NameLike {
+        prefix: "pylock.",
+        contains: "",
+        suffix: ".toml",
+        ignore_case: false,
+    },
+    FilePattern::NameLike {
+        prefix: "",
+        contains: "requirements",
+        suffix: ".txt",
+        ignore_case: false,
+    },
+];
+
 impl Collector for LockfileCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "lockfile"
     }
