@@ -24,7 +24,8 @@
 //!
 //! * Cargo: every `[[package]]` entry is reported, workspace members and path dependencies too
 //!   (they have no `source`; [`PackageMeta::Lock::source`] = `path`), as the rustsec crate behind
-//!   cargo-audit does. `git+URL?ref#sha` sources are `git` with the commit kept (`extra.rev`,
+//!   cargo-audit does; the analyzer does not match them against any feed
+//!   ([`Package::is_local_lock_member`], docs/findings.md). `git+URL?ref#sha` sources are `git` with the commit kept (`extra.rev`,
 //!   purl `vcs_url`). A bare dependency name that matches no package of the file is a
 //!   [`ProblemKind::Malformed`] problem (cargo-audit rejects such files); the packages are still
 //!   reported.
