@@ -93,7 +93,7 @@ pub fn image_location_prefix(reference: &str) -> String {
 }
 
 /// A container image the node runs or holds. Its packages are in [`Inventory::packages`] with
-/// `location.path` = `image:<reference>:<path in the image>` ([`image_location_prefix`]).
+/// `location.path` = `image:<reference>:<path in the image>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRef {
     /// Repository tags.
