@@ -175,6 +175,35 @@ fn lockfile_members_without_a_source_are_not_judged() {
     }
 }
 
+/// A Python lock's own project (uv's `source = { virtual = "." }` entry, which carries the
+/// project's version) is a local member too: kept in the inventory, looked up in no feed, while
+/// the registry packages of the same lockfile are.
+#[test]
+fn python_lock_projects_are_not_judged() {
+    for (file, project) in [
+        ("python/trivy/uv/happy/uv.lock", "happy"),
+        ("python/syft/uv/simple-deps/uv.lock", "testpkg"),
+    ] {
+        let inv = collect_named(&shared_data(&format!("fixtures/{file}")));
+        let own = inv
+            .packages
+            .iter()
+            .find(|p| p.name == project)
+            .unwrap_or_else(|| panic!("{file}: {project} is not in the inventory"));
+        assert!(own.is_local_lock_member(), "{file}: {own:?}");
+        assert!(nminus::analyze::lookup_keys(own, None).is_empty(), "{file}");
+        let registry: Vec<&Package> = inv.packages.iter().filter(|p| p.name != project).collect();
+        assert!(!registry.is_empty(), "{file}");
+        for p in registry {
+            assert!(!p.is_local_lock_member(), "{file}: {p:?}");
+            assert!(
+                !nminus::analyze::lookup_keys(p, None).is_empty(),
+                "{file}: {p:?}"
+            );
+        }
+    }
+}
+
 /// Every lockfile under fixtures/cargo, named explicitly by its own path (`workspace-Cargo.lock`,
 /// `cratesio_cargo.lock`, `one-package.lock` … are read by their content): the (advisory,
 /// package, version) set of vulnerabilities equals what the rustsec crate reports
