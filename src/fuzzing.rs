@@ -185,15 +185,11 @@ fn image_reader(data: &[u8]) {
         }
     }
     if let Ok(images) = image::load_reader(data, "fuzz", &limits) {
-        let opts = image::ImageOptions {
-            limits: limits.clone(),
-            catalog: None,
-        };
         for img in &images {
             if let Some(fs) = &img.fs {
                 assert!(fs.len() <= limits.max_nodes);
             }
-            let _ = image::collect_loaded(img, &opts);
+            let _ = image::collect_loaded(img);
         }
     }
 }

@@ -852,7 +852,7 @@ fn image_prefix<'a>(inv: &Inventory, path: &'a str) -> &'a str {
     }
     inv.images
         .iter()
-        .map(|i| crate::collect::image::location_prefix(&i.reference))
+        .map(|i| crate::model::image_location_prefix(&i.reference))
         .filter(|p| path.starts_with(p.as_str()))
         .max_by_key(String::len)
         .map_or("", |p| &path[..p.len()])

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::index::{canonical_ecosystem, AdvisoryIndex};
-use crate::collect::openstack;
+use crate::model::openstack_names as openstack;
 use crate::model::{
     Advisory, AdvisoryKind, AdvisoryRef, Affected, AffectedRanges, Ecosystem, Evidence, Finding,
     FindingCode, Inventory, OsRelease, Package, PackageMeta, Severity, Subject,
@@ -45,8 +45,14 @@ fn distro_key(os: Option<&OsRelease>, eco: Ecosystem) -> Option<String> {
 }
 
 /// The keys a package is looked up under (empty: no feed can judge it, e.g. an OS package of an
-/// unknown distro, or a Python module owned by the OS package manager).
+/// unknown distro, a Python module owned by the OS package manager, or a lockfile member taken
+/// from a local path).
 pub fn lookup_keys(p: &Package, os: Option<&OsRelease>) -> Vec<LookupKey> {
+    // The project's own crates and path packages are not the registry's packages of the same
+    // name (cargo-audit judges them as if they were: rustsec/rustsec#696).
+    if p.is_local_lock_member() {
+        return Vec::new();
+    }
     let mut keys = Vec::new();
     match p.ecosystem {
         Ecosystem::Deb | Ecosystem::Apk | Ecosystem::Rpm => {

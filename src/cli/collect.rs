@@ -190,10 +190,7 @@ fn images(a: &CollectArgs, inv: &mut Inventory) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let opts = ImageOptions {
-        catalog: catalog.as_ref(),
-        ..ImageOptions::default()
-    };
+    let opts = ImageOptions::default();
     let mut found = Vec::new();
     for path in &a.images {
         match image::collect_path(path, &opts) {
@@ -207,6 +204,12 @@ fn images(a: &CollectArgs, inv: &mut Inventory) -> anyhow::Result<()> {
         match image::runtime::collect_runtime(socket, a.all_containers, &opts) {
             Ok(v) => found.extend(v),
             Err(e) => inv.problems.push(image::error_problem(socket, &e)),
+        }
+    }
+    // The collector records a kolla image's facts; its series is judged against the catalog.
+    if let Some(cat) = &catalog {
+        for k in found.iter_mut().filter_map(|i| i.image.kolla.as_mut()) {
+            crate::fleet::check_kolla(k, cat);
         }
     }
     image::add_to_inventory(inv, found);

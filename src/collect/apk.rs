@@ -3,6 +3,7 @@
 //! architecture, `o` origin (the source package, which Alpine's secdb matches on). The file list
 //! (`F` directory, `R` file) feeds the ownership map for Python metadata.
 
+use super::files::FilePattern;
 use super::{purl, Collected, Collector, Root};
 use crate::model::{
     Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind, SourcePackage,
@@ -14,7 +15,17 @@ const DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 #[derive(Debug, Default)]
 pub struct ApkCollector;
 
+/// The files the apk collector reads.
+pub const READS: &[FilePattern] = &[
+    FilePattern::Path("lib/apk/db/installed"),
+    FilePattern::Path("usr/lib/apk/db/installed"),
+];
+
 impl Collector for ApkCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "apk"
     }

@@ -8,6 +8,7 @@
 //! is a [`Problem`] naming the file and line; the other stanzas are kept (where `dpkg-query` gives
 //! up on the whole file).
 
+use super::files::FilePattern;
 use super::root::join;
 use super::{purl, Collected, Collector, Root};
 use crate::model::{
@@ -26,7 +27,34 @@ const ADMINDIRS: [&str; 2] = ["/var/lib/dpkg", "/usr/lib/dpkg"];
 #[derive(Debug, Default)]
 pub struct DpkgCollector;
 
+/// The files the dpkg collector reads: the status file, distroless `status.d/*`, and the
+/// `info/*.list` file lists (for the files each package owns).
+pub const READS: &[FilePattern] = &[
+    FilePattern::Path("var/lib/dpkg/status"),
+    FilePattern::InDir {
+        dir: "var/lib/dpkg/status.d",
+        suffix: "",
+    },
+    FilePattern::InDir {
+        dir: "var/lib/dpkg/info",
+        suffix: ".list",
+    },
+    FilePattern::Path("usr/lib/dpkg/status"),
+    FilePattern::InDir {
+        dir: "usr/lib/dpkg/status.d",
+        suffix: "",
+    },
+    FilePattern::InDir {
+        dir: "usr/lib/dpkg/info",
+        suffix: ".list",
+    },
+];
+
 impl Collector for DpkgCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "dpkg"
     }

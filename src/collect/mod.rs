@@ -9,6 +9,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod files;
 pub mod image;
 pub mod lockfile;
 pub mod openstack;
@@ -21,6 +22,8 @@ pub mod rpm;
 use std::collections::BTreeMap;
 
 pub use root::Root;
+
+use files::{FilePattern, FileSet};
 
 use crate::model::{
     AgentInfo, Inventory, NodeInfo, OsRelease, Package, Problem, ServiceInstance,
@@ -51,7 +54,22 @@ pub trait Collector: Send + Sync {
     fn applies(&self, root: &Root) -> bool;
     /// Read what there is; record problems in `out.problems` and keep going.
     fn collect(&self, root: &Root, out: &mut Collected);
+    /// The files it reads (its module's `READS`): an image's filesystem keeps their contents.
+    fn reads(&self) -> &'static [FilePattern];
 }
+
+/// The files every collector of [`all`] reads, and `/etc/hostname` (read by the collection
+/// itself, [`Root::hostname`]): the files whose contents an image's filesystem keeps.
+pub const READS: FileSet = FileSet(&[
+    root::READS,
+    osrelease::READS,
+    dpkg::READS,
+    rpm::READS,
+    apk::READS,
+    python::READS,
+    lockfile::READS,
+    openstack::READS,
+]);
 
 /// Every collector, in the order they run (OS package managers first: the Python collector
 /// consults the files they own; OpenStack recognition last: it reads the Python results).

@@ -4,7 +4,8 @@
 //! (systemd units). The analyzer maps `(deliverable, version)` to a release series from
 //! openstack/releases; the agent only recognises.
 //!
-//! The name table `openstack_deliverables.tsv` is generated from openstack/releases
+//! The name table (`model/openstack_deliverables.tsv`, [`crate::model::openstack_names`], shared
+//! with the analyzer) is generated from openstack/releases
 //! (`../shared/data/openstack-releases`, every series from austin to the newest and
 //! `_independent`) by the analyzer's own index ([`OpenStackCatalog::name_table`], names as
 //! upstream resolves them: `pypi-name`, else `tarball-base`, else the repository basename),
@@ -14,14 +15,11 @@
 //! [`OpenStackCatalog::name_table`]: crate::releases::openstack::OpenStackCatalog::name_table
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
+use super::files::FilePattern;
 use super::{Collected, Collector, Root};
+pub use crate::model::openstack_names::{lookup, Deliverable};
 use crate::model::{Ecosystem, PackageMeta, ServiceInstance};
-
-/// `normalized PyPI name \t deliverable \t type`, sorted by name, generated (see the module
-/// docs).
-const TABLE: &str = include_str!("openstack_deliverables.tsv");
 
 /// Where systemd units live.
 const UNIT_DIRS: [&str; 4] = [
@@ -31,46 +29,19 @@ const UNIT_DIRS: [&str; 4] = [
     "/etc/systemd/system/multi-user.target.wants",
 ];
 
-/// A recognised deliverable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deliverable {
-    /// Deliverable name in openstack/releases.
-    pub name: &'static str,
-    /// `service`, `library`, `client-library`, `horizon-plugin`, `trailing`, `other`.
-    pub kind: &'static str,
-}
-
-/// The table's rows, parsed once, sorted by name.
-fn table() -> &'static [(&'static str, Deliverable)] {
-    static ROWS: OnceLock<Vec<(&'static str, Deliverable)>> = OnceLock::new();
-    ROWS.get_or_init(|| {
-        let mut rows: Vec<(&str, Deliverable)> = TABLE
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.split('\t');
-                let (n, d, k) = (it.next()?, it.next()?, it.next()?);
-                Some((n, Deliverable { name: d, kind: k }))
-            })
-            .collect();
-        rows.sort_by_key(|(n, _)| *n);
-        rows
-    })
-}
-
-/// Look up a PEP 503-normalised PyPI name (a binary search: this runs for every Python
-/// package of every node).
-pub fn lookup(normalized: &str) -> Option<Deliverable> {
-    let rows = table();
-    rows.binary_search_by_key(&normalized, |(n, _)| n)
-        .ok()
-        .map(|i| rows[i].1)
-}
-
 /// The OpenStack collector (runs after the package collectors).
 #[derive(Debug, Default)]
 pub struct OpenStackCollector;
 
+/// The OpenStack collector reads no file's contents: it lists systemd unit directories and
+/// reads the Python collector's results.
+pub const READS: &[FilePattern] = &[];
+
 impl Collector for OpenStackCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "openstack"
     }
@@ -178,12 +149,13 @@ mod tests {
             .map(|(n, (d, t))| format!("{n}\t{d}\t{}\n", t.as_str()))
             .collect();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/collect/openstack_deliverables.tsv");
+            .join("src/model/openstack_deliverables.tsv");
         if std::env::var_os("NMINUS_BLESS").is_some() {
             fs_err::write(&path, &text).unwrap();
         }
         assert_eq!(
-            TABLE, text,
+            crate::model::openstack_names::TABLE,
+            text,
             "run `NMINUS_BLESS=1 cargo test deliverable_table` to regenerate"
         );
         // Every name the analyzer can map, the agent recognises, as the same deliverable.

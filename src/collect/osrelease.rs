@@ -2,6 +2,7 @@
 //! older or minimal systems carry (`lsb-release`, `debian_version`, `redhat-release` and its
 //! relatives, `system-release-cpe`, `alpine-release`, `SuSE-release`).
 
+use super::files::FilePattern;
 use super::{Collected, Collector, Root};
 use crate::model::{Location, OsRelease, Problem, ProblemKind};
 
@@ -21,7 +22,26 @@ const REDHAT_LIKE: [(&str, &str); 8] = [
     ("/etc/SuSE-release", "sles"),
 ];
 
+/// The files the os-release collector reads: `os-release` and the distributions' older
+/// `/etc/*-release`, `/etc/*_version` and `system-release-cpe` files.
+pub const READS: &[FilePattern] = &[
+    FilePattern::InDir {
+        dir: "etc",
+        suffix: "-release",
+    },
+    FilePattern::InDir {
+        dir: "etc",
+        suffix: "_version",
+    },
+    FilePattern::Path("etc/system-release-cpe"),
+    FilePattern::Path("usr/lib/os-release"),
+];
+
 impl Collector for OsReleaseCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "os-release"
     }

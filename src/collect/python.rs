@@ -35,6 +35,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::files::{FilePattern, Parent};
 use super::root::{join, NodeKind};
 use super::{purl, Collected, Collector, Root};
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
@@ -111,7 +112,46 @@ pub(crate) const SKIP_NAMES: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct PythonCollector;
 
+/// The files the Python collector reads: distribution metadata (`*.dist-info/METADATA` and
+/// `INSTALLER`, `*.egg-info` files and directories, `EGG-INFO/PKG-INFO`), `*.egg-link` and
+/// `pyvenv.cfg`.
+pub const READS: &[FilePattern] = &[
+    FilePattern::InParent {
+        parent: Parent::EndsWithIgnoreCase(".dist-info"),
+        name: "METADATA",
+    },
+    FilePattern::InParent {
+        parent: Parent::EndsWithIgnoreCase(".dist-info"),
+        name: "INSTALLER",
+    },
+    FilePattern::NameLike {
+        prefix: "",
+        contains: "",
+        suffix: ".egg-info",
+        ignore_case: true,
+    },
+    FilePattern::NameLike {
+        prefix: "",
+        contains: "",
+        suffix: ".egg-link",
+        ignore_case: true,
+    },
+    FilePattern::InParent {
+        parent: Parent::EndsWithIgnoreCase(".egg-info"),
+        name: "PKG-INFO",
+    },
+    FilePattern::InParent {
+        parent: Parent::Is("EGG-INFO"),
+        name: "PKG-INFO",
+    },
+    FilePattern::Name("pyvenv.cfg"),
+];
+
 impl Collector for PythonCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "python"
     }

@@ -16,8 +16,12 @@ use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::files::FilePattern;
 use super::image::memfs::Unresolved;
 pub use super::image::memfs::{MemFs, Node, NodeKind};
+
+/// The file the collection itself reads ([`Root::hostname`]).
+pub const READS: &[FilePattern] = &[FilePattern::Path("etc/hostname")];
 
 /// Largest file a collector reads whole (package databases are far smaller; rpmdbs reach a few
 /// hundred MiB on very large hosts, which the rpm reader streams separately).
@@ -216,7 +220,7 @@ impl Root {
     }
 
     /// Read a whole file (bounded by [`MAX_FILE_BYTES`]). In an in-memory root, a file whose
-    /// contents were not kept ([`super::image::memfs::keeps_contents`]) is an error.
+    /// contents were not kept (what no collector declares, [`super::READS`]) is an error.
     pub fn read(&self, node_path: &str) -> io::Result<Vec<u8>> {
         let not_found = || {
             io::Error::new(

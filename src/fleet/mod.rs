@@ -7,6 +7,8 @@
 //! currency judgement, the reports' currency view, the kolla image check and the planner all
 //! read it, so that they cannot disagree.
 
+mod kolla;
+
 use std::cmp::Ordering;
 
 use time::Date;
@@ -14,6 +16,8 @@ use time::Date;
 use crate::model::{DeliverableCurrency, Inventory};
 use crate::releases::openstack::{Match, OpenStackCatalog, ReleaseModel, Series, SeriesStatus};
 use crate::version::pep440::Pep440Version;
+
+pub use kolla::check_kolla;
 
 /// A series' status as of a date: the data's status, advanced by `next-phase` once its date has
 /// passed (the snapshot may predate a transition).

@@ -86,6 +86,12 @@ pub struct ServiceInstance {
     pub units: Vec<String>,
 }
 
+/// The prefix of the locations of an image's packages, services and problems:
+/// `image:<reference>:` (then the path inside the image).
+pub fn image_location_prefix(reference: &str) -> String {
+    format!("image:{reference}:")
+}
+
 /// A container image the node runs or holds. Its packages are in [`Inventory::packages`] with
 /// `location.path` = `image:<reference>:<path in the image>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

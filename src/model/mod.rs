@@ -4,6 +4,7 @@
 mod advisory;
 mod finding;
 mod inventory;
+pub mod openstack_names;
 mod package;
 mod plan;
 mod problem;
@@ -12,8 +13,9 @@ mod report;
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
 pub use finding::{AdvisoryRef, Evidence, Finding, FindingCode, Subject, WaiverRef};
 pub use inventory::{
-    inventory_schema, token_problem, valid_label_value, valid_name, AgentInfo, ImageRef, Inventory,
-    KollaImage, NodeInfo, OsRelease, ServiceInstance, INVENTORY_SCHEMA_VERSION,
+    image_location_prefix, inventory_schema, token_problem, valid_label_value, valid_name,
+    AgentInfo, ImageRef, Inventory, KollaImage, NodeInfo, OsRelease, ServiceInstance,
+    INVENTORY_SCHEMA_VERSION,
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
 pub use plan::{

@@ -168,4 +168,12 @@ impl Package {
     pub fn parsed_version(&self) -> Result<Version, crate::version::VersionError> {
         Version::parse(self.ecosystem.scheme(), &self.version)
     }
+
+    /// A lockfile member taken from a local path, not from a registry: a Cargo workspace member
+    /// or path dependency (no `source`), a Python lock's `path` / `directory` / `editable`
+    /// entry. Its name may be a registry package's, but it is the project's own code: no
+    /// registry advisory is about it, so the analyzer does not match it (docs/findings.md).
+    pub fn is_local_lock_member(&self) -> bool {
+        matches!(&self.meta, PackageMeta::Lock { source: Some(s) } if s == "path")
+    }
 }

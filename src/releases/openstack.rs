@@ -856,7 +856,7 @@ impl OpenStackCatalog {
     /// Every distribution name any release is published under (see
     /// [`Deliverable::artifact_name`]) with the deliverable and type of its newest release
     /// (`_independent` counts as newest): the agent's name table
-    /// (`collect/openstack_deliverables.tsv`) is exactly this, so that the agent recognises
+    /// (`model/openstack_deliverables.tsv`) is exactly this, so that the agent recognises
     /// what the analyzer can map.
     pub fn name_table(&self) -> BTreeMap<String, (String, DeliverableType)> {
         self.by_name

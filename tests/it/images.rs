@@ -376,10 +376,7 @@ fn in_memory_tree_keeps_only_what_collectors_read() {
 #[test]
 fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
     let cat = catalog();
-    let opts = ImageOptions {
-        catalog: Some(&cat),
-        ..ImageOptions::default()
-    };
+    let opts = ImageOptions::default();
     let same = nova_image(NOVA_TAG, "29.0.1");
     let wrong_tag = "quay.io/openstack.kolla/nova-api:2023.2-ubuntu-jammy";
     let wrong = nova_image(wrong_tag, "29.0.1");
@@ -388,8 +385,18 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
         "31.0.1.dev12",
     );
     let bytes = writer::docker_archive(&[same, wrong, dev], Comp::None);
-    let got = image::collect_reader(&bytes[..], "test", &opts).unwrap();
+    let mut got = image::collect_reader(&bytes[..], "test", &opts).unwrap();
     assert_eq!(got.len(), 3);
+    // The collector records the facts only: tag series and service version, no series.
+    for i in &mut got {
+        let k = i.image.kolla.as_mut().unwrap();
+        assert!(k.tag_series.is_some() && k.version.is_some(), "{k:?}");
+        assert!(
+            k.series.is_none() && k.exact.is_none() && !k.mismatch,
+            "{k:?}"
+        );
+        nminus::fleet::check_kolla(k, &cat);
+    }
     let k0 = got[0].image.kolla.as_ref().unwrap();
     assert_eq!(k0.series.as_deref(), Some("caracal"));
     assert_eq!(k0.exact, Some(true));
@@ -408,10 +415,14 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
     assert_eq!(k2.exact, Some(false));
     assert!(!k2.mismatch, "a master dev build is not a mismatch: {k2:?}");
     // Without a catalog only the tag series is recorded.
-    let plain = image::collect_reader(&bytes[..], "test", &ImageOptions::default()).unwrap();
-    let k = plain[1].image.kolla.as_ref().unwrap();
+    let k = plain_kolla(&bytes);
     assert_eq!(k.tag_series.as_deref(), Some("2023.2"));
     assert!(k.series.is_none() && !k.mismatch);
+}
+
+fn plain_kolla(bytes: &[u8]) -> nminus::model::KollaImage {
+    let plain = image::collect_reader(bytes, "test", &ImageOptions::default()).unwrap();
+    plain[1].image.kolla.clone().unwrap()
 }
 
 /// Paths that must never be created by collecting a hostile image.
@@ -517,7 +528,6 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
     };
     let opts = ImageOptions {
         limits: limits.clone(),
-        catalog: None,
     };
     // 64 MiB of zeros: about 64 KiB as gzip, as zstd much less.
     for comp in [Comp::Gzip, Comp::Zstd] {
@@ -577,7 +587,6 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
             max_entries: 100,
             ..Limits::default()
         },
-        catalog: None,
     };
     let got = image::collect_reader(&bytes[..], "many.tar", &few).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
@@ -597,7 +606,6 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
             max_kept_file: 1 << 20,
             ..Limits::default()
         },
-        catalog: None,
     };
     let got = image::collect_reader(&bytes[..], "fat.tar", &thin).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();

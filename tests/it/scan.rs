@@ -60,11 +60,40 @@ fn collect_named(file: &std::path::Path) -> Inventory {
     )
 }
 
-/// The reference: lockfile → (advisory, package, version) set, and the lockfiles rustsec rejects.
+/// The reference: lockfile → (advisory, package, version) set, the lockfiles rustsec rejects,
+/// and the reference rows nminus leaves out on purpose: the lockfile's own members (no
+/// `source`: workspace members, path dependencies), which rustsec matches against the published
+/// crates of the same name and nminus does not judge (docs/findings.md).
 type Reference = (
     std::collections::BTreeMap<String, BTreeSet<(String, String, String)>>,
     BTreeSet<String>,
+    BTreeSet<(String, String, String, String)>,
 );
+
+/// The (name, version) of every `[[package]]` (and v1 `[root]`) of a Cargo.lock without a
+/// `source`: the project's own crates.
+fn local_members(file: &str) -> BTreeSet<(String, String)> {
+    let text = fs_err::read_to_string(shared_data(&format!("fixtures/cargo/{file}"))).unwrap();
+    let Ok(doc) = toml::from_str::<toml::Table>(&text) else {
+        return BTreeSet::new();
+    };
+    let packages = doc.get("package").and_then(toml::Value::as_array);
+    packages
+        .into_iter()
+        .flatten()
+        .chain(doc.get("root"))
+        .filter_map(toml::Value::as_table)
+        .filter(|t| {
+            t.get("source")
+                .and_then(toml::Value::as_str)
+                .is_none_or(|s| s.trim().is_empty())
+        })
+        .filter_map(|t| {
+            let s = |k: &str| t.get(k).and_then(toml::Value::as_str).map(str::to_owned);
+            Some((s("name")?, s("version")?))
+        })
+        .collect()
+}
 
 fn rustsec_reference() -> Reference {
     let tsv = fs_err::read_to_string(shared_data("fixtures/cargo/rustsec-reference-results.tsv"))
@@ -72,6 +101,7 @@ fn rustsec_reference() -> Reference {
     let mut want: std::collections::BTreeMap<String, BTreeSet<(String, String, String)>> =
         Default::default();
     let mut parse_errors = BTreeSet::new();
+    let mut local = BTreeSet::new();
     for l in tsv.lines().skip(1) {
         let f: Vec<&str> = l.split('\t').collect();
         let e = want.entry(f[0].to_owned()).or_default();
@@ -81,11 +111,97 @@ fn rustsec_reference() -> Reference {
                 parse_errors.insert(f[0].to_owned());
             }
             adv => {
-                e.insert((adv.to_owned(), f[2].to_owned(), f[3].to_owned()));
+                if local_members(f[0]).contains(&(f[2].to_owned(), f[3].to_owned())) {
+                    local.insert((
+                        f[0].to_owned(),
+                        adv.to_owned(),
+                        f[2].to_owned(),
+                        f[3].to_owned(),
+                    ));
+                } else {
+                    e.insert((adv.to_owned(), f[2].to_owned(), f[3].to_owned()));
+                }
             }
         }
     }
-    (want, parse_errors)
+    (want, parse_errors, local)
+}
+
+/// The reference rows nminus leaves out are exactly the lockfiles' own members that rustsec
+/// matches by name: ripgrep's workspace crate `grep-cli`, rustsec's own `local_cargo.lock`
+/// fixture (a lone `base64` without a source) and syft's path dependency `telemetry`. Each is
+/// still in the inventory, as a `path` lock member.
+#[test]
+fn lockfile_members_without_a_source_are_not_judged() {
+    let (_, _, local) = rustsec_reference();
+    let rows: BTreeSet<(&str, &str, &str)> = local
+        .iter()
+        .map(|(f, a, p, _)| (f.as_str(), a.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        BTreeSet::from([
+            (
+                "ripgrep-history/Cargo.lock.2020-05-29-72bdde6771",
+                "RUSTSEC-2021-0071",
+                "grep-cli"
+            ),
+            (
+                "rustsec/rustsec-support/local_cargo.lock",
+                "RUSTSEC-2017-0004",
+                "base64"
+            ),
+            (
+                "syft/path-deps/Cargo.lock",
+                "RUSTSEC-2021-0046",
+                "telemetry"
+            ),
+        ])
+    );
+    let idx = index(&["rustsec"]);
+    for (file, adv, name, version) in &local {
+        let inv = collect_named(&shared_data(&format!("fixtures/cargo/{file}")));
+        let p = inv
+            .packages
+            .iter()
+            .find(|p| &p.name == name && &p.version == version)
+            .unwrap_or_else(|| panic!("{file}: {name} {version} is not in the inventory"));
+        assert!(p.is_local_lock_member(), "{file}: {p:?}");
+        let findings = match_inventory(&inventory(inv.packages.clone()), &idx);
+        assert!(
+            findings.iter().all(|f| &f.subject.name != name),
+            "{file}: {adv} judged the project's own `{name}`: {findings:?}"
+        );
+    }
+}
+
+/// A Python lock's own project (uv's `source = { virtual = "." }` entry, which carries the
+/// project's version) is a local member too: kept in the inventory, looked up in no feed, while
+/// the registry packages of the same lockfile are.
+#[test]
+fn python_lock_projects_are_not_judged() {
+    for (file, project) in [
+        ("python/trivy/uv/happy/uv.lock", "happy"),
+        ("python/syft/uv/simple-deps/uv.lock", "testpkg"),
+    ] {
+        let inv = collect_named(&shared_data(&format!("fixtures/{file}")));
+        let own = inv
+            .packages
+            .iter()
+            .find(|p| p.name == project)
+            .unwrap_or_else(|| panic!("{file}: {project} is not in the inventory"));
+        assert!(own.is_local_lock_member(), "{file}: {own:?}");
+        assert!(nminus::analyze::lookup_keys(own, None).is_empty(), "{file}");
+        let registry: Vec<&Package> = inv.packages.iter().filter(|p| p.name != project).collect();
+        assert!(!registry.is_empty(), "{file}");
+        for p in registry {
+            assert!(!p.is_local_lock_member(), "{file}: {p:?}");
+            assert!(
+                !nminus::analyze::lookup_keys(p, None).is_empty(),
+                "{file}: {p:?}"
+            );
+        }
+    }
 }
 
 /// Every lockfile under fixtures/cargo, named explicitly by its own path (`workspace-Cargo.lock`,
@@ -95,7 +211,7 @@ fn rustsec_reference() -> Reference {
 #[test]
 fn rustsec_matches_equal_the_rustsec_crate() {
     let idx = index(&["rustsec"]);
-    let (want, parse_errors) = rustsec_reference();
+    let (want, parse_errors, _) = rustsec_reference();
     assert!(want.len() > 40, "{}", want.len());
     for odd in [
         "rustsec/workspace-Cargo.lock",
@@ -150,7 +266,7 @@ fn rustsec_matches_equal_the_rustsec_crate() {
 /// are problems that fail the scan, and nothing is skipped.
 #[test]
 fn scan_reads_every_named_lockfile_by_its_own_name() {
-    let (want, parse_errors) = rustsec_reference();
+    let (want, parse_errors, _) = rustsec_reference();
     let tsv = fs_err::read_to_string(shared_data("fixtures/cargo/rustsec-reference-results.tsv"))
         .unwrap();
     let counts: std::collections::BTreeMap<&str, &str> = tsv

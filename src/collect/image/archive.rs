@@ -697,6 +697,90 @@ fn oci_plans(blobs: &mut dyn Blobs, index: &[u8]) -> Result<Vec<Plan>, ImageErro
     Ok(plans)
 }
 
+/// The image's id and configuration from its config blob (`None`: not found, the image is not
+/// inventoried), with the problems of a digest mismatch or a config that does not parse.
+fn read_config(
+    config: Option<&[u8]>,
+    config_path: &str,
+    config_digest: Option<&str>,
+    source: &str,
+    img: &mut LoadedImage,
+    msgs: &mut Vec<(ProblemKind, String)>,
+) {
+    match config {
+        Some(bytes) => {
+            img.id = sha256_digest(bytes);
+            if let Some(want) = config_digest {
+                if want.starts_with("sha256:") && *want != img.id {
+                    msgs.push((
+                        ProblemKind::Malformed,
+                        format!(
+                            "config {config_path}: expected digest {want}, found {}",
+                            img.id
+                        ),
+                    ));
+                }
+            }
+            match parse_config(bytes) {
+                Ok(c) => img.config = c,
+                Err(e) => msgs.push((ProblemKind::Malformed, format!("config {config_path}: {e}"))),
+            }
+        }
+        None => {
+            img.id = config_digest.map(str::to_owned).unwrap_or_default();
+            msgs.push((
+                ProblemKind::Unreadable,
+                format!(
+                    "config `{config_path}` not found in {source}; the image is not inventoried"
+                ),
+            ));
+        }
+    }
+}
+
+/// A layer's blob checked against what the manifest (digest, media type) and the config
+/// (diff_id) say of it.
+fn check_layer(
+    label: &str,
+    want: Option<&str>,
+    media: Option<&str>,
+    l: &ParsedLayer,
+    diff_id: Option<&str>,
+    msgs: &mut Vec<(ProblemKind, String)>,
+) {
+    if let Some(w) = want {
+        if w.starts_with("sha256:") && *w != l.blob_digest {
+            msgs.push((
+                ProblemKind::Malformed,
+                format!("{label}: expected blob digest {w}, found {}", l.blob_digest),
+            ));
+        }
+    }
+    if let Some(mt) = media.and_then(Compression::from_media_type) {
+        if mt != l.compression {
+            msgs.push((
+                ProblemKind::Malformed,
+                format!(
+                    "{label}: media type says {}, the blob is {}",
+                    mt.as_str(),
+                    l.compression.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(d) = diff_id {
+        if d.starts_with("sha256:") && *d != l.diff_id {
+            msgs.push((
+                ProblemKind::Malformed,
+                format!(
+                    "{label}: config diff_id {d}, the layer hashes to {}",
+                    l.diff_id
+                ),
+            ));
+        }
+    }
+}
+
 fn load(
     blobs: &mut dyn Blobs,
     plan: Plan,
@@ -722,39 +806,14 @@ fn load(
         .into_iter()
         .map(|m| (ProblemKind::Malformed, m))
         .collect();
-    match &config {
-        Some(bytes) => {
-            img.id = sha256_digest(bytes);
-            if let Some(want) = &plan.config_digest {
-                if want.starts_with("sha256:") && *want != img.id {
-                    msgs.push((
-                        ProblemKind::Malformed,
-                        format!(
-                            "config {}: expected digest {want}, found {}",
-                            plan.config_path, img.id
-                        ),
-                    ));
-                }
-            }
-            match parse_config(bytes) {
-                Ok(c) => img.config = c,
-                Err(e) => msgs.push((
-                    ProblemKind::Malformed,
-                    format!("config {}: {e}", plan.config_path),
-                )),
-            }
-        }
-        None => {
-            img.id = plan.config_digest.clone().unwrap_or_default();
-            msgs.push((
-                ProblemKind::Unreadable,
-                format!(
-                    "config `{}` not found in {source}; the image is not inventoried",
-                    plan.config_path
-                ),
-            ));
-        }
-    }
+    read_config(
+        config.as_deref(),
+        &plan.config_path,
+        plan.config_digest.as_deref(),
+        source,
+        &mut img,
+        &mut msgs,
+    );
     if img.id.is_empty() {
         img.id = img.digest.clone().unwrap_or_else(|| source.to_owned());
     }
@@ -809,37 +868,14 @@ fn load(
                 complete = false;
             }
             Ok(l) => {
-                if let Some(w) = want {
-                    if w.starts_with("sha256:") && *w != l.blob_digest {
-                        msgs.push((
-                            ProblemKind::Malformed,
-                            format!("{label}: expected blob digest {w}, found {}", l.blob_digest),
-                        ));
-                    }
-                }
-                if let Some(mt) = media.as_deref().and_then(Compression::from_media_type) {
-                    if mt != l.compression {
-                        msgs.push((
-                            ProblemKind::Malformed,
-                            format!(
-                                "{label}: media type says {}, the blob is {}",
-                                mt.as_str(),
-                                l.compression.as_str()
-                            ),
-                        ));
-                    }
-                }
-                if let Some(d) = img.config.diff_ids.get(i) {
-                    if d.starts_with("sha256:") && *d != l.diff_id {
-                        msgs.push((
-                            ProblemKind::Malformed,
-                            format!(
-                                "{label}: config diff_id {d}, the layer hashes to {}",
-                                l.diff_id
-                            ),
-                        ));
-                    }
-                }
+                check_layer(
+                    &label,
+                    want.as_deref(),
+                    media.as_deref(),
+                    l,
+                    img.config.diff_ids.get(i).map(String::as_str),
+                    &mut msgs,
+                );
                 for note in &l.notes {
                     msgs.push((ProblemKind::Skipped, format!("{label}: {note}")));
                 }

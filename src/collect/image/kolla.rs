@@ -1,10 +1,7 @@
 //! Kolla images: which OpenStack series an image claims (its tag, `2024.1-ubuntu-jammy`) and
-//! which it holds (the service's `*.dist-info` version, mapped exactly by
-//! [`OpenStackCatalog::lookup`] when a catalog is given).
-//!
-//! The comparison is recorded on the image ([`KollaImage::mismatch`] with a
-//! [`KollaImage::note`]), not as a [`crate::model::Problem`]: nothing failed to be read, and the
-//! analyzer turns a mismatch into a finding.
+//! which service it holds (the service's `*.dist-info` version). These are the facts; which
+//! series that version belongs to, and whether it matches the tag, is judged against
+//! openstack/releases by `fleet::check_kolla` (series mapping is not the collector's job).
 //!
 //! Rules:
 //! - tag series: the first `-`-separated word of the tag when it is a release id (`2024.1`),
@@ -13,13 +10,8 @@
 //! - the service: the OpenStack service deliverable found in the image whose name is the image
 //!   name or its first part (`nova-api` → `nova`, `neutron-server` → `neutron`), the longest such;
 //!   else the only service deliverable in the image.
-//! - mismatch: the tag series (by name or release id) differs from the series the catalog gives
-//!   for the service's version. For `master` tags only an exact release of a series other than
-//!   the one in development counts (a master build carries `.devN` versions based on the last
-//!   release, which belongs to the previous series).
 
 use crate::model::{KollaImage, ServiceInstance};
-use crate::releases::openstack::{OpenStackCatalog, SeriesStatus};
 
 /// Words that are not series even when they come first in a tag.
 const NOT_SERIES: [&str; 12] = [
@@ -100,7 +92,6 @@ pub fn describe(
     tags: &[String],
     labels: &std::collections::BTreeMap<String, String>,
     services: &[ServiceInstance],
-    catalog: Option<&OpenStackCatalog>,
 ) -> KollaImage {
     let mut k = KollaImage {
         kolla_version: labels.get("kolla_version").cloned(),
@@ -135,62 +126,6 @@ pub fn describe(
         k.service = Some(s.deliverable.clone());
         k.package = Some(s.package.clone());
         k.version = Some(s.version.clone());
-    }
-    let Some(cat) = catalog else {
-        return k;
-    };
-    let (Some(pkg), Some(ver)) = (k.package.clone(), k.version.clone()) else {
-        if k.tag_series.is_some() {
-            k.note =
-                Some("no OpenStack service found in the image to check the tag against".to_owned());
-        }
-        return k;
-    };
-    let Some(m) = crate::fleet::place(cat, &pkg, &ver) else {
-        k.note = Some(format!(
-            "{pkg} {ver} is not a release (or a build of one) in the catalog"
-        ));
-        return k;
-    };
-    k.series = Some(m.series.clone());
-    k.exact = Some(m.exact);
-    let Some(tag) = k.tag_series.clone() else {
-        return k;
-    };
-    if tag == "master" {
-        let dev = cat
-            .series()
-            .iter()
-            .find(|s| s.status == SeriesStatus::Development);
-        if let Some(dev) = dev {
-            if m.exact && m.series != dev.name {
-                k.mismatch = true;
-                k.note = Some(format!(
-                    "tag `master` ({} in development), but {pkg} {ver} is a {} release",
-                    dev.name, m.series
-                ));
-            }
-        }
-        return k;
-    }
-    match cat.series_named(&tag) {
-        Some(s) if s.name == m.series => {}
-        Some(s) => {
-            k.mismatch = true;
-            k.note = Some(format!(
-                "tag says {tag} ({}), but {pkg} {ver} is {} {}",
-                s.name,
-                if m.exact {
-                    "a release of"
-                } else {
-                    "a build in"
-                },
-                m.series
-            ));
-        }
-        None => {
-            k.note = Some(format!("tag series `{tag}` is not a series of the catalog"));
-        }
     }
     k
 }

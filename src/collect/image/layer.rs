@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::memfs::{keeps_contents, node_path, normalize, FileNode, MemFs, Node};
+use super::memfs::{node_path, normalize, FileNode, MemFs, Node};
 use super::Limits;
 
 /// How a layer blob is compressed.
@@ -795,7 +795,7 @@ fn entry_op<R: Read>(
         tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
             let size = entry.size();
             let path = node_path(&parts);
-            let data = if keeps_contents(&path) {
+            let data = if crate::collect::READS.keeps(&path) {
                 if size > limits.max_kept_file {
                     notes.push(format!(
                         "{}: {size} bytes exceeds the {}-byte limit for a file read in memory; not kept",

@@ -3,7 +3,7 @@
 //!
 //! It holds what collectors need and no more: every directory, symlink (with its target) and
 //! regular file (with its size) of the image, but the *contents* only of the files collectors
-//! read ([`keeps_contents`]): package databases, Python distribution metadata, os-release files,
+//! read (what they declare, [`crate::collect::READS`]): package databases, Python distribution metadata, os-release files,
 //! `/etc/hostname` and lockfiles. Listing and existence tests work for every path; reading a
 //! file whose contents were not kept is an error naming the path.
 //!
@@ -13,8 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use crate::collect::lockfile::LockKind;
 
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
 pub const MAX_LINKS: usize = 40;
@@ -79,7 +77,7 @@ impl std::fmt::Display for PlaceError {
     }
 }
 
-/// A regular file: its size and, when [`keeps_contents`] selected it, its bytes.
+/// A regular file: its size and, when a collector reads it ([`crate::collect::READS`]), its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileNode {
     /// Size in bytes as the layer declared it.
@@ -156,86 +154,6 @@ impl Default for MemFs {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Whether the contents of the file at `path` (a node path, with or without the leading `/`)
-/// are kept in memory: the files the collectors read.
-///
-/// - dpkg: `{var,usr}/lib/dpkg/status`, `…/status.d/*`, `…/info/*.list`;
-/// - apk: `{,usr/}lib/apk/db/installed`;
-/// - rpm: `Packages`, `Packages.db`, `rpmdb.sqlite` under `var/lib/rpm` and `usr/lib/sysimage/rpm`;
-/// - Python: `*.dist-info/METADATA`, `*.dist-info/INSTALLER`, a `*.egg-info` file,
-///   `*.egg-info/PKG-INFO`, `*.egg/EGG-INFO/PKG-INFO`, `*.egg-link`, `pyvenv.cfg`;
-/// - the OS: `etc/os-release`, `usr/lib/os-release`, `etc/*-release`, `etc/*_version`,
-///   `etc/system-release-cpe`, `etc/hostname`;
-/// - lockfiles by name: `Cargo.lock`, `*requirements*.txt`, `poetry.lock`, `uv.lock`,
-///   `Pipfile.lock`, `pylock.toml`, `pdm.lock`.
-///
-/// systemd units are only listed by name, never read, so their contents are not kept. Every
-/// other regular file is recorded with its size only.
-pub fn keeps_contents(path: &str) -> bool {
-    let p = path.trim_start_matches('/');
-    let (dir, name) = match p.rsplit_once('/') {
-        Some((d, n)) => (d, n),
-        None => ("", p),
-    };
-    if name.is_empty() {
-        return false;
-    }
-    // Package databases.
-    for admin in ["var/lib/dpkg", "usr/lib/dpkg"] {
-        if let Some(rest) = p.strip_prefix(admin).and_then(|r| r.strip_prefix('/')) {
-            if rest == "status" {
-                return true;
-            }
-            if let Some(f) = rest.strip_prefix("status.d/") {
-                return !f.contains('/');
-            }
-            if let Some(f) = rest.strip_prefix("info/") {
-                return !f.contains('/') && f.ends_with(".list");
-            }
-        }
-    }
-    if matches!(p, "lib/apk/db/installed" | "usr/lib/apk/db/installed") {
-        return true;
-    }
-    if matches!(dir, "var/lib/rpm" | "usr/lib/sysimage/rpm")
-        && matches!(name, "Packages" | "Packages.db" | "rpmdb.sqlite")
-    {
-        return true;
-    }
-    // Python distribution metadata.
-    let parent = dir.rsplit('/').next().unwrap_or("");
-    let lower_parent = parent.to_ascii_lowercase();
-    let lower_name = name.to_ascii_lowercase();
-    if lower_parent.ends_with(".dist-info") && matches!(name, "METADATA" | "INSTALLER") {
-        return true;
-    }
-    if lower_name.ends_with(".egg-info") || lower_name.ends_with(".egg-link") {
-        return true;
-    }
-    if lower_parent.ends_with(".egg-info") && name == "PKG-INFO" {
-        return true;
-    }
-    if parent == "EGG-INFO" && name == "PKG-INFO" {
-        return true;
-    }
-    if name == "pyvenv.cfg" {
-        return true;
-    }
-    // The operating system.
-    if dir == "etc"
-        && (name.ends_with("-release")
-            || name.ends_with("_version")
-            || matches!(name, "system-release-cpe" | "hostname"))
-    {
-        return true;
-    }
-    if p == "usr/lib/os-release" {
-        return true;
-    }
-    // Lockfiles.
-    LockKind::from_file_name(name).is_some()
 }
 
 /// Split a path into normal components, applying `.` and `..` lexically and clamping at `/`.
@@ -631,55 +549,6 @@ mod tests {
             size: data.len() as u64,
             data: Some(Arc::from(data.as_bytes())),
         })
-    }
-
-    #[test]
-    fn filter_keeps_what_collectors_read() {
-        for yes in [
-            "/var/lib/dpkg/status",
-            "var/lib/dpkg/status.d/base",
-            "/var/lib/dpkg/info/python3-nova.list",
-            "/usr/lib/dpkg/status",
-            "/lib/apk/db/installed",
-            "/var/lib/rpm/rpmdb.sqlite",
-            "/usr/lib/sysimage/rpm/Packages.db",
-            "/var/lib/rpm/Packages",
-            "/var/lib/kolla/venv/lib/python3.10/site-packages/nova-29.0.1.dist-info/METADATA",
-            "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/INSTALLER",
-            "/usr/lib/python3/dist-packages/nova-26.2.2.egg-info",
-            "/usr/lib/python3/dist-packages/nova-26.2.2.egg-info/PKG-INFO",
-            "/usr/lib/python3/site-packages/x.egg/EGG-INFO/PKG-INFO",
-            "/var/lib/kolla/venv/pyvenv.cfg",
-            "/etc/os-release",
-            "/usr/lib/os-release",
-            "/etc/redhat-release",
-            "/etc/debian_version",
-            "/etc/system-release-cpe",
-            "/etc/hostname",
-            "/srv/app/Cargo.lock",
-            "/opt/app/requirements-dev.txt",
-            "/opt/app/poetry.lock",
-            "/opt/app/uv.lock",
-            "/opt/app/Pipfile.lock",
-            "/opt/app/pylock.toml",
-            "/opt/app/pdm.lock",
-        ] {
-            assert!(keeps_contents(yes), "{yes} should be kept");
-        }
-        for no in [
-            "/usr/bin/python3",
-            "/var/lib/dpkg/info/nova.md5sums",
-            "/var/lib/dpkg/status-old",
-            "/var/lib/dpkg/status.d/sub/x",
-            "/var/lib/rpm/Basenames",
-            "/usr/lib/python3/dist-packages/six-1.16.0.dist-info/RECORD",
-            "/etc/nova/nova.conf",
-            "/lib/systemd/system/nova-api.service",
-            "/",
-            "",
-        ] {
-            assert!(!keeps_contents(no), "{no} should not be kept");
-        }
     }
 
     #[test]

@@ -33,7 +33,6 @@ use layer::Budget;
 
 use super::{CollectOptions, Root};
 use crate::model::{ImageRef, Inventory, Package, Problem, ProblemKind, ServiceInstance};
-use crate::releases::openstack::OpenStackCatalog;
 
 /// Size bounds for reading images.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,11 +133,9 @@ pub enum ImageError {
 
 /// Options for collecting images.
 #[derive(Debug, Clone, Default)]
-pub struct ImageOptions<'a> {
+pub struct ImageOptions {
     /// Size bounds.
     pub limits: Limits,
-    /// openstack/releases, to map kolla services to their series exactly.
-    pub catalog: Option<&'a OpenStackCatalog>,
 }
 
 /// One image's share of an inventory.
@@ -207,13 +204,10 @@ fn kept_label(k: &str) -> bool {
         || k.starts_with("org.label-schema.")
 }
 
-/// The prefix of an image's locations: `image:<reference>:`.
-pub fn location_prefix(reference: &str) -> String {
-    format!("image:{reference}:")
-}
+pub use crate::model::image_location_prefix as location_prefix;
 
 /// Run the collectors over a loaded image.
-pub fn collect_loaded(img: &LoadedImage, opts: &ImageOptions<'_>) -> CollectedImage {
+pub fn collect_loaded(img: &LoadedImage) -> CollectedImage {
     let reference = img.reference();
     let prefix = location_prefix(&reference);
     let labels: BTreeMap<String, String> = img
@@ -262,20 +256,16 @@ pub fn collect_loaded(img: &LoadedImage, opts: &ImageOptions<'_>) -> CollectedIm
             &out.image.tags,
             &img.config.labels,
             &out.services,
-            opts.catalog,
         ));
     }
     out
 }
 
 /// Read and collect every image at `path`.
-pub fn collect_path(
-    path: &Path,
-    opts: &ImageOptions<'_>,
-) -> Result<Vec<CollectedImage>, ImageError> {
+pub fn collect_path(path: &Path, opts: &ImageOptions) -> Result<Vec<CollectedImage>, ImageError> {
     Ok(load_path(path, &opts.limits)?
         .iter()
-        .map(|i| collect_loaded(i, opts))
+        .map(collect_loaded)
         .collect())
 }
 
@@ -283,11 +273,11 @@ pub fn collect_path(
 pub fn collect_reader(
     r: impl Read,
     source: &str,
-    opts: &ImageOptions<'_>,
+    opts: &ImageOptions,
 ) -> Result<Vec<CollectedImage>, ImageError> {
     Ok(load_reader(r, source, &opts.limits)?
         .iter()
-        .map(|i| collect_loaded(i, opts))
+        .map(collect_loaded)
         .collect())
 }
 
@@ -372,7 +362,7 @@ mod tests {
             ),
         ] {
             let bytes = fs_err::read(shared(fixture)).unwrap();
-            assert!(memfs::keeps_contents(node));
+            assert!(crate::collect::READS.keeps(node));
             let mut fs = MemFs::new();
             fs.insert(
                 &normalize(node).0,

@@ -323,7 +323,7 @@ fn with_prefix(id: &str) -> String {
 pub fn collect_runtime(
     socket: &str,
     all: bool,
-    opts: &ImageOptions<'_>,
+    opts: &ImageOptions,
 ) -> Result<Vec<CollectedImage>, ImageError> {
     let client = Client::new(socket);
     let containers = client.containers(all)?;
@@ -378,7 +378,7 @@ pub fn collect_runtime(
                     .and_then(|d| d.split_once('@'))
                     .map(|(_, d)| d.to_owned());
             }
-            let mut ci = collect_loaded(&img, opts);
+            let mut ci = collect_loaded(&img);
             ci.image.source = Some(source.clone());
             ci.image.containers = cs.iter().map(|c| c.name.clone()).collect();
             out.push(ci);

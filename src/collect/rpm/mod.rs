@@ -31,6 +31,7 @@ pub use ndb::{ndb_blobs, read_ndb};
 pub use sqlite::{immutable_uri, read_sqlite};
 
 use super::dpkg::is_python_metadata_path;
+use super::files::FilePattern;
 use super::root::join;
 use super::{purl, Collected, Collector, Root};
 use crate::model::{
@@ -107,7 +108,21 @@ pub struct DbContents {
 #[derive(Debug, Default)]
 pub struct RpmCollector;
 
+/// The files the rpm collector reads: the database in each of its formats and places.
+pub const READS: &[FilePattern] = &[
+    FilePattern::Path("var/lib/rpm/Packages"),
+    FilePattern::Path("var/lib/rpm/Packages.db"),
+    FilePattern::Path("var/lib/rpm/rpmdb.sqlite"),
+    FilePattern::Path("usr/lib/sysimage/rpm/Packages"),
+    FilePattern::Path("usr/lib/sysimage/rpm/Packages.db"),
+    FilePattern::Path("usr/lib/sysimage/rpm/rpmdb.sqlite"),
+];
+
 impl Collector for RpmCollector {
+    fn reads(&self) -> &'static [FilePattern] {
+        READS
+    }
+
     fn name(&self) -> &'static str {
         "rpm"
     }
