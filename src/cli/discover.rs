@@ -15,7 +15,9 @@ use crate::discover::{
 };
 use crate::sources::feeds::FeedsConfig;
 
+mod query;
 mod serve;
+pub(super) use query::query_control_plane;
 pub(super) use serve::{control_plane_loop, ServeDiscoverArgs};
 
 const AFTER_HELP: &str = "\
