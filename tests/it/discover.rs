@@ -18,8 +18,8 @@ use crate::support::{nminus, shared_data};
 
 // ---------------------------------------------------------------- Keystone
 
-struct Keystone {
-    dir: tempfile::TempDir,
+pub(crate) struct Keystone {
+    pub(crate) dir: tempfile::TempDir,
     url: String,
     token: String,
     user_id: String,
@@ -30,7 +30,7 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keystone-test-env.sh")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 
 impl Keystone {
     /// Start a fresh Keystone; fails the test (never skips it) when it cannot be started.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(None)
     }
 
@@ -126,11 +126,11 @@ impl Keystone {
         v
     }
 
-    fn region(&self, id: &str) {
+    pub(crate) fn region(&self, id: &str) {
         self.post("regions", &json!({"region": {"id": id}}));
     }
 
-    fn service(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn service(&self, kind: &str, name: &str) -> String {
         let v = self.post(
             "services",
             &json!({"service": {"type": kind, "name": name, "enabled": true}}),
@@ -138,7 +138,7 @@ impl Keystone {
         v["service"]["id"].as_str().unwrap().to_owned()
     }
 
-    fn endpoint(&self, service: &str, interface: &str, region: &str, url: &str) {
+    pub(crate) fn endpoint(&self, service: &str, interface: &str, region: &str, url: &str) {
         self.post(
             "endpoints",
             &json!({"endpoint": {"service_id": service, "interface": interface, "region_id": region, "url": url}}),
@@ -158,7 +158,7 @@ impl Keystone {
         )
     }
 
-    fn clouds_yaml(&self, password: &str) -> PathBuf {
+    pub(crate) fn clouds_yaml(&self, password: &str) -> PathBuf {
         let p = self.dir.path().join(format!("clouds-{password}.yaml"));
         fs_err::write(
             &p,
@@ -205,7 +205,7 @@ impl Drop for Keystone {
 // ---------------------------------------------------------------- loopback services
 
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     /// 200 with a file's bytes.
     File(PathBuf),
     /// Read the request, never answer.
@@ -217,13 +217,13 @@ enum Reply {
 }
 
 /// A loopback HTTP server answering routes (exact path) from the upstream samples.
-struct Samples {
+pub(crate) struct Samples {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl Samples {
-    fn start(routes: Vec<(&'static str, Reply)>) -> Self {
+    pub(crate) fn start(routes: Vec<(&'static str, Reply)>) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -244,7 +244,7 @@ impl Samples {
         Self { port, stop }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
@@ -313,7 +313,7 @@ fn answer(mut c: TcpStream, routes: &[(&str, Reply)], stop: &AtomicBool) {
     };
 }
 
-fn sample(rel: &str) -> Reply {
+pub(crate) fn sample(rel: &str) -> Reply {
     Reply::File(shared_data(&format!("openstack-api/versions/{rel}")))
 }
 
@@ -695,7 +695,7 @@ fn discover_real_keystone_two_regions_samples_and_hostile_endpoints() {
     );
 }
 
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(t.elapsed() < timeout, "timed out waiting for {what}");
@@ -703,7 +703,7 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-struct Kill(Child);
+pub(crate) struct Kill(Child);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -833,7 +833,7 @@ fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/prometheus")
 }
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let p = Path::new("/usr/bin").join(name);
     assert!(
         p.exists(),

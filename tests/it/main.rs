@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod collect;
+mod controlplane;
 mod currency;
 mod discover;
 mod exposure;
