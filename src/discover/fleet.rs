@@ -333,23 +333,23 @@ mod tests {
             codes(&f),
             vec![
                 (
-                    FindingCode::UndiscoveredService,
-                    "image".into(),
+                    FindingCode::SeriesDisagreesWithPackages,
+                    "compute".into(),
                     "r1".into()
                 ),
                 (
-                    FindingCode::SeriesDisagreesWithPackages,
-                    "compute".into(),
+                    FindingCode::UndiscoveredService,
+                    "image".into(),
                     "r1".into()
                 ),
                 (FindingCode::UndiscoveredService, String::new(), "r2".into()),
             ]
         );
-        assert!(f[1]
+        assert!(f[0]
             .evidence
             .iter()
             .any(|e| e.contains("node c1") && e.contains("caracal")));
-        assert!(f[1].message.contains("epoxy"), "{}", f[1].message);
+        assert!(f[0].message.contains("epoxy"), "{}", f[0].message);
         // A failed authentication says nothing about the fleet.
         let mut failed = d.clone();
         failed.keystone.error = Some(crate::discover::http::Failure {
