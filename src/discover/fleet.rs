@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::model::controlplane::{ControlPlaneEndpoint, ControlPlaneFinding, ControlPlaneView};
 use crate::model::DeliverableCurrency;
 
 use super::{Discovery, EndpointRecord, EndpointStatus, Finding, FindingCode, Severity};
@@ -208,6 +209,53 @@ fn disagreement(
         )
     }));
     Some(f)
+}
+
+/// The report's control-plane section of a discovery.
+pub fn view(d: &Discovery) -> ControlPlaneView {
+    let name = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    ControlPlaneView {
+        cloud: d.cloud.clone(),
+        discovered_at: d.discovered_at.clone(),
+        regions: d.regions.clone(),
+        endpoints: d
+            .endpoints
+            .iter()
+            .map(|e| ControlPlaneEndpoint {
+                service_type: e.service_type.clone(),
+                project: e.project.clone(),
+                region: e.region.clone(),
+                site: e.site.clone(),
+                interface: e.interface.clone(),
+                url: e.url.clone(),
+                status: name(serde_json::to_value(e.status)),
+                max_version: e
+                    .max_microversion
+                    .or(e.max_version_id)
+                    .map(|v| v.to_string()),
+                series: e
+                    .series
+                    .as_ref()
+                    .map(|s| s.candidates.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        findings: d
+            .findings
+            .iter()
+            .map(|f| ControlPlaneFinding {
+                code: name(serde_json::to_value(f.code)),
+                severity: name(serde_json::to_value(f.severity)),
+                service_type: f.service_type.clone(),
+                region: f.region.clone(),
+                message: f.message.clone(),
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -145,6 +145,19 @@ pub async fn run(st: AppState, l: ControlPlaneLoop) {
     }
 }
 
+/// The report's control-plane section: the newest stored round (of any cloud), when it reads
+/// as a discovery of this schema.
+pub(crate) async fn report_view(
+    store: &dyn Store,
+) -> Result<Option<crate::model::controlplane::ControlPlaneView>, crate::store::StoreError> {
+    Ok(store
+        .control_plane_round(None, None)
+        .await?
+        .and_then(|(_, body)| serde_json::from_value::<Discovery>(body).ok())
+        .filter(|d| d.schema == discover::SCHEMA)
+        .map(|d| fleet::view(&d)))
+}
+
 /// `GET /v1/controlplane` parameters.
 #[derive(Debug, Deserialize)]
 pub(super) struct RoundQuery {
