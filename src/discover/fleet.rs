@@ -39,7 +39,7 @@ fn finding(e: &EndpointRecord, code: FindingCode, severity: Severity, message: S
     }
 }
 
-/// `new-service` findings: service types catalogued now and not in `previous`.
+/// `new-service` findings: service types with endpoints now and none in `previous`.
 pub fn new_services(d: &Discovery, previous: Option<&Discovery>) -> Vec<Finding> {
     let Some(p) = previous else {
         return Vec::new();
@@ -47,7 +47,13 @@ pub fn new_services(d: &Discovery, previous: Option<&Discovery>) -> Vec<Finding>
     if p.keystone.error.is_some() {
         return Vec::new();
     }
-    let before: BTreeSet<&str> = p.services.iter().map(|s| s.service_type.as_str()).collect();
+    // A type counts once it has an endpoint: a service created a moment before its endpoints
+    // is still new when they appear.
+    let before: BTreeSet<&str> = p
+        .endpoints
+        .iter()
+        .map(|e| e.service_type.as_str())
+        .collect();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for e in &d.endpoints {
