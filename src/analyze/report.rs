@@ -97,6 +97,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         not_judged: input.not_judged,
         inventory,
         openstack: Vec::new(),
+        control_plane: None,
         history: Vec::new(),
     }
 }

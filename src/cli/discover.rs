@@ -15,6 +15,11 @@ use crate::discover::{
 };
 use crate::sources::feeds::FeedsConfig;
 
+mod query;
+mod serve;
+pub(super) use query::query_control_plane;
+pub(super) use serve::{control_plane_loop, ServeDiscoverArgs};
+
 const AFTER_HELP: &str = "\
 Authenticates as the OpenStack clients do: --os-cloud NAME reads clouds.yaml (OS_CLIENT_CONFIG_FILE,
 ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml) merged with secure.yaml;
@@ -151,8 +156,14 @@ fn options(a: &DiscoverArgs) -> anyhow::Result<discover::Options> {
     })
 }
 
-fn load_cloud(a: &DiscoverArgs) -> anyhow::Result<cloud::CloudConfig> {
-    let env = |k: &str| std::env::var(k).ok();
+fn load_cloud(
+    a: &DiscoverArgs,
+    clouds_yaml: Option<&std::path::Path>,
+) -> anyhow::Result<cloud::CloudConfig> {
+    let env = |k: &str| match clouds_yaml {
+        Some(f) if k == "OS_CLIENT_CONFIG_FILE" => Some(f.display().to_string()),
+        _ => std::env::var(k).ok(),
+    };
     Ok(match &a.os_cloud {
         Some(name) => {
             let mut c = cloud::from_clouds_yaml(name, &env)?;
@@ -168,7 +179,7 @@ fn load_cloud(a: &DiscoverArgs) -> anyhow::Result<cloud::CloudConfig> {
 }
 
 pub(super) fn run(a: &DiscoverArgs) -> anyhow::Result<u8> {
-    let cfg = load_cloud(a)?;
+    let cfg = load_cloud(a, None)?;
     if cfg.insecure {
         eprintln!(
             "warning: {}: TLS certificates are not verified (verify: false / OS_INSECURE)",
@@ -246,11 +257,11 @@ async fn run_async(
     };
     let last = periodic
         .run(previous, super::collect::now_rfc3339, |d| {
-            write_output(a, d)?;
+            let written = write_output(a, &d);
             if let Some(e) = &d.keystone.error {
                 eprintln!("error: {}", super::terminal_text(&e.message));
             }
-            Ok(())
+            std::future::ready(written.map(|()| d))
         })
         .await;
     if let Some(s) = server {

@@ -22,7 +22,8 @@ use crate::store::{FindingFilter, Millis, PackageHolder};
   nminus query --server http://nminus:8080 where openssl@3.0.11-1~deb12u2
   nminus query --server http://nminus:8080 diff par1 --since 2026-01-01
   nminus query --server http://nminus:8080 openstack --site par1
-  nminus query --db sqlite:///var/lib/nminus/fleet.db --data /var/lib/nminus/data openstack")]
+  nminus query --db sqlite:///var/lib/nminus/fleet.db --data /var/lib/nminus/data openstack
+  nminus query --server http://nminus:8080 controlplane --history")]
 pub struct QueryArgs {
     /// The server's base URL.
     #[arg(long, env = "NMINUS_SERVER", conflicts_with = "db", global = true)]
@@ -120,6 +121,22 @@ pub enum QueryCommand {
         /// The data directory holding `openstack-releases` (`--db` only; a server uses its own).
         #[arg(long, default_value = "/var/lib/nminus/data")]
         data: std::path::PathBuf,
+    },
+    /// The control plane as discovery last saw it (`serve --discover-cloud`): endpoints,
+    /// versions, implied series and findings; or the rounds stored (`--history`).
+    Controlplane {
+        /// Only this cloud.
+        #[arg(long)]
+        cloud: Option<String>,
+        /// This round (an id of `--history`) instead of the newest.
+        #[arg(long)]
+        id: Option<i64>,
+        /// List the rounds stored, newest first.
+        #[arg(long, conflicts_with = "id")]
+        history: bool,
+        /// At most this many rounds (`--history`).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
     },
 }
 
@@ -357,6 +374,48 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
                 .collect();
             emit(a.format, &all, &mut out, |o| openstack_table(&all, o))?;
         }
+        QueryCommand::Controlplane {
+            cloud,
+            id,
+            history,
+            limit,
+        } => super::discover::query_control_plane(
+            a.format == QueryFormat::Json,
+            *history,
+            &mut out,
+            |history| match &src {
+                Source::Server { .. } => {
+                    let q: Vec<_> = [
+                        opt("cloud", cloud.as_ref()),
+                        history.then(|| ("limit", limit.to_string())),
+                        id.map(|i| ("id", i.to_string())),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    let path = if history {
+                        "/v1/controlplane/history"
+                    } else {
+                        "/v1/controlplane"
+                    };
+                    src.get(path, &q)
+                }
+                Source::Db { rt, store, .. } => rt.block_on(async {
+                    if history {
+                        let r = store
+                            .control_plane_rounds(cloud.as_deref(), (*limit).clamp(1, 10_000))
+                            .await?;
+                        return Ok(serde_json::to_value(r)?);
+                    }
+                    match store.control_plane_round(*id, cloud.as_deref()).await? {
+                        Some((_, body)) => Ok(body),
+                        None => anyhow::bail!(
+                            "no control-plane round stored (run serve with --discover-cloud)"
+                        ),
+                    }
+                }),
+            },
+        )?,
     }
     if !matches!(a.format, QueryFormat::Json) {
         let text = String::from_utf8_lossy(&out);

@@ -31,7 +31,12 @@ admin, and the sha256 of the token, never the token:
       \"$(printf %s \"$t\" | sha256sum | cut -d' ' -f1)\" >> /etc/nminus/api-tokens
 
 Endpoints: POST /v1/enroll, /v1/inventories, /v1/reanalyze; GET /v1/nodes[/ID[/history]],
-/v1/findings, /v1/where, /v1/diff, /v1/report.json, /v1/report.html, /healthz, /readyz, /metrics."
+/v1/findings, /v1/where, /v1/diff, /v1/report.json, /v1/report.html, /v1/controlplane[/history],
+/healthz, /readyz, /metrics.
+
+With --discover-cloud NAME (clouds.yaml, --clouds-yaml FILE), serve discovers the OpenStack control
+plane every --discover-interval, stores each round (GET /v1/controlplane), judges it against the
+fleet's packages, and probes every endpoint every --probe-interval (metrics on /metrics)."
 )]
 pub struct ServeArgs {
     /// The store: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
@@ -123,6 +128,9 @@ pub struct ServeArgs {
     /// Parse every feed file instead of using the compiled feed cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Discovery of the OpenStack control plane.
+    #[command(flatten)]
+    pub discover: super::discover::ServeDiscoverArgs,
 }
 
 /// `30s`, `10m`, `1h`, `2d`, `500ms`, or seconds.
@@ -304,6 +312,8 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
             crate::sources::cache::default_cache_dir()
         },
     };
+    let control_plane =
+        super::discover::control_plane_loop(&a.discover, &a.data, &a.policy, a.retain)?;
     let today = time::OffsetDateTime::now_utc().date();
     let analyzer = Analyzer::load(&cfg, policy, today)?;
     let release = crate::sources::feeds::RELEASE_KINDS;
@@ -377,7 +387,12 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
             tls,
             metrics,
         };
+        let discovery =
+            control_plane.map(|l| tokio::spawn(crate::serve::controlplane::run(state.clone(), l)));
         crate::serve::serve(endpoints, state, a.reanalyze_interval, shutdown_signal()).await?;
+        if let Some(d) = discovery {
+            d.abort();
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;

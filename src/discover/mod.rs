@@ -9,6 +9,7 @@
 
 pub mod apidata;
 pub mod cloud;
+pub mod fleet;
 pub mod http;
 pub mod keystone;
 pub mod probe;
@@ -153,6 +154,12 @@ pub enum FindingCode {
     NewEndpoint,
     /// Its maximum microversion or version id changed since the previous discovery.
     VersionChanged,
+    /// A service type catalogued now and not in the previous discovery.
+    NewService,
+    /// A catalogued service (or region) with no enrolled node behind it (`serve` only).
+    UndiscoveredService,
+    /// The series the API implies is none of the series of the nodes' packages (`serve` only).
+    SeriesDisagreesWithPackages,
 }
 
 /// Severity of a finding.
@@ -830,6 +837,7 @@ pub async fn discover(
         .collect();
     d.endpoints = inspect_all(&client, &targets, data, opts).await;
     d.findings = findings(data, opts, &d.policy, &d.endpoints, previous);
+    d.findings.extend(fleet::new_services(&d, previous));
     Ok((d, targets))
 }
 

@@ -1,7 +1,7 @@
 //! Discovery on an interval, with probes between rounds: the loop of `nminus discover
 //! --interval/--listen`, and the hook for running it inside another process. `nminus serve`
-//! would build a [`Periodic`] with its own [`probe::Shared`] metrics, spawn [`Periodic::run`],
-//! and append [`probe::Metrics::render`] to its `/metrics`; nothing else is needed.
+//! builds a [`Periodic`] with its own [`probe::Shared`] metrics, spawns [`Periodic::run`],
+//! stores each round, and appends [`probe::Metrics::render`] to its `/metrics`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,15 +46,19 @@ fn record_probes(metrics: &probe::Shared, data: &ApiData, records: Vec<EndpointR
 }
 
 impl Periodic {
-    /// Run the rounds; `on_round` gets each discovery (write it, log it), and an error from it
-    /// stops the loop. Each round is judged against the previous successful one (the first
-    /// against `previous`). Returns the last discovery.
-    pub async fn run(
+    /// Run the rounds; `on_round` gets each discovery (add findings to it, store it, write it)
+    /// and gives it back, and an error from it stops the loop. Each round is judged against the
+    /// previous successful one as given back (the first against `previous`). Returns the last
+    /// discovery.
+    pub async fn run<F>(
         self,
         mut previous: Option<Discovery>,
         now: impl Fn() -> String,
-        mut on_round: impl FnMut(&Discovery) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Discovery> {
+        mut on_round: impl FnMut(Discovery) -> F,
+    ) -> anyhow::Result<Discovery>
+    where
+        F: std::future::Future<Output = anyhow::Result<Discovery>>,
+    {
         let targets: Arc<Mutex<Vec<Target>>> = Arc::default();
         let prober = self.probe_interval.map(|every| {
             let (targets, metrics, data, opts, cfg) = (
@@ -100,9 +104,10 @@ impl Periodic {
                     *t = found;
                 }
             }
-            if let Err(e) = on_round(&d) {
-                break Err(e);
-            }
+            let d = match on_round(d).await {
+                Ok(d) => d,
+                Err(e) => break Err(e),
+            };
             let last_round = self.rounds.is_some_and(|n| round >= n);
             match self.interval {
                 Some(i) if !last_round => {

@@ -2,6 +2,7 @@
 //! problems. No I/O here.
 
 mod advisory;
+pub mod controlplane;
 mod finding;
 mod inventory;
 pub mod openstack_names;

@@ -247,6 +247,9 @@ pub struct Report {
     /// currency, compliant or not (when openstack/releases was loaded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openstack: Vec<DeliverableCurrency>,
+    /// The control plane as discovery last saw it (`serve --discover-cloud`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<super::controlplane::ControlPlaneView>,
     /// Compliance of earlier scans, oldest first (`nminus report --history`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryPoint>,

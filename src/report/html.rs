@@ -67,6 +67,8 @@ fn registry(custom: Option<&str>) -> Result<Handlebars<'static>, ReportError> {
         .map_err(|e| ReportError::Template(e.to_string()))?;
     hb.register_partial("findings", FINDINGS_PARTIAL)
         .map_err(|e| ReportError::Template(e.to_string()))?;
+    hb.register_partial("controlplane", super::controlplane::HTML_PARTIAL)
+        .map_err(|e| ReportError::Template(e.to_string()))?;
     hb.register_helper("nminus_style", Box::new(style_helper));
     hb.register_helper("nminus_script", Box::new(script_helper));
     hb.register_helper("nminus_json", Box::new(json_helper));
@@ -192,6 +194,7 @@ struct View<'a> {
     history: Option<HistoryView>,
     nodes: Vec<NodeView>,
     openstack: &'a [crate::model::DeliverableCurrency],
+    control_plane: Option<&'a crate::model::controlplane::ControlPlaneView>,
     packages: Vec<PackageView>,
     waived: Vec<FindingView>,
     problems: Vec<ProblemView>,
@@ -717,6 +720,7 @@ fn view(r: &Report) -> View<'_> {
         history,
         nodes,
         openstack: &r.openstack,
+        control_plane: r.control_plane.as_ref(),
         packages,
         waived: waived
             .iter()

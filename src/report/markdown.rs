@@ -282,6 +282,10 @@ fn markdown(r: &Report) -> String {
         s.push('\n');
     }
 
+    if let Some(v) = &r.control_plane {
+        super::controlplane::markdown(v, &mut s, md);
+    }
+
     // Waived.
     let waived = sorted(&r.waived);
     if !waived.is_empty() {

@@ -1,6 +1,7 @@
 //! Report writers: one per format, all fed the same [`Report`]. [`Format::writer`] is the one
 //! place formats are wired.
 
+mod controlplane;
 mod cyclonedx;
 mod html;
 mod json;

@@ -16,6 +16,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod controlplane;
 pub mod error;
 pub mod limits;
 pub mod listener;
@@ -78,6 +79,7 @@ struct Inner {
     metrics: metrics::Metrics,
     push_budget: limits::PushBudget,
     push_rate: limits::PushRate,
+    probe_metrics: std::sync::OnceLock<crate::discover::probe::Shared>,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -102,7 +104,13 @@ impl AppState {
             push_rate: limits::PushRate::new(options.limits.push_rate),
             options,
             metrics: metrics::Metrics::default(),
+            probe_metrics: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Serve these discovery probe metrics on `/metrics` too (the first call wins).
+    pub(crate) fn set_probe_metrics(&self, m: crate::discover::probe::Shared) {
+        let _ = self.0.probe_metrics.set(m);
     }
 
     /// The store.

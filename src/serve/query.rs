@@ -141,7 +141,9 @@ pub async fn report(store: &dyn Store, an: &Analyzer, now: Millis) -> Result<Rep
         .iter()
         .map(|i| (i, by_node.remove(&i.node.id).unwrap_or_default()))
         .collect();
-    Ok(an.report(judged, Vec::new(), now.rfc3339(), now.to_datetime().date()))
+    let mut r = an.report(judged, Vec::new(), now.rfc3339(), now.to_datetime().date());
+    r.control_plane = super::controlplane::report_view(store).await?;
+    Ok(r)
 }
 
 /// A package identity in a diff.

@@ -39,6 +39,11 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/v1/diff", get(diff))
         .route("/v1/report.json", get(report_json))
         .route("/v1/report.html", get(report_html))
+        .route("/v1/controlplane", get(super::controlplane::latest))
+        .route(
+            "/v1/controlplane/history",
+            get(super::controlplane::history),
+        )
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
 }
@@ -130,7 +135,10 @@ pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
             .collect(),
         now,
     };
-    let body = super::metrics::render(st.metrics(), &facts);
+    let mut body = super::metrics::render(st.metrics(), &facts);
+    if let Some(m) = st.0.probe_metrics.get().and_then(|m| m.lock().ok()) {
+        body.push_str(&m.render());
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

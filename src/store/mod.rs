@@ -16,6 +16,7 @@
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
 mod common;
+pub mod controlplane;
 pub mod postgres;
 pub mod sqlite;
 
@@ -444,7 +445,7 @@ trait HeldLock: Send + Sync {
 
 /// The fleet's persistence; `Arc<dyn Store>` in the server's state.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: controlplane::ControlPlane + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Whether the database answers.

@@ -189,3 +189,4 @@ fn month_start(y: i32, m: u8) -> i64 {
 }
 
 store_impl!(PgStore, Postgres);
+super::controlplane::control_plane_impl!(PgStore, Postgres);

@@ -178,6 +178,7 @@ fn outside_transaction(c: &SqliteConnection) -> bool {
 }
 
 store_impl!(SqliteStore, Sqlite);
+super::controlplane::control_plane_impl!(SqliteStore, Sqlite);
 
 #[cfg(test)]
 mod tests {

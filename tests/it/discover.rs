@@ -18,8 +18,8 @@ use crate::support::{nminus, shared_data};
 
 // ---------------------------------------------------------------- Keystone
 
-struct Keystone {
-    dir: tempfile::TempDir,
+pub(crate) struct Keystone {
+    pub(crate) dir: tempfile::TempDir,
     url: String,
     token: String,
     user_id: String,
@@ -30,7 +30,7 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keystone-test-env.sh")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 
 impl Keystone {
     /// Start a fresh Keystone; fails the test (never skips it) when it cannot be started.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(None)
     }
 
@@ -126,11 +126,11 @@ impl Keystone {
         v
     }
 
-    fn region(&self, id: &str) {
+    pub(crate) fn region(&self, id: &str) {
         self.post("regions", &json!({"region": {"id": id}}));
     }
 
-    fn service(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn service(&self, kind: &str, name: &str) -> String {
         let v = self.post(
             "services",
             &json!({"service": {"type": kind, "name": name, "enabled": true}}),
@@ -138,7 +138,7 @@ impl Keystone {
         v["service"]["id"].as_str().unwrap().to_owned()
     }
 
-    fn endpoint(&self, service: &str, interface: &str, region: &str, url: &str) {
+    pub(crate) fn endpoint(&self, service: &str, interface: &str, region: &str, url: &str) {
         self.post(
             "endpoints",
             &json!({"endpoint": {"service_id": service, "interface": interface, "region_id": region, "url": url}}),
@@ -158,7 +158,7 @@ impl Keystone {
         )
     }
 
-    fn clouds_yaml(&self, password: &str) -> PathBuf {
+    pub(crate) fn clouds_yaml(&self, password: &str) -> PathBuf {
         let p = self.dir.path().join(format!("clouds-{password}.yaml"));
         fs_err::write(
             &p,
@@ -177,7 +177,7 @@ impl Keystone {
         p
     }
 
-    fn discover(&self, clouds: &Path) -> Command {
+    pub(crate) fn discover(&self, clouds: &Path) -> Command {
         let mut c = nminus();
         c.arg("discover")
             .arg("--os-cloud")
@@ -205,7 +205,7 @@ impl Drop for Keystone {
 // ---------------------------------------------------------------- loopback services
 
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     /// 200 with a file's bytes.
     File(PathBuf),
     /// Read the request, never answer.
@@ -217,13 +217,13 @@ enum Reply {
 }
 
 /// A loopback HTTP server answering routes (exact path) from the upstream samples.
-struct Samples {
+pub(crate) struct Samples {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl Samples {
-    fn start(routes: Vec<(&'static str, Reply)>) -> Self {
+    pub(crate) fn start(routes: Vec<(&'static str, Reply)>) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -244,7 +244,7 @@ impl Samples {
         Self { port, stop }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
@@ -313,7 +313,7 @@ fn answer(mut c: TcpStream, routes: &[(&str, Reply)], stop: &AtomicBool) {
     };
 }
 
-fn sample(rel: &str) -> Reply {
+pub(crate) fn sample(rel: &str) -> Reply {
     Reply::File(shared_data(&format!("openstack-api/versions/{rel}")))
 }
 
@@ -695,7 +695,7 @@ fn discover_real_keystone_two_regions_samples_and_hostile_endpoints() {
     );
 }
 
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(t.elapsed() < timeout, "timed out waiting for {what}");
@@ -703,7 +703,7 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-struct Kill(Child);
+pub(crate) struct Kill(pub(crate) Child);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -827,252 +827,13 @@ fn new_endpoint_appears_on_the_next_round_and_probes_export_metrics() {
     });
 }
 
-// ---------------------------------------------------------------- shipped rules
-
-fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/prometheus")
-}
-
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let p = Path::new("/usr/bin").join(name);
     assert!(
         p.exists(),
         "{name} is missing: install Debian's prometheus and prometheus-alertmanager packages (scripts/test.sh does)"
     );
     p
-}
-
-#[test]
-fn shipped_openstack_rules_check_and_unit_tests_pass() {
-    let dir = rules_dir();
-    let out = Command::new(tool("promtool"))
-        .args(["check", "rules", "openstack-api.yml"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let out = Command::new(tool("promtool"))
-        .args(["test", "rules", "openstack-api.test.yml"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(tool("amtool"))
-        .args(["check-config", "alertmanager.example.yml"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
-/// Records every POST body it receives (Alertmanager's webhook).
-struct Webhook {
-    port: u16,
-    bodies: Arc<std::sync::Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Webhook {
-    fn start() -> Self {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        l.set_nonblocking(true).unwrap();
-        let bodies: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (b, s) = (bodies.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let Ok((mut c, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                c.set_nonblocking(false).unwrap();
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut len = 0usize;
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len.min(1 << 20)];
-                if std::io::Read::read_exact(&mut r, &mut body).is_ok() {
-                    b.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&body).into_owned());
-                }
-                let _ = c.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            }
-        });
-        Self { port, bodies, stop }
-    }
-}
-
-impl Drop for Webhook {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// End to end: probes exported by `nminus discover --listen`, scraped by a real Prometheus with
-/// the shipped rules, an endpoint goes down, the rule fires and a real Alertmanager delivers
-/// it to a webhook receiver of the test. The only change to the shipped rules is the
-/// `for:` of OpenStackEndpointDown (2m → 3s), so that the test does not wait two minutes.
-#[test]
-fn endpoint_down_alert_reaches_the_webhook_through_prometheus_and_alertmanager() {
-    let ks = Keystone::start();
-    let nova = Samples::start(vec![
-        ("/", sample("nova/versions-get-resp.json")),
-        ("/v2.1", sample("nova/v21-version-get-resp.json")),
-    ]);
-    let compute = ks.service("compute", "nova");
-    ks.endpoint(&compute, "public", "RegionOne", &nova.url("/v2.1"));
-    let clouds = ks.clouds_yaml("secret");
-    let probe_port = free_port();
-    let _discover = Kill(
-        ks.discover(&clouds)
-            .args([
-                "--interval",
-                "60",
-                "--probe-interval",
-                "1",
-                "--timeout",
-                "2",
-            ])
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{probe_port}"))
-            .arg("-o")
-            .arg(ks.dir.path().join("d.json"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let hook = Webhook::start();
-    let d = ks.dir.path();
-    let shipped = fs_err::read_to_string(rules_dir().join("openstack-api.yml")).unwrap();
-    let marker = "expr: nminus_openstack_endpoint_up == 0\n        for: 2m";
-    assert!(
-        shipped.contains(marker),
-        "the shipped OpenStackEndpointDown rule changed: update this test"
-    );
-    fs_err::write(
-        d.join("rules.yml"),
-        shipped.replace(
-            marker,
-            "expr: nminus_openstack_endpoint_up == 0\n        for: 3s",
-        ),
-    )
-    .unwrap();
-    let (am_port, prom_port) = (free_port(), free_port());
-    fs_err::write(
-        d.join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:{}/alert\n",
-            hook.port
-        ),
-    )
-    .unwrap();
-    fs_err::write(
-        d.join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]\nscrape_configs:\n  - job_name: nminus-openstack\n    static_configs: [{{targets: ['127.0.0.1:{probe_port}']}}]\n",
-            d.join("rules.yml").display()
-        ),
-    )
-    .unwrap();
-    let log = |n: &str| fs_err::File::create(d.join(n)).unwrap().into_parts().0;
-    let _am = Kill(
-        Command::new(tool("prometheus-alertmanager"))
-            .arg(format!(
-                "--config.file={}",
-                d.join("alertmanager.yml").display()
-            ))
-            .arg(format!("--storage.path={}", d.join("am-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log("alertmanager.log"))
-            .spawn()
-            .unwrap(),
-    );
-    let _prom = Kill(
-        Command::new(tool("prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                d.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                d.join("prom-data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .arg("--rules.alert.resend-delay=1s")
-            .stdout(Stdio::null())
-            .stderr(log("prometheus.log"))
-            .spawn()
-            .unwrap(),
-    );
-    let query = |q: &str| -> Value {
-        reqwest::blocking::Client::new()
-            .get(format!("http://127.0.0.1:{prom_port}/api/v1/query"))
-            .query(&[("query", q)])
-            .send()
-            .and_then(|r| r.text())
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null)
-    };
-    wait_for(
-        "Prometheus scraping compute up = 1",
-        Duration::from_secs(60),
-        || {
-            query("nminus_openstack_endpoint_up{service_type=\"compute\"} == 1")["data"]["result"]
-                .as_array()
-                .is_some_and(|r| !r.is_empty())
-        },
-    );
-    assert!(
-        hook.bodies.lock().unwrap().is_empty(),
-        "an alert before the endpoint went down"
-    );
-    drop(nova);
-    wait_for("the alert at the webhook", Duration::from_secs(90), || {
-        hook.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|b| b.contains("OpenStackEndpointDown"))
-    });
-    let bodies = hook.bodies.lock().unwrap();
-    let b = bodies
-        .iter()
-        .find(|b| b.contains("OpenStackEndpointDown"))
-        .unwrap();
-    let v: Value = serde_json::from_str(b).unwrap();
-    let alert = &v["alerts"][0];
-    assert_eq!(alert["status"], "firing");
-    assert_eq!(alert["labels"]["service_type"], "compute");
-    assert_eq!(alert["labels"]["region"], "RegionOne");
-    assert_eq!(alert["labels"]["severity"], "critical");
 }
 
 /// A private CA made with openssl: (dir, ca.pem, server.pem, server.key) for 127.0.0.1.

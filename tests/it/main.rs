@@ -3,8 +3,10 @@
 
 mod support;
 
+mod alerting;
 mod cli;
 mod collect;
+mod controlplane;
 mod currency;
 mod discover;
 mod exposure;

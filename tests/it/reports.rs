@@ -1167,7 +1167,7 @@ fn chromium() -> &'static str {
 }
 
 /// Run headless Chromium with `args` on `url`, killing it after 90 s; (stdout, stderr).
-fn run_chromium(extra: &[String], url: &str) -> (String, String) {
+pub(crate) fn run_chromium(extra: &[String], url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium())
         .args([
