@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::policy::{Policy, SubjectFacts, SubjectKind};
 use crate::releases::apt::AptIndex;
-use crate::releases::endoflife::Lifecycles;
+use crate::releases::endoflife::{DistroLifecycles, Lifecycles};
 use crate::releases::openstack::{OpenStackCatalog, Series, SeriesStatus};
 use crate::releases::requirements::UpperConstraints;
 use crate::version::{Scheme, Version};
@@ -28,6 +28,9 @@ pub struct Catalogs {
     pub openstack: Option<OpenStackCatalog>,
     /// endoflife.date.
     pub lifecycles: Option<Lifecycles>,
+    /// Debian's and Ubuntu's own release lifecycles (distro-info-data) and Debian's
+    /// security-support lists: the lifecycle of a distribution and of what it packages.
+    pub distro: Option<DistroLifecycles>,
     /// Package indexes (apt).
     pub apt: Option<AptIndex>,
     /// openstack/requirements upper-constraints.
@@ -37,9 +40,11 @@ pub struct Catalogs {
     /// The parts that are missing or could not be loaded: what was not judged, and why.
     pub notes: Vec<CatalogNote>,
     /// Purl (without version) → endoflife.date product, built from the products' identifiers.
-    purl_products: HashMap<String, String>,
+    pub(super) purl_products: HashMap<String, String>,
+    /// Repology project name → endoflife.date product (for OS packages by source name).
+    pub(super) named_products: HashMap<String, String>,
     /// Extra package matches (`advisories/products.yaml`).
-    product_rules: Vec<ProductRule>,
+    pub(super) product_rules: Vec<ProductRule>,
 }
 
 /// The "not judged" note when no openstack/requirements data was found. The analyzer reports
@@ -58,6 +63,8 @@ pub enum CatalogPart {
     Requirements,
     /// apt package indexes: upgrades.
     Apt,
+    /// distro-info-data and debian-security-support: distribution lifecycles.
+    Distro,
 }
 
 /// A part of the release data that is missing or could not be loaded, and what was therefore
@@ -79,6 +86,10 @@ pub struct CatalogPaths {
     pub endoflife: Option<PathBuf>,
     /// apt `Packages` indexes.
     pub apt: Vec<PathBuf>,
+    /// Debian's distro-info-data (`debian.csv`, `ubuntu.csv`).
+    pub distro_info: Option<PathBuf>,
+    /// Debian's debian-security-support lists (`security-support-ended.debN`).
+    pub security_support: Option<PathBuf>,
     /// openstack/requirements: `<branch>/upper-constraints.txt`.
     pub requirements: Option<PathBuf>,
     /// Which of these folders `nminus sync` wrote (their cache entries are keyed by revision,
@@ -149,6 +160,21 @@ impl Catalogs {
                     .to_owned(),
             ),
         }
+        if paths.distro_info.is_some() || paths.security_support.is_some() {
+            match DistroLifecycles::load_parts(
+                paths.distro_info.as_deref(),
+                paths.security_support.as_deref(),
+            ) {
+                Ok((d, p)) => {
+                    cat.distro = Some(d);
+                    cat.problems.extend(p);
+                }
+                Err(e) => note(
+                    CatalogPart::Distro,
+                    format!("distribution lifecycles could not be loaded: {e}: Debian and Ubuntu releases were judged by endoflife.date alone"),
+                ),
+            }
+        }
         match apt {
             Some(Ok((c, p))) => {
                 cat.apt = Some(c);
@@ -197,8 +223,16 @@ impl Catalogs {
         c
     }
 
+    /// Add distribution lifecycles (tests, the server).
+    #[must_use]
+    pub fn with_distro(mut self, distro: Option<DistroLifecycles>) -> Self {
+        self.distro = distro;
+        self
+    }
+
     fn index_purls(&mut self) {
         self.purl_products.clear();
+        self.named_products.clear();
         if self.product_rules.is_empty() {
             self.product_rules = parse_products(PRODUCTS_YAML).unwrap_or_default();
         }
@@ -207,6 +241,11 @@ impl Catalogs {
                 for purl in &p.purls {
                     self.purl_products
                         .entry(purl.to_ascii_lowercase())
+                        .or_insert_with(|| p.name.clone());
+                }
+                for name in &p.repology {
+                    self.named_products
+                        .entry(name.to_ascii_lowercase())
                         .or_insert_with(|| p.name.clone());
                 }
             }
@@ -272,16 +311,8 @@ pub fn judge_currency(
     if let Some(os) = &cat.openstack {
         openstack(inv, os, policy, as_of, &mut out);
     }
-    if let Some(l) = &cat.lifecycles {
-        super::lifecycle::lifecycles(
-            inv,
-            l,
-            &cat.purl_products,
-            &cat.product_rules,
-            policy,
-            as_of,
-            &mut out,
-        );
+    if cat.lifecycles.is_some() || cat.distro.is_some() {
+        super::lifecycle::lifecycles(inv, cat, policy, as_of, &mut out);
     }
     if let Some(apt) = &cat.apt {
         upgrades(inv, apt, policy, &mut out);

@@ -459,6 +459,40 @@ mod tests {
     }
 
     #[test]
+    fn os_support_levels() {
+        let rule = |v: &str| {
+            format!("version: 1\nrules:\n  - name: l\n    select: {{kinds: [product]}}\n    lifecycle:\n      forbid_eol: true\n      os_support: {v}\n")
+        };
+        for (v, want) in [
+            ("regular", OsSupport::Regular),
+            ("lts", OsSupport::Lts),
+            ("elts", OsSupport::Extended),
+            ("ESM", OsSupport::Extended),
+        ] {
+            let p = parse(&rule(v), "p.yaml").unwrap();
+            assert_eq!(
+                p.rules[0].lifecycle.as_ref().unwrap().os_support,
+                want,
+                "{v}"
+            );
+        }
+        let p = parse(
+            "version: 1\nrules:\n  - name: l\n    lifecycle: {}\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            p.rules[0].lifecycle.as_ref().unwrap().os_support,
+            OsSupport::Lts
+        );
+        let e = parse(&rule("forever"), "p.yaml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "p.yaml:7: rules[0].lifecycle.os_support: expected one of regular, lts, elts, esm; found `forever`"
+        );
+    }
+
+    #[test]
     fn constraints_check() {
         let ok = "version: 1\nrules:\n  - name: deps\n    select: {kinds: [package], ecosystems: [pypi]}\n    constraints: {allow_newer: true, severity: medium}\n  - name: all\n    constraints: {}\n";
         let p = parse(ok, "ok.yaml").unwrap();

@@ -121,6 +121,10 @@ pub struct Product {
     /// Package URLs naming the product (`identifiers: - purl: …`), without version or
     /// qualifiers: `pkg:deb/debian/mariadb`, `pkg:rpm/redhat/mariadb-server`.
     pub purls: Vec<String>,
+    /// Repology project names (`identifiers: - repology: openssl`): the name distributions
+    /// package the product under (as source package), for products without a purl for them.
+    #[serde(default)]
+    pub repology: Vec<String>,
     /// The cycles, newest first as upstream lists them. From the front matter; from the
     /// release-data JSON only when there is no product file.
     pub cycles: Vec<Cycle>,
@@ -163,7 +167,13 @@ fn cycle_matches(cycle: &str, version: &str) -> bool {
     }
     match version.strip_prefix(cycle) {
         Some("") => true,
-        Some(rest) => rest.starts_with(['.', '-', '+', '~', '_', ' ']),
+        // A letter right after a numeric cycle is a patch letter (OpenSSL `1.1.1w`).
+        Some(rest) => {
+            rest.starts_with(['.', '-', '+', '~', '_', ' '])
+                || (cycle.ends_with(|c: char| c.is_ascii_digit())
+                    && rest.len() <= 2
+                    && rest.bytes().all(|b| b.is_ascii_lowercase()))
+        }
         None => false,
     }
 }
@@ -449,11 +459,21 @@ fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
                 .map(str::to_owned)
         })
         .collect();
+    let repology = raw
+        .identifiers
+        .iter()
+        .filter_map(|m| {
+            m.get("repology")
+                .and_then(serde_yaml::Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
     Some(Product {
         name,
         title: raw.title,
         category: raw.category,
         purls,
+        repology,
         cycles,
         versions: BTreeMap::new(),
         path: file.to_path_buf(),
@@ -519,6 +539,7 @@ fn load_release_data(
             title: None,
             category: None,
             purls: Vec::new(),
+            repology: Vec::new(),
             cycles,
             versions: BTreeMap::new(),
             path: file.to_path_buf(),
@@ -664,21 +685,51 @@ impl DistroLifecycles {
                 what: "a directory with distro-info-data/ and debian-security-support/".to_owned(),
             });
         }
+        Self::load_parts(
+            Some(&dir.join("distro-info-data")),
+            Some(&dir.join("debian-security-support")),
+        )
+    }
+
+    /// Load a distro-info-data folder (`debian.csv`, `ubuntu.csv`) and a debian-security-support
+    /// folder (`security-support-ended.debN`, `security-support-limited`), each as its feed
+    /// holds it; either may be absent. Missing files are [`ProblemKind::Skipped`] problems.
+    pub fn load_parts(
+        distro_info: Option<&Path>,
+        security_support: Option<&Path>,
+    ) -> Result<(Self, Vec<Problem>), ReleaseError> {
         let mut problems = Vec::new();
         let mut out = Self::default();
+        if let Some(dir) = distro_info {
+            out.load_distro_info(dir, &mut problems);
+        }
+        if let Some(dss) = security_support {
+            out.load_security_support(dss, &mut problems)?;
+        }
+        Ok((out, problems))
+    }
+
+    fn load_distro_info(&mut self, dir: &Path, problems: &mut Vec<Problem>) {
         for (distro, file) in [
-            (Distro::Debian, "distro-info-data/debian.csv"),
-            (Distro::Ubuntu, "distro-info-data/ubuntu.csv"),
+            (Distro::Debian, "debian.csv"),
+            (Distro::Ubuntu, "ubuntu.csv"),
         ] {
             let path = dir.join(file);
             match read_text(&path) {
-                Ok(t) => out
+                Ok(t) => self
                     .releases
-                    .extend(parse_distro_csv(&t, distro, &path, &mut problems)),
+                    .extend(parse_distro_csv(&t, distro, &path, problems)),
                 Err(e) => problems.push(problem(&path, ProblemKind::Skipped, e.to_string())),
             }
         }
-        let dss = dir.join("debian-security-support");
+    }
+
+    fn load_security_support(
+        &mut self,
+        dss: &Path,
+        problems: &mut Vec<Problem>,
+    ) -> Result<(), ReleaseError> {
+        let out = self;
         if dss.is_dir() {
             for e in fs_err::read_dir(&dss)? {
                 let p = e?.path();
@@ -693,7 +744,7 @@ impl DistroLifecycles {
                 };
                 match read_text(&p) {
                     Ok(t) => {
-                        out.ended.insert(major, parse_ended(&t, &p, &mut problems));
+                        out.ended.insert(major, parse_ended(&t, &p, problems));
                     }
                     Err(e) => problems.push(problem(&p, ProblemKind::Unreadable, e.to_string())),
                 }
@@ -705,12 +756,12 @@ impl DistroLifecycles {
             }
         } else {
             problems.push(problem(
-                &dss,
+                dss,
                 ProblemKind::Skipped,
                 "directory missing; no security-support lists",
             ));
         }
-        Ok((out, problems))
+        Ok(())
     }
 
     /// Every release of both distributions, in file order (oldest first).
@@ -936,6 +987,22 @@ mod tests {
         let rh = l.product("redhat").unwrap();
         assert!(rh.path.ends_with("redhat.json"));
         assert!(rh.version_date("9.3").is_some());
+    }
+
+    #[test]
+    fn openssl_patch_letters_stay_in_their_cycle() {
+        let l = eol();
+        let p = l.product("openssl").unwrap();
+        assert!(p.purls.is_empty());
+        assert_eq!(p.repology, ["openssl"]);
+        assert_eq!(l.cycle_for("openssl", "1.1.1w").unwrap().name, "1.1.1");
+        assert_eq!(l.cycle_for("openssl", "1.1.1").unwrap().name, "1.1.1");
+        assert_eq!(l.cycle_for("openssl", "1.0.2u").unwrap().name, "1.0.2");
+        assert_eq!(l.cycle_for("openssl", "3.0.19").unwrap().name, "3.0");
+        // Not a patch letter: a longer word, or after a non-digit.
+        assert!(!cycle_matches("1.1.1", "1.1.10"));
+        assert!(!cycle_matches("1.1.1", "1.1.1beta"));
+        assert!(!cycle_matches("jammy", "jammyx"));
     }
 
     #[test]
