@@ -358,6 +358,12 @@ fn openstack(
         .filter(|s| !s.is_independent() && s.ordinal < n.ordinal)
         .max_by_key(|s| s.ordinal);
     let slurp = previous_slurp(cat, n);
+    let now = SeriesNow {
+        n,
+        n1,
+        slurp,
+        as_of,
+    };
     let mut seen = BTreeSet::new();
     for svc in &inv.services {
         if !seen.insert((&svc.deliverable, &svc.version, &svc.install)) {
@@ -417,111 +423,197 @@ fn openstack(
             "{} {} in deliverables/{}/{}.yaml{build}",
             m.deliverable, m.version, m.series, m.deliverable
         );
-        if let Some((rule, sr)) = series_rule.filter(|_| !independent) {
-            let lag = n.ordinal.saturating_sub(series.ordinal);
-            let slurp_ok =
-                sr.allow_previous_slurp && slurp.is_some_and(|s| s.ordinal == series.ordinal);
-            let n1_text = n1
-                .map(|s| format!(", n-1 {}", label(s)))
-                .unwrap_or_default();
-            if lag > sr.max_lag as usize && !slurp_ok {
-                let allows = match (sr.max_lag, sr.allow_previous_slurp, slurp) {
-                    (0, false, _) => "n only".to_owned(),
-                    (k, false, _) => format!("n-{k}"),
-                    (k, true, Some(s)) => format!("n-{k} or the previous SLURP {}", label(s)),
-                    (k, true, None) => format!("n-{k}"),
-                };
-                let target = if sr.allow_previous_slurp {
-                    slurp.map_or_else(|| label(n), label)
-                } else {
-                    n1.filter(|_| sr.max_lag >= 1)
-                        .map_or_else(|| label(n), label)
-                };
-                out.push(finding(
-                    FindingCode::SeriesBehind,
-                    sr.severity,
+        let placed = Placed {
+            inv,
+            svc,
+            m: &m,
+            series,
+            subject,
+            searched,
+            matched,
+            build,
+        };
+        if let Some(rule) = series_rule.filter(|_| !independent) {
+            series_checks(&placed, cat, &now, rule, out);
+        }
+        if let Some(rule) = patch_rule {
+            patch_check(&placed, cat, now.as_of, rule, out);
+        }
+    }
+}
+
+/// A service placed in its series: what its findings say about it.
+struct Placed<'a> {
+    inv: &'a Inventory,
+    svc: &'a crate::model::ServiceInstance,
+    m: &'a crate::releases::openstack::Match,
+    series: &'a Series,
+    subject: Subject,
+    searched: String,
+    matched: String,
+    /// ` (unreleased build based on …)`, or empty.
+    build: String,
+}
+
+/// n, n-1 and the previous SLURP as of the scan date.
+struct SeriesNow<'a> {
+    n: &'a Series,
+    n1: Option<&'a Series>,
+    slurp: Option<&'a Series>,
+    as_of: Date,
+}
+
+/// `series-behind` and `series-eol` for one placed service.
+fn series_checks(
+    p: &Placed<'_>,
+    cat: &OpenStackCatalog,
+    now: &SeriesNow<'_>,
+    (rule, sr): (&crate::policy::Rule, &crate::policy::SeriesRule),
+    out: &mut Vec<Finding>,
+) {
+    let Placed {
+        inv,
+        svc,
+        m,
+        series,
+        subject,
+        searched,
+        matched,
+        build,
+    } = p;
+    let SeriesNow {
+        n,
+        n1,
+        slurp,
+        as_of,
+    } = *now;
+    let lag = n.ordinal.saturating_sub(series.ordinal);
+    let slurp_ok = sr.allow_previous_slurp && slurp.is_some_and(|s| s.ordinal == series.ordinal);
+    let n1_text = n1
+        .map(|s| format!(", n-1 {}", label(s)))
+        .unwrap_or_default();
+    if lag > sr.max_lag as usize && !slurp_ok {
+        let allows = match (sr.max_lag, sr.allow_previous_slurp, slurp) {
+            (0, false, _) => "n only".to_owned(),
+            (k, false, _) => format!("n-{k}"),
+            (k, true, Some(s)) => format!("n-{k} or the previous SLURP {}", label(s)),
+            (k, true, None) => format!("n-{k}"),
+        };
+        let target = if sr.allow_previous_slurp {
+            slurp.map_or_else(|| label(n), label)
+        } else {
+            n1.filter(|_| sr.max_lag >= 1)
+                .map_or_else(|| label(n), label)
+        };
+        out.push(finding(
+            FindingCode::SeriesBehind,
+            sr.severity,
+            &inv.node.id,
+            subject.clone(),
+            vec![target],
+            searched.clone(),
+            matched.clone(),
+            format!(
+                "{} {} is {}{build}; n is {}{n1_text}; policy `{}` allows {allows}",
+                svc.deliverable,
+                svc.version,
+                label(series),
+                label(n),
+                rule.name
+            ),
+        ));
+    }
+    if sr.require_maintained {
+        let eff = cat.effective_status(&m.deliverable, &m.series);
+        let (status, why) = match eff {
+            Some(e) if e.marker.is_some() => (
+                e.status,
+                format!(
+                    " (its own {:?} marker tag)",
+                    e.marker
+                        .unwrap_or(crate::releases::openstack::MarkerKind::Eol)
+                )
+                .to_lowercase(),
+            ),
+            _ => (status_as_of(series, as_of), String::new()),
+        };
+        if matches!(
+            status,
+            SeriesStatus::Unmaintained
+                | SeriesStatus::EndOfLife
+                | SeriesStatus::ExtendedMaintenance
+        ) {
+            let sev = if status == SeriesStatus::EndOfLife {
+                sr.severity.max(Severity::High)
+            } else {
+                sr.severity.max(Severity::Medium)
+            };
+            out.push(finding(
+                    FindingCode::SeriesEol,
+                    sev,
                     &inv.node.id,
                     subject.clone(),
-                    vec![target],
+                    vec![label(n)],
+                    searched.clone(),
+                    matched.clone(),
+                    format!("{} in {} is {}{why} as of {as_of}: no more releases; upgrade to a maintained series", m.deliverable, label(series), status.as_str()),
+                ));
+        }
+    }
+}
+
+/// `patch-behind` for one placed service.
+fn patch_check(
+    p: &Placed<'_>,
+    cat: &OpenStackCatalog,
+    as_of: Date,
+    (rule, pr): (&crate::policy::Rule, &crate::policy::PatchRule),
+    out: &mut Vec<Finding>,
+) {
+    let Placed {
+        inv,
+        svc,
+        m,
+        series,
+        subject,
+        searched,
+        matched,
+        ..
+    } = p;
+    if let Some(latest) = cat.latest_in_series(&m.deliverable, &m.series) {
+        let newer = match (
+            Version::parse(Scheme::Pep440, &svc.version),
+            Version::parse(Scheme::Pep440, &latest.version),
+        ) {
+            (Ok(a), Ok(b)) => a.compare(&b).is_ok_and(|o| o == std::cmp::Ordering::Less),
+            _ => false,
+        };
+        if newer {
+            let days = cat.days_behind(&m.deliverable, &m.series, &svc.version, as_of);
+            let over = pr.require_latest
+                || matches!((pr.max_days_behind, days), (Some(max), Some(d)) if d > i64::from(max));
+            if over {
+                let days_text = days
+                    .map(|d| format!("; a newer release has existed for {d} days"))
+                    .unwrap_or_default();
+                out.push(finding(
+                    FindingCode::PatchBehind,
+                    pr.severity,
+                    &inv.node.id,
+                    subject.clone(),
+                    vec![latest.version.clone()],
                     searched.clone(),
                     matched.clone(),
                     format!(
-                        "{} {} is {}{build}; n is {}{n1_text}; policy `{}` allows {allows}",
+                        "{} {} is behind {} {}, the latest release of {}{days_text} (policy `{}`)",
                         svc.deliverable,
                         svc.version,
+                        m.deliverable,
+                        latest.version,
                         label(series),
-                        label(n),
                         rule.name
                     ),
                 ));
-            }
-            if sr.require_maintained {
-                let eff = cat.effective_status(&m.deliverable, &m.series);
-                let (status, why) = match eff {
-                    Some(e) if e.marker.is_some() => (
-                        e.status,
-                        format!(
-                            " (its own {:?} marker tag)",
-                            e.marker
-                                .unwrap_or(crate::releases::openstack::MarkerKind::Eol)
-                        )
-                        .to_lowercase(),
-                    ),
-                    _ => (status_as_of(series, as_of), String::new()),
-                };
-                if matches!(
-                    status,
-                    SeriesStatus::Unmaintained
-                        | SeriesStatus::EndOfLife
-                        | SeriesStatus::ExtendedMaintenance
-                ) {
-                    let sev = if status == SeriesStatus::EndOfLife {
-                        sr.severity.max(Severity::High)
-                    } else {
-                        sr.severity.max(Severity::Medium)
-                    };
-                    out.push(finding(
-                        FindingCode::SeriesEol,
-                        sev,
-                        &inv.node.id,
-                        subject.clone(),
-                        vec![label(n)],
-                        searched.clone(),
-                        matched.clone(),
-                        format!("{} in {} is {}{why} as of {as_of}: no more releases; upgrade to a maintained series", m.deliverable, label(series), status.as_str()),
-                    ));
-                }
-            }
-        }
-        if let Some((rule, pr)) = patch_rule {
-            if let Some(latest) = cat.latest_in_series(&m.deliverable, &m.series) {
-                let newer = match (
-                    Version::parse(Scheme::Pep440, &svc.version),
-                    Version::parse(Scheme::Pep440, &latest.version),
-                ) {
-                    (Ok(a), Ok(b)) => a.compare(&b).is_ok_and(|o| o == std::cmp::Ordering::Less),
-                    _ => false,
-                };
-                if newer {
-                    let days = cat.days_behind(&m.deliverable, &m.series, &svc.version, as_of);
-                    let over = pr.require_latest
-                        || matches!((pr.max_days_behind, days), (Some(max), Some(d)) if d > i64::from(max));
-                    if over {
-                        let days_text = days
-                            .map(|d| format!("; a newer release has existed for {d} days"))
-                            .unwrap_or_default();
-                        out.push(finding(
-                            FindingCode::PatchBehind,
-                            pr.severity,
-                            &inv.node.id,
-                            subject.clone(),
-                            vec![latest.version.clone()],
-                            searched.clone(),
-                            matched.clone(),
-                            format!("{} {} is behind {} {}, the latest release of {}{days_text} (policy `{}`)", svc.deliverable, svc.version, m.deliverable, latest.version, label(series), rule.name),
-                        ));
-                    }
-                }
             }
         }
     }

@@ -439,7 +439,7 @@ impl<'a> DistroOs<'a> {
             .iter()
             .filter(|r| r.distro == self.release.distro && r.is_supported(as_of, self.level))
             .filter_map(|r| r.version.clone())
-            .last()
+            .next_back()
             .map(|v| format!("{} {v}", self.product))
     }
 
