@@ -721,6 +721,51 @@ fn waivers_expire_and_unused_ones_are_findings() {
     );
 }
 
+/// Waivers are applied once: judging marks nothing; the server's `waive` marks a node's
+/// findings; a report applies them over the fleet and adds the waiver findings exactly once.
+#[test]
+fn the_engine_applies_waivers_once() {
+    let text = "version: 1\nrules:\n  - name: s\n    select: {kinds: [openstack], deliverable_types: [service]}\n    series: {max_lag: 1}\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-12-31\n  - id: W-3\n    select: {names: [no-such-thing]}\n    reason: stale\n    owner: ops\n    expires: 2027-01-01\n";
+    let pol = policy::parse(text, "w.yaml").unwrap();
+    let an = nminus::analyze::Analyzer::from_parts(
+        nminus::analyze::AdvisoryIndex::default(),
+        catalogs(),
+        pol,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        String::new(),
+    );
+    let inv = set("2022.1-yoga");
+    let judged = an.judge(&inv, snapshot());
+    let nova = |f: &[Finding]| {
+        f.iter()
+            .find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "nova")
+            .cloned()
+            .unwrap()
+    };
+    assert!(
+        nova(&judged).waived_by.is_none(),
+        "judging applies no waiver"
+    );
+    let mut pushed = judged.clone();
+    an.waive(&mut pushed, &inv, snapshot());
+    assert_eq!(nova(&pushed).waived_by.unwrap().id, "W-1");
+    let report = an.report(
+        vec![(&inv, judged)],
+        Vec::new(),
+        "2026-08-21T00:00:00Z".into(),
+        snapshot(),
+    );
+    assert!(report.waived.iter().any(|x| x.subject.name == "nova"));
+    let unused: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::WaiverUnused)
+        .collect();
+    assert_eq!(unused.len(), 1, "{unused:#?}");
+}
+
 #[test]
 fn policy_check_reports_every_problem_with_lines() {
     let dir = tempfile::tempdir().unwrap();
