@@ -611,7 +611,14 @@ fn main() {
         for mut p in phases {
             let rate = p.ok as f64 / p.secs;
             let (p50, p99) = (p.quantile(0.5), p.quantile(0.99));
-            println!(
+            if !bench {
+                // A smoke test of a debug build: no figures (they would read as measurements).
+                println!(
+                    "{backend:8} {:30} {:6} pushes ran (figures: cargo bench --bench serve)",
+                    p.name, p.ok
+                );
+            } else {
+                println!(
                 "{backend:8} {:30} {:6} ok {:4} failed {:5} changed in {:6.2} s: {:8.0} pushes/s ({:6.0} changed/s), p50 {:7.2} ms, p99 {:7.2} ms",
                 p.name,
                 p.ok,
@@ -623,16 +630,19 @@ fn main() {
                 p50,
                 p99
             );
+            }
             assert_eq!(
                 p.failed, 0,
                 "{backend}: {} pushes failed in `{}`",
                 p.failed, p.name
             );
         }
-        println!(
-            "{backend:8} server peak RSS {} MiB; changed push stages (mean): {}",
-            rss / 1024,
-            stages.join(", ")
-        );
+        if bench {
+            println!(
+                "{backend:8} server peak RSS {} MiB; changed push stages (mean): {}",
+                rss / 1024,
+                stages.join(", ")
+            );
+        }
     }
 }

@@ -124,6 +124,35 @@ if [ -n "$hadolint" ]; then
 else
   echo "check-packaging: hadolint is not available: deploy/container/Containerfile NOT linted" >&2
 fi
+# The build stage's context: exactly what its COPY lines bring in must be enough for cargo (every
+# target Cargo.toml names, every file the sources include). Checked on a copy of just those
+# paths, so a new include_str! or bench outside them fails here rather than in an image build.
+ctx=$work/container-context
+mkdir -p "$ctx"
+sed -n '/^FROM .* AS build/,/^FROM /p' deploy/container/Containerfile \
+  | awk '$1 == "COPY" && $2 !~ /^--/ { for (i = 2; i < NF; i++) print $i }' \
+  | while read -r src; do mkdir -p "$ctx/$(dirname "$src")" && cp -r "$src" "$ctx/$src"; done
+(cd "$ctx" && cargo metadata --offline --no-deps --format-version 1 >/dev/null) \
+  || fail "deploy/container/Containerfile: the build stage's COPY lines leave out a path Cargo.toml needs"
+grep -rhoE 'include_(str|bytes)!\("[^"]+"\)' src | sed -E 's/.*\("(.*)"\)/\1/' | sort -u > "$work/includes"
+while read -r inc; do
+  for f in $(grep -rlF "\"$inc\"" src); do
+    rel=$(realpath -m --relative-to=. "$(dirname "$f")/$inc")
+    [ -e "$ctx/$rel" ] || fail "deploy/container/Containerfile: $f includes $rel, which the build stage does not COPY"
+  done
+done < "$work/includes"
+echo "Containerfile: the build stage's COPY lines hold every manifest target and included file" >&2
+# A real image build needs its base images (RUST_IMAGE, RUNTIME_IMAGE); built when they are
+# already in podman's store (no registry is contacted), said so otherwise.
+if command -v podman >/dev/null \
+  && podman image exists rust:1-bookworm 2>/dev/null && podman image exists debian:bookworm-slim 2>/dev/null; then
+  podman build --pull=never -f deploy/container/Containerfile -t nminus-check . >&2 \
+    || fail "podman build deploy/container/Containerfile"
+  podman run --rm nminus-check --version >&2 || fail "the image's nminus --version"
+  echo "Containerfile: built with podman and run" >&2
+else
+  echo "check-packaging: base images rust:1-bookworm / debian:bookworm-slim not in podman's store: the image was NOT built (lint and context checked)" >&2
+fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "check-packaging: not root: dpkg -i, the installed units and the Ansible role against localhost are NOT checked" >&2

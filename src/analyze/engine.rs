@@ -108,10 +108,12 @@ impl std::hash::Hash for MatchKey {
 }
 
 /// Feed kinds that are release data (catalogs), not advisories, and the part each feeds.
-const RELEASE_KINDS: [(&str, CatalogPart); 3] = [
+const RELEASE_KINDS: [(&str, CatalogPart); 5] = [
     ("openstack-releases", CatalogPart::OpenStack),
     ("endoflife", CatalogPart::Lifecycles),
     ("openstack-requirements", CatalogPart::Requirements),
+    ("distro-info", CatalogPart::Distro),
+    ("debian-security-support", CatalogPart::Distro),
 ];
 
 impl Analyzer {
@@ -150,6 +152,8 @@ impl Analyzer {
             openstack: catalog_cfg.folder_of_kind(&cfg.data, "openstack-releases"),
             endoflife: catalog_cfg.folder_of_kind(&cfg.data, "endoflife"),
             apt: cfg.apt_indexes.clone(),
+            distro_info: catalog_cfg.folder_of_kind(&cfg.data, "distro-info"),
+            security_support: catalog_cfg.folder_of_kind(&cfg.data, "debian-security-support"),
             requirements: catalog_cfg.folder_of_kind(&cfg.data, "openstack-requirements"),
             synced: crate::sources::cache::synced_folders(catalog_cfg, &cfg.data, &sync_state),
         };
@@ -328,7 +332,7 @@ impl Analyzer {
         let relevant = |part| match part {
             CatalogPart::Requirements => wants_constraints,
             CatalogPart::OpenStack => has_services,
-            CatalogPart::Lifecycles => has_os,
+            CatalogPart::Lifecycles | CatalogPart::Distro => has_os,
             CatalogPart::Apt => true,
         };
         self.not_judged
@@ -480,10 +484,17 @@ impl Analyzer {
                     ))
                 });
                 out.extend(judge_currency(inv, &self.catalogs, &self.policy, as_of));
-                let _ = apply_waivers(&mut out, &[inv], &self.policy, as_of);
                 out
             })
             .collect()
+    }
+
+    /// Mark the findings the policy's waivers cover as of `as_of` (`waived_by`), for a verdict
+    /// stored per node (the server). A report applies the waivers itself ([`Self::report`]),
+    /// with the fleet's waiver findings; judging applies none.
+    pub fn waive(&self, findings: &mut [Finding], inv: &Inventory, as_of: Date) {
+        // The counts are for the fleet's waiver findings (expired, unused): a report's.
+        super::waivers::mark_waivers(findings, &[inv], &self.policy, as_of);
     }
 
     /// An `inventory-stale` finding when `last_seen` is older than the policy's

@@ -12,9 +12,11 @@
 //! - An unparseable installed version is a `version-unparseable` finding; an advisory range that
 //!   cannot be evaluated is an `advisory-unevaluable` finding. Never silence.
 
+mod constraints;
 mod currency;
 mod engine;
 mod index;
+mod lifecycle;
 mod matching;
 mod report;
 mod waivers;
@@ -22,11 +24,11 @@ mod waivers;
 /// The gate is the policy's; re-exported where the engine's callers have always found it.
 pub use crate::policy::{Gate, GateTerm};
 pub use currency::{
-    judge_currency, n_as_of, parse_products, status_as_of, CatalogNote, CatalogPart, CatalogPaths,
-    Catalogs, ProductMatch, ProductRule, PRODUCTS_YAML,
+    judge_currency, n_as_of, status_as_of, CatalogNote, CatalogPart, CatalogPaths, Catalogs,
 };
 pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
+pub use lifecycle::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, ReportInput};
 pub use waivers::apply_waivers;

@@ -85,13 +85,25 @@ fn waiver_finding(code: FindingCode, w: &Waiver, policy: &Policy, message: Strin
 }
 
 /// Apply `policy`'s waivers as of `as_of` to the findings of `nodes`; returns the waiver
-/// findings to add.
+/// findings to add (expired waivers, unused ones).
 pub fn apply_waivers(
     findings: &mut [Finding],
     nodes: &[&Inventory],
     policy: &Policy,
     as_of: Date,
 ) -> Vec<Finding> {
+    let used = mark_waivers(findings, nodes, policy, as_of);
+    waiver_findings(policy, &used, as_of)
+}
+
+/// Mark the findings a waiver in force covers (`waived_by`, the first matching waiver);
+/// returns how many findings each waiver matched, expired ones included.
+pub(crate) fn mark_waivers(
+    findings: &mut [Finding],
+    nodes: &[&Inventory],
+    policy: &Policy,
+    as_of: Date,
+) -> Vec<usize> {
     let by_id: HashMap<&str, &Inventory> = nodes.iter().map(|i| (i.node.id.as_str(), *i)).collect();
     let mut used = vec![0usize; policy.waivers.len()];
     for f in findings.iter_mut() {
@@ -111,6 +123,11 @@ pub fn apply_waivers(
             }
         }
     }
+    used
+}
+
+/// The findings about the waivers themselves: expired, or matching nothing.
+fn waiver_findings(policy: &Policy, used: &[usize], as_of: Date) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, w) in policy.waivers.iter().enumerate() {
         if w.expires < as_of {

@@ -8,18 +8,20 @@
 //! and `docs/policies.md`.
 
 mod gate;
+mod parse;
 mod yamlpath;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use serde_yaml::Value;
 use time::Date;
 
 use crate::model::{FindingCode, Severity};
 
 pub use gate::{Gate, GateTerm};
+pub use parse::parse;
+pub(crate) use parse::{nesting_message, yaml_too_deep};
 pub use yamlpath::LineIndex;
 
 /// What kind of subject a selector picks.
@@ -229,6 +231,49 @@ pub struct LifecycleRule {
     pub warn_days: u32,
     /// Severity of `eol`.
     pub severity: Severity,
+    /// Which support of a distribution release counts as supported (`os_support`): for the
+    /// OS's own lifecycle and for the distribution's packages, which follow it.
+    pub os_support: OsSupport,
+}
+
+/// Which support of a distribution release (Debian's and Ubuntu's distro-info data) counts.
+/// A level a release lacks falls back to the one below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OsSupport {
+    /// `regular`: the release's own security support (Debian's `eol`, Ubuntu's standard
+    /// support).
+    Regular,
+    /// `lts` (default): Debian LTS (free, community-run, after the regular end); for Ubuntu
+    /// the same as `regular` (its LTS releases' standard support).
+    #[default]
+    Lts,
+    /// `elts` / `esm`: Debian ELTS or Ubuntu ESM (Ubuntu Pro), paid extended support.
+    Extended,
+}
+
+impl std::str::FromStr for OsSupport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "regular" => Ok(Self::Regular),
+            "lts" => Ok(Self::Lts),
+            "elts" | "esm" => Ok(Self::Extended),
+            other => Err(format!(
+                "expected one of regular, lts, elts, esm; found `{other}`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for OsSupport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Regular => "regular",
+            Self::Lts => "lts",
+            Self::Extended => "elts/esm",
+        })
+    }
 }
 
 /// Upper-constraints check: Python distributions installed beside an OpenStack service (same
@@ -382,612 +427,6 @@ pub fn load(name_or_path: &str) -> Result<Policy, PolicyErrors> {
     parse(&text, name_or_path)
 }
 
-struct Ctx<'a> {
-    file: &'a str,
-    lines: LineIndex,
-    problems: Vec<PolicyProblem>,
-}
-
-impl Ctx<'_> {
-    fn err(&mut self, path: &str, msg: impl Into<String>) {
-        self.problems.push(PolicyProblem {
-            file: self.file.to_owned(),
-            line: self.lines.line(path),
-            path: path.to_owned(),
-            message: msg.into(),
-        });
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
-}
-
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Check a mapping's keys against the allowed set; returns the mapping.
-fn mapping<'v>(
-    c: &mut Ctx<'_>,
-    v: &'v Value,
-    path: &str,
-    allowed: &[&str],
-) -> Option<&'v serde_yaml::Mapping> {
-    let Value::Mapping(m) = v else {
-        c.err(path, format!("expected a mapping, found {}", kind_of(v)));
-        return None;
-    };
-    for k in m.keys() {
-        let ks = scalar_string(k).unwrap_or_default();
-        if !allowed.contains(&ks.as_str()) {
-            let p = if path.is_empty() {
-                ks.clone()
-            } else {
-                format!("{path}.{ks}")
-            };
-            c.err(
-                &p,
-                format!("unknown key `{ks}`: expected one of {}", allowed.join(", ")),
-            );
-        }
-    }
-    Some(m)
-}
-
-fn get<'v>(m: &'v serde_yaml::Mapping, k: &str) -> Option<&'v Value> {
-    m.get(Value::String(k.to_owned()))
-}
-
-fn join(path: &str, k: &str) -> String {
-    if path.is_empty() {
-        k.to_owned()
-    } else {
-        format!("{path}.{k}")
-    }
-}
-
-fn string_field(
-    c: &mut Ctx<'_>,
-    m: &serde_yaml::Mapping,
-    path: &str,
-    k: &str,
-    required: bool,
-) -> Option<String> {
-    let p = join(path, k);
-    match get(m, k) {
-        None | Some(Value::Null) if required => {
-            c.err(&p, "required: expected a string, found nothing");
-            None
-        }
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() && required => {
-            c.err(&p, "expected a non-empty string, found an empty one");
-            None
-        }
-        Some(v) => scalar_string(v).or_else(|| {
-            c.err(&p, format!("expected a string, found {}", kind_of(v)));
-            None
-        }),
-    }
-}
-
-fn bool_field(
-    c: &mut Ctx<'_>,
-    m: &serde_yaml::Mapping,
-    path: &str,
-    k: &str,
-    default: bool,
-) -> bool {
-    match get(m, k) {
-        None | Some(Value::Null) => default,
-        Some(Value::Bool(b)) => *b,
-        Some(v) => {
-            c.err(
-                &join(path, k),
-                format!("expected true or false, found {}", kind_of(v)),
-            );
-            default
-        }
-    }
-}
-
-fn u32_field(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str) -> Option<u32> {
-    match get(m, k) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64().and_then(|x| u32::try_from(x).ok()) {
-            Some(x) => Some(x),
-            None => {
-                c.err(
-                    &join(path, k),
-                    format!("expected a whole number ≥ 0, found `{n}`"),
-                );
-                None
-            }
-        },
-        Some(v) => {
-            c.err(
-                &join(path, k),
-                format!("expected a whole number, found {}", kind_of(v)),
-            );
-            None
-        }
-    }
-}
-
-fn severity_field(
-    c: &mut Ctx<'_>,
-    m: &serde_yaml::Mapping,
-    path: &str,
-    k: &str,
-    default: Severity,
-) -> Severity {
-    match string_field(c, m, path, k, false) {
-        None => default,
-        Some(s) => Severity::parse_word(&s).unwrap_or_else(|| {
-            c.err(
-                &join(path, k),
-                format!(
-                    "expected a severity (none, unknown, low, medium, high, critical), found `{s}`"
-                ),
-            );
-            default
-        }),
-    }
-}
-
-fn string_list(c: &mut Ctx<'_>, m: &serde_yaml::Mapping, path: &str, k: &str) -> Vec<String> {
-    let p = join(path, k);
-    match get(m, k) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| {
-                scalar_string(v).or_else(|| {
-                    c.err(
-                        &format!("{p}[{i}]"),
-                        format!("expected a string, found {}", kind_of(v)),
-                    );
-                    None
-                })
-            })
-            .collect(),
-        Some(v) => match scalar_string(v) {
-            Some(s) => vec![s],
-            None => {
-                c.err(
-                    &p,
-                    format!("expected a list of strings, found {}", kind_of(v)),
-                );
-                Vec::new()
-            }
-        },
-    }
-}
-
-const SELECT_KEYS: [&str; 9] = [
-    "kinds",
-    "ecosystems",
-    "names",
-    "deliverable_types",
-    "purls",
-    "nodes",
-    "sites",
-    "cells",
-    "labels",
-];
-const DELIVERABLE_TYPES: [&str; 7] = [
-    "service",
-    "library",
-    "client-library",
-    "horizon-plugin",
-    "tempest-plugin",
-    "trailing",
-    "other",
-];
-
-fn selector(c: &mut Ctx<'_>, v: Option<&Value>, path: &str) -> Selector {
-    let Some(v) = v else {
-        return Selector::default();
-    };
-    let Some(m) = mapping(c, v, path, &SELECT_KEYS) else {
-        return Selector::default();
-    };
-    let mut s = Selector::default();
-    for (i, k) in string_list(c, m, path, "kinds").into_iter().enumerate() {
-        match SubjectKind::parse(&k) {
-            Some(x) => s.kinds.push(x),
-            None => c.err(
-                &format!("{path}.kinds[{i}]"),
-                format!("unknown kind `{k}`: expected openstack, product or package"),
-            ),
-        }
-    }
-    s.ecosystems = string_list(c, m, path, "ecosystems");
-    s.names = string_list(c, m, path, "names")
-        .iter()
-        .map(|g| Glob::new(g))
-        .collect();
-    for (i, t) in string_list(c, m, path, "deliverable_types")
-        .into_iter()
-        .enumerate()
-    {
-        if DELIVERABLE_TYPES.contains(&t.as_str()) {
-            s.deliverable_types.push(t);
-        } else {
-            c.err(
-                &format!("{path}.deliverable_types[{i}]"),
-                format!(
-                    "unknown deliverable type `{t}`: expected one of {}",
-                    DELIVERABLE_TYPES.join(", ")
-                ),
-            );
-        }
-    }
-    s.purls = string_list(c, m, path, "purls")
-        .iter()
-        .map(|g| Glob::new(g))
-        .collect();
-    s.nodes = string_list(c, m, path, "nodes")
-        .iter()
-        .map(|g| Glob::new(g))
-        .collect();
-    s.sites = string_list(c, m, path, "sites");
-    s.cells = string_list(c, m, path, "cells");
-    match get(m, "labels") {
-        None | Some(Value::Null) => {}
-        Some(Value::Mapping(lm)) => {
-            for (k, v) in lm {
-                match (scalar_string(k), scalar_string(v)) {
-                    (Some(k), Some(v)) => {
-                        s.labels.insert(k, v);
-                    }
-                    _ => c.err(
-                        &format!("{path}.labels"),
-                        "expected `key: value` pairs of strings",
-                    ),
-                }
-            }
-        }
-        Some(v) => c.err(
-            &format!("{path}.labels"),
-            format!("expected a mapping of label: value, found {}", kind_of(v)),
-        ),
-    }
-    s
-}
-
-/// `constraints: {allow_older, allow_newer, severity}`. The check judges Python packages, so a
-/// selector whose `kinds` or `ecosystems` exclude `package` / `pypi` is an error (the check
-/// would never apply), as is allowing both directions (it would never fire).
-fn constraints_rule(
-    c: &mut Ctx<'_>,
-    v: &Value,
-    path: &str,
-    select: &Selector,
-) -> Option<ConstraintsRule> {
-    let m = mapping(c, v, path, &["allow_older", "allow_newer", "severity"])?;
-    let r = ConstraintsRule {
-        allow_older: bool_field(c, m, path, "allow_older", false),
-        allow_newer: bool_field(c, m, path, "allow_newer", false),
-        severity: severity_field(c, m, path, "severity", Severity::Low),
-    };
-    if r.allow_older && r.allow_newer {
-        c.err(
-            path,
-            "expected at most one of `allow_older: true` and `allow_newer: true`, found both (the check would never fire)",
-        );
-    }
-    if !select.kinds.is_empty() && !select.kinds.contains(&SubjectKind::Package) {
-        c.err(
-            path,
-            "constraints judges Python packages (kind `package`), but this rule's `select.kinds` leaves them out",
-        );
-    }
-    if !select.ecosystems.is_empty()
-        && !select
-            .ecosystems
-            .iter()
-            .any(|e| e.eq_ignore_ascii_case("pypi"))
-    {
-        c.err(
-            path,
-            "constraints judges Python packages (ecosystem `pypi`), but this rule's `select.ecosystems` leaves them out",
-        );
-    }
-    Some(r)
-}
-
-fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
-}
-
-/// What a document nested too deeply is told (policies, feed definitions, advisories).
-pub(crate) fn nesting_message() -> String {
-    format!(
-        "nested more than {} levels deep (collections inside collections): not parsed",
-        yamlpath::MAX_YAML_NESTING
-    )
-}
-
-/// The first line at which a YAML document nests deeper than anything nminus reads should
-/// (see [`yamlpath::MAX_YAML_NESTING`]); checked before parsing, in linear time.
-pub(crate) fn yaml_too_deep(text: &str) -> Option<usize> {
-    yamlpath::too_deep(text)
-}
-
-/// Parse and validate a policy document. Every problem is reported at once.
-pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
-    if let Some(line) = yamlpath::too_deep(text) {
-        return Err(PolicyErrors(vec![PolicyProblem {
-            file: file.to_owned(),
-            line: Some(line),
-            path: String::new(),
-            message: nesting_message(),
-        }]));
-    }
-    let mut c = Ctx {
-        file,
-        lines: LineIndex::new(text),
-        problems: Vec::new(),
-    };
-    let doc: Value = match serde_yaml::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(PolicyErrors(vec![PolicyProblem {
-                file: file.to_owned(),
-                line: e.location().map(|l| l.line()),
-                path: String::new(),
-                message: format!("not valid YAML: {e}"),
-            }]))
-        }
-    };
-    let top = [
-        "version",
-        "name",
-        "description",
-        "fail_on",
-        "inventory",
-        "rules",
-        "waivers",
-    ];
-    let Some(m) = mapping(&mut c, &doc, "", &top) else {
-        return Err(PolicyErrors(c.problems));
-    };
-    match get(m, "version") {
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
-        Some(v) => c.err(
-            "version",
-            format!(
-                "expected 1, found {}",
-                scalar_string(v).unwrap_or_else(|| kind_of(v).to_owned())
-            ),
-        ),
-        None => c.err("version", "required: expected `version: 1`"),
-    }
-    let name = string_field(&mut c, m, "", "name", false).unwrap_or_else(|| file.to_owned());
-    let _ = string_field(&mut c, m, "", "description", false);
-    let mut gate = Vec::new();
-    for (i, g) in string_list(&mut c, m, "", "fail_on")
-        .into_iter()
-        .enumerate()
-    {
-        match g.parse::<GateTerm>() {
-            Ok(t) => gate.push(t),
-            Err(e) => c.err(&format!("fail_on[{i}]"), e),
-        }
-    }
-    let mut max_inventory_age_hours = None;
-    if let Some(v) = get(m, "inventory") {
-        if let Some(im) = mapping(&mut c, v, "inventory", &["max_age_hours"]) {
-            max_inventory_age_hours = u32_field(&mut c, im, "inventory", "max_age_hours");
-        }
-    }
-    let mut rules = Vec::new();
-    match get(m, "rules") {
-        None | Some(Value::Null) => {}
-        Some(Value::Sequence(items)) => {
-            for (i, v) in items.iter().enumerate() {
-                let p = format!("rules[{i}]");
-                let Some(rm) = mapping(
-                    &mut c,
-                    v,
-                    &p,
-                    &[
-                        "name",
-                        "select",
-                        "series",
-                        "patch",
-                        "lifecycle",
-                        "upgrades",
-                        "constraints",
-                    ],
-                ) else {
-                    continue;
-                };
-                let name = string_field(&mut c, rm, &p, "name", true).unwrap_or_default();
-                let select = selector(&mut c, get(rm, "select"), &format!("{p}.select"));
-                let series = get(rm, "series").and_then(|v| {
-                    let sp = format!("{p}.series");
-                    let sm = mapping(
-                        &mut c,
-                        v,
-                        &sp,
-                        &[
-                            "max_lag",
-                            "allow_previous_slurp",
-                            "require_maintained",
-                            "severity",
-                        ],
-                    )?;
-                    Some(SeriesRule {
-                        max_lag: u32_field(&mut c, sm, &sp, "max_lag").unwrap_or(1),
-                        allow_previous_slurp: bool_field(
-                            &mut c,
-                            sm,
-                            &sp,
-                            "allow_previous_slurp",
-                            false,
-                        ),
-                        require_maintained: bool_field(&mut c, sm, &sp, "require_maintained", true),
-                        severity: severity_field(&mut c, sm, &sp, "severity", Severity::Medium),
-                    })
-                });
-                let patch = get(rm, "patch").and_then(|v| {
-                    let pp = format!("{p}.patch");
-                    let pm = mapping(&mut c, v, &pp, &["require_latest", "max_days_behind", "severity"])?;
-                    let r = PatchRule {
-                        require_latest: bool_field(&mut c, pm, &pp, "require_latest", false),
-                        max_days_behind: u32_field(&mut c, pm, &pp, "max_days_behind"),
-                        severity: severity_field(&mut c, pm, &pp, "severity", Severity::Low),
-                    };
-                    if !r.require_latest && r.max_days_behind.is_none() {
-                        c.err(&pp, "expected `require_latest: true` or `max_days_behind: N`, found neither (the check would never fire)");
-                    }
-                    Some(r)
-                });
-                let lifecycle = get(rm, "lifecycle").and_then(|v| {
-                    let lp = format!("{p}.lifecycle");
-                    let lm = mapping(&mut c, v, &lp, &["forbid_eol", "warn_days", "severity"])?;
-                    Some(LifecycleRule {
-                        forbid_eol: bool_field(&mut c, lm, &lp, "forbid_eol", true),
-                        warn_days: u32_field(&mut c, lm, &lp, "warn_days").unwrap_or(0),
-                        severity: severity_field(&mut c, lm, &lp, "severity", Severity::High),
-                    })
-                });
-                let upgrades = get(rm, "upgrades").and_then(|v| {
-                    let up = format!("{p}.upgrades");
-                    let um = mapping(&mut c, v, &up, &["severity"])?;
-                    Some(severity_field(&mut c, um, &up, "severity", Severity::Low))
-                });
-                let constraints = get(rm, "constraints").and_then(|v| {
-                    constraints_rule(&mut c, v, &format!("{p}.constraints"), &select)
-                });
-                if series.is_none()
-                    && patch.is_none()
-                    && lifecycle.is_none()
-                    && upgrades.is_none()
-                    && constraints.is_none()
-                {
-                    c.err(&p, "a rule must define at least one check: series, patch, lifecycle, upgrades or constraints");
-                }
-                rules.push(Rule {
-                    name,
-                    select,
-                    series,
-                    patch,
-                    lifecycle,
-                    upgrades,
-                    constraints,
-                });
-            }
-        }
-        Some(v) => c.err(
-            "rules",
-            format!("expected a list of rules, found {}", kind_of(v)),
-        ),
-    }
-    let mut waivers = Vec::new();
-    let mut ids = std::collections::BTreeSet::new();
-    match get(m, "waivers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Sequence(items)) => {
-            for (i, v) in items.iter().enumerate() {
-                let p = format!("waivers[{i}]");
-                let Some(wm) = mapping(
-                    &mut c,
-                    v,
-                    &p,
-                    &[
-                        "id",
-                        "codes",
-                        "advisories",
-                        "select",
-                        "reason",
-                        "owner",
-                        "expires",
-                    ],
-                ) else {
-                    continue;
-                };
-                let id = string_field(&mut c, wm, &p, "id", true).unwrap_or_default();
-                if !id.is_empty() && !ids.insert(id.clone()) {
-                    c.err(
-                        &format!("{p}.id"),
-                        format!("waiver id `{id}` is used twice"),
-                    );
-                }
-                let mut codes = Vec::new();
-                for (j, s) in string_list(&mut c, wm, &p, "codes").into_iter().enumerate() {
-                    match s.parse::<FindingCode>() {
-                        Ok(x) => codes.push(x),
-                        Err(e) => c.err(&format!("{p}.codes[{j}]"), e),
-                    }
-                }
-                let advisories = string_list(&mut c, wm, &p, "advisories");
-                let select = selector(&mut c, get(wm, "select"), &format!("{p}.select"));
-                let reason = string_field(&mut c, wm, &p, "reason", true).unwrap_or_default();
-                let owner = string_field(&mut c, wm, &p, "owner", true).unwrap_or_default();
-                let expires = match string_field(&mut c, wm, &p, "expires", true) {
-                    Some(s) => parse_date(&s).unwrap_or_else(|| {
-                        c.err(
-                            &format!("{p}.expires"),
-                            format!("expected a date YYYY-MM-DD, found `{s}`"),
-                        );
-                        Date::MIN
-                    }),
-                    None => Date::MIN,
-                };
-                if codes.is_empty() && advisories.is_empty() && select == Selector::default() {
-                    c.err(
-                        &p,
-                        "a waiver must say what it waives: codes, advisories or select",
-                    );
-                }
-                waivers.push(Waiver {
-                    id,
-                    codes,
-                    advisories,
-                    select,
-                    reason,
-                    owner,
-                    expires,
-                    line: c.lines.line(&p),
-                });
-            }
-        }
-        Some(v) => c.err(
-            "waivers",
-            format!("expected a list of waivers, found {}", kind_of(v)),
-        ),
-    }
-    if !c.problems.is_empty() {
-        return Err(PolicyErrors(c.problems));
-    }
-    Ok(Policy {
-        name,
-        file: file.to_owned(),
-        rules,
-        gate,
-        max_inventory_age_hours,
-        waivers,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,6 +457,40 @@ mod tests {
             assert!(s.contains(want), "missing {want:?} in:\n{s}");
         }
         assert_eq!(e.0.len(), 8, "{s}");
+    }
+
+    #[test]
+    fn os_support_levels() {
+        let rule = |v: &str| {
+            format!("version: 1\nrules:\n  - name: l\n    select: {{kinds: [product]}}\n    lifecycle:\n      forbid_eol: true\n      os_support: {v}\n")
+        };
+        for (v, want) in [
+            ("regular", OsSupport::Regular),
+            ("lts", OsSupport::Lts),
+            ("elts", OsSupport::Extended),
+            ("ESM", OsSupport::Extended),
+        ] {
+            let p = parse(&rule(v), "p.yaml").unwrap();
+            assert_eq!(
+                p.rules[0].lifecycle.as_ref().unwrap().os_support,
+                want,
+                "{v}"
+            );
+        }
+        let p = parse(
+            "version: 1\nrules:\n  - name: l\n    lifecycle: {}\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            p.rules[0].lifecycle.as_ref().unwrap().os_support,
+            OsSupport::Lts
+        );
+        let e = parse(&rule("forever"), "p.yaml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "p.yaml:7: rules[0].lifecycle.os_support: expected one of regular, lts, elts, esm; found `forever`"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! a whole is unusable.
 
 pub mod apt;
+mod distro;
 pub mod endoflife;
 pub mod openstack;
 pub mod requirements;

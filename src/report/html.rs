@@ -210,6 +210,11 @@ struct View<'a> {
 struct SummaryView {
     nodes: usize,
     compliant_nodes: usize,
+    /// What a node without a failing finding is called: "compliant nodes", or, when something
+    /// was not judged, "passing what was judged" (never "compliant" in an incomplete report).
+    passing_label: &'static str,
+    /// The colour of those nodes in the site chart (green, or amber when incomplete).
+    passing_color: &'static str,
     noncompliant_nodes: usize,
     packages: usize,
     findings: usize,
@@ -454,33 +459,7 @@ fn finding_view(f: &Finding, site: &str) -> FindingView {
 
 const NO_SITE: &str = "(no site)";
 
-fn view(r: &Report) -> View<'_> {
-    let site_of: BTreeMap<&str, &str> = r
-        .nodes
-        .iter()
-        .map(|n| (n.id.as_str(), n.site.as_deref().unwrap_or(NO_SITE)))
-        .collect();
-    let site = |node: &str| site_of.get(node).copied().unwrap_or(NO_SITE).to_owned();
-    let open = sorted(&r.findings);
-    let waived = sorted(&r.waived);
-
-    // Severities (counted from the findings, so the page always agrees with itself).
-    let mut by_sev: BTreeMap<Severity, usize> = BTreeMap::new();
-    for f in &r.findings {
-        *by_sev.entry(f.severity).or_default() += 1;
-    }
-    let severities: Vec<SevView> = SEVERITIES_DESC
-        .iter()
-        .map(|s| SevView {
-            name: s.as_str(),
-            rank: sev_rank(*s),
-            count: by_sev.get(s).copied().unwrap_or(0),
-            color: sev_color(*s),
-        })
-        .collect();
-    let donut = donut(&severities, r.findings.len());
-
-    // Codes.
+fn codes_chart(r: &Report) -> Chart {
     let mut by_code: BTreeMap<crate::model::FindingCode, usize> = BTreeMap::new();
     for f in &r.findings {
         *by_code.entry(f.code).or_default() += 1;
@@ -488,7 +467,7 @@ fn view(r: &Report) -> View<'_> {
     let max_code = by_code.values().copied().max().unwrap_or(0).max(1);
     let mut code_rows: Vec<(crate::model::FindingCode, usize)> = by_code.into_iter().collect();
     code_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let codes = Chart {
+    Chart {
         height: code_rows.len() * 26 + 4,
         bars: code_rows
             .iter()
@@ -506,9 +485,10 @@ fn view(r: &Report) -> View<'_> {
                 }
             })
             .collect(),
-    };
+    }
+}
 
-    // Sites.
+fn sites_view(r: &Report, site_of: &BTreeMap<&str, &str>) -> SitesView {
     #[derive(Default)]
     struct Acc<'a> {
         cells: BTreeSet<&'a str>,
@@ -567,23 +547,24 @@ fn view(r: &Report) -> View<'_> {
             }
         })
         .collect();
-    let sites_view = SitesView {
+    SitesView {
         height: site_rows.len() * 26 + 4,
         rows: site_rows,
-    };
+    }
+}
 
-    // Nodes.
+fn nodes_view(r: &Report, open: &[&Finding], waived: &[&Finding]) -> Vec<NodeView> {
     let mut open_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &open {
+    for f in open {
         open_by_node.entry(f.node.as_str()).or_default().push(f);
     }
     let mut waived_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &waived {
+    for f in waived {
         waived_by_node.entry(f.node.as_str()).or_default().push(f);
     }
     let mut node_list: Vec<&crate::model::NodeSummary> = r.nodes.iter().collect();
     node_list.sort_by(|a, b| (&a.site, &a.cell, &a.id).cmp(&(&b.site, &b.cell, &b.id)));
-    let nodes: Vec<NodeView> = node_list
+    node_list
         .iter()
         .map(|n| {
             let site = n.site.clone().unwrap_or_default();
@@ -614,9 +595,10 @@ fn view(r: &Report) -> View<'_> {
                 waived_rows,
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Packages.
+fn packages_view(open: &[&Finding], waived: &[&Finding]) -> Vec<PackageView> {
     let mut by_pkg: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
     for f in open.iter().chain(waived.iter()) {
         by_pkg
@@ -652,6 +634,42 @@ fn view(r: &Report) -> View<'_> {
             &b.ecosystem,
         ))
     });
+    packages
+}
+
+fn view(r: &Report) -> View<'_> {
+    let site_of: BTreeMap<&str, &str> = r
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.site.as_deref().unwrap_or(NO_SITE)))
+        .collect();
+    let site = |node: &str| site_of.get(node).copied().unwrap_or(NO_SITE).to_owned();
+    let open = sorted(&r.findings);
+    let waived = sorted(&r.waived);
+
+    // Severities (counted from the findings, so the page always agrees with itself).
+    let mut by_sev: BTreeMap<Severity, usize> = BTreeMap::new();
+    for f in &r.findings {
+        *by_sev.entry(f.severity).or_default() += 1;
+    }
+    let severities: Vec<SevView> = SEVERITIES_DESC
+        .iter()
+        .map(|s| SevView {
+            name: s.as_str(),
+            rank: sev_rank(*s),
+            count: by_sev.get(s).copied().unwrap_or(0),
+            color: sev_color(*s),
+        })
+        .collect();
+    let donut = donut(&severities, r.findings.len());
+
+    let codes = codes_chart(r);
+
+    let sites_view = sites_view(r, &site_of);
+
+    let nodes = nodes_view(r, &open, &waived);
+
+    let packages = packages_view(&open, &waived);
 
     // History: the earlier points, then this report (unless already recorded for its date).
     let mut points: Vec<HistoryPoint> = r.history.clone();
@@ -706,6 +724,16 @@ fn view(r: &Report) -> View<'_> {
         summary: SummaryView {
             nodes: r.nodes.len(),
             compliant_nodes,
+            passing_label: if r.is_complete() {
+                "compliant nodes"
+            } else {
+                "passing what was judged"
+            },
+            passing_color: if r.is_complete() {
+                "#15803d"
+            } else {
+                "#b45309"
+            },
             noncompliant_nodes: r.nodes.len() - compliant_nodes,
             packages: r.summary.packages,
             findings: r.findings.len(),

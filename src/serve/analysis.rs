@@ -31,7 +31,7 @@ pub async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, A
     let r = tokio::task::spawn_blocking(move || {
         let today = Millis::now().to_datetime().date();
         let findings = an.judge(&inv, today);
-        let judged = verdict(&an, findings);
+        let judged = verdict(&an, &inv, findings, today);
         JudgedPush {
             inventory: inv,
             judged,
@@ -44,7 +44,14 @@ pub async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, A
     Ok(r)
 }
 
-fn verdict(an: &crate::analyze::Analyzer, findings: Vec<Finding>) -> Judged {
+/// The stored verdict: the node's findings with the waivers in force today marked.
+fn verdict(
+    an: &crate::analyze::Analyzer,
+    inv: &Inventory,
+    mut findings: Vec<Finding>,
+    today: time::Date,
+) -> Judged {
+    an.waive(&mut findings, inv, today);
     let compliant = !findings
         .iter()
         .any(|f| f.waived_by.is_none() && an.gate().fails(f));
@@ -107,7 +114,7 @@ async fn run_locked(state: &AppState) -> Result<FleetRun, ApiError> {
                 .map(|(c, f)| FleetEntry {
                     node: c.node.clone(),
                     hash: c.hash.clone(),
-                    judged: verdict(&an2, f),
+                    judged: verdict(&an2, &c.inventory, f, today),
                 })
                 .collect::<Vec<_>>()
         })

@@ -13,11 +13,12 @@ use super::advisory::{source_for_kind, KINDS};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Kinds of release-data feeds (read by `crate::releases`, not by the advisory readers).
-pub const RELEASE_KINDS: [&str; 5] = [
+pub const RELEASE_KINDS: [&str; 6] = [
     "openstack-releases",
     "openstack-requirements",
     "endoflife",
     "distro-info",
+    "debian-security-support",
     "apt-indexes",
 ];
 
@@ -90,6 +91,7 @@ impl FeedDef {
             | "openstack-requirements"
             | "endoflife"
             | "distro-info"
+            | "debian-security-support"
             | "apt-indexes" => &[],
             _ => return None,
         };

@@ -24,6 +24,8 @@ fn catalogs() -> Catalogs {
         openstack: Some(shared_data("openstack-releases")),
         endoflife: Some(shared_data("endoflife-date")),
         apt: Vec::new(),
+        distro_info: Some(shared_data("debian-lifecycle/distro-info-data")),
+        security_support: Some(shared_data("debian-lifecycle/debian-security-support")),
         requirements: Some(shared_data("openstack-requirements")),
         synced: Vec::new(),
     });
@@ -356,6 +358,7 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
         apt: apt_files.clone(),
         requirements: None,
         synced: Vec::new(),
+        ..CatalogPaths::default()
     });
     assert!(
         apt_files.is_empty() || cat.apt.is_some(),
@@ -557,6 +560,7 @@ fn upgrade_candidates_follow_apt_priorities() {
         requirements: None,
         synced: Vec::new(),
         apt: files,
+        ..CatalogPaths::default()
     });
     assert!(cat.apt.is_some(), "{notes:?}");
     let got: BTreeMap<String, String> =
@@ -656,6 +660,7 @@ fn upgrades_equal_apt_get_upgrade() {
         apt: apt_files,
         requirements: None,
         synced: Vec::new(),
+        ..CatalogPaths::default()
     });
     let pol = policy::load("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
@@ -714,6 +719,51 @@ fn waivers_expire_and_unused_ones_are_findings() {
             .line,
         Some(19)
     );
+}
+
+/// Waivers are applied once: judging marks nothing; the server's `waive` marks a node's
+/// findings; a report applies them over the fleet and adds the waiver findings exactly once.
+#[test]
+fn the_engine_applies_waivers_once() {
+    let text = "version: 1\nrules:\n  - name: s\n    select: {kinds: [openstack], deliverable_types: [service]}\n    series: {max_lag: 1}\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-12-31\n  - id: W-3\n    select: {names: [no-such-thing]}\n    reason: stale\n    owner: ops\n    expires: 2027-01-01\n";
+    let pol = policy::parse(text, "w.yaml").unwrap();
+    let an = nminus::analyze::Analyzer::from_parts(
+        nminus::analyze::AdvisoryIndex::default(),
+        catalogs(),
+        pol,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        String::new(),
+    );
+    let inv = set("2022.1-yoga");
+    let judged = an.judge(&inv, snapshot());
+    let nova = |f: &[Finding]| {
+        f.iter()
+            .find(|x| x.code == FindingCode::SeriesBehind && x.subject.name == "nova")
+            .cloned()
+            .unwrap()
+    };
+    assert!(
+        nova(&judged).waived_by.is_none(),
+        "judging applies no waiver"
+    );
+    let mut pushed = judged.clone();
+    an.waive(&mut pushed, &inv, snapshot());
+    assert_eq!(nova(&pushed).waived_by.unwrap().id, "W-1");
+    let report = an.report(
+        vec![(&inv, judged)],
+        Vec::new(),
+        "2026-08-21T00:00:00Z".into(),
+        snapshot(),
+    );
+    assert!(report.waived.iter().any(|x| x.subject.name == "nova"));
+    let unused: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|x| x.code == FindingCode::WaiverUnused)
+        .collect();
+    assert_eq!(unused.len(), 1, "{unused:#?}");
 }
 
 #[test]
@@ -993,4 +1043,267 @@ fn constraint_mismatches_equal_packaging_evaluation() {
     // The sets were built from their branch's constraints at an earlier commit: the data moved
     // since, so some distributions differ (the test would prove little otherwise).
     assert!(total > 0);
+}
+
+// ---- distribution lifecycles (distro-info-data, debian-security-support) ----
+
+fn distro() -> nminus::releases::DistroLifecycles {
+    nminus::releases::DistroLifecycles::load(&shared_data("debian-lifecycle"))
+        .unwrap()
+        .0
+}
+
+/// A node root made of real fixture files, hard-linked (never copied; a root does not follow
+/// symbolic links out of itself) into a directory beside the build's.
+fn fixture_root(links: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    for (at, fixture) in links {
+        let p = tmp.path().join(at);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::hard_link(shared_data(fixture), &p).unwrap();
+    }
+    tmp
+}
+
+/// The real Debian 12 machine of the shared fixtures (its dpkg status and os-release).
+fn this_debian12() -> Inventory {
+    let root = fixture_root(&[
+        ("etc/os-release", "fixtures/dpkg/this-debian12/os-release"),
+        ("var/lib/dpkg/status", "fixtures/dpkg/this-debian12/status"),
+    ]);
+    let mut inv = collect_root(
+        &Root::new(root.path().to_path_buf()),
+        &CollectOptions::default(),
+    );
+    inv.node.id = "this-debian12".into();
+    assert_eq!(inv.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
+    assert!(
+        inv.packages.iter().any(|p| p.name == "perl"),
+        "the fixture has perl"
+    );
+    inv
+}
+
+fn lifecycle_policy(os_support: &str) -> policy::Policy {
+    policy::parse(
+        &format!("version: 1\nrules:\n  - name: eol\n    select: {{kinds: [product]}}\n    lifecycle: {{forbid_eol: true, warn_days: 0, severity: high, os_support: {os_support}}}\n"),
+        "t.yaml",
+    )
+    .unwrap()
+}
+
+fn eol_names(f: &[Finding]) -> BTreeSet<String> {
+    f.iter()
+        .filter(|x| x.code == FindingCode::Eol)
+        .map(|x| x.subject.name.clone())
+        .collect()
+}
+
+/// Debian 12 after its regular security support but inside Debian LTS (by distro-info-data):
+/// the policy's `os_support` decides. `regular`: the release is end of life, and its packages
+/// (perl 5.36) are judged by their upstream lifecycles; `lts` (the default) and `elts`: the
+/// release and everything Debian packages for it are supported.
+#[test]
+fn debian_12_in_lts_follows_the_policys_os_support() {
+    let cat = catalogs();
+    let lc = cat.lifecycles.as_ref().unwrap();
+    let d = distro();
+    let as_of = time::macros::date!(2026 - 11 - 24);
+    let bookworm = d.debian("12").unwrap();
+    use nminus::releases::endoflife::SupportLevel;
+    let regular_end = bookworm.support_end(SupportLevel::Standard).unwrap();
+    let lts_end = bookworm.support_end(SupportLevel::Lts).unwrap();
+    assert!(
+        regular_end <= as_of && as_of < lts_end,
+        "the data puts {as_of} in Debian 12's LTS"
+    );
+    let inv = this_debian12();
+    let perl = inv.packages.iter().find(|p| p.name == "perl").unwrap();
+    let perl_v = perl.version.split('-').next().unwrap();
+    let perl_eol = lc.is_eol("perl", perl_v, as_of).expect("perl has a cycle");
+
+    let regular = judge_currency(&inv, &cat, &lifecycle_policy("regular"), as_of);
+    let names = eol_names(&regular);
+    assert!(names.contains("debian"), "{regular:#?}");
+    assert_eq!(names.contains("perl"), perl_eol, "{names:?}");
+    let os = regular.iter().find(|x| x.subject.name == "debian").unwrap();
+    assert!(
+        os.evidence.message.contains(&regular_end.to_string())
+            && os.evidence.message.contains(&lts_end.to_string()),
+        "names both ends: {}",
+        os.evidence.message
+    );
+    for level in ["lts", "elts"] {
+        let f = judge_currency(&inv, &cat, &lifecycle_policy(level), as_of);
+        assert!(eol_names(&f).is_empty(), "{level}: {f:#?}");
+    }
+    // The default policy counts LTS.
+    let f = judge_currency(&inv, &cat, &policy::load("default").unwrap(), as_of);
+    assert!(eol_names(&f).is_empty(), "default: {f:#?}");
+    // Past the LTS end, `lts` makes it end of life too.
+    let later = lts_end.next_day().unwrap();
+    let f = judge_currency(&inv, &cat, &lifecycle_policy("lts"), later);
+    assert!(eol_names(&f).contains("debian"), "{f:#?}");
+}
+
+/// Debian's perl on a supported Debian is not `eol`; an old perl from another source (an
+/// Alpine package, judged by perl's own cycles) is, exactly when endoflife.date says so.
+#[test]
+fn debian_perl_is_debians_an_upstream_perl_is_perls() {
+    let cat = catalogs();
+    let lc = cat.lifecycles.as_ref().unwrap();
+    let as_of = snapshot();
+    let pol = policy::load("default").unwrap();
+    let f = judge_currency(&this_debian12(), &cat, &pol, as_of);
+    assert!(!eol_names(&f).contains("perl"), "{f:#?}");
+    let mut alpine = node("alpine", "3.20.3", Vec::new());
+    alpine.packages.push(Package {
+        ecosystem: Ecosystem::Apk,
+        name: "perl".into(),
+        version: "5.28.3-r0".into(),
+        source: None,
+        purl: "pkg:apk/alpine/perl@5.28.3-r0?arch=x86_64".into(),
+        found_by: "test".into(),
+        location: Location::path("/lib/apk/db/installed"),
+        meta: PackageMeta::Apk {
+            arch: Some("x86_64".into()),
+            origin: Some("perl".into()),
+        },
+        extra: Default::default(),
+    });
+    let f = judge_currency(&alpine, &cat, &pol, as_of);
+    let want = lc
+        .is_eol("perl", "5.28.3", as_of)
+        .expect("perl 5.28 has a cycle");
+    assert!(want, "the data says perl 5.28 is end of life");
+    assert!(eol_names(&f).contains("perl"), "{f:#?}");
+}
+
+/// OpenSSL's endoflife.date product lists no package URL; its Repology name (`openssl`) is the
+/// source of the packages distributions build from it. OpenSSL 1.1.1 is flagged in the real
+/// Alpine 3.10 image (libssl1.1, libcrypto1.1) and the real CBL-Mariner rpm database; the
+/// verdict is the data's own.
+#[test]
+fn openssl_1_1_1_is_flagged_without_a_purl() {
+    let cat = catalogs();
+    let lc = cat.lifecycles.as_ref().unwrap();
+    assert!(
+        lc.product("openssl").unwrap().purls.is_empty(),
+        "no purl upstream"
+    );
+    let as_of = snapshot();
+    let pol = policy::load("default").unwrap();
+    // Alpine 3.10, from the docker-save archive.
+    let ci = nminus::collect::image::collect_path(
+        &shared_data("fixtures/images/fanal-alpine-metadata-only/alpine-3.10-docker-save.tar.gz"),
+        &nminus::collect::image::ImageOptions::default(),
+    )
+    .unwrap()
+    .remove(0);
+    let mut alpine = node("alpine", "3.10", ci.packages);
+    alpine.os = ci.image.os.clone();
+    let ssl = alpine
+        .packages
+        .iter()
+        .find(|p| p.name == "libssl1.1")
+        .unwrap();
+    let v = ssl.version.rsplit_once('-').unwrap().0.to_owned();
+    let want = lc.is_eol("openssl", &v, as_of).expect("a 1.1.1 cycle");
+    assert!(want, "the data says OpenSSL {v} is end of life");
+    let f = judge_currency(&alpine, &cat, &pol, as_of);
+    let hit = f
+        .iter()
+        .find(|x| x.code == FindingCode::Eol && x.subject.name == "openssl")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert!(hit.evidence.matched.contains("cycle 1.1.1"), "{hit:#?}");
+    // CBL-Mariner 2.0's rpm database (openssl, openssl-libs 1.1.1k).
+    let root = fixture_root(&[(
+        "var/lib/rpm/rpmdb.sqlite",
+        "fixtures/rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite",
+    )]);
+    let inv = collect_root(
+        &Root::new(root.path().to_path_buf()),
+        &CollectOptions::default(),
+    );
+    assert!(
+        inv.packages.iter().any(|p| p.name == "openssl-libs"),
+        "{:?}",
+        inv.problems
+    );
+    let f = judge_currency(&inv, &cat, &pol, as_of);
+    assert!(eol_names(&f).contains("openssl"), "{f:#?}");
+}
+
+/// Ubuntu 18.04's libssl1.1 (the real texlive image status): Ubuntu's own package, so it
+/// follows Ubuntu 18.04's support as the policy counts it — past standard support it is
+/// OpenSSL 1.1.1, end of life; under `os_support: esm` (inside ESM by the data) Ubuntu supports
+/// it and it is not flagged.
+#[test]
+fn ubuntu_openssl_follows_ubuntus_support() {
+    let cat = catalogs();
+    let d = distro();
+    let as_of = snapshot();
+    let bionic = d.ubuntu("18.04").unwrap();
+    use nminus::releases::endoflife::SupportLevel;
+    assert!(!bionic.is_supported(as_of, SupportLevel::Standard));
+    assert!(bionic.is_supported(as_of, SupportLevel::Extended));
+    let root = fixture_root(&[(
+        "var/lib/dpkg/status",
+        "fixtures/dpkg/claircore/texlive.status",
+    )]);
+    let mut inv = collect_root(
+        &Root::new(root.path().to_path_buf()),
+        &CollectOptions::default(),
+    );
+    inv.os = node("ubuntu", "18.04", Vec::new()).os;
+    assert!(inv.packages.iter().any(|p| p.name == "libssl1.1"));
+    let f = judge_currency(&inv, &cat, &lifecycle_policy("lts"), as_of);
+    let names = eol_names(&f);
+    assert!(
+        names.contains("ubuntu") && names.contains("openssl"),
+        "{names:?}"
+    );
+    let f = judge_currency(&inv, &cat, &lifecycle_policy("esm"), as_of);
+    assert!(eol_names(&f).is_empty(), "{f:#?}");
+}
+
+/// Every entry of Debian 12's security-support-ended list: a Debian 12 node with that source
+/// package installed gets an `eol` finding for it (with the list's reason) once the listed date
+/// has come, while Debian 12 itself is supported; the real Debian 12 machine (none of them
+/// installed) gets none.
+#[test]
+fn security_support_ended_packages_are_reported() {
+    let cat = catalogs();
+    let d = distro();
+    let as_of = snapshot();
+    let pol = lifecycle_policy("lts");
+    let entries = d.support_ended_list(12);
+    assert!(entries.len() >= 10, "{entries:?}");
+    let mut checked = 0;
+    for e in entries.iter().filter(|e| !e.package.contains(".*")) {
+        let inv = node(
+            "debian",
+            "12",
+            vec![deb(&e.package, &e.package, &e.last_version)],
+        );
+        let f = judge_currency(&inv, &cat, &pol, as_of);
+        let hit = f.iter().find(|x| x.subject.name == e.package);
+        let due = e.end_date.is_none_or(|end| end <= as_of);
+        assert_eq!(hit.is_some(), due, "{}: {f:#?}", e.package);
+        if let Some(h) = hit {
+            assert_eq!(h.code, FindingCode::Eol);
+            assert_eq!(h.subject.ecosystem, "deb");
+            if let Some(why) = &e.details {
+                assert!(h.evidence.message.contains(why.as_str()), "{h:#?}");
+            }
+            checked += 1;
+        }
+        assert!(
+            !eol_names(&f).contains("debian"),
+            "Debian 12 is supported: {f:#?}"
+        );
+    }
+    assert!(checked >= 5, "{checked}");
+    let f = judge_currency(&this_debian12(), &cat, &pol, as_of);
+    assert!(!f.iter().any(|x| x.subject.ecosystem == "deb"), "{f:#?}");
 }

@@ -1536,3 +1536,58 @@ fn scan_writes_several_formats_into_a_directory() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("-o DIR"));
 }
+
+/// An INCOMPLETE report as Chromium shows it: the badge says INCOMPLETE with its reason right
+/// under it, before the summary; no card or chart calls a node "compliant" (they pass what was
+/// judged, in amber, not green); nothing says NOT COMPLIANT; the page's script runs under its CSP.
+#[test]
+fn incomplete_html_in_chromium_tells_one_story() {
+    let mut r = fleet();
+    r.findings.clear();
+    r.problems.clear();
+    for n in &mut r.nodes {
+        n.compliant = true;
+        n.findings = 0;
+    }
+    r.summary.compliant = false;
+    let reason = "no advisory feed could be loaded: vulnerabilities were not judged";
+    r.not_judged.push(reason.into());
+    assert_eq!(r.verdict(), nminus::model::Verdict::Incomplete);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("incomplete.html");
+    fs_err::write(&path, render(&r, Format::Html)).unwrap();
+    let (dom, log) = run_chromium(
+        &["--dump-dom".to_owned()],
+        &format!("file://{}", path.display()),
+    );
+    assert!(
+        dom.contains("data-nminus-ready=\"1\""),
+        "script did not run: {log}"
+    );
+    assert!(
+        !log.contains("Content Security Policy") && !log.contains("Uncaught"),
+        "{log}"
+    );
+    let badge = dom.find(">INCOMPLETE</span>").expect("INCOMPLETE badge");
+    let why = dom.find(&format!("<li>{reason}</li>")).expect("the reason");
+    let summary = dom.find("id=\"summary\"").expect("summary section");
+    assert!(
+        badge < why && why < summary,
+        "badge, then reason, then summary"
+    );
+    assert!(!dom.contains("NOT COMPLIANT"), "no NOT COMPLIANT");
+    // The summary: cards and the site chart (the history chart is earlier scans' record).
+    let cards = &dom[summary..dom.find("id=\"chart-code\"").expect("code chart")];
+    assert!(
+        !cards.contains("compliant nodes"),
+        "no card says compliant: {cards}"
+    );
+    assert!(cards.contains("passing what was judged"), "{cards}");
+    let site_chart = &dom[dom.find("id=\"chart-site\"").expect("site chart")..];
+    let site_chart = &site_chart[..site_chart.find("</figure>").unwrap()];
+    assert!(
+        !site_chart.contains("fill=\"#15803d\"") && site_chart.contains("passing what was judged"),
+        "no green bar in an incomplete report: {site_chart}"
+    );
+    assert_eq!(dom_number(&dom, "data-summary=\"nodes\""), r.nodes.len());
+}
