@@ -45,10 +45,11 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::python::{budget_problem, expand_glob, normalize_name, walk, WalkEvent};
+use super::python::{budget_problem, expand_glob, walk, WalkEvent};
 use super::root::MAX_FILE_BYTES;
 use super::{purl, Collected, Collector, Root};
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
+use crate::util::normalize_name;
 
 /// Trees searched for lockfiles by default (`*` = every entry).
 pub const SEARCH_ROOTS: &[&str] = &["/srv", "/opt", "/root", "/home/*"];

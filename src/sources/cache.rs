@@ -60,8 +60,8 @@ use super::advisory::source_for_kind;
 use super::feeds::{
     age_note, load_all, FeedAdvisories, FeedSync, FeedsConfig, LoadedFeeds, SyncState,
 };
-use super::sync::{hex, write_atomic};
 use crate::model::{Advisory, FeedStatus, Problem};
+use crate::util::hex;
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
 pub const CACHE_FORMAT: u32 = 4;
@@ -678,7 +678,11 @@ fn write_entry(file: &Path, key: &str, checked: &[u8], rest: &[u8]) {
     bytes.push(b'\n');
     bytes.extend_from_slice(checked);
     bytes.extend_from_slice(rest);
-    let _ = write_atomic(file, &bytes);
+    let _ = crate::util::Atomic {
+        create_dir: true,
+        ..crate::util::Atomic::default()
+    }
+    .write(file, &bytes);
 }
 
 /// Feed `name` of `kind` read from its files in `dir`: its advisories and problems.

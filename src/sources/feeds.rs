@@ -145,10 +145,10 @@ impl FeedsConfig {
 
     /// Parse definitions; every problem is reported at once, with line numbers where known.
     pub fn parse(text: &str, file: &str) -> Result<Self, FeedsError> {
-        if let Some(line) = crate::policy::yaml_too_deep(text) {
+        if let Some(line) = crate::util::yaml::too_deep(text) {
             return Err(FeedsError::Invalid(format!(
                 "{file}:{line}: {}",
-                crate::policy::nesting_message()
+                crate::util::yaml::nesting_message()
             )));
         }
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {

@@ -70,6 +70,8 @@
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::util::{hex, Atomic};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -1655,16 +1657,12 @@ fn swap_into_place(new: &Path, target: &Path) -> io::Result<()> {
 /// Serialise `v` as JSON to `path` atomically (a temporary file beside it, then a rename).
 pub(crate) fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
     let bytes = serde_json::to_vec_pretty(v).map_err(|e| e.to_string())?;
-    write_atomic(path, &bytes).map_err(|e| io_msg(path, &e))
-}
-
-/// Write `bytes` to `path` atomically.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = TempPath::beside_file(path, "write")?;
-    fs_err::write(tmp.path(), bytes)?;
-    fs_err::rename(tmp.path(), path)?;
-    tmp.disarm();
-    Ok(())
+    Atomic {
+        create_dir: true,
+        ..Atomic::default()
+    }
+    .write(path, &bytes)
+    .map_err(|e| io_msg(path, &e))
 }
 
 /// A lock file held while a sync runs (`<data>/.nminus/sync.lock`, holding the pid). A lock
@@ -1729,16 +1727,6 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
             s.push_str(&m);
         }
         src = c.source();
-    }
-    s
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
     }
     s
 }

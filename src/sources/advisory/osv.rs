@@ -32,10 +32,10 @@ use super::{
     cvss, json_problem, max_severity, nullable, one_line, push_unique, scheme_for_ecosystem, walk,
     AdvisorySource, FeedFile, Loaded, Scalar, SourceError, TapField,
 };
-use crate::collect::python::normalize_name;
 use crate::model::{
     Advisory, AdvisoryKind, Affected, AffectedRanges, Problem, ProblemKind, Severity,
 };
+use crate::util::normalize_name;
 use crate::version::range::{Event, OsvRange};
 use crate::version::Version;
 
