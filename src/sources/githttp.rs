@@ -208,6 +208,26 @@ pub(crate) fn read_response(
     Ok(total)
 }
 
+/// A writer that counts what goes through it and tells `tick` the running total.
+struct Counting<W, F> {
+    inner: W,
+    bytes: u64,
+    tick: F,
+}
+
+impl<W: std::io::Write, F: FnMut(u64)> std::io::Write for Counting<W, F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        (self.tick)(self.bytes);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Fetch `src` (`HEAD` or `refs/heads/<branch>`) of the repository at `url` (`http://` or
 /// `https://`) into the bare `repo`, offering `have` (the commit it already holds for this feed,
 /// when any). The pack is stored in `repo`'s object database; moving a ref is the caller's.
@@ -280,22 +300,42 @@ pub fn fetch(
         return Err(format!("POST {pack_url}: HTTP {}", resp.status()));
     }
     let odb = repo.odb().map_err(|e| e.message().to_owned())?;
-    let mut writer = odb.packwriter().map_err(|e| e.message().to_owned())?;
+    let writer = odb.packwriter().map_err(|e| e.message().to_owned())?;
     let what = format!("POST {pack_url}");
-    let mut last = std::time::Instant::now();
+    // The server's own progress lines and the bytes received, at most five times a second.
+    let last = std::cell::Cell::new(std::time::Instant::now());
+    let progress = std::cell::RefCell::new(progress);
+    let due = || {
+        let now = std::time::Instant::now();
+        let due = now.duration_since(last.get()) >= std::time::Duration::from_millis(200);
+        if due {
+            last.set(now);
+        }
+        due
+    };
+    let mut counting = Counting {
+        inner: writer,
+        bytes: 0,
+        tick: |n: u64| {
+            if due() {
+                (progress.borrow_mut())(format!("received {} KiB", n / 1024));
+            }
+        },
+    };
     let bytes = read_response(
         &mut resp,
-        &mut writer,
+        &mut counting,
         |line| {
-            if last.elapsed() >= std::time::Duration::from_millis(200) {
-                last = std::time::Instant::now();
-                progress(line.to_owned());
+            if due() {
+                (progress.borrow_mut())(line.to_owned());
             }
         },
         max,
         &what,
     )?;
-    writer
+    (progress.borrow_mut())(format!("indexing the pack ({} KiB)", bytes / 1024));
+    counting
+        .inner
         .commit()
         .map_err(|e| format!("{what}: the pack does not index: {}", e.message()))?;
     repo.find_commit(oid).map_err(|_| {

@@ -1766,7 +1766,13 @@ pub fn stderr_progress<'a>() -> Progress<'a> {
             bar.set_message("starting");
         }
         SyncEvent::Step { message, .. } => bar.set_message(message.clone()),
-        SyncEvent::Done { index, total, .. } => {
+        SyncEvent::Done {
+            outcome,
+            index,
+            total,
+        } => {
+            // One line per feed stays on the terminal above the bar.
+            bar.println(format!("{}: {}", outcome.name, outcome.outcome.as_str()));
             bar.set_position(*index as u64 + 1);
             if index + 1 == *total {
                 bar.finish_and_clear();
