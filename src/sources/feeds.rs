@@ -254,7 +254,7 @@ pub enum FeedAdvisories {
     /// Parsed now.
     Parsed(Vec<Advisory>),
     /// From a cache entry (see [`super::cache`]).
-    Compiled(super::cache::CompiledFeed),
+    Compiled(super::compiled::CompiledFeed),
 }
 
 impl FeedAdvisories {
@@ -272,7 +272,7 @@ impl FeedAdvisories {
     }
 
     /// Every advisory, decoded (a compiled advisory that does not decode is left out; see
-    /// [`super::cache::CompiledFeed::decode`]).
+    /// [`super::compiled::CompiledFeed::decode`]).
     pub fn decode_all(&self) -> Vec<Advisory> {
         match self {
             Self::Parsed(v) => v.clone(),

@@ -245,7 +245,7 @@ pub fn fetch(
     let resp = client
         .get(&refs_url)
         .send()
-        .map_err(|e| format!("GET {refs_url}: {}", super::sync::error_chain(&e)))?;
+        .map_err(|e| format!("GET {refs_url}: {}", crate::util::error_chain(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("GET {refs_url}: HTTP {}", resp.status()));
     }
@@ -295,7 +295,7 @@ pub fn fetch(
         )
         .body(req)
         .send()
-        .map_err(|e| format!("POST {pack_url}: {}", super::sync::error_chain(&e)))?;
+        .map_err(|e| format!("POST {pack_url}: {}", crate::util::error_chain(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("POST {pack_url}: HTTP {}", resp.status()));
     }

@@ -71,7 +71,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::util::{hex, Atomic};
+use crate::util::{error_chain, hex, Atomic};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -1715,20 +1715,6 @@ fn io_msg(path: &Path, e: &io::Error) -> String {
     } else {
         format!("{}: {s}", path.display())
     }
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
 }
 
 /// A revision shortened for messages (12 hex digits of a commit or digest).

@@ -22,6 +22,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// An error and its sources as one line, `a: b: c`, each cause once (many errors already
+/// carry their source's text).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
