@@ -100,30 +100,7 @@ pub fn load_all_cached(
     let entries_dir = cache.join("feeds");
     let writable = fs_err::create_dir_all(&entries_dir).is_ok();
     let state = SyncState::load(data);
-    let mut jobs: Vec<(String, String, String, PathBuf, Option<u32>)> = cfg
-        .feeds
-        .iter()
-        // Release-data feeds are read by `crate::releases`, not cached here (as `load_all`).
-        .filter(|f| super::advisory::KINDS.contains(&f.kind.as_str()))
-        .map(|f| {
-            (
-                f.name.clone(),
-                f.kind.clone(),
-                f.folder.clone(),
-                data.join(&f.folder),
-                f.max_age_days,
-            )
-        })
-        .collect();
-    if let Some(l) = local.filter(|l| l.is_dir()) {
-        jobs.push((
-            "local".to_owned(),
-            "osv".to_owned(),
-            String::new(),
-            l.to_path_buf(),
-            None,
-        ));
-    }
+    let jobs = feed_jobs(cfg, data, local);
     let build = build_id();
     // A feed folder that `nminus sync` wrote is keyed by its recorded revision (see the module
     // documentation); the operator's `local` folder (the job with no folder name) and folders
@@ -210,11 +187,53 @@ pub fn load_all_cached(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("not loaded".to_owned())))
         .collect();
+    assemble(jobs, results, &state, today)
+}
+
+/// What [`load_all_cached`] loads: (name, kind, folder, directory, max age in days) per
+/// advisory feed, and the operator's `local` folder (no folder name) when there is one.
+type Job = (String, String, String, PathBuf, Option<u32>);
+
+fn feed_jobs(cfg: &FeedsConfig, data: &Path, local: Option<&Path>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = cfg
+        .feeds
+        .iter()
+        // Release-data feeds are read by `crate::releases`, not cached here (as `load_all`).
+        .filter(|f| super::advisory::KINDS.contains(&f.kind.as_str()))
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.kind.clone(),
+                f.folder.clone(),
+                data.join(&f.folder),
+                f.max_age_days,
+            )
+        })
+        .collect();
+    if let Some(l) = local.filter(|l| l.is_dir()) {
+        jobs.push((
+            "local".to_owned(),
+            "osv".to_owned(),
+            String::new(),
+            l.to_path_buf(),
+            None,
+        ));
+    }
+    jobs
+}
+
+/// The loaded feeds in job order: a status per feed, problems with their folder's path.
+fn assemble(
+    jobs: Vec<Job>,
+    results: Vec<FeedLoad>,
+    state: &SyncState,
+    today: Option<time::Date>,
+) -> LoadedFeeds {
     let mut out = LoadedFeeds::default();
     for ((name, kind, _, dir, max_age), r) in jobs.into_iter().zip(results) {
         match r {
             Ok((advisories, mut problems)) => {
-                let note = age_note(&state, &name, max_age, today);
+                let note = age_note(state, &name, max_age, today);
                 out.status.push(FeedStatus {
                     name,
                     kind,
