@@ -346,6 +346,12 @@ impl From<String> for NotSynced {
     }
 }
 
+impl From<crate::sources::githttp::GitHttpError> for NotSynced {
+    fn from(e: crate::sources::githttp::GitHttpError) -> Self {
+        Self::Fail(e.to_string())
+    }
+}
+
 impl From<ArchiveError> for NotSynced {
     fn from(e: ArchiveError) -> Self {
         Self::Fail(e.to_string())
