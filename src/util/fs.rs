@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn leftovers(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
+        fs_err::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.contains("nminus-write"))
@@ -121,7 +121,7 @@ mod tests {
         let p = d.path().join("out.json");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs_err::read(&p).unwrap(), b"two");
         assert!(leftovers(d.path()).is_empty());
     }
 
@@ -135,7 +135,7 @@ mod tests {
             Err(io::Error::other("render failed"))
         });
         assert_eq!(r.unwrap_err().to_string(), "render failed");
-        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert_eq!(fs_err::read(&p).unwrap(), b"old");
         assert!(leftovers(d.path()).is_empty());
     }
 
@@ -149,7 +149,7 @@ mod tests {
             ..Atomic::default()
         };
         a.write(&p, b"x").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"x");
+        assert_eq!(fs_err::read(&p).unwrap(), b"x");
     }
 
     #[cfg(unix)]
@@ -164,13 +164,13 @@ mod tests {
             ..Atomic::default()
         };
         a.write(&p, b"s").unwrap();
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        let mode = fs_err::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
 
     #[test]
     fn a_device_is_written_in_place() {
         write_atomic(Path::new("/dev/null"), b"nothing").unwrap();
-        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        assert!(!fs_err::metadata("/dev/null").unwrap().is_file());
     }
 }

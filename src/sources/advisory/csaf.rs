@@ -425,13 +425,9 @@ fn affected_list(
                 continue;
             }
         };
-        let at = At {
-            id: &id,
-            vi,
-            status,
-        };
+        let at = At { id, vi, status };
         for pid in ids {
-            let Some(a) = affected_of(&tree, pid, state, &at, f, problems, &mut unknown) else {
+            let Some(a) = affected_of(tree, pid, state, &at, f, problems, &mut unknown) else {
                 continue;
             };
             if !affected.contains(&a) {

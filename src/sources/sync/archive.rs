@@ -117,7 +117,7 @@ pub(super) fn sync_archive(
         }
     }
     let rev = format!("sha256:{sha256}");
-    let remember = |http: &mut HttpState| -> Result<(), String> {
+    let remember = |http: &mut HttpState| -> Result<(), SyncFileError> {
         http.feeds.insert(
             ctx.feed.name.clone(),
             HttpValidators {

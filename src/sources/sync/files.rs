@@ -123,15 +123,44 @@ pub(super) fn swap_into_place(new: &Path, target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// A sync's own files that could not be written or locked: the file and why.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SyncFileError {
+    /// The state could not be serialised.
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// Writing the file failed.
+    #[error("{}", io_msg(path, source))]
+    Write { path: PathBuf, source: io::Error },
+    /// Another sync holds the lock.
+    #[error("another nminus sync (pid {pid}) is updating this data directory; if no such process runs, delete {}", path.display())]
+    Locked { pid: String, path: PathBuf },
+    /// The lock file could not be created.
+    #[error("cannot take the sync lock: {0}")]
+    Lock(io::Error),
+    /// The lock was taken by another process twice in a row.
+    #[error("cannot take the sync lock {}", .0.display())]
+    Contended(PathBuf),
+}
+
 /// Serialise `v` as JSON to `path` atomically (a temporary file beside it, then a rename).
-pub(crate) fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| e.to_string())?;
+pub(crate) fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), SyncFileError> {
+    let bytes = serde_json::to_vec_pretty(v).map_err(|source| SyncFileError::Json {
+        path: path.to_owned(),
+        source,
+    })?;
     Atomic {
         create_dir: true,
         ..Atomic::default()
     }
     .write(path, &bytes)
-    .map_err(|e| io_msg(path, &e))
+    .map_err(|source| SyncFileError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A lock file held while a sync runs (`<data>/.nminus/sync.lock`, holding the pid). A lock
@@ -139,7 +168,7 @@ pub(crate) fn save_json(path: &Path, v: &impl serde::Serialize) -> Result<(), St
 pub(super) struct Lock(PathBuf);
 
 impl Lock {
-    pub(super) fn acquire(path: &Path) -> Result<Self, String> {
+    pub(super) fn acquire(path: &Path) -> Result<Self, SyncFileError> {
         for _ in 0..2 {
             match fs_err::OpenOptions::new()
                 .write(true)
@@ -157,17 +186,17 @@ impl Lock {
                         && (!Path::new("/proc/self").exists()
                             || Path::new("/proc").join(pid).exists());
                     if alive {
-                        return Err(format!(
-                            "another nminus sync (pid {pid}) is updating this data directory; if no such process runs, delete {}",
-                            path.display()
-                        ));
+                        return Err(SyncFileError::Locked {
+                            pid: pid.to_owned(),
+                            path: path.to_owned(),
+                        });
                     }
                     let _ = fs_err::remove_file(path);
                 }
-                Err(e) => return Err(format!("cannot take the sync lock: {e}")),
+                Err(e) => return Err(SyncFileError::Lock(e)),
             }
         }
-        Err(format!("cannot take the sync lock {}", path.display()))
+        Err(SyncFileError::Contended(path.to_owned()))
     }
 }
 

@@ -352,6 +352,12 @@ impl From<crate::sources::githttp::GitHttpError> for NotSynced {
     }
 }
 
+impl From<SyncFileError> for NotSynced {
+    fn from(e: SyncFileError) -> Self {
+        Self::Fail(e.to_string())
+    }
+}
+
 impl From<ArchiveError> for NotSynced {
     fn from(e: ArchiveError) -> Self {
         Self::Fail(e.to_string())
@@ -404,7 +410,7 @@ pub fn sync(cfg: &FeedsConfig, data: &Path, opts: &SyncOptions<'_>) -> SyncRepor
     let _lock = match Lock::acquire(&meta.join("sync.lock")) {
         Ok(l) => l,
         Err(e) => {
-            report.errors.push(e);
+            report.errors.push(e.to_string());
             return report;
         }
     };
