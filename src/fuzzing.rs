@@ -98,7 +98,7 @@ pub fn run(target: &str, data: &[u8]) {
             let loc = Location::path("/usr/lib/python3/dist-packages/x.dist-info/METADATA");
             if let Ok((name, version)) = crate::collect::python::parse_metadata(&text, &loc) {
                 assert!(!name.is_empty() && !version.is_empty());
-                let _ = crate::collect::python::normalize_name(&name);
+                let _ = crate::util::normalize_name(&name);
             }
         }
         "cargo_lock" => {
@@ -135,7 +135,7 @@ pub fn run(target: &str, data: &[u8]) {
             let text = String::from_utf8_lossy(data);
             let parsed = crate::policy::parse(&text, "fuzz.yaml");
             // What the nesting pre-scan refuses never reaches the parser, and says where.
-            if let Some(line) = crate::policy::yaml_too_deep(&text) {
+            if let Some(line) = crate::util::yaml::too_deep(&text) {
                 let e = parsed.expect_err("a document nested too deeply was accepted");
                 assert_eq!(e.0.len(), 1);
                 assert_eq!(e.0[0].line, Some(line));

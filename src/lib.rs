@@ -16,6 +16,7 @@ pub mod report;
 pub mod serve;
 pub mod sources;
 pub mod store;
+pub(crate) mod util;
 pub mod version;
 
 pub use model::{Ecosystem, Inventory, Location, Package, Problem};

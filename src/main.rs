@@ -3,5 +3,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    nminus::cli::end_quietly_on_broken_pipe();
     nminus::cli::run(nminus::cli::Cli::parse())
 }

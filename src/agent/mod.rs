@@ -313,22 +313,14 @@ fn state_path(dir: &Path) -> PathBuf {
     dir.join("agent.json")
 }
 
-/// Write `bytes` to `path` atomically (temporary file + rename), with `mode` on Unix.
+/// Write `bytes` to `path` atomically (temporary file + rename, `fsync`ed), with `mode` on Unix.
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    crate::util::Atomic {
+        create_dir: true,
+        mode: Some(mode),
+        sync: true,
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    .write(path, bytes)
 }
 
 /// Enroll with the server's enrollment `secret` as node `node`; writes `<state_dir>/agent.json`.

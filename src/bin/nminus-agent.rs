@@ -4,5 +4,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    nminus::cli::end_quietly_on_broken_pipe();
     nminus::cli::run_agent_side(nminus::cli::AgentCli::parse())
 }

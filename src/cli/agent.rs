@@ -135,7 +135,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub cell: Option<String>,
     /// A label `key=value` (repeatable).
-    #[arg(long = "label", value_parser = parse_label)]
+    #[arg(long = "label", value_parser = crate::util::parse_label)]
     pub labels: Vec<(String, String)>,
     /// Root to collect.
     #[arg(long, default_value = "/")]
@@ -164,13 +164,6 @@ pub struct RunArgs {
     /// TLS (default: what was given at enrollment).
     #[command(flatten)]
     pub tls: TlsArgs,
-}
-
-fn parse_label(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("expected `key=value`, found `{s}`")),
-    }
 }
 
 pub(super) fn run(a: &AgentArgs) -> anyhow::Result<u8> {

@@ -54,7 +54,7 @@ pub struct CollectArgs {
     #[arg(long)]
     pub cell: Option<String>,
     /// A label `key=value` (repeatable): role, aggregate, az, tenant…
-    #[arg(long = "label", value_parser = parse_label)]
+    #[arg(long = "label", value_parser = crate::util::parse_label)]
     pub labels: Vec<(String, String)>,
     /// Extra lockfiles to read (Cargo.lock, requirements.txt, poetry.lock, uv.lock,
     /// Pipfile.lock, pylock.toml), as host paths. Repeatable.
@@ -69,13 +69,6 @@ pub struct CollectArgs {
     /// Exit 0 even when some files could not be read (they are still listed as problems).
     #[arg(long)]
     pub problems_ok: bool,
-}
-
-fn parse_label(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("expected `key=value`, found `{s}`")),
-    }
 }
 
 pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
@@ -139,7 +132,7 @@ pub(super) fn run(a: &CollectArgs) -> anyhow::Result<u8> {
         Ok(())
     };
     match &a.output {
-        Some(path) => write_atomic_with(path, render)?,
+        Some(path) => crate::util::Atomic::default().write_with(path, render)?,
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             render(&mut out)?;
@@ -273,52 +266,6 @@ fn table(inv: &Inventory) -> String {
         }
     }
     s
-}
-
-/// Write via a temporary file in the same directory and rename, so readers never see half a file.
-///
-/// A path that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
-/// to directly: renaming over it would replace the device with a file.
-pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
-}
-
-/// [`write_atomic`], the content written by `render` into a buffered writer (nothing is held
-/// in memory whole).
-pub(crate) fn write_atomic_with(
-    path: &std::path::Path,
-    render: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    if let Ok(m) = fs_err::metadata(path) {
-        if !m.is_file() {
-            let f = fs_err::OpenOptions::new().write(true).open(path)?;
-            let mut w = std::io::BufWriter::new(f);
-            render(&mut w)?;
-            w.flush()?;
-            return Ok(());
-        }
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|s| s.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    let written = (|| -> anyhow::Result<()> {
-        let mut w = std::io::BufWriter::new(fs_err::File::create(&tmp)?);
-        render(&mut w)?;
-        w.flush()?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = fs_err::remove_file(&tmp);
-        return Err(e);
-    }
-    fs_err::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// Now, as RFC 3339 UTC seconds. `NMINUS_NOW` overrides it (reproducible tests and goldens).

@@ -23,8 +23,15 @@ pub struct ManArgs {
 }
 
 pub(super) fn completions(a: &CompletionsArgs) -> anyhow::Result<u8> {
+    use std::io::Write as _;
     let mut cmd = super::command();
-    clap_complete::generate(a.shell, &mut cmd, "nminus", &mut std::io::stdout());
+    // Rendered whole first: clap_complete panics when its writer fails, and a closed stdout
+    // (`nminus completions zsh | head`) must end quietly (a `BrokenPipe` error, exit code 0).
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "nminus", &mut buf);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&buf)?;
+    out.flush()?;
     Ok(super::EXIT_OK)
 }
 

@@ -240,6 +240,34 @@ fn exit_code(r: anyhow::Result<u8>) -> ExitCode {
     }
 }
 
+/// Make a closed stdout (`nminus completions zsh | head`) end the process quietly, exit code
+/// 0, wherever the write happens: a write through `?` arrives at [`exit_code`] as an
+/// `io::ErrorKind::BrokenPipe` error; a `println!` panics with the standard library's
+/// "failed printing to stdout" and is caught here (Rust ignores SIGPIPE, so every write to a
+/// closed pipe fails with `EPIPE` instead of killing the process). Every other panic is
+/// reported as before. Called first in `main` of both binaries.
+pub fn end_quietly_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_print_to_closed_pipe(msg) {
+            std::process::exit(i32::from(EXIT_OK));
+        }
+        previous(info);
+    }));
+}
+
+/// The standard library's panic message for `print!`/`println!` into a closed pipe.
+fn is_print_to_closed_pipe(msg: &str) -> bool {
+    let epipe = std::io::Error::from_raw_os_error(libc::EPIPE).to_string();
+    msg.starts_with("failed printing to std") && msg.ends_with(&epipe)
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -370,6 +398,22 @@ impl<T: clap::Subcommand> clap::Subcommand for Lazy<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_print_into_a_closed_pipe_is_quiet() {
+        let epipe = std::io::Error::from_raw_os_error(libc::EPIPE);
+        assert!(super::is_print_to_closed_pipe(&format!(
+            "failed printing to stdout: {epipe}"
+        )));
+        assert!(super::is_print_to_closed_pipe(&format!(
+            "failed printing to stderr: {epipe}"
+        )));
+        let other = std::io::Error::from_raw_os_error(libc::EIO);
+        assert!(!super::is_print_to_closed_pipe(&format!(
+            "failed printing to stdout: {other}"
+        )));
+        assert!(!super::is_print_to_closed_pipe("index out of bounds"));
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         super::command().debug_assert();

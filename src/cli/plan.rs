@@ -401,7 +401,7 @@ fn write_files(
             if let Some(parent) = p.parent().filter(|x| !x.as_os_str().is_empty()) {
                 fs_err::create_dir_all(parent)?;
             }
-            super::collect::write_atomic(p, files[0].content.as_bytes())?;
+            crate::util::write_atomic(p, files[0].content.as_bytes())?;
         }
         Some(dir) => {
             for f in files {
@@ -422,7 +422,7 @@ fn write_files(
                 if let Some(parent) = path.parent() {
                     fs_err::create_dir_all(parent)?;
                 }
-                super::collect::write_atomic(&path, f.content.as_bytes())?;
+                crate::util::write_atomic(&path, f.content.as_bytes())?;
                 if f.path.ends_with(".sh") {
                     use std::os::unix::fs::PermissionsExt;
                     fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;

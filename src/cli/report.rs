@@ -222,7 +222,7 @@ pub(super) fn write_reports(
         };
         match target {
             Some(p) => {
-                super::collect::write_atomic(&p, &buf)?;
+                crate::util::write_atomic(&p, &buf)?;
                 if several {
                     eprintln!("wrote {}", p.display());
                 }

@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// Keep findings of superseded analysis runs this long.
     #[arg(long, default_value = "90d", value_parser = parse_duration)]
     pub retain: Duration,
+    /// Where the compiled feed cache is kept (default: `$XDG_CACHE_HOME/nminus`, else
+    /// `~/.cache/nminus`), as for `nminus scan`.
+    #[arg(long, env = "NMINUS_CACHE", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Parse every feed file instead of using the compiled feed cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -309,7 +313,9 @@ pub(super) fn run(a: &ServeArgs) -> anyhow::Result<u8> {
         cache: if a.no_cache {
             None
         } else {
-            crate::sources::cache::default_cache_dir()
+            a.cache_dir
+                .clone()
+                .or_else(crate::sources::cache::default_cache_dir)
         },
     };
     let control_plane =

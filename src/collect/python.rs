@@ -39,6 +39,7 @@ use super::files::{FilePattern, Parent};
 use super::root::{join, NodeKind};
 use super::{purl, Collected, Collector, Root};
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
+use crate::util::normalize_name;
 
 /// Site directories looked up directly (`*` = any entry; `python*` = `python` + a digit …).
 pub const SITE_GLOBS: &[&str] = &[
@@ -419,24 +420,6 @@ pub fn package(
         },
         extra: BTreeMap::new(),
     }
-}
-
-/// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_sep {
-                out.push('-');
-                in_sep = true;
-            }
-        } else {
-            in_sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
 }
 
 /// Parse core metadata (`METADATA`, `PKG-INFO`): RFC 822-style headers up to the first empty

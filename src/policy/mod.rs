@@ -21,7 +21,6 @@ use crate::model::{FindingCode, Severity};
 
 pub use gate::{Gate, GateTerm};
 pub use parse::parse;
-pub(crate) use parse::{nesting_message, yaml_too_deep};
 pub use yamlpath::LineIndex;
 
 /// What kind of subject a selector picks.

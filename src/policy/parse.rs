@@ -340,28 +340,14 @@ fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
-/// What a document nested too deeply is told (policies, feed definitions, advisories).
-pub(crate) fn nesting_message() -> String {
-    format!(
-        "nested more than {} levels deep (collections inside collections): not parsed",
-        yamlpath::MAX_YAML_NESTING
-    )
-}
-
-/// The first line at which a YAML document nests deeper than anything nminus reads should
-/// (see [`yamlpath::MAX_YAML_NESTING`]); checked before parsing, in linear time.
-pub(crate) fn yaml_too_deep(text: &str) -> Option<usize> {
-    yamlpath::too_deep(text)
-}
-
 /// Parse and validate a policy document. Every problem is reported at once.
 pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
-    if let Some(line) = yamlpath::too_deep(text) {
+    if let Some(line) = crate::util::yaml::too_deep(text) {
         return Err(PolicyErrors(vec![PolicyProblem {
             file: file.to_owned(),
             line: Some(line),
             path: String::new(),
-            message: nesting_message(),
+            message: crate::util::yaml::nesting_message(),
         }]));
     }
     let mut c = Ctx {

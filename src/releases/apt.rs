@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::util::hex;
+
 use sha2::{Digest, Sha256};
 
 use super::{problem, ChecksumMismatch, ReleaseError};
@@ -178,14 +180,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.size += n as u64;
         Ok(n)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// A sha256 (when computed) and the byte count it covers.

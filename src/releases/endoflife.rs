@@ -371,13 +371,13 @@ fn load_product(file: &Path, problems: &mut Vec<Problem>) -> Option<Product> {
         ));
         return None;
     };
-    if let Some(line) = crate::policy::yaml_too_deep(yaml) {
+    if let Some(line) = crate::util::yaml::too_deep(yaml) {
         problems.push(Problem::new(
             Location::path(file.display().to_string()).at_line(line + first_line - 1),
             ProblemKind::Malformed,
             format!(
                 "front matter is not a product definition; skipped: {}",
-                crate::policy::nesting_message()
+                crate::util::yaml::nesting_message()
             ),
         ));
         return None;

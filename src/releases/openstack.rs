@@ -993,10 +993,10 @@ fn load_series(path: &Path, problems: &mut Vec<Problem>) -> Result<Vec<Series>, 
     }
     let text = read_text(path)?;
     // The YAML parser's time grows with the square of the nesting: refuse a deep document first.
-    if let Some(line) = crate::policy::yaml_too_deep(&text) {
+    if let Some(line) = crate::util::yaml::too_deep(&text) {
         return Err(ReleaseError::malformed(
             path,
-            format!("line {line}: {}", crate::policy::nesting_message()),
+            format!("line {line}: {}", crate::util::yaml::nesting_message()),
         ));
     }
     let raw: Vec<RawSeries> = serde_yaml::from_str(&text).map_err(|e| {
@@ -1190,13 +1190,13 @@ fn load_deliverable(
             return None;
         }
     };
-    if let Some(line) = crate::policy::yaml_too_deep(&text) {
+    if let Some(line) = crate::util::yaml::too_deep(&text) {
         problems.push(Problem::new(
             Location::path(file.display().to_string()).at_line(line),
             ProblemKind::Malformed,
             format!(
                 "expected a deliverable file; skipped: {}",
-                crate::policy::nesting_message()
+                crate::util::yaml::nesting_message()
             ),
         ));
         return None;

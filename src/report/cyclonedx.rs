@@ -16,9 +16,10 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::util::{hex, sorted};
+use super::util::sorted;
 use super::{Format, ReportError, ReportWriter};
 use crate::model::{Finding, FindingCode, Report, Severity};
+use crate::util::hex;
 
 /// The CycloneDX writer.
 #[derive(Debug)]

@@ -86,7 +86,7 @@ pub fn hash_and_body(inv: &Inventory) -> (String, String) {
             h.update(serde_json::to_string(&c).unwrap_or_default().as_bytes());
         }
     }
-    (crate::store::hex(&h.finalize()), body)
+    (crate::util::hex(&h.finalize()), body)
 }
 
 /// Where `,"collected_at":"…"` sits in `body` (the serialisation of `inv`): right after the

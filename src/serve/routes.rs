@@ -268,7 +268,7 @@ async fn enroll(
     }
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).map_err(ApiError::internal)?;
-    let token = crate::store::hex(&raw);
+    let token = crate::util::hex(&raw);
     st.store()
         .enroll(&req.node, &token_hash(&token), Millis::now())
         .await?;

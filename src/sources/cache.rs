@@ -56,12 +56,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::advisory::source_for_kind;
+use super::compiled::{checksum, parse_feed};
+pub use super::compiled::{CompiledFeed, CompiledItem};
 use super::feeds::{
     age_note, load_all, FeedAdvisories, FeedSync, FeedsConfig, LoadedFeeds, SyncState,
 };
-use super::sync::{hex, write_atomic};
-use crate::model::{Advisory, FeedStatus, Problem};
+use crate::model::{FeedStatus, Problem};
+use crate::util::hex;
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
 pub const CACHE_FORMAT: u32 = 4;
@@ -84,240 +85,6 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// One feed's advisories and problems, or why it could not be loaded.
 type FeedLoad = Result<(FeedAdvisories, Vec<Problem>), String>;
 
-/// The head of a feed entry (postcard), followed by the advisories' JSON back to back.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct FeedHead {
-    name: String,
-    kind: String,
-    /// Problems with paths relative to the feed folder (as the reader gives them), as JSON
-    /// (their optional fields are skipped when empty, which postcard cannot represent).
-    problems: String,
-    /// One item per advisory, in the reader's order.
-    items: Vec<CompiledItem>,
-    /// Bytes of advisory JSON after the head.
-    blob_len: u64,
-}
-
-/// Where one advisory's JSON lies in a compiled feed, its checksum, and what the index needs of
-/// it without decoding it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct CompiledItem {
-    /// The advisory's id (to recognise it when the feed has to be read again).
-    pub id: String,
-    start: u64,
-    end: u64,
-    /// CRC-32 of the JSON bytes.
-    crc: u32,
-    /// Withdrawn advisories are counted, never indexed.
-    pub withdrawn: bool,
-    /// (ecosystem, package) of each `affected` entry, in order, as the feed spells them.
-    pub affected: Vec<(String, String)>,
-}
-
-/// A feed read back from its cache entry. Only the entry's head is read when the feed is
-/// loaded (the key line, the problems, and an item per advisory); an advisory's JSON is read,
-/// checked against its own CRC-32 and decoded when a lookup reaches it. A scan of a lockfile
-/// thus reads and decodes the handful of advisories about its crates, not the whole database.
-///
-/// Damage found at that point (a checksum or decoding failure) is not trusted and not silent:
-/// the entry is removed, the feed is read again from its files (once, on first damage), the
-/// advisory taken from there by position and id, and a warning says so.
-#[derive(Debug)]
-pub struct CompiledFeed {
-    file: std::fs::File,
-    /// The entry's path (removed when found damaged).
-    path: PathBuf,
-    /// Offset of the advisories' JSON in the file.
-    blob_at: u64,
-    items: Vec<CompiledItem>,
-    /// The feed, to read again from its files if the entry turns out damaged.
-    name: String,
-    kind: String,
-    dir: PathBuf,
-    reparsed: std::sync::OnceLock<Result<Vec<Advisory>, String>>,
-}
-
-impl CompiledFeed {
-    /// Number of advisories.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// The items, in order.
-    pub fn items(&self) -> &[CompiledItem] {
-        &self.items
-    }
-
-    /// Advisory `i`: from the entry when its bytes check out, else from the feed's files.
-    pub fn decode(&self, i: usize) -> Result<Advisory, String> {
-        let it = self
-            .items
-            .get(i)
-            .ok_or_else(|| format!("no advisory {i} in the entry"))?;
-        match self.read_item(it) {
-            Ok(a) => Ok(a),
-            Err(why) => self.reread_from_files(i, it, &why),
-        }
-    }
-
-    fn read_item(&self, it: &CompiledItem) -> Result<Advisory, String> {
-        use std::os::unix::fs::FileExt;
-        let len = usize::try_from(it.end.saturating_sub(it.start)).map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; len];
-        self.file
-            .read_exact_at(&mut buf, self.blob_at + it.start)
-            .map_err(|e| format!("cannot read {}: {e}", it.id))?;
-        if crc32fast::hash(&buf) != it.crc {
-            return Err(format!("the bytes of {} fail their checksum", it.id));
-        }
-        let a: Advisory =
-            serde_json::from_slice(&buf).map_err(|e| format!("{} does not decode: {e}", it.id))?;
-        if a.id != it.id {
-            return Err(format!("{} holds {}", it.id, a.id));
-        }
-        Ok(a)
-    }
-
-    /// The damaged-entry path: remove the entry, read the feed from its files (once), take
-    /// advisory `i` from there when it is still the same advisory.
-    fn reread_from_files(
-        &self,
-        i: usize,
-        it: &CompiledItem,
-        why: &str,
-    ) -> Result<Advisory, String> {
-        let parsed = self.reparsed.get_or_init(|| {
-            eprintln!(
-                "warning: cache entry {} is damaged ({why}): removed; feed `{}` is read from {} instead",
-                self.path.display(),
-                self.name,
-                self.dir.display()
-            );
-            let _ = fs_err::remove_file(&self.path);
-            parse_feed(&self.name, &self.kind, &self.dir).map(|(advisories, _)| advisories)
-        });
-        let advisories = parsed
-            .as_ref()
-            .map_err(|e| format!("{why}, and feed `{}` cannot be read again: {e}", self.name))?;
-        advisories
-            .get(i)
-            .filter(|a| a.id == it.id)
-            .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "{why}, and feed `{}` no longer has {} at that position",
-                    self.name, it.id
-                )
-            })
-    }
-
-    /// Compile `advisories` into an entry: the head and the advisories' JSON.
-    fn encode(
-        name: &str,
-        kind: &str,
-        advisories: &[Advisory],
-        problems: &[Problem],
-    ) -> Option<(Vec<u8>, Vec<u8>)> {
-        let mut blob = Vec::new();
-        let mut items = Vec::with_capacity(advisories.len());
-        for a in advisories {
-            let start = blob.len();
-            serde_json::to_writer(&mut blob, a).ok()?;
-            items.push(CompiledItem {
-                id: a.id.clone(),
-                start: start as u64,
-                end: blob.len() as u64,
-                crc: crc32fast::hash(&blob[start..]),
-                withdrawn: a.withdrawn.is_some(),
-                affected: a
-                    .affected
-                    .iter()
-                    .map(|f| (f.ecosystem.clone(), f.package.clone()))
-                    .collect(),
-            });
-        }
-        let head = FeedHead {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            problems: serde_json::to_string(problems).ok()?,
-            items,
-            blob_len: blob.len() as u64,
-        };
-        Some((postcard::to_stdvec(&head).ok()?, blob))
-    }
-
-    /// Open the entry in `path` written for `key` by [`write_entry`] for feed `name` of
-    /// `kind` in `dir`: its key line and head are read and checked (checksum, items tiling the
-    /// advisories' bytes, file length); `None` when anything is off.
-    fn open(
-        path: &Path,
-        key: &str,
-        name: &str,
-        kind: &str,
-        dir: &Path,
-    ) -> Option<(Self, Vec<Problem>)> {
-        use std::io::Read;
-        use std::os::unix::fs::FileExt;
-        let mut file = fs_err::File::open(path).ok()?.into_parts().0;
-        let file_len = file.metadata().ok()?.len();
-        let mut first = vec![0u8; 512];
-        let n = file.read(&mut first).ok()?;
-        let nl = first[..n].iter().position(|b| *b == b'\n')?;
-        let (k, sum) = std::str::from_utf8(&first[..nl]).ok()?.split_once(' ')?;
-        if k != key {
-            return None;
-        }
-        let head_len: u64 = sum.rsplit(':').next()?.parse().ok()?;
-        let head_at = nl as u64 + 1;
-        if head_at.checked_add(head_len)? > file_len {
-            return None;
-        }
-        let mut head_bytes = vec![0u8; usize::try_from(head_len).ok()?];
-        file.read_exact_at(&mut head_bytes, head_at).ok()?;
-        if checksum(&head_bytes) != sum {
-            return None;
-        }
-        let head: FeedHead = postcard::from_bytes(&head_bytes).ok()?;
-        if head.name != name || head.kind != kind {
-            return None;
-        }
-        let blob_at = head_at + head_len;
-        if blob_at.checked_add(head.blob_len)? != file_len {
-            return None;
-        }
-        // Every item must lie inside the blob, in order, without gaps or overlaps.
-        let mut at = 0u64;
-        for it in &head.items {
-            if it.start != at || it.end < it.start {
-                return None;
-            }
-            at = it.end;
-        }
-        if at != head.blob_len {
-            return None;
-        }
-        let problems: Vec<Problem> = serde_json::from_str(&head.problems).ok()?;
-        Some((
-            Self {
-                file,
-                path: path.to_path_buf(),
-                blob_at,
-                items: head.items,
-                name: name.to_owned(),
-                kind: kind.to_owned(),
-                dir: dir.to_path_buf(),
-                reparsed: std::sync::OnceLock::new(),
-            },
-            problems,
-        ))
-    }
-}
-
 /// [`load_all`], through the cache in `cache_dir` (default: [`default_cache_dir`]). The result
 /// is the same as `load_all`'s; only the time differs.
 pub fn load_all_cached(
@@ -333,30 +100,7 @@ pub fn load_all_cached(
     let entries_dir = cache.join("feeds");
     let writable = fs_err::create_dir_all(&entries_dir).is_ok();
     let state = SyncState::load(data);
-    let mut jobs: Vec<(String, String, String, PathBuf, Option<u32>)> = cfg
-        .feeds
-        .iter()
-        // Release-data feeds are read by `crate::releases`, not cached here (as `load_all`).
-        .filter(|f| super::advisory::KINDS.contains(&f.kind.as_str()))
-        .map(|f| {
-            (
-                f.name.clone(),
-                f.kind.clone(),
-                f.folder.clone(),
-                data.join(&f.folder),
-                f.max_age_days,
-            )
-        })
-        .collect();
-    if let Some(l) = local.filter(|l| l.is_dir()) {
-        jobs.push((
-            "local".to_owned(),
-            "osv".to_owned(),
-            String::new(),
-            l.to_path_buf(),
-            None,
-        ));
-    }
+    let jobs = feed_jobs(cfg, data, local);
     let build = build_id();
     // A feed folder that `nminus sync` wrote is keyed by its recorded revision (see the module
     // documentation); the operator's `local` folder (the job with no folder name) and folders
@@ -443,11 +187,53 @@ pub fn load_all_cached(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("not loaded".to_owned())))
         .collect();
+    assemble(jobs, results, &state, today)
+}
+
+/// What [`load_all_cached`] loads: (name, kind, folder, directory, max age in days) per
+/// advisory feed, and the operator's `local` folder (no folder name) when there is one.
+type Job = (String, String, String, PathBuf, Option<u32>);
+
+fn feed_jobs(cfg: &FeedsConfig, data: &Path, local: Option<&Path>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = cfg
+        .feeds
+        .iter()
+        // Release-data feeds are read by `crate::releases`, not cached here (as `load_all`).
+        .filter(|f| super::advisory::KINDS.contains(&f.kind.as_str()))
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.kind.clone(),
+                f.folder.clone(),
+                data.join(&f.folder),
+                f.max_age_days,
+            )
+        })
+        .collect();
+    if let Some(l) = local.filter(|l| l.is_dir()) {
+        jobs.push((
+            "local".to_owned(),
+            "osv".to_owned(),
+            String::new(),
+            l.to_path_buf(),
+            None,
+        ));
+    }
+    jobs
+}
+
+/// The loaded feeds in job order: a status per feed, problems with their folder's path.
+fn assemble(
+    jobs: Vec<Job>,
+    results: Vec<FeedLoad>,
+    state: &SyncState,
+    today: Option<time::Date>,
+) -> LoadedFeeds {
     let mut out = LoadedFeeds::default();
     for ((name, kind, _, dir, max_age), r) in jobs.into_iter().zip(results) {
         match r {
             Ok((advisories, mut problems)) => {
-                let note = age_note(&state, &name, max_age, today);
+                let note = age_note(state, &name, max_age, today);
                 out.status.push(FeedStatus {
                     name,
                     kind,
@@ -658,14 +444,6 @@ fn read_checked(file: &Path, key: &str) -> Option<(Vec<u8>, usize)> {
     Some((bytes, nl + 1))
 }
 
-/// The checksum of an entry's body: CRC-32 and length. It detects damage (a torn write, a
-/// flipped bit), which is all it is for; trust comes from the key, and whoever can write the
-/// cache directory could write any checksum. CRC-32 runs at memory speed, where a sha256 of a
-/// feed entry was a tenth of a warm lockfile scan.
-fn checksum(body: &[u8]) -> String {
-    format!("crc32:{:08x}:{}", crc32fast::hash(body), body.len())
-}
-
 /// Write an entry, atomically, best effort (a cache that cannot be written only costs time): the
 /// key line (the key, and the checksum and length of `checked`), `checked`, then `rest`. A
 /// release-catalog entry is all `checked`; a feed entry checks its head here and each
@@ -678,14 +456,11 @@ fn write_entry(file: &Path, key: &str, checked: &[u8], rest: &[u8]) {
     bytes.push(b'\n');
     bytes.extend_from_slice(checked);
     bytes.extend_from_slice(rest);
-    let _ = write_atomic(file, &bytes);
-}
-
-/// Feed `name` of `kind` read from its files in `dir`: its advisories and problems.
-fn parse_feed(name: &str, kind: &str, dir: &Path) -> Result<(Vec<Advisory>, Vec<Problem>), String> {
-    let src = source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
-    let l = src.load(dir).map_err(|e| e.to_string())?;
-    Ok((l.advisories, l.problems))
+    let _ = crate::util::Atomic {
+        create_dir: true,
+        ..crate::util::Atomic::default()
+    }
+    .write(file, &bytes);
 }
 
 /// The key a feed's entry must carry and the entry's file; `None` when the folder cannot be
@@ -821,6 +596,8 @@ fn stamp(m: &std::fs::Metadata) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Advisory;
+    use crate::sources::advisory::source_for_kind;
 
     #[test]
     fn fingerprint_sees_content_changes_and_ignores_hidden_files() {

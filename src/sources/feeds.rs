@@ -147,10 +147,10 @@ impl FeedsConfig {
 
     /// Parse definitions; every problem is reported at once, with line numbers where known.
     pub fn parse(text: &str, file: &str) -> Result<Self, FeedsError> {
-        if let Some(line) = crate::policy::yaml_too_deep(text) {
+        if let Some(line) = crate::util::yaml::too_deep(text) {
             return Err(FeedsError::Invalid(format!(
                 "{file}:{line}: {}",
-                crate::policy::nesting_message()
+                crate::util::yaml::nesting_message()
             )));
         }
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
@@ -256,7 +256,7 @@ pub enum FeedAdvisories {
     /// Parsed now.
     Parsed(Vec<Advisory>),
     /// From a cache entry (see [`super::cache`]).
-    Compiled(super::cache::CompiledFeed),
+    Compiled(super::compiled::CompiledFeed),
 }
 
 impl FeedAdvisories {
@@ -274,7 +274,7 @@ impl FeedAdvisories {
     }
 
     /// Every advisory, decoded (a compiled advisory that does not decode is left out; see
-    /// [`super::cache::CompiledFeed::decode`]).
+    /// [`super::compiled::CompiledFeed::decode`]).
     pub fn decode_all(&self) -> Vec<Advisory> {
         match self {
             Self::Parsed(v) => v.clone(),

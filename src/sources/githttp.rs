@@ -19,7 +19,125 @@
 //! limit or a response that ends early is an error naming the URL; nothing half-written is
 //! referenced (the ref is only moved once the pack is stored).
 
+use std::fmt;
 use std::io::Read;
+
+/// A smart-HTTP fetch that failed: the request or document it was reading (`GET <url>`,
+/// `POST <url>`, the repository URL) and what went wrong there.
+#[derive(Debug)]
+pub struct GitHttpError {
+    /// The request, or the repository URL.
+    pub what: String,
+    /// What went wrong.
+    pub problem: WireProblem,
+}
+
+/// What went wrong in a smart-HTTP exchange.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireProblem {
+    /// The connection or the request failed.
+    #[error("{}", crate::util::error_chain(.0))]
+    Transport(reqwest::Error),
+    /// The server answered with an error status.
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    /// The advertisement is not git's (`application/x-git-upload-pack-advertisement`).
+    #[error("not a smart HTTP git server (content type `{0}`)")]
+    ContentType(String),
+    /// Reading the body failed.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// The body ended inside a pkt-line.
+    #[error("the response ended early ({0})")]
+    EndedEarly(std::io::Error),
+    /// A pkt-line length that is not four hex digits.
+    #[error("not a pkt-line")]
+    NotPktLine,
+    /// A pkt-line length that is not a number.
+    #[error("bad pkt-line length `{0}`")]
+    BadLength(String),
+    /// The reserved pkt-line length 3.
+    #[error("bad pkt-line length 3")]
+    LengthThree,
+    /// No line at all.
+    #[error("empty advertisement")]
+    EmptyAdvertisement,
+    /// The first line is not the service line.
+    #[error("not a smart HTTP git server (no `# service=git-upload-pack` line)")]
+    NotSmart,
+    /// The service line is not followed by a flush.
+    #[error("no flush after the service line")]
+    NoFlush,
+    /// A ref line that is not UTF-8.
+    #[error("a ref line is not UTF-8")]
+    RefNotUtf8,
+    /// A ref line without `<id> <name>`.
+    #[error("bad ref line `{0}`")]
+    BadRefLine(String),
+    /// A ref line whose id is not 40 hex digits.
+    #[error("bad object id in `{0}`")]
+    BadObjectId(String),
+    /// The ref asked for is not advertised.
+    #[error("has no `{0}`")]
+    NoRef(String),
+    /// The server cannot multiplex progress and pack.
+    #[error("the server offers no side-band: not supported")]
+    NoSideBand,
+    /// The response has no acknowledgement line.
+    #[error("no pack in the response")]
+    NoPack,
+    /// Something else than `NAK` / `ACK` before the pack.
+    #[error("unexpected line `{0}` before the pack")]
+    UnexpectedLine(String),
+    /// An `ERR` line or the error band.
+    #[error("the server says: {0}")]
+    ServerSays(String),
+    /// The pack exceeds the size limit.
+    #[error("the pack is larger than the {0} bytes allowed")]
+    TooLarge(u64),
+    /// Writing the pack into the object database failed.
+    #[error("storing the pack: {0}")]
+    Store(std::io::Error),
+    /// A side-band other than 1, 2 and 3.
+    #[error("unknown side-band {0}")]
+    UnknownBand(u8),
+    /// libgit2 refused the pack.
+    #[error("the pack does not index: {}", .0.message())]
+    Index(git2::Error),
+    /// The pack does not hold the commit the ref names.
+    #[error("the pack does not hold the commit {want} that `{src}` names")]
+    MissingCommit {
+        /// The commit asked for.
+        want: String,
+        /// The ref that names it.
+        src: String,
+    },
+    /// libgit2 failed (object database, object id).
+    #[error("{}", .0.message())]
+    Git(git2::Error),
+}
+
+impl fmt::Display for GitHttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.problem {
+            // libgit2's own message says what failed.
+            WireProblem::Git(_) => write!(f, "{}", self.problem),
+            WireProblem::NoRef(_) => write!(f, "{} {}", self.what, self.problem),
+            p => write!(f, "{}: {p}", self.what),
+        }
+    }
+}
+
+impl std::error::Error for GitHttpError {}
+
+/// The error `problem` at `what`.
+fn fail(what: &str, problem: WireProblem) -> GitHttpError {
+    GitHttpError {
+        what: what.to_owned(),
+        problem,
+    }
+}
 
 /// What [`fetch`] brought.
 #[derive(Debug)]
@@ -31,20 +149,20 @@ pub struct Fetch {
 }
 
 /// One pkt-line: its payload, or `None` for a flush (`0000`) or delimiter packet.
-fn read_pkt(r: &mut impl Read, what: &str) -> Result<Option<Vec<u8>>, String> {
+fn read_pkt(r: &mut impl Read, what: &str) -> Result<Option<Vec<u8>>, GitHttpError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)
-        .map_err(|e| format!("{what}: the response ended early ({e})"))?;
-    let text = std::str::from_utf8(&len).map_err(|_| format!("{what}: not a pkt-line"))?;
+        .map_err(|e| fail(what, WireProblem::EndedEarly(e)))?;
+    let text = std::str::from_utf8(&len).map_err(|_| fail(what, WireProblem::NotPktLine))?;
     let n = usize::from_str_radix(text, 16)
-        .map_err(|_| format!("{what}: bad pkt-line length `{text}`"))?;
+        .map_err(|_| fail(what, WireProblem::BadLength(text.to_owned())))?;
     match n {
         0..=2 => Ok(None),
-        3 => Err(format!("{what}: bad pkt-line length 3")),
+        3 => Err(fail(what, WireProblem::LengthThree)),
         _ => {
             let mut buf = vec![0u8; n - 4];
             r.read_exact(&mut buf)
-                .map_err(|e| format!("{what}: the response ended early ({e})"))?;
+                .map_err(|e| fail(what, WireProblem::EndedEarly(e)))?;
             Ok(Some(buf))
         }
     }
@@ -68,18 +186,16 @@ pub struct Advertisement {
 
 impl Advertisement {
     /// Parse an advertisement body. `what` names it in errors.
-    pub fn parse(body: &[u8], what: &str) -> Result<Self, String> {
+    pub fn parse(body: &[u8], what: &str) -> Result<Self, GitHttpError> {
         let mut r = body;
         let first =
-            read_pkt(&mut r, what)?.ok_or_else(|| format!("{what}: empty advertisement"))?;
+            read_pkt(&mut r, what)?.ok_or_else(|| fail(what, WireProblem::EmptyAdvertisement))?;
         if first.strip_suffix(b"\n").unwrap_or(&first) != b"# service=git-upload-pack" {
-            return Err(format!(
-                "{what}: not a smart HTTP git server (no `# service=git-upload-pack` line)"
-            ));
+            return Err(fail(what, WireProblem::NotSmart));
         }
         // The service line is followed by a flush, then the refs, then a flush.
         if read_pkt(&mut r, what)?.is_some() {
-            return Err(format!("{what}: no flush after the service line"));
+            return Err(fail(what, WireProblem::NoFlush));
         }
         let mut adv = Self::default();
         while let Some(line) = read_pkt(&mut r, what)? {
@@ -95,13 +211,13 @@ impl Advertisement {
                     .map(str::to_owned)
                     .collect();
             }
-            let refpart = std::str::from_utf8(refpart)
-                .map_err(|_| format!("{what}: a ref line is not UTF-8"))?;
+            let refpart =
+                std::str::from_utf8(refpart).map_err(|_| fail(what, WireProblem::RefNotUtf8))?;
             let (oid, name) = refpart
                 .split_once(' ')
-                .ok_or_else(|| format!("{what}: bad ref line `{refpart}`"))?;
+                .ok_or_else(|| fail(what, WireProblem::BadRefLine(refpart.to_owned())))?;
             if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("{what}: bad object id in `{refpart}`"));
+                return Err(fail(what, WireProblem::BadObjectId(refpart.to_owned())));
             }
             // An empty repository advertises `capabilities^{}` with the zero id.
             if name != "capabilities^{}" {
@@ -126,13 +242,13 @@ impl Advertisement {
 
 /// The upload-pack request: `want` with the capabilities both sides speak, `have` for each
 /// commit the repository already has, `done`.
-fn request(adv: &Advertisement, want: &str, haves: &[String]) -> Result<Vec<u8>, String> {
+fn request(adv: &Advertisement, want: &str, haves: &[String]) -> Result<Vec<u8>, WireProblem> {
     let band = if adv.has("side-band-64k") {
         "side-band-64k"
     } else if adv.has("side-band") {
         "side-band"
     } else {
-        return Err("the server offers no side-band: not supported".to_owned());
+        return Err(WireProblem::NoSideBand);
     };
     let mut caps = vec![band];
     if adv.has("ofs-delta") {
@@ -159,20 +275,16 @@ pub(crate) fn read_response(
     mut progress: impl FnMut(&str),
     max: u64,
     what: &str,
-) -> Result<u64, String> {
+) -> Result<u64, GitHttpError> {
     // Acknowledgements: with `done` and without multi_ack, one `NAK` or `ACK <id>` line.
-    let line = read_pkt(r, what)?.ok_or_else(|| format!("{what}: no pack in the response"))?;
+    let line = read_pkt(r, what)?.ok_or_else(|| fail(what, WireProblem::NoPack))?;
     if let Some(msg) = line.strip_prefix(b"ERR ") {
-        return Err(format!(
-            "{what}: the server says: {}",
-            String::from_utf8_lossy(msg).trim()
-        ));
+        let msg = String::from_utf8_lossy(msg).trim().to_owned();
+        return Err(fail(what, WireProblem::ServerSays(msg)));
     }
     if !(line.starts_with(b"NAK") || line.starts_with(b"ACK ")) {
-        return Err(format!(
-            "{what}: unexpected line `{}` before the pack",
-            String::from_utf8_lossy(&line).trim()
-        ));
+        let line = String::from_utf8_lossy(&line).trim().to_owned();
+        return Err(fail(what, WireProblem::UnexpectedLine(line)));
     }
     let mut total = 0u64;
     while let Some(p) = read_pkt(r, what)? {
@@ -183,12 +295,10 @@ pub(crate) fn read_response(
             1 => {
                 total += data.len() as u64;
                 if total > max {
-                    return Err(format!(
-                        "{what}: the pack is larger than the {max} bytes allowed"
-                    ));
+                    return Err(fail(what, WireProblem::TooLarge(max)));
                 }
                 pack.write_all(data)
-                    .map_err(|e| format!("{what}: storing the pack: {e}"))?;
+                    .map_err(|e| fail(what, WireProblem::Store(e)))?;
             }
             2 => {
                 let text = String::from_utf8_lossy(data);
@@ -197,15 +307,33 @@ pub(crate) fn read_response(
                 }
             }
             3 => {
-                return Err(format!(
-                    "{what}: the server says: {}",
-                    String::from_utf8_lossy(data).trim()
-                ))
+                let msg = String::from_utf8_lossy(data).trim().to_owned();
+                return Err(fail(what, WireProblem::ServerSays(msg)));
             }
-            b => return Err(format!("{what}: unknown side-band {b}")),
+            b => return Err(fail(what, WireProblem::UnknownBand(b))),
         }
     }
     Ok(total)
+}
+
+/// A writer that counts what goes through it and tells `tick` the running total.
+struct Counting<W, F> {
+    inner: W,
+    bytes: u64,
+    tick: F,
+}
+
+impl<W: std::io::Write, F: FnMut(u64)> std::io::Write for Counting<W, F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        (self.tick)(self.bytes);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Fetch `src` (`HEAD` or `refs/heads/<branch>`) of the repository at `url` (`http://` or
@@ -219,15 +347,16 @@ pub fn fetch(
     have: Option<git2::Oid>,
     max: u64,
     mut progress: impl FnMut(String),
-) -> Result<Fetch, String> {
+) -> Result<Fetch, GitHttpError> {
     let base = url.trim_end_matches('/');
     let refs_url = format!("{base}/info/refs?service=git-upload-pack");
+    let get = format!("GET {refs_url}");
     let resp = client
         .get(&refs_url)
         .send()
-        .map_err(|e| format!("GET {refs_url}: {}", super::sync::error_chain(&e)))?;
+        .map_err(|e| fail(&get, WireProblem::Transport(e)))?;
     if !resp.status().is_success() {
-        return Err(format!("GET {refs_url}: HTTP {}", resp.status()));
+        return Err(fail(&get, WireProblem::Status(resp.status())));
     }
     let ctype = resp
         .headers()
@@ -238,20 +367,18 @@ pub fn fetch(
     // The media type, parameters (`; charset=…`) aside.
     if ctype.split(';').next().map(str::trim) != Some("application/x-git-upload-pack-advertisement")
     {
-        return Err(format!(
-            "GET {refs_url}: not a smart HTTP git server (content type `{ctype}`)"
-        ));
+        return Err(fail(&get, WireProblem::ContentType(ctype)));
     }
     let mut body = Vec::new();
     resp.take(64 << 20)
         .read_to_end(&mut body)
-        .map_err(|e| format!("GET {refs_url}: {e}"))?;
-    let adv = Advertisement::parse(&body, &format!("GET {refs_url}"))?;
+        .map_err(|e| fail(&get, WireProblem::Read(e)))?;
+    let adv = Advertisement::parse(&body, &get)?;
     let want = adv
         .lookup(src)
-        .ok_or_else(|| format!("{url} has no `{src}`"))?
+        .ok_or_else(|| fail(url, WireProblem::NoRef(src.to_owned())))?
         .to_owned();
-    let oid = git2::Oid::from_str(&want).map_err(|e| e.message().to_owned())?;
+    let oid = git2::Oid::from_str(&want).map_err(|e| fail(url, WireProblem::Git(e)))?;
     if repo.find_commit(oid).is_ok() {
         return Ok(Fetch { oid, pack_bytes: 0 });
     }
@@ -260,7 +387,7 @@ pub fn fetch(
         .map(|h| h.to_string())
         .into_iter()
         .collect();
-    let req = request(&adv, &want, &haves).map_err(|e| format!("{url}: {e}"))?;
+    let req = request(&adv, &want, &haves).map_err(|p| fail(url, p))?;
     let pack_url = format!("{base}/git-upload-pack");
     progress(format!("fetching {url} ({src})"));
     let mut resp = client
@@ -275,31 +402,59 @@ pub fn fetch(
         )
         .body(req)
         .send()
-        .map_err(|e| format!("POST {pack_url}: {}", super::sync::error_chain(&e)))?;
-    if !resp.status().is_success() {
-        return Err(format!("POST {pack_url}: HTTP {}", resp.status()));
-    }
-    let odb = repo.odb().map_err(|e| e.message().to_owned())?;
-    let mut writer = odb.packwriter().map_err(|e| e.message().to_owned())?;
+        .map_err(|e| fail(&format!("POST {pack_url}"), WireProblem::Transport(e)))?;
     let what = format!("POST {pack_url}");
-    let mut last = std::time::Instant::now();
+    if !resp.status().is_success() {
+        return Err(fail(&what, WireProblem::Status(resp.status())));
+    }
+    let odb = repo.odb().map_err(|e| fail(&what, WireProblem::Git(e)))?;
+    let writer = odb
+        .packwriter()
+        .map_err(|e| fail(&what, WireProblem::Git(e)))?;
+    // The server's own progress lines and the bytes received, at most five times a second.
+    let last = std::cell::Cell::new(std::time::Instant::now());
+    let progress = std::cell::RefCell::new(progress);
+    let due = || {
+        let now = std::time::Instant::now();
+        let due = now.duration_since(last.get()) >= std::time::Duration::from_millis(200);
+        if due {
+            last.set(now);
+        }
+        due
+    };
+    let mut counting = Counting {
+        inner: writer,
+        bytes: 0,
+        tick: |n: u64| {
+            if due() {
+                (progress.borrow_mut())(format!("received {} KiB", n / 1024));
+            }
+        },
+    };
     let bytes = read_response(
         &mut resp,
-        &mut writer,
+        &mut counting,
         |line| {
-            if last.elapsed() >= std::time::Duration::from_millis(200) {
-                last = std::time::Instant::now();
-                progress(line.to_owned());
+            if due() {
+                (progress.borrow_mut())(line.to_owned());
             }
         },
         max,
         &what,
     )?;
-    writer
+    (progress.borrow_mut())(format!("indexing the pack ({} KiB)", bytes / 1024));
+    counting
+        .inner
         .commit()
-        .map_err(|e| format!("{what}: the pack does not index: {}", e.message()))?;
+        .map_err(|e| fail(&what, WireProblem::Index(e)))?;
     repo.find_commit(oid).map_err(|_| {
-        format!("{what}: the pack does not hold the commit {want} that `{src}` names")
+        fail(
+            &what,
+            WireProblem::MissingCommit {
+                want: want.clone(),
+                src: src.to_owned(),
+            },
+        )
     })?;
     Ok(Fetch {
         oid,
@@ -389,15 +544,23 @@ mod tests {
         assert_eq!((n, out.as_slice()), (8, &b"PACKrest"[..]));
         assert_eq!(seen, ["Counting objects: 3"]);
         let e = read_response(&mut &r[..], &mut Vec::new(), |_| {}, 5, "t").unwrap_err();
-        assert!(e.contains("larger than the 5 bytes"), "{e}");
+        assert!(matches!(e.problem, WireProblem::TooLarge(5)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "t: the pack is larger than the 5 bytes allowed"
+        );
         // Band 3 is the server's error; a truncated stream is an error.
         let mut bad = Vec::new();
         pkt(&mut bad, "NAK\n");
         bad.extend_from_slice(b"0009\x03oops");
         let e = read_response(&mut &bad[..], &mut Vec::new(), |_| {}, 100, "t").unwrap_err();
-        assert!(e.contains("the server says: oops"), "{e}");
+        assert!(
+            matches!(&e.problem, WireProblem::ServerSays(m) if m == "oops"),
+            "{e}"
+        );
+        assert_eq!(e.to_string(), "t: the server says: oops");
         let e =
             read_response(&mut &r[..r.len() - 6], &mut Vec::new(), |_| {}, 100, "t").unwrap_err();
-        assert!(e.contains("ended early"), "{e}");
+        assert!(matches!(e.problem, WireProblem::EndedEarly(_)), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod advisory;
 pub mod cache;
+mod compiled;
 pub mod feeds;
 pub mod githttp;
 pub mod sync;

@@ -25,6 +25,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::util::hex;
+
 use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Severity};
 
 /// Milliseconds since the Unix epoch (UTC); RFC 3339 in JSON.
@@ -575,16 +577,6 @@ pub fn redact(url: &str) -> String {
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
     hex(&sha2::Sha256::digest(token.as_bytes()))
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// The package index line format: `ecosystem\tname\tversion\n` per package.

@@ -121,3 +121,78 @@ fn help_teaches_exit_codes() {
     let h = String::from_utf8_lossy(&out.stdout);
     assert!(h.contains("Exit codes:") && h.contains("Examples:"), "{h}");
 }
+
+/// Run `nminus args` with its stdout a real pipe whose reading end is closed before the process
+/// starts: every write fails with `EPIPE`, deterministically.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    drop(reader);
+    let out = nminus()
+        .args(args)
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_closed_pipe_ends_completions_quietly() {
+    for shell in ["zsh", "bash"] {
+        let out = run_into_closed_pipe(&["completions", shell]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.is_empty(), "{shell}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{shell}: {err}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_println_output_quietly() {
+    // `version cmp` prints with `println!`, which panics on a write error; the panic is turned
+    // into a quiet end, other panics are not touched.
+    let out = run_into_closed_pipe(&["version", "cmp", "--scheme", "deb", "1.0", "2.0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    fs_err::read_dir(dir).map_or(0, |rd| {
+        rd.map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+    })
+}
+
+#[test]
+fn serve_keeps_its_feed_cache_in_cache_dir() {
+    use crate::serve::{Env, Server};
+    let env = Env::new();
+    let db = format!("sqlite://{}", env.path("fleet.db").display());
+    let chosen = env.path("chosen-cache");
+    let from_env = env.cache();
+    fs_err::create_dir_all(&from_env).unwrap();
+    let chosen_arg = chosen.display().to_string();
+    let srv = Server::start(
+        &db,
+        &crate::support::shared_data(""),
+        &env.secret(),
+        &["--feed", "rustsec", "--cache-dir", &chosen_arg],
+        &from_env,
+    );
+    // The analyzer is loaded before the server listens: its cache is written by now.
+    assert!(
+        files_under(&chosen) > 0,
+        "nothing cached in --cache-dir:\n{}",
+        srv.log()
+    );
+    assert_eq!(files_under(&from_env), 0, "NMINUS_CACHE used instead");
+}

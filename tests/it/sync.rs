@@ -1125,3 +1125,74 @@ fn sync_git_over_smart_http() {
         "{out}"
     );
 }
+
+/// The progress a terminal is shown while a git feed is fetched over smart HTTP: the feed, the
+/// fetch, the pack being indexed, the outcome, in that order. Off a terminal `nminus sync`
+/// shows none of it.
+#[test]
+fn sync_reports_progress_per_feed_and_none_off_a_terminal() {
+    use nminus::sources::sync::SyncEvent;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("srv");
+    let up = root.join("upstream");
+    let repo = init_repo(&up);
+    fs_err::create_dir_all(up.join("vulns/jinja2")).unwrap();
+    fs_err::copy(
+        shared_data("pypa-advisory-database/vulns/jinja2/PYSEC-2014-8.yaml"),
+        up.join("vulns/jinja2/PYSEC-2014-8.yaml"),
+    )
+    .unwrap();
+    commit_all(&repo, "one advisory");
+    let (base, _seen) = git_http_server(&root);
+    let sources = t.path().join("sources.yaml");
+    fs_err::write(
+        &sources,
+        format!(
+            "feeds:\n  - name: http-pypa\n    kind: osv\n    folder: http-pypa\n    upstream: {{ git: \"{base}/upstream\", branch: main, subdir: vulns }}\n"
+        ),
+    )
+    .unwrap();
+    let cfg = FeedsConfig::load(&sources).unwrap();
+    let events = Mutex::new(Vec::<String>::new());
+    let mut opts = SyncOptions::new("2026-11-25T00:00:00Z");
+    opts.progress = Some(Box::new(|e: &SyncEvent<'_>| {
+        let line = match e {
+            SyncEvent::Feed { name, index, total } => format!("feed {name} {index}/{total}"),
+            SyncEvent::Step { name, message } => format!("step {name} {message}"),
+            SyncEvent::Done { outcome, .. } => {
+                format!("done {} {}", outcome.name, outcome.outcome.as_str())
+            }
+        };
+        events.lock().unwrap().push(line);
+    }));
+    let report = sync(&cfg, &t.path().join("data"), &opts);
+    drop(opts);
+    assert!(report.ok(), "{report:?}");
+    let events = events.into_inner().unwrap();
+    let at = |prefix: &str| {
+        events
+            .iter()
+            .position(|e| e.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {events:#?}"))
+    };
+    let feed = at("feed http-pypa 0/1");
+    let fetching = at(&format!("step http-pypa fetching {base}/upstream"));
+    let indexing = at("step http-pypa indexing the pack (");
+    let done = at("done http-pypa updated");
+    assert!(
+        feed < fetching && fetching < indexing && indexing < done,
+        "{events:#?}"
+    );
+
+    // The command line, its stderr a pipe: no progress at all.
+    let o = run(
+        &["sync", "--force"],
+        &[("--data", &t.path().join("data2")), ("--sources", &sources)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("fetching") && !err.contains("indexing"),
+        "{err}"
+    );
+}

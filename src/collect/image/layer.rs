@@ -16,6 +16,8 @@ use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
 
+use crate::util::hex;
+
 use sha2::{Digest, Sha256};
 
 use super::memfs::{node_path, normalize, FileNode, MemFs, Node};
@@ -369,16 +371,6 @@ pub(crate) fn short(e: &impl fmt::Display) -> String {
         out.push('…');
     }
     out
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
 }
 
 /// `sha256:<hex>` of bytes.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::collect::purl;
-use crate::collect::python::normalize_name;
+use crate::util::normalize_name;
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
 
 /// The byte offsets of a text's newlines, so that the line of any offset is a binary search

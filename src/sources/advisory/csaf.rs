@@ -39,7 +39,9 @@ use super::{
     json_problem, max_severity, nullable, one_line, push_unique, walk, AdvisorySource, FeedFile,
     Loaded, SourceError, TapField,
 };
-use crate::model::{Advisory, AdvisoryKind, Affected, AffectedRanges, ProblemKind, Severity};
+use crate::model::{
+    Advisory, AdvisoryKind, Affected, AffectedRanges, Problem, ProblemKind, Severity,
+};
 use crate::version::rpm::parse_nevra;
 
 /// The `csaf-vex` feed reader.
@@ -284,6 +286,171 @@ fn add_product(p: &ProductWire, nodes: &mut BTreeMap<String, Node>) {
     nodes.insert(p.product_id.clone(), node);
 }
 
+/// The product tree of a document: its nodes, and the relationships that put a package
+/// (`product_reference`) on a platform (`relates_to_product_reference`), by product id.
+struct Tree<'a> {
+    nodes: BTreeMap<String, Node>,
+    relationships: BTreeMap<&'a str, (&'a str, &'a str)>,
+}
+
+/// Where a product id is listed, for problems: the advisory, the vulnerability, the status.
+struct At<'a> {
+    id: &'a str,
+    vi: usize,
+    status: &'a str,
+}
+
+/// The affected package product `pid` of a status list (`state`: `F` fixed, `A` affected, `N`
+/// not affected) stands for, when it is an rpm on a platform; an id the tree does not define
+/// goes to `unknown`, anything unreadable is a problem naming its field.
+fn affected_of(
+    tree: &Tree<'_>,
+    pid: &str,
+    state: char,
+    at: &At<'_>,
+    f: &FeedFile,
+    problems: &mut Vec<Problem>,
+    unknown: &mut Vec<String>,
+) -> Option<Affected> {
+    let (id, vi, status) = (at.id, at.vi, at.status);
+    let Some((pkg_ref, platform_ref)) = tree.relationships.get(pid) else {
+        match tree.nodes.get(pid) {
+            // A whole platform, or a product without identification: no package.
+            Some(Node::Platform(_) | Node::Other) => {}
+            // A package without a platform: no ecosystem to put it in.
+            Some(Node::Package(_)) => {}
+            None => unknown.push(pid.to_owned()),
+        }
+        return None;
+    };
+    let (Some(pkg), Some(platform)) = (tree.nodes.get(*pkg_ref), tree.nodes.get(*platform_ref))
+    else {
+        unknown.push(pid.to_owned());
+        return None;
+    };
+    let Node::Package(purl) = pkg else {
+        return None;
+    };
+    let Node::Platform(cpe) = platform else {
+        return None;
+    };
+    let rpm = match rpm_of_purl(purl) {
+        None => return None, // not an rpm: container image, Go module …
+        Some(Ok(r)) => r,
+        Some(Err(why)) => {
+            // Fall back on the product reference as a NEVRA.
+            match parse_nevra(pkg_ref) {
+                Ok(n) if !n.name.is_empty() => (n.name.clone(), Some(n.evr())),
+                _ => {
+                    problems.push(
+                        f.problem(ProblemKind::VersionUnparseable, format!("{id}: {why}"))
+                            .tap_field(format!("vulnerabilities[{vi}].product_status.{status}")),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let Some(ecosystem) = ecosystem_of_cpe(cpe) else {
+        problems.push(
+            f.problem(
+                ProblemKind::Malformed,
+                format!("{id}: expected a CPE for platform `{platform_ref}`, found `{cpe}`"),
+            )
+            .tap_field("product_tree"),
+        );
+        return None;
+    };
+    let (name, evr) = rpm;
+    let ranges = match (state, evr) {
+        ('F', Some(evr)) => AffectedRanges::Distro {
+            fixed: Some(evr),
+            not_affected: false,
+        },
+        ('F', None) => {
+            problems.push(
+                f.problem(
+                    ProblemKind::Malformed,
+                    format!("{id}: `{pid}` is listed as fixed but names no version"),
+                )
+                .tap_field(format!("vulnerabilities[{vi}].product_status.{status}")),
+            );
+            return None;
+        }
+        ('A', _) => AffectedRanges::Distro {
+            fixed: None,
+            not_affected: false,
+        },
+        _ => AffectedRanges::Distro {
+            fixed: None,
+            not_affected: true,
+        },
+    };
+    let fixed = match &ranges {
+        AffectedRanges::Distro { fixed: Some(v), .. } => vec![v.clone()],
+        _ => Vec::new(),
+    };
+    let a = Affected {
+        ecosystem,
+        package: name,
+        ranges,
+        fixed,
+    };
+    Some(a)
+}
+
+/// The affected packages of vulnerability `vi` (`id`) from its product status lists; product
+/// ids the tree does not define are one problem.
+fn affected_list(
+    tree: &Tree<'_>,
+    v: &VulnWire,
+    vi: usize,
+    id: &str,
+    f: &FeedFile,
+    problems: &mut Vec<Problem>,
+) -> Vec<Affected> {
+    let mut affected: Vec<Affected> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for (status, ids) in &v.product_status {
+        let state = match status.as_str() {
+            "fixed" | "first_fixed" => 'F',
+            "known_affected" => 'A',
+            "known_not_affected" => 'N',
+            "under_investigation" | "last_affected" | "recommended" | "first_affected" => continue,
+            other => {
+                problems.push(
+                    f.problem(ProblemKind::Skipped, format!("unknown product status `{other}`: expected fixed, known_affected, known_not_affected or under_investigation"))
+                        .tap_field(format!("vulnerabilities[{vi}].product_status.{other}")),
+                );
+                continue;
+            }
+        };
+        let at = At { id, vi, status };
+        for pid in ids {
+            let Some(a) = affected_of(tree, pid, state, &at, f, problems, &mut unknown) else {
+                continue;
+            };
+            if !affected.contains(&a) {
+                affected.push(a);
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        problems.push(
+            f.problem(
+                ProblemKind::Malformed,
+                format!(
+                    "{id}: {} product id(s) not defined in the product tree, e.g. `{}`",
+                    unknown.len(),
+                    unknown[0]
+                ),
+            )
+            .tap_field(format!("vulnerabilities[{vi}].product_status")),
+        );
+    }
+    affected
+}
+
 fn load_file(f: &FeedFile, source: &str, out: &mut Loaded) {
     let text = match f.read() {
         Ok(t) => t,
@@ -330,6 +497,10 @@ fn load_file(f: &FeedFile, source: &str, out: &mut Loaded) {
             )
         })
         .collect();
+    let tree = Tree {
+        nodes,
+        relationships,
+    };
     let doc_severity = doc
         .document
         .aggregate_severity
@@ -383,133 +554,7 @@ fn load_file(f: &FeedFile, source: &str, out: &mut Loaded) {
             .scores
             .iter()
             .find_map(|s| s.cvss_v3.as_ref().and_then(|c| c.vector_string.clone()));
-        let mut affected: Vec<Affected> = Vec::new();
-        let mut unknown: Vec<String> = Vec::new();
-        for (status, ids) in &v.product_status {
-            let state = match status.as_str() {
-                "fixed" | "first_fixed" => 'F',
-                "known_affected" => 'A',
-                "known_not_affected" => 'N',
-                "under_investigation" | "last_affected" | "recommended" | "first_affected" => {
-                    continue
-                }
-                other => {
-                    out.problems.push(
-                        f.problem(ProblemKind::Skipped, format!("unknown product status `{other}`: expected fixed, known_affected, known_not_affected or under_investigation"))
-                            .tap_field(format!("vulnerabilities[{vi}].product_status.{other}")),
-                    );
-                    continue;
-                }
-            };
-            for pid in ids {
-                let Some((pkg_ref, platform_ref)) = relationships.get(pid.as_str()) else {
-                    match nodes.get(pid) {
-                        // A whole platform, or a product without identification: no package.
-                        Some(Node::Platform(_) | Node::Other) => {}
-                        // A package without a platform: no ecosystem to put it in.
-                        Some(Node::Package(_)) => {}
-                        None => unknown.push(pid.clone()),
-                    }
-                    continue;
-                };
-                let (Some(pkg), Some(platform)) = (nodes.get(*pkg_ref), nodes.get(*platform_ref))
-                else {
-                    unknown.push(pid.clone());
-                    continue;
-                };
-                let Node::Package(purl) = pkg else {
-                    continue;
-                };
-                let Node::Platform(cpe) = platform else {
-                    continue;
-                };
-                let rpm = match rpm_of_purl(purl) {
-                    None => continue, // not an rpm: container image, Go module …
-                    Some(Ok(r)) => r,
-                    Some(Err(why)) => {
-                        // Fall back on the product reference as a NEVRA.
-                        match parse_nevra(pkg_ref) {
-                            Ok(n) if !n.name.is_empty() => (n.name.clone(), Some(n.evr())),
-                            _ => {
-                                out.problems.push(
-                                    f.problem(
-                                        ProblemKind::VersionUnparseable,
-                                        format!("{id}: {why}"),
-                                    )
-                                    .tap_field(format!(
-                                        "vulnerabilities[{vi}].product_status.{status}"
-                                    )),
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                };
-                let Some(ecosystem) = ecosystem_of_cpe(cpe) else {
-                    out.problems.push(
-                        f.problem(
-                            ProblemKind::Malformed,
-                            format!(
-                                "{id}: expected a CPE for platform `{platform_ref}`, found `{cpe}`"
-                            ),
-                        )
-                        .tap_field("product_tree"),
-                    );
-                    continue;
-                };
-                let (name, evr) = rpm;
-                let ranges = match (state, evr) {
-                    ('F', Some(evr)) => AffectedRanges::Distro {
-                        fixed: Some(evr),
-                        not_affected: false,
-                    },
-                    ('F', None) => {
-                        out.problems.push(
-                            f.problem(
-                                ProblemKind::Malformed,
-                                format!("{id}: `{pid}` is listed as fixed but names no version"),
-                            )
-                            .tap_field(format!("vulnerabilities[{vi}].product_status.{status}")),
-                        );
-                        continue;
-                    }
-                    ('A', _) => AffectedRanges::Distro {
-                        fixed: None,
-                        not_affected: false,
-                    },
-                    _ => AffectedRanges::Distro {
-                        fixed: None,
-                        not_affected: true,
-                    },
-                };
-                let fixed = match &ranges {
-                    AffectedRanges::Distro { fixed: Some(v), .. } => vec![v.clone()],
-                    _ => Vec::new(),
-                };
-                let a = Affected {
-                    ecosystem,
-                    package: name,
-                    ranges,
-                    fixed,
-                };
-                if !affected.contains(&a) {
-                    affected.push(a);
-                }
-            }
-        }
-        if !unknown.is_empty() {
-            out.problems.push(
-                f.problem(
-                    ProblemKind::Malformed,
-                    format!(
-                        "{id}: {} product id(s) not defined in the product tree, e.g. `{}`",
-                        unknown.len(),
-                        unknown[0]
-                    ),
-                )
-                .tap_field(format!("vulnerabilities[{vi}].product_status")),
-            );
-        }
+        let affected = affected_list(&tree, v, vi, &id, f, &mut out.problems);
         let title = v
             .title
             .as_deref()

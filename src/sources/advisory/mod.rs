@@ -329,11 +329,11 @@ pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
     what: &str,
     text: &str,
 ) -> Result<T, Problem> {
-    if let Some(line) = crate::policy::yaml_too_deep(text) {
+    if let Some(line) = crate::util::yaml::too_deep(text) {
         return Err(Problem::new(
             f.loc().at_line(line),
             ProblemKind::Malformed,
-            format!("expected {what}: {}", crate::policy::nesting_message()),
+            format!("expected {what}: {}", crate::util::yaml::nesting_message()),
         ));
     }
     serde_yaml::from_str(text).map_err(|e| yaml_problem(f, what, &e))

@@ -32,12 +32,12 @@ use super::{
     cvss, json_problem, max_severity, nullable, one_line, push_unique, scheme_for_ecosystem, walk,
     AdvisorySource, FeedFile, Loaded, Scalar, SourceError, TapField,
 };
-use crate::collect::python::normalize_name;
 use crate::model::{
     Advisory, AdvisoryKind, Affected, AffectedRanges, Problem, ProblemKind, Severity,
 };
+use crate::util::normalize_name;
 use crate::version::range::{Event, OsvRange};
-use crate::version::Version;
+use crate::version::{Scheme, Version};
 
 /// The `osv` feed reader.
 #[derive(Debug, Clone)]
@@ -202,6 +202,7 @@ fn convert(r: Record, f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Prob
             push_unique(&mut aliases, a);
         }
     }
+    let (severity, cvss_text) = severity_of(&r);
     let mut affected = Vec::new();
     for (ai, a) in r.affected.into_iter().enumerate() {
         let all_git =
@@ -235,71 +236,7 @@ fn convert(r: Record, f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Prob
             continue;
         }
         let scheme = scheme_for_ecosystem(&ecosystem);
-        let mut ranges = Vec::new();
-        let mut fixed = Vec::new();
-        for (ri, range) in a.ranges.into_iter().enumerate() {
-            match range.kind.to_ascii_uppercase().as_str() {
-                "ECOSYSTEM" | "SEMVER" => {}
-                "GIT" => continue,
-                other => {
-                    problems.push(
-                        f.problem(
-                            ProblemKind::Skipped,
-                            format!("range type `{other}` is not supported (expected ECOSYSTEM, SEMVER or GIT): range ignored"),
-                        )
-                        .tap_field(format!("affected[{ai}].ranges[{ri}].type")),
-                    );
-                    continue;
-                }
-            }
-            let mut events = Vec::new();
-            for (ei, ev) in range.events.into_iter().enumerate() {
-                for (key, val) in ev {
-                    let field = format!("affected[{ai}].ranges[{ri}].events[{ei}].{key}");
-                    let event = match key.as_str() {
-                        "introduced" => Event::Introduced(val.clone()),
-                        "fixed" => Event::Fixed(val.clone()),
-                        "last_affected" => Event::LastAffected(val.clone()),
-                        "limit" => Event::Limit(val.clone()),
-                        _ => {
-                            problems.push(
-                                f.problem(
-                                    ProblemKind::Malformed,
-                                    format!("unknown event `{key}`: expected introduced, fixed, last_affected or limit"),
-                                )
-                                .tap_field(field),
-                            );
-                            continue;
-                        }
-                    };
-                    let exempt = matches!(&event, Event::Introduced(v) if v == "0")
-                        || matches!(&event, Event::Limit(v) if v == "*");
-                    if let (Some(s), false) = (scheme, exempt) {
-                        if let Err(e) = Version::parse(s, &val) {
-                            problems.push(
-                                f.problem(ProblemKind::VersionUnparseable, e.to_string())
-                                    .tap_field(field),
-                            );
-                        }
-                    }
-                    if let Event::Fixed(v) = &event {
-                        push_unique(&mut fixed, v);
-                    }
-                    events.push(event);
-                }
-            }
-            if events.is_empty() {
-                problems.push(
-                    f.problem(
-                        ProblemKind::Malformed,
-                        "expected range events, found none: range ignored",
-                    )
-                    .tap_field(format!("affected[{ai}].ranges[{ri}].events")),
-                );
-                continue;
-            }
-            ranges.push(OsvRange { events });
-        }
+        let (ranges, fixed) = convert_ranges(a.ranges, ai, scheme, f, &mut problems);
         affected.push(Affected {
             ecosystem,
             package,
@@ -310,32 +247,6 @@ fn convert(r: Record, f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Prob
             fixed,
         });
     }
-
-    let mut word: Option<Severity> = r
-        .database_specific
-        .as_ref()
-        .and_then(|d| d.get("severity"))
-        .and_then(serde_json::Value::as_str)
-        .and_then(Severity::parse_word);
-    let (mut v3, mut v4, mut v2) = (None, None, None);
-    for s in &r.severity {
-        let score = s.score.text();
-        match s.kind.to_ascii_uppercase().as_str() {
-            "CVSS_V3" => {
-                v3.get_or_insert(score);
-            }
-            "CVSS_V4" => {
-                v4.get_or_insert(score);
-            }
-            "CVSS_V2" => {
-                v2.get_or_insert(score);
-            }
-            _ => word = max_severity(word, Severity::parse_word(&score)),
-        }
-    }
-    let computed = v3.as_deref().and_then(cvss::severity_of_vector);
-    let severity = word.or(computed);
-    let cvss_text = v3.or(v4).or(v2);
 
     let url = r
         .references
@@ -363,6 +274,114 @@ fn convert(r: Record, f: &FeedFile, source: &str) -> (Option<Advisory>, Vec<Prob
         file: f.rel.clone(),
     };
     (Some(adv), problems)
+}
+
+/// The ranges of `affected[ai]` and the versions they name as fixed; an unsupported range
+/// type, an unknown event or an unparseable version is a problem naming its field.
+fn convert_ranges(
+    wire: Vec<RangeWire>,
+    ai: usize,
+    scheme: Option<Scheme>,
+    f: &FeedFile,
+    problems: &mut Vec<Problem>,
+) -> (Vec<OsvRange>, Vec<String>) {
+    let mut ranges = Vec::new();
+    let mut fixed = Vec::new();
+    for (ri, range) in wire.into_iter().enumerate() {
+        match range.kind.to_ascii_uppercase().as_str() {
+            "ECOSYSTEM" | "SEMVER" => {}
+            "GIT" => continue,
+            other => {
+                problems.push(
+                    f.problem(
+                        ProblemKind::Skipped,
+                        format!("range type `{other}` is not supported (expected ECOSYSTEM, SEMVER or GIT): range ignored"),
+                    )
+                    .tap_field(format!("affected[{ai}].ranges[{ri}].type")),
+                );
+                continue;
+            }
+        }
+        let mut events = Vec::new();
+        for (ei, ev) in range.events.into_iter().enumerate() {
+            for (key, val) in ev {
+                let field = format!("affected[{ai}].ranges[{ri}].events[{ei}].{key}");
+                let event = match key.as_str() {
+                    "introduced" => Event::Introduced(val.clone()),
+                    "fixed" => Event::Fixed(val.clone()),
+                    "last_affected" => Event::LastAffected(val.clone()),
+                    "limit" => Event::Limit(val.clone()),
+                    _ => {
+                        problems.push(
+                            f.problem(
+                                ProblemKind::Malformed,
+                                format!("unknown event `{key}`: expected introduced, fixed, last_affected or limit"),
+                            )
+                            .tap_field(field),
+                        );
+                        continue;
+                    }
+                };
+                let exempt = matches!(&event, Event::Introduced(v) if v == "0")
+                    || matches!(&event, Event::Limit(v) if v == "*");
+                if let (Some(s), false) = (scheme, exempt) {
+                    if let Err(e) = Version::parse(s, &val) {
+                        problems.push(
+                            f.problem(ProblemKind::VersionUnparseable, e.to_string())
+                                .tap_field(field),
+                        );
+                    }
+                }
+                if let Event::Fixed(v) = &event {
+                    push_unique(&mut fixed, v);
+                }
+                events.push(event);
+            }
+        }
+        if events.is_empty() {
+            problems.push(
+                f.problem(
+                    ProblemKind::Malformed,
+                    "expected range events, found none: range ignored",
+                )
+                .tap_field(format!("affected[{ai}].ranges[{ri}].events")),
+            );
+            continue;
+        }
+        ranges.push(OsvRange { events });
+    }
+    (ranges, fixed)
+}
+
+/// The record's severity (its word, else computed from a CVSS v3 vector) and the CVSS text
+/// shown (v3, else v4, else v2).
+fn severity_of(r: &Record) -> (Option<Severity>, Option<String>) {
+    let mut word: Option<Severity> = r
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(Severity::parse_word);
+    let (mut v3, mut v4, mut v2) = (None, None, None);
+    for s in &r.severity {
+        let score = s.score.text();
+        match s.kind.to_ascii_uppercase().as_str() {
+            "CVSS_V3" => {
+                v3.get_or_insert(score);
+            }
+            "CVSS_V4" => {
+                v4.get_or_insert(score);
+            }
+            "CVSS_V2" => {
+                v2.get_or_insert(score);
+            }
+            _ => word = max_severity(word, Severity::parse_word(&score)),
+        }
+    }
+    let computed = v3.as_deref().and_then(cvss::severity_of_vector);
+    let severity = word.or(computed);
+    let cvss_text = v3.or(v4).or(v2);
+    (severity, cvss_text)
 }
 
 #[cfg(test)]

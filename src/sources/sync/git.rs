@@ -1,0 +1,195 @@
+//! Git feeds: fetch into the feed's bare repository (smart HTTP through
+//! [`crate::sources::githttp`], `file://` and local paths through libgit2), then export the
+//! commit's tree.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) const UPSTREAM_REF: &str = "refs/nminus/upstream";
+
+pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSynced> {
+    let url = up.git.as_deref().unwrap_or_default();
+    let name = &ctx.feed.name;
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(NotSynced::Fail(format!(
+            "feed name `{name}` cannot name a folder: use letters, digits, `-`, `_`, `.`"
+        )));
+    }
+    let git_err = |what: &str, e: git2::Error| format!("{what} {url}: {}", e.message());
+    let repo_dir = ctx.data.join(".nminus").join("git").join(name);
+    let repo = match git2::Repository::open_bare(&repo_dir) {
+        Ok(r) => r,
+        Err(_) => {
+            if repo_dir.exists() {
+                // Unusable (interrupted init, corruption): start again.
+                fs_err::remove_dir_all(&repo_dir).map_err(|e| e.to_string())?;
+            }
+            fs_err::create_dir_all(&repo_dir).map_err(|e| e.to_string())?;
+            git2::Repository::init_bare(&repo_dir)
+                .map_err(|e| format!("cannot create {}: {}", repo_dir.display(), e.message()))?
+        }
+    };
+    let src = up
+        .branch
+        .as_deref()
+        .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
+    let refspec = format!("+{src}:{UPSTREAM_REF}");
+    if url.starts_with("https://") || url.starts_with("http://") {
+        // Smart HTTP through nminus's own client (see `super::githttp` for why).
+        let have = repo.refname_to_id(UPSTREAM_REF).ok();
+        let fetched = crate::sources::githttp::fetch(
+            &http_client()?,
+            &repo,
+            url,
+            &src,
+            have,
+            ctx.opts.limits.max_bytes,
+            |s| ctx.step(s),
+        )?;
+        repo.reference(UPSTREAM_REF, fetched.oid, true, "nminus sync")
+            .map_err(|e| git_err("cannot record the fetched commit of", e))?;
+    } else {
+        ctx.step(format!("fetching {url} ({src})"));
+        let mut cb = git2::RemoteCallbacks::new();
+        let last = std::cell::Cell::new(0usize);
+        cb.transfer_progress(|p| {
+            let n = p.received_objects();
+            if n == p.total_objects() || n >= last.get() + 1000 {
+                last.set(n);
+                ctx.step(format!(
+                    "received {n}/{} objects ({} KiB)",
+                    p.total_objects(),
+                    p.received_bytes() / 1024
+                ));
+            }
+            true
+        });
+        let mut fo = git2::FetchOptions::new();
+        fo.remote_callbacks(cb);
+        fo.download_tags(git2::AutotagOption::None);
+        let mut proxy = git2::ProxyOptions::new();
+        proxy.auto();
+        fo.proxy_options(proxy);
+        let mut remote = repo
+            .remote_anonymous(url)
+            .map_err(|e| git_err("bad git URL", e))?;
+        remote
+            .fetch(&[refspec.as_str()], Some(&mut fo), None)
+            .map_err(|e| git_err(&format!("git fetch of {src} from"), e))?;
+    }
+    let oid = repo
+        .refname_to_id(UPSTREAM_REF)
+        .map_err(|e| git_err("no commit fetched from", e))?;
+    let commit = repo
+        .find_commit(oid)
+        .map_err(|e| git_err("fetched object is not a commit in", e))?;
+    let mut tree = commit.tree().map_err(|e| git_err("no tree in", e))?;
+    if let Some(sub) = up.subdir.as_deref().filter(|s| !s.is_empty()) {
+        let entry = tree.get_path(Path::new(sub)).map_err(|_| {
+            format!("subdir `{sub}` not found in {url} at commit {oid}: check the feed's `subdir`")
+        })?;
+        tree = entry
+            .to_object(&repo)
+            .and_then(|o| o.peel_to_tree())
+            .map_err(|_| format!("subdir `{sub}` of {url} at commit {oid} is not a folder"))?;
+    }
+    let rev = oid.to_string();
+    let mut message = format!("at {}", short(&rev));
+    if let Some(prev) = ctx.prev_revision().filter(|p| *p != rev) {
+        let ff = git2::Oid::from_str(prev)
+            .ok()
+            .and_then(|p| repo.graph_descendant_of(oid, p).ok());
+        message = match ff {
+            Some(true) => format!("fast-forward {}..{}", short(prev), short(&rev)),
+            _ => format!(
+                "at {}: not a fast-forward of the recorded {} (upstream history was rewritten)",
+                short(&rev),
+                short(prev)
+            ),
+        };
+    }
+    let from = match &up.branch {
+        Some(b) => format!("{url}#{b}"),
+        None => url.to_owned(),
+    };
+    if ctx.is_current(&rev) {
+        return Ok(Synced {
+            outcome: Outcome::Unchanged,
+            from,
+            revision: Some(rev),
+            synced_at: None,
+            message,
+        });
+    }
+    ctx.step(format!("writing {}", ctx.target.display()));
+    let new = TempPath::beside(&ctx.target, "new").map_err(|e| io_msg(&ctx.target, &e))?;
+    export_tree(&repo, &tree, new.path(), &ctx.opts.limits)?;
+    swap_into_place(new.path(), &ctx.target).map_err(|e| io_msg(&ctx.target, &e))?;
+    new.disarm();
+    Ok(Synced {
+        outcome: Outcome::Updated,
+        from,
+        revision: Some(rev),
+        synced_at: None,
+        message,
+    })
+}
+
+/// Write the files of `tree` under `dest` (symbolic links and submodules are left out).
+pub(super) fn export_tree(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    dest: &Path,
+    limits: &ExtractLimits,
+) -> Result<(), String> {
+    let mut stack = vec![(tree.clone(), dest.to_owned())];
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    while let Some((t, dir)) = stack.pop() {
+        for e in t.iter() {
+            let name = e
+                .name()
+                .ok()
+                .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains(['/', '\0']))
+                .ok_or_else(|| format!("a tree entry of {} has an unusable name", dir.display()))?;
+            entries += 1;
+            if entries > limits.max_entries {
+                return Err(format!(
+                    "the tree has more than {} entries",
+                    limits.max_entries
+                ));
+            }
+            let path = dir.join(name);
+            match e.filemode() {
+                0o040000 => {
+                    fs_err::create_dir(&path).map_err(|e| e.to_string())?;
+                    let sub = e
+                        .to_object(repo)
+                        .and_then(|o| o.peel_to_tree())
+                        .map_err(|er| format!("{}: {}", path.display(), er.message()))?;
+                    stack.push((sub, path));
+                }
+                0o100644 | 0o100755 | 0o100664 => {
+                    let blob = repo
+                        .find_blob(e.id())
+                        .map_err(|er| format!("{}: {}", path.display(), er.message()))?;
+                    bytes += blob.size() as u64;
+                    if bytes > limits.max_bytes {
+                        return Err(format!(
+                            "the tree holds more than {} bytes",
+                            limits.max_bytes
+                        ));
+                    }
+                    fs_err::write(&path, blob.content()).map_err(|e| e.to_string())?;
+                }
+                // Symbolic links (0o120000) and submodules (0o160000).
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
