@@ -43,53 +43,111 @@ impl<'a> SitePlanner<'a> {
         let hosts: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
         let series_change = hop.kind != HopKind::Patch;
         // RabbitMQ: one step per allowed intermediate version (kolla ships a known minor).
-        if comp.id == "rabbitmq" && self.deployer == Deployer::Kolla && series_change {
-            let cur = nodes
-                .iter()
-                .find_map(|n| {
-                    n.get("rabbitmq")
-                        .and_then(|i| i.packages.first().and_then(|p| deployer::minor_of(&p.2)))
-                })
-                .or_else(|| deployer::kolla_rabbitmq_minor(from).map(str::to_owned));
-            let want = deployer::kolla_rabbitmq_minor(to);
-            if let (Some(cur), Some(want)) = (cur, want) {
-                let hops = deployer::rabbitmq_hops(&cur, want);
-                let mut prev = cur.clone();
-                for (k, v) in hops.iter().enumerate() {
-                    let mut s = new_step(
-                        format!("{}-{}", self.id("upgrade-rabbitmq", hop), k + 1),
-                        &site,
-                        Some(hop.index),
-                        Phase::Infrastructure,
-                        Action::Upgrade,
-                        Some("rabbitmq"),
-                        format!("RabbitMQ {prev} → {v} (one allowed hop at a time)"),
-                        Reversibility::Irreversible,
-                    );
-                    s.targets = hosts
-                        .iter()
-                        .map(|h| Target {
-                            node: Some(h.clone()),
-                            component: Some("rabbitmq".to_owned()),
-                            from: Some(prev.clone()),
-                            to: Some(v.clone()),
-                            ..Target::default()
-                        })
-                        .collect();
-                    s.reason = self.reason_for(comp.id, format!("E2: the message queue before every oslo.messaging user; RabbitMQ cannot jump two releases in one upgrade, so it goes through the allow-listed {v} (rabbitmq_allowed_upgrades)"));
-                    s.preconditions.push("every RabbitMQ feature flag enabled (`rabbitmqctl enable_feature_flag all`) and the cluster healthy".to_owned());
-                    s.preconditions.push("definitions exported (`rabbitmqctl export_definitions`): the only way back is a new cluster importing them".to_owned());
-                    s.hints.kolla = Some(KollaHint { tags: vec!["rabbitmq".to_owned()], commands: vec![format!("kolla-ansible upgrade -i INVENTORY --tags rabbitmq   # with the image that ships RabbitMQ {v}")], ..KollaHint::default() });
-                    s.post_steps.push(format!("`rabbitmqctl cluster_status`: every node runs {v}; enable the new feature flags"));
-                    self.limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: format!("RabbitMQ {prev} → {v} cannot be undone in place: a rollback is a new cluster at {prev} importing the exported definitions (queued messages are lost)"), steps: vec![s.id.clone()], nodes: hosts.clone() });
-                    self.steps.push(s);
-                    prev.clone_from(v);
-                }
-                if !hops.is_empty() {
-                    return;
-                }
-            }
+        if comp.id == "rabbitmq"
+            && self.deployer == Deployer::Kolla
+            && series_change
+            && self.kolla_rabbitmq_steps(comp, hop, from, to, &nodes)
+        {
+            return;
         }
+        let (rev, title, pre, osa_rabbitmq) = self.infra_change(comp, hop, from, to);
+        let mut s = new_step(
+            self.id(&format!("upgrade-{}", comp.id), hop),
+            &site,
+            Some(hop.index),
+            Phase::Infrastructure,
+            Action::Upgrade,
+            Some(comp.id),
+            title,
+            rev,
+        );
+        s.preconditions = pre;
+        if osa_rabbitmq {
+            self.limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: format!("{site}: the RabbitMQ upgrade to what OpenStack-Ansible {} pins cannot be undone in place: a rollback is a new cluster at the previous version importing the exported definitions (queued messages are lost)", hop.to.label()), steps: vec![s.id.clone()], nodes: hosts.clone() });
+        }
+        s.reason = self.reason_for(comp.id, infra_why(comp.id).to_owned());
+        self.infra_targets(&mut s, comp, &nodes, hop, to);
+        self.deployer_hints(&mut s, comp, &nodes, to, series_change);
+        if self.deployer == Deployer::Osa && comp.osa_playbook.is_empty() {
+            s.post_steps.push(format!("OpenStack-Ansible installs {} with the neutron playbook: it moves with the neutron steps", comp.id));
+        }
+        if comp.id == "mariadb" {
+            s.post_steps.push("wait for every galera node to be Synced (`wsrep_local_state_comment`) before the next".to_owned());
+        }
+        self.steps.push(s);
+    }
+
+    /// kolla's RabbitMQ steps, one per allow-listed intermediate version; false when there is
+    /// none to take (the ordinary infrastructure step follows then).
+    fn kolla_rabbitmq_steps(
+        &mut self,
+        comp: &'static Component,
+        hop: &Hop,
+        from: &'a Series,
+        to: &'a Series,
+        nodes: &[&NodeView],
+    ) -> bool {
+        let site = self.site.clone();
+        let hosts: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let cur = nodes
+            .iter()
+            .find_map(|n| {
+                n.get("rabbitmq")
+                    .and_then(|i| i.packages.first().and_then(|p| deployer::minor_of(&p.2)))
+            })
+            .or_else(|| deployer::kolla_rabbitmq_minor(from).map(str::to_owned));
+        let want = deployer::kolla_rabbitmq_minor(to);
+        let (Some(cur), Some(want)) = (cur, want) else {
+            return false;
+        };
+        let hops = deployer::rabbitmq_hops(&cur, want);
+        let mut prev = cur.clone();
+        for (k, v) in hops.iter().enumerate() {
+            let mut s = new_step(
+                format!("{}-{}", self.id("upgrade-rabbitmq", hop), k + 1),
+                &site,
+                Some(hop.index),
+                Phase::Infrastructure,
+                Action::Upgrade,
+                Some("rabbitmq"),
+                format!("RabbitMQ {prev} → {v} (one allowed hop at a time)"),
+                Reversibility::Irreversible,
+            );
+            s.targets = hosts
+                .iter()
+                .map(|h| Target {
+                    node: Some(h.clone()),
+                    component: Some("rabbitmq".to_owned()),
+                    from: Some(prev.clone()),
+                    to: Some(v.clone()),
+                    ..Target::default()
+                })
+                .collect();
+            s.reason = self.reason_for(comp.id, format!("E2: the message queue before every oslo.messaging user; RabbitMQ cannot jump two releases in one upgrade, so it goes through the allow-listed {v} (rabbitmq_allowed_upgrades)"));
+            s.preconditions.push("every RabbitMQ feature flag enabled (`rabbitmqctl enable_feature_flag all`) and the cluster healthy".to_owned());
+            s.preconditions.push("definitions exported (`rabbitmqctl export_definitions`): the only way back is a new cluster importing them".to_owned());
+            s.hints.kolla = Some(KollaHint { tags: vec!["rabbitmq".to_owned()], commands: vec![format!("kolla-ansible upgrade -i INVENTORY --tags rabbitmq   # with the image that ships RabbitMQ {v}")], ..KollaHint::default() });
+            s.post_steps.push(format!(
+                "`rabbitmqctl cluster_status`: every node runs {v}; enable the new feature flags"
+            ));
+            self.limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: format!("RabbitMQ {prev} → {v} cannot be undone in place: a rollback is a new cluster at {prev} importing the exported definitions (queued messages are lost)"), steps: vec![s.id.clone()], nodes: hosts.clone() });
+            self.steps.push(s);
+            prev.clone_from(v);
+        }
+        !hops.is_empty()
+    }
+
+    /// An infrastructure step's reversibility, title and preconditions, and whether it is
+    /// OpenStack-Ansible's RabbitMQ upgrade (irreversible in place).
+    fn infra_change(
+        &self,
+        comp: &'static Component,
+        hop: &Hop,
+        from: &'a Series,
+        to: &'a Series,
+    ) -> (Reversibility, String, Vec<String>, bool) {
+        let site = self.site.clone();
+        let series_change = hop.kind != HopKind::Patch;
         let mut rev = Reversibility::CodeOnly;
         let mut title = if series_change {
             format!("Upgrade {} to what {} ships", comp.id, hop.to.label())
@@ -138,31 +196,19 @@ impl<'a> SitePlanner<'a> {
                     .replace("{hop}", &hop.index.to_string())
             })
             .collect();
-        let mut s = new_step(
-            self.id(&format!("upgrade-{}", comp.id), hop),
-            &site,
-            Some(hop.index),
-            Phase::Infrastructure,
-            Action::Upgrade,
-            Some(comp.id),
-            title,
-            rev,
-        );
-        s.preconditions = pre;
-        if osa_rabbitmq {
-            self.limits.push(Limit { code: LimitCode::NoRabbitmqDowngrade, message: format!("{site}: the RabbitMQ upgrade to what OpenStack-Ansible {} pins cannot be undone in place: a rollback is a new cluster at the previous version importing the exported definitions (queued messages are lost)", hop.to.label()), steps: vec![s.id.clone()], nodes: hosts.clone() });
-        }
-        let why = match comp.id {
-            "mariadb" => "E1: the DB tier goes first; galera nodes are restarted one at a time and must resync before the next",
-            "rabbitmq" => "E2: the message queue before every oslo.messaging user",
-            "memcached" | "haproxy" => "E3: caches and load balancers before the API services",
-            "openvswitch" => "OVS userspace first, kernel module after (E12); before OVN and the neutron agents",
-            "ovn-controller" => "E11: chassis controllers first (rolling OVN upgrade within the LTS span; outside it pin ovn-match-northd-version and do the databases first)",
-            "ovn-db" => "E11: NB/SB databases and northd after the chassis, before neutron's OVN integration",
-            _ => "infrastructure before services",
-        };
-        s.reason = self.reason_for(comp.id, why.to_owned());
-        for n in &nodes {
+        (rev, title, pre, osa_rabbitmq)
+    }
+
+    /// The images (or versions) an infrastructure step moves, per node.
+    fn infra_targets(
+        &self,
+        s: &mut Step,
+        comp: &Component,
+        nodes: &[&NodeView],
+        hop: &Hop,
+        to: &Series,
+    ) {
+        for n in nodes {
             if let Some(i) = n.get(comp.id) {
                 for img in &i.images {
                     let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
@@ -190,14 +236,6 @@ impl<'a> SitePlanner<'a> {
                 }
             }
         }
-        self.deployer_hints(&mut s, comp, &nodes, to, series_change);
-        if self.deployer == Deployer::Osa && comp.osa_playbook.is_empty() {
-            s.post_steps.push(format!("OpenStack-Ansible installs {} with the neutron playbook: it moves with the neutron steps", comp.id));
-        }
-        if comp.id == "mariadb" {
-            s.post_steps.push("wait for every galera node to be Synced (`wsrep_local_state_comment`) before the next".to_owned());
-        }
-        self.steps.push(s);
     }
 
     pub(super) fn deployer_hints(
@@ -299,5 +337,18 @@ impl<'a> SitePlanner<'a> {
             }
             _ => {}
         }
+    }
+}
+
+/// Why an infrastructure component goes where it goes.
+fn infra_why(id: &str) -> &'static str {
+    match id {
+    "mariadb" => "E1: the DB tier goes first; galera nodes are restarted one at a time and must resync before the next",
+    "rabbitmq" => "E2: the message queue before every oslo.messaging user",
+    "memcached" | "haproxy" => "E3: caches and load balancers before the API services",
+    "openvswitch" => "OVS userspace first, kernel module after (E12); before OVN and the neutron agents",
+    "ovn-controller" => "E11: chassis controllers first (rolling OVN upgrade within the LTS span; outside it pin ovn-match-northd-version and do the databases first)",
+    "ovn-db" => "E11: NB/SB databases and northd after the chassis, before neutron's OVN integration",
+    _ => "infrastructure before services",
     }
 }

@@ -135,8 +135,6 @@ impl<'a> SitePlanner<'a> {
 
     pub(super) fn hop(&mut self, hop: &Hop, from: &'a Series, to: &'a Series, last: bool) {
         let series_change = hop.kind != HopKind::Patch;
-        let h = Some(hop.index);
-        let site = self.site.clone();
         let deliverables: BTreeSet<&str> =
             self.present.iter().filter_map(|c| c.deliverable).collect();
         let hop_label = if series_change {
@@ -146,6 +144,64 @@ impl<'a> SitePlanner<'a> {
         };
 
         // ---- prepare ----
+        self.prepare_steps(hop, to, &deliverables, &hop_label);
+
+        // ---- hold-back (scenario 2) ----
+        if !self.held.is_empty() && hop.index == 1 {
+            self.hold_back_setup(hop);
+        }
+        if !self.held.is_empty() && last {
+            self.hold_step(hop, from, to);
+        }
+
+        // ---- components in DAG order ----
+        let present = self.present.clone();
+        for comp in present {
+            if comp.id == "octavia-amphora" {
+                continue;
+            }
+            match comp.phase {
+                Phase::Infrastructure => self.infra_step(comp, hop, from, to, last),
+                Phase::ControlPlane => self.control_step(comp, hop, from, to, last),
+                Phase::DataPlane => {
+                    if comp.id == "nova-compute" {
+                        if deliverables.contains("octavia") && series_change {
+                            self.amphora_step(hop, to);
+                        }
+                        self.compute_steps(comp, hop, from, to, last);
+                    } else {
+                        self.data_step(comp, hop, from, to, last);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if deliverables.contains("octavia")
+            && series_change
+            && !self.present.iter().any(|c| c.id == "nova-compute")
+        {
+            self.amphora_step(hop, to);
+        }
+
+        // ---- finalize ----
+        if series_change {
+            self.finalize(hop, from, to, last, &deliverables);
+        }
+        self.verify_step(hop, &hop_label);
+    }
+
+    /// Before the window: data migrations confirmed, databases backed up, new code staged,
+    /// upgrade checks run with it.
+    fn prepare_steps(
+        &mut self,
+        hop: &Hop,
+        to: &Series,
+        deliverables: &BTreeSet<&str>,
+        hop_label: &str,
+    ) {
+        let series_change = hop.kind != HopKind::Patch;
+        let h = Some(hop.index);
+        let site = self.site.clone();
         if series_change && (deliverables.contains("nova") || deliverables.contains("cinder")) {
             let mut s = new_step(
                 self.id("verify-data-migrations", hop),
@@ -169,6 +225,37 @@ impl<'a> SitePlanner<'a> {
             s.reason = Reason { text: format!("E21 (hard): release N's online data migrations must be complete before the upgrade to N+1 or a SLURP jump; nova and cinder refuse the next schema otherwise ({hop_label})"), edges: Vec::new() };
             self.steps.push(s);
         }
+        self.backup_step(hop, hop_label);
+        self.stage_step(hop, to, hop_label);
+
+        let checks: Vec<&str> = STATUS_CHECKS
+            .iter()
+            .copied()
+            .filter(|d| series_change && deliverables.contains(d))
+            .collect();
+        if !checks.is_empty() {
+            let mut c = new_step(
+                self.id("upgrade-check", hop),
+                &site,
+                h,
+                Phase::Prepare,
+                Action::UpgradeCheck,
+                None,
+                "Run the upgrade checks with the new code".to_owned(),
+                Reversibility::CodeOnly,
+            );
+            for d in &checks {
+                c.hints.commands.push(format!("{d}-status upgrade check   # with the NEW code; 0 ok, 1 warning (read it), 2 stop: the upgrade will fail"));
+            }
+            c.preconditions.push("the command exists only where the service ships it: probe for `<service>-status` on each host".to_owned());
+            c.reason = Reason { text: "E20 (gate): `<service>-status upgrade check` with the new code before restarting that service".to_owned(), edges: Vec::new() };
+            self.steps.push(c);
+        }
+    }
+
+    fn backup_step(&mut self, hop: &Hop, hop_label: &str) {
+        let h = Some(hop.index);
+        let site = self.site.clone();
         let mut b = new_step(
             self.id("backup-database", hop),
             &site,
@@ -205,7 +292,11 @@ impl<'a> SitePlanner<'a> {
         }
         b.hints.commands.push("mysqldump --all-databases --single-transaction --routines --events > openstack-before-upgrade.sql   # if the deployer has no backup command".to_owned());
         self.steps.push(b);
+    }
 
+    fn stage_step(&mut self, hop: &Hop, to: &Series, hop_label: &str) {
+        let h = Some(hop.index);
+        let site = self.site.clone();
         let mut st = new_step(
             self.id("stage-code", hop),
             &site,
@@ -285,72 +376,11 @@ impl<'a> SitePlanner<'a> {
             Deployer::Unknown => {}
         }
         self.steps.push(st);
+    }
 
-        let checks: Vec<&str> = STATUS_CHECKS
-            .iter()
-            .copied()
-            .filter(|d| series_change && deliverables.contains(d))
-            .collect();
-        if !checks.is_empty() {
-            let mut c = new_step(
-                self.id("upgrade-check", hop),
-                &site,
-                h,
-                Phase::Prepare,
-                Action::UpgradeCheck,
-                None,
-                "Run the upgrade checks with the new code".to_owned(),
-                Reversibility::CodeOnly,
-            );
-            for d in &checks {
-                c.hints.commands.push(format!("{d}-status upgrade check   # with the NEW code; 0 ok, 1 warning (read it), 2 stop: the upgrade will fail"));
-            }
-            c.preconditions.push("the command exists only where the service ships it: probe for `<service>-status` on each host".to_owned());
-            c.reason = Reason { text: "E20 (gate): `<service>-status upgrade check` with the new code before restarting that service".to_owned(), edges: Vec::new() };
-            self.steps.push(c);
-        }
-
-        // ---- hold-back (scenario 2) ----
-        if !self.held.is_empty() && hop.index == 1 {
-            self.hold_back_setup(hop);
-        }
-        if !self.held.is_empty() && last {
-            self.hold_step(hop, from, to);
-        }
-
-        // ---- components in DAG order ----
-        let present = self.present.clone();
-        for comp in present {
-            if comp.id == "octavia-amphora" {
-                continue;
-            }
-            match comp.phase {
-                Phase::Infrastructure => self.infra_step(comp, hop, from, to, last),
-                Phase::ControlPlane => self.control_step(comp, hop, from, to, last),
-                Phase::DataPlane => {
-                    if comp.id == "nova-compute" {
-                        if deliverables.contains("octavia") && series_change {
-                            self.amphora_step(hop, to);
-                        }
-                        self.compute_steps(comp, hop, from, to, last);
-                    } else {
-                        self.data_step(comp, hop, from, to, last);
-                    }
-                }
-                _ => {}
-            }
-        }
-        if deliverables.contains("octavia")
-            && series_change
-            && !self.present.iter().any(|c| c.id == "nova-compute")
-        {
-            self.amphora_step(hop, to);
-        }
-
-        // ---- finalize ----
-        if series_change {
-            self.finalize(hop, from, to, last, &deliverables);
-        }
+    fn verify_step(&mut self, hop: &Hop, hop_label: &str) {
+        let h = Some(hop.index);
+        let site = self.site.clone();
         let mut v = new_step(
             self.id("verify", hop),
             &site,
