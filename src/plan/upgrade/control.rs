@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{
     Action, Batch, BatchKind, Hop, HopKind, KollaHint, Limit, LimitCode, Phase, Reason,
-    Reversibility, Target,
+    Reversibility, Step, Target,
 };
 use crate::releases::openstack::Series;
 
@@ -43,29 +43,7 @@ impl<'a> SitePlanner<'a> {
             && matches!(comp.db, DbStyle::ExpandContract | DbStyle::SyncOnline)
             && !(kolla && comp.db == DbStyle::ExpandContract)
         {
-            let mut e = new_step(
-                self.id(&format!("db-expand-{d}"), hop),
-                &site,
-                Some(hop.index),
-                Phase::ControlPlane,
-                Action::DbExpand,
-                Some(comp.id),
-                format!("{d}: additive schema changes both releases run on"),
-                Reversibility::CodeOnly,
-            );
-            e.reason = self.reason_for(comp.id, format!("E1: after the DB tier; the schema is expanded before any {d} service restarts, and {} and {} both run on the result", hop.from.label(), hop.to.label()));
-            e.hints.commands = match d {
-                "keystone" => vec!["keystone-manage doctor".into(), "keystone-manage db_sync --expand   # on one node; MySQL needs log_bin_trust_function_creators=1 (or SUPER)".into(), "keystone-manage db_sync --check   # 0 done, 2 expand needed, 4 contract needed".into()],
-                "glance" => vec!["glance-manage db expand".into(), "glance-manage db migrate   # before any new glance-api starts".into()],
-                "neutron" => vec!["neutron-db-manage upgrade --expand   # safe with old neutron-servers running".into()],
-                "nova" => vec!["nova-manage api_db sync   # the API DB first: it holds the cell mappings".into(), "nova-manage db sync   # for every cell database, cell0 included".into()],
-                "cinder" => vec!["cinder-manage service list   # then `cinder-manage service remove <binary> <host>` for orphaned rows (they block RPC version detection: ServiceTooOld)".into(), "cinder-manage db sync   # with the new code".into()],
-                _ => Vec::new(),
-            };
-            if kolla && d == "nova" {
-                e.hints.kolla = Some(KollaHint { tags: vec!["nova-bootstrap".into()], commands: vec!["kolla-ansible upgrade -i INVENTORY --tags nova-bootstrap   # schema only (multi-cell staged upgrade)".into()], ..KollaHint::default() });
-            }
-            self.steps.push(e);
+            self.db_expand_step(comp, hop, d);
         }
         let rev = if !series_change {
             Reversibility::CodeOnly
@@ -95,21 +73,54 @@ impl<'a> SitePlanner<'a> {
             title,
             rev,
         );
-        let why = match comp.id {
-            "keystone" => "E4: every other service validates tokens against keystone, so it goes first among the services".to_owned(),
-            "placement" => "E8 (hard): placement before any nova service".to_owned(),
-            "nova-conductor" => "nova: conductor first (I-NOVA-1), after placement (E8), glance (E6), cinder (E7)".to_owned(),
-            "nova-scheduler" => "nova: scheduler after the conductor, before the API".to_owned(),
-            "nova-api" => "nova: API last among the nova control services (I-NOVA-1)".to_owned(),
-            "neutron-server" => "neutron-server before its agents (I-NEUTRON-1); unordered with nova (E10, conflicting between tools): same window, kolla's order".to_owned(),
-            "heat" => "E15: heat drives the other APIs, after nova and neutron".to_owned(),
-            "octavia" => "E13: octavia builds on nova, neutron, glance, keystone and barbican".to_owned(),
-            "horizon" => "E16: the dashboard consumes every API, last of the control plane".to_owned(),
-            x if x.starts_with("cinder-") => "cinder: scheduler → volume → backup → api (CIN-UPG), before nova (E7)".to_owned(),
-            _ => format!("{} after keystone (E4) and the infrastructure (E1–E3)", comp.id),
-        };
-        s.reason = self.reason_for(comp.id, why);
-        for n in &nodes {
+        s.reason = self.reason_for(comp.id, control_why(comp));
+        self.control_targets(&mut s, comp, &nodes, hop, to, d);
+        self.control_notes(&mut s, comp, hop, d);
+        self.deployer_hints(&mut s, comp, &nodes, to, series_change);
+        self.share_runs(&mut s, comp, &nodes, hop, first_of_deliverable, d);
+        self.steps.push(s);
+    }
+
+    /// The additive schema step before the first component of the deliverable `d`.
+    fn db_expand_step(&mut self, comp: &'static Component, hop: &Hop, d: &str) {
+        let site = self.site.clone();
+        let kolla = self.deployer == Deployer::Kolla;
+        let mut e = new_step(
+            self.id(&format!("db-expand-{d}"), hop),
+            &site,
+            Some(hop.index),
+            Phase::ControlPlane,
+            Action::DbExpand,
+            Some(comp.id),
+            format!("{d}: additive schema changes both releases run on"),
+            Reversibility::CodeOnly,
+        );
+        e.reason = self.reason_for(comp.id, format!("E1: after the DB tier; the schema is expanded before any {d} service restarts, and {} and {} both run on the result", hop.from.label(), hop.to.label()));
+        e.hints.commands = match d {
+                "keystone" => vec!["keystone-manage doctor".into(), "keystone-manage db_sync --expand   # on one node; MySQL needs log_bin_trust_function_creators=1 (or SUPER)".into(), "keystone-manage db_sync --check   # 0 done, 2 expand needed, 4 contract needed".into()],
+                "glance" => vec!["glance-manage db expand".into(), "glance-manage db migrate   # before any new glance-api starts".into()],
+                "neutron" => vec!["neutron-db-manage upgrade --expand   # safe with old neutron-servers running".into()],
+                "nova" => vec!["nova-manage api_db sync   # the API DB first: it holds the cell mappings".into(), "nova-manage db sync   # for every cell database, cell0 included".into()],
+                "cinder" => vec!["cinder-manage service list   # then `cinder-manage service remove <binary> <host>` for orphaned rows (they block RPC version detection: ServiceTooOld)".into(), "cinder-manage db sync   # with the new code".into()],
+                _ => Vec::new(),
+            };
+        if kolla && d == "nova" {
+            e.hints.kolla = Some(KollaHint { tags: vec!["nova-bootstrap".into()], commands: vec!["kolla-ansible upgrade -i INVENTORY --tags nova-bootstrap   # schema only (multi-cell staged upgrade)".into()], ..KollaHint::default() });
+        }
+        self.steps.push(e);
+    }
+
+    /// What a control-plane step moves: the service's version and its images, per node.
+    fn control_targets(
+        &mut self,
+        s: &mut Step,
+        comp: &'static Component,
+        nodes: &[&NodeView],
+        hop: &Hop,
+        to: &Series,
+        d: &str,
+    ) {
+        for n in nodes {
             if let Some(i) = n.get(comp.id) {
                 let tv = self.target_version(i, to);
                 if tv.is_none() {
@@ -141,6 +152,13 @@ impl<'a> SitePlanner<'a> {
                 }
             }
         }
+    }
+
+    /// A control-plane step's preconditions, post-steps and commands, per component.
+    fn control_notes(&self, s: &mut Step, comp: &'static Component, hop: &Hop, d: &str) {
+        let site = self.site.clone();
+        let series_change = hop.kind != HopKind::Patch;
+        let kolla = self.deployer == Deployer::Kolla;
         if series_change && STATUS_CHECKS.contains(&d) {
             s.preconditions.push(format!(
                 "`{d}-status upgrade check` (new code) exited 0 or 1 in @upgrade-check-{site}-h{}",
@@ -179,7 +197,20 @@ impl<'a> SitePlanner<'a> {
         if comp.db == DbStyle::Sync && series_change {
             s.post_steps.push(format!("{d} has no documented expand/contract split: its schema sync is treated as one-way (needs-db-restore)"));
         }
-        self.deployer_hints(&mut s, comp, &nodes, to, series_change);
+    }
+
+    /// One deployer run covers several components of a deliverable: the later steps say so.
+    fn share_runs(
+        &self,
+        s: &mut Step,
+        comp: &'static Component,
+        nodes: &[&NodeView],
+        hop: &Hop,
+        first_of_deliverable: bool,
+        d: &str,
+    ) {
+        let series_change = hop.kind != HopKind::Patch;
+        let kolla = self.deployer == Deployer::Kolla;
         // OpenStack-Ansible: one playbook run covers the deliverable's control-plane components.
         if self.deployer == Deployer::Osa && !first_of_deliverable {
             if let Some(o) = s.hints.osa.as_mut() {
@@ -211,7 +242,6 @@ impl<'a> SitePlanner<'a> {
                 }
             }
         }
-        self.steps.push(s);
     }
 
     pub(super) fn data_step(
@@ -489,5 +519,22 @@ impl<'a> SitePlanner<'a> {
             add(self, "reload-cinder", "cinder-scheduler", Action::Reload, "cinder: SIGHUP the services, restart cinder-api".into(), vec!["SIGHUP cinder-scheduler, cinder-volume, cinder-backup; restart cinder-api (it ignores SIGHUP)".into()], None, "cinder drops its RPC pins (CIN-UPG)".into());
             add(self, "online-data-migrations-cinder", "cinder-scheduler", Action::OnlineDataMigrations, "cinder: online data migrations".into(), vec!["cinder-manage db online_data_migrations --max_count 1000   # rerun while it exits 1; done at 0".into()], None, "N's migrations must finish before N+1's schema migrations can run (CIN-UPG, E21)".into());
         }
+    }
+}
+
+/// Why a control-plane component goes where it goes.
+fn control_why(comp: &Component) -> String {
+    match comp.id {
+            "keystone" => "E4: every other service validates tokens against keystone, so it goes first among the services".to_owned(),
+            "placement" => "E8 (hard): placement before any nova service".to_owned(),
+            "nova-conductor" => "nova: conductor first (I-NOVA-1), after placement (E8), glance (E6), cinder (E7)".to_owned(),
+            "nova-scheduler" => "nova: scheduler after the conductor, before the API".to_owned(),
+            "nova-api" => "nova: API last among the nova control services (I-NOVA-1)".to_owned(),
+            "neutron-server" => "neutron-server before its agents (I-NEUTRON-1); unordered with nova (E10, conflicting between tools): same window, kolla's order".to_owned(),
+            "heat" => "E15: heat drives the other APIs, after nova and neutron".to_owned(),
+            "octavia" => "E13: octavia builds on nova, neutron, glance, keystone and barbican".to_owned(),
+            "horizon" => "E16: the dashboard consumes every API, last of the control plane".to_owned(),
+            x if x.starts_with("cinder-") => "cinder: scheduler → volume → backup → api (CIN-UPG), before nova (E7)".to_owned(),
+            _ => format!("{} after keystone (E4) and the infrastructure (E1–E3)", comp.id),
     }
 }
