@@ -21,7 +21,7 @@ use crate::model::{
     Reversibility, Scope, SeriesRef, Step, PLAN_SCHEMA_VERSION,
 };
 use crate::policy::Policy;
-use crate::releases::openstack::OpenStackCatalog;
+use crate::releases::openstack::{OpenStackCatalog, Series};
 
 use super::fleet::{Deployer, NodeView};
 use super::order::{self, Component};
@@ -222,146 +222,25 @@ pub fn plan_upgrade(
     for site in sites {
         let site_nodes: Vec<&NodeView> = all.iter().filter(|n| n.site == site).collect();
         let nodes: Vec<&NodeView> = scoped.iter().copied().filter(|n| n.site == site).collect();
-        for n in &nodes {
-            for i in n.installed.iter().filter(|i| i.deliverable.is_some()) {
-                if i.ordinal.is_none() && i.install != "image" {
-                    let msg = format!("{}: {} {} matches no release in openstack/releases: its series is unknown and it is not planned", n.id, i.deliverable.as_deref().unwrap_or(""), i.version);
-                    limits.push(Limit {
-                        code: LimitCode::UnknownSeries,
-                        message: msg.clone(),
-                        steps: Vec::new(),
-                        nodes: vec![n.id.clone()],
-                    });
-                    warnings.push(msg);
-                }
-                if !i.exact && i.based_on.is_some() {
-                    limits.push(Limit {
-                        code: LimitCode::UnreleasedBuild,
-                        message: format!("{}: {} {} is an unreleased build ({} + {} commits): the plan moves it to a release; check what the extra commits carry", n.id, i.deliverable.as_deref().unwrap_or(""), i.version, i.based_on.as_deref().unwrap_or(""), i.commits_after.unwrap_or(0)),
-                        steps: Vec::new(),
-                        nodes: vec![n.id.clone()],
-                    });
-                }
-            }
-        }
-        let control = site_nodes
-            .iter()
-            .filter_map(|n| n.min_ordinal(Phase::ControlPlane))
-            .min();
-        let data = site_nodes
-            .iter()
-            .filter_map(|n| n.min_ordinal(Phase::DataPlane))
-            .min();
-        let Some(from_ord) = control.or(data) else {
-            warnings.push(format!(
-                "{site}: no OpenStack service with a known series: nothing to plan"
-            ));
-            continue;
-        };
-        let Some(from) = lookup_series(cat, from_ord) else {
-            continue;
-        };
-        let mut to = match (&opts.to, &opts.policy) {
-            (Some(t), _) => path::find_series(cat, t)?,
-            (None, Some(p)) => policy_target(cat, p, ctx, &nodes, from)?,
-            (None, None) => from,
-        };
-        if to.ordinal < from.ordinal && several_sites {
-            warnings.push(format!(
-                "{site}: already runs {}, newer than the target {}: left out (series are never downgraded in place)",
-                series_ref(from).label(),
-                series_ref(to).label()
-            ));
-            continue;
-        }
-        if to.ordinal < from.ordinal {
-            return Err(path::PathError::Backwards {
-                from: from.id().to_owned(),
-                to: to.id().to_owned(),
-            }
-            .into());
-        }
-        // The scope must include the control plane for the data plane to move past it (E19).
-        let control_nodes: Vec<&NodeView> = site_nodes
-            .iter()
-            .copied()
-            .filter(|n| n.min_ordinal(Phase::ControlPlane).is_some())
-            .collect();
-        let control_in_scope = control_nodes
-            .iter()
-            .all(|c| nodes.iter().any(|n| n.id == c.id));
-        if !control_in_scope && to.ordinal > from.ordinal {
-            warnings.push(format!(
-                "{site}: the scope leaves out control-plane nodes ({}): computes must never be newer than conductors (E19), so the target is capped at the control plane's {} (point releases only)",
-                control_nodes.iter().filter(|c| !nodes.iter().any(|n| n.id == c.id)).map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
-                series_ref(from).label()
-            ));
-            to = from;
-        }
-        let held: BTreeSet<String> = site_nodes
-            .iter()
-            .filter(|n| {
-                n.get("nova-compute").is_some() && opts.hold_back.iter().any(|h| in_scope(h, n))
-            })
-            .map(|n| n.id.clone())
-            .collect();
-        if !opts.hold_back.is_empty() && held.is_empty() {
-            warnings.push(format!(
-                "{site}: --hold-back matches no compute host of the site"
-            ));
-        }
-        let present_ids: BTreeSet<&str> = nodes
-            .iter()
-            .flat_map(|n| n.installed.iter().map(|i| i.component))
-            .collect();
-        let mut present: Vec<&'static Component> = order::upgrade_order()
-            .iter()
-            .filter(|c| present_ids.contains(*c))
-            .filter_map(|c| order::component(c))
-            .collect();
-        if present_ids.contains("octavia") {
-            present.retain(|c| c.id != "octavia-amphora");
-            if let Some(a) = order::component("octavia-amphora") {
-                present.push(a);
-                present.sort_by_key(|c| order::position(c.id));
-            }
-        }
-        let mut sp = SitePlanner {
-            cat,
+        series_limits(&nodes, &mut limits, &mut warnings);
+        let Some((from, to)) = site_series(
+            ctx,
             opts,
-            site: site.clone(),
-            deployer: site_deployer(&nodes),
-            nodes,
-            site_nodes,
-            held,
-            steps: Vec::new(),
-            rollback: Vec::new(),
-            limits: Vec::new(),
-            warnings: Vec::new(),
-            present,
+            &site,
+            &site_nodes,
+            &nodes,
+            several_sites,
+            &mut warnings,
+        )?
+        else {
+            continue;
         };
+        let mut sp = site_planner(cat, opts, site.clone(), nodes, site_nodes, &mut warnings);
         if sp.deployer == Deployer::Kolla && to.ordinal > from.ordinal {
             sp.warnings.push(format!("{site}: kolla-ansible discourages --limit (known bugs with register:); the plan uses it only for compute batches and cell conductors, the documented per-cell exception"));
         }
-        // Computes left behind (outside the scope) must stay within the target's compute skew.
         if to.ordinal > from.ordinal {
-            let oldest = path::oldest_supported_compute(cat, to);
-            for n in sp.site_nodes.iter().filter(|n| {
-                n.get("nova-compute").is_some() && !sp.nodes.iter().any(|m| m.id == n.id)
-            }) {
-                if let Some(o) = n.get("nova-compute").and_then(|i| i.ordinal) {
-                    if o < oldest.ordinal {
-                        let msg = format!("{site}: {} stays at {} outside the scope, below the {} control plane's oldest supported compute {}: nova-conductor would refuse to start (TooOldComputeService); include it in the scope", n.id, lookup_series(cat, o).map(|s| series_ref(s).label()).unwrap_or_default(), series_ref(to).label(), series_ref(oldest).label());
-                        sp.limits.push(Limit {
-                            code: LimitCode::ComputeSkew,
-                            message: msg.clone(),
-                            steps: Vec::new(),
-                            nodes: vec![n.id.clone()],
-                        });
-                        sp.warnings.push(msg);
-                    }
-                }
-            }
+            compute_skew_limits(&mut sp, to);
         }
         let sp_path = sp.plan(from, to)?;
         sp.rollback_steps(&sp_path);
@@ -402,4 +281,178 @@ pub fn plan_upgrade(
         manifest: None,
     };
     Ok(finish(plan))
+}
+
+/// Limits for services the planner cannot move: a version of no known series, an unreleased
+/// build.
+fn series_limits(nodes: &[&NodeView], limits: &mut Vec<Limit>, warnings: &mut Vec<String>) {
+    for n in nodes {
+        for i in n.installed.iter().filter(|i| i.deliverable.is_some()) {
+            if i.ordinal.is_none() && i.install != "image" {
+                let msg = format!("{}: {} {} matches no release in openstack/releases: its series is unknown and it is not planned", n.id, i.deliverable.as_deref().unwrap_or(""), i.version);
+                limits.push(Limit {
+                    code: LimitCode::UnknownSeries,
+                    message: msg.clone(),
+                    steps: Vec::new(),
+                    nodes: vec![n.id.clone()],
+                });
+                warnings.push(msg);
+            }
+            if !i.exact && i.based_on.is_some() {
+                limits.push(Limit {
+                        code: LimitCode::UnreleasedBuild,
+                        message: format!("{}: {} {} is an unreleased build ({} + {} commits): the plan moves it to a release; check what the extra commits carry", n.id, i.deliverable.as_deref().unwrap_or(""), i.version, i.based_on.as_deref().unwrap_or(""), i.commits_after.unwrap_or(0)),
+                        steps: Vec::new(),
+                        nodes: vec![n.id.clone()],
+                    });
+            }
+        }
+    }
+}
+
+/// The series a site starts from (its oldest control plane, else data plane) and the one it
+/// moves to; `None` when the site is left out (a warning says why).
+fn site_series<'c>(
+    ctx: &Context<'c>,
+    opts: &UpgradeOptions,
+    site: &str,
+    site_nodes: &[&NodeView],
+    nodes: &[&NodeView],
+    several_sites: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(&'c Series, &'c Series)>, PlanError> {
+    let cat = ctx.catalog;
+    let control = site_nodes
+        .iter()
+        .filter_map(|n| n.min_ordinal(Phase::ControlPlane))
+        .min();
+    let data = site_nodes
+        .iter()
+        .filter_map(|n| n.min_ordinal(Phase::DataPlane))
+        .min();
+    let Some(from_ord) = control.or(data) else {
+        warnings.push(format!(
+            "{site}: no OpenStack service with a known series: nothing to plan"
+        ));
+        return Ok(None);
+    };
+    let Some(from) = lookup_series(cat, from_ord) else {
+        return Ok(None);
+    };
+    let mut to = match (&opts.to, &opts.policy) {
+        (Some(t), _) => path::find_series(cat, t)?,
+        (None, Some(p)) => policy_target(cat, p, ctx, &nodes, from)?,
+        (None, None) => from,
+    };
+    if to.ordinal < from.ordinal && several_sites {
+        warnings.push(format!(
+                "{site}: already runs {}, newer than the target {}: left out (series are never downgraded in place)",
+                series_ref(from).label(),
+                series_ref(to).label()
+            ));
+        return Ok(None);
+    }
+    if to.ordinal < from.ordinal {
+        return Err(path::PathError::Backwards {
+            from: from.id().to_owned(),
+            to: to.id().to_owned(),
+        }
+        .into());
+    }
+    // The scope must include the control plane for the data plane to move past it (E19).
+    let control_nodes: Vec<&NodeView> = site_nodes
+        .iter()
+        .copied()
+        .filter(|n| n.min_ordinal(Phase::ControlPlane).is_some())
+        .collect();
+    let control_in_scope = control_nodes
+        .iter()
+        .all(|c| nodes.iter().any(|n| n.id == c.id));
+    if !control_in_scope && to.ordinal > from.ordinal {
+        warnings.push(format!(
+                "{site}: the scope leaves out control-plane nodes ({}): computes must never be newer than conductors (E19), so the target is capped at the control plane's {} (point releases only)",
+                control_nodes.iter().filter(|c| !nodes.iter().any(|n| n.id == c.id)).map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
+                series_ref(from).label()
+            ));
+        to = from;
+    }
+    Ok(Some((from, to)))
+}
+
+/// The planner of one site: its held-back hosts and the components present in scope.
+fn site_planner<'a>(
+    cat: &'a OpenStackCatalog,
+    opts: &'a UpgradeOptions,
+    site: String,
+    nodes: Vec<&'a NodeView>,
+    site_nodes: Vec<&'a NodeView>,
+    warnings: &mut Vec<String>,
+) -> SitePlanner<'a> {
+    let held: BTreeSet<String> = site_nodes
+        .iter()
+        .filter(|n| {
+            n.get("nova-compute").is_some() && opts.hold_back.iter().any(|h| in_scope(h, n))
+        })
+        .map(|n| n.id.clone())
+        .collect();
+    if !opts.hold_back.is_empty() && held.is_empty() {
+        warnings.push(format!(
+            "{site}: --hold-back matches no compute host of the site"
+        ));
+    }
+    let present_ids: BTreeSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.installed.iter().map(|i| i.component))
+        .collect();
+    let mut present: Vec<&'static Component> = order::upgrade_order()
+        .iter()
+        .filter(|c| present_ids.contains(*c))
+        .filter_map(|c| order::component(c))
+        .collect();
+    if present_ids.contains("octavia") {
+        present.retain(|c| c.id != "octavia-amphora");
+        if let Some(a) = order::component("octavia-amphora") {
+            present.push(a);
+            present.sort_by_key(|c| order::position(c.id));
+        }
+    }
+    SitePlanner {
+        cat,
+        opts,
+        site,
+        deployer: site_deployer(&nodes),
+        nodes,
+        site_nodes,
+        held,
+        steps: Vec::new(),
+        rollback: Vec::new(),
+        limits: Vec::new(),
+        warnings: Vec::new(),
+        present,
+    }
+}
+
+/// Computes left behind (outside the scope) must stay within the target's compute skew.
+fn compute_skew_limits(sp: &mut SitePlanner<'_>, to: &Series) {
+    let cat = sp.cat;
+    let site = sp.site.clone();
+    let oldest = path::oldest_supported_compute(cat, to);
+    for n in sp
+        .site_nodes
+        .iter()
+        .filter(|n| n.get("nova-compute").is_some() && !sp.nodes.iter().any(|m| m.id == n.id))
+    {
+        if let Some(o) = n.get("nova-compute").and_then(|i| i.ordinal) {
+            if o < oldest.ordinal {
+                let msg = format!("{site}: {} stays at {} outside the scope, below the {} control plane's oldest supported compute {}: nova-conductor would refuse to start (TooOldComputeService); include it in the scope", n.id, lookup_series(cat, o).map(|s| series_ref(s).label()).unwrap_or_default(), series_ref(to).label(), series_ref(oldest).label());
+                sp.limits.push(Limit {
+                    code: LimitCode::ComputeSkew,
+                    message: msg.clone(),
+                    steps: Vec::new(),
+                    nodes: vec![n.id.clone()],
+                });
+                sp.warnings.push(msg);
+            }
+        }
+    }
 }
