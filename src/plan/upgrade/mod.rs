@@ -186,23 +186,21 @@ pub fn plan_upgrade(
     let until = end_of_day(ctx.as_of);
     let all = current_nodes(input.inventories(), Some(&until), cat);
     if all.is_empty() {
-        return Err(PlanError(format!(
-            "no inventory collected on or before {}",
-            ymd(ctx.as_of)
-        )));
+        return Err(PlanError::NoInventory {
+            as_of: ymd(ctx.as_of),
+        });
     }
     let mut scope = opts.scope.clone();
     let scoped: Vec<&NodeView> = all.iter().filter(|n| in_scope(&scope, n)).collect();
     if scoped.is_empty() {
         let sites: BTreeSet<&str> = all.iter().map(|n| n.site.as_str()).collect();
-        return Err(PlanError(format!(
-            "--scope {} matches no node (sites: {})",
-            scope.describe(),
-            sites.into_iter().collect::<Vec<_>>().join(", ")
-        )));
+        return Err(PlanError::EmptyScope {
+            scope: scope.describe(),
+            sites: sites.into_iter().map(str::to_owned).collect(),
+        });
     }
     if opts.to.is_none() && opts.policy.is_none() {
-        return Err(PlanError("give the target: --to SERIES, or --policy NAME|FILE to take it from the policy's series rules".into()));
+        return Err(PlanError::NoTarget);
     }
     if let Some(t) = &opts.to {
         refuse_series_without_releases(cat, t)?;

@@ -24,8 +24,9 @@ pub(super) fn policy_target<'a>(
     nodes: &[&NodeView],
     from: &'a Series,
 ) -> Result<&'a Series, PlanError> {
-    let n = n_as_of(cat, ctx.as_of)
-        .ok_or_else(|| PlanError(format!("no maintained series as of {}", ymd(ctx.as_of))))?;
+    let n = n_as_of(cat, ctx.as_of).ok_or_else(|| PlanError::NoMaintainedSeries {
+        as_of: ymd(ctx.as_of),
+    })?;
     let mut target = from;
     for node in nodes {
         for i in node.installed.iter().filter(|i| i.deliverable.is_some()) {
@@ -104,9 +105,10 @@ pub(super) fn refuse_series_without_releases(
         .rev()
         .find(|s| released(s))
         .map_or_else(|| "none".to_owned(), |s| series_ref(s).label());
-    Err(PlanError(format!(
-        "--to {to}: {} ({}) has no releases of its coordinated services (nova, neutron, keystone …) in openstack/releases yet, so there is no version to upgrade to; the newest series with releases is {newest}",
-        series_ref(series).label(),
-        series.status.as_str()
-    )))
+    Err(PlanError::SeriesWithoutReleases {
+        to: to.to_owned(),
+        series: series_ref(series).label(),
+        status: series.status.as_str().to_owned(),
+        newest,
+    })
 }
