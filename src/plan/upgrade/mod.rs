@@ -11,6 +11,8 @@ mod infra;
 mod planner;
 mod rollback_steps;
 mod targets;
+#[cfg(test)]
+mod tests;
 
 use targets::{lookup_series, policy_target, refuse_series_without_releases};
 
