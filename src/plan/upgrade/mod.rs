@@ -341,7 +341,7 @@ fn site_series<'c>(
     };
     let mut to = match (&opts.to, &opts.policy) {
         (Some(t), _) => path::find_series(cat, t)?,
-        (None, Some(p)) => policy_target(cat, p, ctx, &nodes, from)?,
+        (None, Some(p)) => policy_target(cat, p, ctx, nodes, from)?,
         (None, None) => from,
     };
     if to.ordinal < from.ordinal && several_sites {
