@@ -22,7 +22,6 @@ pub mod stored;
 pub mod upgrade;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -158,22 +157,94 @@ impl PlanInput for FileInput {
     }
 }
 
-/// A planning failure (bad arguments or impossible requests); per-node issues are warnings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanError(pub String);
+/// A planning failure (bad arguments, impossible requests, an unreachable input); per-node
+/// issues are warnings. Each names the option, series, site, server or store it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// `--scope`: a part that is not `KEY=VALUE`.
+    #[error("--scope: expected KEY=VALUE, found `{part}` (keys: site, cell, aggregate, az, tenant, node)")]
+    ScopeSyntax {
+        /// The part as given.
+        part: String,
+    },
+    /// `--scope`: a key the planner does not know.
+    #[error("--scope: unknown key `{key}` (keys: site, cell, aggregate, az, tenant, node)")]
+    ScopeKey {
+        /// The key as given.
+        key: String,
+    },
+    /// No inventory at or before the planning date.
+    #[error("no inventory collected on or before {as_of}")]
+    NoInventory {
+        /// `YYYY-MM-DD`.
+        as_of: String,
+    },
+    /// The scope leaves no node; `sites` lists the sites known (empty: not listed).
+    #[error("--scope {scope} matches no node{}", sites_note(.sites))]
+    EmptyScope {
+        /// The scope, described.
+        scope: String,
+        /// The sites of the inventories read.
+        sites: Vec<String>,
+    },
+    /// An upgrade needs `--to` or `--policy`.
+    #[error("give the target: --to SERIES, or --policy NAME|FILE to take it from the policy's series rules")]
+    NoTarget,
+    /// The release data has no maintained series at the planning date.
+    #[error("no maintained series as of {as_of}")]
+    NoMaintainedSeries {
+        /// `YYYY-MM-DD`.
+        as_of: String,
+    },
+    /// `--to` names a series whose coordinated services have not released yet.
+    #[error("--to {to}: {series} ({status}) has no releases of its coordinated services (nova, neutron, keystone …) in openstack/releases yet, so there is no version to upgrade to; the newest series with releases is {newest}")]
+    SeriesWithoutReleases {
+        /// `--to` as given.
+        to: String,
+        /// The series' label.
+        series: String,
+        /// Its status in the release data.
+        status: String,
+        /// The newest series with releases (`none`).
+        newest: String,
+    },
+    /// No SLURP-valid path (or an unknown series).
+    #[error(transparent)]
+    Path(#[from] path::PathError),
+    /// `replicate --from`: a site no inventory belongs to.
+    #[error("--from {site}: no node of that site{}", sites_note_paren(.sites))]
+    UnknownSite {
+        /// `--from` as given.
+        site: String,
+        /// The sites of the inventories read.
+        sites: Vec<String>,
+    },
+    /// `replicate --to`: empty, or the source site.
+    #[error("--to must name a new site, different from --from")]
+    SameSite,
+    /// `plan --server`: the server could not be asked or refused.
+    #[error("{message}")]
+    Server {
+        /// The URL asked.
+        url: String,
+        /// What went wrong, naming the URL.
+        message: String,
+    },
+    /// `plan --db`: the store could not be read.
+    #[error("reading the store: {0}")]
+    Store(String),
+}
 
-impl fmt::Display for PlanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+fn sites_note(sites: &[String]) -> String {
+    if sites.is_empty() {
+        String::new()
+    } else {
+        format!(" (sites: {})", sites.join(", "))
     }
 }
 
-impl std::error::Error for PlanError {}
-
-impl From<path::PathError> for PlanError {
-    fn from(e: path::PathError) -> Self {
-        Self(e.to_string())
-    }
+fn sites_note_paren(sites: &[String]) -> String {
+    format!(" (sites: {})", sites.join(", "))
 }
 
 /// What every plan needs.
@@ -192,7 +263,9 @@ pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
     let mut scope = Scope::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((k, v)) = part.split_once('=') else {
-            return Err(PlanError(format!("--scope: expected KEY=VALUE, found `{part}` (keys: site, cell, aggregate, az, tenant, node)")));
+            return Err(PlanError::ScopeSyntax {
+                part: part.to_owned(),
+            });
         };
         let v = Some(v.trim().to_owned());
         match k.trim() {
@@ -203,9 +276,9 @@ pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
             "tenant" => scope.tenant = v,
             "node" => scope.node = v,
             other => {
-                return Err(PlanError(format!(
-                "--scope: unknown key `{other}` (keys: site, cell, aggregate, az, tenant, node)"
-            )))
+                return Err(PlanError::ScopeKey {
+                    key: other.to_owned(),
+                })
             }
         }
     }

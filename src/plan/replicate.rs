@@ -101,16 +101,13 @@ pub fn plan_replicate(
     let source: Vec<&NodeView> = all.iter().filter(|n| n.site == opts.from).collect();
     if source.is_empty() {
         let sites: BTreeSet<&str> = all.iter().map(|n| n.site.as_str()).collect();
-        return Err(PlanError(format!(
-            "--from {}: no node of that site (sites: {})",
-            opts.from,
-            sites.into_iter().collect::<Vec<_>>().join(", ")
-        )));
+        return Err(PlanError::UnknownSite {
+            site: opts.from.clone(),
+            sites: sites.into_iter().map(str::to_owned).collect(),
+        });
     }
     if opts.to.is_empty() || opts.to == opts.from {
-        return Err(PlanError(
-            "--to must name a new site, different from --from".into(),
-        ));
+        return Err(PlanError::SameSite);
     }
     let mut warnings: Vec<String> = input
         .problems()

@@ -91,10 +91,9 @@ pub fn plan_rollback(
     let until = end_of_day(ctx.as_of);
     let hist = history_by_node(input.inventories(), Some(&until));
     if hist.is_empty() {
-        return Err(PlanError(format!(
-            "no inventory collected on or before {}",
-            ymd(ctx.as_of)
-        )));
+        return Err(PlanError::NoInventory {
+            as_of: ymd(ctx.as_of),
+        });
     }
     let mut current: Vec<NodeView> = hist
         .values()
@@ -105,10 +104,10 @@ pub fn plan_rollback(
     let mut scope = opts.scope.clone();
     let scoped: Vec<&NodeView> = current.iter().filter(|n| in_scope(&scope, n)).collect();
     if scoped.is_empty() {
-        return Err(PlanError(format!(
-            "--scope {} matches no node",
-            scope.describe()
-        )));
+        return Err(PlanError::EmptyScope {
+            scope: scope.describe(),
+            sites: Vec::new(),
+        });
     }
     scope.nodes = scoped.iter().map(|n| n.id.clone()).collect();
     let mut warnings: Vec<String> = input

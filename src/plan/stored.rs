@@ -61,6 +61,13 @@ pub fn api_client(
         .map_err(|e| format!("cannot start an HTTP client: {e}"))
 }
 
+fn server_error(url: &str, message: String) -> PlanError {
+    PlanError::Server {
+        url: url.to_owned(),
+        message,
+    }
+}
+
 impl StoredInput {
     /// Read every inventory collected at or before `until` (RFC 3339) from the server at
     /// `server` (its base URL), page by page. An entry that cannot be read as an inventory is a
@@ -73,7 +80,10 @@ impl StoredInput {
         history: History,
         timeout: Duration,
     ) -> Result<Self, PlanError> {
-        let http = api_client(timeout, ca_file).map_err(PlanError)?;
+        let http = api_client(timeout, ca_file).map_err(|message| PlanError::Server {
+            url: server.to_owned(),
+            message,
+        })?;
         let url = format!("{}/v1/inventories", server.trim_end_matches('/'));
         let mut me = Self::default();
         let mut after: Option<String> = None;
@@ -88,11 +98,11 @@ impl StoredInput {
             }
             let resp = rq
                 .send()
-                .map_err(|e| PlanError(format!("cannot reach `{url}`: {e}")))?;
+                .map_err(|e| server_error(&url, format!("cannot reach `{url}`: {e}")))?;
             let status = resp.status();
             let bytes = resp
                 .bytes()
-                .map_err(|e| PlanError(format!("{url}: cannot read the answer: {e}")))?;
+                .map_err(|e| server_error(&url, format!("{url}: cannot read the answer: {e}")))?;
             if !status.is_success() {
                 let msg = serde_json::from_slice::<ErrorBody>(&bytes)
                     .map(|e| e.error)
@@ -102,10 +112,11 @@ impl StoredInput {
                 } else {
                     ""
                 };
-                return Err(PlanError(format!("{url}: {status}: {msg}{hint}")));
+                return Err(server_error(&url, format!("{url}: {status}: {msg}{hint}")));
             }
-            let page: RawPage = serde_json::from_slice(&bytes)
-                .map_err(|e| PlanError(format!("{url}: not a page of inventories: {e}")))?;
+            let page: RawPage = serde_json::from_slice(&bytes).map_err(|e| {
+                server_error(&url, format!("{url}: not a page of inventories: {e}"))
+            })?;
             for (i, v) in page.inventories.into_iter().enumerate() {
                 let at = format!(
                     "{url} ({}#{})",
@@ -133,9 +144,10 @@ impl StoredInput {
             match page.next {
                 Some(n) if after.as_deref() != Some(n.as_str()) => after = Some(n),
                 Some(n) => {
-                    return Err(PlanError(format!(
-                        "{url}: the server sent the same page twice (after `{n}`)"
-                    )))
+                    return Err(server_error(
+                        &url,
+                        format!("{url}: the server sent the same page twice (after `{n}`)"),
+                    ))
                 }
                 None => break,
             }
@@ -158,7 +170,7 @@ impl StoredInput {
             };
             let page = stored_inventories(store, &q)
                 .await
-                .map_err(|e| PlanError(format!("reading the store: {e}")))?;
+                .map_err(|e| PlanError::Store(e.to_string()))?;
             for s in page.inventories {
                 match super::plannable(&s.inventory) {
                     Ok(()) => me.inventories.push(s.inventory),
