@@ -248,6 +248,16 @@ impl Analyzer {
         }
     }
 
+    /// The same analyzer over another advisory index (a feed change, as a reload would load
+    /// it), with its own revision; verdicts start empty (see [`Analyzer::carry_verdicts`]).
+    #[must_use]
+    pub fn with_index(mut self, index: AdvisoryIndex, revision: String) -> Self {
+        self.index = index;
+        self.revision = revision;
+        self.verdicts = Mutex::new(VerdictCache::default());
+        self
+    }
+
     /// Replace the gate (`nminus scan --fail-on`).
     #[must_use]
     pub fn with_gate(mut self, gate: Gate) -> Self {

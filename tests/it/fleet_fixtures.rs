@@ -1,7 +1,8 @@
 //! A fleet built from the shared data's real package databases (dpkg, rpm, apk, Python
 //! site-packages with OpenStack services), each node a real inventory with a share of its
 //! versions varied, per site. Shared by `tests/it/fleet_scale.rs` and `benches/reanalyze.rs`
-//! (which includes this file by path).
+//! (which includes this file by path; each uses part of it).
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{Ecosystem, Inventory, NodeInfo};
 
 /// A path under `../shared/data` (panics with a clear message when it is missing).
-pub fn shared(rel: &str) -> PathBuf {
+pub(crate) fn shared(rel: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
         .join(rel);
@@ -54,7 +55,7 @@ const DEBIAN12: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_
 /// of CBL-Mariner 2.0, labelled Rocky so that a distro feed judges it), an
 /// Alpine 3.10 host (apk), the Debian-packaged OpenStack Python tree, and three OpenStack
 /// venv trees (yoga, flamingo, gazpacho).
-pub fn base_inventories(tmp: &Path) -> Vec<Inventory> {
+pub(crate) fn base_inventories(tmp: &Path) -> Vec<Inventory> {
     let deb = root_of(
         tmp,
         "debian12",
@@ -64,7 +65,10 @@ pub fn base_inventories(tmp: &Path) -> Vec<Inventory> {
     let pg = root_of(
         tmp,
         "debian12-pg",
-        &[("fixtures/dpkg/claircore/postgresql.status", "var/lib/dpkg/status")],
+        &[(
+            "fixtures/dpkg/claircore/postgresql.status",
+            "var/lib/dpkg/status",
+        )],
         DEBIAN12,
     );
     let ubuntu = root_of(
@@ -85,10 +89,7 @@ pub fn base_inventories(tmp: &Path) -> Vec<Inventory> {
     let alpine = root_of(
         tmp,
         "alpine",
-        &[(
-            "fixtures/apk/fanal/apk",
-            "lib/apk/db/installed",
-        )],
+        &[("fixtures/apk/fanal/apk", "lib/apk/db/installed")],
         "NAME=\"Alpine Linux\"\nVERSION_ID=3.10.9\nID=alpine\n",
     );
     let mut out = vec![
@@ -111,13 +112,14 @@ pub fn base_inventories(tmp: &Path) -> Vec<Inventory> {
     out
 }
 
-/// A Debian 12 node of the size the benchmarks use: this machine's dpkg database plus the
-/// Debian-packaged OpenStack Python tree and an OpenStack venv (about 1,500 packages), with
-/// the services recognised in them.
-pub fn large_inventory(tmp: &Path) -> Inventory {
+/// A Debian 12 OpenStack node of the size the benchmarks use: this machine's dpkg database
+/// and its real postgresql packages, the Debian-packaged OpenStack Python tree and three
+/// OpenStack venvs (about 1,500
+/// packages), with the services recognised in them.
+pub(crate) fn large_inventory(tmp: &Path) -> Inventory {
     let bases = base_inventories(tmp);
     let mut inv = bases[0].clone();
-    for b in [&bases[5], &bases[7]] {
+    for b in bases[1..2].iter().chain(&bases[5..]) {
         inv.packages.extend(b.packages.iter().cloned());
         inv.services.extend(b.services.iter().cloned());
     }
@@ -125,16 +127,16 @@ pub fn large_inventory(tmp: &Path) -> Inventory {
 }
 
 /// xorshift: reproducible choices without a dependency.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// Seeded (never zero).
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -144,7 +146,7 @@ impl Rng {
     }
 
     /// Below `n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
     }
 }
@@ -173,7 +175,7 @@ fn variant(p: &mut nminus::model::Package, k: usize) {
 /// Node `i` of a fleet of `sites` sites from `base`: each site runs its own variants of about
 /// `share` of the packages (a site's spread), and each node a few more of its own (about a
 /// tenth of that share).
-pub fn node(base: &Inventory, i: usize, sites: usize, share: f64) -> Inventory {
+pub(crate) fn node(base: &Inventory, i: usize, sites: usize, share: f64) -> Inventory {
     let mut inv = base.clone();
     let site = i % sites.max(1);
     inv.node = NodeInfo {
