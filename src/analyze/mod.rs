@@ -19,6 +19,7 @@ mod index;
 mod lifecycle;
 mod matching;
 mod report;
+mod verdicts;
 mod waivers;
 
 /// The gate is the policy's; re-exported where the engine's callers have always found it.
@@ -31,4 +32,5 @@ pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use lifecycle::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, ReportInput};
+pub use verdicts::CarryStats;
 pub use waivers::apply_waivers;

@@ -11,6 +11,8 @@ mod currency;
 mod discover;
 mod exposure;
 mod faults;
+mod fleet_fixtures;
+mod fleet_scale;
 mod fuzz_replay;
 mod hostile;
 mod images;
