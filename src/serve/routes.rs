@@ -119,10 +119,15 @@ pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
             (n, s)
         })
         .collect();
+    let last_fleet_run = st.store().latest_run("fleet").await?;
+    let counters = &st.metrics().findings;
+    counters
+        .seed_if_stale(st.store(), last_fleet_run.as_ref().map(|r| r.id))
+        .await?;
     let facts = super::metrics::FleetFacts {
         nodes,
-        findings: st.store().finding_counts().await?,
-        last_fleet_run: st.store().latest_run("fleet").await?,
+        findings: counters.snapshot(),
+        last_fleet_run,
         feeds: an
             .feeds()
             .iter()
@@ -437,6 +442,9 @@ async fn push_inner(
             })
             .await?;
         stages.observe("store", t.elapsed());
+        st.metrics()
+            .findings
+            .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
         Ok((
             StatusCode::CREATED,
             Json(PushResponse {
@@ -459,6 +467,11 @@ async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Res
         .require(&headers, super::Role::Operate)?;
     st.reload_analyzer().await?;
     let run = analysis::reanalyze(&st).await?;
+    let last = st.store().latest_run("fleet").await?;
+    st.metrics()
+        .findings
+        .seed_if_stale(st.store(), last.map(|r| r.id))
+        .await?;
     Ok(Json(run).into_response())
 }
 

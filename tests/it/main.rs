@@ -9,6 +9,7 @@ mod currency;
 mod discover;
 mod exposure;
 mod faults;
+mod fleet_api;
 mod fuzz_replay;
 mod hostile;
 mod images;
