@@ -18,16 +18,26 @@ use crate::support::shared_data;
 
 /// The analyzer over the shared data's PyPA and OSSA advisories, waivers cleared.
 fn real_analyzer() -> Analyzer {
+    real_analyzer_aged(None)
+}
+
+/// The same, with a maximum inventory age.
+fn real_analyzer_aged(max_age_hours: Option<u32>) -> Analyzer {
     let cfg = FeedsConfig::builtin()
         .select(&["pypa".to_owned(), "ossa".to_owned()])
         .unwrap();
     let loaded = load_all(&cfg, &shared_data(""), None, None);
-    analyzer(AdvisoryIndex::from_feeds(loaded.advisories), "feeds")
+    analyzer(
+        AdvisoryIndex::from_feeds(loaded.advisories),
+        "feeds",
+        max_age_hours,
+    )
 }
 
-fn analyzer(index: AdvisoryIndex, revision: &str) -> Analyzer {
+fn analyzer(index: AdvisoryIndex, revision: &str, max_age_hours: Option<u32>) -> Analyzer {
     let mut policy = nminus::policy::load("default").unwrap();
     policy.waivers.clear();
+    policy.max_inventory_age_hours = max_age_hours;
     Analyzer::from_parts(
         index,
         Catalogs::default(),
@@ -193,10 +203,101 @@ async fn metrics_findings_are_maintained_and_equal_a_full_aggregate() {
 
     // A re-analysis without the advisories (only currency and lifecycle findings remain).
     t.state
-        .set_analyzer(analyzer(AdvisoryIndex::build(Vec::new()), "none"));
+        .set_analyzer(analyzer(AdvisoryIndex::build(Vec::new()), "none", None));
     let (s, b) = t.call("POST", "/v1/reanalyze", "", None).await;
     assert_eq!(s, 200, "{b}");
     let reanalyzed = scraped(&t).await;
     assert!(reanalyzed.values().sum::<i64>() < moved.values().sum::<i64>());
     assert_eq!(reanalyzed, aggregated(&t).await);
+}
+
+/// Follow `next` from `first` (a path with `limit`) to the end: every item, and the pages' sizes.
+async fn all_pages(t: &Loopback, first: &str) -> (Vec<serde_json::Value>, Vec<usize>) {
+    let (mut items, mut sizes) = (Vec::new(), Vec::new());
+    let mut path = first.to_owned();
+    loop {
+        let (s, b) = t.call("GET", &path, "", None).await;
+        assert_eq!(s, 200, "{path}: {b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        let page = v["items"].as_array().unwrap().clone();
+        sizes.push(page.len());
+        items.extend(page);
+        match v["next"].as_str() {
+            Some(n) => path = format!("{first}&cursor={n}"),
+            None => return (items, sizes),
+        }
+        assert!(sizes.len() < 10_000, "pages never end");
+    }
+}
+
+async fn unpaged(t: &Loopback, path: &str) -> Vec<serde_json::Value> {
+    let (s, b) = t.call("GET", path, "", None).await;
+    assert_eq!(s, 200, "{path}: {b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_and_nodes_page_with_filters_over_http() {
+    // Every node is silent past a zero maximum age: `inventory-stale` findings follow the
+    // stored ones in the paged stream.
+    let t = Loopback::start(real_analyzer_aged(Some(0))).await;
+    let fleet = [
+        ("2022.1-yoga", "n3", "fra1"),
+        ("2025.2-flamingo", "n1", "par1"),
+        ("2022.1-yoga", "n0", "par1"),
+        ("2026.1-gazpacho", "n4", "fra1"),
+        ("2022.1-yoga", "n2", "fra1"),
+    ];
+    for (series, id, site) in fleet {
+        let tok = t.enroll(id).await;
+        t.push(&tok, &python_node(series, id, site)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let all = unpaged(&t, "/v1/findings").await;
+    let stale = all
+        .iter()
+        .filter(|f| f["code"] == "inventory-stale")
+        .count();
+    assert_eq!(stale, fleet.len(), "one stale finding per node");
+    assert!(all.len() > 30, "{}", all.len());
+    let (paged, sizes) = all_pages(&t, "/v1/findings?limit=7").await;
+    assert_eq!(paged, all, "pages in order, nothing lost or repeated");
+    assert!(sizes.iter().all(|s| *s <= 7) && sizes.len() >= all.len() / 7);
+
+    // Filters, paged and not, agree and hold.
+    let package = all[0]["subject"]["name"].as_str().unwrap().to_owned();
+    for filter in [
+        "site=fra1&severity=high".to_owned(),
+        "kind=inventory-stale".to_owned(),
+        format!("package={package}"),
+        "node=n2&site=fra1".to_owned(),
+    ] {
+        let want = unpaged(&t, &format!("/v1/findings?{filter}")).await;
+        assert!(!want.is_empty(), "{filter}");
+        let (got, _) = all_pages(&t, &format!("/v1/findings?{filter}&limit=3")).await;
+        assert_eq!(got, want, "{filter}");
+        assert!(want.len() < all.len(), "{filter} filters");
+    }
+    let by_site = unpaged(&t, "/v1/findings?site=fra1&severity=high").await;
+    assert!(by_site
+        .iter()
+        .all(|f| ["n2", "n3", "n4"].contains(&f["node"].as_str().unwrap())));
+
+    // Nodes by id.
+    let nodes = unpaged(&t, "/v1/nodes").await;
+    let (paged, sizes) = all_pages(&t, "/v1/nodes?limit=2").await;
+    let ids: Vec<_> = paged.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["n0", "n1", "n2", "n3", "n4"]);
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(paged.len(), nodes.len());
+    let (fra, _) = all_pages(&t, "/v1/nodes?site=fra1&limit=1").await;
+    assert_eq!(fra.len(), 3);
+
+    // A cursor that no page gave.
+    let (s, b) = t
+        .call("GET", "/v1/findings?limit=2&cursor=zz", "", None)
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b.contains("cursor"), "{b}");
 }
