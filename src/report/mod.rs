@@ -2,6 +2,7 @@
 //! place formats are wired.
 
 mod cyclonedx;
+mod fleet;
 mod html;
 mod json;
 mod junit;
@@ -16,6 +17,7 @@ use crate::model::Report;
 
 pub(crate) use table::output_width;
 pub(crate) use util::FeedProblems;
+pub use fleet::{file_name, write_fleet_pages, FleetPages, SITE_PAGE, WORST};
 pub use util::{code_title, gate_of};
 
 /// Output formats.

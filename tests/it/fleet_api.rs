@@ -17,7 +17,7 @@ use crate::store::sqlite_url;
 use crate::support::shared_data;
 
 /// The analyzer over the shared data's PyPA and OSSA advisories, waivers cleared.
-fn real_analyzer() -> Analyzer {
+pub fn real_analyzer() -> Analyzer {
     real_analyzer_aged(None)
 }
 

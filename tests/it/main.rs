@@ -10,6 +10,7 @@ mod discover;
 mod exposure;
 mod faults;
 mod fleet_api;
+mod fleet_html;
 mod fuzz_replay;
 mod hostile;
 mod images;

@@ -1151,7 +1151,7 @@ fn golden_markdown_escapes_node_data() {
 // ---------------------------------------------------------------------------------------------
 // HTML in headless Chromium.
 
-fn chromium() -> &'static str {
+pub(crate) fn chromium() -> &'static str {
     for c in ["chromium", "chromium-browser"] {
         if Command::new(c)
             .arg("--version")
@@ -1167,7 +1167,7 @@ fn chromium() -> &'static str {
 }
 
 /// Run headless Chromium with `args` on `url`, killing it after 90 s; (stdout, stderr).
-fn run_chromium(extra: &[String], url: &str) -> (String, String) {
+pub(crate) fn run_chromium(extra: &[String], url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium())
         .args([
@@ -1219,7 +1219,7 @@ fn run_chromium(extra: &[String], url: &str) -> (String, String) {
 }
 
 /// The text of the element carrying `attr` (`data-summary="findings"`), as a number.
-fn dom_number(dom: &str, attr: &str) -> usize {
+pub(crate) fn dom_number(dom: &str, attr: &str) -> usize {
     let i = dom
         .find(attr)
         .unwrap_or_else(|| panic!("no element with {attr} in the DOM"));
