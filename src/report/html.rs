@@ -461,194 +461,11 @@ fn view(r: &Report) -> View<'_> {
     let open = sorted(&r.findings);
     let waived = sorted(&r.waived);
 
-    // Severities (counted from the findings, so the page always agrees with itself).
-    let mut by_sev: BTreeMap<Severity, usize> = BTreeMap::new();
-    for f in &r.findings {
-        *by_sev.entry(f.severity).or_default() += 1;
-    }
-    let severities: Vec<SevView> = SEVERITIES_DESC
-        .iter()
-        .map(|s| SevView {
-            name: s.as_str(),
-            rank: sev_rank(*s),
-            count: by_sev.get(s).copied().unwrap_or(0),
-            color: sev_color(*s),
-        })
-        .collect();
-    let donut = donut(&severities, r.findings.len());
-
-    // Codes.
-    let mut by_code: BTreeMap<crate::model::FindingCode, usize> = BTreeMap::new();
-    for f in &r.findings {
-        *by_code.entry(f.code).or_default() += 1;
-    }
-    let max_code = by_code.values().copied().max().unwrap_or(0).max(1);
-    let mut code_rows: Vec<(crate::model::FindingCode, usize)> = by_code.into_iter().collect();
-    code_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let codes = Chart {
-        height: code_rows.len() * 26 + 4,
-        bars: code_rows
-            .iter()
-            .enumerate()
-            .map(|(i, (c, n))| {
-                let w = 300.0 * *n as f64 / max_code as f64;
-                Bar {
-                    label: c.as_str().to_owned(),
-                    title: code_title(*c),
-                    count: *n,
-                    y: i * 26 + 2,
-                    text_y: i * 26 + 17,
-                    width: num(w.max(1.0)),
-                    count_x: num(170.0 + w.max(1.0) + 6.0),
-                }
-            })
-            .collect(),
-    };
-
-    // Sites.
-    #[derive(Default)]
-    struct Acc<'a> {
-        cells: BTreeSet<&'a str>,
-        nodes: usize,
-        compliant: usize,
-        findings: usize,
-        waived: usize,
-        worst: Option<Severity>,
-    }
-    let mut sites: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
-    for n in &r.nodes {
-        let a = sites
-            .entry(n.site.as_deref().unwrap_or(NO_SITE))
-            .or_default();
-        a.nodes += 1;
-        a.compliant += usize::from(n.compliant);
-        if let Some(c) = &n.cell {
-            a.cells.insert(c);
-        }
-    }
-    for f in &r.findings {
-        let a = sites
-            .entry(site_of.get(f.node.as_str()).copied().unwrap_or(NO_SITE))
-            .or_default();
-        a.findings += 1;
-        a.worst = a.worst.max(Some(f.severity));
-    }
-    for f in &r.waived {
-        sites
-            .entry(site_of.get(f.node.as_str()).copied().unwrap_or(NO_SITE))
-            .or_default()
-            .waived += 1;
-    }
-    let max_nodes = sites.values().map(|a| a.nodes).max().unwrap_or(0).max(1);
-    let site_rows: Vec<SiteRow> = sites
-        .iter()
-        .enumerate()
-        .map(|(i, (s, a))| {
-            let ok = 300.0 * a.compliant as f64 / max_nodes as f64;
-            let bad = 300.0 * (a.nodes - a.compliant) as f64 / max_nodes as f64;
-            SiteRow {
-                site: (*s).to_owned(),
-                cells: a.cells.iter().copied().collect::<Vec<_>>().join(", "),
-                nodes: a.nodes,
-                compliant: a.compliant,
-                noncompliant: a.nodes - a.compliant,
-                findings: a.findings,
-                waived: a.waived,
-                worst: a.worst.map_or("", Severity::as_str),
-                y: i * 26 + 2,
-                text_y: i * 26 + 17,
-                ok_width: num(ok),
-                bad_x: num(170.0 + ok),
-                bad_width: num(bad),
-                count_x: num(170.0 + ok + bad + 6.0),
-            }
-        })
-        .collect();
-    let sites_view = SitesView {
-        height: site_rows.len() * 26 + 4,
-        rows: site_rows,
-    };
-
-    // Nodes.
-    let mut open_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &open {
-        open_by_node.entry(f.node.as_str()).or_default().push(f);
-    }
-    let mut waived_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &waived {
-        waived_by_node.entry(f.node.as_str()).or_default().push(f);
-    }
-    let mut node_list: Vec<&crate::model::NodeSummary> = r.nodes.iter().collect();
-    node_list.sort_by(|a, b| (&a.site, &a.cell, &a.id).cmp(&(&b.site, &b.cell, &b.id)));
-    let nodes: Vec<NodeView> = node_list
-        .iter()
-        .map(|n| {
-            let site = n.site.clone().unwrap_or_default();
-            let rows: Vec<FindingView> = open_by_node
-                .get(n.id.as_str())
-                .map(|v| v.iter().map(|f| finding_view(f, &site)).collect())
-                .unwrap_or_default();
-            let waived_rows: Vec<FindingView> = waived_by_node
-                .get(n.id.as_str())
-                .map(|v| v.iter().map(|f| finding_view(f, &site)).collect())
-                .unwrap_or_default();
-            let worst = open_by_node
-                .get(n.id.as_str())
-                .and_then(|v| v.first())
-                .map_or("", |f| f.severity.as_str());
-            NodeView {
-                id: n.id.clone(),
-                site: site.clone(),
-                cell: n.cell.clone().unwrap_or_default(),
-                os: n.os.clone().unwrap_or_default(),
-                packages: n.packages,
-                findings: n.findings,
-                waived: waived_rows.len(),
-                compliant: n.compliant,
-                worst,
-                search: node_search(n, &rows, &waived_rows),
-                rows,
-                waived_rows,
-            }
-        })
-        .collect();
-
-    // Packages.
-    let mut by_pkg: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
-    for f in open.iter().chain(waived.iter()) {
-        by_pkg
-            .entry((f.subject.name.as_str(), f.subject.ecosystem.as_str()))
-            .or_default()
-            .push(f);
-    }
-    let mut packages: Vec<PackageView> = by_pkg
-        .into_iter()
-        .map(|((name, eco), fs)| {
-            let versions: BTreeSet<&str> = fs.iter().map(|f| f.subject.version.as_str()).collect();
-            let nodes: BTreeSet<&str> = fs.iter().map(|f| f.node.as_str()).collect();
-            let worst = fs
-                .iter()
-                .filter(|f| f.waived_by.is_none())
-                .map(|f| f.severity)
-                .max();
-            PackageView {
-                name: name.to_owned(),
-                ecosystem: eco.to_owned(),
-                versions: versions.into_iter().collect::<Vec<_>>().join(", "),
-                nodes: nodes.len(),
-                findings: fs.iter().filter(|f| f.waived_by.is_none()).count(),
-                worst: worst.map_or("", Severity::as_str),
-                rows: package_rows(&fs),
-            }
-        })
-        .collect();
-    packages.sort_by(|a, b| {
-        (std::cmp::Reverse(sev_order(a.worst)), &a.name, &a.ecosystem).cmp(&(
-            std::cmp::Reverse(sev_order(b.worst)),
-            &b.name,
-            &b.ecosystem,
-        ))
-    });
+    let (severities, donut) = severity_views(r);
+    let codes = codes_chart(r);
+    let sites_view = sites_view(r, &site_of);
+    let nodes = node_views(r, &open, &waived);
+    let packages = package_views(&open, &waived);
 
     // History: the earlier points, then this report (unless already recorded for its date).
     let mut points: Vec<HistoryPoint> = r.history.clone();
@@ -750,6 +567,209 @@ fn view(r: &Report) -> View<'_> {
         filter_codes,
         data,
     }
+}
+
+/// Severities (counted from the findings, so the page always agrees with itself) and the donut.
+fn severity_views(r: &Report) -> (Vec<SevView>, Donut) {
+    let mut by_sev: BTreeMap<Severity, usize> = BTreeMap::new();
+    for f in &r.findings {
+        *by_sev.entry(f.severity).or_default() += 1;
+    }
+    let severities: Vec<SevView> = SEVERITIES_DESC
+        .iter()
+        .map(|s| SevView {
+            name: s.as_str(),
+            rank: sev_rank(*s),
+            count: by_sev.get(s).copied().unwrap_or(0),
+            color: sev_color(*s),
+        })
+        .collect();
+    let donut = donut(&severities, r.findings.len());
+
+    (severities, donut)
+}
+
+/// Findings by code.
+fn codes_chart(r: &Report) -> Chart {
+    let mut by_code: BTreeMap<crate::model::FindingCode, usize> = BTreeMap::new();
+    for f in &r.findings {
+        *by_code.entry(f.code).or_default() += 1;
+    }
+    let max_code = by_code.values().copied().max().unwrap_or(0).max(1);
+    let mut code_rows: Vec<(crate::model::FindingCode, usize)> = by_code.into_iter().collect();
+    code_rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Chart {
+        height: code_rows.len() * 26 + 4,
+        bars: code_rows
+            .iter()
+            .enumerate()
+            .map(|(i, (c, n))| {
+                let w = 300.0 * *n as f64 / max_code as f64;
+                Bar {
+                    label: c.as_str().to_owned(),
+                    title: code_title(*c),
+                    count: *n,
+                    y: i * 26 + 2,
+                    text_y: i * 26 + 17,
+                    width: num(w.max(1.0)),
+                    count_x: num(170.0 + w.max(1.0) + 6.0),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Nodes, compliance and findings by site.
+fn sites_view<'a>(r: &'a Report, site_of: &BTreeMap<&'a str, &'a str>) -> SitesView {
+    #[derive(Default)]
+    struct Acc<'a> {
+        cells: BTreeSet<&'a str>,
+        nodes: usize,
+        compliant: usize,
+        findings: usize,
+        waived: usize,
+        worst: Option<Severity>,
+    }
+    let mut sites: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
+    for n in &r.nodes {
+        let a = sites
+            .entry(n.site.as_deref().unwrap_or(NO_SITE))
+            .or_default();
+        a.nodes += 1;
+        a.compliant += usize::from(n.compliant);
+        if let Some(c) = &n.cell {
+            a.cells.insert(c);
+        }
+    }
+    for f in &r.findings {
+        let a = sites
+            .entry(site_of.get(f.node.as_str()).copied().unwrap_or(NO_SITE))
+            .or_default();
+        a.findings += 1;
+        a.worst = a.worst.max(Some(f.severity));
+    }
+    for f in &r.waived {
+        sites
+            .entry(site_of.get(f.node.as_str()).copied().unwrap_or(NO_SITE))
+            .or_default()
+            .waived += 1;
+    }
+    let max_nodes = sites.values().map(|a| a.nodes).max().unwrap_or(0).max(1);
+    let site_rows: Vec<SiteRow> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, (s, a))| {
+            let ok = 300.0 * a.compliant as f64 / max_nodes as f64;
+            let bad = 300.0 * (a.nodes - a.compliant) as f64 / max_nodes as f64;
+            SiteRow {
+                site: (*s).to_owned(),
+                cells: a.cells.iter().copied().collect::<Vec<_>>().join(", "),
+                nodes: a.nodes,
+                compliant: a.compliant,
+                noncompliant: a.nodes - a.compliant,
+                findings: a.findings,
+                waived: a.waived,
+                worst: a.worst.map_or("", Severity::as_str),
+                y: i * 26 + 2,
+                text_y: i * 26 + 17,
+                ok_width: num(ok),
+                bad_x: num(170.0 + ok),
+                bad_width: num(bad),
+                count_x: num(170.0 + ok + bad + 6.0),
+            }
+        })
+        .collect();
+    SitesView {
+        height: site_rows.len() * 26 + 4,
+        rows: site_rows,
+    }
+}
+
+/// One view per node, by site, cell and id.
+fn node_views(r: &Report, open: &[&Finding], waived: &[&Finding]) -> Vec<NodeView> {
+    let mut open_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in open {
+        open_by_node.entry(f.node.as_str()).or_default().push(f);
+    }
+    let mut waived_by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in waived {
+        waived_by_node.entry(f.node.as_str()).or_default().push(f);
+    }
+    let mut node_list: Vec<&crate::model::NodeSummary> = r.nodes.iter().collect();
+    node_list.sort_by(|a, b| (&a.site, &a.cell, &a.id).cmp(&(&b.site, &b.cell, &b.id)));
+    node_list
+        .iter()
+        .map(|n| {
+            let site = n.site.clone().unwrap_or_default();
+            let rows: Vec<FindingView> = open_by_node
+                .get(n.id.as_str())
+                .map(|v| v.iter().map(|f| finding_view(f, &site)).collect())
+                .unwrap_or_default();
+            let waived_rows: Vec<FindingView> = waived_by_node
+                .get(n.id.as_str())
+                .map(|v| v.iter().map(|f| finding_view(f, &site)).collect())
+                .unwrap_or_default();
+            let worst = open_by_node
+                .get(n.id.as_str())
+                .and_then(|v| v.first())
+                .map_or("", |f| f.severity.as_str());
+            NodeView {
+                id: n.id.clone(),
+                site: site.clone(),
+                cell: n.cell.clone().unwrap_or_default(),
+                os: n.os.clone().unwrap_or_default(),
+                packages: n.packages,
+                findings: n.findings,
+                waived: waived_rows.len(),
+                compliant: n.compliant,
+                worst,
+                search: node_search(n, &rows, &waived_rows),
+                rows,
+                waived_rows,
+            }
+        })
+        .collect()
+}
+
+/// One view per package with findings, the most severe first.
+fn package_views(open: &[&Finding], waived: &[&Finding]) -> Vec<PackageView> {
+    let mut by_pkg: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
+    for f in open.iter().chain(waived.iter()) {
+        by_pkg
+            .entry((f.subject.name.as_str(), f.subject.ecosystem.as_str()))
+            .or_default()
+            .push(f);
+    }
+    let mut packages: Vec<PackageView> = by_pkg
+        .into_iter()
+        .map(|((name, eco), fs)| {
+            let versions: BTreeSet<&str> = fs.iter().map(|f| f.subject.version.as_str()).collect();
+            let nodes: BTreeSet<&str> = fs.iter().map(|f| f.node.as_str()).collect();
+            let worst = fs
+                .iter()
+                .filter(|f| f.waived_by.is_none())
+                .map(|f| f.severity)
+                .max();
+            PackageView {
+                name: name.to_owned(),
+                ecosystem: eco.to_owned(),
+                versions: versions.into_iter().collect::<Vec<_>>().join(", "),
+                nodes: nodes.len(),
+                findings: fs.iter().filter(|f| f.waived_by.is_none()).count(),
+                worst: worst.map_or("", Severity::as_str),
+                rows: package_rows(&fs),
+            }
+        })
+        .collect();
+    packages.sort_by(|a, b| {
+        (std::cmp::Reverse(sev_order(a.worst)), &a.name, &a.ecosystem).cmp(&(
+            std::cmp::Reverse(sev_order(b.worst)),
+            &b.name,
+            &b.ecosystem,
+        ))
+    });
+
+    packages
 }
 
 /// The findings of one package grouped by version, code, advisory and waiver, most severe first,
