@@ -320,7 +320,9 @@ async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Fig
     let fleet = Arc::new(Fleet {
         url: url.clone(),
         client: client.clone(),
-        hashes: (0..n).map(|_| std::sync::Mutex::new(String::new())).collect(),
+        hashes: (0..n)
+            .map(|_| std::sync::Mutex::new(String::new()))
+            .collect(),
         tokens,
         sites,
     });
@@ -450,8 +452,7 @@ fn main() {
                     ["", "-wal", "-shm"]
                         .iter()
                         .map(|s| {
-                            fs_err::metadata(dir.join(format!("{stem}{s}")))
-                                .map_or(0, |m| m.len())
+                            fs_err::metadata(dir.join(format!("{stem}{s}"))).map_or(0, |m| m.len())
                         })
                         .sum()
                 }),
@@ -494,7 +495,11 @@ fn main() {
             ("heartbeats", &f.heartbeats),
             ("changed", &f.changed),
         ] {
-            assert_eq!(p.failed, 0, "{backend} {n}: {} {name} pushes failed", p.failed);
+            assert_eq!(
+                p.failed, 0,
+                "{backend} {n}: {} {name} pushes failed",
+                p.failed
+            );
         }
     }
 }

@@ -30,7 +30,6 @@ mod common;
 
 use common::{gzip, shared, Pg, Server};
 
-
 fn base_inventory(tmp: &Path) -> Inventory {
     let root = tmp.join("deb-root");
     fs_err::create_dir_all(root.join("var/lib/dpkg")).unwrap();
@@ -73,7 +72,6 @@ fn body(base: &Inventory, i: usize, rev: usize) -> Vec<u8> {
     }
     gzip(&serde_json::to_vec(&inv).unwrap())
 }
-
 
 #[derive(Default)]
 struct Phase {

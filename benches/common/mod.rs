@@ -25,7 +25,6 @@ pub fn gzip(b: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-
 pub struct Server {
     child: Child,
     pub url: String,

@@ -75,7 +75,12 @@ fn registry() -> Result<Handlebars<'static>, ReportError> {
     Ok(hb)
 }
 
-fn render(hb: &Handlebars<'_>, name: &str, view: &impl Serialize, to: &Path) -> Result<(), ReportError> {
+fn render(
+    hb: &Handlebars<'_>,
+    name: &str,
+    view: &impl Serialize,
+    to: &Path,
+) -> Result<(), ReportError> {
     let html = hb
         .render(name, view)
         .map_err(|e| ReportError::Template(e.to_string()))?;
@@ -347,12 +352,18 @@ fn index_view(
     let mut worst: Vec<(&NodeSummary, Option<Severity>)> =
         r.nodes.iter().map(|n| (n, worst_of(&n.id))).collect();
     worst.sort_by(|(a, wa), (b, wb)| {
-        (a.compliant, std::cmp::Reverse(*wa), std::cmp::Reverse(a.findings), &a.id).cmp(&(
-            b.compliant,
-            std::cmp::Reverse(*wb),
-            std::cmp::Reverse(b.findings),
-            &b.id,
-        ))
+        (
+            a.compliant,
+            std::cmp::Reverse(*wa),
+            std::cmp::Reverse(a.findings),
+            &a.id,
+        )
+            .cmp(&(
+                b.compliant,
+                std::cmp::Reverse(*wb),
+                std::cmp::Reverse(b.findings),
+                &b.id,
+            ))
     });
     worst.truncate(WORST);
     let compliant = r.nodes.iter().filter(|n| n.compliant).count();
@@ -387,10 +398,7 @@ fn index_view(
             .collect(),
         totals: row(&|s| totals.get(&s).copied().unwrap_or(0)),
         worst_count: worst.len(),
-        worst: worst
-            .into_iter()
-            .map(|(n, w)| node_row(n, w, ""))
-            .collect(),
+        worst: worst.into_iter().map(|(n, w)| node_row(n, w, "")).collect(),
         problems: r
             .problems
             .iter()

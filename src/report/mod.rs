@@ -15,9 +15,9 @@ use std::io::Write;
 
 use crate::model::Report;
 
+pub use fleet::{file_name, write_fleet_pages, FleetPages, SITE_PAGE, WORST};
 pub(crate) use table::output_width;
 pub(crate) use util::FeedProblems;
-pub use fleet::{file_name, write_fleet_pages, FleetPages, SITE_PAGE, WORST};
 pub use util::{code_title, gate_of};
 
 /// Output formats.

@@ -188,7 +188,9 @@ pub async fn findings_page(
                 items = store.findings_page(filter, after, want).await?;
                 if items.len() > limit {
                     items.truncate(limit);
-                    let next = items.last().map(|f| FindingCursor::Stored(FindingKey::of(f)));
+                    let next = items
+                        .last()
+                        .map(|f| FindingCursor::Stored(FindingKey::of(f)));
                     return Ok(Page {
                         items,
                         next: next.map(|c| c.encode()),

@@ -112,9 +112,7 @@ impl Loopback {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let token = token.to_owned();
         tokio::task::spawn_blocking(move || {
-            let mut req = crate::serve::http()
-                .request(method, url)
-                .bearer_auth(token);
+            let mut req = crate::serve::http().request(method, url).bearer_auth(token);
             if let Some(b) = body {
                 req = req.header("content-type", "application/json").body(b);
             }
@@ -127,7 +125,9 @@ impl Loopback {
 
     pub async fn enroll(&self, node: &str) -> String {
         let body = format!(r#"{{"node":"{node}"}}"#).into_bytes();
-        let (s, b) = self.call("POST", "/v1/enroll", "enroll-me", Some(body)).await;
+        let (s, b) = self
+            .call("POST", "/v1/enroll", "enroll-me", Some(body))
+            .await;
         assert_eq!(s, 201, "{b}");
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         v["token"].as_str().unwrap().to_owned()
@@ -135,7 +135,9 @@ impl Loopback {
 
     pub async fn push(&self, token: &str, inv: &Inventory) {
         let body = serde_json::to_vec(inv).unwrap();
-        let (s, b) = self.call("POST", "/v1/inventories", token, Some(body)).await;
+        let (s, b) = self
+            .call("POST", "/v1/inventories", token, Some(body))
+            .await;
         assert!(s == 201 || s == 200, "{s} {b}");
     }
 }
@@ -197,7 +199,10 @@ async fn metrics_findings_are_maintained_and_equal_a_full_aggregate() {
     t.push(&tokens[0], &python_node("2026.1-gazpacho", "n0", "ams1"))
         .await;
     let moved = scraped(&t).await;
-    assert!(!moved.keys().any(|(site, _, _)| site == "par1"), "{moved:?}");
+    assert!(
+        !moved.keys().any(|(site, _, _)| site == "par1"),
+        "{moved:?}"
+    );
     assert_ne!(moved, after_pushes);
     assert_eq!(moved, aggregated(&t).await);
 

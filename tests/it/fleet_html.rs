@@ -41,7 +41,10 @@ fn fleet_report() -> Report {
         n.id.clone_from(&id);
         n.site = Some(SITES[i % SITES.len()].to_owned());
         r.nodes.push(n);
-        for (src, dst) in [(&base.findings, &mut r.findings), (&base.waived, &mut r.waived)] {
+        for (src, dst) in [
+            (&base.findings, &mut r.findings),
+            (&base.waived, &mut r.waived),
+        ] {
             dst.extend(src.iter().filter(|f| f.node == t.id).map(|f| {
                 let mut f = f.clone();
                 f.node.clone_from(&id);
@@ -59,7 +62,10 @@ fn fleet_pages_open_at_10000_nodes_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let pages = nminus::report::write_fleet_pages(&r, dir.path()).unwrap();
     assert_eq!(pages.node_pages, NODES);
-    assert_eq!(pages.site_pages, SITES.len() * (NODES / SITES.len()).div_ceil(nminus::report::SITE_PAGE));
+    assert_eq!(
+        pages.site_pages,
+        SITES.len() * (NODES / SITES.len()).div_ceil(nminus::report::SITE_PAGE)
+    );
 
     // Sizes: the summary follows sites and the worst-node list, not nodes.
     let index = fs_err::read_to_string(&pages.index).unwrap();
@@ -79,7 +85,10 @@ fn fleet_pages_open_at_10000_nodes_in_chromium() {
     let (dom, log) = run_chromium(&["--dump-dom".to_owned()], &url);
     assert!(dom.contains("data-verdict=\"NOT COMPLIANT"), "{log}");
     assert_eq!(dom_number(&dom, "data-summary=\"nodes\""), NODES);
-    assert_eq!(dom_number(&dom, "data-summary=\"findings\""), r.findings.len());
+    assert_eq!(
+        dom_number(&dom, "data-summary=\"findings\""),
+        r.findings.len()
+    );
     let compliant = r.nodes.iter().filter(|n| n.compliant).count();
     assert_eq!(dom_number(&dom, "data-summary=\"compliant\""), compliant);
     let site_of: BTreeMap<&str, &str> = r
@@ -89,16 +98,25 @@ fn fleet_pages_open_at_10000_nodes_in_chromium() {
         .collect();
     let mut want: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for f in &r.findings {
-        *want.entry((site_of[f.node.as_str()], f.severity.as_str())).or_default() += 1;
+        *want
+            .entry((site_of[f.node.as_str()], f.severity.as_str()))
+            .or_default() += 1;
         *want.entry(("*", f.severity.as_str())).or_default() += 1;
     }
     for ((site, sev), n) in &want {
         if site.contains('<') {
             continue;
         }
-        assert_eq!(dom_number(&dom, &format!("data-count=\"{site}/{sev}\"")), *n, "{site}/{sev}");
+        assert_eq!(
+            dom_number(&dom, &format!("data-count=\"{site}/{sev}\"")),
+            *n,
+            "{site}/{sev}"
+        );
     }
-    assert_eq!(dom_number(&dom, "data-site-nodes=\"par1\""), NODES / SITES.len());
+    assert_eq!(
+        dom_number(&dom, "data-site-nodes=\"par1\""),
+        NODES / SITES.len()
+    );
 
     // The worst node's page, by the summary's link.
     let at = dom.find("href=\"nodes/").expect("a link to a node page") + 6;
