@@ -191,6 +191,70 @@ impl AdvisoryIndex {
         (0..self.slots.len()).filter_map(|i| self.get(i))
     }
 
+    /// A fingerprint of advisory `ai`'s content: the checksum and length of its compiled JSON,
+    /// or a hash of the advisory when it was parsed in memory.
+    fn content_digest(&self, ai: usize) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        let Some(slot) = self.slots.get(ai) else {
+            return 0;
+        };
+        match slot.compiled {
+            Some((f, i)) => match self
+                .feeds
+                .get(f as usize)
+                .and_then(|c| c.items().get(i as usize))
+            {
+                Some(it) => {
+                    it.id.hash(&mut h);
+                    it.checksum().hash(&mut h);
+                }
+                None => u64::MAX.hash(&mut h),
+            },
+            None => match slot.cell.get() {
+                Some(Some(a)) => serde_json::to_vec(a).unwrap_or_default().hash(&mut h),
+                _ => u64::MAX.hash(&mut h),
+            },
+        }
+        h.finish()
+    }
+
+    /// A digest per index key of the advisories listed under it (their content and which
+    /// `affected` entry matched).
+    fn key_digests(&self) -> HashMap<&(String, String), u64> {
+        use std::hash::{Hash, Hasher};
+        self.by_key
+            .iter()
+            .map(|(k, entries)| {
+                let mut h = std::hash::DefaultHasher::new();
+                for (ai, fi) in entries {
+                    self.content_digest(*ai as usize).hash(&mut h);
+                    fi.hash(&mut h);
+                }
+                (k, h.finish())
+            })
+            .collect()
+    }
+
+    /// The (ecosystem, package) keys whose advisories differ between `self` and `new`: added,
+    /// removed or changed in content. A verdict looked up under none of them is unchanged.
+    pub(crate) fn changed_keys(&self, new: &Self) -> std::collections::HashSet<(String, String)> {
+        let a = self.key_digests();
+        let b = new.key_digests();
+        let mut out = std::collections::HashSet::new();
+        for (k, d) in &a {
+            if b.get(k) != Some(d) {
+                out.insert((*k).clone());
+            }
+        }
+        for k in b.keys() {
+            if !a.contains_key(k) {
+                out.insert((*k).clone());
+            }
+        }
+        out
+    }
+
     /// Ecosystems present, with the number of (package) keys each.
     pub fn ecosystems(&self) -> Vec<(String, usize)> {
         let mut m: HashMap<&str, usize> = HashMap::new();

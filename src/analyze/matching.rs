@@ -29,7 +29,7 @@ fn major(v: &str) -> &str {
     v.split('.').next().unwrap_or(v)
 }
 
-fn distro_key(os: Option<&OsRelease>, eco: Ecosystem) -> Option<String> {
+pub(crate) fn distro_key(os: Option<&OsRelease>, eco: Ecosystem) -> Option<String> {
     let os = os?;
     let vid = os.version_id.as_deref();
     let key = match (eco, os.id.as_str()) {
@@ -327,78 +327,14 @@ pub fn match_inventory(inv: &Inventory, idx: &AdvisoryIndex) -> Vec<Finding> {
     let mut findings = Vec::new();
     for p in &inv.packages {
         let keys = lookup_keys(p, inv.os.as_ref());
-        let mut hits: Vec<Hit<'_>> = Vec::new();
-        let mut unparseable_reported = false;
-        for k in &keys {
-            let mut entries = idx.lookup(&k.ecosystem, &k.package).peekable();
-            if entries.peek().is_none() {
-                continue;
-            }
-            let v = match Version::parse(k.scheme, &k.version) {
-                Ok(v) => v,
-                Err(e) => {
-                    if !unparseable_reported {
-                        unparseable_reported = true;
-                        findings.push(finish(Finding {
-                            code: FindingCode::VersionUnparseable,
-                            severity: Severity::Unknown,
-                            node: inv.node.id.clone(),
-                            subject: subject(p),
-                            advisory: None,
-                            fixed_in: Vec::new(),
-                            evidence: Evidence {
-                                searched: format!("{} {} {}", k.ecosystem, k.package, k.version),
-                                matched: String::new(),
-                                message: format!("advisories exist for {} but its version cannot be compared: {e}", k.package),
-                            },
-                            waived_by: None,
-                            fingerprint: String::new(),
-                        }));
-                    }
-                    continue;
-                }
-            };
-            let searched = format!("{} {} {}", k.ecosystem, k.package, k.version);
-            for (adv, aff) in entries {
-                match covers(aff, &v) {
-                    Ok(Some(c)) => hits.push(Hit {
-                        advisory: adv,
-                        fixed: c.fixed,
-                        matched: format!("{} {}: {}", adv.id, aff.package, c.matched),
-                        searched: searched.clone(),
-                    }),
-                    Ok(None) => {}
-                    Err(reason) => findings.push(finish(Finding {
-                        code: FindingCode::AdvisoryUnevaluable,
-                        severity: Severity::Unknown,
-                        node: inv.node.id.clone(),
-                        subject: subject(p),
-                        advisory: Some(AdvisoryRef {
-                            id: adv.id.clone(),
-                            aliases: adv.aliases.clone(),
-                            sources: vec![adv.source.clone()],
-                            kind: adv.kind,
-                            summary: adv.summary.clone(),
-                            url: adv.url.clone(),
-                        }),
-                        fixed_in: aff.fixed.clone(),
-                        evidence: Evidence {
-                            searched: searched.clone(),
-                            matched: format!("{} {}: {}", adv.id, aff.package, range_text(aff)),
-                            message: format!(
-                                "the range of {} cannot be evaluated: {reason}",
-                                adv.id
-                            ),
-                        },
-                        waived_by: None,
-                        fingerprint: String::new(),
-                    })),
-                }
-            }
-        }
-        defer_to_ossa(&keys, idx, &mut hits);
-        findings.extend(merge(inv, p, hits));
+        findings.extend(match_package(&inv.node.id, p, &keys, idx));
     }
+    sort_findings(&mut findings);
+    findings
+}
+
+/// The order of a node's advisory findings: by subject, code, then advisory id.
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.subject, a.code, a.advisory.as_ref().map(|x| &x.id)).cmp(&(
             &b.subject,
@@ -406,6 +342,89 @@ pub fn match_inventory(inv: &Inventory, idx: &AdvisoryIndex) -> Vec<Finding> {
             b.advisory.as_ref().map(|x| &x.id),
         ))
     });
+}
+
+/// Match one package, looked up under `keys` (its [`lookup_keys`]), on node `node`: its
+/// findings, fingerprinted, unsorted. Depends on nothing but its arguments (the fleet engine
+/// judges each distinct package identity once with it).
+pub(crate) fn match_package(
+    node: &str,
+    p: &Package,
+    keys: &[LookupKey],
+    idx: &AdvisoryIndex,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut hits: Vec<Hit<'_>> = Vec::new();
+    let mut unparseable_reported = false;
+    for k in keys {
+        let mut entries = idx.lookup(&k.ecosystem, &k.package).peekable();
+        if entries.peek().is_none() {
+            continue;
+        }
+        let v = match Version::parse(k.scheme, &k.version) {
+            Ok(v) => v,
+            Err(e) => {
+                if !unparseable_reported {
+                    unparseable_reported = true;
+                    findings.push(finish(Finding {
+                        code: FindingCode::VersionUnparseable,
+                        severity: Severity::Unknown,
+                        node: node.to_owned(),
+                        subject: subject(p),
+                        advisory: None,
+                        fixed_in: Vec::new(),
+                        evidence: Evidence {
+                            searched: format!("{} {} {}", k.ecosystem, k.package, k.version),
+                            matched: String::new(),
+                            message: format!(
+                                "advisories exist for {} but its version cannot be compared: {e}",
+                                k.package
+                            ),
+                        },
+                        waived_by: None,
+                        fingerprint: String::new(),
+                    }));
+                }
+                continue;
+            }
+        };
+        let searched = format!("{} {} {}", k.ecosystem, k.package, k.version);
+        for (adv, aff) in entries {
+            match covers(aff, &v) {
+                Ok(Some(c)) => hits.push(Hit {
+                    advisory: adv,
+                    fixed: c.fixed,
+                    matched: format!("{} {}: {}", adv.id, aff.package, c.matched),
+                    searched: searched.clone(),
+                }),
+                Ok(None) => {}
+                Err(reason) => findings.push(finish(Finding {
+                    code: FindingCode::AdvisoryUnevaluable,
+                    severity: Severity::Unknown,
+                    node: node.to_owned(),
+                    subject: subject(p),
+                    advisory: Some(AdvisoryRef {
+                        id: adv.id.clone(),
+                        aliases: adv.aliases.clone(),
+                        sources: vec![adv.source.clone()],
+                        kind: adv.kind,
+                        summary: adv.summary.clone(),
+                        url: adv.url.clone(),
+                    }),
+                    fixed_in: aff.fixed.clone(),
+                    evidence: Evidence {
+                        searched: searched.clone(),
+                        matched: format!("{} {}: {}", adv.id, aff.package, range_text(aff)),
+                        message: format!("the range of {} cannot be evaluated: {reason}", adv.id),
+                    },
+                    waived_by: None,
+                    fingerprint: String::new(),
+                })),
+            }
+        }
+    }
+    defer_to_ossa(keys, idx, &mut hits);
+    findings.extend(merge(node, p, hits));
     findings
 }
 
@@ -444,7 +463,7 @@ fn defer_to_ossa(keys: &[LookupKey], idx: &AdvisoryIndex, hits: &mut Vec<Hit<'_>
     });
 }
 
-fn merge(inv: &Inventory, p: &Package, hits: Vec<Hit<'_>>) -> Vec<Finding> {
+fn merge(node: &str, p: &Package, hits: Vec<Hit<'_>>) -> Vec<Finding> {
     // Union-find over hits by shared ids.
     let n = hits.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -558,7 +577,7 @@ fn merge(inv: &Inventory, p: &Package, hits: Vec<Hit<'_>>) -> Vec<Finding> {
         out.push(finish(Finding {
             code,
             severity,
-            node: inv.node.id.clone(),
+            node: node.to_owned(),
             subject: subject(p),
             advisory: Some(AdvisoryRef {
                 id: primary,

@@ -17,6 +17,7 @@ mod engine;
 mod index;
 mod matching;
 mod report;
+mod verdicts;
 mod waivers;
 
 pub use currency::{
@@ -27,4 +28,5 @@ pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, Gate, GateTerm, ReportInput};
+pub use verdicts::CarryStats;
 pub use waivers::apply_waivers;

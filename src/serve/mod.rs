@@ -156,10 +156,17 @@ impl AppState {
         };
         let policy = self.analyzer().policy().clone();
         let today = crate::store::Millis::now().to_datetime().date();
-        let a = tokio::task::spawn_blocking(move || Analyzer::load(&cfg, policy, today))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+        let old = self.analyzer();
+        let a = tokio::task::spawn_blocking(move || {
+            let a = Analyzer::load(&cfg, policy, today)?;
+            // Verdicts of packages the feed change did not touch stay valid.
+            let carried = a.carry_verdicts(&old);
+            tracing::debug!("verdicts carried over a feed reload: {carried:?}");
+            Ok::<_, crate::analyze::EngineError>(a)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
         self.set_analyzer(a);
         Ok(true)
     }

@@ -114,6 +114,14 @@ pub struct CompiledItem {
     pub affected: Vec<(String, String)>,
 }
 
+impl CompiledItem {
+    /// CRC-32 and length of the advisory's JSON (a content fingerprint: the fleet engine
+    /// re-judges only packages whose advisories changed).
+    pub fn checksum(&self) -> (u32, u64) {
+        (self.crc, self.end.saturating_sub(self.start))
+    }
+}
+
 /// A feed read back from its cache entry. Only the entry's head is read when the feed is
 /// loaded (the key line, the problems, and an item per advisory); an advisory's JSON is read,
 /// checked against its own CRC-32 and decoded when a lookup reaches it. A scan of a lockfile

@@ -26,6 +26,7 @@ macro_rules! store_impl {
 
         use $crate::model::{Finding, Inventory};
         use $crate::store::common::{like_escape, FINDINGS_PER_INSERT};
+        use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
             package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
             FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
@@ -97,13 +98,144 @@ macro_rules! store_impl {
             Ok(())
         }
 
+        /// Store a package list (and the packages it names that are new) unless it is stored.
+        async fn store_list(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            split: &SplitInventory,
+            index: String,
+        ) -> Result<(), StoreError> {
+            let known: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM package_lists WHERE hash = $1")
+                    .bind(split.list_hash.to_vec())
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if known > 0 {
+                return Ok(());
+            }
+            let mut ids: std::collections::HashMap<[u8; 32], i64> =
+                std::collections::HashMap::with_capacity(split.packages.len());
+            for chunk in split.packages.chunks(PACKAGES_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO packages (digest, body) ");
+                qb.push_values(chunk, |mut b, p| {
+                    b.push_bind(p.digest.to_vec()).push_bind(p.json.clone());
+                });
+                qb.push(" ON CONFLICT (digest) DO NOTHING");
+                qb.build().execute(&mut **tx).await?;
+                let mut qb =
+                    sqlx::QueryBuilder::<$db>::new("SELECT id, digest FROM packages WHERE digest IN (");
+                let mut sep = qb.separated(", ");
+                for p in chunk {
+                    sep.push_bind(p.digest.to_vec());
+                }
+                qb.push(")");
+                for r in qb.build().fetch_all(&mut **tx).await? {
+                    let d: Vec<u8> = r.try_get("digest")?;
+                    if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+                        ids.insert(d, r.try_get("id")?);
+                    }
+                }
+            }
+            let list: Vec<i64> = split
+                .packages
+                .iter()
+                .map(|p| {
+                    ids.get(&p.digest).copied().ok_or_else(|| StoreError::Corrupt {
+                        what: "package",
+                        message: format!("package {} was not stored", $crate::store::hex(&p.digest)),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            sqlx::query(
+                "INSERT INTO package_lists (hash, ids, package_index) VALUES ($1, $2, $3)
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(split.list_hash.to_vec())
+            .bind(lists::encode_ids(&list))
+            .bind(index)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// The packages with these ids, each decoded once.
+        async fn load_packages(
+            pool: &sqlx::Pool<$db>,
+            ids: &std::collections::HashSet<i64>,
+        ) -> Result<std::collections::HashMap<i64, $crate::model::Package>, StoreError> {
+            let ids: Vec<i64> = ids.iter().copied().collect();
+            let mut out = std::collections::HashMap::with_capacity(ids.len());
+            for chunk in ids.chunks(PACKAGES_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, body FROM packages WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+                for r in qb.build().fetch_all(pool).await? {
+                    let id: i64 = r.try_get("id")?;
+                    let body: String = r.try_get("body")?;
+                    out.insert(id, lists::decode_package(id, &body)?);
+                }
+            }
+            Ok(out)
+        }
+
+        /// A stored inventory row (`body`, and `ids` and `list_hash` of its list when it has
+        /// one) decoded, its packages left to [`fill_packages`].
+        fn inventory_row(
+            r: &<$db as sqlx::Database>::Row,
+        ) -> Result<(Inventory, Option<Vec<i64>>), StoreError> {
+            let body: sqlx::types::Json<Inventory> =
+                r.try_get("body").map_err(|e| StoreError::Corrupt {
+                    what: "inventory",
+                    message: e.to_string(),
+                })?;
+            let ids: Option<Vec<u8>> = r.try_get("ids")?;
+            let list: Option<Vec<u8>> = r.try_get("list_hash")?;
+            let ids = match (ids, list) {
+                (Some(ids), Some(list)) => Some(lists::decode_ids(&ids, &list)?),
+                (None, Some(list)) => {
+                    return Err(StoreError::Corrupt {
+                        what: "inventory",
+                        message: format!("package list {} is missing", $crate::store::hex(&list)),
+                    })
+                }
+                _ => None,
+            };
+            Ok((body.0, ids))
+        }
+
+        /// Put the packages of `ids` into `inv`.
+        fn fill_packages(
+            inv: &mut Inventory,
+            ids: &[i64],
+            packages: &std::collections::HashMap<i64, $crate::model::Package>,
+        ) -> Result<(), StoreError> {
+            inv.packages = ids
+                .iter()
+                .map(|id| {
+                    packages.get(id).cloned().ok_or_else(|| StoreError::Corrupt {
+                        what: "package",
+                        message: format!("package {id} of node {} is missing", inv.node.id),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        }
+
         /// The push transaction (see [`Store::push`](super::Store::push)).
         async fn push_tx(
             store: &$ty,
             p: NewInventory<'_>,
             index: String,
+            split: SplitInventory,
         ) -> Result<PushOutcome, StoreError> {
-            let body = sqlx::types::Json(p.body);
+            let skeleton = serde_json::value::RawValue::from_string(split.skeleton.clone())
+                .map_err(|e| StoreError::Corrupt {
+                    what: "inventory",
+                    message: e.to_string(),
+                })?;
+            let body = sqlx::types::Json(&*skeleton);
             let mut tx = store.writer().begin().await?;
             let q = format!(
                 "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
@@ -132,16 +264,17 @@ macro_rules! store_impl {
                     received_at = t.saturating_add(1);
                 }
             }
+            store_list(&mut tx, &split, index).await?;
             sqlx::query(
-                "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
+                "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body, list_hash)
+                 VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
             )
             .bind(&p.node.id)
             .bind(p.hash)
             .bind(&p.inventory.collected_at)
             .bind(received_at)
-            .bind(index)
             .bind(body)
+            .bind(split.list_hash.to_vec())
             .execute(&mut *tx)
             .await?;
             if changed {
@@ -308,7 +441,8 @@ macro_rules! store_impl {
             async fn push(&self, p: NewInventory<'_>) -> Result<PushOutcome, StoreError> {
                 let index = package_index(p.inventory);
                 let bytes = p.body.get().len() + index.len();
-                let r = push_tx(self, p, index).await;
+                let split = lists::split(p.inventory)?;
+                let r = push_tx(self, p, index, split).await;
                 self.health().observe(r, bytes)
             }
 
@@ -408,8 +542,9 @@ macro_rules! store_impl {
                 limit: i64,
             ) -> Result<Vec<CurrentInventory>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT n.id, i.hash, i.body FROM nodes n
+                    "SELECT n.id, i.hash, i.body, i.list_hash, l.ids FROM nodes n
                      JOIN inventories i ON i.node_id = n.id AND i.hash = n.current_hash
+                     LEFT JOIN package_lists l ON l.hash = i.list_hash
                      WHERE n.revoked = FALSE AND n.id > $1 ORDER BY n.id LIMIT $2",
                 )
                 .bind(after)
@@ -417,17 +552,26 @@ macro_rules! store_impl {
                 .fetch_all(self.reader())
                 .await?;
                 let mut out = Vec::with_capacity(rows.len());
+                let mut lists = Vec::with_capacity(rows.len());
+                let mut wanted = std::collections::HashSet::new();
                 for r in rows {
-                    let body: sqlx::types::Json<Inventory> =
-                        r.try_get("body").map_err(|e| StoreError::Corrupt {
-                            what: "inventory",
-                            message: e.to_string(),
-                        })?;
+                    let (inventory, ids) = inventory_row(&r)?;
+                    if let Some(ids) = &ids {
+                        wanted.extend(ids.iter().copied());
+                    }
+                    lists.push(ids);
                     out.push(CurrentInventory {
                         node: r.try_get("id")?,
                         hash: r.try_get("hash")?,
-                        inventory: body.0,
+                        inventory,
                     });
+                }
+                // Each distinct package of the batch is read and decoded once.
+                let packages = load_packages(self.reader(), &wanted).await?;
+                for (c, ids) in out.iter_mut().zip(&lists) {
+                    if let Some(ids) = ids {
+                        fill_packages(&mut c.inventory, ids, &packages)?;
+                    }
                 }
                 Ok(out)
             }
@@ -516,22 +660,23 @@ macro_rules! store_impl {
                 node: &str,
                 hash: &str,
             ) -> Result<Option<Inventory>, StoreError> {
-                let r = sqlx::query("SELECT body FROM inventories WHERE node_id = $1 AND hash = $2")
-                    .bind(node)
-                    .bind(hash)
-                    .fetch_optional(self.reader())
-                    .await?;
-                Ok(match r {
-                    Some(r) => {
-                        let b: sqlx::types::Json<Inventory> =
-                            r.try_get("body").map_err(|e| StoreError::Corrupt {
-                                what: "inventory",
-                                message: e.to_string(),
-                            })?;
-                        Some(b.0)
-                    }
-                    None => None,
-                })
+                let r = sqlx::query(
+                    "SELECT i.body, i.list_hash, l.ids FROM inventories i
+                     LEFT JOIN package_lists l ON l.hash = i.list_hash
+                     WHERE i.node_id = $1 AND i.hash = $2",
+                )
+                .bind(node)
+                .bind(hash)
+                .fetch_optional(self.reader())
+                .await?;
+                let Some(r) = r else { return Ok(None) };
+                let (mut inv, ids) = inventory_row(&r)?;
+                if let Some(ids) = ids {
+                    let wanted = ids.iter().copied().collect();
+                    let packages = load_packages(self.reader(), &wanted).await?;
+                    fill_packages(&mut inv, &ids, &packages)?;
+                }
+                Ok(Some(inv))
             }
 
             async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
@@ -626,9 +771,12 @@ macro_rules! store_impl {
             ) -> Result<Vec<PackageHolder>, StoreError> {
                 let pattern = format!("%\t{}\t%", like_escape(name));
                 let rows = sqlx::query(
-                    "SELECT n.id, n.site, n.cell, i.package_index FROM nodes n
+                    "SELECT n.id, n.site, n.cell, COALESCE(l.package_index, i.package_index) AS package_index
+                     FROM nodes n
                      JOIN inventories i ON i.node_id = n.id AND i.hash = n.current_hash
-                     WHERE n.revoked = FALSE AND i.package_index LIKE $1 ESCAPE '\\' ORDER BY n.id",
+                     LEFT JOIN package_lists l ON l.hash = i.list_hash
+                     WHERE n.revoked = FALSE AND COALESCE(l.package_index, i.package_index) LIKE $1 ESCAPE '\\'
+                     ORDER BY n.id",
                 )
                 .bind(pattern)
                 .fetch_all(self.reader())

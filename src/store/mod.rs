@@ -16,6 +16,7 @@
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
 mod common;
+mod lists;
 pub mod postgres;
 pub mod sqlite;
 

@@ -1,7 +1,9 @@
 //! SQLite: the embedded default. WAL journal with `synchronous=NORMAL`: a committed push
 //! survives the server process being killed (the WAL is in the kernel's page cache); only a
 //! power cut may lose the last commits. The WAL is checkpointed every half second by a
-//! connection of its own (`PASSIVE`), so commits never wait for a checkpoint's sync. Writes go through one connection (SQLite has one
+//! connection of its own (`PASSIVE`), so commits never wait for a checkpoint's sync; when
+//! readers under load keep it from reaching the end and the WAL passes 64 MiB, a `TRUNCATE`
+//! checkpoint empties it (as the upkeep tick does), and `journal_size_limit` cuts the file back. Writes go through one connection (SQLite has one
 //! writer; a single-connection pool queues them instead of spinning on `SQLITE_BUSY`), reads
 //! through several. The fleet-analysis lock is in-process: several servers on one SQLite file
 //! are not supported (use PostgreSQL for that).
@@ -46,6 +48,26 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// WAL frames (4 KiB pages) past which a checkpoint that readers kept from finishing is
+/// followed by a `TRUNCATE` one: 64 MiB.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
+/// A `PASSIVE` checkpoint, never waiting for anyone; when the WAL has grown past
+/// [`WAL_TRUNCATE_FRAMES`] without being copied back whole (readers under load keep a passive
+/// checkpoint from reaching the end, and the WAL then grows without bound), a `TRUNCATE`
+/// checkpoint, which waits for the readers (at most the busy timeout) and empties the file.
+async fn checkpoint(ck: &Pool<Sqlite>) -> Result<(), sqlx::Error> {
+    let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(ck)
+        .await?;
+    if log >= WAL_TRUNCATE_FRAMES && done < log {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(ck)
+            .await?;
+    }
+    Ok(())
+}
+
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -73,7 +95,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-16000")
+            // After a checkpoint, a WAL larger than this is cut back to it.
+            .pragma("journal_size_limit", "67108864");
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         // The writer never checkpoints (a checkpoint syncs the database file, and the writer
         // would wait for it): a separate connection does, in the background.
@@ -115,10 +139,7 @@ impl SqliteStore {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                        .execute(&ck)
-                        .await
-                    {
+                    if let Err(e) = checkpoint(&ck).await {
                         tracing::warn!("WAL checkpoint failed: {e}");
                     }
                 }
@@ -155,6 +176,11 @@ impl SqliteStore {
 
     async fn maintain_impl(&self, _now: Millis) -> Result<(), StoreError> {
         sqlx::query("PRAGMA optimize").execute(&self.write).await?;
+        // On the upkeep tick the WAL is emptied whatever the readers do (the writer waits
+        // for them, at most the busy timeout).
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 

@@ -824,3 +824,76 @@ async fn postgres_fleet_lock_is_shared_between_replicas() {
         .release()
         .await;
 }
+
+/// Rows in `packages` and `package_lists`.
+async fn package_rows(url: &str) -> (i64, i64) {
+    let q = "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM package_lists)";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query_as(q).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query_as(q).fetch_one(&pool).await.unwrap()
+    }
+}
+
+/// Packages and lists are stored once by content and shared between nodes and history
+/// entries: a changed push adds its changed packages and one list; every inventory reads back
+/// whole.
+async fn lists_are_shared(s: Arc<dyn Store>, url: &str) {
+    s.enroll("a", "ta", Millis(1)).await.unwrap();
+    s.enroll("b", "tb", Millis(1)).await.unwrap();
+    let pkgs: Vec<Package> = (0..40).map(|i| package(&format!("p{i}"), "1.0")).collect();
+    let a = inventory("a", "s1", "c1", pkgs.clone());
+    let b = inventory("b", "s1", "c1", pkgs.clone());
+    push(&*s, &a, Vec::new(), 10).await.unwrap();
+    push(&*s, &b, Vec::new(), 11).await.unwrap();
+    assert_eq!(
+        package_rows(url).await,
+        (40, 1),
+        "one list, shared by two nodes"
+    );
+    let mut changed = pkgs.clone();
+    changed[7] = package("p7", "2.0");
+    let b2 = inventory("b", "s1", "c1", changed);
+    push(&*s, &b2, Vec::new(), 12).await.unwrap();
+    assert_eq!(
+        package_rows(url).await,
+        (41, 2),
+        "the changed push added one package"
+    );
+    // Back to the first list: a history entry referencing what is stored, nothing new.
+    push(&*s, &b, Vec::new(), 13).await.unwrap();
+    assert_eq!(package_rows(url).await, (41, 2));
+    assert_eq!(s.history("b").await.unwrap().len(), 3);
+    for inv in [&a, &b, &b2] {
+        let hash = nminus::serve::protocol::content_hash(inv);
+        let back = s
+            .inventory(&inv.node.id, &hash)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(inv).unwrap()
+        );
+    }
+    let current = s.current_inventories("", 10).await.unwrap();
+    assert_eq!(current.len(), 2);
+    assert_eq!(current[1].inventory.packages[7].version, "1.0");
+    let holders = s.package_holders("p7", None).await.unwrap();
+    assert_eq!(holders.len(), 2, "{holders:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_package_lists_are_shared() {
+    let (_dir, url) = sqlite_url();
+    lists_are_shared(nminus::store::open(&url).await.unwrap(), &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_package_lists_are_shared() {
+    let pg = PgCluster::start();
+    let url = pg.database("lists");
+    lists_are_shared(nminus::store::open(&url).await.unwrap(), &url).await;
+}

@@ -1,0 +1,406 @@
+//! Fleet re-analysis at scale, through the real store and the real serve re-analysis path:
+//! N nodes of about 1,500 real packages (this machine's Debian 12 dpkg database, the Debian
+//! OpenStack Python tree and an OpenStack venv, from the shared data), about 3 % of versions
+//! varied per site and a few more per node, stored in a SQLite file and in an ephemeral
+//! PostgreSQL cluster, judged with the shared data's real feeds. Prints, per backend and size:
+//! ingest time, full re-analysis (`serve::analysis::reanalyze`), a feed change touching 1 % of
+//! the package names (verdicts carried over, then the same re-analysis), the previous per-node
+//! engine over the same stored fleet (the peer, same run, as a ratio), database size per node
+//! and per changed push, and the process's peak RSS.
+//!
+//! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose);
+//! under `cargo test` a smoke run of 30 nodes on SQLite.
+
+#[path = "../tests/it/fleet_fixtures.rs"]
+#[allow(dead_code)]
+mod fleet_fixtures;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nminus::analyze::{AdvisoryIndex, Analyzer, AnalyzerConfig};
+use nminus::model::{Advisory, Inventory};
+use nminus::serve::{AppState, ServeOptions};
+use nminus::store::{Judged, Millis, NewInventory, Store};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn peak_rss_mib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn analyzer(cache: &Path) -> Analyzer {
+    let policy = nminus::policy::load("default").unwrap();
+    let cfg = AnalyzerConfig {
+        data: fleet_fixtures::shared(""),
+        cache: Some(cache.to_path_buf()),
+        ..AnalyzerConfig::default()
+    };
+    Analyzer::load(&cfg, policy, time::macros::date!(2026 - 11 - 24)).unwrap()
+}
+
+/// The loaded advisories plus one new advisory for each of about 1 % of the package names of
+/// `base` (every version affected): a feed change that touches 1 % of the fleet's names.
+fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
+    let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
+    let mut touched = 0;
+    for (i, p) in base.packages.iter().enumerate().filter(|(i, _)| i % 100 == 0) {
+        let (eco, name) = match p.ecosystem {
+            nminus::Ecosystem::Deb => (
+                "Debian:12".to_owned(),
+                p.source.as_ref().map_or(p.name.clone(), |s| s.name.clone()),
+            ),
+            nminus::Ecosystem::Pypi => ("PyPI".to_owned(), p.name.clone()),
+            _ => continue,
+        };
+        touched += 1;
+        advisories.push(
+            serde_json::from_value(serde_json::json!({
+                "id": format!("BENCH-{i}"),
+                "source": "bench",
+                "kind": "vulnerability",
+                "summary": "a new advisory",
+                "affected": [{
+                    "ecosystem": eco,
+                    "package": name,
+                    "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
+                    "fixed": ["999999"]
+                }]
+            }))
+            .unwrap(),
+        );
+    }
+    (AdvisoryIndex::build(advisories), touched)
+}
+
+/// Enroll and push `n` nodes (each judged, as a push is); the seconds taken.
+async fn ingest(
+    store: &dyn Store,
+    an: &Analyzer,
+    base: &Inventory,
+    n: usize,
+) -> f64 {
+    let day = time::macros::date!(2026 - 11 - 24);
+    let one = |inv: Inventory, at: i64| async move {
+        let findings = an.judge(&inv, day);
+        let compliant = !findings
+            .iter()
+            .any(|f| f.waived_by.is_none() && an.gate().fails(f));
+        let judged = Judged {
+            findings,
+            compliant,
+        };
+        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let raw = serde_json::value::RawValue::from_string(body).unwrap();
+        store
+            .push(NewInventory {
+                node: &inv.node,
+                inventory: &inv,
+                body: &raw,
+                hash: &hash,
+                received_at: Millis(at),
+                judged: &judged,
+                analysis_started: Millis(at),
+                revision: an.revision(),
+            })
+            .await
+            .unwrap();
+    };
+    let t = Instant::now();
+    for i in 0..n {
+        let inv = fleet_fixtures::node(base, i, 20, 0.03);
+        store
+            .enroll(&inv.node.id, &format!("token{i}"), Millis(1))
+            .await
+            .unwrap();
+        one(inv, 1_000 + i as i64).await;
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// The previous engine over the stored fleet: per-node judging of every current inventory.
+async fn per_node(store: &dyn Store, an: &Analyzer) -> (f64, usize) {
+    let day = time::macros::date!(2026 - 11 - 24);
+    let t = Instant::now();
+    let mut after = String::new();
+    let mut findings = 0;
+    loop {
+        let batch = store.current_inventories(&after, 128).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after.clone_from(&last.node);
+        for c in &batch {
+            findings += an.judge_per_node(&c.inventory, day).len();
+        }
+    }
+    (t.elapsed().as_secs_f64(), findings)
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    walk(p)
+}
+
+fn walk(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return std::fs::metadata(p).map_or(0, |m| m.len());
+    };
+    rd.flatten().map(|e| walk(&e.path())).sum()
+}
+
+struct Sizes {
+    db: Box<dyn Fn() -> u64>,
+}
+
+async fn run(
+    label: &str,
+    store: Arc<dyn Store>,
+    sizes: Sizes,
+    cache: &Path,
+    base: &Inventory,
+    n: usize,
+) {
+    let changes = (n / 10).max(10);
+    let an = analyzer(cache);
+    let before = (sizes.db)();
+    let ingest_s = ingest(&*store, &an, base, n).await;
+    let after_nodes = (sizes.db)();
+    let changed_s = changed_pushes(&*store, &an, base, n, changes).await;
+    let after_changes = (sizes.db)();
+    let state = AppState::new(Arc::clone(&store), analyzer(cache), ServeOptions::default());
+    // A fresh analyzer (nothing remembered): the first full re-analysis judges every identity.
+    let t = Instant::now();
+    let cold = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let cold_s = t.elapsed().as_secs_f64();
+    let judged_cold = state.analyzer().verdict_counts().1;
+    // The next day's run: verdicts remembered, currency and lifecycles judged again.
+    let t = Instant::now();
+    let warm = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let warm_s = t.elapsed().as_secs_f64();
+    // A feed change touching 1 % of the names: verdicts carried over, then a full run.
+    let (index, touched) = changed_index(&state.analyzer(), base);
+    let changed = analyzer(cache).with_index(index, "bench-change".into());
+    let t = Instant::now();
+    let carried = changed.carry_verdicts(&state.analyzer());
+    state.set_analyzer(changed);
+    let feed = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let feed_s = t.elapsed().as_secs_f64();
+    let rejudged = state.analyzer().verdict_counts().1;
+    let (peer_s, peer_findings) = per_node(&*store, &state.analyzer()).await;
+    let per_node_b = after_nodes.saturating_sub(before) as f64 / n as f64;
+    let per_push_b = after_changes.saturating_sub(after_nodes) as f64 / changes as f64;
+    println!(
+        "{label} {n} nodes × {} packages: ingest {:.1} s ({:.0} nodes/s), {changes} changed pushes {:.1} s ({:.0}/s)",
+        base.packages.len(),
+        ingest_s,
+        n as f64 / ingest_s,
+        changed_s,
+        changes as f64 / changed_s
+    );
+    println!(
+        "{label}   re-analysis: cold {cold_s:.2} s ({judged_cold} identities judged), warm {warm_s:.2} s, feed change ({touched} names, {} verdicts dropped, {} kept, {rejudged} judged) {feed_s:.2} s; {} nodes, {} findings ({} after the change)",
+        carried.dropped, carried.kept, warm.nodes, warm.findings, feed.findings
+    );
+    println!(
+        "{label}   peer (per-node engine, same stored fleet): {peer_s:.2} s, {peer_findings} findings; warm run {:.1}× faster, cold {:.1}×",
+        peer_s / warm_s,
+        peer_s / cold_s
+    );
+    println!(
+        "{label}   database: {:.1} KiB per node, {:.1} KiB per changed push, {:.1} MiB in all; peak RSS so far {:.0} MiB",
+        per_node_b / 1024.0,
+        per_push_b / 1024.0,
+        after_changes as f64 / 1048576.0,
+        peak_rss_mib()
+    );
+    assert_eq!(cold.nodes, n);
+    assert_eq!(feed.nodes, n);
+    assert_eq!(warm.findings, cold.findings, "a second run finds the same");
+    assert_eq!(feed.findings, peer_findings, "the fleet engine finds what the per-node one does");
+}
+
+/// `changes` changed pushes of enrolled nodes (one more package version each); the seconds
+/// taken.
+async fn changed_pushes(
+    store: &dyn Store,
+    an: &Analyzer,
+    base: &Inventory,
+    n: usize,
+    changes: usize,
+) -> f64 {
+    let day = time::macros::date!(2026 - 11 - 24);
+    let t = Instant::now();
+    for c in 0..changes {
+        let i = (c * 7919) % n;
+        let mut inv = fleet_fixtures::node(base, i, 20, 0.03);
+        let k = (c * 31) % inv.packages.len();
+        inv.packages[k].version = format!("{}.1", inv.packages[k].version);
+        let findings = an.judge(&inv, day);
+        let judged = Judged {
+            findings,
+            compliant: false,
+        };
+        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let raw = serde_json::value::RawValue::from_string(body).unwrap();
+        store
+            .push(NewInventory {
+                node: &inv.node,
+                inventory: &inv,
+                body: &raw,
+                hash: &hash,
+                received_at: Millis(10_000_000 + c as i64),
+                judged: &judged,
+                analysis_started: Millis(1),
+                revision: an.revision(),
+            })
+            .await
+            .unwrap();
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// An ephemeral PostgreSQL cluster (Debian's binaries), stopped when dropped.
+struct Pg {
+    dir: tempfile::TempDir,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Pg {
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("nminus-pgr")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let as_postgres = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        if as_postgres {
+            assert!(std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap()
+                .success());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = Self {
+            dir,
+            port,
+            as_postgres,
+        };
+        let data = pg.dir.path().join("data");
+        let d = data.to_string_lossy().into_owned();
+        pg.run(
+            "initdb",
+            &["-D", &d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        );
+        let opts = format!(
+            "-k {} -p {} -c listen_addresses='' -c shared_buffers=128MB",
+            pg.dir.path().display(),
+            pg.port
+        );
+        let log = pg.dir.path().join("log").to_string_lossy().into_owned();
+        pg.run("pg_ctl", &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"]);
+        pg
+    }
+
+    fn run(&self, bin: &str, args: &[&str]) {
+        let path = Path::new(PG_BIN).join(bin);
+        let mut c = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            std::process::Command::new(&path)
+        };
+        let out = c.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{bin} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost/postgres?host={}&port={}",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let d = self.dir.path().join("data").to_string_lossy().into_owned();
+        let _ = std::process::Command::new(Path::new(PG_BIN).join("pg_ctl"))
+            .args(["-D", &d, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<usize> = match std::env::var("NMINUS_BENCH_NODES") {
+        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if bench => vec![1_000, 10_000],
+        Err(_) => vec![30],
+    };
+    let with_pg = bench && std::env::var_os("NMINUS_BENCH_NO_PG").is_none();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let base = fleet_fixtures::large_inventory(tmp.path());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for &n in &sizes {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("fleet.db");
+            let store = nminus::store::open(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            let d = dir.path().to_path_buf();
+            run(
+                "sqlite",
+                store,
+                Sizes {
+                    db: Box::new(move || dir_bytes(&d)),
+                },
+                &cache,
+                &base,
+                n,
+            )
+            .await;
+            if with_pg {
+                let pg = Pg::start();
+                let store = nminus::store::open(&pg.url()).await.unwrap();
+                let data = pg.dir.path().join("data");
+                run(
+                    "postgres",
+                    store,
+                    Sizes {
+                        db: Box::new(move || dir_bytes(&data.join("base"))),
+                    },
+                    &cache,
+                    &base,
+                    n,
+                )
+                .await;
+            }
+        }
+    });
+}
