@@ -12,7 +12,6 @@
 //! under `cargo test` a smoke run of 30 nodes on SQLite.
 
 #[path = "../tests/it/fleet_fixtures.rs"]
-#[allow(dead_code)]
 mod fleet_fixtures;
 
 use std::path::Path;
@@ -27,7 +26,7 @@ use nminus::store::{Judged, Millis, NewInventory, Store};
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn peak_rss_mib() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let s = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
@@ -50,7 +49,12 @@ fn analyzer(cache: &Path) -> Analyzer {
 fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
     let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
     let mut touched = 0;
-    for (i, p) in base.packages.iter().enumerate().filter(|(i, _)| i % 100 == 0) {
+    for (i, p) in base
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 100 == 0)
+    {
         let (eco, name) = match p.ecosystem {
             nminus::Ecosystem::Deb => (
                 "Debian:12".to_owned(),
@@ -80,12 +84,7 @@ fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
 }
 
 /// Enroll and push `n` nodes (each judged, as a push is); the seconds taken.
-async fn ingest(
-    store: &dyn Store,
-    an: &Analyzer,
-    base: &Inventory,
-    n: usize,
-) -> f64 {
+async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) -> f64 {
     let day = time::macros::date!(2026 - 11 - 24);
     let one = |inv: Inventory, at: i64| async move {
         let findings = an.judge(&inv, day);
@@ -146,8 +145,8 @@ fn dir_bytes(p: &Path) -> u64 {
 }
 
 fn walk(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return std::fs::metadata(p).map_or(0, |m| m.len());
+    let Ok(rd) = fs_err::read_dir(p) else {
+        return fs_err::metadata(p).map_or(0, |m| m.len());
     };
     rd.flatten().map(|e| walk(&e.path())).sum()
 }
@@ -220,7 +219,10 @@ async fn run(
     assert_eq!(cold.nodes, n);
     assert_eq!(feed.nodes, n);
     assert_eq!(warm.findings, cold.findings, "a second run finds the same");
-    assert_eq!(feed.findings, peer_findings, "the fleet engine finds what the per-node one does");
+    assert_eq!(
+        feed.findings, peer_findings,
+        "the fleet engine finds what the per-node one does"
+    );
 }
 
 /// `changes` changed pushes of enrolled nodes (one more package version each); the seconds
@@ -303,7 +305,16 @@ impl Pg {
         let d = data.to_string_lossy().into_owned();
         pg.run(
             "initdb",
-            &["-D", &d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            &[
+                "-D",
+                &d,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
         );
         let opts = format!(
             "-k {} -p {} -c listen_addresses='' -c shared_buffers=128MB",
@@ -311,7 +322,10 @@ impl Pg {
             pg.port
         );
         let log = pg.dir.path().join("log").to_string_lossy().into_owned();
-        pg.run("pg_ctl", &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"]);
+        pg.run(
+            "pg_ctl",
+            &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"],
+        );
         pg
     }
 

@@ -388,7 +388,7 @@ impl Analyzer {
     /// Take over the verdicts `old` judged that this analyzer's feeds did not change: after
     /// it, only the package identities looked up under a changed (ecosystem, package) key are
     /// judged again. Call before judging with `self`.
-    pub fn carry_verdicts(&self, old: &Analyzer) -> CarryStats {
+    pub fn carry_verdicts(&self, old: &Self) -> CarryStats {
         let (carried, stats) = {
             let cache = old
                 .verdicts

@@ -11,7 +11,7 @@
 //! touched identities are judged again.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use super::index::AdvisoryIndex;
@@ -188,9 +188,7 @@ pub struct CarryStats {
 
 impl VerdictCache {
     fn hash(&self, id: &IdentityRef<'_>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(id)
     }
 
     /// Identities judged since the cache was made (its misses).

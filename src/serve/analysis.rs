@@ -1,6 +1,8 @@
 //! Judging: one node on push, and the fleet re-analysis that re-evaluates every stored inventory
-//! (without touching a node) under the fleet lock, in batches, each distinct package identity
-//! matched once.
+//! (without touching a node). A round is planned under the fleet lock as chunks of nodes; every
+//! replica on the database claims chunks (`FOR UPDATE SKIP LOCKED` on PostgreSQL), judges them
+//! in batches (each distinct package identity matched once per analyzer) and records their
+//! findings under the round's run; the replica that judges the last chunk finishes the run.
 
 use std::time::{Duration, Instant};
 
@@ -69,34 +71,135 @@ pub struct FleetRun {
     pub millis: u128,
 }
 
-/// Re-evaluate every stored inventory. `Conflict` when another replica (or task) holds the
-/// fleet lock.
-pub async fn reanalyze(state: &AppState) -> Result<FleetRun, ApiError> {
-    let store = state.store();
-    let Some(lock) = store.try_lock_analysis().await? else {
-        return Err(ApiError::Conflict {
-            code: "analysis-running",
-            message: "a fleet re-analysis is already running (on this or another replica)".into(),
-        });
-    };
-    let r = run_locked(state).await;
-    lock.release().await;
-    r
+/// Nodes per chunk of a fleet round (what one replica claims at a time).
+pub const CHUNK: i64 = 512;
+
+/// A chunk claim older than this is taken over by another replica (its own died or stalled).
+const STALE_CLAIM: Duration = Duration::from_secs(600);
+
+/// What one replica did in the rounds it shared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Share {
+    /// The last run it worked on.
+    pub run: Option<i64>,
+    /// Chunks it judged.
+    pub chunks: usize,
+    /// Nodes it judged and stored.
+    pub nodes: usize,
+    /// Findings it stored.
+    pub findings: usize,
+    /// It finished that run (judged its last chunk).
+    pub finished: bool,
 }
 
-async fn run_locked(state: &AppState) -> Result<FleetRun, ApiError> {
-    let store = state.store();
+/// Re-evaluate every stored inventory: start a round (unless another replica is starting
+/// one), then judge chunks of it, and of any round another replica started, with the other
+/// replicas on the same database until none is left.
+pub async fn reanalyze(state: &AppState) -> Result<FleetRun, ApiError> {
     let started = Instant::now();
     let an = state.analyzer();
-    let now = Millis::now();
-    let run = store.begin_run("fleet", now, an.revision()).await?;
-    let (mut nodes, mut findings) = (0usize, 0usize);
-    let mut after = String::new();
+    let planned = start_round(state, CHUNK).await?;
+    let share = share_rounds(state).await?;
+    state.metrics().analysis.observe("fleet", started.elapsed());
+    Ok(FleetRun {
+        run: share.run.or(planned).unwrap_or_default(),
+        nodes: share.nodes,
+        findings: share.findings,
+        revision: an.revision().to_owned(),
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+/// Start a fleet round in chunks of `chunk` nodes: its run id, or `None` when another replica
+/// holds the fleet lock (it is starting one: join it with [`share_rounds`]).
+pub async fn start_round(state: &AppState, chunk: i64) -> Result<Option<i64>, ApiError> {
+    let store = state.store();
+    let Some(lock) = store.try_lock_analysis().await? else {
+        return Ok(None);
+    };
+    let r = async {
+        let run = store
+            .begin_run("fleet", Millis::now(), state.analyzer().revision())
+            .await?;
+        store.plan_chunks(run, chunk).await?;
+        Ok::<_, ApiError>(run)
+    }
+    .await;
+    lock.release().await;
+    r.map(Some)
+}
+
+/// Claim and judge chunks of open rounds judged with this replica's analyzer until none is
+/// left; the replica that judges a round's last chunk finishes it and prunes old findings.
+pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
+    let store = state.store();
+    let an = state.analyzer();
+    let worker = format!("{}-{:08x}", std::process::id(), rand_u32());
+    let stale = i64::try_from(STALE_CLAIM.as_millis()).unwrap_or(i64::MAX);
+    let mut share = Share::default();
     loop {
-        let batch = store.current_inventories(&after, BATCH).await?;
+        let now = Millis::now();
+        let Some(chunk) = store
+            .claim_chunk(
+                &worker,
+                an.revision(),
+                now,
+                Millis(now.0.saturating_sub(stale)),
+            )
+            .await?
+        else {
+            break;
+        };
+        let (nodes, findings) = judge_chunk(state, &an, &chunk).await?;
+        let last = store
+            .finish_chunk(
+                &chunk,
+                i64::try_from(nodes).unwrap_or(i64::MAX),
+                i64::try_from(findings).unwrap_or(i64::MAX),
+                Millis::now(),
+            )
+            .await?;
+        share.run = Some(chunk.run);
+        share.chunks += 1;
+        share.nodes += nodes;
+        share.findings += findings;
+        share.finished = last;
+        if last {
+            let retain = i64::try_from(state.options().retain.as_millis()).unwrap_or(i64::MAX);
+            let pruned = store
+                .prune(Millis(Millis::now().0.saturating_sub(retain)))
+                .await?;
+            tracing::info!(
+                "fleet re-analysis {} finished (revision {}, {pruned} old findings pruned)",
+                chunk.run,
+                &an.revision()[..12.min(an.revision().len())]
+            );
+        }
+    }
+    Ok(share)
+}
+
+/// Judge the current nodes of one chunk, in batches, and record their findings under the
+/// chunk's run: (nodes stored, findings stored).
+async fn judge_chunk(
+    state: &AppState,
+    an: &std::sync::Arc<crate::analyze::Analyzer>,
+    chunk: &crate::store::RunChunk,
+) -> Result<(usize, usize), ApiError> {
+    let store = state.store();
+    let (mut nodes, mut findings) = (0usize, 0usize);
+    let mut after = chunk.after.clone();
+    loop {
+        let mut batch = store.current_inventories(&after, BATCH).await?;
+        let mut end = i64::try_from(batch.len()).unwrap_or(i64::MAX) < BATCH;
+        if let Some(until) = &chunk.until {
+            let before = batch.len();
+            batch.retain(|c| c.node <= *until);
+            end |= batch.len() < before;
+        }
         let Some(last) = batch.last() else { break };
         after.clone_from(&last.node);
-        let an2 = std::sync::Arc::clone(&an);
+        let an2 = std::sync::Arc::clone(an);
         let entries = tokio::task::spawn_blocking(move || {
             let today = Millis::now().to_datetime().date();
             let refs: Vec<&Inventory> = batch.iter().map(|c| &c.inventory).collect();
@@ -113,37 +216,23 @@ async fn run_locked(state: &AppState) -> Result<FleetRun, ApiError> {
         })
         .await
         .map_err(ApiError::internal)?;
-        let stored = store.record_run(run, &entries).await?;
-        nodes += stored;
+        nodes += store.record_run(chunk.run, &entries).await?;
         findings += entries
             .iter()
             .map(|e| e.judged.findings.len())
             .sum::<usize>();
+        if end {
+            break;
+        }
     }
-    let end = Millis::now();
-    store
-        .finish_run(
-            run,
-            end,
-            i64::try_from(nodes).unwrap_or(i64::MAX),
-            i64::try_from(findings).unwrap_or(i64::MAX),
-        )
-        .await?;
-    let retain = i64::try_from(state.options().retain.as_millis()).unwrap_or(i64::MAX);
-    let pruned = store.prune(Millis(end.0.saturating_sub(retain))).await?;
-    state.metrics().analysis.observe("fleet", started.elapsed());
-    tracing::info!(
-        "fleet re-analysis {run}: {nodes} nodes, {findings} findings in {} ms (revision {}, {pruned} old findings pruned)",
-        started.elapsed().as_millis(),
-        &an.revision()[..12.min(an.revision().len())]
-    );
-    Ok(FleetRun {
-        run,
-        nodes,
-        findings,
-        revision: an.revision().to_owned(),
-        millis: started.elapsed().as_millis(),
-    })
+    Ok((nodes, findings))
+}
+
+/// A random worker tag (several replicas may share a process id across hosts).
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_le_bytes(b)
 }
 
 /// Whether the fleet needs re-evaluating: no fleet run yet, or one made with other feeds or
@@ -158,19 +247,42 @@ pub async fn due(state: &AppState) -> Result<bool, ApiError> {
     })
 }
 
-/// Take the fleet lock (or give up if another holds it) and re-analyze when [`due`]: checked
-/// under the lock, so replicas do not repeat a run that another just finished.
+/// Start a round when [`due`] (checked under the fleet lock, so replicas do not repeat a round
+/// another just finished), then share any open round with the other replicas.
 pub async fn reanalyze_if_due(state: &AppState) -> Result<Option<FleetRun>, ApiError> {
-    let Some(lock) = state.store().try_lock_analysis().await? else {
+    let started = Instant::now();
+    if let Some(lock) = state.store().try_lock_analysis().await? {
+        let planned = match due(state).await {
+            Ok(true) => {
+                let store = state.store();
+                let an = state.analyzer();
+                match store.begin_run("fleet", Millis::now(), an.revision()).await {
+                    Ok(run) => store
+                        .plan_chunks(run, CHUNK)
+                        .await
+                        .map(|_| ())
+                        .map_err(ApiError::from),
+                    Err(e) => Err(ApiError::from(e)),
+                }
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        lock.release().await;
+        planned?;
+    }
+    let share = share_rounds(state).await?;
+    let Some(run) = share.run else {
         return Ok(None);
     };
-    let r = match due(state).await {
-        Ok(true) => run_locked(state).await.map(Some),
-        Ok(false) => Ok(None),
-        Err(e) => Err(e),
-    };
-    lock.release().await;
-    r
+    state.metrics().analysis.observe("fleet", started.elapsed());
+    Ok(Some(FleetRun {
+        run,
+        nodes: share.nodes,
+        findings: share.findings,
+        revision: state.analyzer().revision().to_owned(),
+        millis: started.elapsed().as_millis(),
+    }))
 }
 
 /// Every `every`: store upkeep, reload the analyzer from the data directory, re-analyze the

@@ -30,7 +30,7 @@ macro_rules! store_impl {
         use $crate::store::{
             package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
             FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
-            PackageHolder, PushOutcome, RunRecord, StoreError,
+            PackageHolder, PushOutcome, RunChunk, RunRecord, StoreError,
         };
 
         const NODE_COLUMNS: &str = "id, hostname, site, cell, labels, enrolled_at, registered_at, last_seen, current_hash, findings_run, open_findings, compliant, revoked";
@@ -516,6 +516,148 @@ macro_rules! store_impl {
                 .map_err(StoreError::from);
                 self.health().observe(r, 0)?;
                 Ok(())
+            }
+
+            async fn plan_chunks(&self, run: i64, size: i64) -> Result<i64, StoreError> {
+                let r = async {
+                    let ids: Vec<String> = sqlx::query_scalar(
+                        "SELECT id FROM nodes WHERE revoked = FALSE AND current_hash IS NOT NULL ORDER BY id",
+                    )
+                    .fetch_all(self.reader())
+                    .await?;
+                    let size = usize::try_from(size.max(1)).unwrap_or(usize::MAX);
+                    let mut rows: Vec<(i64, String, Option<String>)> = Vec::new();
+                    let mut after = String::new();
+                    for (k, chunk) in ids.chunks(size).enumerate() {
+                        let last = k + 1 == ids.len().div_ceil(size);
+                        let until = chunk.last().cloned().unwrap_or_default();
+                        let seq = i64::try_from(k).unwrap_or(i64::MAX);
+                        rows.push((seq, after.clone(), (!last).then(|| until.clone())));
+                        after = until;
+                    }
+                    if rows.is_empty() {
+                        rows.push((0, String::new(), None));
+                    }
+                    let mut tx = self.writer().begin().await?;
+                    for part in rows.chunks(FINDINGS_PER_INSERT) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO run_chunks (run_id, seq, after_id, until_id) ",
+                        );
+                        qb.push_values(part, |mut b, (seq, after, until)| {
+                            b.push_bind(run)
+                                .push_bind(*seq)
+                                .push_bind(after.clone())
+                                .push_bind(until.clone());
+                        });
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+                }
+                .await;
+                self.health().observe(r, 0)
+            }
+
+            async fn claim_chunk(
+                &self,
+                worker: &str,
+                revision: &str,
+                now: Millis,
+                stale_before: Millis,
+            ) -> Result<Option<RunChunk>, StoreError> {
+                let r = async {
+                    let mut tx = self.writer().begin().await?;
+                    let q = format!(
+                        "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
+                         JOIN analysis_runs r ON r.id = c.run_id
+                         WHERE r.finished_at IS NULL AND r.revision = $2 AND c.done = FALSE
+                           AND (c.claimed_by IS NULL OR c.claimed_at < $1)
+                         ORDER BY c.run_id, c.seq LIMIT 1{}",
+                        <$ty>::SKIP_LOCKED
+                    );
+                    let Some(row) = sqlx::query(&q)
+                        .bind(stale_before.0)
+                        .bind(revision)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let chunk = RunChunk {
+                        run: row.try_get("run_id")?,
+                        seq: row.try_get("seq")?,
+                        after: row.try_get("after_id")?,
+                        until: row.try_get("until_id")?,
+                        revision: row.try_get("revision")?,
+                    };
+                    sqlx::query(
+                        "UPDATE run_chunks SET claimed_by = $3, claimed_at = $4 WHERE run_id = $1 AND seq = $2",
+                    )
+                    .bind(chunk.run)
+                    .bind(chunk.seq)
+                    .bind(worker)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Some(chunk))
+                }
+                .await;
+                self.health().observe(r, 0)
+            }
+
+            async fn finish_chunk(
+                &self,
+                chunk: &RunChunk,
+                nodes: i64,
+                findings: i64,
+                now: Millis,
+            ) -> Result<bool, StoreError> {
+                let r = async {
+                    let mut tx = self.writer().begin().await?;
+                    // The run's row serialises the replicas finishing its chunks: the last one
+                    // sees every other chunk done.
+                    let q = format!(
+                        "SELECT finished_at FROM analysis_runs WHERE id = $1{}",
+                        <$ty>::FOR_UPDATE
+                    );
+                    let finished: Option<Option<i64>> = sqlx::query_scalar(&q)
+                        .bind(chunk.run)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE run_chunks SET done = TRUE, nodes = $3, findings = $4 WHERE run_id = $1 AND seq = $2",
+                    )
+                    .bind(chunk.run)
+                    .bind(chunk.seq)
+                    .bind(nodes)
+                    .bind(findings)
+                    .execute(&mut *tx)
+                    .await?;
+                    let open: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM run_chunks WHERE run_id = $1 AND done = FALSE",
+                    )
+                    .bind(chunk.run)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let last = open == 0 && matches!(finished, Some(None));
+                    if last {
+                        sqlx::query(
+                            "UPDATE analysis_runs SET finished_at = $2,
+                               nodes = (SELECT COALESCE(SUM(nodes), 0) FROM run_chunks WHERE run_id = $1),
+                               findings = (SELECT COALESCE(SUM(findings), 0) FROM run_chunks WHERE run_id = $1)
+                             WHERE id = $1",
+                        )
+                        .bind(chunk.run)
+                        .bind(now.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(last)
+                }
+                .await;
+                self.health().observe(r, 0)
             }
 
             async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -243,6 +243,21 @@ pub struct FleetEntry {
     pub judged: Judged,
 }
 
+/// A chunk of a fleet re-analysis round: the current nodes with `after < id <= until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunChunk {
+    /// The round's run.
+    pub run: i64,
+    /// The chunk's number in the round.
+    pub seq: i64,
+    /// Nodes after this id …
+    pub after: String,
+    /// … up to this one (`None`: no bound).
+    pub until: Option<String>,
+    /// The revision the round judges with.
+    pub revision: String,
+}
+
 /// Filters of [`Store::findings`]; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingFilter {
@@ -519,6 +534,28 @@ pub trait Store: Send + Sync {
         nodes: i64,
         findings: i64,
     ) -> Result<(), StoreError>;
+    /// Split fleet run `run` into chunks of at most `size` current nodes (by id) for replicas
+    /// to claim; returns the number of chunks.
+    async fn plan_chunks(&self, run: i64, size: i64) -> Result<i64, StoreError>;
+    /// Claim a chunk of an unfinished fleet run judged with `revision`: one nobody claimed, or
+    /// one whose claim is older than `stale_before` (its replica died). Replicas never get the
+    /// same chunk at once.
+    async fn claim_chunk(
+        &self,
+        worker: &str,
+        revision: &str,
+        now: Millis,
+        stale_before: Millis,
+    ) -> Result<Option<RunChunk>, StoreError>;
+    /// Mark a chunk done with what it stored; the replica that finishes a run's last chunk
+    /// finishes the run (with the totals of its chunks) and gets `true`.
+    async fn finish_chunk(
+        &self,
+        chunk: &RunChunk,
+        nodes: i64,
+        findings: i64,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
     /// The latest finished run of `kind`.
     async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Try to take the fleet-analysis lock (one holder across every replica).

@@ -69,6 +69,8 @@ impl Drop for Held {
 impl PgStore {
     const BACKEND: &'static str = "postgres";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    /// How a replica skips the chunks another is claiming.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
 
     /// Connect and migrate (concurrent replicas serialise on sqlx's migration lock).
     pub async fn open(url: &str) -> Result<Self, StoreError> {

@@ -81,6 +81,8 @@ impl HeldLock for Held {
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
     const FOR_UPDATE: &'static str = "";
+    /// How a replica skips the chunks another is claiming.
+    const SKIP_LOCKED: &'static str = "";
 
     /// Open (creating the file) and migrate.
     pub async fn open(url: &str) -> Result<Self, StoreError> {

@@ -26,7 +26,11 @@ fn fleet_engine_equals_per_node_judging_on_real_inventories() {
     let tmp = tempfile::tempdir().unwrap();
     let bases = base_inventories(tmp.path());
     for b in &bases {
-        assert!(!b.packages.is_empty(), "{}: no packages collected", b.node.id);
+        assert!(
+            !b.packages.is_empty(),
+            "{}: no packages collected",
+            b.node.id
+        );
     }
     let nodes: Vec<Inventory> = bases
         .iter()
@@ -46,15 +50,122 @@ fn fleet_engine_equals_per_node_judging_on_real_inventories() {
     }
     eprintln!("vulnerability findings by ecosystem: {by_eco:?}");
     for eco in ["deb", "apk", "pypi"] {
-        assert!(by_eco.get(eco).copied().unwrap_or(0) > 0, "no {eco} findings: {by_eco:?}");
+        assert!(
+            by_eco.get(eco).copied().unwrap_or(0) > 0,
+            "no {eco} findings: {by_eco:?}"
+        );
     }
     // Judged once per distinct identity: far fewer than the packages of the fleet.
     let occurrences: usize = nodes.iter().map(|n| n.packages.len()).sum();
     let (remembered, judged) = an.verdict_counts();
     assert_eq!(remembered, judged);
-    assert!(judged * 3 < occurrences, "{judged} judged for {occurrences} packages");
+    assert!(
+        judged * 3 < occurrences,
+        "{judged} judged for {occurrences} packages"
+    );
     // A second round judges nothing again.
     let again = an.judge_fleet(&refs, day);
     assert_eq!(again, got);
     assert_eq!(an.verdict_counts().1, judged);
+}
+
+/// Two replicas (two store handles and two engines, as two `serve` processes have) on one real
+/// PostgreSQL share a round: each claims chunks the other does not, every node is judged once
+/// under the round's run, the run is finished once, and both replicas read the same findings,
+/// equal to per-node judging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_a_round_on_postgres() {
+    use nminus::serve::{analysis, AppState, ServeOptions};
+    use nminus::store::{FindingFilter, Millis, NewInventory};
+
+    let pg = super::store::PgCluster::start();
+    let url = pg.database("replicas");
+    let tmp = tempfile::tempdir().unwrap();
+    let bases = base_inventories(tmp.path());
+    let small = &bases[4]; // alpine: real apk packages, judged by alpine-secdb
+    let an = || analyzer(&tmp.path().join("cache"));
+    let a = AppState::new(
+        nminus::store::open(&url).await.unwrap(),
+        an(),
+        ServeOptions::default(),
+    );
+    let b = AppState::new(
+        nminus::store::open(&url).await.unwrap(),
+        an(),
+        ServeOptions::default(),
+    );
+    // The rounds judge as of today (currency and lifecycles depend on the date).
+    let day = Millis::now().to_datetime().date();
+    const NODES: usize = 120;
+    let mut fleet = Vec::new();
+    for i in 0..NODES {
+        let inv = node(small, i, 4, 0.2);
+        a.store()
+            .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
+            .await
+            .unwrap();
+        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let raw = serde_json::value::RawValue::from_string(body).unwrap();
+        let judged = nminus::store::Judged {
+            findings: Vec::new(),
+            compliant: true,
+        };
+        a.store()
+            .push(NewInventory {
+                node: &inv.node,
+                inventory: &inv,
+                body: &raw,
+                hash: &hash,
+                received_at: Millis(10 + i as i64),
+                judged: &judged,
+                analysis_started: Millis(1),
+                revision: "old",
+            })
+            .await
+            .unwrap();
+        fleet.push(inv);
+    }
+    let run = analysis::start_round(&a, 10)
+        .await
+        .unwrap()
+        .expect("the fleet lock is free");
+    let (sa, sb) = tokio::join!(analysis::share_rounds(&a), analysis::share_rounds(&b));
+    let (sa, sb) = (sa.unwrap(), sb.unwrap());
+    assert_eq!(sa.chunks + sb.chunks, NODES / 10, "{sa:?} {sb:?}");
+    assert!(
+        sa.chunks > 0 && sb.chunks > 0,
+        "both replicas judged: {sa:?} {sb:?}"
+    );
+    assert_eq!(sa.nodes + sb.nodes, NODES);
+    assert!(sa.finished != sb.finished, "finished once: {sa:?} {sb:?}");
+    let done = a
+        .store()
+        .latest_run("fleet")
+        .await
+        .unwrap()
+        .expect("finished");
+    assert_eq!((done.id, done.nodes), (run, NODES as i64));
+    assert_eq!(done.findings, (sa.findings + sb.findings) as i64);
+    for n in a.store().nodes().await.unwrap() {
+        assert_eq!(n.findings_run, Some(run), "{}", n.id);
+    }
+    // One view from both replicas, node by node what per-node judging finds.
+    let all = FindingFilter {
+        waived: true,
+        ..FindingFilter::default()
+    };
+    let fa = a.store().findings(&all).await.unwrap();
+    let fb = b.store().findings(&all).await.unwrap();
+    assert_eq!(fa, fb);
+    let reference = a.analyzer();
+    let mut want = 0;
+    for inv in &fleet {
+        let mine: Vec<_> = fa.iter().filter(|f| f.node == inv.node.id).collect();
+        let per_node = reference.judge_per_node(inv, day);
+        assert_eq!(mine.len(), per_node.len(), "{}", inv.node.id);
+        want += per_node.len();
+    }
+    assert!(want > 0, "the fleet has findings");
+    // Nothing left to claim.
+    assert_eq!(analysis::share_rounds(&b).await.unwrap().chunks, 0);
 }
