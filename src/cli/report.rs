@@ -43,6 +43,10 @@ pub struct ReportArgs {
     /// Earlier JSON reports, for the compliance-over-time chart of the HTML report (repeatable).
     #[arg(long, value_name = "FILE")]
     pub history: Vec<PathBuf>,
+    /// Also write the fleet HTML as a directory of small pages (a summary `index.html`, pages
+    /// per site and per node): what opens at thousands of nodes.
+    #[arg(long, value_name = "DIR")]
+    pub pages: Option<PathBuf>,
 }
 
 pub(super) fn run(a: &ReportArgs) -> anyhow::Result<u8> {
@@ -76,6 +80,9 @@ pub(super) fn run(a: &ReportArgs) -> anyhow::Result<u8> {
     };
     regate(&mut report, &gate);
     write_reports(&report, &a.format, a.output.as_deref(), template)?;
+    if let Some(dir) = &a.pages {
+        crate::report::write_fleet_pages(&report, dir)?;
+    }
     Ok(exit_code(&report, &gate))
 }
 

@@ -186,14 +186,6 @@ fn bom(r: &Report) -> Value {
     }
 
     // Vulnerabilities: advisory findings grouped by advisory and analysis.
-    #[derive(Default)]
-    struct Vuln<'a> {
-        first: Option<&'a Finding>,
-        affects: BTreeSet<String>,
-        nodes: BTreeSet<&'a str>,
-        fixed: BTreeSet<&'a str>,
-        severity: Option<Severity>,
-    }
     let mut vulns: BTreeMap<(String, String), Vuln<'_>> = BTreeMap::new();
     for f in sorted(&r.findings).into_iter().chain(sorted(&r.waived)) {
         let Some(a) = &f.advisory else { continue };
@@ -210,65 +202,7 @@ fn bom(r: &Report) -> Value {
     let vulnerabilities: Vec<Value> = vulns
         .iter()
         .enumerate()
-        .filter_map(|(i, ((id, _), v))| {
-            let f = v.first?;
-            let a = f.advisory.as_ref()?;
-            let mut o = Map::new();
-            o.insert(
-                "bom-ref".into(),
-                json!(format!("nminus:vulnerability:{i}:{id}")),
-            );
-            o.insert("id".into(), json!(id));
-            let mut source = Map::new();
-            source.insert("name".into(), json!(a.sources.join(", ")));
-            if let Some(u) = &a.url {
-                source.insert("url".into(), json!(u));
-            }
-            o.insert("source".into(), Value::Object(source));
-            if !a.aliases.is_empty() {
-                o.insert(
-                    "references".into(),
-                    Value::Array(
-                        a.aliases
-                            .iter()
-                            .map(|al| json!({"id": al, "source": {"name": alias_source(al)}}))
-                            .collect(),
-                    ),
-                );
-            }
-            o.insert(
-                "ratings".into(),
-                json!([{ "severity": rating(v.severity.unwrap_or(Severity::Unknown)) }]),
-            );
-            if !a.summary.is_empty() {
-                o.insert("description".into(), json!(a.summary));
-            }
-            if !v.fixed.is_empty() {
-                o.insert(
-                    "recommendation".into(),
-                    json!(format!(
-                        "Upgrade to {}",
-                        v.fixed.iter().copied().collect::<Vec<_>>().join(" or ")
-                    )),
-                );
-            }
-            if let Some(u) = &a.url {
-                o.insert("advisories".into(), json!([{ "url": u }]));
-            }
-            o.insert("analysis".into(), analysis(f, !v.fixed.is_empty()));
-            o.insert(
-                "affects".into(),
-                Value::Array(v.affects.iter().map(|r| json!({ "ref": r })).collect()),
-            );
-            let mut props = vec![json!({"name": "nminus:code", "value": f.code.as_str()})];
-            props.extend(
-                v.nodes
-                    .iter()
-                    .map(|n| json!({"name": "nminus:node", "value": n})),
-            );
-            o.insert("properties".into(), Value::Array(props));
-            Some(Value::Object(o))
-        })
+        .filter_map(|(i, ((id, _), v))| vulnerability(i, id, v))
         .collect();
 
     json!({
@@ -293,6 +227,77 @@ fn bom(r: &Report) -> Value {
         "components": components,
         "vulnerabilities": vulnerabilities,
     })
+}
+
+/// An advisory's findings grouped (one analysis state), for one vulnerability entry.
+#[derive(Default)]
+struct Vuln<'a> {
+    first: Option<&'a Finding>,
+    affects: BTreeSet<String>,
+    nodes: BTreeSet<&'a str>,
+    fixed: BTreeSet<&'a str>,
+    severity: Option<Severity>,
+}
+
+/// The `i`th vulnerability entry (advisory `id`).
+fn vulnerability(i: usize, id: &str, v: &Vuln<'_>) -> Option<Value> {
+    let f = v.first?;
+    let a = f.advisory.as_ref()?;
+    let mut o = Map::new();
+    o.insert(
+        "bom-ref".into(),
+        json!(format!("nminus:vulnerability:{i}:{id}")),
+    );
+    o.insert("id".into(), json!(id));
+    let mut source = Map::new();
+    source.insert("name".into(), json!(a.sources.join(", ")));
+    if let Some(u) = &a.url {
+        source.insert("url".into(), json!(u));
+    }
+    o.insert("source".into(), Value::Object(source));
+    if !a.aliases.is_empty() {
+        o.insert(
+            "references".into(),
+            Value::Array(
+                a.aliases
+                    .iter()
+                    .map(|al| json!({"id": al, "source": {"name": alias_source(al)}}))
+                    .collect(),
+            ),
+        );
+    }
+    o.insert(
+        "ratings".into(),
+        json!([{ "severity": rating(v.severity.unwrap_or(Severity::Unknown)) }]),
+    );
+    if !a.summary.is_empty() {
+        o.insert("description".into(), json!(a.summary));
+    }
+    if !v.fixed.is_empty() {
+        o.insert(
+            "recommendation".into(),
+            json!(format!(
+                "Upgrade to {}",
+                v.fixed.iter().copied().collect::<Vec<_>>().join(" or ")
+            )),
+        );
+    }
+    if let Some(u) = &a.url {
+        o.insert("advisories".into(), json!([{ "url": u }]));
+    }
+    o.insert("analysis".into(), analysis(f, !v.fixed.is_empty()));
+    o.insert(
+        "affects".into(),
+        Value::Array(v.affects.iter().map(|r| json!({ "ref": r })).collect()),
+    );
+    let mut props = vec![json!({"name": "nminus:code", "value": f.code.as_str()})];
+    props.extend(
+        v.nodes
+            .iter()
+            .map(|n| json!({"name": "nminus:node", "value": n})),
+    );
+    o.insert("properties".into(), Value::Array(props));
+    Some(Value::Object(o))
 }
 
 fn alias_source(id: &str) -> &'static str {

@@ -108,38 +108,7 @@ fn junit(r: &Report) -> String {
             (Some(s), None) => s.clone(),
             _ => "nminus".to_owned(),
         };
-        let mut cases = String::new();
-        let mut failures = 0;
-        for code in FindingCode::ALL {
-            let failing: Vec<&&Finding> = fs
-                .iter()
-                .filter(|f| f.code == code && gate.fails(f))
-                .collect();
-            let _ = write!(
-                cases,
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"",
-                code.as_str(),
-                x(&format!("{package}.{name}"))
-            );
-            if failing.is_empty() {
-                cases.push_str("/>\n");
-                continue;
-            }
-            failures += 1;
-            let body: Vec<String> = failing.iter().map(|f| line(f)).collect();
-            let _ = write!(
-                cases,
-                ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
-                code.as_str(),
-                x(&format!(
-                    "{} finding(s) at or above the gate `{}`: {}",
-                    failing.len(),
-                    r.gate,
-                    code_title(code)
-                )),
-                xml_text(&body.join("\n"))
-            );
-        }
+        let (cases, failures) = node_cases(r, &gate, fs, &package, &name);
         let mut out_lines: Vec<String> = fs
             .iter()
             .filter(|f| !gate.fails(f))
@@ -188,8 +157,56 @@ fn junit(r: &Report) -> String {
         id += 1;
     }
 
-    // The scan itself.
-    // The verdict (`Report::verdict`), why it is incomplete, and each problem behind that.
+    scan_suite(&mut s, r, id, &ts);
+    s
+}
+
+/// One test case per finding code for a node: (the cases, how many fail).
+fn node_cases(
+    r: &Report,
+    gate: &crate::analyze::Gate,
+    fs: &[&Finding],
+    package: &str,
+    name: &str,
+) -> (String, usize) {
+    let mut cases = String::new();
+    let mut failures = 0;
+    for code in FindingCode::ALL {
+        let failing: Vec<&&Finding> = fs
+            .iter()
+            .filter(|f| f.code == code && gate.fails(f))
+            .collect();
+        let _ = write!(
+            cases,
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"",
+            code.as_str(),
+            x(&format!("{package}.{name}"))
+        );
+        if failing.is_empty() {
+            cases.push_str("/>\n");
+            continue;
+        }
+        failures += 1;
+        let body: Vec<String> = failing.iter().map(|f| line(f)).collect();
+        let _ = write!(
+            cases,
+            ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+            code.as_str(),
+            x(&format!(
+                "{} finding(s) at or above the gate `{}`: {}",
+                failing.len(),
+                r.gate,
+                code_title(code)
+            )),
+            xml_text(&body.join("\n"))
+        );
+    }
+    (cases, failures)
+}
+
+/// The scan itself: the verdict (`Report::verdict`), why it is incomplete, and each problem
+/// behind that; the feeds.
+fn scan_suite(s: &mut String, r: &Report, id: usize, ts: &str) {
     let reasons = r.incomplete_reasons();
     let incomplete: Vec<String> = reasons
         .iter()
@@ -246,5 +263,4 @@ fn junit(r: &Report) -> String {
         "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>\n</testsuites>\n",
         xml_text(&feeds.join("\n"))
     );
-    s
 }

@@ -98,6 +98,23 @@ fn header(with_node: bool) -> &'static str {
 
 fn markdown(r: &Report) -> String {
     let mut s = String::new();
+    let passing = head(&mut s, r);
+    by_severity_and_code(&mut s, r);
+    by_site(&mut s, r, passing);
+    let open = sorted(&r.findings);
+    top_findings(&mut s, &open);
+    per_node(&mut s, r, &open);
+    openstack(&mut s, r);
+    if let Some(v) = &r.control_plane {
+        super::controlplane::markdown(v, &mut s, md);
+    }
+    waived_section(&mut s, r);
+    problems(&mut s, r);
+    s
+}
+
+/// The verdict, its reasons, the gate and the totals; the word for nodes that pass.
+fn head(s: &mut String, r: &Report) -> &'static str {
     let s_ = &r.summary;
     let compliant_nodes = r.nodes.iter().filter(|n| n.compliant).count();
     // Nodes that pass what was judged are not "compliant" when something was not judged.
@@ -142,8 +159,11 @@ fn markdown(r: &Report) -> String {
         r.waived.len(),
         r.problems.len()
     );
+    passing
+}
 
-    // By severity and by code.
+/// Findings by severity and by code.
+fn by_severity_and_code(s: &mut String, r: &Report) {
     let mut by_sev: BTreeMap<crate::model::Severity, usize> = BTreeMap::new();
     let mut by_code: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &r.findings {
@@ -163,8 +183,10 @@ fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+}
 
-    // By site.
+/// Nodes, passing nodes and findings by site.
+fn by_site(s: &mut String, r: &Report, passing: &str) {
     let mut sites: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let site_of: BTreeMap<&str, String> = r
         .nodes
@@ -198,9 +220,10 @@ fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+}
 
-    // Top findings.
-    let open = sorted(&r.findings);
+/// The most severe findings.
+fn top_findings(s: &mut String, open: &[&Finding]) {
     if !open.is_empty() {
         let _ = writeln!(
             s,
@@ -217,10 +240,12 @@ fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+}
 
-    // Per node.
+/// Each node's findings, folded.
+fn per_node(s: &mut String, r: &Report, open: &[&Finding]) {
     let mut by_node: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &open {
+    for f in open {
         by_node.entry(f.node.as_str()).or_default().push(f);
     }
     let mut nodes: Vec<&crate::model::NodeSummary> = r.nodes.iter().collect();
@@ -258,8 +283,10 @@ fn markdown(r: &Report) -> String {
         }
         s.push_str("</details>\n\n");
     }
+}
 
-    // OpenStack currency, compliant or not.
+/// OpenStack currency, compliant or not.
+fn openstack(s: &mut String, r: &Report) {
     if !r.openstack.is_empty() {
         let _ = writeln!(s, "### OpenStack currency ({})\n", r.openstack.len());
         s.push_str("| node | deliverable | installed | series | status | lag | newest in series | behind |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -281,12 +308,10 @@ fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+}
 
-    if let Some(v) = &r.control_plane {
-        super::controlplane::markdown(v, &mut s, md);
-    }
-
-    // Waived.
+/// Waived findings.
+fn waived_section(s: &mut String, r: &Report) {
     let waived = sorted(&r.waived);
     if !waived.is_empty() {
         let _ = writeln!(s, "### Waived ({})\n", waived.len());
@@ -308,8 +333,10 @@ fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+}
 
-    // Problems.
+/// Problems.
+fn problems(s: &mut String, r: &Report) {
     if !r.problems.is_empty() {
         let _ = writeln!(
             s,
@@ -321,7 +348,6 @@ fn markdown(r: &Report) -> String {
         }
         s.push_str("\n</details>\n");
     }
-    s
 }
 
 #[cfg(test)]

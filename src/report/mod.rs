@@ -3,6 +3,7 @@
 
 mod controlplane;
 mod cyclonedx;
+mod fleet;
 mod html;
 mod json;
 mod junit;
@@ -15,6 +16,7 @@ use std::io::Write;
 
 use crate::model::Report;
 
+pub use fleet::{file_name, write_fleet_pages, FleetPages, SITE_PAGE, WORST};
 pub(crate) use table::output_width;
 pub(crate) use util::FeedProblems;
 pub use util::{code_title, gate_of};

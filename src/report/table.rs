@@ -565,51 +565,7 @@ impl ReportWriter for TableWriter {
         if !r.openstack.is_empty() {
             write_openstack(out, r)?;
         }
-        // Findings of no listed node (waiver-expired, waiver-unused: the policy's own) are
-        // counted in the summary, so they are listed too.
-        let mut policy_findings: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| !r.nodes.iter().any(|n| n.id == f.node))
-            .collect();
-        if !policy_findings.is_empty() {
-            by_severity(&mut policy_findings);
-            writeln!(out, "\npolicy ({}):", policy_findings.len())?;
-            for f in policy_findings {
-                let sev = format!("{:<8}", f.severity.as_str());
-                let code = format!("{:<16}", f.code.as_str());
-                writeln!(
-                    out,
-                    "  {}  {code}  {}",
-                    paint(c, sev_color(f.severity), &sev),
-                    hanging(&clean(&f.evidence.message), 30, width)
-                )?;
-            }
-        }
-        if !r.waived.is_empty() {
-            writeln!(out, "\nwaived ({}):", r.waived.len())?;
-            let mut waived: Vec<_> = r.waived.iter().collect();
-            waived.sort_by(|a, b| {
-                (&a.node, &a.subject.name, &a.subject.version, a.code).cmp(&(
-                    &b.node,
-                    &b.subject.name,
-                    &b.subject.version,
-                    b.code,
-                ))
-            });
-            for f in waived {
-                let w = f
-                    .waived_by
-                    .as_ref()
-                    .map(|w| format!("{} until {} ({})", w.id, w.expires, w.reason))
-                    .unwrap_or_default();
-                let line = format!(
-                    "{} {} {} {}: {}",
-                    f.node, f.subject.name, f.subject.version, f.code, w
-                );
-                writeln!(out, "  {}", hanging(&clean(&line), 4, width))?;
-            }
-        }
+        write_policy_and_waived(out, r, c, width)?;
         if !r.problems.is_empty() {
             writeln!(out, "\nproblems ({}):", r.problems.len())?;
             for p in r.problems.iter().take(30) {
@@ -634,6 +590,60 @@ impl ReportWriter for TableWriter {
         }
         Ok(())
     }
+}
+
+/// Findings of no listed node (waiver-expired, waiver-unused: the policy's own) are counted in
+/// the summary, so they are listed too; then the waived findings.
+fn write_policy_and_waived(
+    out: &mut dyn Write,
+    r: &Report,
+    c: bool,
+    width: usize,
+) -> std::io::Result<()> {
+    let mut policy_findings: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| !r.nodes.iter().any(|n| n.id == f.node))
+        .collect();
+    if !policy_findings.is_empty() {
+        by_severity(&mut policy_findings);
+        writeln!(out, "\npolicy ({}):", policy_findings.len())?;
+        for f in policy_findings {
+            let sev = format!("{:<8}", f.severity.as_str());
+            let code = format!("{:<16}", f.code.as_str());
+            writeln!(
+                out,
+                "  {}  {code}  {}",
+                paint(c, sev_color(f.severity), &sev),
+                hanging(&clean(&f.evidence.message), 30, width)
+            )?;
+        }
+    }
+    if !r.waived.is_empty() {
+        writeln!(out, "\nwaived ({}):", r.waived.len())?;
+        let mut waived: Vec<_> = r.waived.iter().collect();
+        waived.sort_by(|a, b| {
+            (&a.node, &a.subject.name, &a.subject.version, a.code).cmp(&(
+                &b.node,
+                &b.subject.name,
+                &b.subject.version,
+                b.code,
+            ))
+        });
+        for f in waived {
+            let w = f
+                .waived_by
+                .as_ref()
+                .map(|w| format!("{} until {} ({})", w.id, w.expires, w.reason))
+                .unwrap_or_default();
+            let line = format!(
+                "{} {} {} {}: {}",
+                f.node, f.subject.name, f.subject.version, f.code, w
+            );
+            writeln!(out, "  {}", hanging(&clean(&line), 4, width))?;
+        }
+    }
+    Ok(())
 }
 
 /// The OpenStack currency of every deliverable of every node, compliant or not.

@@ -1,13 +1,15 @@
-//! `/metrics` in the Prometheus text format (0.0.4), written by hand: fleet gauges are computed
-//! from the store at scrape time (so every replica reports the same fleet), latency histograms
-//! and counters are this process's own.
+//! `/metrics` in the Prometheus text format (0.0.4), written by hand: node gauges are read from
+//! the store at scrape time (so every replica reports the same fleet); the findings gauge is
+//! maintained ([`FindingCounters`]: updated on each stored push, re-read from the store after each
+//! fleet run); latency histograms and counters are this process's own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::store::{Millis, NodeRecord};
+use crate::model::Finding;
+use crate::store::{FindingCount, FindingFilter, Millis, NodeRecord, Store, StoreError};
 
 /// Bucket bounds in seconds.
 const BOUNDS: [f64; 14] = [
@@ -120,6 +122,165 @@ pub struct Metrics {
     pub stages: Histogram,
     /// Pushes by kind and result.
     pub pushes: Counter,
+    /// Open findings by site, code and severity.
+    pub findings: FindingCounters,
+}
+
+/// A node's open findings counted by (code, severity), under its site.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct NodeCounts {
+    site: String,
+    counts: BTreeMap<(&'static str, &'static str), i64>,
+}
+
+impl NodeCounts {
+    fn of(site: &str, findings: &[Finding]) -> Self {
+        let mut counts = BTreeMap::new();
+        for f in findings.iter().filter(|f| f.waived_by.is_none()) {
+            *counts
+                .entry((f.code.as_str(), f.severity.as_str()))
+                .or_default() += 1;
+        }
+        Self {
+            site: site.to_owned(),
+            counts,
+        }
+    }
+}
+
+/// What [`FindingCounters`] holds.
+#[derive(Debug, Default)]
+struct CountState {
+    /// Each (not revoked) node's contribution.
+    per_node: HashMap<String, NodeCounts>,
+    /// The sums by (site, code, severity).
+    totals: BTreeMap<(String, &'static str, &'static str), i64>,
+    /// While a seed reads the store: the nodes written meanwhile (`None`: removed), applied
+    /// over what the seed read.
+    during_seed: Option<HashMap<String, Option<NodeCounts>>>,
+    /// The finished fleet run the seed read after (`None`: not seeded yet).
+    seeded_after: Option<Option<i64>>,
+}
+
+impl CountState {
+    fn apply(&mut self, node: &str, new: Option<NodeCounts>) {
+        if let Some(old) = self.per_node.remove(node) {
+            for ((code, sev), n) in old.counts {
+                let key = (old.site.clone(), code, sev);
+                if let Some(t) = self.totals.get_mut(&key) {
+                    *t -= n;
+                    if *t <= 0 {
+                        self.totals.remove(&key);
+                    }
+                }
+            }
+        }
+        if let Some(new) = new {
+            for ((code, sev), n) in &new.counts {
+                *self
+                    .totals
+                    .entry((new.site.clone(), code, sev))
+                    .or_default() += n;
+            }
+            self.per_node.insert(node.to_owned(), new);
+        }
+    }
+}
+
+/// The `nminus_findings` gauge, maintained: each stored push replaces its node's counts, and
+/// the whole is read from the store once at start-up and again after each finished fleet run
+/// (so a scrape never aggregates all findings). A seed runs alone; pushes stored while it
+/// reads win over what it read.
+#[derive(Debug, Default)]
+pub struct FindingCounters {
+    state: Mutex<CountState>,
+    seeding: tokio::sync::Mutex<()>,
+}
+
+impl FindingCounters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CountState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A node's findings were stored (`findings` all of its current ones, waived included).
+    pub(crate) fn node_judged(&self, node: &str, site: Option<&str>, findings: &[Finding]) {
+        let counts = NodeCounts::of(site.unwrap_or_default(), findings);
+        let mut s = self.lock();
+        if let Some(d) = s.during_seed.as_mut() {
+            d.insert(node.to_owned(), Some(counts.clone()));
+        }
+        s.apply(node, Some(counts));
+    }
+
+    /// Read the counts from the store unless they were read after `fleet_run` (the id of the
+    /// latest finished fleet run) already.
+    pub(crate) async fn seed_if_stale(
+        &self,
+        store: &dyn Store,
+        fleet_run: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if self.lock().seeded_after == Some(fleet_run) {
+            return Ok(());
+        }
+        let _one = self.seeding.lock().await;
+        if self.lock().seeded_after == Some(fleet_run) {
+            return Ok(());
+        }
+        self.lock().during_seed = Some(HashMap::new());
+        let r = Self::read(store).await;
+        let mut s = self.lock();
+        let during = s.during_seed.take().unwrap_or_default();
+        let per_node = r?;
+        s.per_node.clear();
+        s.totals.clear();
+        for (node, c) in per_node {
+            s.apply(&node, Some(c));
+        }
+        for (node, c) in during {
+            s.apply(&node, c);
+        }
+        s.seeded_after = Some(fleet_run);
+        Ok(())
+    }
+
+    async fn read(store: &dyn Store) -> Result<HashMap<String, NodeCounts>, StoreError> {
+        let nodes = store.nodes().await?;
+        let mut site: HashMap<String, String> = nodes
+            .into_iter()
+            .filter(|n| !n.revoked)
+            .map(|n| (n.id, n.site.unwrap_or_default()))
+            .collect();
+        let mut by_node: HashMap<String, Vec<Finding>> = HashMap::new();
+        for f in store.findings(&FindingFilter::default()).await? {
+            if site.contains_key(&f.node) {
+                by_node.entry(f.node.clone()).or_default().push(f);
+            }
+        }
+        Ok(by_node
+            .into_iter()
+            .map(|(node, f)| {
+                let s = site.remove(&node).unwrap_or_default();
+                let c = NodeCounts::of(&s, &f);
+                (node, c)
+            })
+            .collect())
+    }
+
+    /// The counts by site, code and severity (in that order).
+    pub fn snapshot(&self) -> Vec<FindingCount> {
+        self.lock()
+            .totals
+            .iter()
+            .map(|((site, code, sev), n)| FindingCount {
+                site: site.clone(),
+                code: (*code).to_owned(),
+                severity: (*sev).to_owned(),
+                count: *n,
+            })
+            .collect()
+    }
 }
 
 /// Escape a label value.

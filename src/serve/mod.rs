@@ -252,6 +252,20 @@ pub async fn serve(
     reanalyze_every: Option<Duration>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The findings gauge, read once now rather than on the first scrape.
+    let seed = state.clone();
+    tokio::spawn(async move {
+        let r = match seed.store().latest_run("fleet").await {
+            Ok(last) => {
+                let c = &seed.metrics().findings;
+                c.seed_if_stale(seed.store(), last.map(|r| r.id)).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::warn!("cannot count the stored findings: {e}");
+        }
+    });
     let bg = reanalyze_every.map(|every| {
         let st = state.clone();
         tokio::spawn(async move { analysis::background(st, every).await })

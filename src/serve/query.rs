@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Report};
-use crate::store::{FindingFilter, Millis, NodeRecord, Store, StoreError};
+use crate::store::{FindingFilter, FindingKey, Millis, NodeRecord, Store, StoreError};
 
 /// A node with its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,33 +75,171 @@ pub async fn findings(
     } else {
         store.findings(filter).await?
     };
+    out.extend(stale_findings(store, an, filter, now, None, usize::MAX).await?);
+    Ok(out)
+}
+
+/// `inventory-stale` findings of the silent nodes matching `filter`, by node id, after node
+/// `after`, at most `limit`.
+async fn stale_findings(
+    store: &dyn Store,
+    an: &Analyzer,
+    filter: &FindingFilter,
+    now: Millis,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Finding>, StoreError> {
     let wants_stale =
         filter.code.is_none_or(|c| c == FindingCode::InventoryStale) && filter.package.is_none();
-    if wants_stale {
-        for n in store.nodes().await? {
-            if n.revoked
-                || filter
-                    .site
-                    .as_ref()
-                    .is_some_and(|s| n.site.as_ref() != Some(s))
-                || filter
-                    .cell
-                    .as_ref()
-                    .is_some_and(|c| n.cell.as_ref() != Some(c))
-                || filter.node.as_ref().is_some_and(|x| *x != n.id)
-            {
-                continue;
-            }
-            let Some(seen) = n.last_seen else { continue };
-            if let Some(f) = an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime())
-            {
-                if filter.severity.is_none_or(|s| f.severity >= s) {
-                    out.push(f);
+    let mut out = Vec::new();
+    if !wants_stale || limit == 0 {
+        return Ok(out);
+    }
+    let mut nodes = store.nodes().await?;
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    for n in nodes {
+        if n.revoked
+            || after.is_some_and(|a| n.id.as_str() <= a)
+            || filter
+                .site
+                .as_ref()
+                .is_some_and(|s| n.site.as_ref() != Some(s))
+            || filter
+                .cell
+                .as_ref()
+                .is_some_and(|c| n.cell.as_ref() != Some(c))
+            || filter.node.as_ref().is_some_and(|x| *x != n.id)
+        {
+            continue;
+        }
+        let Some(seen) = n.last_seen else { continue };
+        if let Some(f) = an.stale_finding(&node_info(&n), seen.to_datetime(), now.to_datetime()) {
+            if filter.severity.is_none_or(|s| f.severity >= s) {
+                out.push(f);
+                if out.len() == limit {
+                    break;
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// One page of an answer: `next` is the cursor of the following page (absent on the last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The entries, in a stable order.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Where a page of findings starts: after a stored finding, or (the stored ones all given)
+/// after the `inventory-stale` finding of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FindingCursor {
+    /// After this stored finding.
+    Stored(FindingKey),
+    /// After this node's `inventory-stale` finding.
+    Stale(String),
+}
+
+impl FindingCursor {
+    /// Opaque text (hexadecimal, safe in a query string).
+    pub fn encode(&self) -> String {
+        crate::util::hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+
+    /// The cursor `encode` wrote, or `None`.
+    pub fn decode(s: &str) -> Option<Self> {
+        if s.len() % 2 != 0 || s.len() > 16 * 1024 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+            .collect();
+        serde_json::from_slice(&bytes?).ok()
+    }
+}
+
+/// A page of [`findings`]: the stored findings in the store's order, then the
+/// `inventory-stale` ones by node id; at most `limit` (at least one).
+pub async fn findings_page(
+    store: &dyn Store,
+    an: &Analyzer,
+    filter: &FindingFilter,
+    cursor: Option<&FindingCursor>,
+    limit: usize,
+    now: Millis,
+) -> Result<Page<Finding>, StoreError> {
+    let limit = limit.max(1);
+    let mut items = Vec::new();
+    let stale_after = match cursor {
+        Some(FindingCursor::Stale(node)) => Some(node.as_str()),
+        None | Some(FindingCursor::Stored(_)) => {
+            if filter.code != Some(FindingCode::InventoryStale) {
+                let after = match cursor {
+                    Some(FindingCursor::Stored(k)) => Some(k),
+                    _ => None,
+                };
+                let want = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+                items = store.findings_page(filter, after, want).await?;
+                if items.len() > limit {
+                    items.truncate(limit);
+                    let next = items
+                        .last()
+                        .map(|f| FindingCursor::Stored(FindingKey::of(f)));
+                    return Ok(Page {
+                        items,
+                        next: next.map(|c| c.encode()),
+                    });
+                }
+            }
+            None
+        }
+    };
+    let room = limit - items.len();
+    let mut stale = stale_findings(store, an, filter, now, stale_after, room + 1).await?;
+    let next = if stale.len() > room {
+        stale.truncate(room);
+        // A full page of stored findings ends just before the first stale one.
+        Some(match stale.last() {
+            Some(f) => FindingCursor::Stale(f.node.clone()),
+            None => FindingCursor::Stale(String::new()),
+        })
+    } else {
+        None
+    };
+    items.extend(stale);
+    Ok(Page {
+        items,
+        next: next.map(|c| c.encode()),
+    })
+}
+
+/// A page of nodes by id, after node `after`, filtered by `keep`.
+pub async fn nodes_page(
+    store: &dyn Store,
+    an: &Analyzer,
+    now: Millis,
+    after: Option<&str>,
+    limit: usize,
+    keep: impl Fn(&NodeView) -> bool,
+) -> Result<Page<NodeView>, StoreError> {
+    let limit = limit.max(1);
+    let mut all: Vec<NodeView> = nodes(store, an, now)
+        .await?
+        .into_iter()
+        .filter(|n| after.is_none_or(|a| n.node.id.as_str() > a) && keep(n))
+        .collect();
+    all.sort_by(|a, b| a.node.id.cmp(&b.node.id));
+    let next = (all.len() > limit).then(|| {
+        all.truncate(limit);
+        all.last().map(|n| n.node.id.clone()).unwrap_or_default()
+    });
+    Ok(Page { items: all, next })
 }
 
 /// The fleet report: every node's current inventory and findings, waivers applied across the

@@ -124,10 +124,15 @@ pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
             (n, s)
         })
         .collect();
+    let last_fleet_run = st.store().latest_run("fleet").await?;
+    let counters = &st.metrics().findings;
+    counters
+        .seed_if_stale(st.store(), last_fleet_run.as_ref().map(|r| r.id))
+        .await?;
     let facts = super::metrics::FleetFacts {
         nodes,
-        findings: st.store().finding_counts().await?,
-        last_fleet_run: st.store().latest_run("fleet").await?,
+        findings: counters.snapshot(),
+        last_fleet_run,
         feeds: an
             .feeds()
             .iter()
@@ -445,6 +450,9 @@ async fn push_inner(
             })
             .await?;
         stages.observe("store", t.elapsed());
+        st.metrics()
+            .findings
+            .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
         Ok((
             StatusCode::CREATED,
             Json(PushResponse {
@@ -467,8 +475,19 @@ async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Res
         .require(&headers, super::Role::Operate)?;
     st.reload_analyzer().await?;
     let run = analysis::reanalyze(&st).await?;
+    let last = st.store().latest_run("fleet").await?;
+    st.metrics()
+        .findings
+        .seed_if_stale(st.store(), last.map(|r| r.id))
+        .await?;
     Ok(Json(run).into_response())
 }
+
+/// Entries per page of `/v1/nodes` and `/v1/findings` unless `limit` says otherwise, and at
+/// most; un-paged answers (neither `limit` nor `cursor`) are refused past their cap.
+const PAGE: usize = 1000;
+const PAGE_MAX: usize = 10_000;
+const UNPAGED_FINDINGS_MAX: usize = 100_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -476,30 +495,48 @@ struct NodesQuery {
     site: Option<String>,
     cell: Option<String>,
     status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
+/// Nodes by id, filtered; paged (`{"items": […], "next": …}`) when `limit` or `cursor` is
+/// given, else every match as an array.
 async fn nodes(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<NodesQuery>,
-) -> Result<Json<Vec<query::NodeView>>, ApiError> {
+) -> Result<Response, ApiError> {
     authorize_read(&st, &headers)?;
-    let all = query::nodes(st.store(), &st.analyzer(), Millis::now()).await?;
-    Ok(Json(
-        all.into_iter()
-            .filter(|n| {
-                q.site
-                    .as_ref()
-                    .is_none_or(|s| n.node.site.as_ref() == Some(s))
-            })
-            .filter(|n| {
-                q.cell
-                    .as_ref()
-                    .is_none_or(|c| n.node.cell.as_ref() == Some(c))
-            })
-            .filter(|n| q.status.as_ref().is_none_or(|s| &n.status == s))
-            .collect(),
-    ))
+    let paged = q.limit.is_some() || q.cursor.is_some();
+    let limit = if paged {
+        q.limit.unwrap_or(PAGE).clamp(1, PAGE_MAX)
+    } else {
+        usize::MAX
+    };
+    let keep = |n: &query::NodeView| {
+        q.site
+            .as_ref()
+            .is_none_or(|s| n.node.site.as_ref() == Some(s))
+            && q.cell
+                .as_ref()
+                .is_none_or(|c| n.node.cell.as_ref() == Some(c))
+            && q.status.as_ref().is_none_or(|s| &n.status == s)
+    };
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = query::nodes_page(
+        st.store(),
+        &st.analyzer(),
+        Millis::now(),
+        after,
+        limit,
+        keep,
+    )
+    .await?;
+    Ok(if paged {
+        Json(page).into_response()
+    } else {
+        Json(page.items).into_response()
+    })
 }
 
 async fn node(
@@ -598,18 +635,22 @@ pub(crate) struct FindingsQuery {
     site: Option<String>,
     cell: Option<String>,
     node: Option<String>,
+    #[serde(alias = "kind")]
     code: Option<String>,
     severity: Option<String>,
     package: Option<String>,
     waived: Option<bool>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 impl FindingsQuery {
-    fn filter(self) -> Result<FindingFilter, ApiError> {
+    fn filter(&self) -> Result<FindingFilter, ApiError> {
+        let some = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(FindingFilter {
-            site: self.site.filter(|s| !s.is_empty()),
-            cell: self.cell.filter(|s| !s.is_empty()),
-            node: self.node.filter(|s| !s.is_empty()),
+            site: some(&self.site),
+            cell: some(&self.cell),
+            node: some(&self.node),
             code: match self.code.as_deref().filter(|s| !s.is_empty()) {
                 Some(c) => Some(c.parse::<FindingCode>().map_err(ApiError::BadRequest)?),
                 None => None,
@@ -618,22 +659,54 @@ impl FindingsQuery {
                 Some(s) => Some(s.parse::<Severity>().map_err(ApiError::BadRequest)?),
                 None => None,
             },
-            package: self.package.filter(|s| !s.is_empty()),
+            package: some(&self.package),
             waived: self.waived.unwrap_or(false),
         })
     }
 }
 
+/// Current findings, filtered; paged (`{"items": […], "next": …}`, keyset order: node,
+/// subject, code, fingerprint, then the `inventory-stale` ones by node) when `limit` or
+/// `cursor` is given, else every match as an array, refused past [`UNPAGED_FINDINGS_MAX`].
 async fn findings(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<FindingsQuery>,
-) -> Result<Json<Vec<crate::model::Finding>>, ApiError> {
+) -> Result<Response, ApiError> {
     authorize_read(&st, &headers)?;
     let filter = q.filter()?;
-    Ok(Json(
-        query::findings(st.store(), &st.analyzer(), &filter, Millis::now()).await?,
-    ))
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(query::FindingCursor::decode(c).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor: expected the `next` of a previous page, found `{c}`"
+            ))
+        })?),
+    };
+    let paged = q.limit.is_some() || q.cursor.is_some();
+    let limit = if paged {
+        q.limit.unwrap_or(PAGE).clamp(1, PAGE_MAX)
+    } else {
+        UNPAGED_FINDINGS_MAX
+    };
+    let page = query::findings_page(
+        st.store(),
+        &st.analyzer(),
+        &filter,
+        cursor.as_ref(),
+        limit,
+        Millis::now(),
+    )
+    .await?;
+    if paged {
+        return Ok(Json(page).into_response());
+    }
+    if page.next.is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "more than {UNPAGED_FINDINGS_MAX} findings match: ask for pages (`limit`, then `cursor` = the previous page's `next`) or narrow the filters"
+        )));
+    }
+    Ok(Json(page.items).into_response())
 }
 
 #[derive(Debug, Deserialize)]

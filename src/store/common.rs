@@ -822,6 +822,15 @@ macro_rules! store_impl {
             }
 
             async fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+                self.findings_page(f, None, i64::MAX).await
+            }
+
+            async fn findings_page(
+                &self,
+                f: &FindingFilter,
+                after: Option<&$crate::store::FindingKey>,
+                limit: i64,
+            ) -> Result<Vec<Finding>, StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
                     "SELECT f.body FROM findings f JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id WHERE n.revoked = FALSE",
                 );
@@ -846,7 +855,23 @@ macro_rules! store_impl {
                 if !f.waived {
                     qb.push(" AND f.waived = FALSE");
                 }
+                if let Some(k) = after {
+                    qb.push(" AND (f.node_id, f.ecosystem, f.name, f.version, f.code, f.fingerprint) > (")
+                        .push_bind(k.node.clone())
+                        .push(", ")
+                        .push_bind(k.ecosystem.clone())
+                        .push(", ")
+                        .push_bind(k.name.clone())
+                        .push(", ")
+                        .push_bind(k.version.clone())
+                        .push(", ")
+                        .push_bind(k.code.clone())
+                        .push(", ")
+                        .push_bind(k.fingerprint.clone())
+                        .push(")");
+                }
                 qb.push(" ORDER BY f.node_id, f.ecosystem, f.name, f.version, f.code, f.fingerprint");
+                qb.push(" LIMIT ").push_bind(limit);
                 let rows = qb.build().fetch_all(self.reader()).await?;
                 rows.iter()
                     .map(|r| {

@@ -287,6 +287,38 @@ pub struct FindingFilter {
     pub waived: bool,
 }
 
+/// Where a finding sorts in [`Store::findings`]: node, subject ecosystem, name and version,
+/// code, fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingKey {
+    /// Node.
+    pub node: String,
+    /// Subject ecosystem.
+    pub ecosystem: String,
+    /// Subject name.
+    pub name: String,
+    /// Subject version.
+    pub version: String,
+    /// Code.
+    pub code: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+}
+
+impl FindingKey {
+    /// The key of `f`.
+    pub fn of(f: &Finding) -> Self {
+        Self {
+            node: f.node.clone(),
+            ecosystem: f.subject.ecosystem.clone(),
+            name: f.subject.name.clone(),
+            version: f.subject.version.clone(),
+            code: f.code.as_str().to_owned(),
+            fingerprint: f.fingerprint.clone(),
+        }
+    }
+}
+
 /// Open findings counted by site, code and severity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingCount {
@@ -554,6 +586,14 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     async fn inventory(&self, node: &str, hash: &str) -> Result<Option<Inventory>, StoreError>;
     /// Current findings (of each node's current run), by node then subject.
     async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+    /// At most `limit` of [`Store::findings`], those after `after` in the same order (keyset
+    /// pagination: stable while findings are added or removed elsewhere).
+    async fn findings_page(
+        &self,
+        filter: &FindingFilter,
+        after: Option<&FindingKey>,
+        limit: i64,
+    ) -> Result<Vec<Finding>, StoreError>;
     /// Open current findings counted by site, code and severity.
     async fn finding_counts(&self) -> Result<Vec<FindingCount>, StoreError>;
     /// Nodes whose current inventory has package `name` (at `version` when given).

@@ -1151,7 +1151,7 @@ fn golden_markdown_escapes_node_data() {
 // ---------------------------------------------------------------------------------------------
 // HTML in headless Chromium.
 
-fn chromium() -> &'static str {
+pub(crate) fn chromium() -> &'static str {
     for c in ["chromium", "chromium-browser"] {
         if Command::new(c)
             .arg("--version")
@@ -1219,7 +1219,7 @@ pub(crate) fn run_chromium(extra: &[String], url: &str) -> (String, String) {
 }
 
 /// The text of the element carrying `attr` (`data-summary="findings"`), as a number.
-fn dom_number(dom: &str, attr: &str) -> usize {
+pub(crate) fn dom_number(dom: &str, attr: &str) -> usize {
     let i = dom
         .find(attr)
         .unwrap_or_else(|| panic!("no element with {attr} in the DOM"));

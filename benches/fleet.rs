@@ -1,0 +1,505 @@
+//! Fleet simulator: `nminus serve` on loopback (SQLite, then PostgreSQL) with N simulated nodes
+//! built from real inventories — the shared data's dpkg (this machine's Debian 12), rpm (CBL
+//! Mariner 2.0 rpmdb.sqlite) and apk (Alpine) databases, each with one of the shared OpenStack
+//! site-packages fixtures (yoga, flamingo, gazpacho) — spread over sites that differ in OS,
+//! OpenStack series and patch level (a share of each site's package versions moved on), with
+//! about 3 % of the versions varied per node. Every push goes through the real HTTP API.
+//!
+//! Per size it prints: first inventories/s, unchanged heartbeats/s, changed inventories/s (each
+//! with p50/p99), the time of `POST /v1/reanalyze`, the server's peak RSS (`VmHWM`) after ingest
+//! and after the re-analysis, and the database size (SQLite: file + WAL; PostgreSQL: the data
+//! directory).
+//!
+//! `cargo bench --bench fleet` runs SQLite at 1,000 and 10,000 nodes and PostgreSQL at 10,000
+//! with the shared data's feeds; `NMINUS_FLEET_SIZES=sqlite:1000,postgres:50000` chooses others.
+//! Under `cargo test` it is a smoke run of 20 nodes on SQLite without feeds that prints figures
+//! only.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{gzip, shared, Pg, Server};
+use nminus::collect::{collect_root, CollectOptions, Root};
+use nminus::model::{Inventory, NodeInfo, Package};
+
+/// One site: its base OS packages, its OpenStack series, its patch level.
+struct Site {
+    name: String,
+    inv: Inventory,
+}
+
+fn collect(root: &Path) -> Inventory {
+    collect_root(
+        &Root::new(root),
+        &CollectOptions {
+            node: NodeInfo {
+                id: "template".into(),
+                ..NodeInfo::default()
+            },
+            collected_at: "2026-01-01T00:00:00Z".into(),
+        },
+    )
+}
+
+/// A root holding `db` (a file of the shared data) at `at`, with an os-release.
+fn os_root(tmp: &Path, name: &str, db: &str, at: &str, os_release: &str) -> Inventory {
+    let root = tmp.join(name);
+    let dest = root.join(at);
+    fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
+    fs_err::create_dir_all(root.join("etc")).unwrap();
+    fs_err::copy(shared(db), &dest).unwrap();
+    fs_err::write(root.join("etc/os-release"), os_release).unwrap();
+    collect(&root)
+}
+
+/// Move `share` of the versions on (deterministically by `seed`): a later patch level.
+fn patch(packages: &mut [Package], share_permille: u64, seed: u64, tag: &str) {
+    for (k, p) in packages.iter_mut().enumerate() {
+        let h = (k as u64 + 1)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(seed.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+        if (h >> 33) % 1000 < share_permille {
+            p.version = format!("{}+{tag}", p.version);
+        }
+    }
+}
+
+fn sites(tmp: &Path) -> Vec<Site> {
+    let deb = os_root(
+        tmp,
+        "deb",
+        "fixtures/dpkg/this-debian12/status",
+        "var/lib/dpkg/status",
+        "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+    );
+    let rpm = os_root(
+        tmp,
+        "rpm",
+        "fixtures/rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite",
+        "var/lib/rpm/rpmdb.sqlite",
+        "ID=mariner\nVERSION_ID=\"2.0\"\n",
+    );
+    let apk = os_root(
+        tmp,
+        "apk",
+        "fixtures/apk/fanal/apk",
+        "lib/apk/db/installed",
+        "ID=alpine\nVERSION_ID=3.4.0\n",
+    );
+    let py = |series: &str| {
+        collect(&shared(&format!(
+            "fixtures/python/openstack-site-packages/{series}"
+        )))
+        .packages
+    };
+    let plan: [(&str, &Inventory, &str, u64); 6] = [
+        ("par1", &deb, "2025.2-flamingo", 0),
+        ("par2", &deb, "2025.2-flamingo", 20),
+        ("fra1", &deb, "2022.1-yoga", 50),
+        ("ams1", &rpm, "2026.1-gazpacho", 10),
+        ("lon1", &rpm, "2022.1-yoga", 30),
+        ("edge1", &apk, "2025.2-flamingo", 40),
+    ];
+    plan.iter()
+        .enumerate()
+        .map(|(i, (name, os, series, level))| {
+            let mut inv = (*os).clone();
+            inv.packages.extend(py(series));
+            patch(&mut inv.packages, *level, i as u64, &format!("{name}u1"));
+            Site {
+                name: (*name).to_owned(),
+                inv,
+            }
+        })
+        .collect()
+}
+
+/// Node `i`'s inventory, revision `rev` (each later revision moves one more version on).
+fn node_body(sites: &[Site], i: usize, rev: usize) -> Vec<u8> {
+    let site = &sites[i % sites.len()];
+    let mut inv = site.inv.clone();
+    patch(&mut inv.packages, 30, 1000 + i as u64, &format!("n{i}"));
+    if rev > 0 {
+        let k = (i * 31 + rev * 7) % inv.packages.len();
+        inv.packages[k].version = format!("{}+r{rev}", inv.packages[k].version);
+    }
+    inv.node = NodeInfo {
+        id: format!("node{i:05}"),
+        hostname: Some(format!("node{i:05}")),
+        site: Some(site.name.clone()),
+        cell: Some(format!("cell{}", i % 7)),
+        labels: [("role".to_owned(), "compute".to_owned())].into(),
+    };
+    gzip(&serde_json::to_vec(&inv).unwrap())
+}
+
+#[derive(Default)]
+struct Phase {
+    ok: usize,
+    failed: usize,
+    secs: f64,
+    lat: Vec<f64>,
+}
+
+impl Phase {
+    fn ms(&mut self, q: f64) -> f64 {
+        if self.lat.is_empty() {
+            return 0.0;
+        }
+        self.lat.sort_by(f64::total_cmp);
+        self.lat[((self.lat.len() as f64 - 1.0) * q).round() as usize] * 1e3
+    }
+
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.secs.max(1e-9)
+    }
+
+    fn line(&mut self, backend: &str, n: usize, name: &str) -> String {
+        let (p50, p99) = (self.ms(0.5), self.ms(0.99));
+        format!(
+            "{backend:8} {n:6} nodes  {name:22} {:6} ok {:3} failed in {:7.2} s: {:8.0}/s  p50 {:7.2} ms  p99 {:8.2} ms",
+            self.ok,
+            self.failed,
+            self.secs,
+            self.rate(),
+            p50,
+            p99
+        )
+    }
+}
+
+/// What each worker sends: (node index, body or heartbeat hash).
+enum Job {
+    Inventory(usize, usize),
+    Heartbeat(usize),
+}
+
+struct Fleet {
+    url: String,
+    client: reqwest::Client,
+    tokens: Vec<String>,
+    hashes: Vec<std::sync::Mutex<String>>,
+    sites: Arc<Vec<Site>>,
+}
+
+impl Fleet {
+    async fn post(&self, i: usize, body: Vec<u8>, gz: bool) -> bool {
+        let mut rq = self
+            .client
+            .post(format!("{}/v1/inventories", self.url))
+            .bearer_auth(&self.tokens[i])
+            .header("content-type", "application/json");
+        if gz {
+            rq = rq.header("content-encoding", "gzip");
+        }
+        match rq.body(body).send().await {
+            Ok(r) if r.status().is_success() => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&r.bytes().await.unwrap_or_default())
+                        .unwrap_or_default();
+                if let Some(h) = v["hash"].as_str() {
+                    *self.hashes[i].lock().unwrap() = h.to_owned();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn run(&self, job: &Job) -> bool {
+        match *job {
+            Job::Inventory(i, rev) => {
+                let sites = Arc::clone(&self.sites);
+                let body = tokio::task::spawn_blocking(move || node_body(&sites, i, rev))
+                    .await
+                    .unwrap();
+                self.post(i, body, true).await
+            }
+            Job::Heartbeat(i) => {
+                let h = self.hashes[i].lock().unwrap().clone();
+                self.post(i, format!(r#"{{"heartbeat":"{h}"}}"#).into_bytes(), false)
+                    .await
+            }
+        }
+    }
+}
+
+/// Run `jobs` with `workers` concurrent clients, stopping after `limit`.
+async fn phase(fleet: &Arc<Fleet>, jobs: Vec<Job>, workers: usize, limit: Duration) -> Phase {
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..workers)
+        .map(|_| {
+            let (fleet, jobs, next) = (Arc::clone(fleet), Arc::clone(&jobs), Arc::clone(&next));
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= jobs.len() || t0.elapsed() > limit {
+                        return out;
+                    }
+                    let t = Instant::now();
+                    let ok = fleet.run(&jobs[k]).await;
+                    out.push((ok, t.elapsed().as_secs_f64()));
+                }
+            })
+        })
+        .collect();
+    let mut p = Phase::default();
+    for h in hs {
+        for (ok, l) in h.await.unwrap() {
+            if ok {
+                p.ok += 1;
+            } else {
+                p.failed += 1;
+            }
+            p.lat.push(l);
+        }
+    }
+    p.secs = t0.elapsed().as_secs_f64();
+    p
+}
+
+async fn enroll_all(url: &str, client: &reqwest::Client, n: usize) -> Vec<String> {
+    let mut tokens = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+        let hs: Vec<_> = chunk
+            .iter()
+            .map(|&i| {
+                let (c, url) = (client.clone(), url.to_owned());
+                tokio::spawn(async move {
+                    let r = c
+                        .post(format!("{url}/v1/enroll"))
+                        .bearer_auth("bench-secret")
+                        .body(format!(r#"{{"node":"node{i:05}"}}"#))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 201);
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                    v["token"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        for h in hs {
+            tokens.push(h.await.unwrap());
+        }
+    }
+    tokens
+}
+
+/// Bounds of one size's phases.
+#[derive(Clone, Copy)]
+struct Scale {
+    workers: usize,
+    heartbeats: usize,
+    changed: usize,
+    limit: Duration,
+}
+
+struct Figures {
+    first: Phase,
+    heartbeats: Phase,
+    changed: Phase,
+    reanalyze: f64,
+}
+
+async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Figures {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(s.workers * 2)
+        .timeout(Duration::from_secs(900))
+        .build()
+        .unwrap();
+    let tokens = enroll_all(&url, &client, n).await;
+    let fleet = Arc::new(Fleet {
+        url: url.clone(),
+        client: client.clone(),
+        hashes: (0..n)
+            .map(|_| std::sync::Mutex::new(String::new()))
+            .collect(),
+        tokens,
+        sites,
+    });
+    let all = Duration::from_secs(3600);
+    let first = phase(
+        &fleet,
+        (0..n).map(|i| Job::Inventory(i, 0)).collect(),
+        s.workers,
+        all,
+    )
+    .await;
+    let heartbeats = phase(
+        &fleet,
+        (0..s.heartbeats)
+            .map(|k| Job::Heartbeat((k * 7919) % n))
+            .collect(),
+        s.workers,
+        s.limit,
+    )
+    .await;
+    let changed = phase(
+        &fleet,
+        (0..s.changed)
+            .map(|k| Job::Inventory((k * 104_729) % n, 1 + k / n))
+            .collect(),
+        s.workers,
+        s.limit,
+    )
+    .await;
+    let t = Instant::now();
+    let r = client
+        .post(format!("{url}/v1/reanalyze"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "reanalyze: {}", r.status());
+    Figures {
+        first,
+        heartbeats,
+        changed,
+        reanalyze: t.elapsed().as_secs_f64(),
+    }
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let mut total = 0;
+    let Ok(rd) = fs_err::read_dir(p) else {
+        return 0;
+    };
+    for e in rd.flatten() {
+        match e.metadata() {
+            Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
+            Ok(m) => total += m.len(),
+            Err(_) => {}
+        }
+    }
+    total
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<(String, usize)> = match std::env::var("NMINUS_FLEET_SIZES") {
+        Ok(v) if bench => v
+            .split(',')
+            .filter_map(|s| {
+                let (b, n) = s.trim().split_once(':')?;
+                Some((b.to_owned(), n.parse().ok()?))
+            })
+            .collect(),
+        _ if bench => vec![
+            ("sqlite".into(), 1000),
+            ("sqlite".into(), 10_000),
+            ("postgres".into(), 10_000),
+        ],
+        _ => vec![("sqlite".into(), 20)],
+    };
+    let scale = if bench {
+        Scale {
+            workers: 64,
+            heartbeats: 100_000,
+            changed: 3000,
+            limit: Duration::from_secs(20),
+        }
+    } else {
+        Scale {
+            workers: 4,
+            heartbeats: 200,
+            changed: 20,
+            limit: Duration::from_secs(2),
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret");
+    fs_err::write(&secret, "bench-secret\n").unwrap();
+    let empty = tmp.path().join("no-data");
+    fs_err::create_dir_all(&empty).unwrap();
+    let data = if bench { shared("") } else { empty };
+    let sites = Arc::new(sites(tmp.path()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let per_site: Vec<String> = sites
+        .iter()
+        .map(|s| format!("{} {}", s.name, s.inv.packages.len()))
+        .collect();
+    println!(
+        "fleet simulator: sites (packages per node) {}; ~3 % of versions varied per node; feeds: {}; {} concurrent clients",
+        per_site.join(", "),
+        if bench { "shared data" } else { "none" },
+        scale.workers
+    );
+    for (k, (backend, n)) in sizes.iter().enumerate() {
+        let pg;
+        let (db, size_of): (String, Box<dyn Fn() -> u64>) = if backend == "postgres" {
+            pg = Pg::start();
+            let dir = pg.data_dir();
+            (pg.url(), Box::new(move || dir_bytes(&dir)))
+        } else {
+            let file = tmp.path().join(format!("fleet{k}.db"));
+            let dir = tmp.path().to_path_buf();
+            let stem = format!("fleet{k}.db");
+            (
+                format!("sqlite://{}", file.display()),
+                Box::new(move || {
+                    ["", "-wal", "-shm"]
+                        .iter()
+                        .map(|s| {
+                            fs_err::metadata(dir.join(format!("{stem}{s}"))).map_or(0, |m| m.len())
+                        })
+                        .sum()
+                }),
+            )
+        };
+        let srv = Server::start(&db, &data, &secret, &tmp.path().join("cache"));
+        let url = srv.url.clone();
+        let sites = Arc::clone(&sites);
+        let mut ingest_rss = 0;
+        let mut f = rt.block_on(async {
+            let f = simulate(url, sites, *n, scale).await;
+            ingest_rss = srv.peak_rss_kib();
+            f
+        });
+        let rss = srv.peak_rss_kib();
+        let bytes = size_of();
+        println!("{}", f.first.line(backend, *n, "first inventories"));
+        println!("{}", f.heartbeats.line(backend, *n, "unchanged heartbeats"));
+        println!("{}", f.changed.line(backend, *n, "changed inventories"));
+        println!(
+            "{backend:8} {n:6} nodes  re-analysis {:.2} s; peak RSS {} MiB (after the re-analysis; {} MiB ingesting at most); database {:.1} MiB ({:.1} KiB per node over {} stored inventories)",
+            f.reanalyze,
+            rss / 1024,
+            ingest_rss / 1024,
+            bytes as f64 / 1048576.0,
+            bytes as f64 / 1024.0 / *n as f64,
+            f.first.ok + f.changed.ok
+        );
+        if bench && backend == "sqlite" && *n >= 10_000 {
+            let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+            println!(
+                "goals at {n} nodes: heartbeats ≥ 5,000/s {}; changed ≥ 500/s {}; RSS ≤ 500 MiB {}",
+                verdict(f.heartbeats.rate() >= 5000.0),
+                verdict(f.changed.rate() >= 500.0),
+                verdict(rss <= 500 * 1024)
+            );
+        }
+        for (name, p) in [
+            ("first", &f.first),
+            ("heartbeats", &f.heartbeats),
+            ("changed", &f.changed),
+        ] {
+            assert_eq!(
+                p.failed, 0,
+                "{backend} {n}: {} {name} pushes failed",
+                p.failed
+            );
+        }
+    }
+}
