@@ -12,11 +12,9 @@
 //! - An unparseable installed version is a `version-unparseable` finding; an advisory range that
 //!   cannot be evaluated is an `advisory-unevaluable` finding. Never silence.
 
-mod constraints;
 mod currency;
 mod engine;
 mod index;
-mod lifecycle;
 mod matching;
 mod report;
 mod verdicts;
@@ -27,9 +25,9 @@ pub use crate::policy::{Gate, GateTerm};
 pub use currency::{
     judge_currency, n_as_of, status_as_of, CatalogNote, CatalogPart, CatalogPaths, Catalogs,
 };
+pub use currency::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
 pub use engine::{Analyzer, AnalyzerConfig, EngineError};
 pub use index::{canonical_ecosystem, AdvisoryIndex};
-pub use lifecycle::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
 pub use matching::{lookup_keys, match_inventory, LookupKey};
 pub use report::{build_report, ReportInput};
 pub use verdicts::CarryStats;

@@ -22,11 +22,6 @@ use time::Date;
 use super::{parse_date, problem, read_text, ReleaseError};
 use crate::model::{Location, Problem, ProblemKind};
 
-pub use super::distro::{
-    pattern_matches, Distro, DistroLifecycles, DistroRelease, SupportEnded, SupportLevel,
-    SupportLimited,
-};
-
 /// An endoflife.date support field: a boolean (`eol: false` = still supported) or the date
 /// it ends (or, for `lts`, starts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -556,6 +551,7 @@ fn load_release_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::releases::distro::pattern_matches;
     use crate::releases::test_data::{fixture, shared};
     use proptest::prelude::*;
     use std::sync::OnceLock;

@@ -19,7 +19,7 @@
 //! a whole is unusable.
 
 pub mod apt;
-mod distro;
+pub mod distro;
 pub mod endoflife;
 pub mod openstack;
 pub mod requirements;
@@ -31,7 +31,8 @@ use time::Date;
 use crate::model::{Location, Problem, ProblemKind};
 
 pub use apt::AptIndex;
-pub use endoflife::{DistroLifecycles, Lifecycles};
+pub use distro::DistroLifecycles;
+pub use endoflife::Lifecycles;
 pub use openstack::{Match, OpenStackCatalog, SeriesStatus};
 pub use requirements::UpperConstraints;
 

@@ -164,7 +164,7 @@ fn junit(r: &Report) -> String {
 /// One test case per finding code for a node: (the cases, how many fail).
 fn node_cases(
     r: &Report,
-    gate: &crate::analyze::Gate,
+    gate: &crate::policy::Gate,
     fs: &[&Finding],
     package: &str,
     name: &str,

@@ -1110,7 +1110,7 @@ fn debian_12_in_lts_follows_the_policys_os_support() {
     let d = distro();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let bookworm = d.debian("12").unwrap();
-    use nminus::releases::endoflife::SupportLevel;
+    use nminus::releases::distro::SupportLevel;
     let regular_end = bookworm.support_end(SupportLevel::Standard).unwrap();
     let lts_end = bookworm.support_end(SupportLevel::Lts).unwrap();
     assert!(
@@ -1244,7 +1244,7 @@ fn ubuntu_openssl_follows_ubuntus_support() {
     let d = distro();
     let as_of = snapshot();
     let bionic = d.ubuntu("18.04").unwrap();
-    use nminus::releases::endoflife::SupportLevel;
+    use nminus::releases::distro::SupportLevel;
     assert!(!bionic.is_supported(as_of, SupportLevel::Standard));
     assert!(bionic.is_supported(as_of, SupportLevel::Extended));
     let root = fixture_root(&[(

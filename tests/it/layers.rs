@@ -54,23 +54,14 @@ const RULES: &[(&str, &[&str])] = &[
 /// Arrows against the rules that are known and being removed (issue 19). The test fails when
 /// one of them is gone, so that this list only shrinks.
 const KNOWN: &[(&str, &str)] = &[
-    ("analyze", "collect"),
-    ("collect", "releases"),
-    ("collect", "fleet"),
     ("plan", "serve"),
     ("plan", "store"),
     ("agent", "serve"),
     ("agent", "store"),
-    ("sources", "collect"),
-    ("sources", "policy"),
-    ("releases", "policy"),
 ];
 
 /// File-level import cycles inside a module that are known and being removed.
-const KNOWN_CYCLES: &[&str] = &[
-    "collect/image/memfs.rs collect/lockfile.rs collect/python.rs collect/root.rs",
-    "sources/cache.rs sources/feeds.rs sources/githttp.rs sources/sync.rs",
-];
+const KNOWN_CYCLES: &[&str] = &[];
 
 fn allowed(from: &str, to: &str) -> Option<bool> {
     let (_, may) = RULES.iter().find(|(m, _)| *m == from)?;
@@ -315,6 +306,12 @@ fn group_item(item: &str, prefix: &[String], leaves: &mut Vec<Vec<String>>) {
     path_tail(item, 0, prefix.to_vec(), leaves);
 }
 
+/// A module of unit tests kept in a file of its own (`…/tests.rs`): test code, like the
+/// `#[cfg(test)]` tail of a file.
+fn is_test_file(rel: &Path) -> bool {
+    rel.file_name().is_some_and(|n| n == "tests.rs")
+}
+
 /// A source file's module path: `src/collect/image/memfs.rs` → `["collect","image","memfs"]`.
 fn module_of(rel: &Path) -> Vec<String> {
     let mut parts: Vec<String> = rel
@@ -372,6 +369,9 @@ fn graph(src: &Path) -> Graph {
                 continue;
             }
             let rel = p.strip_prefix(src).unwrap().to_path_buf();
+            if is_test_file(&rel) {
+                continue;
+            }
             let module = module_of(&rel);
             let top = if rel.starts_with("bin") {
                 "bin".to_string()
@@ -597,34 +597,12 @@ const MAX_FN_LINES: usize = 150;
 /// Files and functions over the limits that are known and being split; the test fails when one
 /// is back within the limit, so that this list only shrinks.
 const KNOWN_LARGE: &[&str] = &[
-    "src/analyze/currency.rs (1393 lines)",
-    "src/analyze/currency.rs:379 fn openstack (182 lines)",
-    "src/analyze/currency.rs:605 fn lifecycles (151 lines)",
     "src/cli/query.rs:166 fn run (202 lines)",
-    "src/collect/image/archive.rs:700 fn load (179 lines)",
-    "src/collect/lockfile.rs (2895 lines)",
     "src/discover/mod.rs:630 fn findings (152 lines)",
     "src/plan/fleet.rs:318 fn node_view (277 lines)",
     "src/plan/order.rs:510 fn build_edges (203 lines)",
     "src/plan/replicate.rs:93 fn plan_replicate (577 lines)",
     "src/plan/rollback.rs:85 fn plan_rollback (486 lines)",
-    "src/plan/upgrade.rs (1999 lines)",
-    "src/plan/upgrade.rs:303 fn hop (240 lines)",
-    "src/plan/upgrade.rs:714 fn infra_step (186 lines)",
-    "src/plan/upgrade.rs:1002 fn control_step (197 lines)",
-    "src/plan/upgrade.rs:1479 fn rollback_steps (163 lines)",
-    "src/plan/upgrade.rs:1774 fn plan_upgrade (226 lines)",
-    "src/policy/mod.rs:733 fn parse (256 lines)",
-    "src/releases/openstack.rs (1743 lines)",
-    "src/report/cyclonedx.rs:117 fn bom (179 lines)",
-    "src/report/html.rs:454 fn view (300 lines)",
-    "src/report/junit.rs:84 fn junit (167 lines)",
-    "src/report/markdown.rs:99 fn markdown (223 lines)",
-    "src/report/table.rs:481 fn write (156 lines)",
-    "src/sources/advisory/csaf.rs:287 fn load_file (251 lines)",
-    "src/sources/advisory/osv.rs:187 fn convert (180 lines)",
-    "src/sources/cache.rs:323 fn load_all_cached (152 lines)",
-    "src/sources/sync.rs (1968 lines)",
 ];
 
 fn rust_files(src: &Path) -> Vec<PathBuf> {
@@ -696,6 +674,9 @@ fn oversized(src: &Path) -> Vec<String> {
         let n = text.lines().count();
         if n > MAX_FILE_LINES {
             big.push(format!("src/{rel} ({n} lines)"));
+        }
+        if is_test_file(Path::new(&rel)) {
+            continue;
         }
         for (name, line, lines) in functions(&code_of(&text)) {
             if lines > MAX_FN_LINES {

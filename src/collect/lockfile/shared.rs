@@ -7,8 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::collect::purl;
-use crate::util::normalize_name;
 use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
+use crate::util::normalize_name;
 
 /// The byte offsets of a text's newlines, so that the line of any offset is a binary search
 /// (a lockfile's entries are located once each, not by rescanning the text from its start).

@@ -6,17 +6,16 @@ use std::collections::BTreeMap;
 
 use time::Date;
 
-use super::currency::{facts, finding, Catalogs};
+use super::{facts, finding, Catalogs};
 use crate::model::{
     Ecosystem, Finding, FindingCode, Inventory, Package, PackageMeta, Severity, Subject,
 };
 use crate::policy::{OsSupport, Policy, SubjectKind};
-use crate::releases::endoflife::{
-    Cycle, Distro, DistroLifecycles, DistroRelease, Lifecycles, Support, SupportLevel,
-};
+use crate::releases::distro::{Distro, DistroLifecycles, DistroRelease, SupportLevel};
+use crate::releases::endoflife::{Cycle, Lifecycles, Support};
 
 /// The shipped package → product matches.
-pub const PRODUCTS_YAML: &str = include_str!("../../advisories/products.yaml");
+pub const PRODUCTS_YAML: &str = include_str!("../../../advisories/products.yaml");
 
 /// One package → product match rule.
 #[derive(Debug, Clone, serde::Deserialize)]

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::currency::{facts, finding, label};
+use super::{facts, finding, label};
 use crate::model::{Ecosystem, Finding, FindingCode, Inventory, Package, PackageMeta, Subject};
 use crate::policy::{Policy, SubjectKind};
 use crate::releases::openstack::{DeliverableType, OpenStackCatalog, Series};

@@ -9,13 +9,18 @@ use std::path::{Path, PathBuf};
 
 use time::Date;
 
-use super::lifecycle::{parse_products, ProductRule, PRODUCTS_YAML};
+mod constraints;
+mod lifecycle;
+
+pub use lifecycle::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
+
 use crate::model::{
     Ecosystem, Evidence, Finding, FindingCode, Inventory, Problem, Severity, Subject,
 };
 use crate::policy::{Policy, SubjectFacts, SubjectKind};
 use crate::releases::apt::AptIndex;
-use crate::releases::endoflife::{DistroLifecycles, Lifecycles};
+use crate::releases::distro::DistroLifecycles;
+use crate::releases::endoflife::Lifecycles;
 use crate::releases::openstack::{OpenStackCatalog, Series, SeriesStatus};
 use crate::releases::requirements::UpperConstraints;
 use crate::version::{Scheme, Version};
@@ -312,13 +317,13 @@ pub fn judge_currency(
         openstack(inv, os, policy, as_of, &mut out);
     }
     if cat.lifecycles.is_some() || cat.distro.is_some() {
-        super::lifecycle::lifecycles(inv, cat, policy, as_of, &mut out);
+        lifecycle::lifecycles(inv, cat, policy, as_of, &mut out);
     }
     if let Some(apt) = &cat.apt {
         upgrades(inv, apt, policy, &mut out);
     }
     if let (Some(os), Some(uc)) = (&cat.openstack, &cat.constraints) {
-        super::constraints::constraints(inv, os, uc, policy, &mut out);
+        constraints::constraints(inv, os, uc, policy, &mut out);
     }
     out
 }
