@@ -119,8 +119,6 @@ impl<'de> Deserialize<'de> for ApiVersion {
 pub struct SeriesInfo {
     /// Codename, lowercase.
     pub name: String,
-    /// `2025.2`.
-    pub release_id: Option<String>,
     /// Lifecycle status.
     pub status: SeriesStatus,
     /// Chronological index (oldest = 0).
@@ -156,7 +154,6 @@ struct CodeMax {
 /// The loaded data.
 #[derive(Debug)]
 pub struct ApiData {
-    dir: PathBuf,
     /// alias or official type -> official type.
     type_of: HashMap<String, String>,
     /// official type -> project.
@@ -189,8 +186,6 @@ struct ServiceTypeEntry {
 #[derive(Deserialize)]
 struct RawSeries {
     name: String,
-    #[serde(rename = "release-id")]
-    release_id: Option<serde_yaml::Value>,
     status: String,
     #[serde(default)]
     slurp: Option<serde_yaml::Value>,
@@ -304,13 +299,6 @@ impl ApiData {
                     line: 0,
                     message: format!("series {}: {m}", r.name),
                 })?;
-            let release_id = r.release_id.map(|v| match v {
-                serde_yaml::Value::String(s) => s,
-                other => serde_yaml::to_string(&other)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-            });
             // `slurp: yes` (YAML 1.1 spelling) and `slurp: true` alike.
             let slurp = match &r.slurp {
                 Some(serde_yaml::Value::Bool(b)) => *b,
@@ -321,7 +309,6 @@ impl ApiData {
             };
             series.push(SeriesInfo {
                 name: r.name.to_ascii_lowercase(),
-                release_id,
                 status,
                 ordinal: i,
                 slurp,
@@ -396,7 +383,6 @@ impl ApiData {
             });
         }
         Ok(Self {
-            dir: api_dir.to_owned(),
             type_of,
             project_of,
             code_max,
@@ -406,11 +392,6 @@ impl ApiData {
             ironic,
             series,
         })
-    }
-
-    /// The folder this was read from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The official service type of a catalog type (`volumev3` → `block-storage`); `None` when

@@ -55,8 +55,6 @@ impl CatalogEndpoint {
 /// An issued token.
 #[derive(Debug)]
 pub struct Token {
-    /// The token (the `X-Subject-Token` header).
-    pub id: String,
     /// When it expires (RFC 3339).
     pub expires_at: Option<String>,
     /// The scoped project's id.
@@ -212,7 +210,7 @@ pub async fn authenticate(
             message: format!("POST {url}: HTTP {}: {}", a.status, keystone_says()),
         });
     }
-    let id = a.subject_token.clone().ok_or_else(|| Failure {
+    a.subject_token.as_ref().ok_or_else(|| Failure {
         kind: FailKind::Garbage,
         message: format!(
             "POST {url}: HTTP {} without an X-Subject-Token header: not Keystone v3?",
@@ -230,7 +228,6 @@ pub async fn authenticate(
         ),
     })?;
     Ok(Token {
-        id,
         expires_at: body.token.expires_at,
         project_id: body.token.project.map(|p| p.id),
         catalog,

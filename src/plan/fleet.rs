@@ -136,8 +136,6 @@ pub struct NodeView {
     pub labels: BTreeMap<String, String>,
     /// Role (label `role=`, else inferred: compute, controller, network, storage, other).
     pub role: String,
-    /// When collected.
-    pub collected_at: String,
     /// Deployer.
     pub deployer: Deployer,
     /// OS.
@@ -579,7 +577,6 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         tenant: labels.get("tenant").cloned(),
         labels,
         role,
-        collected_at: inv.collected_at.clone(),
         deployer,
         os: inv.os.clone(),
         kolla_base,

@@ -29,10 +29,7 @@ use time::Date;
 
 use crate::model::{Location, Problem, ProblemKind};
 
-pub use apt::AptIndex;
-pub use endoflife::{DistroLifecycles, Lifecycles};
-pub use openstack::{Match, OpenStackCatalog, SeriesStatus};
-pub use requirements::UpperConstraints;
+pub use openstack::SeriesStatus;
 
 /// Why a catalog could not be loaded at all.
 #[derive(Debug, thiserror::Error)]

@@ -15,8 +15,8 @@ use std::io::Write;
 use crate::model::Report;
 
 pub(crate) use table::output_width;
+pub use util::gate_of;
 pub(crate) use util::FeedProblems;
-pub use util::{code_title, gate_of};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

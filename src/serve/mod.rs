@@ -33,7 +33,7 @@ use crate::store::Store;
 pub use auth::{Access, ApiTokens, Role};
 pub use error::ApiError;
 pub use limits::Limits;
-pub use listener::{tls_acceptor, Peer, TlsError, TlsFiles};
+pub use listener::{tls_acceptor, Peer, TlsFiles};
 
 /// Default request body limit (after decompression): 64 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;

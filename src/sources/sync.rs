@@ -881,6 +881,12 @@ fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSynced> {
             ctx.opts.limits.max_bytes,
             |s| ctx.step(s),
         )?;
+        if fetched.pack_bytes > 0 {
+            ctx.step(format!(
+                "received {} KiB of pack",
+                fetched.pack_bytes.div_ceil(1024)
+            ));
+        }
         repo.reference(UPSTREAM_REF, fetched.oid, true, "nminus sync")
             .map_err(|e| git_err("cannot record the fetched commit of", e))?;
     } else {

@@ -165,11 +165,6 @@ impl PgStore {
             .await?;
         Ok(got.then(|| AnalysisLock(Box::new(Held(Some(c))))))
     }
-
-    /// Close the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// Whether a pooled connection may be used again: not when a transaction is still open on it.

@@ -157,12 +157,6 @@ impl SqliteStore {
         sqlx::query("PRAGMA optimize").execute(&self.write).await?;
         Ok(())
     }
-
-    /// Close the pools (pending writes finish first).
-    pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
-    }
 }
 
 /// Whether a pooled connection may be used again: not when a transaction is still open on it
@@ -332,7 +326,8 @@ mod tests {
         let h3 = push(&s, &inventory("n3", 10, 3), Vec::new(), 40)
             .await
             .expect("push after failures");
-        s.close().await;
+        s.read.close().await;
+        s.write.close().await;
         let fresh = SqliteStore::open(&url).await.expect("reopen");
         for (node, hash) in [("n2", &h2), ("n3", &h3)] {
             let stored = fresh.node(node).await.expect("node").expect("enrolled");

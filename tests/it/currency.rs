@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use nminus::analyze::{apply_waivers, judge_currency, CatalogPaths, Catalogs};
-use nminus::collect::{collect_root, CollectOptions, Root};
+use nminus::load_policy;
 use nminus::model::{
     Ecosystem, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package,
     PackageMeta, SourcePackage,
 };
-use nminus::policy;
+use nminus::{apply_waivers, judge_currency, CatalogPaths, Catalogs};
+use nminus::{collect_root, CollectOptions, Root};
 
 use crate::support::{nminus, shared_data};
 
@@ -91,7 +91,7 @@ fn every_service_gets_its_series_by_exact_lookup() {
 #[test]
 fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
     let cat = catalogs();
-    let n1 = policy::load("openstack-n1").unwrap();
+    let n1 = load_policy("openstack-n1").unwrap();
     let yoga = judge_currency(&set("2022.1-yoga"), &cat, &n1, snapshot());
     let c = codes(&yoga);
     assert!(c["series-behind"].contains("nova"), "{c:?}");
@@ -138,7 +138,7 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
         codes(&gazpacho)
     );
     // Under `strict` (n only), flamingo is behind.
-    let strict = policy::load("strict").unwrap();
+    let strict = load_policy("strict").unwrap();
     let f = judge_currency(&set("2025.2-flamingo"), &cat, &strict, snapshot());
     assert!(codes(&f)["series-behind"].contains("nova"));
 }
@@ -147,13 +147,10 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
 fn n_moves_with_the_as_of_date() {
     let cat = catalogs();
     let os = cat.openstack.as_ref().unwrap();
-    assert_eq!(
-        nminus::analyze::n_as_of(os, snapshot()).unwrap().name,
-        "gazpacho"
-    );
+    assert_eq!(nminus::n_as_of(os, snapshot()).unwrap().name, "gazpacho");
     // hibiscus (2026.2) becomes maintained on its next-phase date, 2026-09-30.
     assert_eq!(
-        nminus::analyze::n_as_of(os, time::macros::date!(2026 - 10 - 01))
+        nminus::n_as_of(os, time::macros::date!(2026 - 10 - 01))
             .unwrap()
             .name,
         "hibiscus"
@@ -210,7 +207,7 @@ fn node(os: &str, version: &str, packages: Vec<Package>) -> Inventory {
 fn lifecycles_come_from_endoflife_data() {
     let cat = catalogs();
     let lc = cat.lifecycles.as_ref().unwrap();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let inv = node(
         "debian",
@@ -253,7 +250,7 @@ fn lifecycles_come_from_endoflife_data() {
 fn debian_in_lts_supports_its_packages() {
     let cat = catalogs();
     let lc = cat.lifecycles.as_ref().unwrap();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let deb12 = lc.cycle_for("debian", "12").unwrap();
     assert!(
@@ -361,7 +358,7 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
         apt_files.is_empty() || cat.apt.is_some(),
         "apt lists {apt_files:?} did not load: {notes:?}"
     );
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
         .into_iter()
         .filter(|f| f.code == FindingCode::UpgradeAvailable)
@@ -560,7 +557,7 @@ fn upgrade_candidates_follow_apt_priorities() {
     });
     assert!(cat.apt.is_some(), "{notes:?}");
     let got: BTreeMap<String, String> =
-        judge_currency(&inv, &cat, &policy::load("strict").unwrap(), snapshot())
+        judge_currency(&inv, &cat, &load_policy("strict").unwrap(), snapshot())
             .into_iter()
             .filter(|f| f.code == FindingCode::UpgradeAvailable)
             .map(|f| {
@@ -657,7 +654,7 @@ fn upgrades_equal_apt_get_upgrade() {
         requirements: None,
         synced: Vec::new(),
     });
-    let pol = policy::load("strict").unwrap();
+    let pol = load_policy("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
         .into_iter()
         .filter(|f| f.code == FindingCode::UpgradeAvailable)
@@ -675,7 +672,7 @@ fn upgrades_equal_apt_get_upgrade() {
 fn waivers_expire_and_unused_ones_are_findings() {
     let cat = catalogs();
     let text = "version: 1\nrules:\n  - name: s\n    select: {kinds: [openstack], deliverable_types: [service]}\n    series: {max_lag: 1}\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-12-31\n  - id: W-2\n    codes: [series-behind]\n    select: {names: [keystone]}\n    reason: old\n    owner: ops\n    expires: 2026-01-01\n  - id: W-3\n    select: {names: [no-such-thing]}\n    reason: stale\n    owner: ops\n    expires: 2027-01-01\n";
-    let pol = policy::parse(text, "w.yaml").unwrap();
+    let pol = nminus::parse_policy(text, "w.yaml").unwrap();
     let inv = set("2022.1-yoga");
     let mut f = judge_currency(&inv, &cat, &pol, snapshot());
     let extra = apply_waivers(&mut f, &[&inv], &pol, snapshot());
@@ -957,7 +954,7 @@ fn mismatches(findings: &[Finding]) -> BTreeSet<Mismatch> {
 #[test]
 fn constraint_mismatches_equal_packaging_evaluation() {
     let cat = catalogs();
-    let default = policy::load("default").unwrap();
+    let default = load_policy("default").unwrap();
     let mut total = 0;
     for (set_name, branch, python) in SETS {
         let inv = set(set_name);

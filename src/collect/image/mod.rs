@@ -28,7 +28,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use archive::{ImageConfig, LayerInfo, LoadedImage};
+pub use archive::LoadedImage;
 use layer::Budget;
 
 use super::{CollectOptions, Root};

@@ -25,10 +25,10 @@ mod ndb;
 mod sqlite;
 
 pub use bdb::{bdb_blobs, read_bdb};
-pub use db::{Blob, DbError, FileSource, ReadAt};
-pub use header::{parse_header, HeaderError, RpmHeader, Tag};
+pub use db::{Blob, DbError, FileSource};
+pub use header::{parse_header, RpmHeader};
 pub use ndb::{ndb_blobs, read_ndb};
-pub use sqlite::{immutable_uri, read_sqlite};
+pub use sqlite::read_sqlite;
 
 use super::dpkg::is_python_metadata_path;
 use super::root::join;

@@ -29,7 +29,7 @@
 //! | [`Rule::BareVersion`] | `>=1.15.0<1.15.2, 1.16.0` | OSSA-2019-004 |
 //! | [`Rule::SingleEquals`] | `<16.3.3, >=17.0.0 <17.1.3, =18.0.0` | OSSA-2021-001 |
 //! | [`Rule::SplitRange`] | `<=2014.2.3, >=2015.1.0, <=2015.1.1` | OSSA-2015-019, OSSA-2015-020, OSSA-2015-021, OSSA-2024-004, OSSA-2025-001 |
-//! | [`Rule::PerProductVersions`] | product `Cinder, Glance, Nova`, version `Cinder <19.1.2, …; Glance …; Nova …` | OSSA-2023-002 |
+//! | per-product versions ([`split_products`], before the rules) | product `Cinder, Glance, Nova`, version `Cinder <19.1.2, …; Glance …; Nova …` | OSSA-2023-002 |
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -336,9 +336,6 @@ pub enum Rule {
     /// `<=2014.2.3, >=2015.1.0, <=2015.1.1`, OSSA-2024-004 `…, >=25.0.0, <26.1.0`,
     /// OSSA-2025-001 `…, >=27.0.0, <29.0.1`.
     SplitRange,
-    /// One affected-products entry for several deliverables, the version text giving
-    /// `Name <ranges>` per deliverable separated by `;`: OSSA-2023-002.
-    PerProductVersions,
 }
 
 /// An OSSA version text rewritten into the form [`Pep440AnyOf`] reads.
