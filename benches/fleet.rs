@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{gzip, shared, Pg, Server};
-use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{Inventory, NodeInfo, Package};
+use nminus::{collect_root, CollectOptions, Root};
 
 /// One site: its base OS packages, its OpenStack series, its patch level.
 struct Site {

@@ -18,10 +18,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use nminus::analyze::{AdvisoryIndex, Analyzer, AnalyzerConfig};
 use nminus::model::{Advisory, Inventory};
-use nminus::serve::{AppState, ServeOptions};
-use nminus::store::{Judged, Millis, NewInventory, Store};
+use nminus::{AdvisoryIndex, Analyzer, AnalyzerConfig};
+use nminus::{AppState, ServeOptions};
+use nminus::{Judged, Millis, NewInventory, Store};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -35,7 +35,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn analyzer(cache: &Path) -> Analyzer {
-    let policy = nminus::policy::load("default").unwrap();
+    let policy = nminus::load_policy("default").unwrap();
     let cfg = AnalyzerConfig {
         data: fleet_fixtures::shared(""),
         cache: Some(cache.to_path_buf()),
@@ -95,7 +95,7 @@ async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) ->
             findings,
             compliant,
         };
-        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let (hash, body) = nminus::hash_and_body(&inv);
         let raw = serde_json::value::RawValue::from_string(body).unwrap();
         store
             .push(NewInventory {
@@ -173,12 +173,12 @@ async fn run(
     let state = AppState::new(Arc::clone(&store), analyzer(cache), ServeOptions::default());
     // A fresh analyzer (nothing remembered): the first full re-analysis judges every identity.
     let t = Instant::now();
-    let cold = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let cold = nminus::reanalyze(&state).await.unwrap();
     let cold_s = t.elapsed().as_secs_f64();
     let judged_cold = state.analyzer().verdict_counts().1;
     // The next day's run: verdicts remembered, currency and lifecycles judged again.
     let t = Instant::now();
-    let warm = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let warm = nminus::reanalyze(&state).await.unwrap();
     let warm_s = t.elapsed().as_secs_f64();
     // A feed change touching 1 % of the names: verdicts carried over, then a full run.
     let (index, touched) = changed_index(&state.analyzer(), base);
@@ -186,7 +186,7 @@ async fn run(
     let t = Instant::now();
     let carried = changed.carry_verdicts(&state.analyzer());
     state.set_analyzer(changed);
-    let feed = nminus::serve::analysis::reanalyze(&state).await.unwrap();
+    let feed = nminus::reanalyze(&state).await.unwrap();
     let feed_s = t.elapsed().as_secs_f64();
     let rejudged = state.analyzer().verdict_counts().1;
     let (peer_s, peer_findings) = per_node(&*store, &state.analyzer()).await;
@@ -246,7 +246,7 @@ async fn changed_pushes(
             findings,
             compliant: false,
         };
-        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let (hash, body) = nminus::hash_and_body(&inv);
         let raw = serde_json::value::RawValue::from_string(body).unwrap();
         store
             .push(NewInventory {
@@ -384,7 +384,7 @@ fn main() {
         for &n in &sizes {
             let dir = tempfile::tempdir().unwrap();
             let db = dir.path().join("fleet.db");
-            let store = nminus::store::open(&format!("sqlite://{}", db.display()))
+            let store = nminus::open_store(&format!("sqlite://{}", db.display()))
                 .await
                 .unwrap();
             let d = dir.path().to_path_buf();
@@ -401,7 +401,7 @@ fn main() {
             .await;
             if with_pg {
                 let pg = Pg::start();
-                let store = nminus::store::open(&pg.url()).await.unwrap();
+                let store = nminus::open_store(&pg.url()).await.unwrap();
                 let data = pg.dir.path().join("data");
                 run(
                     "postgres",

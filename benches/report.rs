@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use nminus::analyze::{build_report, Gate, GateTerm, ReportInput};
 use nminus::model::{
     AdvisoryKind, AdvisoryRef, Ecosystem, Evidence, Finding, FindingCode, Inventory, Location,
     NodeInfo, Package, PackageMeta, Report, Severity, Subject, WaiverRef,
 };
-use nminus::report::{Format, WriterOptions};
+use nminus::{build_report, Gate, GateTerm, ReportInput};
+use nminus::{Format, WriterOptions};
 
 const SITES: [&str; 3] = ["par1", "fra1", "ams1"];
 const SEVERITIES: [Severity; 6] = [

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{Inventory, NodeInfo};
+use nminus::{collect_root, CollectOptions, Root};
 
 #[derive(Clone, Copy)]
 struct Scale {

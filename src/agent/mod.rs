@@ -21,7 +21,7 @@
 
 mod trim;
 
-pub use trim::trim_to_fit;
+pub(crate) use trim::trim_to_fit;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ use crate::serve::protocol::{
 
 /// What an enrolled agent keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentState {
+pub(crate) struct AgentState {
     /// The server's base URL.
     pub server: String,
     /// This node's id.
@@ -51,7 +51,7 @@ pub struct AgentState {
 
 /// How the agent talks TLS to the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsOptions {
+pub(crate) struct TlsOptions {
     /// PEM CA certificates to trust for the server (instead of the built-in roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
@@ -66,7 +66,7 @@ pub struct TlsOptions {
 impl TlsOptions {
     /// These settings, each one missing taken from `other`.
     #[must_use]
-    pub fn or(self, other: &Self) -> Self {
+    pub(crate) fn or(self, other: &Self) -> Self {
         Self {
             ca_file: self.ca_file.or_else(|| other.ca_file.clone()),
             client_cert: self.client_cert.or_else(|| other.client_cert.clone()),
@@ -76,11 +76,11 @@ impl TlsOptions {
 }
 
 /// The largest answer the agent reads from the server (its answers are a few hundred bytes).
-pub const MAX_REPLY: u64 = 1 << 20;
+pub(crate) const MAX_REPLY: u64 = 1 << 20;
 
 /// Why the agent failed.
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     /// A state file could not be read or written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -134,14 +134,14 @@ pub enum AgentError {
 
 impl AgentError {
     /// Whether the failure is the server's absence (spool and try later).
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self, Self::Unreachable { .. })
     }
 }
 
 /// Retry policy.
 #[derive(Debug, Clone, Copy)]
-pub struct Retry {
+pub(crate) struct Retry {
     /// Retries after the first attempt.
     pub retries: u32,
     /// First delay; doubled each retry.
@@ -162,7 +162,7 @@ impl Default for Retry {
 
 /// Settings of a run.
 #[derive(Debug, Clone)]
-pub struct AgentConfig {
+pub(crate) struct AgentConfig {
     /// State directory.
     pub state_dir: PathBuf,
     /// Server base URL (default: the enrolled one).
@@ -198,7 +198,7 @@ impl Default for AgentConfig {
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     /// The inventory's hash.
     pub hash: String,
     /// `stored`, `unchanged` or `spooled`.
@@ -324,7 +324,7 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
 }
 
 /// Enroll with the server's enrollment `secret` as node `node`; writes `<state_dir>/agent.json`.
-pub fn enroll(
+pub(crate) fn enroll(
     server: &str,
     secret: &str,
     node: &str,
@@ -383,7 +383,7 @@ pub fn enroll(
 }
 
 /// The node id to enroll as: `explicit`, else the root's hostname.
-pub fn default_node_id(explicit: Option<&str>, root: &Path) -> Result<String, AgentError> {
+pub(crate) fn default_node_id(explicit: Option<&str>, root: &Path) -> Result<String, AgentError> {
     if let Some(n) = explicit {
         return Ok(n.to_owned());
     }
@@ -392,7 +392,7 @@ pub fn default_node_id(explicit: Option<&str>, root: &Path) -> Result<String, Ag
 
 /// An enrolled agent.
 #[derive(Debug)]
-pub struct Agent {
+pub(crate) struct Agent {
     cfg: AgentConfig,
     state: AgentState,
     server: String,
@@ -407,7 +407,7 @@ enum Sent {
 
 impl Agent {
     /// Load the enrollment from the state directory.
-    pub fn open(cfg: AgentConfig) -> Result<Self, AgentError> {
+    pub(crate) fn open(cfg: AgentConfig) -> Result<Self, AgentError> {
         let path = state_path(&cfg.state_dir);
         let bytes = match fs_err::read(&path) {
             Ok(b) => b,
@@ -432,12 +432,12 @@ impl Agent {
     }
 
     /// The enrolled node id.
-    pub fn node(&self) -> &str {
+    pub(crate) fn node(&self) -> &str {
         &self.state.node
     }
 
     /// Collect the root as this node at `collected_at`.
-    pub fn collect(&self, collected_at: &str) -> Inventory {
+    pub(crate) fn collect(&self, collected_at: &str) -> Inventory {
         let mut node = self.cfg.node.clone();
         node.id.clone_from(&self.state.node);
         let opts = CollectOptions {
@@ -448,14 +448,14 @@ impl Agent {
     }
 
     /// Collect and deliver (spool first, then this inventory or a heartbeat).
-    pub fn run_once(&self, collected_at: &str) -> Result<RunOutcome, AgentError> {
+    pub(crate) fn run_once(&self, collected_at: &str) -> Result<RunOutcome, AgentError> {
         let inv = self.collect(collected_at);
         self.deliver(&inv)
     }
 
     /// Deliver `inv` (after the spool); spools it when the server is unreachable.
     /// An inventory over the server's body limit is trimmed to fit first (see [`trim_to_fit`]).
-    pub fn deliver(&self, collected: &Inventory) -> Result<RunOutcome, AgentError> {
+    pub(crate) fn deliver(&self, collected: &Inventory) -> Result<RunOutcome, AgentError> {
         let mut limit = self.known_limit();
         let mut delivered = None;
         loop {
@@ -568,7 +568,7 @@ impl Agent {
     }
 
     /// Spooled files, oldest first.
-    pub fn spool_entries(&self) -> Result<Vec<PathBuf>, AgentError> {
+    pub(crate) fn spool_entries(&self) -> Result<Vec<PathBuf>, AgentError> {
         let dir = self.spool_dir();
         let rd = match fs_err::read_dir(&dir) {
             Ok(rd) => rd,
@@ -608,7 +608,7 @@ impl Agent {
 
     /// Deliver spooled inventories oldest first; returns how many were delivered. Stops (with
     /// the error) at the first that cannot be delivered for lack of a server.
-    pub fn flush_spool(&self) -> Result<usize, AgentError> {
+    pub(crate) fn flush_spool(&self) -> Result<usize, AgentError> {
         let mut n = 0;
         for path in self.spool_entries()? {
             let body = fs_err::read(&path)?;
@@ -777,7 +777,7 @@ fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// A random duration in `[0, max)`.
-pub fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() || max.is_zero() {
         return Duration::ZERO;

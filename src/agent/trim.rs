@@ -17,7 +17,7 @@ fn json_len(inv: &Inventory) -> usize {
 /// `inv` trimmed to serialise to at most `limit` bytes, with a problem naming what was left
 /// out; `None` when it fits as it is. Deterministic: the same inventory and limit give the same
 /// result (and content hash) on every run.
-pub fn trim_to_fit(inv: &Inventory, limit: usize) -> Option<(Inventory, String)> {
+pub(crate) fn trim_to_fit(inv: &Inventory, limit: usize) -> Option<(Inventory, String)> {
     let full = json_len(inv);
     if full <= limit {
         return None;

@@ -9,7 +9,7 @@ use crate::sources::feeds::FeedAdvisories;
 
 /// Canonical ecosystem key: lower case, Ubuntu's `:LTS`/`:Pro` qualifiers dropped, Alpine's
 /// `v` prefix dropped (`Alpine:v3.18` → `alpine:3.18`), Debian point releases dropped.
-pub fn canonical_ecosystem(s: &str) -> String {
+pub(crate) fn canonical_ecosystem(s: &str) -> String {
     let l = s.trim().to_ascii_lowercase();
     let mut parts = l.splitn(3, ':');
     let name = parts.next().unwrap_or("");

@@ -21,14 +21,12 @@ mod verdicts;
 mod waivers;
 
 /// The gate is the policy's; re-exported where the engine's callers have always found it.
-pub use crate::policy::{Gate, GateTerm};
-pub use currency::{
-    judge_currency, n_as_of, status_as_of, CatalogNote, CatalogPart, CatalogPaths, Catalogs,
-};
-pub use currency::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
-pub use engine::{Analyzer, AnalyzerConfig, EngineError};
-pub use index::{canonical_ecosystem, AdvisoryIndex};
-pub use matching::{lookup_keys, match_inventory, LookupKey};
+pub(crate) use crate::policy::{Gate, GateTerm};
+pub(crate) use currency::CatalogPart;
+pub use currency::{judge_currency, n_as_of, CatalogPaths, Catalogs};
+pub(crate) use engine::EngineError;
+pub use engine::{Analyzer, AnalyzerConfig};
+pub use index::AdvisoryIndex;
+pub use matching::{lookup_keys, match_inventory};
 pub use report::{build_report, ReportInput};
-pub use verdicts::CarryStats;
 pub use waivers::apply_waivers;

@@ -13,10 +13,10 @@ const DBS: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 
 /// The apk collector.
 #[derive(Debug, Default)]
-pub struct ApkCollector;
+pub(crate) struct ApkCollector;
 
 /// The files the apk collector reads.
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::Path("lib/apk/db/installed"),
     FilePattern::Path("usr/lib/apk/db/installed"),
 ];
@@ -63,7 +63,7 @@ impl Collector for ApkCollector {
 
 /// What an apk database yields.
 #[derive(Debug, Default)]
-pub struct ApkParsed {
+pub(crate) struct ApkParsed {
     /// Installed packages.
     pub packages: Vec<Package>,
     /// Malformed stanzas.
@@ -85,7 +85,7 @@ struct Stanza {
 }
 
 /// Parse an apk `installed` database.
-pub fn parse_installed(bytes: &[u8], path: &str, distro: Option<&str>) -> ApkParsed {
+pub(crate) fn parse_installed(bytes: &[u8], path: &str, distro: Option<&str>) -> ApkParsed {
     let text = String::from_utf8_lossy(bytes);
     let mut out = ApkParsed::default();
     let mut st = Stanza::default();

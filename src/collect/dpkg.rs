@@ -25,11 +25,11 @@ const ADMINDIRS: [&str; 2] = ["/var/lib/dpkg", "/usr/lib/dpkg"];
 
 /// The dpkg collector.
 #[derive(Debug, Default)]
-pub struct DpkgCollector;
+pub(crate) struct DpkgCollector;
 
 /// The files the dpkg collector reads: the status file, distroless `status.d/*`, and the
 /// `info/*.list` file lists (for the files each package owns).
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::Path("var/lib/dpkg/status"),
     FilePattern::InDir {
         dir: "var/lib/dpkg/status.d",
@@ -149,7 +149,7 @@ impl Collector for DpkgCollector {
 }
 
 /// Whether a path is Python distribution metadata (what the ownership map keeps).
-pub fn is_python_metadata_path(p: &str) -> bool {
+pub(crate) fn is_python_metadata_path(p: &str) -> bool {
     p.contains(".dist-info") || p.contains(".egg-info")
 }
 
@@ -200,7 +200,7 @@ pub fn parse_status(
 /// [`parse_status`] over a reader, a block of whole stanzas at a time (a block ends at an
 /// empty line), so that memory stays at one block rather than the whole database (dpkg's
 /// `status` is often several megabytes). Same packages and problems, same line numbers.
-pub fn parse_status_reader(
+pub(crate) fn parse_status_reader(
     mut r: impl Read,
     path: &str,
     distroless: bool,

@@ -88,12 +88,12 @@ impl FilePattern {
 
 /// The files a set of collectors read: each collector's declaration.
 #[derive(Debug, Clone, Copy)]
-pub struct FileSet(pub &'static [&'static [FilePattern]]);
+pub(crate) struct FileSet(pub &'static [&'static [FilePattern]]);
 
 impl FileSet {
     /// Whether a collector reads the file at `path` (a node path; a leading `/` is ignored).
     /// Directories are never files: `""`, `/` and paths ending in `/` are not kept.
-    pub fn keeps(&self, path: &str) -> bool {
+    pub(crate) fn keeps(&self, path: &str) -> bool {
         let p = path.trim_start_matches('/');
         let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
         !name.is_empty()

@@ -7,17 +7,17 @@
 //! so that they can be fuzzed; a malformed file becomes a [`Problem`] naming its path and line,
 //! and collection continues.
 
-pub mod apk;
-pub mod dpkg;
-pub mod files;
-pub mod image;
-pub mod lockfile;
-pub mod openstack;
-pub mod osrelease;
-pub mod purl;
-pub mod python;
-pub mod root;
-pub mod rpm;
+pub(crate) mod apk;
+pub(crate) mod dpkg;
+pub(crate) mod files;
+pub(crate) mod image;
+pub(crate) mod lockfile;
+pub(crate) mod openstack;
+pub(crate) mod osrelease;
+pub(crate) mod purl;
+pub(crate) mod python;
+pub(crate) mod root;
+pub(crate) mod rpm;
 
 use std::collections::BTreeMap;
 
@@ -60,7 +60,7 @@ pub trait Collector: Send + Sync {
 
 /// The files every collector of [`all`] reads, and `/etc/hostname` (read by the collection
 /// itself, [`Root::hostname`]): the files whose contents an image's filesystem keeps.
-pub const READS: FileSet = FileSet(&[
+pub(crate) const READS: FileSet = FileSet(&[
     root::READS,
     osrelease::READS,
     dpkg::READS,
@@ -73,7 +73,7 @@ pub const READS: FileSet = FileSet(&[
 
 /// Every collector, in the order they run (OS package managers first: the Python collector
 /// consults the files they own; OpenStack recognition last: it reads the Python results).
-pub fn all() -> Vec<Box<dyn Collector>> {
+pub(crate) fn all() -> Vec<Box<dyn Collector>> {
     vec![
         Box::new(osrelease::OsReleaseCollector),
         Box::new(dpkg::DpkgCollector),

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use super::files::FilePattern;
 use super::{Collected, Collector, Root};
-pub use crate::model::openstack_names::{lookup, Deliverable};
+pub(crate) use crate::model::openstack_names::lookup;
 use crate::model::{Ecosystem, PackageMeta, ServiceInstance};
 
 /// Where systemd units live.
@@ -31,11 +31,11 @@ const UNIT_DIRS: [&str; 4] = [
 
 /// The OpenStack collector (runs after the package collectors).
 #[derive(Debug, Default)]
-pub struct OpenStackCollector;
+pub(crate) struct OpenStackCollector;
 
 /// The OpenStack collector reads no file's contents: it lists systemd unit directories and
 /// reads the Python collector's results.
-pub const READS: &[FilePattern] = &[];
+pub(crate) const READS: &[FilePattern] = &[];
 
 impl Collector for OpenStackCollector {
     fn reads(&self) -> &'static [FilePattern] {
@@ -134,6 +134,7 @@ fn systemd_units(root: &Root) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::openstack_names::Deliverable;
 
     /// Regenerates the table from openstack/releases (with `NMINUS_BLESS=1`) or checks it:
     /// the agent's table and the analyzer's index come from the same rule, over every series.

@@ -8,7 +8,7 @@ use crate::model::{Location, OsRelease, Problem, ProblemKind};
 
 /// The os-release collector.
 #[derive(Debug, Default)]
-pub struct OsReleaseCollector;
+pub(crate) struct OsReleaseCollector;
 
 /// `*-release` files with one "Name release X.Y (Codename)" line, and the id each stands for.
 const REDHAT_LIKE: [(&str, &str); 8] = [
@@ -24,7 +24,7 @@ const REDHAT_LIKE: [(&str, &str); 8] = [
 
 /// The files the os-release collector reads: `os-release` and the distributions' older
 /// `/etc/*-release`, `/etc/*_version` and `system-release-cpe` files.
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::InDir {
         dir: "etc",
         suffix: "-release",
@@ -76,7 +76,7 @@ fn optional(root: &Root, path: &str, problems: &mut Vec<Problem>) -> Option<Stri
 
 /// Detect the OS of a root. `None` when nothing identifies it (not a problem: a bare lockfile
 /// tree has no OS).
-pub fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
+pub(crate) fn detect(root: &Root) -> (Option<OsRelease>, Vec<Problem>) {
     let mut problems = Vec::new();
     for path in ["/etc/os-release", "/usr/lib/os-release"] {
         if !root.exists(path) {
@@ -200,7 +200,7 @@ fn unquote(v: &str) -> String {
 
 /// Parse os-release text (`KEY=value` shell assignments). Returns `None` without `ID`, unless
 /// `NAME` identifies the system.
-pub fn parse_os_release(text: &str, path: &str) -> (Option<OsRelease>, Vec<Problem>) {
+pub(crate) fn parse_os_release(text: &str, path: &str) -> (Option<OsRelease>, Vec<Problem>) {
     let mut os = OsRelease {
         source_file: path.to_owned(),
         ..OsRelease::default()
@@ -284,7 +284,7 @@ fn parse_lsb_release(text: &str, path: &str) -> Option<OsRelease> {
 }
 
 /// Parse `Red Hat Enterprise Linux release 8.10 (Ootpa)` and relatives.
-pub fn parse_release_line(text: &str, id: &str, path: &str) -> Option<OsRelease> {
+pub(crate) fn parse_release_line(text: &str, id: &str, path: &str) -> Option<OsRelease> {
     let line = text.lines().next()?.trim();
     let (name, rest) = line.split_once(" release ")?;
     let version = rest.split_whitespace().next()?;

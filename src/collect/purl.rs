@@ -1,7 +1,7 @@
 //! Package URLs (purl spec): `pkg:type/namespace/name@version?qualifiers`.
 
 /// Percent-encode a purl component (everything but unreserved characters).
-pub fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -14,7 +14,7 @@ pub fn encode(s: &str) -> String {
 }
 
 /// Build a purl. Qualifiers are sorted by key as the spec requires; empty values are dropped.
-pub fn build(
+pub(crate) fn build(
     ty: &str,
     namespace: Option<&str>,
     name: &str,

@@ -42,7 +42,7 @@ use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKi
 use crate::util::normalize_name;
 
 /// Site directories looked up directly (`*` = any entry; `python*` = `python` + a digit …).
-pub const SITE_GLOBS: &[&str] = &[
+pub(crate) const SITE_GLOBS: &[&str] = &[
     "/usr/lib/python*/dist-packages",
     "/usr/lib/python*/site-packages",
     "/usr/lib64/python*/site-packages",
@@ -60,18 +60,18 @@ pub const SITE_GLOBS: &[&str] = &[
 ];
 
 /// Trees walked (bounded) for `lib/python*/site-packages` of virtualenvs and prefixes.
-pub const WALK_STARTS: &[&str] = &["/opt", "/srv", "/openstack", "/var/lib"];
+pub(crate) const WALK_STARTS: &[&str] = &["/opt", "/srv", "/openstack", "/var/lib"];
 
 /// How many levels below a walk start a site directory may sit
 /// (`/opt/rh/rh-python38/root/usr/lib/python3.8/site-packages` is 7).
-pub const WALK_DEPTH: usize = 7;
+pub(crate) const WALK_DEPTH: usize = 7;
 
 /// Directory entries one walk may look at before it gives up (and says so).
-pub const WALK_BUDGET: usize = 100_000;
+pub(crate) const WALK_BUDGET: usize = 100_000;
 
 /// Trees never walked: container storage (images are inventoried separately), databases,
 /// instance, image and object stores, package-manager state.
-pub const WALK_SKIP: &[&str] = &[
+pub(crate) const WALK_SKIP: &[&str] = &[
     "/var/lib/docker",
     "/var/lib/containers",
     "/var/lib/containerd",
@@ -111,12 +111,12 @@ pub(crate) const SKIP_NAMES: &[&str] = &[
 
 /// The Python collector.
 #[derive(Debug, Default)]
-pub struct PythonCollector;
+pub(crate) struct PythonCollector;
 
 /// The files the Python collector reads: distribution metadata (`*.dist-info/METADATA` and
 /// `INSTALLER`, `*.egg-info` files and directories, `EGG-INFO/PKG-INFO`), `*.egg-link` and
 /// `pyvenv.cfg`.
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::InParent {
         parent: Parent::EndsWithIgnoreCase(".dist-info"),
         name: "METADATA",
@@ -184,7 +184,7 @@ impl Collector for PythonCollector {
 
 /// A site directory: its path after symlink resolution, and the path it was found by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SiteDir {
+pub(crate) struct SiteDir {
     /// Path inside the root after resolving symlinks.
     pub path: String,
     /// Path as found (a glob match or walk result), which may go through a symlink.
@@ -192,7 +192,7 @@ pub struct SiteDir {
 }
 
 /// Every site directory under `root` (globs, then bounded walks), de-duplicated.
-pub fn site_dirs(root: &Root) -> (Vec<SiteDir>, Vec<Problem>) {
+pub(crate) fn site_dirs(root: &Root) -> (Vec<SiteDir>, Vec<Problem>) {
     let mut found: Vec<String> = Vec::new();
     let mut problems = Vec::new();
     for g in SITE_GLOBS {
@@ -241,7 +241,7 @@ pub(crate) fn budget_problem(start: &str, entries: usize) -> Problem {
 }
 
 /// Record every distribution of one site directory.
-pub fn scan_site_dir(
+pub(crate) fn scan_site_dir(
     root: &Root,
     site: &SiteDir,
     seen: &mut BTreeSet<String>,
@@ -396,7 +396,7 @@ fn record(
 }
 
 /// A PyPI package record.
-pub fn package(
+pub(crate) fn package(
     display: &str,
     version: &str,
     found_by: &str,
@@ -426,7 +426,7 @@ pub fn package(
 /// line, names case-insensitive, continuation lines (leading space or tab) folded in, first
 /// occurrence wins; lines that are not headers are ignored. Returns (name as written, version).
 /// A missing or empty `Name` or `Version` is a [`Problem`] naming the path and field.
-pub fn parse_metadata(text: &str, loc: &Location) -> Result<(String, String), Problem> {
+pub(crate) fn parse_metadata(text: &str, loc: &Location) -> Result<(String, String), Problem> {
     #[derive(Clone, Copy)]
     enum Which {
         Name,
@@ -512,7 +512,7 @@ fn is_site_dir(path: &str) -> bool {
 }
 
 /// `/usr/lib/python*/dist-packages`: Debian's package-manager-only tree.
-pub fn is_debian_dist_packages(site: &str) -> bool {
+pub(crate) fn is_debian_dist_packages(site: &str) -> bool {
     let s = segments(site);
     s.len() == 4 && s[0] == "usr" && s[1] == "lib" && is_python_dir(s[2]) && s[3] == "dist-packages"
 }
@@ -565,7 +565,7 @@ fn wildcard(p: &[u8], s: &[u8]) -> bool {
 }
 
 /// Directories under the root matching a node-path pattern (`*` within one segment).
-pub fn expand_glob(root: &Root, pattern: &str) -> Vec<String> {
+pub(crate) fn expand_glob(root: &Root, pattern: &str) -> Vec<String> {
     let mut cur = vec!["/".to_owned()];
     for seg in pattern.split('/').filter(|s| !s.is_empty()) {
         let mut next = Vec::new();

@@ -18,18 +18,18 @@ use std::sync::{Arc, Mutex};
 
 use super::files::FilePattern;
 use super::image::memfs::Unresolved;
-pub use super::image::memfs::{MemFs, Node, NodeKind};
+pub(crate) use super::image::memfs::{MemFs, Node, NodeKind};
 
 /// The file the collection itself reads ([`Root::hostname`]).
-pub const READS: &[FilePattern] = &[FilePattern::Path("etc/hostname")];
+pub(crate) const READS: &[FilePattern] = &[FilePattern::Path("etc/hostname")];
 
 /// Largest file a collector reads whole (package databases are far smaller; rpmdbs reach a few
 /// hundred MiB on very large hosts, which the rpm reader streams separately).
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Entries listed of one directory; the rest are left out with a problem (a directory of a
 /// million entries is already far beyond any package database).
-pub const MAX_DIR_ENTRIES: usize = 1_000_000;
+pub(crate) const MAX_DIR_ENTRIES: usize = 1_000_000;
 
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
 pub(crate) const MAX_LINKS: usize = 40;
@@ -56,7 +56,7 @@ pub struct Root {
 }
 
 /// What a directory entry is, without following a symlink.
-pub type EntryKind = NodeKind;
+pub(crate) type EntryKind = NodeKind;
 
 impl Root {
     /// A root at `base` (a directory).
@@ -474,7 +474,7 @@ fn resolve_dir(base: &Path, node_path: &str) -> Result<PathBuf, Unresolved> {
 }
 
 /// Join a node directory and an entry name.
-pub fn join(dir: &str, name: &str) -> String {
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
         format!("{dir}{name}")
     } else {

@@ -20,7 +20,7 @@ use crate::releases::SeriesStatus;
 
 /// Errors loading the data directory.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiDataError {
+pub(crate) enum ApiDataError {
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -50,7 +50,7 @@ fn read(path: &Path) -> Result<String, ApiDataError> {
 
 /// A microversion or minor version id `MAJOR.MINOR`, ordered numerically (2.10 > 2.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ApiVersion {
+pub(crate) struct ApiVersion {
     /// Major.
     pub major: u32,
     /// Minor.
@@ -59,7 +59,7 @@ pub struct ApiVersion {
 
 impl ApiVersion {
     /// `2.104`, `v3.14`, `V2.0`; `None` for anything else (`latest`, empty, `v1`).
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         let s = s
             .strip_prefix('v')
@@ -116,11 +116,9 @@ impl<'de> Deserialize<'de> for ApiVersion {
 
 /// One series of `series_status.yaml`.
 #[derive(Debug, Clone)]
-pub struct SeriesInfo {
+pub(crate) struct SeriesInfo {
     /// Codename, lowercase.
     pub name: String,
-    /// `2025.2`.
-    pub release_id: Option<String>,
     /// Lifecycle status.
     pub status: SeriesStatus,
     /// Chronological index (oldest = 0).
@@ -131,7 +129,7 @@ pub struct SeriesInfo {
 
 /// What the series of an endpoint is, from its maximum version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SeriesEvidence {
+pub(crate) struct SeriesEvidence {
     /// The series whose code can serve exactly this maximum, oldest first (several when the
     /// maximum did not move between series; empty when it cannot be told).
     pub candidates: Vec<String>,
@@ -155,8 +153,7 @@ struct CodeMax {
 
 /// The loaded data.
 #[derive(Debug)]
-pub struct ApiData {
-    dir: PathBuf,
+pub(crate) struct ApiData {
     /// alias or official type -> official type.
     type_of: HashMap<String, String>,
     /// official type -> project.
@@ -189,8 +186,6 @@ struct ServiceTypeEntry {
 #[derive(Deserialize)]
 struct RawSeries {
     name: String,
-    #[serde(rename = "release-id")]
-    release_id: Option<serde_yaml::Value>,
     status: String,
     #[serde(default)]
     slurp: Option<serde_yaml::Value>,
@@ -268,7 +263,7 @@ fn version_field(
 impl ApiData {
     /// Load `api_dir` (the `openstack-api` folder) and `series_status` (openstack/releases'
     /// `data/series_status.yaml`).
-    pub fn load(api_dir: &Path, series_status: &Path) -> Result<Self, ApiDataError> {
+    pub(crate) fn load(api_dir: &Path, series_status: &Path) -> Result<Self, ApiDataError> {
         let st_path = api_dir.join("service-types/service-types.json");
         let st: ServiceTypes =
             serde_json::from_str(&read(&st_path)?).map_err(|e| ApiDataError::Malformed {
@@ -304,13 +299,6 @@ impl ApiData {
                     line: 0,
                     message: format!("series {}: {m}", r.name),
                 })?;
-            let release_id = r.release_id.map(|v| match v {
-                serde_yaml::Value::String(s) => s,
-                other => serde_yaml::to_string(&other)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-            });
             // `slurp: yes` (YAML 1.1 spelling) and `slurp: true` alike.
             let slurp = match &r.slurp {
                 Some(serde_yaml::Value::Bool(b)) => *b,
@@ -321,7 +309,6 @@ impl ApiData {
             };
             series.push(SeriesInfo {
                 name: r.name.to_ascii_lowercase(),
-                release_id,
                 status,
                 ordinal: i,
                 slurp,
@@ -396,7 +383,6 @@ impl ApiData {
             });
         }
         Ok(Self {
-            dir: api_dir.to_owned(),
             type_of,
             project_of,
             code_max,
@@ -408,38 +394,33 @@ impl ApiData {
         })
     }
 
-    /// The folder this was read from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The official service type of a catalog type (`volumev3` → `block-storage`); `None` when
     /// the registry does not know it.
-    pub fn service_type(&self, catalog_type: &str) -> Option<&str> {
+    pub(crate) fn service_type(&self, catalog_type: &str) -> Option<&str> {
         self.type_of
             .get(&catalog_type.to_ascii_lowercase())
             .map(String::as_str)
     }
 
     /// The project serving an official service type (`compute` → `nova`).
-    pub fn project(&self, service_type: &str) -> Option<&str> {
+    pub(crate) fn project(&self, service_type: &str) -> Option<&str> {
         self.project_of.get(service_type).map(String::as_str)
     }
 
     /// Series, oldest first.
-    pub fn series(&self) -> &[SeriesInfo] {
+    pub(crate) fn series(&self) -> &[SeriesInfo] {
         &self.series
     }
 
     /// A series by name.
-    pub fn series_named(&self, name: &str) -> Option<&SeriesInfo> {
+    pub(crate) fn series_named(&self, name: &str) -> Option<&SeriesInfo> {
         self.series
             .iter()
             .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// n: the newest maintained series.
-    pub fn n(&self) -> Option<&SeriesInfo> {
+    pub(crate) fn n(&self) -> Option<&SeriesInfo> {
         self.series
             .iter()
             .rev()
@@ -447,7 +428,7 @@ impl ApiData {
     }
 
     /// Whether `project` has per-series data for microversions (`micro`) or version ids.
-    pub fn has_data(&self, project: &str, micro: bool) -> bool {
+    pub(crate) fn has_data(&self, project: &str, micro: bool) -> bool {
         if micro {
             self.code_max.contains_key(project)
         } else {
@@ -457,7 +438,12 @@ impl ApiData {
 
     /// The series `max` implies for `project`: `micro` for a microversion, else a version id
     /// (keystone v3.14, glance v2.18, octavia v2.30).
-    pub fn implied_series(&self, project: &str, max: ApiVersion, micro: bool) -> SeriesEvidence {
+    pub(crate) fn implied_series(
+        &self,
+        project: &str,
+        max: ApiVersion,
+        micro: bool,
+    ) -> SeriesEvidence {
         let (table, file) = if micro {
             (self.code_max.get(project), "max-per-series-code.tsv")
         } else {

@@ -12,7 +12,7 @@ use serde_yaml::Value;
 
 /// How to authenticate.
 #[derive(Clone, PartialEq, Eq)]
-pub enum AuthMethod {
+pub(crate) enum AuthMethod {
     /// User and password, scoped to a project (or a domain, or unscoped).
     Password {
         /// User name (with `user_domain`) or id.
@@ -58,7 +58,7 @@ impl std::fmt::Debug for AuthMethod {
 
 /// An object named by id, or by name within a domain (given by name or id).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Named {
+pub(crate) enum Named {
     /// By id.
     Id(String),
     /// By name, in a domain.
@@ -74,7 +74,7 @@ pub enum Named {
 
 /// The token's scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// No scope asked (application credentials carry their own).
     None,
     /// A project.
@@ -90,7 +90,7 @@ pub enum Scope {
 
 /// A cloud to discover.
 #[derive(Debug, Clone)]
-pub struct CloudConfig {
+pub(crate) struct CloudConfig {
     /// The cloud's name (`--os-cloud`) or `env`.
     pub name: String,
     /// Where it came from (file or `OS_* environment`).
@@ -109,7 +109,7 @@ pub struct CloudConfig {
 
 /// Errors reading the configuration.
 #[derive(Debug, thiserror::Error)]
-pub enum CloudError {
+pub(crate) enum CloudError {
     /// No clouds.yaml found.
     #[error("cloud `{cloud}`: no clouds.yaml found (looked at {})", .looked.join(", "))]
     NoCloudsFile {
@@ -212,7 +212,7 @@ fn flat(m: &Value) -> BTreeMap<String, String> {
 }
 
 /// Read cloud `name` from the clouds.yaml search path (with secure.yaml merged).
-pub fn from_clouds_yaml(
+pub(crate) fn from_clouds_yaml(
     name: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CloudConfig, CloudError> {
@@ -266,7 +266,7 @@ pub fn from_clouds_yaml(
 }
 
 /// Read the `OS_*` environment variables (as `openrc` sets them).
-pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CloudConfig, CloudError> {
+pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<CloudConfig, CloudError> {
     let mut auth = BTreeMap::new();
     let mut top = BTreeMap::new();
     let keys = [

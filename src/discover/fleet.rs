@@ -19,7 +19,7 @@ use super::{Discovery, EndpointRecord, EndpointStatus, Finding, FindingCode, Sev
 
 /// An enrolled node, as far as placing it behind endpoints goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetNode {
+pub(crate) struct FleetNode {
     /// Node id.
     pub id: String,
     /// Its site.
@@ -40,7 +40,7 @@ fn finding(e: &EndpointRecord, code: FindingCode, severity: Severity, message: S
 }
 
 /// `new-service` findings: service types with endpoints now and none in `previous`.
-pub fn new_services(d: &Discovery, previous: Option<&Discovery>) -> Vec<Finding> {
+pub(crate) fn new_services(d: &Discovery, previous: Option<&Discovery>) -> Vec<Finding> {
     let Some(p) = previous else {
         return Vec::new();
     };
@@ -85,7 +85,7 @@ pub fn new_services(d: &Discovery, previous: Option<&Discovery>) -> Vec<Finding>
 
 /// Findings of the discovery against the fleet: `nodes` enrolled, `currency` the OpenStack
 /// deliverables their current inventories hold (`fleet::currency` rows).
-pub fn against_fleet(
+pub(crate) fn against_fleet(
     d: &Discovery,
     nodes: &[FleetNode],
     currency: &[DeliverableCurrency],
@@ -218,7 +218,7 @@ fn disagreement(
 }
 
 /// The report's control-plane section of a discovery.
-pub fn view(d: &Discovery) -> ControlPlaneView {
+pub(crate) fn view(d: &Discovery) -> ControlPlaneView {
     let name = |v: serde_json::Result<serde_json::Value>| {
         v.ok()
             .and_then(|v| v.as_str().map(str::to_owned))

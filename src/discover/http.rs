@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Limits of every request.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Connect timeout.
     pub connect_timeout: Duration,
     /// Whole-request timeout (connect, headers and body).
@@ -33,7 +33,7 @@ impl Default for Limits {
 /// Why a request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum FailKind {
+pub(crate) enum FailKind {
     /// Connection refused, DNS, reset.
     Connect,
     /// TLS handshake or certificate.
@@ -56,7 +56,7 @@ pub enum FailKind {
 
 /// A failed request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Kind.
     pub kind: FailKind,
     /// Message naming the URL and the cause.
@@ -73,7 +73,7 @@ impl std::error::Error for Failure {}
 
 /// A response read within the limits.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// HTTP status.
     pub status: u16,
     /// Headers wanted later (`x-subject-token`).
@@ -85,7 +85,7 @@ pub struct Answer {
 }
 
 /// Build the client: rustls with the system's roots, or `cacert`'s (PEM) in addition.
-pub fn client(
+pub(crate) fn client(
     limits: Limits,
     cacert: Option<&Path>,
     insecure: bool,
@@ -161,7 +161,7 @@ fn classify(url: &str, e: &reqwest::Error) -> Failure {
 }
 
 /// Send `req` and read the body up to `limits.max_body`.
-pub async fn send(
+pub(crate) async fn send(
     req: reqwest::RequestBuilder,
     url: &str,
     limits: Limits,

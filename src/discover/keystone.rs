@@ -9,7 +9,7 @@ use super::http::{send, FailKind, Failure, Limits};
 
 /// A catalog entry: one service with its endpoints.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CatalogService {
+pub(crate) struct CatalogService {
     /// Service id.
     #[serde(default)]
     pub id: String,
@@ -26,7 +26,7 @@ pub struct CatalogService {
 
 /// One endpoint.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CatalogEndpoint {
+pub(crate) struct CatalogEndpoint {
     /// Id.
     #[serde(default)]
     pub id: String,
@@ -44,7 +44,7 @@ pub struct CatalogEndpoint {
 
 impl CatalogEndpoint {
     /// The region, whichever field carries it.
-    pub fn region(&self) -> &str {
+    pub(crate) fn region(&self) -> &str {
         self.region_id
             .as_deref()
             .or(self.region.as_deref())
@@ -54,9 +54,7 @@ impl CatalogEndpoint {
 
 /// An issued token.
 #[derive(Debug)]
-pub struct Token {
-    /// The token (the `X-Subject-Token` header).
-    pub id: String,
+pub(crate) struct Token {
     /// When it expires (RFC 3339).
     pub expires_at: Option<String>,
     /// The scoped project's id.
@@ -103,7 +101,7 @@ fn named(n: &Named) -> Value {
 }
 
 /// The JSON body of `POST /v3/auth/tokens`.
-pub fn auth_body(cfg: &CloudConfig) -> Value {
+pub(crate) fn auth_body(cfg: &CloudConfig) -> Value {
     let identity = match &cfg.method {
         AuthMethod::Password { user, password } => {
             let mut u = named(user);
@@ -146,7 +144,7 @@ pub fn auth_body(cfg: &CloudConfig) -> Value {
 }
 
 /// `auth_url` with `/v3` (as keystoneauth: a versionless URL gets `/v3`).
-pub fn v3_url(auth_url: &str) -> String {
+pub(crate) fn v3_url(auth_url: &str) -> String {
     let u = auth_url.trim_end_matches('/');
     if u.ends_with("/v3") {
         u.to_owned()
@@ -156,7 +154,7 @@ pub fn v3_url(auth_url: &str) -> String {
 }
 
 /// Authenticate and return the token with its catalog.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     client: &reqwest::Client,
     cfg: &CloudConfig,
     limits: Limits,
@@ -212,7 +210,7 @@ pub async fn authenticate(
             message: format!("POST {url}: HTTP {}: {}", a.status, keystone_says()),
         });
     }
-    let id = a.subject_token.clone().ok_or_else(|| Failure {
+    a.subject_token.as_ref().ok_or_else(|| Failure {
         kind: FailKind::Garbage,
         message: format!(
             "POST {url}: HTTP {} without an X-Subject-Token header: not Keystone v3?",
@@ -230,7 +228,6 @@ pub async fn authenticate(
         ),
     })?;
     Ok(Token {
-        id,
         expires_at: body.token.expires_at,
         project_id: body.token.project.map(|p| p.id),
         catalog,

@@ -7,14 +7,14 @@
 //! One endpoint's failure (refused, TLS, timeout, redirect loop, garbage, oversized) is recorded
 //! on that endpoint; the rest is discovered.
 
-pub mod apidata;
-pub mod cloud;
-pub mod fleet;
-pub mod http;
-pub mod keystone;
-pub mod probe;
-pub mod service;
-pub mod versions;
+pub(crate) mod apidata;
+pub(crate) mod cloud;
+pub(crate) mod fleet;
+pub(crate) mod http;
+pub(crate) mod keystone;
+pub(crate) mod probe;
+pub(crate) mod service;
+pub(crate) mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use http::{FailKind, Failure, Limits};
 use versions::{Document, ListedVersion};
 
 /// The schema id of the JSON output; bumped on any incompatible change.
-pub const SCHEMA: &str = "nminus-discovery/1";
+pub(crate) const SCHEMA: &str = "nminus-discovery/1";
 
 /// The JSON schema of [`Discovery`], as published in `reports/schema/discovery-v1.json`.
 pub fn discovery_schema() -> serde_json::Value {
@@ -42,7 +42,7 @@ pub fn discovery_schema() -> serde_json::Value {
 
 /// Settings of a discovery.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Request limits.
     pub limits: Limits,
     /// Endpoints inspected at once.
@@ -62,7 +62,7 @@ pub struct Options {
 /// Outcome for one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum EndpointStatus {
+pub(crate) enum EndpointStatus {
     /// A version document was read.
     Ok,
     /// It answered, but with no version document.
@@ -73,7 +73,7 @@ pub enum EndpointStatus {
 
 /// One catalogued endpoint and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct EndpointRecord {
+pub(crate) struct EndpointRecord {
     /// Official service type (`block-storage`), or the catalog's when the registry does not know it.
     pub service_type: String,
     /// The catalog's type (`volumev3`).
@@ -128,7 +128,7 @@ pub struct EndpointRecord {
 
 impl EndpointRecord {
     /// The key findings and metrics use.
-    pub fn key(&self) -> (String, String, String, String) {
+    pub(crate) fn key(&self) -> (String, String, String, String) {
         (
             self.service_type.clone(),
             self.region.clone(),
@@ -143,7 +143,7 @@ impl EndpointRecord {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum FindingCode {
+pub(crate) enum FindingCode {
     /// The implied series is behind policy (older than n - max_lag).
     SeriesBehindPolicy,
     /// Answered in the previous discovery, not now.
@@ -167,7 +167,7 @@ pub enum FindingCode {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// Informational.
     Info,
     /// Warning.
@@ -178,7 +178,7 @@ pub enum Severity {
 
 /// A finding about an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Code.
     pub code: FindingCode,
     /// Severity.
@@ -199,7 +199,7 @@ pub struct Finding {
 
 /// The policy applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PolicyView {
+pub(crate) struct PolicyView {
     /// The policy whose series rules judged the endpoints (none: `max_lag` for all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -213,7 +213,7 @@ pub struct PolicyView {
 
 /// Keystone's part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct KeystoneView {
+pub(crate) struct KeystoneView {
     /// The auth URL.
     pub auth_url: String,
     /// Where the settings came from.
@@ -228,7 +228,7 @@ pub struct KeystoneView {
 
 /// A service of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ServiceView {
+pub(crate) struct ServiceView {
     /// Official type.
     pub service_type: String,
     /// Catalog type.
@@ -243,7 +243,7 @@ pub struct ServiceView {
 
 /// A discovery (the JSON output).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     /// [`SCHEMA`].
     pub schema: String,
     /// When (RFC 3339).
@@ -266,7 +266,7 @@ pub struct Discovery {
 
 impl Discovery {
     /// Endpoints that could not be read, and a failed authentication.
-    pub fn problems(&self) -> usize {
+    pub(crate) fn problems(&self) -> usize {
         usize::from(self.keystone.error.is_some())
             + self
                 .endpoints
@@ -278,7 +278,7 @@ impl Discovery {
 
 /// A catalog endpoint to inspect.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// Official type (or catalog type).
     pub service_type: String,
     /// Catalog type.
@@ -304,7 +304,7 @@ pub struct Target {
 }
 
 /// Turn the catalog into targets (and the service list).
-pub fn targets(
+pub(crate) fn targets(
     catalog: &[keystone::CatalogService],
     project_id: Option<&str>,
     data: &ApiData,
@@ -372,7 +372,7 @@ fn is_version_segment(s: &str) -> bool {
 /// (`%(project_id)s`, `$(tenant_id)s`), the token's project id (Keystone substitutes it into
 /// the catalog) and what follows them are dropped; the path up to the last version segment
 /// (`/v2.1`, `/v3`) is the versioned root and its parent the root.
-pub fn document_urls(
+pub(crate) fn document_urls(
     url: &str,
     project_id: Option<&str>,
 ) -> Result<(Option<String>, String), String> {
@@ -425,7 +425,7 @@ async fn get_doc(
 }
 
 /// Inspect one endpoint: read its documents and tell its versions and series.
-pub async fn inspect(
+pub(crate) async fn inspect(
     client: &reqwest::Client,
     t: &Target,
     data: &ApiData,
@@ -554,7 +554,7 @@ pub async fn inspect(
 }
 
 /// Inspect every target, `opts.concurrency` at a time; records come back in target order.
-pub async fn inspect_all(
+pub(crate) async fn inspect_all(
     client: &reqwest::Client,
     targets: &[Target],
     data: &Arc<ApiData>,
@@ -585,7 +585,7 @@ pub async fn inspect_all(
 }
 
 /// The policy view: n and the series allowed.
-pub fn policy_view(data: &ApiData, opts: &Options) -> PolicyView {
+pub(crate) fn policy_view(data: &ApiData, opts: &Options) -> PolicyView {
     let max_lag = opts.max_lag;
     let n = data.n();
     let allowed = n
@@ -634,7 +634,7 @@ fn series_rule(opts: &Options, e: &EndpointRecord) -> Option<(String, crate::pol
 }
 
 /// Findings of a discovery, against the previous one when there is one.
-pub fn findings(
+pub(crate) fn findings(
     data: &ApiData,
     opts: &Options,
     policy: &PolicyView,
@@ -788,7 +788,7 @@ pub fn findings(
 }
 
 /// One whole discovery: authenticate, read the catalog, inspect, judge.
-pub async fn discover(
+pub(crate) async fn discover(
     cfg: &cloud::CloudConfig,
     data: &Arc<ApiData>,
     opts: &Options,

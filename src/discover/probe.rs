@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use super::{EndpointRecord, EndpointStatus};
 
 /// Latency buckets, seconds.
-pub const BUCKETS: [f64; 11] = [
+pub(crate) const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
@@ -30,7 +30,7 @@ struct Series {
 
 /// What `/metrics` shows; shared between the probe loop and the HTTP server.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     endpoints: BTreeMap<(String, String, String, String), Series>,
     probes_ok: u64,
     probes_failed: u64,
@@ -41,11 +41,16 @@ pub struct Metrics {
 }
 
 /// Shared metrics.
-pub type Shared = Arc<Mutex<Metrics>>;
+pub(crate) type Shared = Arc<Mutex<Metrics>>;
 
 impl Metrics {
     /// Record a discovery round: endpoints gone from the catalog stop being exported.
-    pub fn discovery(&mut self, ok: bool, keep: &[(String, String, String, String)], at: f64) {
+    pub(crate) fn discovery(
+        &mut self,
+        ok: bool,
+        keep: &[(String, String, String, String)],
+        at: f64,
+    ) {
         if ok {
             self.discoveries_ok += 1;
             self.last_discovery = Some(at);
@@ -57,7 +62,7 @@ impl Metrics {
     }
 
     /// Record one probe.
-    pub fn probe(&mut self, r: EndpointRecord, series_ordinal: Option<usize>) {
+    pub(crate) fn probe(&mut self, r: EndpointRecord, series_ordinal: Option<usize>) {
         if r.status == EndpointStatus::Ok {
             self.probes_ok += 1;
         } else {
@@ -84,7 +89,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut o = String::new();
         let esc = |s: &str| {
             s.chars()
@@ -205,7 +210,10 @@ impl Metrics {
 }
 
 /// Serve `/metrics` on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Shared) -> std::io::Result<()> {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Shared,
+) -> std::io::Result<()> {
     use axum::routing::get;
     let app = axum::Router::new()
         .route(

@@ -11,7 +11,7 @@ use super::cloud::CloudConfig;
 use super::{probe, Discovery, EndpointRecord, Options, Target};
 
 /// What to run.
-pub struct Periodic {
+pub(crate) struct Periodic {
     /// The cloud.
     pub cfg: CloudConfig,
     /// API data.
@@ -50,7 +50,7 @@ impl Periodic {
     /// and gives it back, and an error from it stops the loop. Each round is judged against the
     /// previous successful one as given back (the first against `previous`). Returns the last
     /// discovery.
-    pub async fn run<F>(
+    pub(crate) async fn run<F>(
         self,
         mut previous: Option<Discovery>,
         now: impl Fn() -> String,

@@ -10,7 +10,7 @@ use super::apidata::ApiVersion;
 
 /// One API version listed by a document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ListedVersion {
+pub(crate) struct ListedVersion {
     /// `v2.1`, `v3.14`.
     pub id: String,
     /// `CURRENT`, `SUPPORTED`, `DEPRECATED`, `stable`…
@@ -25,7 +25,7 @@ pub struct ListedVersion {
 
 /// What a document said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Document {
+pub(crate) enum Document {
     /// A list of versions (a root).
     List(Vec<ListedVersion>),
     /// One version (a versioned root).
@@ -56,7 +56,7 @@ fn entry(v: &Value) -> Option<ListedVersion> {
 }
 
 /// Parse a body. `Err` = not JSON (a message naming what came instead).
-pub fn parse(body: &[u8]) -> Result<Document, String> {
+pub(crate) fn parse(body: &[u8]) -> Result<Document, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         let head: String = String::from_utf8_lossy(&body[..body.len().min(60)])
             .chars()

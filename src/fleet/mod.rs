@@ -21,7 +21,7 @@ pub use kolla::check_kolla;
 
 /// A series' status as of a date: the data's status, advanced by `next-phase` once its date has
 /// passed (the snapshot may predate a transition).
-pub fn status_as_of(s: &Series, as_of: Date) -> SeriesStatus {
+pub(crate) fn status_as_of(s: &Series, as_of: Date) -> SeriesStatus {
     match &s.next_phase {
         Some(np) if np.date.is_some_and(|d| d <= as_of) => np.status,
         _ => s.status,
@@ -38,7 +38,7 @@ pub fn n_as_of(cat: &OpenStackCatalog, as_of: Date) -> Option<&Series> {
 
 /// Place an installed distribution in openstack/releases: the release it is (or, for a pbr dev
 /// build, the release it is based on). The one mapping from a version to a series.
-pub fn place(cat: &OpenStackCatalog, package: &str, version: &str) -> Option<Match> {
+pub(crate) fn place(cat: &OpenStackCatalog, package: &str, version: &str) -> Option<Match> {
     cat.lookup(package, version)
 }
 
@@ -57,7 +57,11 @@ fn also_in(cat: &OpenStackCatalog, package: &str, version: &str, m: &Match) -> V
 
 /// The currency of every OpenStack deliverable of `inv` (each service record once), as of
 /// `as_of`, compliant or not.
-pub fn currency(inv: &Inventory, cat: &OpenStackCatalog, as_of: Date) -> Vec<DeliverableCurrency> {
+pub(crate) fn currency(
+    inv: &Inventory,
+    cat: &OpenStackCatalog,
+    as_of: Date,
+) -> Vec<DeliverableCurrency> {
     let n = n_as_of(cat, as_of);
     let mut out: Vec<DeliverableCurrency> = Vec::new();
     let mut seen = std::collections::HashSet::new();

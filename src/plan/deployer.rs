@@ -20,7 +20,7 @@ fn release_key(s: &Series) -> Option<(u32, u32)> {
 
 /// kolla's default base distribution version for a series, given the one in use
 /// (KA-COMMON: 2025.1 moves Ubuntu to noble, 2025.2 Rocky to 10, 2026.1 Debian to trixie).
-pub fn kolla_base_for(series: &Series, distro: &str, current: &str) -> String {
+pub(crate) fn kolla_base_for(series: &Series, distro: &str, current: &str) -> String {
     let Some(key) = release_key(series) else {
         return current.to_owned();
     };
@@ -39,7 +39,7 @@ pub fn kolla_base_for(series: &Series, distro: &str, current: &str) -> String {
 }
 
 /// `openstack_tag` of a series: `2025.1-ubuntu-noble`.
-pub fn kolla_tag(series: &Series, distro: &str, current_version: &str) -> String {
+pub(crate) fn kolla_tag(series: &Series, distro: &str, current_version: &str) -> String {
     format!(
         "{}-{}-{}",
         series.id(),
@@ -49,7 +49,7 @@ pub fn kolla_tag(series: &Series, distro: &str, current_version: &str) -> String
 }
 
 /// The RabbitMQ minor kolla ships with a series (KO §6.1).
-pub fn kolla_rabbitmq_minor(series: &Series) -> Option<&'static str> {
+pub(crate) fn kolla_rabbitmq_minor(series: &Series) -> Option<&'static str> {
     Some(match release_key(series)? {
         (2024, 1) => "3.13",
         (2024, 2) => "3.13",
@@ -62,7 +62,7 @@ pub fn kolla_rabbitmq_minor(series: &Series) -> Option<&'static str> {
 }
 
 /// The MariaDB minor kolla ships with a series (KO §6.1).
-pub fn kolla_mariadb_minor(series: &Series) -> Option<&'static str> {
+pub(crate) fn kolla_mariadb_minor(series: &Series) -> Option<&'static str> {
     Some(match release_key(series)? {
         k if k >= (2025, 2) => "11.4",
         k if k >= (2024, 1) => "10.11",
@@ -72,7 +72,7 @@ pub fn kolla_mariadb_minor(series: &Series) -> Option<&'static str> {
 
 /// `major.minor` of a package or upstream version (`3.13.7-1` → `3.13`, `1:10.11.6-0+deb12u1`
 /// → `10.11`).
-pub fn minor_of(version: &str) -> Option<String> {
+pub(crate) fn minor_of(version: &str) -> Option<String> {
     let v = version.split_once(':').map_or(version, |(_, r)| r);
     let mut it = v.split(['.', '-', '+', '~']);
     let a: u32 = it.next()?.parse().ok()?;
@@ -92,7 +92,7 @@ const RABBITMQ_ALLOWED: &[(&str, &[&str])] =
 /// The RabbitMQ versions to go through from `from` to `to` (minors), each hop allowed: the
 /// furthest allow-listed minor not past the target, else the next minor. Empty when equal or
 /// unknown.
-pub fn rabbitmq_hops(from: &str, to: &str) -> Vec<String> {
+pub(crate) fn rabbitmq_hops(from: &str, to: &str) -> Vec<String> {
     let pos = |m: &str| RABBITMQ_MINORS.iter().position(|x| *x == m);
     let (Some(mut cur), Some(end)) = (pos(from), pos(to)) else {
         return Vec::new();
@@ -117,7 +117,7 @@ pub fn rabbitmq_hops(from: &str, to: &str) -> Vec<String> {
 
 /// The commit a release tagged (openstack/releases `projects[].hash`), preferring the
 /// deliverable's own repository.
-pub fn release_commit(
+pub(crate) fn release_commit(
     cat: &OpenStackCatalog,
     deliverable: &str,
     series: &str,
@@ -138,7 +138,7 @@ pub fn release_commit(
 }
 
 /// Epoch prefix of a distro version (`2:`), or empty.
-pub fn epoch_of(version: &str) -> &str {
+pub(crate) fn epoch_of(version: &str) -> &str {
     match version.find(':') {
         Some(i) if version[..i].bytes().all(|b| b.is_ascii_digit()) => &version[..=i],
         _ => "",
@@ -146,7 +146,7 @@ pub fn epoch_of(version: &str) -> &str {
 }
 
 /// The package manager of a node, from its OS packages.
-pub fn manager_of(n: &NodeView) -> Option<PackageManager> {
+pub(crate) fn manager_of(n: &NodeView) -> Option<PackageManager> {
     if n.packages.iter().any(|p| p.0 == Ecosystem::Deb) {
         Some(PackageManager::Apt)
     } else if n.packages.iter().any(|p| p.0 == Ecosystem::Rpm) {
@@ -166,7 +166,7 @@ pub fn manager_of(n: &NodeView) -> Option<PackageManager> {
 
 /// The repository that carries a series for a node's distro: the Ubuntu Cloud Archive pocket
 /// (`cloud-archive:epoxy`) or the RDO release package (`centos-release-openstack-epoxy`).
-pub fn distro_repo(n: &NodeView, series: &Series) -> Option<String> {
+pub(crate) fn distro_repo(n: &NodeView, series: &Series) -> Option<String> {
     let os = n.os.as_ref()?;
     match os.id.as_str() {
         "ubuntu" => Some(format!("cloud-archive:{}", series.name)),
@@ -179,7 +179,7 @@ pub fn distro_repo(n: &NodeView, series: &Series) -> Option<String> {
 
 /// Pins of a component's distro packages on one node, to a glob of the target upstream
 /// version (`2:31.*`: the distro revision of the target is not known in advance).
-pub fn glob_pins(
+pub(crate) fn glob_pins(
     host: &str,
     mgr: PackageManager,
     packages: &[(Ecosystem, String, String)],
@@ -201,7 +201,7 @@ pub fn glob_pins(
 }
 
 /// Exact pins (rollback, replication, hold-back).
-pub fn exact_pins(
+pub(crate) fn exact_pins(
     hosts: &[String],
     mgr: PackageManager,
     packages: &[(Ecosystem, String, String)],
@@ -221,7 +221,7 @@ pub fn exact_pins(
 }
 
 /// Merge pins of the same (manager, name, version) across hosts.
-pub fn merge_pins(mut pins: Vec<PackagePin>) -> Vec<PackagePin> {
+pub(crate) fn merge_pins(mut pins: Vec<PackagePin>) -> Vec<PackagePin> {
     pins.sort_by(|a, b| (a.manager, &a.name, &a.version).cmp(&(b.manager, &b.name, &b.version)));
     let mut out: Vec<PackagePin> = Vec::new();
     for p in pins {
@@ -238,7 +238,7 @@ pub fn merge_pins(mut pins: Vec<PackagePin>) -> Vec<PackagePin> {
 }
 
 /// The first number of a pbr version (`31.2.0` → `31`).
-pub fn upstream_major(version: &str) -> &str {
+pub(crate) fn upstream_major(version: &str) -> &str {
     version.split('.').next().unwrap_or(version)
 }
 

@@ -11,7 +11,7 @@ use super::order::{self, COMPONENTS};
 
 /// How a node's OpenStack is deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Deployer {
+pub(crate) enum Deployer {
     /// kolla-ansible (containers from `openstack.kolla` images).
     Kolla,
     /// OpenStack-Ansible (venvs under `/openstack/venvs`).
@@ -24,7 +24,7 @@ pub enum Deployer {
 
 impl Deployer {
     /// `kolla`, `osa`, `distro`, `unknown`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Kolla => "kolla",
             Self::Osa => "osa",
@@ -36,7 +36,7 @@ impl Deployer {
 
 /// A container image reference, split.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ImageInfo {
+pub(crate) struct ImageInfo {
     /// `quay.io/openstack.kolla/nova-compute`.
     pub repository: String,
     /// `nova-compute`.
@@ -49,7 +49,7 @@ pub struct ImageInfo {
 
 impl ImageInfo {
     /// Split `repo/name:tag`.
-    pub fn parse(reference: &str, digest: Option<&str>) -> Option<Self> {
+    pub(crate) fn parse(reference: &str, digest: Option<&str>) -> Option<Self> {
         let reference = reference.split('@').next().unwrap_or(reference);
         let slash = reference.rfind('/').map_or(0, |i| i + 1);
         let (repository, tag) = match reference[slash..].rfind(':') {
@@ -66,7 +66,7 @@ impl ImageInfo {
     }
 
     /// kolla tag parts: (`2024.1`, `ubuntu`, `jammy`) from `2024.1-ubuntu-jammy[suffix]`.
-    pub fn kolla_tag_parts(&self) -> Option<(String, String, String)> {
+    pub(crate) fn kolla_tag_parts(&self) -> Option<(String, String, String)> {
         let mut it = self.tag.splitn(3, '-');
         let series = it.next()?;
         let distro = it.next()?;
@@ -77,7 +77,7 @@ impl ImageInfo {
     /// kolla-ansible's variable stem of the image (`nova_compute` → `nova_compute_tag`): the
     /// image name with `_`, except where the roles name it differently (`mariadb-server` →
     /// `mariadb`, `openvswitch-db-server` → `openvswitch_db`, `ovn-nb-db-server` → `ovn_nb_db`).
-    pub fn var_stem(&self) -> String {
+    pub(crate) fn var_stem(&self) -> String {
         let n = self.name.as_str();
         let n = n
             .strip_suffix("-server")
@@ -89,7 +89,7 @@ impl ImageInfo {
 
 /// One component installed on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installed {
+pub(crate) struct Installed {
     /// Component id (see [`order::COMPONENTS`]).
     pub component: &'static str,
     /// OpenStack deliverable.
@@ -119,7 +119,7 @@ pub struct Installed {
 
 /// One node, as the planner sees it.
 #[derive(Debug, Clone)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     /// Node id.
     pub id: String,
     /// Site (`-` when the inventory has none).
@@ -136,8 +136,6 @@ pub struct NodeView {
     pub labels: BTreeMap<String, String>,
     /// Role (label `role=`, else inferred: compute, controller, network, storage, other).
     pub role: String,
-    /// When collected.
-    pub collected_at: String,
     /// Deployer.
     pub deployer: Deployer,
     /// OS.
@@ -156,19 +154,19 @@ pub struct NodeView {
 
 impl NodeView {
     /// The installed instance of a component.
-    pub fn get(&self, component: &str) -> Option<&Installed> {
+    pub(crate) fn get(&self, component: &str) -> Option<&Installed> {
         self.installed.iter().find(|i| i.component == component)
     }
 
     /// Whether the node is in a canary group (label `canary=true|yes|1`).
-    pub fn is_canary(&self) -> bool {
+    pub(crate) fn is_canary(&self) -> bool {
         self.labels
             .get("canary")
             .is_some_and(|v| matches!(v.as_str(), "true" | "yes" | "1"))
     }
 
     /// `site=par1 cell=cell1 aggregate=agg az=az1` (what compute batches group by).
-    pub fn group(&self) -> String {
+    pub(crate) fn group(&self) -> String {
         let mut s = format!("site={}", self.site);
         for (k, v) in [
             ("cell", &self.cell),
@@ -183,7 +181,7 @@ impl NodeView {
     }
 
     /// Series ordinal of the node's control-plane or data-plane OpenStack services (lowest).
-    pub fn min_ordinal(&self, phase: crate::model::Phase) -> Option<usize> {
+    pub(crate) fn min_ordinal(&self, phase: crate::model::Phase) -> Option<usize> {
         self.installed
             .iter()
             .filter(|i| {
@@ -315,7 +313,7 @@ fn unit_stem(unit: &str) -> String {
 }
 
 /// Build the planner's view of one inventory.
-pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
+pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
     let labels = inv.node.labels.clone();
     let images: Vec<ImageInfo> = inv
         .images
@@ -579,7 +577,6 @@ pub fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         tenant: labels.get("tenant").cloned(),
         labels,
         role,
-        collected_at: inv.collected_at.clone(),
         deployer,
         os: inv.os.clone(),
         kolla_base,

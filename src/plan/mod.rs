@@ -11,15 +11,15 @@
 //! [`stored::StoredInput`] from the central analyzer (`nminus serve`), over HTTP or from its
 //! store.
 
-pub mod deployer;
-pub mod fleet;
-pub mod order;
-pub mod path;
-pub mod render;
-pub mod replicate;
-pub mod rollback;
-pub mod stored;
-pub mod upgrade;
+pub(crate) mod deployer;
+pub(crate) mod fleet;
+pub(crate) mod order;
+pub(crate) mod path;
+pub(crate) mod render;
+pub(crate) mod replicate;
+pub(crate) mod rollback;
+pub(crate) mod stored;
+pub(crate) mod upgrade;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -286,7 +286,7 @@ pub fn parse_scope(s: &str) -> Result<Scope, PlanError> {
 }
 
 /// Whether a node is in the scope.
-pub fn in_scope(scope: &Scope, n: &NodeView) -> bool {
+pub(crate) fn in_scope(scope: &Scope, n: &NodeView) -> bool {
     let eq =
         |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
     eq(&scope.site, Some(&n.site))
@@ -301,7 +301,7 @@ pub fn in_scope(scope: &Scope, n: &NodeView) -> bool {
 }
 
 /// The end of day `d` as an RFC 3339 prefix bound (`YYYY-MM-DDT23:59:59Z`).
-pub fn end_of_day(d: Date) -> String {
+pub(crate) fn end_of_day(d: Date) -> String {
     format!(
         "{:04}-{:02}-{:02}T23:59:59Z",
         d.year(),
@@ -311,13 +311,13 @@ pub fn end_of_day(d: Date) -> String {
 }
 
 /// `YYYY-MM-DD`.
-pub fn ymd(d: Date) -> String {
+pub(crate) fn ymd(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// Per node, its inventories sorted by collection time (oldest first), keeping only those
 /// collected at or before `until` (an RFC 3339 bound; times compare as UTC text).
-pub fn history_by_node<'a>(
+pub(crate) fn history_by_node<'a>(
     invs: &'a [Inventory],
     until: Option<&str>,
 ) -> BTreeMap<String, Vec<&'a Inventory>> {
@@ -336,7 +336,7 @@ pub fn history_by_node<'a>(
 }
 
 /// The latest inventory of every node, as of `until`, as node views sorted by (site, id).
-pub fn current_nodes(
+pub(crate) fn current_nodes(
     invs: &[Inventory],
     until: Option<&str>,
     cat: &OpenStackCatalog,
@@ -351,7 +351,7 @@ pub fn current_nodes(
 }
 
 /// Number steps, make ids unique, and derive the plan id from the content.
-pub fn finish(mut plan: Plan) -> Plan {
+pub(crate) fn finish(mut plan: Plan) -> Plan {
     fn number(steps: &mut [Step], prefix: char) {
         let width = steps.len().to_string().len().max(2);
         for (i, s) in steps.iter_mut().enumerate() {

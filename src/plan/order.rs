@@ -25,7 +25,7 @@ use crate::model::Phase;
 
 /// How a component changes its database during an upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DbStyle {
+pub(crate) enum DbStyle {
     /// No database of its own.
     None,
     /// Expand (additive, both releases run on it) → roll the nodes → contract (keystone,
@@ -40,7 +40,7 @@ pub enum DbStyle {
 
 /// One component of the DAG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Component {
+pub(crate) struct Component {
     /// Id (`nova-conductor`).
     pub id: &'static str,
     /// OpenStack deliverable, for services.
@@ -91,7 +91,7 @@ use DbStyle as D;
 use Phase::{ControlPlane as CP, DataPlane as DP, Infrastructure as IN};
 
 /// Every component the planner knows, in tie-break order.
-pub const COMPONENTS: &[Component] = &[
+pub(crate) const COMPONENTS: &[Component] = &[
     c(
         "mariadb",
         None,
@@ -417,7 +417,7 @@ pub const COMPONENTS: &[Component] = &[
 ];
 
 /// The component with this id.
-pub fn component(id: &str) -> Option<&'static Component> {
+pub(crate) fn component(id: &str) -> Option<&'static Component> {
     COMPONENTS.iter().find(|c| c.id == id)
 }
 
@@ -426,7 +426,7 @@ impl Component {
     /// infrastructure it shares (database, queue, caches, load balancers, Ceph monitors, OVN
     /// databases). Per-host agents (openvswitch, ovn-controller, ceph-osd) and the data plane are
     /// not: a tenant-scoped rollback may move them.
-    pub fn shared_by_every_tenant(&self) -> bool {
+    pub(crate) fn shared_by_every_tenant(&self) -> bool {
         self.phase == Phase::ControlPlane
             || matches!(
                 self.id,
@@ -719,7 +719,7 @@ pub fn edges() -> &'static [Edge] {
 }
 
 /// The edges into `after` from components in `present`.
-pub fn edges_into<'a>(after: &str, present: &BTreeSet<&str>) -> Vec<&'a Edge> {
+pub(crate) fn edges_into<'a>(after: &str, present: &BTreeSet<&str>) -> Vec<&'a Edge> {
     edges()
         .iter()
         .filter(|e| e.after == after && present.contains(e.before))
@@ -745,7 +745,7 @@ pub fn precedes(before: &str, after: &str) -> bool {
 
 /// A topological order of every component: Kahn's algorithm, always taking the ready
 /// component with the lowest (rank, id). `Err` names the components left in a cycle.
-pub fn topological(
+pub(crate) fn topological(
     components: &[Component],
     edges: &[Edge],
 ) -> Result<Vec<&'static str>, Vec<&'static str>> {
@@ -792,7 +792,7 @@ pub fn topological(
 }
 
 /// The upgrade order of every known component.
-pub fn upgrade_order() -> &'static [&'static str] {
+pub(crate) fn upgrade_order() -> &'static [&'static str] {
     static ORDER: OnceLock<Vec<&'static str>> = OnceLock::new();
     ORDER.get_or_init(|| {
         topological(COMPONENTS, edges())
@@ -801,7 +801,7 @@ pub fn upgrade_order() -> &'static [&'static str] {
 }
 
 /// Position of a component in [`upgrade_order`] (unknown components last).
-pub fn position(id: &str) -> usize {
+pub(crate) fn position(id: &str) -> usize {
     upgrade_order()
         .iter()
         .position(|c| *c == id)

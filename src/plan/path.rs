@@ -49,7 +49,7 @@ impl fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 /// A series as a plan names it.
-pub fn series_ref(s: &Series) -> SeriesRef {
+pub(crate) fn series_ref(s: &Series) -> SeriesRef {
     SeriesRef {
         id: s.id().to_owned(),
         name: s.name.clone(),
@@ -70,19 +70,19 @@ fn coordinated(cat: &OpenStackCatalog) -> impl Iterator<Item = &Series> {
 }
 
 /// The series right after `s`.
-pub fn next_series<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
+pub(crate) fn next_series<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
     coordinated(cat).find(|x| x.ordinal == s.ordinal + 1)
 }
 
 /// The next SLURP after `s`.
-pub fn next_slurp<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
+pub(crate) fn next_slurp<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
     coordinated(cat)
         .filter(|x| x.slurp && x.ordinal > s.ordinal)
         .min_by_key(|x| x.ordinal)
 }
 
 /// The newest SLURP before `s`.
-pub fn previous_slurp<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
+pub(crate) fn previous_slurp<'a>(cat: &'a OpenStackCatalog, s: &Series) -> Option<&'a Series> {
     coordinated(cat)
         .filter(|x| x.slurp && x.ordinal < s.ordinal)
         .max_by_key(|x| x.ordinal)
@@ -181,7 +181,7 @@ pub fn upgrade_path(
 }
 
 /// The single patch hop of a plan that stays within `s`.
-pub fn patch_hop(cat: &OpenStackCatalog, s: &Series) -> Hop {
+pub(crate) fn patch_hop(cat: &OpenStackCatalog, s: &Series) -> Hop {
     Hop {
         index: 1,
         from: series_ref(s),
@@ -205,7 +205,10 @@ pub fn oldest_supported_compute<'a>(cat: &'a OpenStackCatalog, control: &'a Seri
 }
 
 /// A series by name or release id, never the independent pseudo-series.
-pub fn find_series<'a>(cat: &'a OpenStackCatalog, key: &str) -> Result<&'a Series, PathError> {
+pub(crate) fn find_series<'a>(
+    cat: &'a OpenStackCatalog,
+    key: &str,
+) -> Result<&'a Series, PathError> {
     cat.series_named(key)
         .filter(|s| !s.is_independent())
         .ok_or_else(|| PathError::UnknownSeries(key.to_owned()))

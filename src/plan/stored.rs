@@ -14,7 +14,7 @@ use super::{PlanError, PlanInput};
 
 /// Which stored inventories a plan needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum History {
+pub(crate) enum History {
     /// Each node's latest inventory collected on or before the plan's date (upgrades and
     /// replications read only that).
     Latest,
@@ -24,7 +24,7 @@ pub enum History {
 
 /// Inventories read from a server or its store.
 #[derive(Debug, Default, Clone)]
-pub struct StoredInput {
+pub(crate) struct StoredInput {
     inventories: Vec<Inventory>,
     problems: Vec<Problem>,
 }
@@ -40,7 +40,7 @@ fn query_pairs(until: &str, history: History) -> Vec<(&'static str, String)> {
 
 /// An HTTP client for the analyzer's API: `timeout` bounds a request; with `ca_file` (PEM), the
 /// server's certificate must come from that CA only (a server with a private CA).
-pub fn api_client(
+pub(crate) fn api_client(
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
 ) -> Result<reqwest::blocking::Client, String> {
@@ -72,7 +72,7 @@ impl StoredInput {
     /// Read every inventory collected at or before `until` (RFC 3339) from the server at
     /// `server` (its base URL), page by page. An entry that cannot be read as an inventory is a
     /// problem (a plan warning); a server that cannot be reached or refuses is an error.
-    pub fn fetch(
+    pub(crate) fn fetch(
         server: &str,
         token: Option<&str>,
         ca_file: Option<&std::path::Path>,
@@ -157,7 +157,11 @@ impl StoredInput {
 
     /// Read every inventory collected at or before `until` straight from a store (what
     /// `GET /v1/inventories` answers, without the pages).
-    pub async fn read(store: &dyn Store, until: &str, history: History) -> Result<Self, PlanError> {
+    pub(crate) async fn read(
+        store: &dyn Store,
+        until: &str,
+        history: History,
+    ) -> Result<Self, PlanError> {
         let mut me = Self::default();
         let mut after: Option<InventoryCursor> = None;
         loop {

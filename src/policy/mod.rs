@@ -21,7 +21,7 @@ use crate::model::{FindingCode, Severity};
 
 pub use gate::{Gate, GateTerm};
 pub use parse::parse;
-pub use yamlpath::LineIndex;
+pub(crate) use yamlpath::LineIndex;
 
 /// What kind of subject a selector picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +392,7 @@ impl fmt::Display for PolicyProblem {
 pub struct PolicyErrors(pub Vec<PolicyProblem>);
 
 /// The shipped policies, by name.
-pub const BUILTIN: [(&str, &str); 3] = [
+pub(crate) const BUILTIN: [(&str, &str); 3] = [
     ("default", include_str!("../../policies/default.yaml")),
     (
         "openstack-n1",

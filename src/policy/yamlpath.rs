@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 /// Path → 1-based line.
 #[derive(Debug, Default)]
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     lines: HashMap<String, usize>,
 }
 
 impl LineIndex {
     /// Index `text`.
-    pub fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         // Stack of (indent, path, list counter for a sequence under this key).
         let mut stack: Vec<(usize, String)> = Vec::new();
         let mut counters: HashMap<String, usize> = HashMap::new();
@@ -75,7 +75,7 @@ impl LineIndex {
     }
 
     /// The line of `path`, or of its nearest indexed ancestor.
-    pub fn line(&self, path: &str) -> Option<usize> {
+    pub(crate) fn line(&self, path: &str) -> Option<usize> {
         let mut p = path.to_owned();
         loop {
             if let Some(l) = self.lines.get(&p) {

@@ -39,7 +39,7 @@ use crate::version::VersionScheme;
 
 /// One `SHA256` entry of a `Release` / `InRelease` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseEntry {
+pub(crate) struct ReleaseEntry {
     /// Lower-case hex sha256.
     pub sha256: String,
     /// Size in bytes.
@@ -49,7 +49,7 @@ pub struct ReleaseEntry {
 }
 
 /// The `SHA256:` entries of a `Release` or (clear-signed) `InRelease` file. Never panics.
-pub fn parse_release_sha256(text: &str) -> Vec<ReleaseEntry> {
+pub(crate) fn parse_release_sha256(text: &str) -> Vec<ReleaseEntry> {
     let mut out = Vec::new();
     let mut in_sha256 = false;
     for line in text.lines() {
@@ -138,7 +138,7 @@ pub struct AptIndex {
 
 /// apt's default priority for the indexes of a suite, from its `Release`/`InRelease` fields:
 /// 1 for `NotAutomatic: yes`, 100 with `ButAutomaticUpgrades: yes` as well, else 500.
-pub fn release_priority(text: &str) -> u16 {
+pub(crate) fn release_priority(text: &str) -> u16 {
     let mut not_automatic = false;
     let mut but_upgrades = false;
     for line in text.lines() {

@@ -270,7 +270,7 @@ impl DistroLifecycles {
 
 /// Package names in debian-security-support are matched as anchored patterns where `.*` is any
 /// text and `.` any one character; other characters are literal. Never panics.
-pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
     fn go(p: &[u8], n: &[u8]) -> bool {
         match p {
             [] => n.is_empty(),

@@ -236,7 +236,7 @@ struct RawRdVersion {
 /// The YAML between the first two `---` lines of a Markdown file, with the line number (1-based)
 /// where it starts. `None` when the file does not start with a `---` line or it is not closed.
 /// Never panics.
-pub fn front_matter(text: &str) -> Option<(&str, usize)> {
+pub(crate) fn front_matter(text: &str) -> Option<(&str, usize)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split_inclusive('\n');
     let first = lines.next()?;

@@ -18,11 +18,11 @@
 //! [`Problem`]s for entries they skipped, and fail with a [`ReleaseError`] only when the input as
 //! a whole is unusable.
 
-pub mod apt;
-pub mod distro;
-pub mod endoflife;
-pub mod openstack;
-pub mod requirements;
+pub(crate) mod apt;
+pub(crate) mod distro;
+pub(crate) mod endoflife;
+pub(crate) mod openstack;
+pub(crate) mod requirements;
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +30,7 @@ use time::Date;
 
 use crate::model::{Location, Problem, ProblemKind};
 
-pub use apt::AptIndex;
-pub use distro::DistroLifecycles;
-pub use endoflife::Lifecycles;
-pub use openstack::{Match, OpenStackCatalog, SeriesStatus};
-pub use requirements::UpperConstraints;
+pub(crate) use openstack::SeriesStatus;
 
 /// Why a catalog could not be loaded at all.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +95,7 @@ impl ReleaseError {
 /// PEP 503 name normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
 ///
 /// `oslo.messaging`, `oslo_messaging` and `Oslo-Messaging` all give `oslo-messaging`.
-pub fn normalize_pypi_name(name: &str) -> String {
+pub(crate) fn normalize_pypi_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_sep = false;
     for c in name.trim().chars() {

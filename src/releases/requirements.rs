@@ -26,7 +26,7 @@ use crate::model::{Location, Problem, ProblemKind};
 use crate::version::pep440::Pep440Version;
 
 /// The file read in each branch directory.
-pub const UPPER_CONSTRAINTS: &str = "upper-constraints.txt";
+pub(crate) const UPPER_CONSTRAINTS: &str = "upper-constraints.txt";
 
 /// One `name===version[;marker]` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +57,10 @@ impl Constraint {
 ///
 /// `Ok(None)` for blank and comment lines; `Err` says what was expected and what was found.
 /// `==` is accepted as well as `===`. Never panics.
-pub fn parse_constraint_line(line: &str, line_no: usize) -> Result<Option<Constraint>, String> {
+pub(crate) fn parse_constraint_line(
+    line: &str,
+    line_no: usize,
+) -> Result<Option<Constraint>, String> {
     let content = match line.find('#') {
         Some(i) => &line[..i],
         None => line,
@@ -284,7 +287,7 @@ impl UpperConstraints {
 }
 
 /// The branches a series' constraints may live on, most likely first.
-pub fn series_branches(s: &Series) -> Vec<String> {
+pub(crate) fn series_branches(s: &Series) -> Vec<String> {
     let mut out: Vec<String> = s.branch().into_iter().collect();
     for b in [
         format!("stable/{}", s.id()),
@@ -298,25 +301,6 @@ pub fn series_branches(s: &Series) -> Vec<String> {
         out.push("master".to_owned());
     }
     out
-}
-
-/// The series a branch belongs to: `master` → the development series (the newest one);
-/// `stable/<id>`, `unmaintained/<id>` (or flattened `stable_<id>`) → the series with that
-/// release id or name.
-pub fn branch_series<'a>(catalog: &'a OpenStackCatalog, branch: &str) -> Option<&'a Series> {
-    let b = flattened_branch_name(branch);
-    if b == "master" {
-        return catalog
-            .series()
-            .iter()
-            .rev()
-            .find(|s| s.status == SeriesStatus::Development);
-    }
-    let (kind, id) = b.split_once('/')?;
-    if !matches!(kind, "stable" | "unmaintained") {
-        return None;
-    }
-    catalog.series_named(id).filter(|s| !s.is_independent())
 }
 
 /// `stable_2026.1` → `stable/2026.1`; names already with `/`, or without `_`, unchanged.
@@ -642,28 +626,10 @@ mod tests {
     }
 
     #[test]
-    fn branch_series_mapping() {
+    fn upper_constraints_per_series_branch() {
         let cat = crate::releases::openstack::OpenStackCatalog::load(&shared("openstack-releases"))
             .unwrap()
             .0;
-        assert_eq!(
-            branch_series(&cat, "stable/2026.1").unwrap().name,
-            "gazpacho"
-        );
-        assert_eq!(
-            branch_series(&cat, "stable_2025.2").unwrap().name,
-            "flamingo"
-        );
-        assert_eq!(
-            branch_series(&cat, "unmaintained/2024.1").unwrap().name,
-            "caracal"
-        );
-        assert_eq!(
-            branch_series(&cat, "unmaintained/yoga").unwrap().name,
-            "yoga"
-        );
-        assert_eq!(branch_series(&cat, "master").unwrap().name, "hibiscus");
-        assert!(branch_series(&cat, "feature/foo").is_none());
         let (uc, _) = load();
         for (series, branch) in [
             ("gazpacho", "stable/2026.1"),

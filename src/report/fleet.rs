@@ -25,7 +25,7 @@ const NODE: &str = include_str!("../../reports/templates/fleet-node.hbs");
 const CSS: &str = include_str!("../../reports/templates/fleet.css");
 
 /// Nodes on the summary's list of the worst.
-pub const WORST: usize = 100;
+pub(crate) const WORST: usize = 100;
 /// Nodes per site page.
 pub const SITE_PAGE: usize = 1000;
 const NO_SITE: &str = "(no site)";
@@ -43,7 +43,7 @@ pub struct FleetPages {
 
 /// A file name for untrusted `name`: letters, digits, `-` and `_` kept, everything else `.xx`
 /// (hex of each byte), so no name can climb out of its directory or read as a URL scheme.
-pub fn file_name(name: &str) -> String {
+pub(crate) fn file_name(name: &str) -> String {
     let mut o = String::with_capacity(name.len());
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

@@ -16,10 +16,10 @@ use std::io::Write;
 
 use crate::model::Report;
 
-pub use fleet::{file_name, write_fleet_pages, FleetPages, SITE_PAGE, WORST};
+pub use fleet::{write_fleet_pages, SITE_PAGE};
 pub(crate) use table::output_width;
+pub(crate) use util::gate_of;
 pub(crate) use util::FeedProblems;
-pub use util::{code_title, gate_of};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,7 +7,7 @@ use crate::model::{Finding, FindingCode, Report, Severity};
 use crate::policy::{Gate, GateTerm};
 
 /// A one-line description of a finding code (SARIF rule descriptions, JUnit, HTML).
-pub fn code_title(code: FindingCode) -> &'static str {
+pub(super) fn code_title(code: FindingCode) -> &'static str {
     match code {
         FindingCode::Vulnerable => "An advisory affects the installed version",
         FindingCode::AdvisoryNotice => {
@@ -39,7 +39,7 @@ pub fn code_title(code: FindingCode) -> &'static str {
 
 /// The gate a report was judged with (`unknown`, `high,vulnerable`); the default gate
 /// (`unknown`) when the text names no valid term.
-pub fn gate_of(report: &Report) -> Gate {
+pub(crate) fn gate_of(report: &Report) -> Gate {
     let terms: Vec<GateTerm> = report
         .gate
         .split(',')

@@ -17,7 +17,7 @@ const BATCH: i64 = 128;
 
 /// A judged inventory, ready to store.
 #[derive(Debug)]
-pub struct JudgedPush {
+pub(crate) struct JudgedPush {
     /// The inventory.
     pub inventory: Inventory,
     /// Its findings.
@@ -27,7 +27,7 @@ pub struct JudgedPush {
 }
 
 /// Judge one inventory with the analyzer in force (on a blocking thread).
-pub async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, ApiError> {
+pub(crate) async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, ApiError> {
     let an = state.analyzer();
     let started = Instant::now();
     let r = tokio::task::spawn_blocking(move || {
@@ -79,7 +79,7 @@ pub struct FleetRun {
 }
 
 /// Nodes per chunk of a fleet round (what one replica claims at a time).
-pub const CHUNK: i64 = 512;
+pub(crate) const CHUNK: i64 = 512;
 
 /// A chunk claim older than this is taken over by another replica (its own died or stalled).
 const STALE_CLAIM: Duration = Duration::from_secs(600);
@@ -244,7 +244,7 @@ fn rand_u32() -> u32 {
 
 /// Whether the fleet needs re-evaluating: no fleet run yet, or one made with other feeds or
 /// policy, or on an earlier day (currency and lifecycle verdicts depend on the date).
-pub async fn due(state: &AppState) -> Result<bool, ApiError> {
+pub(crate) async fn due(state: &AppState) -> Result<bool, ApiError> {
     let an = state.analyzer();
     let last = state.store().latest_run("fleet").await?;
     let today = Millis::now().to_datetime().date();
@@ -256,7 +256,7 @@ pub async fn due(state: &AppState) -> Result<bool, ApiError> {
 
 /// Start a round when [`due`] (checked under the fleet lock, so replicas do not repeat a round
 /// another just finished), then share any open round with the other replicas.
-pub async fn reanalyze_if_due(state: &AppState) -> Result<Option<FleetRun>, ApiError> {
+pub(crate) async fn reanalyze_if_due(state: &AppState) -> Result<Option<FleetRun>, ApiError> {
     let started = Instant::now();
     if let Some(lock) = state.store().try_lock_analysis().await? {
         let planned = match due(state).await {
@@ -294,7 +294,7 @@ pub async fn reanalyze_if_due(state: &AppState) -> Result<Option<FleetRun>, ApiE
 
 /// Every `every`: store upkeep, reload the analyzer from the data directory, re-analyze the
 /// fleet when [`due`]. Errors are logged; the loop goes on.
-pub async fn background(state: AppState, every: Duration) {
+pub(crate) async fn background(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -24,7 +24,7 @@ const HISTORY_DEFAULT: i64 = 100;
 const HISTORY_MAX: i64 = 10_000;
 
 /// The discovery loop of `serve`.
-pub struct ControlPlaneLoop {
+pub(crate) struct ControlPlaneLoop {
     /// What to run (its metrics are the ones `/metrics` shows).
     pub periodic: discover::service::Periodic,
     /// The OpenStack release catalog packages are placed in (none: no comparison with the fleet).
@@ -125,7 +125,7 @@ async fn round(
 }
 
 /// Run the loop until the task is aborted (or the loop stops on its own).
-pub async fn run(st: AppState, l: ControlPlaneLoop) {
+pub(crate) async fn run(st: AppState, l: ControlPlaneLoop) {
     st.set_probe_metrics(l.periodic.metrics.clone());
     let prev = previous(st.store(), &l.periodic.cfg.name).await;
     let (catalog, retain) = (l.catalog, l.retain);

@@ -21,22 +21,22 @@ use super::ApiError;
 
 /// Default time a client has to send a request's head, counted from the connection's start or
 /// from its previous response (so it is also how long an idle keep-alive connection stays).
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a client has to send a whole request body.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time a response write may make no progress before the connection is closed.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default memory for pushes being read, parsed and judged at once.
-pub const DEFAULT_PUSH_MEMORY: usize = 512 * 1024 * 1024;
+pub(crate) const DEFAULT_PUSH_MEMORY: usize = 512 * 1024 * 1024;
 /// Default pushes a node may make per minute (after [`PUSH_BURST`]).
-pub const DEFAULT_PUSH_RATE: u32 = 60;
+pub(crate) const DEFAULT_PUSH_RATE: u32 = 60;
 /// Pushes a node may make at once before its rate applies: more than an agent's spool holds.
-pub const PUSH_BURST: u32 = 200;
+pub(crate) const PUSH_BURST: u32 = 200;
 /// File descriptors kept out of the connection cap: the database, feed files, the metrics
 /// listener, logs.
-pub const FD_RESERVE: u64 = 128;
+pub(crate) const FD_RESERVE: u64 = 128;
 /// The connection cap when the open-file limit is high.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 
 /// The decoded bytes of a push are charged this many times: a 19 MB inventory of 60,000
 /// packages took a debug server from 33 to 288 MB (the JSON, the parsed inventory, the stored
@@ -74,7 +74,7 @@ impl Default for Limits {
 }
 
 /// Raise the soft open-file limit to the hard one; returns the limit in force.
-pub fn raise_fd_limit() -> u64 {
+pub(crate) fn raise_fd_limit() -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut l = getrlimit(Resource::Nofile);
     if let Some(hard) = l.maximum {
@@ -90,7 +90,7 @@ pub fn raise_fd_limit() -> u64 {
 
 /// The connection cap for an open-file limit: `wanted` (default [`DEFAULT_MAX_CONNECTIONS`]),
 /// but never closer than [`FD_RESERVE`] to the limit, and at least 16.
-pub fn connection_cap(wanted: Option<usize>, fd_limit: u64) -> usize {
+pub(crate) fn connection_cap(wanted: Option<usize>, fd_limit: u64) -> usize {
     let room = usize::try_from(fd_limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX);
     wanted.unwrap_or(DEFAULT_MAX_CONNECTIONS).min(room).max(16)
 }

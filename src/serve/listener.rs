@@ -27,7 +27,7 @@ use tokio::sync::{watch, Notify};
 
 /// What the listener knows about a request's connection (a request extension).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// The connection is TLS.
     pub tls: bool,
     /// The client presented a certificate that chains to `--tls-client-ca`.
@@ -374,7 +374,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
 
 /// TLS settings of `serve`.
 #[derive(Debug, Clone)]
-pub struct TlsFiles {
+pub(crate) struct TlsFiles {
     /// PEM certificate chain, the server's first.
     pub cert: std::path::PathBuf,
     /// PEM private key.
@@ -386,7 +386,7 @@ pub struct TlsFiles {
 
 /// A TLS file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     /// Unreadable or not PEM.
     #[error("{path}: {message}")]
     File {
@@ -401,7 +401,7 @@ pub enum TlsError {
 }
 
 /// The TLS acceptor for `files` (HTTP/1.1 only, TLS 1.2 and 1.3).
-pub fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+pub(crate) fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let file_err = |p: &std::path::Path, m: String| TlsError::File {

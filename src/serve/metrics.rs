@@ -292,7 +292,7 @@ fn escape(s: &str) -> String {
 
 /// Fleet facts for a scrape.
 #[derive(Debug, Default)]
-pub struct FleetFacts {
+pub(crate) struct FleetFacts {
     /// Every node, with its status.
     pub nodes: Vec<(NodeRecord, &'static str)>,
     /// Open findings by (site, code, severity).
@@ -306,7 +306,7 @@ pub struct FleetFacts {
 }
 
 /// Render everything.
-pub fn render(m: &Metrics, f: &FleetFacts) -> String {
+pub(crate) fn render(m: &Metrics, f: &FleetFacts) -> String {
     let mut out = String::with_capacity(8192);
     let site_of = |n: &NodeRecord| n.site.clone().unwrap_or_default();
 

@@ -14,15 +14,15 @@
 //! `/v1/nodes/{id}`, `/v1/nodes/{id}/history`, `/v1/findings`, `/v1/where`, `/v1/diff`,
 //! `/v1/report.json`, `/v1/report.html`, `/healthz`, `/readyz`, `/metrics`.
 
-pub mod analysis;
-pub mod auth;
-pub mod controlplane;
-pub mod error;
-pub mod limits;
-pub mod listener;
-pub mod metrics;
-pub mod protocol;
-pub mod query;
+pub(crate) mod analysis;
+pub(crate) mod auth;
+pub(crate) mod controlplane;
+pub(crate) mod error;
+pub(crate) mod limits;
+pub(crate) mod listener;
+pub(crate) mod metrics;
+pub(crate) mod protocol;
+pub(crate) mod query;
 mod routes;
 
 use std::sync::{Arc, RwLock};
@@ -32,12 +32,12 @@ use crate::analyze::{Analyzer, AnalyzerConfig};
 use crate::store::Store;
 
 pub use auth::{Access, ApiTokens, Role};
-pub use error::ApiError;
-pub use limits::Limits;
-pub use listener::{tls_acceptor, Peer, TlsError, TlsFiles};
+pub(crate) use error::ApiError;
+pub(crate) use limits::Limits;
+pub(crate) use listener::{tls_acceptor, Peer, TlsFiles};
 
 /// Default request body limit (after decompression): 64 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -224,7 +224,7 @@ async fn guard(
 }
 
 /// Where the service listens.
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// The API.
     pub listener: tokio::net::TcpListener,
     /// TLS on the API listener ([`tls_acceptor`]).
@@ -246,7 +246,7 @@ impl std::fmt::Debug for Endpoints {
 
 /// Serve `state` on `endpoints` until `shutdown` resolves; with `reanalyze_every`, re-evaluate
 /// the fleet in the background when the feeds, policy or date changed.
-pub async fn serve(
+pub(crate) async fn serve(
     endpoints: Endpoints,
     state: AppState,
     reanalyze_every: Option<Duration>,

@@ -9,14 +9,14 @@ use crate::model::Inventory;
 /// `POST /v1/enroll` body (with `Authorization: Bearer <enrollment secret>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnrollRequest {
+pub(crate) struct EnrollRequest {
     /// The node id the token will belong to.
     pub node: String,
 }
 
 /// `POST /v1/enroll` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrollResponse {
+pub(crate) struct EnrollResponse {
     /// The node id.
     pub node: String,
     /// The node's token (shown once; the server keeps only its sha256).
@@ -26,14 +26,14 @@ pub struct EnrollResponse {
 /// A heartbeat body: "my inventory is still the one with this hash".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Heartbeat {
+pub(crate) struct Heartbeat {
     /// Content hash of the node's unchanged inventory.
     pub heartbeat: String,
 }
 
 /// `POST /v1/inventories` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushResponse {
+pub(crate) struct PushResponse {
     /// `stored` (a new inventory, judged) or `unchanged` (heartbeat).
     pub status: String,
     /// The node.
@@ -50,7 +50,7 @@ pub struct PushResponse {
 
 /// Error bodies of every endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What went wrong.
     pub error: String,
     /// A stable code (`unauthorized`, `too-large`, `invalid-inventory`, `inventory-required` …).

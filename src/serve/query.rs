@@ -12,7 +12,7 @@ use crate::store::{FindingFilter, FindingKey, Millis, NodeRecord, Store, StoreEr
 
 /// A node with its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     /// What the registry knows.
     #[serde(flatten)]
     pub node: NodeRecord,
@@ -22,7 +22,7 @@ pub struct NodeView {
 }
 
 /// The status of a node at `now` under a maximum inventory age.
-pub fn status(n: &NodeRecord, max_age_hours: Option<u32>, now: Millis) -> &'static str {
+pub(crate) fn status(n: &NodeRecord, max_age_hours: Option<u32>, now: Millis) -> &'static str {
     if n.revoked {
         return "revoked";
     }
@@ -36,7 +36,7 @@ pub fn status(n: &NodeRecord, max_age_hours: Option<u32>, now: Millis) -> &'stat
 }
 
 /// Every node with its status.
-pub async fn nodes(
+pub(crate) async fn nodes(
     store: &dyn Store,
     an: &Analyzer,
     now: Millis,
@@ -64,7 +64,7 @@ fn node_info(n: &NodeRecord) -> NodeInfo {
 }
 
 /// Current findings matching `filter`, plus `inventory-stale` findings of silent nodes.
-pub async fn findings(
+pub(crate) async fn findings(
     store: &dyn Store,
     an: &Analyzer,
     filter: &FindingFilter,
@@ -127,7 +127,7 @@ async fn stale_findings(
 
 /// One page of an answer: `next` is the cursor of the following page (absent on the last).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     /// The entries, in a stable order.
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page.
@@ -138,7 +138,7 @@ pub struct Page<T> {
 /// Where a page of findings starts: after a stored finding, or (the stored ones all given)
 /// after the `inventory-stale` finding of a node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FindingCursor {
+pub(crate) enum FindingCursor {
     /// After this stored finding.
     Stored(FindingKey),
     /// After this node's `inventory-stale` finding.
@@ -147,12 +147,12 @@ pub enum FindingCursor {
 
 impl FindingCursor {
     /// Opaque text (hexadecimal, safe in a query string).
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         crate::util::hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
     }
 
     /// The cursor `encode` wrote, or `None`.
-    pub fn decode(s: &str) -> Option<Self> {
+    pub(crate) fn decode(s: &str) -> Option<Self> {
         if s.len() % 2 != 0 || s.len() > 16 * 1024 {
             return None;
         }
@@ -166,7 +166,7 @@ impl FindingCursor {
 
 /// A page of [`findings`]: the stored findings in the store's order, then the
 /// `inventory-stale` ones by node id; at most `limit` (at least one).
-pub async fn findings_page(
+pub(crate) async fn findings_page(
     store: &dyn Store,
     an: &Analyzer,
     filter: &FindingFilter,
@@ -220,7 +220,7 @@ pub async fn findings_page(
 }
 
 /// A page of nodes by id, after node `after`, filtered by `keep`.
-pub async fn nodes_page(
+pub(crate) async fn nodes_page(
     store: &dyn Store,
     an: &Analyzer,
     now: Millis,
@@ -244,7 +244,11 @@ pub async fn nodes_page(
 
 /// The fleet report: every node's current inventory and findings, waivers applied across the
 /// fleet, `inventory-stale` findings added.
-pub async fn report(store: &dyn Store, an: &Analyzer, now: Millis) -> Result<Report, StoreError> {
+pub(crate) async fn report(
+    store: &dyn Store,
+    an: &Analyzer,
+    now: Millis,
+) -> Result<Report, StoreError> {
     let mut invs: Vec<Inventory> = Vec::new();
     let mut after = String::new();
     loop {
@@ -286,7 +290,7 @@ pub async fn report(store: &dyn Store, an: &Analyzer, now: Millis) -> Result<Rep
 
 /// A package identity in a diff.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PackageVersion {
+pub(crate) struct PackageVersion {
     /// Ecosystem.
     pub ecosystem: String,
     /// Name.
@@ -297,7 +301,7 @@ pub struct PackageVersion {
 
 /// A package whose versions changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackageChange {
+pub(crate) struct PackageChange {
     /// Ecosystem.
     pub ecosystem: String,
     /// Name.
@@ -310,7 +314,7 @@ pub struct PackageChange {
 
 /// How one node's inventory changed since a date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeDiff {
+pub(crate) struct NodeDiff {
     /// Node.
     pub node: String,
     /// Site.
@@ -342,7 +346,7 @@ fn versions(inv: Option<&Inventory>) -> BTreeMap<(String, String), BTreeSet<Stri
 
 /// Diff the inventories of a node (or every node of a site, when `target` names no node) between
 /// `since` and now.
-pub async fn diff(
+pub(crate) async fn diff(
     store: &dyn Store,
     target: &str,
     since: Millis,

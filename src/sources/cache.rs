@@ -56,8 +56,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub(crate) use super::compiled::CompiledFeed;
 use super::compiled::{checksum, parse_feed};
-pub use super::compiled::{CompiledFeed, CompiledItem};
 use super::feeds::{
     age_note, load_all, FeedAdvisories, FeedSync, FeedsConfig, LoadedFeeds, SyncState,
 };
@@ -65,11 +65,11 @@ use crate::model::{FeedStatus, Problem};
 use crate::util::hex;
 
 /// Version of the cache file format; bump when it or a reader's output changes meaning.
-pub const CACHE_FORMAT: u32 = 4;
+pub(crate) const CACHE_FORMAT: u32 = 4;
 
 /// The default cache directory: `$NMINUS_CACHE`, `$XDG_CACHE_HOME/nminus` or
 /// `$HOME/.cache/nminus` (relative values are ignored).
-pub fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let abs = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
     if let Some(p) = std::env::var_os("NMINUS_CACHE").and_then(abs) {
         return Some(p);
@@ -274,7 +274,11 @@ pub struct SyncedFolder {
 /// The folders of `cfg`'s feeds that `nminus sync` wrote into `data` (those with a recorded
 /// revision in `state`, the data directory's sync state), for keying release catalogs by
 /// revision as feed entries are.
-pub fn synced_folders(cfg: &FeedsConfig, data: &Path, state: &SyncState) -> Vec<SyncedFolder> {
+pub(crate) fn synced_folders(
+    cfg: &FeedsConfig,
+    data: &Path,
+    state: &SyncState,
+) -> Vec<SyncedFolder> {
     cfg.feeds
         .iter()
         .filter_map(|f| {
@@ -314,7 +318,7 @@ impl<'a> From<&'a Path> for CacheDir<'a> {
 /// rewritten (best effort). `cache: None` only parses.
 ///
 /// An `Err` from `parse` is returned and never cached.
-pub fn cached<T, E>(
+pub(crate) fn cached<T, E>(
     cache: Option<CacheDir<'_>>,
     what: &str,
     inputs: &[PathBuf],

@@ -13,7 +13,7 @@ use super::advisory::{source_for_kind, KINDS};
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Kinds of release-data feeds (read by `crate::releases`, not by the advisory readers).
-pub const RELEASE_KINDS: [&str; 6] = [
+pub(crate) const RELEASE_KINDS: [&str; 6] = [
     "openstack-releases",
     "openstack-requirements",
     "endoflife",
@@ -23,7 +23,7 @@ pub const RELEASE_KINDS: [&str; 6] = [
 ];
 
 /// The shipped feed definitions.
-pub const BUILTIN_SOURCES: &str = include_str!("../../advisories/sources.yaml");
+pub(crate) const BUILTIN_SOURCES: &str = include_str!("../../advisories/sources.yaml");
 
 /// Where a feed comes from, for `nminus sync`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -25,7 +25,7 @@ use std::io::Read;
 /// A smart-HTTP fetch that failed: the request or document it was reading (`GET <url>`,
 /// `POST <url>`, the repository URL) and what went wrong there.
 #[derive(Debug)]
-pub struct GitHttpError {
+pub(crate) struct GitHttpError {
     /// The request, or the repository URL.
     pub what: String,
     /// What went wrong.
@@ -35,7 +35,7 @@ pub struct GitHttpError {
 /// What went wrong in a smart-HTTP exchange.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum WireProblem {
+pub(crate) enum WireProblem {
     /// The connection or the request failed.
     #[error("{}", crate::util::error_chain(.0))]
     Transport(reqwest::Error),
@@ -141,11 +141,9 @@ fn fail(what: &str, problem: WireProblem) -> GitHttpError {
 
 /// What [`fetch`] brought.
 #[derive(Debug)]
-pub struct Fetch {
+pub(crate) struct Fetch {
     /// The commit the ref points at upstream.
     pub oid: git2::Oid,
-    /// Bytes of pack received (0 when the repository already had the commit).
-    pub pack_bytes: u64,
 }
 
 /// One pkt-line: its payload, or `None` for a flush (`0000`) or delimiter packet.
@@ -177,7 +175,7 @@ fn pkt(out: &mut Vec<u8>, payload: &str) {
 /// The refs and capabilities of a `git-upload-pack` advertisement (the body of
 /// `GET <url>/info/refs?service=git-upload-pack`).
 #[derive(Debug, Default, PartialEq)]
-pub struct Advertisement {
+pub(crate) struct Advertisement {
     /// (ref name, object id), in the server's order; `HEAD` included when the server has one.
     pub refs: Vec<(String, String)>,
     /// Capabilities of the first line.
@@ -186,7 +184,7 @@ pub struct Advertisement {
 
 impl Advertisement {
     /// Parse an advertisement body. `what` names it in errors.
-    pub fn parse(body: &[u8], what: &str) -> Result<Self, GitHttpError> {
+    pub(crate) fn parse(body: &[u8], what: &str) -> Result<Self, GitHttpError> {
         let mut r = body;
         let first =
             read_pkt(&mut r, what)?.ok_or_else(|| fail(what, WireProblem::EmptyAdvertisement))?;
@@ -228,7 +226,7 @@ impl Advertisement {
     }
 
     /// The object id of `name` (`HEAD` or a full ref name).
-    pub fn lookup(&self, name: &str) -> Option<&str> {
+    pub(crate) fn lookup(&self, name: &str) -> Option<&str> {
         self.refs
             .iter()
             .find(|(n, _)| n == name)
@@ -339,7 +337,7 @@ impl<W: std::io::Write, F: FnMut(u64)> std::io::Write for Counting<W, F> {
 /// Fetch `src` (`HEAD` or `refs/heads/<branch>`) of the repository at `url` (`http://` or
 /// `https://`) into the bare `repo`, offering `have` (the commit it already holds for this feed,
 /// when any). The pack is stored in `repo`'s object database; moving a ref is the caller's.
-pub fn fetch(
+pub(crate) fn fetch(
     client: &reqwest::blocking::Client,
     repo: &git2::Repository,
     url: &str,
@@ -380,7 +378,7 @@ pub fn fetch(
         .to_owned();
     let oid = git2::Oid::from_str(&want).map_err(|e| fail(url, WireProblem::Git(e)))?;
     if repo.find_commit(oid).is_ok() {
-        return Ok(Fetch { oid, pack_bytes: 0 });
+        return Ok(Fetch { oid });
     }
     let haves: Vec<String> = have
         .filter(|h| repo.find_commit(*h).is_ok())
@@ -456,10 +454,7 @@ pub fn fetch(
             },
         )
     })?;
-    Ok(Fetch {
-        oid,
-        pack_bytes: bytes,
-    })
+    Ok(Fetch { oid })
 }
 
 #[cfg(test)]

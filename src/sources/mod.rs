@@ -4,9 +4,9 @@
 //! feeds' wire formats stay private to their reader. A bad item inside a feed is a
 //! [`Problem`](crate::model::Problem) in the result, never an abort.
 
-pub mod advisory;
-pub mod cache;
+pub(crate) mod advisory;
+pub(crate) mod cache;
 mod compiled;
-pub mod feeds;
-pub mod githttp;
-pub mod sync;
+pub(crate) mod feeds;
+pub(crate) mod githttp;
+pub(crate) mod sync;

@@ -16,10 +16,10 @@
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
 mod common;
-pub mod controlplane;
+pub(crate) mod controlplane;
 mod lists;
-pub mod postgres;
-pub mod sqlite;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -619,7 +619,7 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
 /// [`open`] for the commands that read or administer an existing fleet (`query`, `plan --db`,
 /// `node`): a SQLite file that does not exist is an error, not a new empty database, so that a
 /// mistyped path never reads as a fleet with no nodes.
-pub async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub(crate) async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if let Some(path) = sqlite_file(url) {
         if !std::path::Path::new(path).exists() {
             return Err(StoreError::Missing(path.to_owned()));
@@ -638,7 +638,7 @@ fn sqlite_file(url: &str) -> Option<&str> {
 }
 
 /// `url` with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

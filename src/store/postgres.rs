@@ -30,11 +30,11 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 
 /// The advisory lock key of the fleet re-analysis (`nminus` in ASCII).
-pub const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
+pub(crate) const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
-pub struct PgStore {
+pub(crate) struct PgStore {
     pool: Pool<Postgres>,
     health: std::sync::Arc<WriteHealth>,
 }
@@ -73,7 +73,7 @@ impl PgStore {
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
 
     /// Connect and migrate (concurrent replicas serialise on sqlx's migration lock).
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: redact(url),
             source,
@@ -122,7 +122,10 @@ impl PgStore {
 
     /// Create the monthly `node_history` partitions of `now`'s month and the next two (a
     /// month whose rows already sit in the default partition is left there).
-    pub async fn ensure_partitions(&self, now: crate::store::Millis) -> Result<(), StoreError> {
+    pub(crate) async fn ensure_partitions(
+        &self,
+        now: crate::store::Millis,
+    ) -> Result<(), StoreError> {
         let t = now.to_datetime();
         let (mut y, mut m) = (t.year(), u8::from(t.month()));
         for _ in 0..3 {
@@ -166,11 +169,6 @@ impl PgStore {
             .fetch_one(&mut *c)
             .await?;
         Ok(got.then(|| AnalysisLock(Box::new(Held(Some(c))))))
-    }
-
-    /// Close the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 

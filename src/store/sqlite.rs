@@ -30,7 +30,7 @@ use super::{redact, HeldLock, WriteHealth};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub(crate) struct SqliteStore {
     read: Pool<Sqlite>,
     write: Pool<Sqlite>,
     lock: Arc<tokio::sync::Mutex<()>>,
@@ -85,7 +85,7 @@ impl SqliteStore {
     const SKIP_LOCKED: &'static str = "";
 
     /// Open (creating the file) and migrate.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             url: redact(url),
             source,
@@ -184,12 +184,6 @@ impl SqliteStore {
             .execute(&self.write)
             .await?;
         Ok(())
-    }
-
-    /// Close the pools (pending writes finish first).
-    pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
     }
 }
 
@@ -361,7 +355,8 @@ mod tests {
         let h3 = push(&s, &inventory("n3", 10, 3), Vec::new(), 40)
             .await
             .expect("push after failures");
-        s.close().await;
+        s.read.close().await;
+        s.write.close().await;
         let fresh = SqliteStore::open(&url).await.expect("reopen");
         for (node, hash) in [("n2", &h2), ("n3", &h3)] {
             let stored = fresh.node(node).await.expect("node").expect("enrolled");

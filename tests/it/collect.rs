@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use nminus::collect::{collect_root, dpkg, CollectOptions, Root};
 use nminus::model::{inventory_schema, Ecosystem, Inventory, PackageMeta};
+use nminus::{collect_root, parse_dpkg_status, CollectOptions, DpkgContext, Root};
 
 use crate::support::{nminus, shared_data};
 
@@ -30,8 +30,12 @@ fn expected_dpkg(rel: &str) -> BTreeSet<(String, String, String, String)> {
 
 fn ours_dpkg(rel: &str) -> (BTreeSet<(String, String, String, String)>, usize) {
     let bytes = fs_err::read(shared_data(rel)).unwrap();
-    let (pkgs, problems) =
-        dpkg::parse_status(&bytes, "/var/lib/dpkg/status", false, &dpkg::Ctx::default());
+    let (pkgs, problems) = parse_dpkg_status(
+        &bytes,
+        "/var/lib/dpkg/status",
+        false,
+        &DpkgContext::default(),
+    );
     let set = pkgs
         .iter()
         .map(|p| {
@@ -87,8 +91,12 @@ fn dpkg_status_files_equal_dpkg_query() {
 fn corrupt_dpkg_status_keeps_good_stanzas_and_names_the_line() {
     // dpkg-query aborts on this file ("near line 14 package 'libpam-runtime'"); we keep the rest.
     let bytes = fs_err::read(shared_data("fixtures/dpkg/fanal/corrupsed")).unwrap();
-    let (pkgs, problems) =
-        dpkg::parse_status(&bytes, "/var/lib/dpkg/status", false, &dpkg::Ctx::default());
+    let (pkgs, problems) = parse_dpkg_status(
+        &bytes,
+        "/var/lib/dpkg/status",
+        false,
+        &DpkgContext::default(),
+    );
     assert!(!problems.is_empty());
     assert!(problems
         .iter()

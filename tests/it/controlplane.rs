@@ -333,9 +333,9 @@ fn stdout_ok(mut c: Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-async fn rounds_behave(s: std::sync::Arc<dyn nminus::store::Store>) {
-    use nminus::store::controlplane::NewControlPlaneRound;
-    use nminus::store::Millis;
+async fn rounds_behave(s: std::sync::Arc<dyn nminus::Store>) {
+    use nminus::Millis;
+    use nminus::NewControlPlaneRound;
     // A real upstream document as the body: the store keeps whatever JSON it is given.
     let text = fs_err::read_to_string(shared_data(
         "openstack-api/keystone/auth-password-project-scoped-response.json",
@@ -395,8 +395,8 @@ async fn rounds_behave(s: std::sync::Arc<dyn nminus::store::Store>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_plane_rounds_sqlite_and_postgres() {
     let (_dir, url) = sqlite_url();
-    rounds_behave(nminus::store::open(&url).await.unwrap()).await;
+    rounds_behave(nminus::open_store(&url).await.unwrap()).await;
     let pg = PgCluster::start();
     let url = pg.database("controlplane");
-    rounds_behave(nminus::store::open(&url).await.unwrap()).await;
+    rounds_behave(nminus::open_store(&url).await.unwrap()).await;
 }

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use nminus::analyze::{apply_waivers, judge_currency, CatalogPaths, Catalogs};
-use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{
     Ecosystem, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package,
     PackageMeta, SourcePackage,
 };
-use nminus::policy;
+use nminus::{apply_waivers, judge_currency, CatalogPaths, Catalogs};
+use nminus::{collect_root, CollectOptions, Root};
+use nminus::{load_policy, parse_policy};
 
 use crate::support::{nminus, shared_data};
 
@@ -93,7 +93,7 @@ fn every_service_gets_its_series_by_exact_lookup() {
 #[test]
 fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
     let cat = catalogs();
-    let n1 = policy::load("openstack-n1").unwrap();
+    let n1 = load_policy("openstack-n1").unwrap();
     let yoga = judge_currency(&set("2022.1-yoga"), &cat, &n1, snapshot());
     let c = codes(&yoga);
     assert!(c["series-behind"].contains("nova"), "{c:?}");
@@ -140,7 +140,7 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
         codes(&gazpacho)
     );
     // Under `strict` (n only), flamingo is behind.
-    let strict = policy::load("strict").unwrap();
+    let strict = load_policy("strict").unwrap();
     let f = judge_currency(&set("2025.2-flamingo"), &cat, &strict, snapshot());
     assert!(codes(&f)["series-behind"].contains("nova"));
 }
@@ -149,13 +149,10 @@ fn yoga_is_non_compliant_flamingo_is_n1_gazpacho_is_n() {
 fn n_moves_with_the_as_of_date() {
     let cat = catalogs();
     let os = cat.openstack.as_ref().unwrap();
-    assert_eq!(
-        nminus::analyze::n_as_of(os, snapshot()).unwrap().name,
-        "gazpacho"
-    );
+    assert_eq!(nminus::n_as_of(os, snapshot()).unwrap().name, "gazpacho");
     // hibiscus (2026.2) becomes maintained on its next-phase date, 2026-09-30.
     assert_eq!(
-        nminus::analyze::n_as_of(os, time::macros::date!(2026 - 10 - 01))
+        nminus::n_as_of(os, time::macros::date!(2026 - 10 - 01))
             .unwrap()
             .name,
         "hibiscus"
@@ -212,7 +209,7 @@ fn node(os: &str, version: &str, packages: Vec<Package>) -> Inventory {
 fn lifecycles_come_from_endoflife_data() {
     let cat = catalogs();
     let lc = cat.lifecycles.as_ref().unwrap();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let inv = node(
         "debian",
@@ -255,7 +252,7 @@ fn lifecycles_come_from_endoflife_data() {
 fn debian_in_lts_supports_its_packages() {
     let cat = catalogs();
     let lc = cat.lifecycles.as_ref().unwrap();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let deb12 = lc.cycle_for("debian", "12").unwrap();
     assert!(
@@ -364,7 +361,7 @@ fn this_machines_upgrades_equal_apt_list_upgradable() {
         apt_files.is_empty() || cat.apt.is_some(),
         "apt lists {apt_files:?} did not load: {notes:?}"
     );
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
         .into_iter()
         .filter(|f| f.code == FindingCode::UpgradeAvailable)
@@ -564,7 +561,7 @@ fn upgrade_candidates_follow_apt_priorities() {
     });
     assert!(cat.apt.is_some(), "{notes:?}");
     let got: BTreeMap<String, String> =
-        judge_currency(&inv, &cat, &policy::load("strict").unwrap(), snapshot())
+        judge_currency(&inv, &cat, &load_policy("strict").unwrap(), snapshot())
             .into_iter()
             .filter(|f| f.code == FindingCode::UpgradeAvailable)
             .map(|f| {
@@ -662,7 +659,7 @@ fn upgrades_equal_apt_get_upgrade() {
         synced: Vec::new(),
         ..CatalogPaths::default()
     });
-    let pol = policy::load("strict").unwrap();
+    let pol = load_policy("strict").unwrap();
     let got: BTreeSet<String> = judge_currency(&inv, &cat, &pol, snapshot())
         .into_iter()
         .filter(|f| f.code == FindingCode::UpgradeAvailable)
@@ -680,7 +677,7 @@ fn upgrades_equal_apt_get_upgrade() {
 fn waivers_expire_and_unused_ones_are_findings() {
     let cat = catalogs();
     let text = "version: 1\nrules:\n  - name: s\n    select: {kinds: [openstack], deliverable_types: [service]}\n    series: {max_lag: 1}\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-12-31\n  - id: W-2\n    codes: [series-behind]\n    select: {names: [keystone]}\n    reason: old\n    owner: ops\n    expires: 2026-01-01\n  - id: W-3\n    select: {names: [no-such-thing]}\n    reason: stale\n    owner: ops\n    expires: 2027-01-01\n";
-    let pol = policy::parse(text, "w.yaml").unwrap();
+    let pol = parse_policy(text, "w.yaml").unwrap();
     let inv = set("2022.1-yoga");
     let mut f = judge_currency(&inv, &cat, &pol, snapshot());
     let extra = apply_waivers(&mut f, &[&inv], &pol, snapshot());
@@ -726,9 +723,9 @@ fn waivers_expire_and_unused_ones_are_findings() {
 #[test]
 fn the_engine_applies_waivers_once() {
     let text = "version: 1\nrules:\n  - name: s\n    select: {kinds: [openstack], deliverable_types: [service]}\n    series: {max_lag: 1}\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-12-31\n  - id: W-3\n    select: {names: [no-such-thing]}\n    reason: stale\n    owner: ops\n    expires: 2027-01-01\n";
-    let pol = policy::parse(text, "w.yaml").unwrap();
-    let an = nminus::analyze::Analyzer::from_parts(
-        nminus::analyze::AdvisoryIndex::default(),
+    let pol = parse_policy(text, "w.yaml").unwrap();
+    let an = nminus::Analyzer::from_parts(
+        nminus::AdvisoryIndex::default(),
         catalogs(),
         pol,
         Vec::new(),
@@ -1007,7 +1004,7 @@ fn mismatches(findings: &[Finding]) -> BTreeSet<Mismatch> {
 #[test]
 fn constraint_mismatches_equal_packaging_evaluation() {
     let cat = catalogs();
-    let default = policy::load("default").unwrap();
+    let default = load_policy("default").unwrap();
     let mut total = 0;
     for (set_name, branch, python) in SETS {
         let inv = set(set_name);
@@ -1047,8 +1044,8 @@ fn constraint_mismatches_equal_packaging_evaluation() {
 
 // ---- distribution lifecycles (distro-info-data, debian-security-support) ----
 
-fn distro() -> nminus::releases::DistroLifecycles {
-    nminus::releases::DistroLifecycles::load(&shared_data("debian-lifecycle"))
+fn distro() -> nminus::DistroLifecycles {
+    nminus::DistroLifecycles::load(&shared_data("debian-lifecycle"))
         .unwrap()
         .0
 }
@@ -1084,8 +1081,8 @@ fn this_debian12() -> Inventory {
     inv
 }
 
-fn lifecycle_policy(os_support: &str) -> policy::Policy {
-    policy::parse(
+fn lifecycle_policy(os_support: &str) -> nminus::Policy {
+    parse_policy(
         &format!("version: 1\nrules:\n  - name: eol\n    select: {{kinds: [product]}}\n    lifecycle: {{forbid_eol: true, warn_days: 0, severity: high, os_support: {os_support}}}\n"),
         "t.yaml",
     )
@@ -1110,7 +1107,7 @@ fn debian_12_in_lts_follows_the_policys_os_support() {
     let d = distro();
     let as_of = time::macros::date!(2026 - 11 - 24);
     let bookworm = d.debian("12").unwrap();
-    use nminus::releases::distro::SupportLevel;
+    use nminus::SupportLevel;
     let regular_end = bookworm.support_end(SupportLevel::Standard).unwrap();
     let lts_end = bookworm.support_end(SupportLevel::Lts).unwrap();
     assert!(
@@ -1138,7 +1135,7 @@ fn debian_12_in_lts_follows_the_policys_os_support() {
         assert!(eol_names(&f).is_empty(), "{level}: {f:#?}");
     }
     // The default policy counts LTS.
-    let f = judge_currency(&inv, &cat, &policy::load("default").unwrap(), as_of);
+    let f = judge_currency(&inv, &cat, &load_policy("default").unwrap(), as_of);
     assert!(eol_names(&f).is_empty(), "default: {f:#?}");
     // Past the LTS end, `lts` makes it end of life too.
     let later = lts_end.next_day().unwrap();
@@ -1153,7 +1150,7 @@ fn debian_perl_is_debians_an_upstream_perl_is_perls() {
     let cat = catalogs();
     let lc = cat.lifecycles.as_ref().unwrap();
     let as_of = snapshot();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     let f = judge_currency(&this_debian12(), &cat, &pol, as_of);
     assert!(!eol_names(&f).contains("perl"), "{f:#?}");
     let mut alpine = node("alpine", "3.20.3", Vec::new());
@@ -1192,11 +1189,11 @@ fn openssl_1_1_1_is_flagged_without_a_purl() {
         "no purl upstream"
     );
     let as_of = snapshot();
-    let pol = policy::load("default").unwrap();
+    let pol = load_policy("default").unwrap();
     // Alpine 3.10, from the docker-save archive.
-    let ci = nminus::collect::image::collect_path(
+    let ci = nminus::collect_image_path(
         &shared_data("fixtures/images/fanal-alpine-metadata-only/alpine-3.10-docker-save.tar.gz"),
-        &nminus::collect::image::ImageOptions::default(),
+        &nminus::ImageOptions::default(),
     )
     .unwrap()
     .remove(0);
@@ -1244,7 +1241,7 @@ fn ubuntu_openssl_follows_ubuntus_support() {
     let d = distro();
     let as_of = snapshot();
     let bionic = d.ubuntu("18.04").unwrap();
-    use nminus::releases::distro::SupportLevel;
+    use nminus::SupportLevel;
     assert!(!bionic.is_supported(as_of, SupportLevel::Standard));
     assert!(bionic.is_supported(as_of, SupportLevel::Extended));
     let root = fixture_root(&[(

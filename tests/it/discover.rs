@@ -1014,7 +1014,7 @@ fn bad_local_input_is_named() {
 #[test]
 fn discovery_schema_is_published_and_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema/discovery-v1.json");
-    let want = serde_json::to_string_pretty(&nminus::discover::discovery_schema()).unwrap() + "\n";
+    let want = serde_json::to_string_pretty(&nminus::discovery_schema()).unwrap() + "\n";
     if std::env::var_os("NMINUS_BLESS").is_some() {
         fs_err::write(&path, &want).unwrap();
     }
@@ -1027,7 +1027,7 @@ fn discovery_schema_is_published_and_current() {
 
 /// A discovery's JSON against the published schema.
 fn validate(d: &Value) {
-    let schema = nminus::discover::discovery_schema();
+    let schema = nminus::discovery_schema();
     let compiled = jsonschema::JSONSchema::compile(&schema).expect("schema compiles");
     let msgs: Vec<String> = match compiled.validate(d) {
         Ok(()) => Vec::new(),

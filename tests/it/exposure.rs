@@ -555,7 +555,7 @@ fn tls_client_certificates_and_token_roles() {
     let db_path = env.path("fleet.db");
     let db = format!("sqlite://{}", db_path.display());
     let tokens = env.path("api-tokens");
-    let hash = |t: &str| nminus::store::token_hash(t);
+    let hash = |t: &str| nminus::token_hash(t);
     fs_err::write(
         &tokens,
         format!(

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use nminus::analyze::{AdvisoryIndex, Analyzer, Catalogs};
-use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{Inventory, NodeInfo};
-use nminus::serve::{app, Access, AppState, ServeOptions};
-use nminus::sources::feeds::{load_all, FeedsConfig};
-use nminus::store::Store;
+use nminus::Store;
+use nminus::{app, Access, AppState, ServeOptions};
+use nminus::{collect_root, CollectOptions, Root};
+use nminus::{load_all, FeedsConfig};
+use nminus::{AdvisoryIndex, Analyzer, Catalogs};
 
 use crate::store::sqlite_url;
 use crate::support::shared_data;
@@ -35,7 +35,7 @@ fn real_analyzer_aged(max_age_hours: Option<u32>) -> Analyzer {
 }
 
 fn analyzer(index: AdvisoryIndex, revision: &str, max_age_hours: Option<u32>) -> Analyzer {
-    let mut policy = nminus::policy::load("default").unwrap();
+    let mut policy = nminus::load_policy("default").unwrap();
     policy.waivers.clear();
     policy.max_inventory_age_hours = max_age_hours;
     Analyzer::from_parts(
@@ -78,7 +78,7 @@ pub struct Loopback {
 impl Loopback {
     pub async fn start(an: Analyzer) -> Self {
         let (dir, url) = sqlite_url();
-        let store = nminus::store::open(&url).await.unwrap();
+        let store = nminus::open_store(&url).await.unwrap();
         let state = AppState::new(
             Arc::clone(&store),
             an,

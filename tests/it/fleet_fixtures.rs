@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use nminus::collect::{collect_root, CollectOptions, Root};
 use nminus::model::{Ecosystem, Inventory, NodeInfo};
+use nminus::{collect_root, CollectOptions, Root};
 
 /// A path under `../shared/data` (panics with a clear message when it is missing).
 pub(crate) fn shared(rel: &str) -> PathBuf {

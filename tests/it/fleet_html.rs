@@ -60,11 +60,11 @@ fn fleet_pages_open_at_10000_nodes_in_chromium() {
     let r = fleet_report();
     assert!(r.findings.len() > NODES, "{} findings", r.findings.len());
     let dir = tempfile::tempdir().unwrap();
-    let pages = nminus::report::write_fleet_pages(&r, dir.path()).unwrap();
+    let pages = nminus::write_fleet_pages(&r, dir.path()).unwrap();
     assert_eq!(pages.node_pages, NODES);
     assert_eq!(
         pages.site_pages,
-        SITES.len() * (NODES / SITES.len()).div_ceil(nminus::report::SITE_PAGE)
+        SITES.len() * (NODES / SITES.len()).div_ceil(nminus::SITE_PAGE)
     );
 
     // Sizes: the summary follows sites and the worst-node list, not nodes.

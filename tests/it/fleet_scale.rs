@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use nminus::analyze::{Analyzer, AnalyzerConfig};
 use nminus::model::{FindingCode, Inventory};
+use nminus::{Analyzer, AnalyzerConfig};
 
 use super::fleet_fixtures::{base_inventories, node, shared};
 
 fn analyzer(cache: &std::path::Path) -> Analyzer {
-    let policy = nminus::policy::load("default").unwrap();
+    let policy = nminus::load_policy("default").unwrap();
     let cfg = AnalyzerConfig {
         data: shared(""),
         cache: Some(cache.to_path_buf()),
@@ -75,8 +75,8 @@ fn fleet_engine_equals_per_node_judging_on_real_inventories() {
 /// equal to per-node judging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_a_round_on_postgres() {
-    use nminus::serve::{analysis, AppState, ServeOptions};
-    use nminus::store::{FindingFilter, Millis, NewInventory};
+    use nminus::{share_rounds, start_round, AppState, ServeOptions};
+    use nminus::{FindingFilter, Millis, NewInventory};
 
     let pg = super::store::PgCluster::start();
     let url = pg.database("replicas");
@@ -85,12 +85,12 @@ async fn two_replicas_share_a_round_on_postgres() {
     let small = &bases[4]; // alpine: real apk packages, judged by alpine-secdb
     let an = || analyzer(&tmp.path().join("cache"));
     let a = AppState::new(
-        nminus::store::open(&url).await.unwrap(),
+        nminus::open_store(&url).await.unwrap(),
         an(),
         ServeOptions::default(),
     );
     let b = AppState::new(
-        nminus::store::open(&url).await.unwrap(),
+        nminus::open_store(&url).await.unwrap(),
         an(),
         ServeOptions::default(),
     );
@@ -104,9 +104,9 @@ async fn two_replicas_share_a_round_on_postgres() {
             .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
             .await
             .unwrap();
-        let (hash, body) = nminus::serve::protocol::hash_and_body(&inv);
+        let (hash, body) = nminus::hash_and_body(&inv);
         let raw = serde_json::value::RawValue::from_string(body).unwrap();
-        let judged = nminus::store::Judged {
+        let judged = nminus::Judged {
             findings: Vec::new(),
             compliant: true,
         };
@@ -125,11 +125,11 @@ async fn two_replicas_share_a_round_on_postgres() {
             .unwrap();
         fleet.push(inv);
     }
-    let run = analysis::start_round(&a, 10)
+    let run = start_round(&a, 10)
         .await
         .unwrap()
         .expect("the fleet lock is free");
-    let (sa, sb) = tokio::join!(analysis::share_rounds(&a), analysis::share_rounds(&b));
+    let (sa, sb) = tokio::join!(share_rounds(&a), share_rounds(&b));
     let (sa, sb) = (sa.unwrap(), sb.unwrap());
     assert_eq!(sa.chunks + sb.chunks, NODES / 10, "{sa:?} {sb:?}");
     assert!(
@@ -167,5 +167,5 @@ async fn two_replicas_share_a_round_on_postgres() {
     }
     assert!(want > 0, "the fleet has findings");
     // Nothing left to claim.
-    assert_eq!(analysis::share_rounds(&b).await.unwrap().chunks, 0);
+    assert_eq!(share_rounds(&b).await.unwrap().chunks, 0);
 }

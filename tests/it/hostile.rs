@@ -306,21 +306,21 @@ fn long_names_are_bounded() {
 
     // One name extension of 2 MiB: the tar reader would hold it whole; refused instead.
     let huge = writer::layer_tar(&[E::File("a/".repeat(1 << 20), Vec::new())]);
-    let limits = nminus::collect::image::Limits::default();
-    let mut budget = nminus::collect::image::layer::Budget::new(&limits);
-    let e = nminus::collect::image::layer::parse_layer(&huge[..], &limits, &mut budget)
+    let limits = nminus::ImageLimits::default();
+    let mut budget = nminus::LayerBudget::new(&limits);
+    let e = nminus::parse_layer(&huge[..], &limits, &mut budget)
         .unwrap_err()
         .to_string();
     assert!(e.contains("header extensions"), "{e}");
 
     // The names budget: a small one runs out, and says so.
-    let limits = nminus::collect::image::Limits {
+    let limits = nminus::ImageLimits {
         max_name_bytes: 1 << 20,
-        ..nminus::collect::image::Limits::default()
+        ..nminus::ImageLimits::default()
     };
     let names = writer::layer_tar(&entries[..800]);
-    let mut budget = nminus::collect::image::layer::Budget::new(&limits);
-    let e = nminus::collect::image::layer::parse_layer(&names[..], &limits, &mut budget)
+    let mut budget = nminus::LayerBudget::new(&limits);
+    let e = nminus::parse_layer(&names[..], &limits, &mut budget)
         .unwrap_err()
         .to_string();
     assert!(e.contains("entry names"), "{e}");
@@ -456,7 +456,7 @@ fn nested_yaml_is_refused_with_file_and_line() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("deep-policy.yaml:2"), "{stderr}");
 
-    let found = nminus::sources::advisory::osv::OsvSource::new("local");
+    let found = nminus::OsvSource::new("local");
     let dir = t.path().join("adv");
     fs_err::create_dir_all(&dir).unwrap();
     fs_err::write(
@@ -464,7 +464,7 @@ fn nested_yaml_is_refused_with_file_and_line() {
         format!("id: DEEP-1\naffected: {}\n", "{a: ".repeat(50_000)),
     )
     .unwrap();
-    let loaded = nminus::sources::advisory::AdvisorySource::load(&found, &dir).unwrap();
+    let loaded = nminus::AdvisorySource::load(&found, &dir).unwrap();
     let p = loaded
         .problems
         .iter()

@@ -9,12 +9,13 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nminus::collect::image::{
-    self, load_path, load_reader, runtime, CollectedImage, ImageOptions, Limits,
-};
-use nminus::collect::Root;
 use nminus::model::{Ecosystem, PackageMeta, ProblemKind};
-use nminus::releases::openstack::OpenStackCatalog;
+use nminus::OpenStackCatalog;
+use nminus::Root;
+use nminus::{
+    collect_image_path, collect_image_reader, collect_runtime, load_path, load_reader,
+    CollectedImage, ImageLimits as Limits, ImageOptions, RuntimeClient,
+};
 
 use crate::support::{nminus, shared_data};
 
@@ -61,7 +62,7 @@ fn apk_set(ci: &CollectedImage) -> BTreeSet<(String, String, String, String)> {
 }
 
 fn collect_one(path: &Path) -> CollectedImage {
-    let mut v = image::collect_path(path, &ImageOptions::default())
+    let mut v = collect_image_path(path, &ImageOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(v.len(), 1, "{}: one image", path.display());
     v.remove(0)
@@ -385,7 +386,7 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
         "31.0.1.dev12",
     );
     let bytes = writer::docker_archive(&[same, wrong, dev], Comp::None);
-    let mut got = image::collect_reader(&bytes[..], "test", &opts).unwrap();
+    let mut got = collect_image_reader(&bytes[..], "test", &opts).unwrap();
     assert_eq!(got.len(), 3);
     // The collector records the facts only: tag series and service version, no series.
     for i in &mut got {
@@ -395,7 +396,7 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
             k.series.is_none() && k.exact.is_none() && !k.mismatch,
             "{k:?}"
         );
-        nminus::fleet::check_kolla(k, &cat);
+        nminus::check_kolla(k, &cat);
     }
     let k0 = got[0].image.kolla.as_ref().unwrap();
     assert_eq!(k0.series.as_deref(), Some("caracal"));
@@ -421,7 +422,7 @@ fn kolla_series_from_the_tag_and_exactly_from_the_dist_info() {
 }
 
 fn plain_kolla(bytes: &[u8]) -> nminus::model::KollaImage {
-    let plain = image::collect_reader(bytes, "test", &ImageOptions::default()).unwrap();
+    let plain = collect_image_reader(bytes, "test", &ImageOptions::default()).unwrap();
     plain[1].image.kolla.clone().unwrap()
 }
 
@@ -542,7 +543,7 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
         let bytes = writer::oci_layout_tar(&[img], comp);
         assert!(bytes.len() < 1 << 20, "{comp:?}: {} bytes", bytes.len());
         let started = Instant::now();
-        let got = image::collect_reader(&bytes[..], "bomb.tar", &opts).unwrap();
+        let got = collect_image_reader(&bytes[..], "bomb.tar", &opts).unwrap();
         assert!(started.elapsed() < Duration::from_secs(20));
         let ci = &got[0];
         assert!(ci.packages.is_empty());
@@ -568,7 +569,7 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
         ..Image::default()
     };
     let bytes = writer::docker_archive(&[img], Comp::Gzip);
-    let got = image::collect_reader(&bytes[..], "big.tar", &opts).unwrap();
+    let got = collect_image_reader(&bytes[..], "big.tar", &opts).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
     assert!(
         msgs.iter().any(|m| m.contains("all layers together")),
@@ -588,7 +589,7 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
             ..Limits::default()
         },
     };
-    let got = image::collect_reader(&bytes[..], "many.tar", &few).unwrap();
+    let got = collect_image_reader(&bytes[..], "many.tar", &few).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
     assert!(msgs.iter().any(|m| m.contains("entries")), "{msgs:#?}");
     // A kept file above its bound is listed, not read.
@@ -607,7 +608,7 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
             ..Limits::default()
         },
     };
-    let got = image::collect_reader(&bytes[..], "fat.tar", &thin).unwrap();
+    let got = collect_image_reader(&bytes[..], "fat.tar", &thin).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
     assert!(msgs.iter().any(|m| m.contains("not kept")), "{msgs:#?}");
 }
@@ -621,7 +622,7 @@ fn digests_are_verified() {
         writer::digest(b"c"),
     ]);
     let bytes = writer::oci_layout_tar(&[img], Comp::Gzip);
-    let got = image::collect_reader(&bytes[..], "t", &ImageOptions::default()).unwrap();
+    let got = collect_image_reader(&bytes[..], "t", &ImageOptions::default()).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
     assert_eq!(
         msgs.iter().filter(|m| m.contains("diff_id")).count(),
@@ -653,7 +654,7 @@ fn digests_are_verified() {
         b.append_data(&mut h, p, &d[..]).unwrap();
     }
     let bytes = b.into_inner().unwrap();
-    let got = image::collect_reader(&bytes[..], "t", &ImageOptions::default()).unwrap();
+    let got = collect_image_reader(&bytes[..], "t", &ImageOptions::default()).unwrap();
     let msgs: Vec<String> = got[0].problems.iter().map(ToString::to_string).collect();
     assert!(
         msgs.iter().any(|m| m.contains("expected blob digest")),
@@ -664,14 +665,14 @@ fn digests_are_verified() {
 
 #[test]
 fn not_an_image_is_an_error() {
-    let err = image::collect_reader(
+    let err = collect_image_reader(
         &writer::layer_tar(&[file("x", "y")])[..],
         "x.tar",
         &ImageOptions::default(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("not an image"), "{err}");
-    let err = image::collect_reader(&b"hello"[..], "x.tar", &ImageOptions::default()).unwrap_err();
+    let err = collect_image_reader(&b"hello"[..], "x.tar", &ImageOptions::default()).unwrap_err();
     assert!(!err.to_string().is_empty());
 }
 
@@ -831,12 +832,12 @@ fn podman_api_lists_containers_and_exports_their_images() {
         "/bin/true",
     ]);
     let socket = pm.socket.display().to_string();
-    let client = runtime::Client::new(socket.clone());
+    let client = RuntimeClient::new(socket.clone());
     let cs = client.containers(true).unwrap();
     assert_eq!(cs.len(), 1, "{cs:?}");
     assert_eq!(cs[0].name, "nova_api");
     assert!(client.containers(false).unwrap().is_empty(), "not running");
-    let got = runtime::collect_runtime(&socket, true, &ImageOptions::default()).unwrap();
+    let got = collect_runtime(&socket, true, &ImageOptions::default()).unwrap();
     assert_eq!(got.len(), 1);
     let ci = &got[0];
     assert_eq!(ci.image.containers, ["nova_api"]);
@@ -866,7 +867,6 @@ fn podman_api_lists_containers_and_exports_their_images() {
     );
     assert_eq!(images[0]["containers"], serde_json::json!(["nova_api"]));
     // A socket nobody listens on is a problem, not a crash.
-    let err =
-        runtime::collect_runtime("/nonexistent.sock", false, &ImageOptions::default()).unwrap_err();
+    let err = collect_runtime("/nonexistent.sock", false, &ImageOptions::default()).unwrap_err();
     assert!(err.to_string().contains("/nonexistent.sock"), "{err}");
 }

@@ -13,14 +13,14 @@ use sha2::{Digest, Sha256};
 use nminus::model::{
     plan_schema, Action, BatchKind, HopKind, LimitCode, Phase, Plan, Reversibility,
 };
-use nminus::plan::order::{self, edges};
-use nminus::plan::path::{jump_kind, upgrade_path, PathOptions};
-use nminus::plan::render::{render, PlanFormat};
-use nminus::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
-use nminus::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
-use nminus::plan::upgrade::{plan_upgrade, UpgradeOptions};
-use nminus::plan::{parse_scope, Context, FileInput, PlanInput};
-use nminus::releases::openstack::OpenStackCatalog;
+use nminus::OpenStackCatalog;
+use nminus::{jump_kind, upgrade_path, PathOptions};
+use nminus::{order_edges as edges, precedes};
+use nminus::{parse_scope, Context, FileInput, PlanInput};
+use nminus::{plan_replicate, Footprint, ReplicateOptions};
+use nminus::{plan_rollback, RollbackOptions, RollbackTarget};
+use nminus::{plan_upgrade, UpgradeOptions};
+use nminus::{render, PlanFormat};
 
 use crate::support::{nminus, shared_data};
 
@@ -757,7 +757,7 @@ fn assert_dag_order(p: &Plan) {
             for s in &steps {
                 for r in &s.reason.edges {
                     assert!(
-                        order::precedes(&r.before, &r.after),
+                        precedes(&r.before, &r.after),
                         "{}: reason edge {r:?} is not a DAG edge",
                         s.id
                     );
@@ -948,7 +948,7 @@ fn slurp_path_rules() {
 fn oldest_supported_compute_follows_slurp() {
     let c = catalog();
     let o = |s: &str| {
-        nminus::plan::path::oldest_supported_compute(c, c.series_named(s).unwrap())
+        nminus::oldest_supported_compute(c, c.series_named(s).unwrap())
             .id()
             .to_owned()
     };
@@ -1285,7 +1285,7 @@ fn hold_back_keeps_a_tenant_fallback_and_plans_the_cold_migration() {
 #[test]
 fn policy_picks_the_oldest_series_it_accepts() {
     let opts = UpgradeOptions {
-        policy: Some(nminus::policy::load("default").unwrap()),
+        policy: Some(nminus::load_policy("default").unwrap()),
         canary: 1,
         ..UpgradeOptions::default()
     };
@@ -2124,7 +2124,7 @@ fn hostile_strings_in_a_plan_stay_data() {
     );
     k.commands.push(format!(
         "kolla-ansible deploy -i INVENTORY --limit {}",
-        nminus::plan::render::shell_word(&host)
+        nminus::shell_word(&host)
     ));
     // Ansible: syntax, then check mode as the hostile host.
     let pb = dir.path().join("playbook.yml");

@@ -11,8 +11,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use nminus::model::{Action, LimitCode, Plan};
-use nminus::serve::query::{stored_inventories, InventoryCursor, InventoryQuery};
-use nminus::store::{Millis, Store};
+use nminus::{stored_inventories, InventoryCursor, InventoryQuery};
+use nminus::{Millis, Store};
 
 use crate::plan::{fleet_dir, list_files, validate, NOW};
 use crate::serve::{run_ok, Env, Server};
@@ -570,7 +570,7 @@ async fn history_entries_keep_their_collection_time(s: &dyn Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_history_keeps_each_collection_time() {
     let (_dir, url) = sqlite_url();
-    history_entries_keep_their_collection_time(nminus::store::open(&url).await.unwrap().as_ref())
+    history_entries_keep_their_collection_time(nminus::open_store(&url).await.unwrap().as_ref())
         .await;
 }
 
@@ -578,6 +578,6 @@ async fn sqlite_history_keeps_each_collection_time() {
 async fn postgres_history_keeps_each_collection_time() {
     let pg = PgCluster::start();
     let url = pg.database("history");
-    history_entries_keep_their_collection_time(nminus::store::open(&url).await.unwrap().as_ref())
+    history_entries_keep_their_collection_time(nminus::open_store(&url).await.unwrap().as_ref())
         .await;
 }

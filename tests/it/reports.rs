@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nminus::analyze::{build_report, Gate, GateTerm, ReportInput};
 use nminus::model::{
     report_schema, AdvisoryKind, AdvisoryRef, Ecosystem, Evidence, FeedStatus, Finding,
     FindingCode, HistoryPoint, Inventory, Location, NodeInfo, OsRelease, Package, PackageMeta,
     Problem, ProblemKind, Report, Severity, Subject, ToolInfo, WaiverRef,
 };
-use nminus::report::{Format, WriterOptions};
+use nminus::{build_report, Gate, GateTerm, ReportInput};
+use nminus::{Format, WriterOptions};
 
 use crate::support::{nminus, shared_data};
 

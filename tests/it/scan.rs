@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use std::process::Command;
 
-use nminus::analyze::{match_inventory, AdvisoryIndex};
-use nminus::collect::{collect_root, collect_with, lockfile, CollectOptions, Collector, Root};
 use nminus::model::{Ecosystem, FindingCode, Inventory, Location, NodeInfo, Package, PackageMeta};
-use nminus::sources::feeds::{load_all, FeedsConfig};
+use nminus::{collect_root, collect_with, CollectOptions, Collector, Root};
+use nminus::{load_all, FeedsConfig};
+use nminus::{match_inventory, AdvisoryIndex};
 
 use crate::support::{nminus, run_with_stdin, shared_data};
 
@@ -50,7 +50,7 @@ fn inventory(packages: Vec<Package>) -> Inventory {
 /// name says nothing, by its content).
 fn collect_named(file: &std::path::Path) -> Inventory {
     let collectors: Vec<Box<dyn Collector>> = vec![Box::new(
-        lockfile::LockfileCollector::with_targets(vec![file.to_path_buf()])
+        nminus::LockfileCollector::with_targets(vec![file.to_path_buf()])
             .with_search_roots(Vec::new()),
     )];
     collect_with(
@@ -191,15 +191,12 @@ fn python_lock_projects_are_not_judged() {
             .find(|p| p.name == project)
             .unwrap_or_else(|| panic!("{file}: {project} is not in the inventory"));
         assert!(own.is_local_lock_member(), "{file}: {own:?}");
-        assert!(nminus::analyze::lookup_keys(own, None).is_empty(), "{file}");
+        assert!(nminus::lookup_keys(own, None).is_empty(), "{file}");
         let registry: Vec<&Package> = inv.packages.iter().filter(|p| p.name != project).collect();
         assert!(!registry.is_empty(), "{file}");
         for p in registry {
             assert!(!p.is_local_lock_member(), "{file}: {p:?}");
-            assert!(
-                !nminus::analyze::lookup_keys(p, None).is_empty(),
-                "{file}: {p:?}"
-            );
+            assert!(!nminus::lookup_keys(p, None).is_empty(), "{file}: {p:?}");
         }
     }
 }
@@ -1059,7 +1056,7 @@ fn lockfiles_of_tools_and_caches_are_not_the_nodes_software() {
     // Asked for by name, it is read.
     let named = base.join(tools[0]);
     let collectors: Vec<Box<dyn Collector>> = vec![Box::new(
-        lockfile::LockfileCollector::with_targets(vec![named]).with_search_roots(Vec::new()),
+        nminus::LockfileCollector::with_targets(vec![named]).with_search_roots(Vec::new()),
     )];
     let inv = collect_with(
         &Root::new("/nonexistent-nminus-root"),

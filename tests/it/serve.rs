@@ -14,12 +14,12 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use tower::ServiceExt;
 
-use nminus::analyze::{match_inventory, AdvisoryIndex, Analyzer, Catalogs};
-use nminus::collect::{collect_root, CollectOptions, Root};
+use nminus::content_hash;
 use nminus::model::{Inventory, NodeInfo};
-use nminus::serve::protocol::content_hash;
-use nminus::serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
-use nminus::sources::feeds::{load_all, FeedsConfig};
+use nminus::{app, Access, ApiTokens, AppState, Role, ServeOptions};
+use nminus::{collect_root, CollectOptions, Root};
+use nminus::{load_all, FeedsConfig};
+use nminus::{match_inventory, AdvisoryIndex, Analyzer, Catalogs};
 
 use crate::store::{inventory, package, sqlite_url, PgCluster};
 use crate::support::{nminus, shared_data};
@@ -31,7 +31,7 @@ fn empty_analyzer() -> Analyzer {
     Analyzer::from_parts(
         AdvisoryIndex::build(Vec::new()),
         Catalogs::default(),
-        nminus::policy::load("default").unwrap(),
+        nminus::load_policy("default").unwrap(),
         Vec::new(),
         Vec::new(),
         Vec::new(),
@@ -47,7 +47,7 @@ struct InProcess {
 impl InProcess {
     async fn new(body_limit: usize) -> Self {
         let (dir, url) = sqlite_url();
-        let store = nminus::store::open(&url).await.unwrap();
+        let store = nminus::open_store(&url).await.unwrap();
         let state = AppState::new(
             store,
             empty_analyzer(),
@@ -418,7 +418,7 @@ async fn gzip_bodies_are_held_to_their_trailer() {
 async fn api_token_guards_reads() {
     let (_dir, url) = sqlite_url();
     let state = AppState::new(
-        nminus::store::open(&url).await.unwrap(),
+        nminus::open_store(&url).await.unwrap(),
         empty_analyzer(),
         ServeOptions {
             access: Access::Tokens(ApiTokens::new().with_token("reader", Role::Read, "reader")),
@@ -535,7 +535,7 @@ fn fleet_judgement_equals_per_node_matching_on_real_data() {
         want.iter().filter(|f| !f.is_empty()).count() >= 2,
         "the fixtures have findings"
     );
-    let mut policy = nminus::policy::load("default").unwrap();
+    let mut policy = nminus::load_policy("default").unwrap();
     policy.waivers.clear();
     let an = Analyzer::from_parts(
         index,

@@ -11,7 +11,7 @@ use nminus::model::{
     AgentInfo, Evidence, Finding, FindingCode, Inventory, Location, NodeInfo, OsRelease, Package,
     PackageMeta, Severity, Subject, WaiverRef,
 };
-use nminus::store::{FindingFilter, FleetEntry, Judged, Millis, NewInventory, Store, StoreError};
+use nminus::{FindingFilter, FleetEntry, Judged, Millis, NewInventory, Store, StoreError};
 
 /// An ephemeral PostgreSQL cluster, listening only on a Unix socket in its directory; stopped
 /// (immediately) when dropped.
@@ -324,8 +324,8 @@ pub async fn push(
     inv: &Inventory,
     findings: Vec<Finding>,
     at: i64,
-) -> Result<nminus::store::PushOutcome, StoreError> {
-    let hash = nminus::serve::protocol::content_hash(inv);
+) -> Result<nminus::PushOutcome, StoreError> {
+    let hash = nminus::content_hash(inv);
     let j = judged(findings);
     let body = serde_json::value::to_raw_value(inv).unwrap();
     s.push(NewInventory {
@@ -385,7 +385,7 @@ pub async fn behaviour(s: Arc<dyn Store>) {
         "c1",
         vec![package("nova", "29.0.0"), package("oslo_config", "9.0.0")],
     );
-    let ha = nminus::serve::protocol::content_hash(&a);
+    let ha = nminus::content_hash(&a);
     let fa = vec![
         finding(
             "n1",
@@ -448,7 +448,7 @@ pub async fn behaviour(s: Arc<dyn Store>) {
         "c1",
         vec![package("nova", "29.2.1"), package("oslo_config", "9.0.0")],
     );
-    let hb = nminus::serve::protocol::content_hash(&b);
+    let hb = nminus::content_hash(&b);
     let fb = vec![finding(
         "n1",
         "oslo_config",
@@ -653,7 +653,7 @@ pub async fn behaviour(s: Arc<dyn Store>) {
     assert!(push(s, &d, vec![good, bad], 60_000).await.is_err());
     assert_eq!(s.node("n3").await.unwrap().unwrap(), before);
     assert!(s.history("n3").await.unwrap().is_empty());
-    let hd = nminus::serve::protocol::content_hash(&d);
+    let hd = nminus::content_hash(&d);
     assert!(s.inventory("n3", &hd).await.unwrap().is_none());
     assert!(s
         .findings(&FindingFilter {
@@ -784,9 +784,9 @@ pub async fn behaviour(s: Arc<dyn Store>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_behaves() {
     let (_dir, url) = sqlite_url();
-    behaviour(nminus::store::open(&url).await.unwrap()).await;
+    behaviour(nminus::open_store(&url).await.unwrap()).await;
     // Reopening applies no migration twice and keeps the data.
-    let s = nminus::store::open(&url).await.unwrap();
+    let s = nminus::open_store(&url).await.unwrap();
     assert_eq!(s.nodes().await.unwrap().len(), 3);
 }
 
@@ -794,8 +794,8 @@ async fn sqlite_store_behaves() {
 async fn postgres_store_behaves() {
     let pg = PgCluster::start();
     let url = pg.database("suite");
-    behaviour(nminus::store::open(&url).await.unwrap()).await;
-    let s = nminus::store::open(&url).await.unwrap();
+    behaviour(nminus::open_store(&url).await.unwrap()).await;
+    let s = nminus::open_store(&url).await.unwrap();
     assert_eq!(s.nodes().await.unwrap().len(), 3);
     assert_eq!(s.backend(), "postgres");
 }
@@ -804,8 +804,8 @@ async fn postgres_store_behaves() {
 async fn postgres_fleet_lock_is_shared_between_replicas() {
     let pg = PgCluster::start();
     let url = pg.database("locks");
-    let a = nminus::store::open(&url).await.unwrap();
-    let b = nminus::store::open(&url).await.unwrap();
+    let a = nminus::open_store(&url).await.unwrap();
+    let b = nminus::open_store(&url).await.unwrap();
     let held = a.try_lock_analysis().await.unwrap().expect("free");
     assert!(
         b.try_lock_analysis().await.unwrap().is_none(),
@@ -867,7 +867,7 @@ async fn lists_are_shared(s: Arc<dyn Store>, url: &str) {
     assert_eq!(package_rows(url).await, (41, 2));
     assert_eq!(s.history("b").await.unwrap().len(), 3);
     for inv in [&a, &b, &b2] {
-        let hash = nminus::serve::protocol::content_hash(inv);
+        let hash = nminus::content_hash(inv);
         let back = s
             .inventory(&inv.node.id, &hash)
             .await
@@ -888,12 +888,12 @@ async fn lists_are_shared(s: Arc<dyn Store>, url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_package_lists_are_shared() {
     let (_dir, url) = sqlite_url();
-    lists_are_shared(nminus::store::open(&url).await.unwrap(), &url).await;
+    lists_are_shared(nminus::open_store(&url).await.unwrap(), &url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_package_lists_are_shared() {
     let pg = PgCluster::start();
     let url = pg.database("lists");
-    lists_are_shared(nminus::store::open(&url).await.unwrap(), &url).await;
+    lists_are_shared(nminus::open_store(&url).await.unwrap(), &url).await;
 }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-use nminus::sources::cache::load_all_cached;
-use nminus::sources::feeds::{load_all, FeedsConfig, SyncState};
-use nminus::sources::sync::{sync, ExtractLimits, Outcome, SyncFrom, SyncOptions};
+use nminus::load_all_cached;
+use nminus::{load_all, FeedsConfig, SyncState};
+use nminus::{sync, ExtractLimits, SyncFrom, SyncOptions, SyncOutcome as Outcome};
 
 use crate::support::{nminus, shared_data};
 
@@ -764,7 +764,7 @@ fn today() -> Option<time::Date> {
     Some(time::macros::date!(2026 - 11 - 25))
 }
 
-fn same(a: &nminus::sources::feeds::LoadedFeeds, b: &nminus::sources::feeds::LoadedFeeds) {
+fn same(a: &nminus::LoadedFeeds, b: &nminus::LoadedFeeds) {
     assert_eq!(
         a.status.len(),
         b.status.len(),
@@ -872,10 +872,7 @@ fn synced_feeds_are_keyed_by_their_revision() {
     same(&load_all(&cfg, &data, None, None), &first);
     let warm = load_all_cached(&cfg, &data, None, None, Some(&cache));
     assert!(
-        matches!(
-            warm.advisories[0],
-            nminus::sources::feeds::FeedAdvisories::Compiled(_)
-        ),
+        matches!(warm.advisories[0], nminus::FeedAdvisories::Compiled(_)),
         "the second load reads the compiled entry"
     );
     same(&first, &warm);
@@ -1131,7 +1128,7 @@ fn sync_git_over_smart_http() {
 /// shows none of it.
 #[test]
 fn sync_reports_progress_per_feed_and_none_off_a_terminal() {
-    use nminus::sources::sync::SyncEvent;
+    use nminus::SyncEvent;
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("srv");
     let up = root.join("upstream");

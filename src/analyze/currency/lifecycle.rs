@@ -15,12 +15,12 @@ use crate::releases::distro::{Distro, DistroLifecycles, DistroRelease, SupportLe
 use crate::releases::endoflife::{Cycle, Lifecycles, Support};
 
 /// The shipped package → product matches.
-pub const PRODUCTS_YAML: &str = include_str!("../../../advisories/products.yaml");
+pub(crate) const PRODUCTS_YAML: &str = include_str!("../../../advisories/products.yaml");
 
 /// One package → product match rule.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProductMatch {
+pub(crate) struct ProductMatch {
     /// Ecosystem (`deb`, `rpm`, `apk`, `pypi`).
     #[serde(rename = "type")]
     pub ty: String,
@@ -35,7 +35,7 @@ pub struct ProductMatch {
 /// Matches for one product.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProductRule {
+pub(crate) struct ProductRule {
     /// endoflife.date product name.
     pub product: String,
     /// Matches.
@@ -49,7 +49,7 @@ struct ProductsFile {
 }
 
 /// Parse a products mapping file.
-pub fn parse_products(text: &str) -> Result<Vec<ProductRule>, String> {
+pub(crate) fn parse_products(text: &str) -> Result<Vec<ProductRule>, String> {
     serde_yaml::from_str::<ProductsFile>(text)
         .map(|f| f.products)
         .map_err(|e| format!("advisories/products.yaml: {e}"))

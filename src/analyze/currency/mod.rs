@@ -12,7 +12,7 @@ use time::Date;
 mod constraints;
 mod lifecycle;
 
-pub use lifecycle::{parse_products, ProductMatch, ProductRule, PRODUCTS_YAML};
+pub(crate) use lifecycle::{parse_products, ProductRule, PRODUCTS_YAML};
 
 use crate::model::{
     Ecosystem, Evidence, Finding, FindingCode, Inventory, Problem, Severity, Subject,
@@ -258,7 +258,8 @@ impl Catalogs {
     }
 }
 
-pub use crate::fleet::{n_as_of, status_as_of};
+pub use crate::fleet::n_as_of;
+pub(crate) use crate::fleet::status_as_of;
 
 fn previous_slurp<'a>(cat: &'a OpenStackCatalog, n: &Series) -> Option<&'a Series> {
     cat.series()

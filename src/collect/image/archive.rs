@@ -322,7 +322,7 @@ pub struct ImageConfig {
 }
 
 /// Parse a config blob leniently (fields of the wrong type are left out).
-pub fn parse_config(bytes: &[u8]) -> Result<ImageConfig, String> {
+pub(crate) fn parse_config(bytes: &[u8]) -> Result<ImageConfig, String> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let mut c = ImageConfig {

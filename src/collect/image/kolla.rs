@@ -30,7 +30,7 @@ const NOT_SERIES: [&str; 12] = [
 ];
 
 /// The tag of a reference (`quay.io/kolla/nova-api:2024.1-ubuntu-jammy` → `2024.1-ubuntu-jammy`).
-pub fn tag_of(reference: &str) -> Option<&str> {
+pub(crate) fn tag_of(reference: &str) -> Option<&str> {
     let r = reference.split('@').next().unwrap_or(reference);
     let last = r.rsplit('/').next().unwrap_or(r);
     last.split_once(':')
@@ -40,7 +40,7 @@ pub fn tag_of(reference: &str) -> Option<&str> {
 
 /// The image name of a reference (`quay.io/kolla/nova-api:2024.1` → `nova-api`), with an old
 /// `<distro>-<source|binary>-` prefix removed.
-pub fn image_name(reference: &str) -> &str {
+pub(crate) fn image_name(reference: &str) -> &str {
     let r = reference.split('@').next().unwrap_or(reference);
     let last = r.rsplit('/').next().unwrap_or(r);
     let name = last.split(':').next().unwrap_or(last);
@@ -64,7 +64,7 @@ fn is_series_word(w: &str) -> bool {
 }
 
 /// Series and distro named by a kolla tag: `2024.1-ubuntu-jammy` → (`2024.1`, `ubuntu-jammy`).
-pub fn tag_series(tag: &str) -> Option<(String, Option<String>)> {
+pub(crate) fn tag_series(tag: &str) -> Option<(String, Option<String>)> {
     let (first, rest) = match tag.split_once('-') {
         Some((a, b)) => (a, Some(b)),
         None => (tag, None),
@@ -79,7 +79,10 @@ pub fn tag_series(tag: &str) -> Option<(String, Option<String>)> {
 
 /// Whether an image looks like a kolla image: a `kolla_version` label, or `kolla` in a
 /// repository path.
-pub fn is_kolla(tags: &[String], labels: &std::collections::BTreeMap<String, String>) -> bool {
+pub(crate) fn is_kolla(
+    tags: &[String],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
     labels.contains_key("kolla_version")
         || tags.iter().any(|t| {
             let repo = t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r);
@@ -88,7 +91,7 @@ pub fn is_kolla(tags: &[String], labels: &std::collections::BTreeMap<String, Str
 }
 
 /// The kolla view of an image.
-pub fn describe(
+pub(crate) fn describe(
     tags: &[String],
     labels: &std::collections::BTreeMap<String, String>,
     services: &[ServiceInstance],

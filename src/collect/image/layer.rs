@@ -178,10 +178,10 @@ impl Budget {
 
 /// Largest tar header extension (PAX records, GNU long names and links) read for one member:
 /// the tar reader holds them in memory whole.
-pub const MAX_HEADER_EXTENSION: u64 = 1 << 20;
+pub(crate) const MAX_HEADER_EXTENSION: u64 = 1 << 20;
 
 /// Longest name of one path component (Linux's `NAME_MAX`).
-pub const MAX_COMPONENT_BYTES: usize = 255;
+pub(crate) const MAX_COMPONENT_BYTES: usize = 255;
 
 /// Messages kept per layer (or archive) about skipped entries; the rest are counted.
 pub(crate) const MAX_NOTES: usize = 100;
@@ -327,7 +327,7 @@ pub(crate) fn path_refused(raw: &[u8], parts: &[String], limits: &Limits) -> Opt
 const ZSTD_MAGIC: u32 = 0xFD2F_B528;
 
 /// Largest zstd window accepted (as `zstd`'s default decompression limit, `--long=27`).
-pub const MAX_ZSTD_WINDOW: u64 = 1 << 27;
+pub(crate) const MAX_ZSTD_WINDOW: u64 = 1 << 27;
 
 /// A reader that hashes what passes through.
 pub(crate) struct Hashing<R> {
@@ -374,7 +374,7 @@ pub(crate) fn short(e: &impl fmt::Display) -> String {
 }
 
 /// `sha256:<hex>` of bytes.
-pub fn sha256_digest(b: &[u8]) -> String {
+pub(crate) fn sha256_digest(b: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(b)))
 }
 
@@ -869,7 +869,7 @@ fn entry_op<R: Read>(
 
 /// Apply a layer to `fs`: its whiteouts first (they concern lower layers), then its entries in
 /// archive order. Returns notes on hard links that could not be made.
-pub fn apply(fs: &mut MemFs, layer: &ParsedLayer) -> Vec<String> {
+pub(crate) fn apply(fs: &mut MemFs, layer: &ParsedLayer) -> Vec<String> {
     let mut notes = Notes::default();
     for op in &layer.ops {
         match op {

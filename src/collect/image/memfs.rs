@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Symlink hops allowed while resolving one path (as Linux's `MAXSYMLINKS`).
-pub const MAX_LINKS: usize = 40;
+pub(crate) const MAX_LINKS: usize = 40;
 
 /// Bounds of one image tree: nothing an image holds makes it deeper or larger than this, so that
 /// walking, resolving and dropping it never depend on the input's shape.
@@ -158,7 +158,7 @@ impl Default for MemFs {
 
 /// Split a path into normal components, applying `.` and `..` lexically and clamping at `/`.
 /// Returns the components and whether a `..` tried to climb above the root.
-pub fn normalize(path: &str) -> (Vec<String>, bool) {
+pub(crate) fn normalize(path: &str) -> (Vec<String>, bool) {
     let mut out: Vec<String> = Vec::new();
     let mut escaped = false;
     for c in path.split('/') {
@@ -176,7 +176,7 @@ pub fn normalize(path: &str) -> (Vec<String>, bool) {
 }
 
 /// Components of `/`-joined `parts`, as one node path.
-pub fn node_path(parts: &[String]) -> String {
+pub(crate) fn node_path(parts: &[String]) -> String {
     format!("/{}", parts.join("/"))
 }
 

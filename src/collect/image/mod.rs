@@ -17,18 +17,18 @@
 //! `image:<reference>:` (`image:kolla/nova-api:2024.1-ubuntu-jammy:/var/lib/dpkg/status`).
 //! See `docs/images.md`.
 
-pub mod archive;
-pub mod kolla;
-pub mod layer;
-pub mod memfs;
-pub mod runtime;
+pub(crate) mod archive;
+pub(crate) mod kolla;
+pub(crate) mod layer;
+pub(crate) mod memfs;
+pub(crate) mod runtime;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use archive::{ImageConfig, LayerInfo, LoadedImage};
+pub(crate) use archive::LoadedImage;
 use layer::Budget;
 
 use super::{CollectOptions, Root};
@@ -204,10 +204,10 @@ fn kept_label(k: &str) -> bool {
         || k.starts_with("org.label-schema.")
 }
 
-pub use crate::model::image_location_prefix as location_prefix;
+pub(crate) use crate::model::image_location_prefix as location_prefix;
 
 /// Run the collectors over a loaded image.
-pub fn collect_loaded(img: &LoadedImage) -> CollectedImage {
+pub(crate) fn collect_loaded(img: &LoadedImage) -> CollectedImage {
     let reference = img.reference();
     let prefix = location_prefix(&reference);
     let labels: BTreeMap<String, String> = img
@@ -282,7 +282,7 @@ pub fn collect_reader(
 }
 
 /// A source that could not be read at all, as an inventory problem.
-pub fn error_problem(source: &str, e: &ImageError) -> Problem {
+pub(crate) fn error_problem(source: &str, e: &ImageError) -> Problem {
     let kind = match e {
         ImageError::TooLarge { .. } => ProblemKind::Skipped,
         ImageError::Io { .. } | ImageError::Runtime { .. } => ProblemKind::Unreadable,
@@ -297,7 +297,7 @@ pub fn error_problem(source: &str, e: &ImageError) -> Problem {
 
 /// Add images to an inventory (an image seen twice, by id, is merged: containers and tags
 /// joined) and keep its lists sorted as [`super::collect_with`] does.
-pub fn add_to_inventory(inv: &mut Inventory, images: Vec<CollectedImage>) {
+pub(crate) fn add_to_inventory(inv: &mut Inventory, images: Vec<CollectedImage>) {
     for ci in images {
         let same = inv
             .images

@@ -10,19 +10,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{collect_loaded, load_reader, CollectedImage, ImageError, ImageOptions};
-
-/// Default sockets, in the order they are tried by [`default_sockets`].
-pub const DEFAULT_SOCKETS: [&str; 3] = [
-    "/var/run/docker.sock",
-    "/run/podman/podman.sock",
-    "/run/docker.sock",
-];
 
 /// API version requested (Docker 20.10+, Podman 3+).
 const API: &str = "/v1.41";
@@ -30,17 +22,8 @@ const API: &str = "/v1.41";
 /// Largest JSON answer accepted.
 const MAX_JSON: u64 = 64 << 20;
 
-/// The default sockets that exist on this machine.
-pub fn default_sockets() -> Vec<String> {
-    DEFAULT_SOCKETS
-        .iter()
-        .filter(|s| Path::new(s).exists())
-        .map(|s| (*s).to_owned())
-        .collect()
-}
-
 /// Image id → (repository tags, registry digests).
-pub type ImageNames = BTreeMap<String, (Vec<String>, Vec<String>)>;
+pub(crate) type ImageNames = BTreeMap<String, (Vec<String>, Vec<String>)>;
 
 /// A container as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,7 +130,7 @@ pub(super) fn cargo_entries_fast(text: &str) -> Option<Vec<Entry>> {
 /// For the fuzz harness: when the fast reader accepts `text`, the TOML parser must accept it
 /// too and give the same entries (panics otherwise).
 #[doc(hidden)]
-pub fn check_fast_cargo_reader(text: &str) {
+pub(crate) fn check_fast_cargo_reader(text: &str) {
     if let Some(fast) = cargo_entries_fast(text) {
         let loc = Location::path("/srv/app/Cargo.lock");
         let slow = toml_entries(text, &loc, Key::Cargo)
@@ -144,7 +144,7 @@ pub fn check_fast_cargo_reader(text: &str) {
 }
 
 /// Parse a `Cargo.lock` (any format version).
-pub fn parse_cargo_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_cargo_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     let entries =
         match cargo_entries_fast(text).map_or_else(|| toml_entries(text, loc, Key::Cargo), Ok) {
             Ok(e) => e,

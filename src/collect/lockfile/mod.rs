@@ -61,25 +61,25 @@ mod shared;
 mod tests;
 mod uv;
 
-pub use cargo::{check_fast_cargo_reader, parse_cargo_lock};
-pub use pdm::parse_pdm_lock;
-pub use pipfile::parse_pipfile_lock;
-pub use poetry::parse_poetry_lock;
-pub use pylock::parse_pylock_toml;
-pub use requirements::{parse_requirements, parse_requirements_file, Include, RequirementsFile};
-pub use uv::parse_uv_lock;
+pub(crate) use cargo::{check_fast_cargo_reader, parse_cargo_lock};
+pub(crate) use pdm::parse_pdm_lock;
+pub(crate) use pipfile::parse_pipfile_lock;
+pub(crate) use poetry::parse_poetry_lock;
+pub(crate) use pylock::parse_pylock_toml;
+pub(crate) use requirements::{parse_requirements, parse_requirements_file};
+pub(crate) use uv::parse_uv_lock;
 
 use python_lock::source_table;
 use shared::toml_problem;
 
 /// Trees searched for lockfiles by default (`*` = every entry).
-pub const SEARCH_ROOTS: &[&str] = &["/srv", "/opt", "/root", "/home/*"];
+pub(crate) const SEARCH_ROOTS: &[&str] = &["/srv", "/opt", "/root", "/home/*"];
 
 /// How many levels below a search root a lockfile may sit.
-pub const SEARCH_DEPTH: usize = 6;
+pub(crate) const SEARCH_DEPTH: usize = 6;
 
 /// Directory entries one search may look at before it gives up (and says so).
-pub const SEARCH_BUDGET: usize = 100_000;
+pub(crate) const SEARCH_BUDGET: usize = 100_000;
 
 /// Directory names the search never enters (besides the walk's own VCS / cache list): build
 /// output, environments (their packages are collected as installed), and the state of tools and
@@ -118,7 +118,7 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// A lockfile format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LockKind {
+pub(crate) enum LockKind {
     /// `Cargo.lock`.
     Cargo,
     /// pip requirements file.
@@ -137,7 +137,7 @@ pub enum LockKind {
 
 impl LockKind {
     /// The kind a file name denotes in a search (exact, conventional names only).
-    pub fn from_file_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_file_name(name: &str) -> Option<Self> {
         Some(match name {
             "Cargo.lock" => Self::Cargo,
             "poetry.lock" => Self::Poetry,
@@ -154,7 +154,7 @@ impl LockKind {
     /// The kind of an explicitly named file: conventional names, then looser ones
     /// (`Cargo.lock.old`, any `*.txt` as requirements). A name that says nothing leaves the
     /// kind to [`LockKind::from_content`].
-    pub fn for_target(name: &str) -> Option<Self> {
+    pub(crate) fn for_target(name: &str) -> Option<Self> {
         Self::from_file_name(name).or_else(|| {
             if name.starts_with("Cargo") && name.contains(".lock") {
                 Some(Self::Cargo)
@@ -177,7 +177,7 @@ impl LockKind {
     /// `[[package]]` tables tell pdm, poetry and uv apart. pip requirements are lines of
     /// `name==version` pins, options and `-r` / `-c` includes: more pins and includes than lines
     /// pip would reject. `Err` says, format by format, why none matched.
-    pub fn from_content(text: &str) -> Result<Self, String> {
+    pub(crate) fn from_content(text: &str) -> Result<Self, String> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Err("the file is empty".to_owned());
@@ -356,7 +356,11 @@ fn toml_kind(doc: &toml::Table) -> Option<LockKind> {
 }
 
 /// Parse a lockfile of the given kind (requirements includes are reported, not followed).
-pub fn parse_lockfile(kind: LockKind, text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_lockfile(
+    kind: LockKind,
+    text: &str,
+    loc: &Location,
+) -> (Vec<Package>, Vec<Problem>) {
     match kind {
         LockKind::Cargo => parse_cargo_lock(text, loc),
         LockKind::Requirements => parse_requirements(text, loc),
@@ -407,7 +411,7 @@ impl LockfileCollector {
 }
 
 /// The files the lockfile collector finds by name in its search ([`LockKind::from_file_name`]).
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::Name("Cargo.lock"),
     FilePattern::Name("poetry.lock"),
     FilePattern::Name("uv.lock"),

@@ -35,6 +35,6 @@ pub(super) const PDM: PyLockFormat = PyLockFormat {
 };
 
 /// Parse a `pdm.lock`.
-pub fn parse_pdm_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_pdm_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     walk_python_lock(text, loc, &PDM)
 }

@@ -4,7 +4,7 @@ use super::shared::pypi_lock;
 use crate::model::{Location, Package, Problem, ProblemKind};
 
 /// Parse a `Pipfile.lock` (JSON; sections `default` and `develop`).
-pub fn parse_pipfile_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_pipfile_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     if text.trim().is_empty() {
         return (Vec::new(), Vec::new());
     }

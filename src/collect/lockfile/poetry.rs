@@ -58,6 +58,6 @@ pub(super) const POETRY: PyLockFormat = PyLockFormat {
 };
 
 /// Parse a `poetry.lock` (lock versions 1.x and 2.x).
-pub fn parse_poetry_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_poetry_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     walk_python_lock(text, loc, &POETRY)
 }

@@ -37,6 +37,6 @@ pub(super) const PYLOCK: PyLockFormat = PyLockFormat {
 };
 
 /// Parse a PEP 751 `pylock.toml`.
-pub fn parse_pylock_toml(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_pylock_toml(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     walk_python_lock(text, loc, &PYLOCK)
 }

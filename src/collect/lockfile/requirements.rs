@@ -5,7 +5,7 @@ use crate::model::{Location, Package, Problem, ProblemKind};
 
 /// An `-r` / `-c` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Include {
+pub(crate) struct Include {
     /// The file named, as written.
     pub target: String,
     /// 1-based line.
@@ -16,7 +16,7 @@ pub struct Include {
 
 /// A parsed requirements file.
 #[derive(Debug, Default)]
-pub struct RequirementsFile {
+pub(crate) struct RequirementsFile {
     /// Exact pins.
     pub packages: Vec<Package>,
     /// Lines skipped or not understood.
@@ -27,7 +27,7 @@ pub struct RequirementsFile {
 
 /// Parse a pip requirements file; `-r` / `-c` includes are reported as
 /// [`ProblemKind::Skipped`] problems (the collector follows `-r` inside the root).
-pub fn parse_requirements(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_requirements(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     let mut f = parse_requirements_file(text, loc);
     for inc in f.includes {
         let what = if inc.constraint {
@@ -45,7 +45,7 @@ pub fn parse_requirements(text: &str, loc: &Location) -> (Vec<Package>, Vec<Prob
 }
 
 /// Parse a pip requirements file, returning its includes separately.
-pub fn parse_requirements_file(text: &str, loc: &Location) -> RequirementsFile {
+pub(crate) fn parse_requirements_file(text: &str, loc: &Location) -> RequirementsFile {
     let mut out = RequirementsFile::default();
     for (n, raw) in logical_lines(text) {
         let line = strip_comment(&raw).trim();

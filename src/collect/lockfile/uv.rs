@@ -40,6 +40,6 @@ pub(super) const UV: PyLockFormat = PyLockFormat {
 };
 
 /// Parse a `uv.lock`.
-pub fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
+pub(crate) fn parse_uv_lock(text: &str, loc: &Location) -> (Vec<Package>, Vec<Problem>) {
     walk_python_lock(text, loc, &UV)
 }

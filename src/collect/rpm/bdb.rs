@@ -126,7 +126,7 @@ fn read_meta(src: &(impl ReadAt + ?Sized)) -> Result<Meta, DbError> {
 /// Read every package blob, in page order, handing each to `sink`. Returns the number of records
 /// handed over. An `Err` means the database as a whole is unusable; a damaged record or page is
 /// an `Err` inside its [`Blob`].
-pub fn read_bdb(
+pub(crate) fn read_bdb(
     src: &(impl ReadAt + ?Sized),
     sink: &mut dyn FnMut(Blob),
 ) -> Result<usize, DbError> {
@@ -294,7 +294,7 @@ fn read_overflow(
 }
 
 /// Every record of a Berkeley DB `Packages` file held in memory.
-pub fn bdb_blobs(bytes: &[u8]) -> Result<Vec<Blob>, DbError> {
+pub(crate) fn bdb_blobs(bytes: &[u8]) -> Result<Vec<Blob>, DbError> {
     let mut v = Vec::new();
     read_bdb(bytes, &mut |b| v.push(b))?;
     Ok(v)

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Random-access input: a byte slice (tests, fuzzing) or an open file (collection; rpmdbs can be
 /// larger than what is sensible to read whole).
-pub trait ReadAt {
+pub(crate) trait ReadAt {
     /// Total length in bytes.
     fn size(&self) -> u64;
     /// Fill `buf` from `offset`; an error when the input ends first.
@@ -61,14 +61,14 @@ impl ReadAt for [u8] {
 
 /// An open database file, read with positioned reads.
 #[derive(Debug)]
-pub struct FileSource {
+pub(crate) struct FileSource {
     file: fs_err::File,
     size: u64,
 }
 
 impl FileSource {
     /// Open a host path read-only.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    pub(crate) fn open(path: &Path) -> io::Result<Self> {
         let file = crate::collect::root::open_regular(path, &path.display().to_string())?;
         let size = file.metadata()?.len();
         Ok(Self { file, size })
@@ -103,7 +103,7 @@ impl ReadAt for FileSource {
 
 /// One record a database reader yields: the package header blob, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
+pub(crate) struct Blob {
     /// The record's key as the backend knows it (`hnum 12`, `pkgidx 3`, `page 40 item 1`).
     pub key: String,
     /// The header blob.
@@ -112,7 +112,7 @@ pub struct Blob {
 
 /// Why a database, or one record of it, could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DbError {
+pub(crate) enum DbError {
     /// A read past the end of the input.
     #[error("expected {len} bytes at offset {offset}, found the file ends at {size}")]
     BeyondEnd {
@@ -156,7 +156,7 @@ pub enum DbError {
 
 impl DbError {
     /// Whether this is an I/O failure rather than bad content.
-    pub fn is_io(&self) -> bool {
+    pub(crate) fn is_io(&self) -> bool {
         matches!(self, Self::Io { .. })
     }
 }

@@ -52,7 +52,7 @@ const ENTRY_LEN: usize = 16;
 
 /// A tag number, displayed with its name when known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tag(pub u32);
+pub(crate) struct Tag(pub u32);
 
 impl fmt::Display for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,7 +79,7 @@ impl fmt::Display for Tag {
 
 /// Why a header blob was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderError {
+pub(crate) enum HeaderError {
     /// Fewer than the 8 bytes of `il` and `dl`.
     #[error(
         "header too short: expected at least 8 bytes (entry count and data length), found {found}"
@@ -204,7 +204,7 @@ pub enum HeaderError {
 
 /// The fields of an installed package's header that the inventory needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RpmHeader {
+pub(crate) struct RpmHeader {
     /// `NAME`.
     pub name: String,
     /// `EPOCH`, when the header has one.
@@ -226,12 +226,12 @@ pub struct RpmHeader {
 
 impl RpmHeader {
     /// `version-release`.
-    pub fn version_release(&self) -> String {
+    pub(crate) fn version_release(&self) -> String {
         format!("{}-{}", self.version, self.release)
     }
 
     /// `[epoch:]version-release`.
-    pub fn evr(&self) -> String {
+    pub(crate) fn evr(&self) -> String {
         match self.epoch {
             Some(e) => format!("{e}:{}-{}", self.version, self.release),
             None => self.version_release(),
@@ -239,7 +239,7 @@ impl RpmHeader {
     }
 
     /// The `gpg-pubkey` pseudo-packages rpm keeps imported signing keys in.
-    pub fn is_gpg_pubkey(&self) -> bool {
+    pub(crate) fn is_gpg_pubkey(&self) -> bool {
         self.name == "gpg-pubkey"
     }
 }
@@ -271,7 +271,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Parse a header blob. Extra bytes after the data (padding some backends add) are ignored.
-pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, HeaderError> {
+pub(crate) fn parse_header(blob: &[u8]) -> Result<RpmHeader, HeaderError> {
     if blob.len() < 8 {
         return Err(HeaderError::TooShort { found: blob.len() });
     }

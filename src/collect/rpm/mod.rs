@@ -24,11 +24,11 @@ mod header;
 mod ndb;
 mod sqlite;
 
-pub use bdb::{bdb_blobs, read_bdb};
-pub use db::{Blob, DbError, FileSource, ReadAt};
-pub use header::{parse_header, HeaderError, RpmHeader, Tag};
-pub use ndb::{ndb_blobs, read_ndb};
-pub use sqlite::{immutable_uri, read_sqlite};
+pub(crate) use bdb::{bdb_blobs, read_bdb};
+pub(crate) use db::{Blob, DbError, FileSource};
+pub(crate) use header::{parse_header, RpmHeader};
+pub(crate) use ndb::{ndb_blobs, read_ndb};
+pub(crate) use sqlite::read_sqlite;
 
 use super::dpkg::is_python_metadata_path;
 use super::files::FilePattern;
@@ -40,11 +40,11 @@ use crate::model::{
 
 /// Directories rpm keeps its database in (`/usr/lib/sysimage/rpm` on Fedora ≥ 36, openSUSE, SLE
 /// 16, where `/var/lib/rpm` usually links to it).
-pub const DB_DIRS: [&str; 2] = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"];
+pub(crate) const DB_DIRS: [&str; 2] = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"];
 
 /// An rpmdb backend format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `rpmdb.sqlite`.
     Sqlite,
     /// `Packages.db`.
@@ -55,10 +55,10 @@ pub enum Format {
 
 impl Format {
     /// Every format, in order of preference.
-    pub const ALL: [Self; 3] = [Self::Sqlite, Self::Ndb, Self::Bdb];
+    pub(crate) const ALL: [Self; 3] = [Self::Sqlite, Self::Ndb, Self::Bdb];
 
     /// The database file name.
-    pub fn file_name(self) -> &'static str {
+    pub(crate) fn file_name(self) -> &'static str {
         match self {
             Self::Sqlite => "rpmdb.sqlite",
             Self::Ndb => "Packages.db",
@@ -67,7 +67,7 @@ impl Format {
     }
 
     /// The `found_by` of its packages.
-    pub fn found_by(self) -> &'static str {
+    pub(crate) fn found_by(self) -> &'static str {
         match self {
             Self::Sqlite => "rpm-sqlite",
             Self::Ndb => "rpm-ndb",
@@ -86,7 +86,7 @@ impl Format {
 
 /// Naming context for purls.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// purl namespace: the OS id (`rhel`, `rocky`, `sles`, `mariner`), when known.
     pub namespace: Option<&'a str>,
     /// purl `distro` qualifier (`rhel-9.4`), when known.
@@ -95,7 +95,7 @@ pub struct Ctx<'a> {
 
 /// What one database file yielded.
 #[derive(Debug, Default)]
-pub struct DbContents {
+pub(crate) struct DbContents {
     /// Packages (without `gpg-pubkey`).
     pub packages: Vec<Package>,
     /// Problems: the file as a whole, or single records.
@@ -106,10 +106,10 @@ pub struct DbContents {
 
 /// The rpm collector.
 #[derive(Debug, Default)]
-pub struct RpmCollector;
+pub(crate) struct RpmCollector;
 
 /// The files the rpm collector reads: the database in each of its formats and places.
-pub const READS: &[FilePattern] = &[
+pub(crate) const READS: &[FilePattern] = &[
     FilePattern::Path("var/lib/rpm/Packages"),
     FilePattern::Path("var/lib/rpm/Packages.db"),
     FilePattern::Path("var/lib/rpm/rpmdb.sqlite"),
@@ -190,7 +190,7 @@ impl Collector for RpmCollector {
 }
 
 /// Read one database file (node path `node` under `root`) of the given format.
-pub fn read_db(root: &Root, node: &str, format: Format, ctx: &Ctx<'_>) -> DbContents {
+pub(crate) fn read_db(root: &Root, node: &str, format: Format, ctx: &Ctx<'_>) -> DbContents {
     let mut sink = Sink {
         node,
         format,
@@ -341,7 +341,7 @@ impl Sink<'_> {
 
 /// Split a `SOURCERPM` value (`util-linux-2.32.1-42.el8_8.src.rpm`) into name and
 /// `version-release`.
-pub fn parse_source_rpm(s: &str) -> Option<(String, String)> {
+pub(crate) fn parse_source_rpm(s: &str) -> Option<(String, String)> {
     let base = s
         .strip_suffix(".src.rpm")
         .or_else(|| s.strip_suffix(".nosrc.rpm"))
@@ -355,7 +355,7 @@ pub fn parse_source_rpm(s: &str) -> Option<(String, String)> {
 }
 
 /// The inventory package for a header found in `node` (a database of `format`).
-pub fn to_package(h: &RpmHeader, format: Format, node: &str, ctx: &Ctx<'_>) -> Package {
+pub(crate) fn to_package(h: &RpmHeader, format: Format, node: &str, ctx: &Ctx<'_>) -> Package {
     let vr = h.version_release();
     let epoch = h.epoch.map(|e| e.to_string());
     let mut q: Vec<(&str, &str)> = Vec::new();

@@ -36,7 +36,7 @@ fn le32(b: &[u8], at: usize) -> u32 {
 /// Read every package blob, in block order, handing each to `sink`. Returns the number of
 /// records handed over. An `Err` means the database as a whole is unusable (bad header or slot
 /// pages); a damaged blob is an `Err` inside its [`Blob`].
-pub fn read_ndb(
+pub(crate) fn read_ndb(
     src: &(impl ReadAt + ?Sized),
     sink: &mut dyn FnMut(Blob),
 ) -> Result<usize, DbError> {
@@ -167,7 +167,7 @@ fn read_blob(
 }
 
 /// Every record of an NDB `Packages.db` held in memory.
-pub fn ndb_blobs(bytes: &[u8]) -> Result<Vec<Blob>, DbError> {
+pub(crate) fn ndb_blobs(bytes: &[u8]) -> Result<Vec<Blob>, DbError> {
     let mut v = Vec::new();
     read_ndb(bytes, &mut |b| v.push(b))?;
     Ok(v)

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::db::{Blob, DbError};
 
 /// `file:` URI for a host path, percent-encoding everything but unreserved characters and `/`.
-pub fn immutable_uri(path: &Path) -> String {
+pub(super) fn immutable_uri(path: &Path) -> String {
     let mut s = String::from("file:");
     for &b in path.as_os_str().as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
@@ -33,7 +33,7 @@ fn sql(e: &rusqlite::Error) -> DbError {
 
 /// Read every package blob of the SQLite rpmdb at host path `path`, in `hnum` order, handing each
 /// to `sink`. Returns the number of records handed over.
-pub fn read_sqlite(path: &Path, sink: &mut dyn FnMut(Blob)) -> Result<usize, DbError> {
+pub(crate) fn read_sqlite(path: &Path, sink: &mut dyn FnMut(Blob)) -> Result<usize, DbError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;

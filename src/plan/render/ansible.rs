@@ -14,7 +14,7 @@ use crate::model::{PackageManager, Phase, Plan, PlanKind, Step};
 
 /// Generic Ansible renderer.
 #[derive(Debug, Clone, Copy)]
-pub struct AnsibleRenderer;
+pub(crate) struct AnsibleRenderer;
 
 const TASKS: &str = r#"  tasks:
     - name: Select this host's pins

@@ -16,7 +16,7 @@ use crate::model::Plan;
 
 /// kolla-ansible renderer.
 #[derive(Debug, Clone, Copy)]
-pub struct KollaRenderer;
+pub(crate) struct KollaRenderer;
 
 fn vars_yaml(plan: &Plan, what: &str, vars: &BTreeMap<String, String>) -> String {
     let mut s = header(plan, what);

@@ -7,7 +7,7 @@ use crate::model::{Plan, Step};
 
 /// Markdown renderer.
 #[derive(Debug, Clone, Copy)]
-pub struct MarkdownRenderer;
+pub(crate) struct MarkdownRenderer;
 
 /// Text for a Markdown line or table cell: one line, and every character Markdown or HTML
 /// would read as markup (emphasis, code, links, tags, entities, table pipes) escaped, so that

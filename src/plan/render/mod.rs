@@ -15,10 +15,10 @@ mod kolla;
 mod markdown;
 mod osa;
 
-pub use ansible::AnsibleRenderer;
-pub use kolla::KollaRenderer;
-pub use markdown::MarkdownRenderer;
-pub use osa::OsaRenderer;
+pub(crate) use ansible::AnsibleRenderer;
+pub(crate) use kolla::KollaRenderer;
+pub(crate) use markdown::MarkdownRenderer;
+pub(crate) use osa::OsaRenderer;
 
 use crate::model::Plan;
 
@@ -85,7 +85,7 @@ pub trait PlanRenderer {
 
 /// `plan.json`.
 #[derive(Debug, Clone, Copy)]
-pub struct JsonRenderer;
+pub(crate) struct JsonRenderer;
 
 impl PlanRenderer for JsonRenderer {
     fn format(&self) -> PlanFormat {

@@ -12,7 +12,7 @@ use crate::model::Plan;
 
 /// OpenStack-Ansible renderer.
 #[derive(Debug, Clone, Copy)]
-pub struct OsaRenderer;
+pub(crate) struct OsaRenderer;
 
 impl PlanRenderer for OsaRenderer {
     fn format(&self) -> PlanFormat {

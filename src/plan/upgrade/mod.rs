@@ -131,7 +131,7 @@ struct SitePlanner<'a> {
 /// Compute batches: the canary batch first (hosts labelled `canary=true`, else the first
 /// `canary` hosts in (group, id) order), then per group (cell / aggregate / AZ) chunks of
 /// `batch_size` (0: the whole group).
-pub fn compute_batches<'a>(
+pub(crate) fn compute_batches<'a>(
     nodes: &[&'a NodeView],
     canary: usize,
     batch_size: usize,

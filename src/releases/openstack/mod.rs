@@ -31,7 +31,7 @@ mod series;
 #[cfg(test)]
 mod tests;
 
-pub use series::{NextPhase, Series, SeriesStatus};
+pub(crate) use series::{NextPhase, Series, SeriesStatus};
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ use crate::releases::normalize_pypi_name;
 use crate::version::pep440::Pep440Version;
 
 /// The directory of deliverables released outside the cycle.
-pub const INDEPENDENT_DIR: &str = "_independent";
+pub(crate) const INDEPENDENT_DIR: &str = "_independent";
 
 /// The `type` of a deliverable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

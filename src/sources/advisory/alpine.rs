@@ -41,13 +41,13 @@ use crate::model::{Advisory, AdvisoryKind, Affected, AffectedRanges, ProblemKind
 
 /// The `alpine-secdb` feed reader.
 #[derive(Debug, Clone)]
-pub struct AlpineSecdbSource {
+pub(crate) struct AlpineSecdbSource {
     name: String,
 }
 
 impl AlpineSecdbSource {
     /// A reader whose advisories carry feed name `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
     }
 }

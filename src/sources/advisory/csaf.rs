@@ -46,13 +46,13 @@ use crate::version::rpm::parse_nevra;
 
 /// The `csaf-vex` feed reader.
 #[derive(Debug, Clone)]
-pub struct CsafVexSource {
+pub(crate) struct CsafVexSource {
     name: String,
 }
 
 impl CsafVexSource {
     /// A reader whose advisories carry feed name `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
     }
 }

@@ -17,7 +17,7 @@ use crate::model::Severity;
 ///
 /// Errors say what was expected and what was found: a missing prefix, an unknown or repeated
 /// metric, an invalid value, a missing base metric.
-pub fn base_score_v3(vector: &str) -> Result<f64, String> {
+pub(crate) fn base_score_v3(vector: &str) -> Result<f64, String> {
     let v = vector.trim();
     let rest = v
         .strip_prefix("CVSS:3.1/")
@@ -132,7 +132,7 @@ fn roundup(x: f64) -> f64 {
 }
 
 /// The severity of a CVSS v3 vector (`None` when it is not a valid v3 vector).
-pub fn severity_of_vector(vector: &str) -> Option<Severity> {
+pub(crate) fn severity_of_vector(vector: &str) -> Option<Severity> {
     base_score_v3(vector).ok().map(Severity::from_cvss_score)
 }
 

@@ -45,13 +45,13 @@ use crate::model::{
 
 /// The `debian-tracker` feed reader.
 #[derive(Debug, Clone)]
-pub struct DebianTrackerSource {
+pub(crate) struct DebianTrackerSource {
     name: String,
 }
 
 impl DebianTrackerSource {
     /// A reader whose advisories carry feed name `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
     }
 }

@@ -29,13 +29,13 @@
 //! read); Red Hat OVAL and CSAF `under_investigation` / `last_affected` statuses; CSAF
 //! products other than rpms; OSSA free-text version ranges (2011–2015).
 
-pub mod alpine;
-pub mod csaf;
-pub mod cvss;
-pub mod debian;
-pub mod ossa;
-pub mod osv;
-pub mod rustsec;
+pub(crate) mod alpine;
+pub(crate) mod csaf;
+pub(crate) mod cvss;
+pub(crate) mod debian;
+pub(crate) mod ossa;
+pub(crate) mod osv;
+pub(crate) mod rustsec;
 
 use std::path::{Path, PathBuf};
 
@@ -97,7 +97,7 @@ pub trait AdvisorySource: Send + Sync {
 }
 
 /// Every kind [`source_for_kind`] knows.
-pub const KINDS: [&str; 6] = [
+pub(crate) const KINDS: [&str; 6] = [
     "osv",
     "rustsec",
     "ossa",
@@ -108,7 +108,7 @@ pub const KINDS: [&str; 6] = [
 
 /// The reader of feed kind `kind`; `name` (the feed's name in the feed definitions) becomes
 /// [`Advisory::source`]. `None` for an unknown kind.
-pub fn source_for_kind(kind: &str, name: &str) -> Option<Box<dyn AdvisorySource>> {
+pub(crate) fn source_for_kind(kind: &str, name: &str) -> Option<Box<dyn AdvisorySource>> {
     let name = name.to_owned();
     Some(match kind {
         "osv" => Box::new(osv::OsvSource::new(name)),

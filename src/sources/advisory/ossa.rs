@@ -29,7 +29,7 @@
 //! | [`Rule::BareVersion`] | `>=1.15.0<1.15.2, 1.16.0` | OSSA-2019-004 |
 //! | [`Rule::SingleEquals`] | `<16.3.3, >=17.0.0 <17.1.3, =18.0.0` | OSSA-2021-001 |
 //! | [`Rule::SplitRange`] | `<=2014.2.3, >=2015.1.0, <=2015.1.1` | OSSA-2015-019, OSSA-2015-020, OSSA-2015-021, OSSA-2024-004, OSSA-2025-001 |
-//! | [`Rule::PerProductVersions`] | product `Cinder, Glance, Nova`, version `Cinder <19.1.2, …; Glance …; Nova …` | OSSA-2023-002 |
+//! | per-product versions ([`split_products`], before the rules) | product `Cinder, Glance, Nova`, version `Cinder <19.1.2, …; Glance …; Nova …` | OSSA-2023-002 |
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -49,13 +49,13 @@ use crate::version::VersionScheme;
 
 /// The `ossa` feed reader.
 #[derive(Debug, Clone)]
-pub struct OssaSource {
+pub(crate) struct OssaSource {
     name: String,
 }
 
 impl OssaSource {
     /// A reader whose advisories carry feed name `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
     }
 }
@@ -318,7 +318,7 @@ fn split_products(product: &str, version: &str) -> Result<Vec<(String, String)>,
 
 /// A recovery applied to an OSSA version text (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// `and` between specifiers separates alternatives, like a comma (the intersection would
     /// be empty): OSSA-2016-013 `<=5.0.3, >=6.0.0 <=6.1.0 and ==7.0.0`.
     AndSeparator,
@@ -336,14 +336,11 @@ pub enum Rule {
     /// `<=2014.2.3, >=2015.1.0, <=2015.1.1`, OSSA-2024-004 `…, >=25.0.0, <26.1.0`,
     /// OSSA-2025-001 `…, >=27.0.0, <29.0.1`.
     SplitRange,
-    /// One affected-products entry for several deliverables, the version text giving
-    /// `Name <ranges>` per deliverable separated by `;`: OSSA-2023-002.
-    PerProductVersions,
 }
 
 /// An OSSA version text rewritten into the form [`Pep440AnyOf`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Normalized {
+pub(crate) struct Normalized {
     /// `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`: alternatives separated by `, `.
     pub spec: String,
     /// The `<` bounds: the first fixed version of each series.
@@ -360,7 +357,7 @@ fn is_op_char(c: char) -> bool {
 
 /// Rewrite an OSSA `affected-products[].version` text into [`Pep440AnyOf`] form, repairing the
 /// unambiguous sloppy forms listed under [`Rule`]; `Err` says why the text cannot be read.
-pub fn normalize_version(raw: &str) -> Result<Normalized, String> {
+pub(crate) fn normalize_version(raw: &str) -> Result<Normalized, String> {
     let mut rules = Vec::new();
     let text = raw.trim();
     if text.is_empty() {

@@ -23,13 +23,13 @@ use crate::model::{
 
 /// The `rustsec` feed reader.
 #[derive(Debug, Clone)]
-pub struct RustsecSource {
+pub(crate) struct RustsecSource {
     name: String,
 }
 
 impl RustsecSource {
     /// A reader whose advisories carry feed name `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 
 /// Why an archive was refused or could not be extracted.
 #[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
+pub(crate) enum ArchiveError {
     /// An entry that could write outside the destination or is not a plain file or folder.
     #[error("unsafe entry `{entry}`: {why}")]
     Unsafe {
@@ -33,7 +33,7 @@ pub enum ArchiveError {
 
 /// What an extraction wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExtractStats {
+pub(crate) struct ExtractStats {
     /// Entries read.
     pub entries: u64,
     /// Files written.
@@ -46,7 +46,7 @@ pub struct ExtractStats {
 
 /// The path of an archive entry as a relative path of normal components: `Ok(None)` for the
 /// root itself (`.`, `./`), `Err` for an absolute path or a `..` component.
-pub fn safe_rel(p: &Path) -> Result<Option<PathBuf>, String> {
+pub(crate) fn safe_rel(p: &Path) -> Result<Option<PathBuf>, String> {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -89,7 +89,7 @@ pub(super) fn check_link_target(link: &Path, target: &Path) -> Result<(), String
 /// Extract a `.tar.gz` into `dest` (an empty folder), keeping only the entries under `subdir`
 /// (stripped of it) when given, under the safety rules of the [module documentation](self).
 /// On error, `dest` may hold part of the archive: extract into a temporary folder.
-pub fn extract_tar_gz(
+pub(crate) fn extract_tar_gz(
     r: impl Read,
     dest: &Path,
     subdir: Option<&str>,
@@ -99,7 +99,7 @@ pub fn extract_tar_gz(
 }
 
 /// [`extract_tar_gz`] for an uncompressed tar stream.
-pub fn extract_tar(
+pub(crate) fn extract_tar(
     r: impl Read,
     dest: &Path,
     subdir: Option<&str>,

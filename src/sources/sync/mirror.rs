@@ -234,7 +234,11 @@ pub(super) fn tree_digest(files: &[TreeFile]) -> Result<String, String> {
 
 /// Write a bundle (`.tar.gz` of the data directory's layout) of the feeds of `cfg` that `data`
 /// holds, with their sync state (`.nminus/state.json`), atomically to `out`.
-pub fn write_bundle(cfg: &FeedsConfig, data: &Path, out: &Path) -> Result<BundleSummary, String> {
+pub(crate) fn write_bundle(
+    cfg: &FeedsConfig,
+    data: &Path,
+    out: &Path,
+) -> Result<BundleSummary, String> {
     let mut summary = BundleSummary::default();
     let state = SyncState::load(data);
     let mut kept = SyncState::default();
@@ -294,7 +298,7 @@ pub fn write_bundle(cfg: &FeedsConfig, data: &Path, out: &Path) -> Result<Bundle
 
 /// What [`write_bundle`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BundleSummary {
+pub(crate) struct BundleSummary {
     /// Feeds included.
     pub feeds: Vec<String>,
     /// Feeds whose folder the data directory does not hold.

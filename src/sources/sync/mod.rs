@@ -119,7 +119,7 @@ fn is_bundle_name(s: &str) -> bool {
 
 /// The local path of a `file://` URL (`file:///abs/path` or `file://localhost/abs/path`;
 /// `%XX` escapes decoded).
-pub fn file_url_path(url: &str) -> Result<PathBuf, String> {
+pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, String> {
     let rest = url
         .strip_prefix("file://")
         .ok_or_else(|| format!("`{url}` is not a file:// URL"))?;
@@ -205,7 +205,7 @@ pub enum SyncEvent<'a> {
 }
 
 /// A progress callback.
-pub type Progress<'a> = Box<dyn Fn(&SyncEvent<'_>) + 'a>;
+pub(crate) type Progress<'a> = Box<dyn Fn(&SyncEvent<'_>) + 'a>;
 
 /// Options of [`sync`].
 pub struct SyncOptions<'a> {
@@ -549,11 +549,11 @@ mod git;
 mod mirror;
 
 use archive::*;
-pub use extract::{extract_tar, extract_tar_gz, safe_rel, ArchiveError, ExtractStats};
+pub(crate) use extract::{extract_tar_gz, safe_rel, ArchiveError};
 use files::*;
 use git::*;
+pub(crate) use mirror::write_bundle;
 use mirror::*;
-pub use mirror::{write_bundle, BundleSummary};
 
 /// A revision shortened for messages (12 hex digits of a commit or digest).
 fn short(rev: &str) -> &str {
@@ -563,7 +563,7 @@ fn short(rev: &str) -> &str {
 
 /// A progress callback drawing an `indicatif` bar on stderr when stderr is a terminal (and
 /// nothing otherwise).
-pub fn stderr_progress<'a>() -> Progress<'a> {
+pub(crate) fn stderr_progress<'a>() -> Progress<'a> {
     use std::io::IsTerminal;
     let terminal = io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::with_draw_target(

@@ -1,5 +1,6 @@
 //! Unit tests of the sync driver and its transports.
 
+use super::extract::{extract_tar, ExtractStats};
 use super::*;
 
 fn raw_entry(path: &[u8], kind: tar::EntryType, link: &[u8], data: &[u8]) -> Vec<u8> {
