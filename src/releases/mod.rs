@@ -92,25 +92,6 @@ impl ReleaseError {
     }
 }
 
-/// PEP 503 name normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
-///
-/// `oslo.messaging`, `oslo_messaging` and `Oslo-Messaging` all give `oslo-messaging`.
-pub(crate) fn normalize_pypi_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_sep {
-                out.push('-');
-            }
-            in_sep = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_sep = false;
-        }
-    }
-    out
-}
 
 /// Parse a `YYYY-MM-DD` date; a longer string (`2024-04-03T12:00:00Z`) is read by its first ten
 /// characters.
@@ -178,10 +159,10 @@ mod tests {
 
     #[test]
     fn pep503() {
-        assert_eq!(normalize_pypi_name("oslo.messaging"), "oslo-messaging");
-        assert_eq!(normalize_pypi_name("Glance_Store"), "glance-store");
-        assert_eq!(normalize_pypi_name("a-_.b"), "a-b");
-        assert_eq!(normalize_pypi_name("Tempest"), "tempest");
+        assert_eq!(crate::util::normalize_name("oslo.messaging"), "oslo-messaging");
+        assert_eq!(crate::util::normalize_name("Glance_Store"), "glance-store");
+        assert_eq!(crate::util::normalize_name("a-_.b"), "a-b");
+        assert_eq!(crate::util::normalize_name("Tempest"), "tempest");
     }
 
     #[test]

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::openstack::{OpenStackCatalog, Series, SeriesStatus};
-use super::{normalize_pypi_name, problem, read_text, ReleaseError};
+use super::{problem, read_text, ReleaseError};
+use crate::util::normalize_name;
 use crate::model::{Location, Problem, ProblemKind};
 use crate::version::pep440::Pep440Version;
 
@@ -125,7 +126,7 @@ impl BranchConstraints {
     /// when they differ by marker.
     pub fn pins(&self, name: &str) -> &[Constraint] {
         self.pins
-            .get(&normalize_pypi_name(name))
+            .get(&normalize_name(name))
             .map_or(&[], Vec::as_slice)
     }
 
@@ -239,7 +240,7 @@ impl UpperConstraints {
                 match parse_constraint_line(line, i + 1) {
                     Ok(None) => {}
                     Ok(Some(c)) => pins
-                        .entry(normalize_pypi_name(&c.name))
+                        .entry(normalize_name(&c.name))
                         .or_default()
                         .push(c),
                     Err(msg) => problems.push(Problem::new(

@@ -7,7 +7,7 @@ use std::path::Path;
 use time::Date;
 
 use super::*;
-use crate::releases::normalize_pypi_name;
+use crate::util::normalize_name;
 use crate::version::pep440::Pep440Version;
 
 impl OpenStackCatalog {
@@ -122,7 +122,7 @@ impl OpenStackCatalog {
 
     /// The normalised name, then (for `openstack-*`) the name without that prefix.
     fn candidate_names(&self, name: &str) -> Vec<String> {
-        let n = normalize_pypi_name(name);
+        let n = normalize_name(name);
         let stripped = n
             .strip_prefix("openstack-")
             .filter(|s| !s.is_empty())

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::releases::normalize_pypi_name;
+use crate::util::normalize_name;
 use crate::version::pep440::Pep440Version;
 
 /// The directory of deliverables released outside the cycle.
@@ -283,7 +283,7 @@ impl Deliverable {
             })
             .or_else(|| settings.and_then(|s| s.tarball_base.as_deref()))
             .unwrap_or_else(|| repo_basename(repo));
-        normalize_pypi_name(name)
+        normalize_name(name)
     }
 
     /// The newest final pbr version (no `rc`/`b`/`a`/`dev`) in this file.
