@@ -60,7 +60,12 @@ fn scope_flags(p: &Package) -> u8 {
         }
     );
     let git = matches!(&p.meta, PackageMeta::Lock { source: Some(s) } if s == "git");
-    u8::from(os_owned) | (u8::from(git) << 1) | (u8::from(p.extra.contains_key("registry")) << 2)
+    // A project's own lockfile member (a `path` source) is looked up under no key at all.
+    let local = p.is_local_lock_member();
+    u8::from(os_owned)
+        | (u8::from(git) << 1)
+        | (u8::from(p.extra.contains_key("registry")) << 2)
+        | (u8::from(local) << 3)
 }
 
 /// A package identity, borrowed from an inventory.

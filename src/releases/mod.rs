@@ -92,7 +92,6 @@ impl ReleaseError {
     }
 }
 
-
 /// Parse a `YYYY-MM-DD` date; a longer string (`2024-04-03T12:00:00Z`) is read by its first ten
 /// characters.
 pub(crate) fn parse_date(s: &str) -> Option<Date> {
@@ -159,7 +158,10 @@ mod tests {
 
     #[test]
     fn pep503() {
-        assert_eq!(crate::util::normalize_name("oslo.messaging"), "oslo-messaging");
+        assert_eq!(
+            crate::util::normalize_name("oslo.messaging"),
+            "oslo-messaging"
+        );
         assert_eq!(crate::util::normalize_name("Glance_Store"), "glance-store");
         assert_eq!(crate::util::normalize_name("a-_.b"), "a-b");
         assert_eq!(crate::util::normalize_name("Tempest"), "tempest");

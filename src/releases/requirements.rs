@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::openstack::{OpenStackCatalog, Series, SeriesStatus};
 use super::{problem, read_text, ReleaseError};
-use crate::util::normalize_name;
 use crate::model::{Location, Problem, ProblemKind};
+use crate::util::normalize_name;
 use crate::version::pep440::Pep440Version;
 
 /// The file read in each branch directory.
@@ -239,10 +239,7 @@ impl UpperConstraints {
             for (i, line) in text.lines().enumerate() {
                 match parse_constraint_line(line, i + 1) {
                     Ok(None) => {}
-                    Ok(Some(c)) => pins
-                        .entry(normalize_name(&c.name))
-                        .or_default()
-                        .push(c),
+                    Ok(Some(c)) => pins.entry(normalize_name(&c.name)).or_default().push(c),
                     Err(msg) => problems.push(Problem::new(
                         Location::path(file.display().to_string()).at_line(i + 1),
                         ProblemKind::Malformed,
