@@ -11,6 +11,7 @@
 //! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose);
 //! under `cargo test` a smoke run of 30 nodes on SQLite.
 
+mod common;
 #[path = "../tests/it/fleet_fixtures.rs"]
 mod fleet_fixtures;
 
@@ -22,8 +23,6 @@ use nminus::model::{Advisory, Inventory};
 use nminus::{AdvisoryIndex, Analyzer, AnalyzerConfig};
 use nminus::{AppState, ServeOptions};
 use nminus::{Judged, Millis, NewInventory, Store};
-
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn peak_rss_mib() -> f64 {
     let s = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
@@ -265,105 +264,6 @@ async fn changed_pushes(
     t.elapsed().as_secs_f64()
 }
 
-/// An ephemeral PostgreSQL cluster (Debian's binaries), stopped when dropped.
-struct Pg {
-    dir: tempfile::TempDir,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl Pg {
-    fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("nminus-pgr")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let as_postgres = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        if as_postgres {
-            assert!(std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap()
-                .success());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Self {
-            dir,
-            port,
-            as_postgres,
-        };
-        let data = pg.dir.path().join("data");
-        let d = data.to_string_lossy().into_owned();
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                &d,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        let opts = format!(
-            "-k {} -p {} -c listen_addresses='' -c shared_buffers=128MB",
-            pg.dir.path().display(),
-            pg.port
-        );
-        let log = pg.dir.path().join("log").to_string_lossy().into_owned();
-        pg.run(
-            "pg_ctl",
-            &["-D", &d, "-o", &opts, "-l", &log, "-w", "start"],
-        );
-        pg
-    }
-
-    fn run(&self, bin: &str, args: &[&str]) {
-        let path = Path::new(PG_BIN).join(bin);
-        let mut c = if self.as_postgres {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            std::process::Command::new(&path)
-        };
-        let out = c.args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{bin} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres@localhost/postgres?host={}&port={}",
-            self.dir.path().display(),
-            self.port
-        )
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let d = self.dir.path().join("data").to_string_lossy().into_owned();
-        let _ = std::process::Command::new(Path::new(PG_BIN).join("pg_ctl"))
-            .args(["-D", &d, "-m", "immediate", "-w", "stop"])
-            .output();
-    }
-}
-
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let sizes: Vec<usize> = match std::env::var("NMINUS_BENCH_NODES") {
@@ -400,9 +300,9 @@ fn main() {
             )
             .await;
             if with_pg {
-                let pg = Pg::start();
+                let pg = common::Pg::start();
                 let store = nminus::open_store(&pg.url()).await.unwrap();
-                let data = pg.dir.path().join("data");
+                let data = pg.data_dir();
                 run(
                     "postgres",
                     store,
