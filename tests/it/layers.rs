@@ -357,50 +357,39 @@ fn graph(src: &Path) -> Graph {
         arrows: BTreeMap::new(),
         files: BTreeMap::new(),
     };
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs_err::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
+    for p in rust_files(src) {
+        let rel = p.strip_prefix(src).unwrap().to_path_buf();
+        if is_test_file(&rel) {
+            continue;
+        }
+        let module = module_of(&rel);
+        let top = if rel.starts_with("bin") {
+            "bin".to_string()
+        } else {
+            module[0].clone()
+        };
+        let code = code_of(&fs_err::read_to_string(&p).unwrap());
+        let mut edges = BTreeSet::new();
+        for path in crate_paths(&code, &module) {
+            let Some(first) = path.first() else { continue };
+            if !first.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+                continue; // an item re-exported at the crate root
             }
-            if p.extension().and_then(|e| e.to_str()) != Some("rs") {
-                continue;
-            }
-            let rel = p.strip_prefix(src).unwrap().to_path_buf();
-            if is_test_file(&rel) {
-                continue;
-            }
-            let module = module_of(&rel);
-            let top = if rel.starts_with("bin") {
-                "bin".to_string()
-            } else {
-                module[0].clone()
-            };
-            let code = code_of(&fs_err::read_to_string(&p).unwrap());
-            let mut edges = BTreeSet::new();
-            for path in crate_paths(&code, &module) {
-                let Some(first) = path.first() else { continue };
-                if !first.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
-                    continue; // an item re-exported at the crate root
-                }
-                g.arrows
-                    .entry((top.clone(), first.clone()))
-                    .or_insert_with(|| rel.clone());
-                if *first == top {
-                    if let Some(f) = file_of(src, &path) {
-                        let frel = f.strip_prefix(src).unwrap().to_path_buf();
-                        let is_ancestor = frel.file_name().is_some_and(|n| n == "mod.rs")
-                            && rel.starts_with(frel.parent().unwrap());
-                        if frel != rel && !is_ancestor {
-                            edges.insert(frel);
-                        }
+            g.arrows
+                .entry((top.clone(), first.clone()))
+                .or_insert_with(|| rel.clone());
+            if *first == top {
+                if let Some(f) = file_of(src, &path) {
+                    let frel = f.strip_prefix(src).unwrap().to_path_buf();
+                    let is_ancestor = frel.file_name().is_some_and(|n| n == "mod.rs")
+                        && rel.starts_with(frel.parent().unwrap());
+                    if frel != rel && !is_ancestor {
+                        edges.insert(frel);
                     }
                 }
             }
-            g.files.insert(rel, edges);
         }
+        g.files.insert(rel, edges);
     }
     g
 }
