@@ -9,11 +9,14 @@ use clap::{Args, Subcommand};
 use crate::plan::render::{render, PlanFormat, RenderedFile};
 use crate::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
 use crate::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
-use crate::plan::stored::{History, StoredInput};
 use crate::plan::upgrade::{plan_upgrade, UpgradeOptions};
 use crate::plan::{end_of_day, parse_scope, Context, FileInput, PlanInput};
 use crate::releases::openstack::OpenStackCatalog;
 use crate::sources::feeds::FeedsConfig;
+
+mod input;
+
+use input::History;
 
 pub(super) const PLAN_HELP: &str = "\
 How plans are made:
@@ -309,7 +312,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
     let until = end_of_day(as_of);
     let (input, from): (Box<dyn PlanInput>, String) = match (&a.server, &a.db) {
         (Some(server), _) => (
-            Box::new(StoredInput::fetch(
+            Box::new(input::from_server(
                 server,
                 a.token.as_deref(),
                 a.ca_file.as_deref(),
@@ -328,7 +331,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
                 .build()?;
             let input = rt.block_on(async {
                 let store = crate::store::open_existing(db).await?;
-                anyhow::Ok(StoredInput::read(store.as_ref(), &until, history).await?)
+                anyhow::Ok(input::from_store(store.as_ref(), &until, history).await?)
             })?;
             (
                 Box::new(input),
