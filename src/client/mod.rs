@@ -369,3 +369,6 @@ fn pushed(p: PushResponse) -> Pushed {
         Pushed::Unchanged(p)
     }
 }
+
+#[cfg(test)]
+mod tests;
