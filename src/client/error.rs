@@ -77,7 +77,7 @@ pub(crate) enum ClientError {
         /// The server's message (its error body's `error`, with the field when it names one).
         message: String,
         /// The error body, when the server sent one.
-        body: Option<ErrorBody>,
+        body: Option<Box<ErrorBody>>,
     },
     /// The answer is over the bound this client reads.
     #[error("{url}: the answer is larger than {} KiB: not read", .limit >> 10)]

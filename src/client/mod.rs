@@ -186,14 +186,14 @@ fn read_bounded(r: impl Read, limit: u64, url: &str) -> Result<Vec<u8>, ClientEr
 }
 
 /// The message of an error answer: the error body's `error` (and `field`), else its text.
-fn refusal_message(status: reqwest::StatusCode, bytes: &[u8]) -> (String, Option<ErrorBody>) {
+fn refusal_message(status: reqwest::StatusCode, bytes: &[u8]) -> (String, Option<Box<ErrorBody>>) {
     match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(b) => {
             let m = match &b.field {
                 Some(f) if !f.is_empty() => format!("{} (field `{f}`)", b.error),
                 _ => b.error.clone(),
             };
-            (printable(&m), Some(b))
+            (printable(&m), Some(Box::new(b)))
         }
         Err(_) => {
             let text = String::from_utf8_lossy(bytes);
