@@ -38,8 +38,8 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
         .branch
         .as_deref()
         .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
-    let refspec = format!("+{src}:{UPSTREAM_REF}");
-    if url.starts_with("https://") || url.starts_with("http://") {
+    let handwritten = std::env::var_os("NMINUS_GIT_HTTP").is_some_and(|v| v == "handwritten");
+    if handwritten && (url.starts_with("https://") || url.starts_with("http://")) {
         // Smart HTTP through nminus's own client (see `super::githttp` for why).
         let have = repo.refname_to_id(UPSTREAM_REF).ok();
         let fetched = crate::sources::githttp::fetch(
@@ -54,33 +54,7 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
         repo.reference(UPSTREAM_REF, fetched.oid, true, "nminus sync")
             .map_err(|e| git_err("cannot record the fetched commit of", e))?;
     } else {
-        ctx.step(format!("fetching {url} ({src})"));
-        let mut cb = git2::RemoteCallbacks::new();
-        let last = std::cell::Cell::new(0usize);
-        cb.transfer_progress(|p| {
-            let n = p.received_objects();
-            if n == p.total_objects() || n >= last.get() + 1000 {
-                last.set(n);
-                ctx.step(format!(
-                    "received {n}/{} objects ({} KiB)",
-                    p.total_objects(),
-                    p.received_bytes() / 1024
-                ));
-            }
-            true
-        });
-        let mut fo = git2::FetchOptions::new();
-        fo.remote_callbacks(cb);
-        fo.download_tags(git2::AutotagOption::None);
-        let mut proxy = git2::ProxyOptions::new();
-        proxy.auto();
-        fo.proxy_options(proxy);
-        let mut remote = repo
-            .remote_anonymous(url)
-            .map_err(|e| git_err("bad git URL", e))?;
-        remote
-            .fetch(&[refspec.as_str()], Some(&mut fo), None)
-            .map_err(|e| git_err(&format!("git fetch of {src} from"), e))?;
+        fetch(&repo, url, &src, ctx.opts.limits.max_bytes, |s| ctx.step(s))?;
     }
     let oid = repo
         .refname_to_id(UPSTREAM_REF)
@@ -138,6 +112,77 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
         synced_at: None,
         message,
     })
+}
+
+/// Fetch `src` (`HEAD` or `refs/heads/<branch>`) of `url` into `repo` as [`UPSTREAM_REF`]
+/// through libgit2: `file://` and local paths by its local transport, `http://` and `https://`
+/// by its smart protocol over [`crate::sources::githttp`]'s subtransport. At most `max` bytes
+/// are received; `step` is told the fetch's progress (at most five times a second).
+fn fetch(
+    repo: &git2::Repository,
+    url: &str,
+    src: &str,
+    max: u64,
+    mut step: impl FnMut(String),
+) -> Result<(), String> {
+    crate::sources::githttp::register(http_client).map_err(|e| e.to_string())?;
+    let refspec = format!("+{src}:{UPSTREAM_REF}");
+    step(format!("fetching {url} ({src})"));
+    let step = std::cell::RefCell::new(step);
+    let last = std::cell::Cell::new(std::time::Instant::now());
+    let due = || {
+        let now = std::time::Instant::now();
+        let due = now.duration_since(last.get()) >= std::time::Duration::from_millis(200);
+        if due {
+            last.set(now);
+        }
+        due
+    };
+    let too_large = std::cell::Cell::new(false);
+    let indexing = std::cell::Cell::new(false);
+    let mut cb = git2::RemoteCallbacks::new();
+    cb.transfer_progress(|p| {
+        if p.received_bytes() as u64 > max {
+            too_large.set(true);
+            return false;
+        }
+        let (n, total) = (p.received_objects(), p.total_objects());
+        if n == total && total > 0 && !indexing.get() {
+            // Every object is in: libgit2 resolves the deltas and writes the index.
+            indexing.set(true);
+            let kib = p.received_bytes() / 1024;
+            (step.borrow_mut())(format!("indexing the pack ({kib} KiB)"));
+        } else if n < total && due() {
+            let kib = p.received_bytes() / 1024;
+            (step.borrow_mut())(format!("received {n}/{total} objects ({kib} KiB)"));
+        }
+        true
+    });
+    // The server's own progress lines (`Counting objects: …`).
+    cb.sideband_progress(|bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        if let Some(line) = text.split(['\r', '\n']).rfind(|s| !s.trim().is_empty()) {
+            if due() {
+                (step.borrow_mut())(line.trim().to_owned());
+            }
+        }
+        true
+    });
+    let mut fo = git2::FetchOptions::new();
+    fo.remote_callbacks(cb);
+    fo.download_tags(git2::AutotagOption::None);
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(|e| format!("bad git URL {url}: {}", e.message()))?;
+    let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fo), None);
+    drop(fo);
+    match fetched {
+        Err(_) if too_large.get() => Err(format!(
+            "git fetch of {src} from {url}: the pack is larger than the {max} bytes allowed"
+        )),
+        Err(e) => Err(format!("git fetch of {src} from {url}: {}", e.message())),
+        Ok(()) => Ok(()),
+    }
 }
 
 /// Write the files of `tree` under `dest` (symbolic links and submodules are left out).
