@@ -4,10 +4,11 @@
 //! the shared folder as the work tree; the repository lives in a temporary folder):
 //!
 //! 1. `nminus sync` of one git feed, as whole processes (time and peak RSS, median of N):
-//!    a first sync (clone), a sync with nothing new, and an incremental one (one new commit);
-//!    through libgit2's smart protocol over nminus's subtransport (`sources::githttp`), through
-//!    the hand-written client (`NMINUS_GIT_HTTP=handwritten`), and `git fetch` of the same refs
-//!    into a bare repository (git's own curl client; it exports no tree, so it does less);
+//!    a first sync (clone), a sync with nothing new, and an incremental one (one new commit),
+//!    through libgit2's smart protocol over nminus's subtransport (`sources::githttp`), against
+//!    `git fetch` of the same refs into a bare repository (git's own curl client; it exports no
+//!    tree and keeps no sync state, so it does less). The hand-written protocol client this
+//!    replaced was compared here too before it was removed (docs/benchmarks.md);
 //! 2. start-up: `nminus --version` (time and peak RSS) and the binary's size; with
 //!    `NMINUS_BENCH_PEER_BIN=<path>` another build of `nminus` (say, main's) beside it.
 //!
@@ -260,17 +261,12 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let (files1, files2) = upstream(tmp.path());
     let base = git_http_server(tmp.path());
-    let (b1, b2) = (base.clone(), base.clone());
+    let ours = base.clone();
     let ways = [
         Way {
             name: "nminus, libgit2 over the subtransport",
             env: vec![],
-            cmd: Box::new(move |br, d| nminus_sync(exe, &b1, br, d)),
-        },
-        Way {
-            name: "nminus, hand-written client",
-            env: vec![("NMINUS_GIT_HTTP", "handwritten")],
-            cmd: Box::new(move |br, d| nminus_sync(exe, &b2, br, d)),
+            cmd: Box::new(move |br, d| nminus_sync(exe, &ours, br, d)),
         },
         Way {
             name: "git fetch",
