@@ -189,11 +189,14 @@ fn upstream(root: &Path) -> (u64, u64) {
     (count("v1"), count("v2"))
 }
 
-/// One way of fetching the feed: a command for `branch` into `dir`.
+/// The command line that fetches `branch` into `dir`.
+type FetchLine = Box<dyn Fn(&str, &Path) -> Vec<String>>;
+
+/// One way of fetching the feed.
 struct Way {
     name: &'static str,
     env: Vec<(&'static str, &'static str)>,
-    cmd: Box<dyn Fn(&str, &Path) -> Vec<String>>,
+    cmd: FetchLine,
 }
 
 /// `nminus sync` of the feed `feed` at `branch` of `base/feed.git` into `dir`.
