@@ -10,7 +10,8 @@
 //!    tree and keeps no sync state, so it does less). The hand-written protocol client this
 //!    replaced was compared here too before it was removed (docs/benchmarks.md);
 //! 2. start-up: `nminus --version` (time and peak RSS) and the binary's size; with
-//!    `NMINUS_BENCH_PEER_BIN=<path>` another build of `nminus` (say, main's) beside it.
+//!    `NMINUS_BENCH_PEER_BIN=<path>` another build of `nminus` (say, main's) beside it, the
+//!    runs of the two alternating.
 //!
 //! `cargo bench --bench githttp`; under `cargo test` one iteration of each as a smoke test and
 //! no figures. Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
@@ -281,14 +282,17 @@ fn main() {
     let peer = std::env::var("NMINUS_BENCH_PEER_BIN").ok();
     let mut bins = vec![("this build", PathBuf::from(exe))];
     bins.extend(peer.map(|p| ("peer build", PathBuf::from(p))));
+    // Start-up runs alternate between the binaries, so that a change of load hits both.
+    let mut runs: Vec<Vec<Run>> = bins.iter().map(|_| Vec::new()).collect();
+    for _ in 0..n * 5 {
+        for ((_, b), r) in bins.iter().zip(&mut runs) {
+            r.push(timed(&[b.to_str().unwrap(), "--version"], &[]));
+        }
+    }
     let startup: Vec<_> = bins
         .iter()
-        .map(|(_, b)| {
-            let b = b.to_str().unwrap();
-            let mut runs: Vec<Run> = (0..n * 5).map(|_| timed(&[b, "--version"], &[])).collect();
-            let size = fs_err::metadata(b).unwrap().len();
-            (median(&mut runs), size)
-        })
+        .zip(&mut runs)
+        .map(|((_, b), r)| (median(r), fs_err::metadata(b).unwrap().len()))
         .collect();
     if !bench {
         println!("git over smart HTTP: every way ran (figures: cargo bench --bench githttp)");
