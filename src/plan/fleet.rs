@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{Ecosystem, Inventory, OsRelease};
 use crate::releases::openstack::OpenStackCatalog;
 
-use super::order::{self, COMPONENTS};
+use super::order;
 
 /// How a node's OpenStack is deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +90,7 @@ impl ImageInfo {
 /// One component installed on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Installed {
-    /// Component id (see [`order::COMPONENTS`]).
+    /// Component id (see [`order::components`]).
     pub component: &'static str,
     /// OpenStack deliverable.
     pub deliverable: Option<String>,
@@ -230,18 +230,18 @@ fn component_for_name(deliverable: &str, stem: &str) -> Option<&'static str> {
 /// The OpenStack component a kolla image runs (`nova-compute`, `keystone`, `heat-engine`).
 fn image_component(name: &str) -> Option<&'static str> {
     let single = |d: &str| {
-        COMPONENTS
+        order::components()
             .iter()
             .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
             .count()
             == 1
     };
-    COMPONENTS
+    order::components()
         .iter()
         .filter_map(|c| c.deliverable)
         .find_map(|d| component_for_name(d, name))
         .or_else(|| {
-            COMPONENTS
+            order::components()
                 .iter()
                 .filter(|c| c.id != "octavia-amphora")
                 .find(|c| {
@@ -370,7 +370,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
     let mut seen = BTreeSet::new();
     for svc in inv.services.iter().filter(|s| s.kind == "service") {
         let d = svc.deliverable.as_str();
-        let comps_of_d: Vec<&'static str> = COMPONENTS
+        let comps_of_d: Vec<&'static str> = order::components()
             .iter()
             .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
             .map(|c| c.id)
