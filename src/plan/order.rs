@@ -585,9 +585,6 @@ pub(crate) fn position(id: &str) -> usize {
 }
 
 #[cfg(test)]
-mod old;
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -617,48 +614,6 @@ mod tests {
         for e in edges() {
             assert!(!e.source.is_empty() && !e.why.is_empty(), "{}", e.id);
         }
-    }
-
-    #[test]
-    fn the_loaded_tables_equal_the_old_code() {
-        let old: Vec<_> = old::COMPONENTS
-            .iter()
-            .map(|c| {
-                let shared = c.shared_by_every_tenant();
-                (
-                    c.id,
-                    c.deliverable,
-                    c.phase,
-                    c.rank,
-                    c.db,
-                    c.kolla_tag,
-                    c.osa_playbook,
-                    c.api,
-                    c.messaging,
-                    shared,
-                )
-            })
-            .collect();
-        let new: Vec<_> = components()
-            .iter()
-            .map(|c| {
-                let shared = c.shared_by_every_tenant();
-                (
-                    c.id,
-                    c.deliverable,
-                    c.phase,
-                    c.rank,
-                    c.db,
-                    c.kolla_tag,
-                    c.osa_playbook,
-                    c.api,
-                    c.messaging,
-                    shared,
-                )
-            })
-            .collect();
-        assert_eq!(old, new);
-        assert_eq!(old::build_edges(), edges());
     }
 
     #[test]
