@@ -230,9 +230,9 @@ enum Tier {
 impl From<Tier> for Phase {
     fn from(t: Tier) -> Self {
         match t {
-            Tier::Infrastructure => Phase::Infrastructure,
-            Tier::ControlPlane => Phase::ControlPlane,
-            Tier::DataPlane => Phase::DataPlane,
+            Tier::Infrastructure => Self::Infrastructure,
+            Tier::ControlPlane => Self::ControlPlane,
+            Tier::DataPlane => Self::DataPlane,
         }
     }
 }
