@@ -588,7 +588,6 @@ const MAX_FN_LINES: usize = 150;
 const KNOWN_LARGE: &[&str] = &[
     "src/cli/query.rs:166 fn run (202 lines)",
     "src/discover/mod.rs:630 fn findings (152 lines)",
-    "src/plan/fleet.rs:318 fn node_view (277 lines)",
     "src/plan/replicate.rs:93 fn plan_replicate (577 lines)",
     "src/plan/rollback.rs:85 fn plan_rollback (486 lines)",
 ];
