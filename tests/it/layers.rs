@@ -587,7 +587,6 @@ const MAX_FN_LINES: usize = 150;
 /// is back within the limit, so that this list only shrinks.
 const KNOWN_LARGE: &[&str] = &[
     "src/cli/query.rs:166 fn run (202 lines)",
-    "src/discover/mod.rs:630 fn findings (152 lines)",
     "src/plan/replicate.rs:93 fn plan_replicate (577 lines)",
     "src/plan/rollback.rs:85 fn plan_rollback (486 lines)",
 ];
