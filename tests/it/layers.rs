@@ -588,7 +588,6 @@ const MAX_FN_LINES: usize = 150;
 const KNOWN_LARGE: &[&str] = &[
     "src/cli/query.rs:166 fn run (202 lines)",
     "src/plan/replicate.rs:93 fn plan_replicate (577 lines)",
-    "src/plan/rollback.rs:85 fn plan_rollback (486 lines)",
 ];
 
 fn rust_files(src: &Path) -> Vec<PathBuf> {
