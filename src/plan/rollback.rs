@@ -430,25 +430,13 @@ impl SiteRollback<'_, '_> {
             });
             if !others_older {
                 let msg = format!("{}: every other nova-compute of {site} is newer than {}: a compute started at {} refuses to register (ServiceTooOld)", c.node.id, label_of(cat, Some(to_o)), label_of(cat, Some(to_o)));
-                s.blocked_by.push(msg.clone());
-                limits.push(Limit {
-                    code: LimitCode::ComputeServiceTooOld,
-                    message: msg,
-                    steps: vec![s.id.clone()],
-                    nodes: vec![c.node.id.clone()],
-                });
+                block(s, limits, LimitCode::ComputeServiceTooOld, msg, &c.node.id);
             }
             if let Some(cs) = control {
                 let oldest = oldest_supported_compute(cat, cs);
                 if to_o < oldest.ordinal {
                     let msg = format!("{}: {} is below the {} control plane's oldest supported compute ({}): nova-conductor would refuse to start (TooOldComputeService)", c.node.id, label_of(cat, Some(to_o)), series_ref(cs).label(), series_ref(oldest).label());
-                    s.blocked_by.push(msg.clone());
-                    limits.push(Limit {
-                        code: LimitCode::ComputeSkew,
-                        message: msg,
-                        steps: vec![s.id.clone()],
-                        nodes: vec![c.node.id.clone()],
-                    });
+                    block(s, limits, LimitCode::ComputeSkew, msg, &c.node.id);
                 }
             }
             let hv_down =
@@ -458,6 +446,17 @@ impl SiteRollback<'_, '_> {
             }
         }
     }
+}
+
+/// A limit that blocks step `s` on one node: said on the step and in the plan's limits.
+fn block(s: &mut Step, limits: &mut Vec<Limit>, code: LimitCode, msg: String, node: &str) {
+    s.blocked_by.push(msg.clone());
+    limits.push(Limit {
+        code,
+        message: msg,
+        steps: vec![s.id.clone()],
+        nodes: vec![node.to_owned()],
+    });
 }
 
 impl Change<'_> {

@@ -25,7 +25,8 @@ use crate::model::{
 use crate::policy::Policy;
 use crate::releases::openstack::{OpenStackCatalog, Series};
 
-use super::fleet::{Deployer, NodeView};
+use super::deployer::kolla_tag;
+use super::fleet::{Deployer, Installed, NodeView};
 use super::order::{self, Component};
 use super::path::{self, series_ref};
 
@@ -108,6 +109,24 @@ pub(crate) fn compute_targets<'s>(hosts: impl IntoIterator<Item = &'s String>) -
             ..Target::default()
         })
         .collect()
+}
+
+/// Per image of `i` on node `n`, its move to the kolla tag of `to` on the node's base.
+pub(crate) fn image_targets<'i>(
+    n: &'i NodeView,
+    comp: &'i str,
+    i: &'i Installed,
+    to: &'i Series,
+) -> impl Iterator<Item = Target> + 'i {
+    let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
+    i.images.iter().map(move |img| Target {
+        node: Some(n.id.clone()),
+        component: Some(comp.to_owned()),
+        image: Some(img.repository.clone()),
+        from: Some(img.tag.clone()),
+        to: Some(kolla_tag(to, &distro, &ver)),
+        ..Target::default()
+    })
 }
 
 /// Scenario 2's first step for tenant `t`: pin it to its held-back hosts (their aggregates).
