@@ -66,31 +66,14 @@ fn the_rollback_point_follows_the_target() {
     let none = BTreeMap::new();
     let prev = rollback_point(cat(), &n, h, &RollbackTarget::Previous, &none).unwrap();
     assert_eq!(prev.collected_at, "2026-05-01T06:00:00Z");
-    let date = |d| RollbackTarget::Date(d);
-    let on = rollback_point(
-        cat(),
-        &n,
-        h,
-        &date(time::macros::date!(2026 - 06 - 30)),
-        &none,
-    );
-    assert_eq!(on.unwrap().collected_at, "2026-05-01T06:00:00Z");
-    let same_day = rollback_point(
-        cat(),
-        &n,
-        h,
-        &date(time::macros::date!(2026 - 08 - 01)),
-        &none,
-    );
-    assert_eq!(same_day.unwrap().collected_at, "2026-08-01T06:00:00Z");
-    assert!(rollback_point(
-        cat(),
-        &n,
-        h,
-        &date(time::macros::date!(2026 - 01 - 01)),
-        &none
-    )
-    .is_none());
+    let on = |d: time::Date| {
+        rollback_point(cat(), &n, h, &RollbackTarget::Date(d), &none)
+            .map(|i| i.collected_at.as_str())
+    };
+    use time::macros::date;
+    assert_eq!(on(date!(2026 - 06 - 30)), Some("2026-05-01T06:00:00Z"));
+    assert_eq!(on(date!(2026 - 08 - 01)), Some("2026-08-01T06:00:00Z"));
+    assert_eq!(on(date!(2026 - 01 - 01)), None);
     // The held-back host ran 2024.1 on both dates: nothing earlier differs.
     let held = &hist["par1-cmp-h1"];
     let hn = now("par1-cmp-h1");
