@@ -65,9 +65,8 @@ fn waiver_finding(code: FindingCode, w: &Waiver, policy: &Policy, message: Strin
             version: w.expires.to_string(),
             purl: None,
             location: Some(Location {
-                path: policy.file.clone(),
                 line: w.line.and_then(|l| u32::try_from(l).ok()),
-                field: None,
+                ..Location::path(policy.file.clone())
             }),
         },
         advisory: None,

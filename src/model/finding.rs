@@ -209,6 +209,11 @@ impl Finding {
     /// runs and versions of nminus, cheap, not a security property.
     pub fn compute_fingerprint(&self) -> String {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let location = self
+            .subject
+            .location
+            .as_ref()
+            .map_or(std::borrow::Cow::Borrowed(""), Location::wire_path);
         let parts = [
             self.code.as_str(),
             self.node.as_str(),
@@ -216,10 +221,7 @@ impl Finding {
             self.subject.name.as_str(),
             self.subject.version.as_str(),
             self.advisory.as_ref().map_or("", |a| a.id.as_str()),
-            self.subject
-                .location
-                .as_ref()
-                .map_or("", |l| l.path.as_str()),
+            &location,
         ];
         for p in parts {
             for b in p.bytes().chain(std::iter::once(0u8)) {

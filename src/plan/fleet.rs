@@ -328,8 +328,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         .packages
         .iter()
         .filter(|p| {
-            matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm)
-                && !p.location.path.starts_with("image:")
+            matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm) && !p.location.in_an_image()
         })
         .map(|p| {
             (
