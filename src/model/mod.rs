@@ -4,6 +4,7 @@
 mod advisory;
 pub mod controlplane;
 mod finding;
+mod install;
 mod inventory;
 pub mod openstack_names;
 mod package;
@@ -12,11 +13,13 @@ mod problem;
 mod report;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
-pub use finding::{AdvisoryRef, Evidence, Finding, FindingCode, Subject, WaiverRef};
+pub use finding::{
+    AdvisoryRef, Evidence, Finding, FindingCode, Subject, SubjectEcosystem, WaiverRef,
+};
+pub use install::{Install, InstallKind};
 pub use inventory::{
-    image_location_prefix, inventory_schema, token_problem, valid_label_value, valid_name,
-    AgentInfo, ImageRef, Inventory, KollaImage, NodeInfo, OsRelease, ServiceInstance,
-    INVENTORY_SCHEMA_VERSION,
+    inventory_schema, token_problem, valid_label_value, valid_name, AgentInfo, ImageRef, Inventory,
+    KollaImage, NodeInfo, OsRelease, ServiceInstance, INVENTORY_SCHEMA_VERSION,
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
 pub use plan::{

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Ecosystem, Inventory, OsRelease};
+use crate::model::{Ecosystem, Install, Inventory, OsRelease};
 use crate::releases::openstack::OpenStackCatalog;
 
 use super::order::{self, COMPONENTS};
@@ -87,6 +87,27 @@ impl ImageInfo {
     }
 }
 
+/// How a component is installed on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InstalledAs {
+    /// A recognised service, installed as its inventory record says.
+    Service(Install),
+    /// OS packages only (infrastructure).
+    Package,
+    /// Known from a container image only (its tag).
+    Image,
+}
+
+impl std::fmt::Display for InstalledAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Service(i) => i.fmt(f),
+            Self::Package => f.write_str("package"),
+            Self::Image => f.write_str("image"),
+        }
+    }
+}
+
 /// One component installed on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Installed {
@@ -110,7 +131,7 @@ pub(crate) struct Installed {
     /// For a dev build: commits after `based_on`.
     pub commits_after: Option<u64>,
     /// How installed (`venv:/var/lib/kolla/venv`, `distro:python3-nova`, `image`, `package`).
-    pub install: String,
+    pub install: InstalledAs,
     /// Its kolla images on this node.
     pub images: Vec<ImageInfo>,
     /// Its OS packages on this node: (ecosystem, name, version).
@@ -341,19 +362,19 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         .collect();
     let is_kolla_image = |i: &ImageInfo| i.repository.contains("kolla");
     let deployer = if images.iter().any(is_kolla_image)
-        || inv
-            .services
-            .iter()
-            .any(|s| s.install.contains("/var/lib/kolla/venv"))
-    {
+        || inv.services.iter().any(|s| {
+            s.install
+                .environment()
+                .is_some_and(|e| e.contains("/var/lib/kolla/venv"))
+        }) {
         Deployer::Kolla
-    } else if inv
-        .services
-        .iter()
-        .any(|s| s.install.contains("/openstack/venvs/"))
-    {
+    } else if inv.services.iter().any(|s| {
+        s.install
+            .environment()
+            .is_some_and(|e| e.contains("/openstack/venvs/"))
+    }) {
         Deployer::Osa
-    } else if inv.services.iter().any(|s| s.install.starts_with("distro")) {
+    } else if inv.services.iter().any(|s| s.install.is_host_distro()) {
         Deployer::Distro
     } else {
         Deployer::Unknown
@@ -437,7 +458,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 exact: m.as_ref().is_some_and(|m| m.exact),
                 based_on: m.as_ref().and_then(|m| m.based_on.clone()),
                 commits_after: m.as_ref().and_then(|m| m.commits_after),
-                install: svc.install.clone(),
+                install: InstalledAs::Service(svc.install.clone()),
                 images: imgs,
                 packages: pkgs.clone(),
             });
@@ -466,7 +487,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             exact: false,
             based_on: None,
             commits_after: None,
-            install: "image".to_owned(),
+            install: InstalledAs::Image,
             images: vec![i.clone()],
             packages: Vec::new(),
         });
@@ -485,7 +506,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 exact: true,
                 based_on: None,
                 commits_after: None,
-                install: "package".to_owned(),
+                install: InstalledAs::Package,
                 images: Vec::new(),
                 packages: Vec::new(),
             });
@@ -507,7 +528,7 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 exact: false,
                 based_on: None,
                 commits_after: None,
-                install: "image".to_owned(),
+                install: InstalledAs::Image,
                 images: Vec::new(),
                 packages: Vec::new(),
             });
@@ -515,8 +536,8 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             if entry.version.is_empty() {
                 entry.version = i.tag.clone();
             }
-            if entry.install == "package" {
-                entry.install = "image".to_owned();
+            if entry.install == InstalledAs::Package {
+                entry.install = InstalledAs::Image;
             }
         }
     }

@@ -230,7 +230,7 @@ pub fn plan_replicate(
             version: v,
             series: i.series.clone(),
             commit,
-            install: i.install.clone(),
+            install: i.install.to_string(),
             roles: roles.into_iter().collect(),
         });
     }

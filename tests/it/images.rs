@@ -276,9 +276,10 @@ fn check_nova(ci: &CollectedImage, what: &str) {
         .find(|s| s.deliverable == "nova")
         .expect("nova service");
     assert_eq!(
-        svc.install,
+        svc.install.to_string(),
         format!("image:{NOVA_TAG}:venv:/var/lib/kolla/venv")
     );
+    assert_eq!(svc.install.environment(), Some("/var/lib/kolla/venv"));
     assert_eq!(
         ci.image.labels.get("kolla_version").map(String::as_str),
         Some("18.1.0")

@@ -241,7 +241,7 @@ pub(super) fn constraints(
                 cr.severity,
                 &inv.node.id,
                 Subject {
-                    ecosystem: "pypi".into(),
+                    ecosystem: p.ecosystem.into(),
                     name: p.name.clone(),
                     version: p.version.clone(),
                     purl: Some(p.purl.clone()),

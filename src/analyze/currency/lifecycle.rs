@@ -310,7 +310,7 @@ fn judge_product(
         return;
     };
     let subject = Subject {
-        ecosystem: "product".into(),
+        ecosystem: crate::model::SubjectEcosystem::Product,
         name: product.to_owned(),
         version: version.to_owned(),
         purl: purl.map(str::to_owned),
@@ -461,7 +461,7 @@ impl<'a> DistroOs<'a> {
         let r = self.release;
         let name = level_name(r.distro, self.level);
         let subject = Subject {
-            ecosystem: "product".into(),
+            ecosystem: crate::model::SubjectEcosystem::Product,
             name: self.product.to_owned(),
             version: self.version.clone(),
             purl: None,
@@ -579,7 +579,7 @@ fn security_support_ended(
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
         let subject = Subject {
-            ecosystem: "deb".into(),
+            ecosystem: Ecosystem::Deb.into(),
             name: src.to_owned(),
             version: pkg.version.clone(),
             purl: Some(pkg.purl.clone()),

@@ -32,7 +32,9 @@ pub(crate) use archive::LoadedImage;
 use layer::Budget;
 
 use super::{CollectOptions, Root};
-use crate::model::{ImageRef, Inventory, Location, Package, Problem, ProblemKind, ServiceInstance};
+use crate::model::{
+    ImageRef, Inventory, Location, Origin, Package, Problem, ProblemKind, ServiceInstance,
+};
 
 /// Size bounds for reading images.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,11 +242,9 @@ pub(crate) fn collect_loaded(img: &LoadedImage) -> CollectedImage {
             p.location = Location::in_image(&reference, std::mem::take(&mut p.location));
         }
         for s in &mut out.services {
-            s.install = format!(
-                "{}{}",
-                crate::model::image_location_prefix(&reference),
-                s.install
-            );
+            s.install.origin = Origin::Image {
+                reference: reference.clone(),
+            };
         }
         out.problems.extend(inv.problems.into_iter().map(|mut p| {
             p.location = Location::in_image(&reference, std::mem::take(&mut p.location));
