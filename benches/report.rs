@@ -88,7 +88,7 @@ fn fleet(nodes: usize, per_node: usize) -> Report {
                         severity: SEVERITIES[(i + 3 * k) % SEVERITIES.len()],
                         node: inv.node.id.clone(),
                         subject: Subject {
-                            ecosystem: "pypi".to_owned(),
+                            ecosystem: nminus::model::Ecosystem::Pypi.into(),
                             name: p.name.clone(),
                             version: p.version.clone(),
                             purl: Some(p.purl.clone()),

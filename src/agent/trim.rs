@@ -32,7 +32,7 @@ pub(crate) fn trim_to_fit(inv: &Inventory, limit: usize) -> Option<(Inventory, S
     // Indices in the order they are kept.
     let rank = |i: usize| {
         let p = &inv.packages[i];
-        let in_image = p.location.path.starts_with("image:");
+        let in_image = p.location.in_an_image();
         let os = matches!(
             p.ecosystem,
             Ecosystem::Deb | Ecosystem::Rpm | Ecosystem::Apk
@@ -132,11 +132,13 @@ mod tests {
                 &format!("deb{i:03}"),
                 "/var/lib/dpkg/status",
             ));
-            inv.packages.push(pkg(
+            let mut img = pkg(
                 Ecosystem::Deb,
                 &format!("img{i:03}"),
-                "image:nova:latest:/var/lib/dpkg/status",
-            ));
+                "/var/lib/dpkg/status",
+            );
+            img.location = Location::in_image("nova:latest", img.location);
+            inv.packages.push(img);
         }
         let full = json_len(&inv);
         assert!(trim_to_fit(&inv, full).is_none());

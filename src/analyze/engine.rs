@@ -307,9 +307,13 @@ impl Analyzer {
         let has_os = invs.iter().any(|i| i.os.is_some());
         let wants_constraints = self.policy.rules.iter().any(|r| r.constraints.is_some())
             && invs.iter().any(|i| {
-                i.services
-                    .iter()
-                    .any(|s| s.kind == "service" && !s.install.contains("distro:"))
+                i.services.iter().any(|s| {
+                    s.kind == "service"
+                        && !matches!(
+                            s.install.kind,
+                            crate::model::InstallKind::Distro { owner: Some(_) }
+                        )
+                })
             });
         let relevant = |part| match part {
             CatalogPart::Requirements => wants_constraints,
@@ -443,7 +447,7 @@ impl Analyzer {
             severity: Severity::Medium,
             node: node.id.clone(),
             subject: Subject {
-                ecosystem: "node".into(),
+                ecosystem: crate::model::SubjectEcosystem::Node,
                 name: node.id.clone(),
                 version: String::new(),
                 purl: None,
@@ -757,7 +761,7 @@ mod tests {
             kind: "service".into(),
             package: "nova".into(),
             version: "33.0.2".into(),
-            install: install.into(),
+            install: install.parse().unwrap(),
             units: Vec::new(),
         };
         let mut venv = inv("venv", Vec::new());

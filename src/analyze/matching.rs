@@ -289,7 +289,7 @@ fn range_text(a: &Affected) -> String {
 
 fn subject(p: &Package) -> Subject {
     Subject {
-        ecosystem: p.ecosystem.as_str().to_owned(),
+        ecosystem: p.ecosystem.into(),
         name: p.name.clone(),
         version: p.version.clone(),
         purl: Some(p.purl.clone()),

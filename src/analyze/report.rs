@@ -56,8 +56,12 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         for p in &inv.problems {
             let mut p = p.clone();
             // `node:path`, except for a lockfile scanned alone, whose node is its own path.
-            if p.location.path != inv.node.id {
-                p.location.path = format!("{}:{}", inv.node.id, p.location.path);
+            // The report's problems are the whole fleet's: the node id becomes part of the
+            // path (an image's problem keeps its `image:<reference>:` inside it).
+            let wire = p.location.wire_path().into_owned();
+            if wire != inv.node.id {
+                p.location.path = format!("{}:{wire}", inv.node.id);
+                p.location.origin = crate::model::Origin::Host;
             }
             problems.push(p);
         }

@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use time::Date;
 
 use crate::model::{
-    Evidence, Finding, FindingCode, Inventory, Location, Severity, Subject, WaiverRef,
+    Evidence, Finding, FindingCode, Inventory, Location, Severity, Subject, SubjectEcosystem,
+    WaiverRef,
 };
 use crate::policy::{Policy, SubjectFacts, SubjectKind, Waiver};
 
 fn kind_of(f: &Finding) -> SubjectKind {
-    match f.subject.ecosystem.as_str() {
-        "openstack" => SubjectKind::Openstack,
-        "product" => SubjectKind::Product,
+    match f.subject.ecosystem {
+        SubjectEcosystem::OpenStack => SubjectKind::Openstack,
+        SubjectEcosystem::Product => SubjectKind::Product,
         _ => SubjectKind::Package,
     }
 }
@@ -35,7 +36,7 @@ fn matches(w: &Waiver, f: &Finding, inv: Option<&Inventory>) -> bool {
     }
     let facts = SubjectFacts {
         kind: Some(kind_of(f)),
-        ecosystem: &f.subject.ecosystem,
+        ecosystem: f.subject.ecosystem.as_str(),
         name: &f.subject.name,
         deliverable_type: None,
         purl: f.subject.purl.as_deref(),
@@ -60,14 +61,13 @@ fn waiver_finding(code: FindingCode, w: &Waiver, policy: &Policy, message: Strin
         },
         node: "policy".to_owned(),
         subject: Subject {
-            ecosystem: "policy".into(),
+            ecosystem: SubjectEcosystem::Policy,
             name: w.id.clone(),
             version: w.expires.to_string(),
             purl: None,
             location: Some(Location {
-                path: policy.file.clone(),
                 line: w.line.and_then(|l| u32::try_from(l).ok()),
-                field: None,
+                ..Location::path(policy.file.clone())
             }),
         },
         advisory: None,
@@ -96,8 +96,11 @@ pub fn apply_waivers(
     waiver_findings(policy, &used, as_of)
 }
 
-/// Mark the findings a waiver in force covers (`waived_by`, the first matching waiver);
-/// returns how many findings each waiver matched, expired ones included.
+/// Mark the findings a waiver in force covers (`waived_by`, the first matching waiver) and
+/// unmark the others: a finding stored with an earlier mark (the server marks pushed findings,
+/// then its report applies the waivers again) is judged by the waivers as of `as_of`, so that
+/// applying twice is applying once. Returns how many findings each waiver matched, expired
+/// ones included.
 pub(crate) fn mark_waivers(
     findings: &mut [Finding],
     nodes: &[&Inventory],
@@ -108,6 +111,7 @@ pub(crate) fn mark_waivers(
     let mut used = vec![0usize; policy.waivers.len()];
     for f in findings.iter_mut() {
         let inv = by_id.get(f.node.as_str()).copied();
+        f.waived_by = None;
         for (i, w) in policy.waivers.iter().enumerate() {
             if matches(w, f, inv) {
                 used[i] += 1;
@@ -150,4 +154,71 @@ fn waiver_findings(policy: &Policy, used: &[usize], as_of: Date) -> Vec<Finding>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Evidence, SubjectEcosystem};
+
+    fn finding(name: &str) -> Finding {
+        let mut f = Finding {
+            code: FindingCode::SeriesBehind,
+            severity: Severity::Medium,
+            node: "n1".into(),
+            subject: Subject {
+                ecosystem: SubjectEcosystem::OpenStack,
+                name: name.into(),
+                version: "25.0.0".into(),
+                purl: None,
+                location: None,
+            },
+            advisory: None,
+            fixed_in: Vec::new(),
+            evidence: Evidence::default(),
+            waived_by: None,
+            fingerprint: String::new(),
+        };
+        f.fingerprint = f.compute_fingerprint();
+        f
+    }
+
+    fn day(s: &str) -> Date {
+        Date::parse(s, &time::format_description::well_known::Iso8601::DATE).unwrap()
+    }
+
+    /// The server marks a pushed node's findings, stores them, and its report applies the
+    /// waivers again: the second application must judge by the waivers as of the report, not
+    /// keep a mark made while a waiver, since expired or removed, was in force.
+    #[test]
+    fn applying_waivers_twice_is_applying_them_once() {
+        let text = "version: 1\nwaivers:\n  - id: W-1\n    codes: [series-behind]\n    select: {names: [nova]}\n    reason: upgrade scheduled\n    owner: ops\n    expires: 2026-06-30\n";
+        let policy = crate::policy::parse(text, "w.yaml").unwrap();
+        let mut stored = vec![finding("nova"), finding("glance")];
+        let before = apply_waivers(&mut stored, &[], &policy, day("2026-06-01"));
+        assert!(before.is_empty(), "{before:#?}");
+        assert_eq!(
+            stored[0].waived_by.as_ref().map(|w| w.id.as_str()),
+            Some("W-1")
+        );
+        assert!(stored[1].waived_by.is_none());
+        // Once more on the same day: nothing changes.
+        let again = stored.clone();
+        apply_waivers(&mut stored, &[], &policy, day("2026-06-01"));
+        assert_eq!(stored, again);
+        // After the waiver expired, the stored mark does not survive the report's application.
+        let mut fresh = vec![finding("nova"), finding("glance")];
+        let once = apply_waivers(&mut fresh, &[], &policy, day("2026-07-15"));
+        let twice = apply_waivers(&mut stored, &[], &policy, day("2026-07-15"));
+        assert_eq!(stored, fresh);
+        assert_eq!(twice, once);
+        assert!(stored.iter().all(|f| f.waived_by.is_none()), "{stored:#?}");
+        assert_eq!(once.len(), 1);
+        assert_eq!(once[0].code, FindingCode::WaiverExpired);
+        // A policy without the waiver any more opens the finding as well.
+        let mut marked = again;
+        let none = crate::policy::parse("version: 1\n", "w.yaml").unwrap();
+        apply_waivers(&mut marked, &[], &none, day("2026-06-01"));
+        assert!(marked.iter().all(|f| f.waived_by.is_none()));
+    }
 }

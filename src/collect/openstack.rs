@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use super::files::FilePattern;
 use super::{Collected, Collector, Root};
 pub(crate) use crate::model::openstack_names::lookup;
-use crate::model::{Ecosystem, PackageMeta, ServiceInstance};
+use crate::model::{Ecosystem, Install, InstallKind, PackageMeta, ServiceInstance};
 
 /// Where systemd units live.
 const UNIT_DIRS: [&str; 4] = [
@@ -60,10 +60,12 @@ impl Collector for OpenStackCollector {
             let Some(d) = lookup(p.name.as_str()) else {
                 continue;
             };
-            let install = match &p.meta {
+            let kind = match &p.meta {
                 PackageMeta::Python {
                     os_owner: Some(o), ..
-                } => format!("distro:{o}"),
+                } => InstallKind::Distro {
+                    owner: Some(o.clone()),
+                },
                 PackageMeta::Python {
                     environment: Some(e),
                     ..
@@ -72,13 +74,18 @@ impl Collector for OpenStackCollector {
                         || e.contains("/var/lib/kolla/venv")
                         || e.contains("/venv")
                     {
-                        format!("venv:{}", venv_root(e))
+                        InstallKind::Venv {
+                            root: venv_root(e).to_owned(),
+                        }
                     } else {
-                        format!("site:{e}")
+                        InstallKind::Site {
+                            dir: Some(e.clone()),
+                        }
                     }
                 }
-                _ => "site".to_owned(),
+                _ => InstallKind::Site { dir: None },
             };
+            let install = Install::host(kind);
             if !seen.insert((d.name, install.clone(), p.version.clone())) {
                 continue;
             }

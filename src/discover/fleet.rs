@@ -346,7 +346,7 @@ mod tests {
             deliverable: deliverable.into(),
             package: deliverable.into(),
             version: "1.0.0".into(),
-            install: "distro:dpkg".into(),
+            install: "distro:dpkg".parse().unwrap(),
             series: Some(series.into()),
             ..DeliverableCurrency::default()
         }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdvisoryKind, Location, Severity};
+use super::{AdvisoryKind, Ecosystem, Location, Severity};
 
 /// Stable finding codes (kebab-case in JSON, SARIF rule ids and docs).
 #[derive(
@@ -114,13 +114,135 @@ impl std::str::FromStr for FindingCode {
     }
 }
 
+/// What a finding's subject belongs to: a package ecosystem, or one of the things judged beside
+/// packages. Written as the short name it always was (`deb`, `pypi`, `openstack`, `product`).
+#[derive(Debug, Clone)]
+pub enum SubjectEcosystem {
+    /// A package of this ecosystem.
+    Package(Ecosystem),
+    /// An OpenStack deliverable.
+    OpenStack,
+    /// A product with a lifecycle (endoflife.date).
+    Product,
+    /// The node itself (its inventory's completeness).
+    Node,
+    /// The policy (its waivers).
+    Policy,
+    /// Anything else a stored finding said, kept as written.
+    Other(String),
+}
+
+impl SubjectEcosystem {
+    /// The short name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Package(e) => e.as_str(),
+            Self::OpenStack => "openstack",
+            Self::Product => "product",
+            Self::Node => "node",
+            Self::Policy => "policy",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Read a short name (every string reads: an unknown one is [`SubjectEcosystem::Other`]).
+    pub fn from_name(s: &str) -> Self {
+        if let Some(e) = Ecosystem::from_name(s) {
+            return Self::Package(e);
+        }
+        match s {
+            "openstack" => Self::OpenStack,
+            "product" => Self::Product,
+            "node" => Self::Node,
+            "policy" => Self::Policy,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+}
+
+impl From<Ecosystem> for SubjectEcosystem {
+    fn from(e: Ecosystem) -> Self {
+        Self::Package(e)
+    }
+}
+
+impl fmt::Display for SubjectEcosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for SubjectEcosystem {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SubjectEcosystem {}
+
+impl PartialEq<str> for SubjectEcosystem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SubjectEcosystem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for SubjectEcosystem {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SubjectEcosystem {
+    /// As the short names compare (findings sort by them).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for SubjectEcosystem {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Serialize for SubjectEcosystem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SubjectEcosystem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        Ok(Self::from_name(&s))
+    }
+}
+
+impl schemars::JsonSchema for SubjectEcosystem {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        String::schema_name()
+    }
+    fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        String::json_schema(g)
+    }
+}
+
 /// What a finding is about.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Subject {
     /// `deb`, `rpm`, `apk`, `pypi`, `cargo`, `openstack`, `os` …
-    pub ecosystem: String,
+    pub ecosystem: SubjectEcosystem,
     /// Package / deliverable / product name.
     pub name: String,
     /// Installed version.
@@ -209,6 +331,11 @@ impl Finding {
     /// runs and versions of nminus, cheap, not a security property.
     pub fn compute_fingerprint(&self) -> String {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let location = self
+            .subject
+            .location
+            .as_ref()
+            .map_or(std::borrow::Cow::Borrowed(""), Location::wire_path);
         let parts = [
             self.code.as_str(),
             self.node.as_str(),
@@ -216,10 +343,7 @@ impl Finding {
             self.subject.name.as_str(),
             self.subject.version.as_str(),
             self.advisory.as_ref().map_or("", |a| a.id.as_str()),
-            self.subject
-                .location
-                .as_ref()
-                .map_or("", |l| l.path.as_str()),
+            &location,
         ];
         for p in parts {
             for b in p.bytes().chain(std::iter::once(0u8)) {

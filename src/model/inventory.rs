@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Location, Package, Problem, ProblemKind};
+use super::{Install, Location, Package, Problem, ProblemKind};
 
 /// The current inventory schema version.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
@@ -80,16 +80,10 @@ pub struct ServiceInstance {
     /// Installed version.
     pub version: String,
     /// How it was installed: `distro` (dpkg/rpm), `venv:<path>`, `site:<path>`.
-    pub install: String,
+    pub install: Install,
     /// Which systemd units / processes of it are configured on the node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub units: Vec<String>,
-}
-
-/// The prefix of the locations of an image's packages, services and problems:
-/// `image:<reference>:` (then the path inside the image).
-pub fn image_location_prefix(reference: &str) -> String {
-    format!("image:{reference}:")
 }
 
 /// A container image the node runs or holds. Its packages are in [`Inventory::packages`] with

@@ -4,6 +4,7 @@
 mod advisory;
 pub mod controlplane;
 mod finding;
+mod install;
 mod inventory;
 pub mod openstack_names;
 mod package;
@@ -12,11 +13,13 @@ mod problem;
 mod report;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
-pub use finding::{AdvisoryRef, Evidence, Finding, FindingCode, Subject, WaiverRef};
+pub use finding::{
+    AdvisoryRef, Evidence, Finding, FindingCode, Subject, SubjectEcosystem, WaiverRef,
+};
+pub use install::{Install, InstallKind};
 pub use inventory::{
-    image_location_prefix, inventory_schema, token_problem, valid_label_value, valid_name,
-    AgentInfo, ImageRef, Inventory, KollaImage, NodeInfo, OsRelease, ServiceInstance,
-    INVENTORY_SCHEMA_VERSION,
+    inventory_schema, token_problem, valid_label_value, valid_name, AgentInfo, ImageRef, Inventory,
+    KollaImage, NodeInfo, OsRelease, ServiceInstance, INVENTORY_SCHEMA_VERSION,
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
 pub use plan::{
@@ -25,7 +28,7 @@ pub use plan::{
     PackagePin, Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, RoleSpec, Scope,
     SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
 };
-pub use problem::{Location, Problem, ProblemKind};
+pub use problem::{Location, Origin, Problem, ProblemKind};
 pub use report::{
     report_inventory, report_schema, DeliverableCurrency, FeedStatus, HistoryPoint, NodeSummary,
     Report, ReportComponent, Summary, ToolInfo, Verdict, REPORT_SCHEMA_VERSION,

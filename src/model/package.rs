@@ -59,6 +59,16 @@ impl Ecosystem {
     }
 }
 
+impl Ecosystem {
+    /// Every ecosystem.
+    pub const ALL: [Self; 5] = [Self::Deb, Self::Rpm, Self::Apk, Self::Pypi, Self::Cargo];
+
+    /// The ecosystem of a short name (`deb`, `pypi`), as [`Ecosystem::as_str`] writes it.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
 impl fmt::Display for Ecosystem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -552,7 +552,8 @@ pub struct BomImage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BomPackage {
     /// `deb` or `rpm`.
-    pub ecosystem: String,
+    #[schemars(with = "String")]
+    pub ecosystem: super::Ecosystem,
     /// Name.
     pub name: String,
     /// Exact version.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, Inventory, Problem, Severity};
+use super::{Ecosystem, Finding, Inventory, Problem, Severity};
 
 /// Current report schema version.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -114,7 +114,7 @@ pub struct DeliverableCurrency {
     /// Installed version.
     pub version: String,
     /// How it is installed (`distro:dpkg`, `venv:/openstack/venvs/nova-31.0.0`, `site:…`).
-    pub install: String,
+    pub install: super::Install,
     /// Deliverable type (`service`, `library`, `client-library`, …).
     #[serde(rename = "type")]
     pub kind: String,
@@ -256,12 +256,11 @@ pub struct Report {
 }
 
 /// One package identity of the scanned inventories and the nodes that have it.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReportComponent {
     /// `deb`, `rpm`, `apk`, `pypi`, `cargo` …
-    pub ecosystem: String,
+    #[schemars(with = "String")]
+    pub ecosystem: Ecosystem,
     /// Package name.
     pub name: String,
     /// Installed version.
@@ -341,11 +340,14 @@ impl Report {
 pub fn report_inventory<'a>(
     inventories: impl IntoIterator<Item = &'a Inventory>,
 ) -> Vec<ReportComponent> {
-    let mut map: BTreeMap<(String, String, String, String), Vec<String>> = BTreeMap::new();
+    // Sorted by the ecosystem's name (`apk` < `cargo` < `deb` …), as the report always was.
+    type Key = (&'static str, Ecosystem, String, String, String);
+    let mut map: BTreeMap<Key, Vec<String>> = BTreeMap::new();
     for inv in inventories {
         for p in &inv.packages {
             let key = (
-                p.ecosystem.as_str().to_owned(),
+                p.ecosystem.as_str(),
+                p.ecosystem,
                 p.name.clone(),
                 p.version.clone(),
                 p.purl.clone(),
@@ -354,7 +356,7 @@ pub fn report_inventory<'a>(
         }
     }
     map.into_iter()
-        .map(|((ecosystem, name, version, purl), mut nodes)| {
+        .map(|((_, ecosystem, name, version, purl), mut nodes)| {
             nodes.sort();
             nodes.dedup();
             ReportComponent {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Ecosystem, Inventory, OsRelease};
+use crate::model::{Ecosystem, Install, Inventory, OsRelease};
 use crate::releases::openstack::OpenStackCatalog;
 
 use super::order;
@@ -87,6 +87,27 @@ impl ImageInfo {
     }
 }
 
+/// How a component is installed on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InstalledAs {
+    /// A recognised service, installed as its inventory record says.
+    Service(Install),
+    /// OS packages only (infrastructure).
+    Package,
+    /// Known from a container image only (its tag).
+    Image,
+}
+
+impl std::fmt::Display for InstalledAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Service(i) => i.fmt(f),
+            Self::Package => f.write_str("package"),
+            Self::Image => f.write_str("image"),
+        }
+    }
+}
+
 /// One component installed on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Installed {
@@ -110,7 +131,7 @@ pub(crate) struct Installed {
     /// For a dev build: commits after `based_on`.
     pub commits_after: Option<u64>,
     /// How installed (`venv:/var/lib/kolla/venv`, `distro:python3-nova`, `image`, `package`).
-    pub install: String,
+    pub install: InstalledAs,
     /// Its kolla images on this node.
     pub images: Vec<ImageInfo>,
     /// Its OS packages on this node: (ecosystem, name, version).
@@ -324,8 +345,7 @@ fn os_packages_of(inv: &Inventory) -> Vec<OsPackage> {
     inv.packages
         .iter()
         .filter(|p| {
-            matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm)
-                && !p.location.path.starts_with("image:")
+            matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm) && !p.location.in_an_image()
         })
         .map(|p| {
             (
@@ -340,12 +360,16 @@ fn os_packages_of(inv: &Inventory) -> Vec<OsPackage> {
 
 /// Who deployed the node's OpenStack: kolla images or venvs, OSA venvs, distro packages.
 fn deployer_of(inv: &Inventory, images: &[ImageInfo]) -> Deployer {
-    let installed_in = |p: &str| inv.services.iter().any(|s| s.install.contains(p));
+    let installed_in = |p: &str| {
+        inv.services
+            .iter()
+            .any(|s| s.install.environment().is_some_and(|e| e.contains(p)))
+    };
     if images.iter().any(is_kolla_image) || installed_in("/var/lib/kolla/venv") {
         Deployer::Kolla
     } else if installed_in("/openstack/venvs/") {
         Deployer::Osa
-    } else if inv.services.iter().any(|s| s.install.starts_with("distro")) {
+    } else if inv.services.iter().any(|s| s.install.is_host_distro()) {
         Deployer::Distro
     } else {
         Deployer::Unknown
@@ -440,7 +464,7 @@ fn service_installs(
                 exact: m.as_ref().is_some_and(|m| m.exact),
                 based_on: m.as_ref().and_then(|m| m.based_on.clone()),
                 commits_after: m.as_ref().and_then(|m| m.commits_after),
-                install: svc.install.clone(),
+                install: InstalledAs::Service(svc.install.clone()),
                 images: imgs,
                 packages: pkgs.clone(),
             });
@@ -478,7 +502,7 @@ fn image_only_installs(
             exact: false,
             based_on: None,
             commits_after: None,
-            install: "image".to_owned(),
+            install: InstalledAs::Image,
             images: vec![i.clone()],
             packages: Vec::new(),
         });
@@ -497,7 +521,11 @@ fn infra_install(component: &'static str, from_package: bool) -> Installed {
         exact: from_package,
         based_on: None,
         commits_after: None,
-        install: if from_package { "package" } else { "image" }.to_owned(),
+        install: if from_package {
+            InstalledAs::Package
+        } else {
+            InstalledAs::Image
+        },
         images: Vec::new(),
         packages: Vec::new(),
     }
@@ -526,8 +554,8 @@ fn infra_installs(os_packages: &[OsPackage], images: &[ImageInfo]) -> Vec<Instal
             if entry.version.is_empty() {
                 entry.version = i.tag.clone();
             }
-            if entry.install == "package" {
-                entry.install = "image".to_owned();
+            if entry.install == InstalledAs::Package {
+                entry.install = InstalledAs::Image;
             }
         }
     }

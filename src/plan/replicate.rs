@@ -230,7 +230,7 @@ pub fn plan_replicate(
             version: v,
             series: i.series.clone(),
             commit,
-            install: i.install.clone(),
+            install: i.install.to_string(),
             roles: roles.into_iter().collect(),
         });
     }
@@ -293,7 +293,7 @@ pub fn plan_replicate(
         let roles: BTreeSet<String> = list.iter().map(|(n, _)| n.role.clone()).collect();
         pkg_version.insert((*e, name.clone()), v.clone());
         packages.push(BomPackage {
-            ecosystem: e.as_str().to_owned(),
+            ecosystem: *e,
             name: name.clone(),
             version: v,
             roles: roles.into_iter().collect(),

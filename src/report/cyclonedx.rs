@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::util::sorted;
 use super::{Format, ReportError, ReportWriter};
-use crate::model::{Finding, FindingCode, Report, Severity};
+use crate::model::{Finding, FindingCode, Report, Severity, SubjectEcosystem};
 use crate::util::hex;
 
 /// The CycloneDX writer.
@@ -60,16 +60,16 @@ fn rating(s: Severity) -> &'static str {
     }
 }
 
-fn component_type(ecosystem: &str) -> &'static str {
+fn component_type(ecosystem: &SubjectEcosystem) -> &'static str {
     match ecosystem {
-        "os" => "operating-system",
-        "openstack" => "application",
+        SubjectEcosystem::OpenStack => "application",
+        SubjectEcosystem::Other(o) if o == "os" => "operating-system",
         _ => "library",
     }
 }
 
 /// Component identity: ecosystem, name, version, purl.
-type Key = (String, String, String, Option<String>);
+type Key = (SubjectEcosystem, String, String, Option<String>);
 
 #[derive(Default)]
 struct Comp {
@@ -121,7 +121,7 @@ fn bom(r: &Report) -> Value {
     for c in &r.inventory {
         let e = comps
             .entry((
-                c.ecosystem.clone(),
+                SubjectEcosystem::from(c.ecosystem),
                 c.name.clone(),
                 c.version.clone(),
                 c.purl.clone().filter(|p| !p.is_empty()),

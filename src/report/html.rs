@@ -429,7 +429,7 @@ fn finding_view(f: &Finding, site: &str) -> FindingView {
         code: f.code.as_str(),
         code_title: code_title(f.code),
         severity: f.severity.as_str(),
-        ecosystem: f.subject.ecosystem.clone(),
+        ecosystem: f.subject.ecosystem.to_string(),
         name: f.subject.name.clone(),
         version: f.subject.version.clone(),
         id: finding_id(f).to_owned(),

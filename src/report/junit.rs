@@ -119,7 +119,7 @@ fn junit(r: &Report) -> String {
         let err_lines: Vec<String> = r
             .problems
             .iter()
-            .filter(|p| p.location.path.starts_with(&prefix))
+            .filter(|p| p.location.wire_path().starts_with(&prefix))
             .map(ToString::to_string)
             .collect();
         let _ = write!(

@@ -77,7 +77,7 @@ fn uri(path: &str) -> String {
 }
 
 fn physical(l: &Location) -> Value {
-    let mut p = json!({ "artifactLocation": { "uri": uri(&l.path) } });
+    let mut p = json!({ "artifactLocation": { "uri": uri(&l.wire_path()) } });
     if let Some(line) = l.line.filter(|l| *l > 0) {
         p["region"] = json!({ "startLine": line });
     }

@@ -225,7 +225,7 @@ impl Row {
                 f.fixed_in.join(", ")
             }),
             fixed: !f.fixed_in.is_empty(),
-            path: f.subject.location.as_ref().map(|l| clean(&l.path)),
+            path: f.subject.location.as_ref().map(|l| clean(&l.wire_path())),
         }
     }
 }

@@ -85,7 +85,7 @@ macro_rules! store_impl {
                         .push_bind(f.code.as_str())
                         .push_bind(f.severity.as_str())
                         .push_bind(severity_rank(f.severity))
-                        .push_bind(f.subject.ecosystem.clone())
+                        .push_bind(f.subject.ecosystem.to_string())
                         .push_bind(f.subject.name.clone())
                         .push_bind(f.subject.version.clone())
                         .push_bind(f.advisory.as_ref().map(|a| a.id.clone()))

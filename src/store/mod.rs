@@ -242,7 +242,7 @@ impl FindingKey {
     pub fn of(f: &Finding) -> Self {
         Self {
             node: f.node.clone(),
-            ecosystem: f.subject.ecosystem.clone(),
+            ecosystem: f.subject.ecosystem.to_string(),
             name: f.subject.name.clone(),
             version: f.subject.version.clone(),
             code: f.code.as_str().to_owned(),

@@ -334,7 +334,7 @@ mod tests {
             severity: Severity::High,
             node: "n2".into(),
             subject: Subject {
-                ecosystem: "pypi".into(),
+                ecosystem: crate::Ecosystem::Pypi.into(),
                 name: "p1".into(),
                 version: "1.2.1".into(),
                 purl: None,

@@ -45,7 +45,7 @@ fn fleet_engine_equals_per_node_judging_on_real_inventories() {
     for (inv, g) in nodes.iter().zip(&got) {
         assert_eq!(g, &an.judge_per_node(inv, day), "node {}", inv.node.id);
         for f in g.iter().filter(|f| f.code == FindingCode::Vulnerable) {
-            *by_eco.entry(f.subject.ecosystem.clone()).or_default() += 1;
+            *by_eco.entry(f.subject.ecosystem.to_string()).or_default() += 1;
         }
     }
     eprintln!("vulnerability findings by ecosystem: {by_eco:?}");

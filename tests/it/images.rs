@@ -100,7 +100,14 @@ fn shared_fixtures_match_expected_apk_lists() {
         assert!(ci.image.created.is_some());
         for p in &ci.packages {
             assert_eq!(
-                p.location.path,
+                p.location.origin,
+                nminus::model::Origin::Image {
+                    reference: tag.to_string()
+                },
+                "{archive}"
+            );
+            assert_eq!(
+                p.location.wire_path(),
                 format!("image:{tag}:/lib/apk/db/installed"),
                 "{archive}"
             );
@@ -249,7 +256,7 @@ fn check_nova(ci: &CollectedImage, what: &str) {
     );
     let nova = ci.packages.iter().find(|p| p.name == "nova").unwrap();
     assert_eq!(
-        nova.location.path,
+        nova.location.wire_path(),
         format!("image:{NOVA_TAG}:/{SITE}/nova-29.0.1.dist-info/METADATA")
     );
     match &nova.meta {
@@ -260,7 +267,7 @@ fn check_nova(ci: &CollectedImage, what: &str) {
     }
     let dpkg_pkg = ci.packages.iter().find(|p| p.name == "libc6").unwrap();
     assert_eq!(
-        dpkg_pkg.location.path,
+        dpkg_pkg.location.wire_path(),
         format!("image:{NOVA_TAG}:/var/lib/dpkg/status")
     );
     let svc = ci
@@ -269,9 +276,10 @@ fn check_nova(ci: &CollectedImage, what: &str) {
         .find(|s| s.deliverable == "nova")
         .expect("nova service");
     assert_eq!(
-        svc.install,
+        svc.install.to_string(),
         format!("image:{NOVA_TAG}:venv:/var/lib/kolla/venv")
     );
+    assert_eq!(svc.install.environment(), Some("/var/lib/kolla/venv"));
     assert_eq!(
         ci.image.labels.get("kolla_version").map(String::as_str),
         Some("18.1.0")
@@ -500,7 +508,7 @@ fn hostile_paths_and_links_stay_inside_the_image() {
     assert!(
         ci.problems
             .iter()
-            .all(|p| p.location.path.starts_with("image:evil:1")),
+            .all(|p| p.location.wire_path().starts_with("image:evil:1")),
         "{msgs:#?}"
     );
     let loaded = load_path(&path, &Limits::default()).unwrap();
@@ -553,7 +561,7 @@ fn decompression_bombs_fail_with_the_image_and_layer_named() {
             .find(|p| p.message.contains("decompression bomb"))
             .unwrap_or_else(|| panic!("{comp:?}: {:#?}", ci.problems));
         assert_eq!(p.kind, ProblemKind::Skipped);
-        assert_eq!(p.location.path, "image:bomb:gz");
+        assert_eq!(p.location.wire_path(), "image:bomb:gz");
         assert!(p.message.contains("layer 2/2"), "{}", p.message);
         assert!(p.message.contains("bomb:gz"), "{}", p.message);
         assert!(p.message.contains("16777216"), "{}", p.message);

@@ -249,7 +249,7 @@ fn finding(inv: &Inventory, f: &F) -> Finding {
         severity: f.severity,
         node: f.node.to_owned(),
         subject: Subject {
-            ecosystem: eco.to_owned(),
+            ecosystem: nminus::model::SubjectEcosystem::from_name(eco),
             name: p.name.clone(),
             version: p.version.clone(),
             purl: Some(p.purl.clone()),

@@ -295,7 +295,7 @@ fn finding(node: &str, name: &str, version: &str, code: FindingCode, sev: Severi
         severity: sev,
         node: node.into(),
         subject: Subject {
-            ecosystem: "pypi".into(),
+            ecosystem: nminus::model::Ecosystem::Pypi.into(),
             name: name.into(),
             version: version.into(),
             purl: None,

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{facts, finding, label};
-use crate::model::{Ecosystem, Finding, FindingCode, Inventory, Package, PackageMeta, Subject};
+use crate::model::{
+    Ecosystem, Finding, FindingCode, Inventory, Location, Package, PackageMeta, Subject,
+};
 use crate::policy::{Policy, SubjectKind};
 use crate::releases::openstack::{DeliverableType, OpenStackCatalog, Series};
 use crate::releases::requirements::{Constraint, UpperConstraints};
@@ -48,17 +50,17 @@ fn python_of(path: &str) -> Option<String> {
     })
 }
 
-/// The `image:<reference>:` prefix of a location, or `""` for the node's own files.
-fn image_prefix<'a>(inv: &Inventory, path: &'a str) -> &'a str {
-    if !path.starts_with("image:") {
-        return "";
+/// `path` in the place of `loc` (the node's files or an image), as the findings show it:
+/// `image:<reference>:<path>` inside an image.
+fn beside(loc: &Location, path: &str) -> String {
+    Location {
+        origin: loc.origin.clone(),
+        path: path.to_owned(),
+        line: None,
+        field: None,
     }
-    inv.images
-        .iter()
-        .map(|i| crate::model::image_location_prefix(&i.reference))
-        .filter(|p| path.starts_with(p.as_str()))
-        .max_by_key(String::len)
-        .map_or("", |p| &path[..p.len()])
+    .wire_path()
+    .into_owned()
 }
 
 /// Group the inventory's Python distributions that are not OS-owned by site directory. A
@@ -83,15 +85,14 @@ fn site_groups(inv: &Inventory) -> Vec<SiteGroup<'_>> {
         if os_owner.is_some() {
             continue;
         }
-        let env = environment
-            .as_deref()
-            .map(|e| format!("{}{e}", image_prefix(inv, &p.location.path)));
+        let env = environment.as_deref().map(|e| beside(&p.location, e));
         match site_dir_of(&p.location.path) {
             Some(site) => {
+                let site = beside(&p.location, site);
                 if let Some(e) = env {
-                    env_sites.entry(e).or_default().insert(site.to_owned());
+                    env_sites.entry(e).or_default().insert(site.clone());
                 }
-                groups.entry(site.to_owned()).or_default().push(p);
+                groups.entry(site).or_default().push(p);
             }
             None => {
                 if let Some(e) = env {
@@ -240,7 +241,7 @@ pub(super) fn constraints(
                 cr.severity,
                 &inv.node.id,
                 Subject {
-                    ecosystem: "pypi".into(),
+                    ecosystem: p.ecosystem.into(),
                     name: p.name.clone(),
                     version: p.version.clone(),
                     purl: Some(p.purl.clone()),
@@ -377,8 +378,8 @@ mod tests {
             Some("/openstack/venvs/nova-29.0.0/lib/python3.12/site-packages")
         );
         assert_eq!(
-            site_dir_of("image:quay.io/kolla/nova-api:2024.1:/var/lib/kolla/venv/lib/python3.10/site-packages/x.dist-info/METADATA"),
-            Some("image:quay.io/kolla/nova-api:2024.1:/var/lib/kolla/venv/lib/python3.10/site-packages")
+            site_dir_of("/var/lib/kolla/venv/lib/python3.10/site-packages/x.dist-info/METADATA"),
+            Some("/var/lib/kolla/venv/lib/python3.10/site-packages")
         );
         assert_eq!(
             site_dir_of("/usr/lib/python3/dist-packages/x.egg-info"),
@@ -550,9 +551,9 @@ mod tests {
         let img = "image:quay.io/kolla/nova-api:2026.1:";
         let kolla = "/var/lib/kolla/venv/lib/python3.12/site-packages";
         let mut a = dist(kolla, "nova", "33.0.2", None);
-        a.location.path = format!("{img}{}", a.location.path);
+        a.location = Location::in_image("quay.io/kolla/nova-api:2026.1", a.location);
         let mut b = dist(kolla, "oslo.messaging", "17.2.0", None);
-        b.location.path = format!("{img}{}", b.location.path);
+        b.location = Location::in_image("quay.io/kolla/nova-api:2026.1", b.location);
         let mut inv = node(vec![nova, msg, a, b]);
         inv.images.push(crate::model::ImageRef {
             reference: "quay.io/kolla/nova-api:2026.1".into(),

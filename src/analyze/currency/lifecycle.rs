@@ -184,7 +184,7 @@ pub(super) fn lifecycles(
 }
 
 /// (product, cycle) → (version, purl, where): one candidate per product and cycle.
-type Candidates = BTreeMap<(String, String), (String, Option<String>, String)>;
+type Candidates = BTreeMap<(String, String), (String, Option<String>, crate::model::Location)>;
 
 /// What of `inv` has an endoflife.date lifecycle: the OS, and each package matched to a
 /// product (by purl, by its source package's purl, by `products.yaml`, or by the product's
@@ -201,7 +201,11 @@ fn candidates(
         if let (Some(p), Some(v)) = (os_product(&os.id), os.version_id.as_deref()) {
             cands.insert(
                 (p.to_owned(), v.to_owned()),
-                (v.to_owned(), None, os.source_file.clone()),
+                (
+                    v.to_owned(),
+                    None,
+                    crate::model::Location::path(os.source_file.clone()),
+                ),
             );
         }
     }
@@ -234,11 +238,9 @@ fn candidates(
             .cycle_for(&product, &v)
             .map(|c| c.name.clone())
             .unwrap_or_else(|| v.clone());
-        cands.entry((product, cycle)).or_insert((
-            v,
-            Some(pkg.purl.clone()),
-            pkg.location.path.clone(),
-        ));
+        cands
+            .entry((product, cycle))
+            .or_insert((v, Some(pkg.purl.clone()), pkg.location.clone()));
     }
     cands
 }
@@ -280,7 +282,7 @@ struct ProductCandidate<'a> {
     product: &'a str,
     version: &'a str,
     purl: Option<&'a str>,
-    location: &'a str,
+    location: &'a crate::model::Location,
     /// Debian in LTS by endoflife.date's `eoes` (no distro-info data): the release's end.
     lts_end: Option<Date>,
 }
@@ -308,11 +310,11 @@ fn judge_product(
         return;
     };
     let subject = Subject {
-        ecosystem: "product".into(),
+        ecosystem: crate::model::SubjectEcosystem::Product,
         name: product.to_owned(),
         version: version.to_owned(),
         purl: purl.map(str::to_owned),
-        location: Some(crate::model::Location::path(location)),
+        location: Some(location.clone()),
     };
     let searched = format!("endoflife.date {product} {version}");
     let matched = format!("{product} cycle {}", cycle.name);
@@ -459,7 +461,7 @@ impl<'a> DistroOs<'a> {
         let r = self.release;
         let name = level_name(r.distro, self.level);
         let subject = Subject {
-            ecosystem: "product".into(),
+            ecosystem: crate::model::SubjectEcosystem::Product,
             name: self.product.to_owned(),
             version: self.version.clone(),
             purl: None,
@@ -577,7 +579,7 @@ fn security_support_ended(
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
         let subject = Subject {
-            ecosystem: "deb".into(),
+            ecosystem: Ecosystem::Deb.into(),
             name: src.to_owned(),
             version: pkg.version.clone(),
             purl: Some(pkg.purl.clone()),

@@ -390,11 +390,11 @@ fn openstack(
             continue;
         }
         let subject = Subject {
-            ecosystem: "openstack".into(),
+            ecosystem: crate::model::SubjectEcosystem::OpenStack,
             name: svc.deliverable.clone(),
             version: svc.version.clone(),
             purl: Some(purl.clone()),
-            location: Some(crate::model::Location::path(&svc.install)),
+            location: Some(svc.install.location()),
         };
         let searched = format!("openstack/releases {} {}", svc.package, svc.version);
         let Some(m) = crate::fleet::place(cat, &svc.package, &svc.version) else {
@@ -661,7 +661,7 @@ fn upgrades(inv: &Inventory, apt: &AptIndex, policy: &Policy, out: &mut Vec<Find
                 *sev,
                 &inv.node.id,
                 Subject {
-                    ecosystem: "deb".into(),
+                    ecosystem: crate::model::Ecosystem::Deb.into(),
                     name: p.name.clone(),
                     version: p.version.clone(),
                     purl: Some(p.purl.clone()),

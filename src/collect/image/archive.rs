@@ -405,12 +405,13 @@ impl LoadedImage {
     /// Replace the tags (a runtime knows them when its export does not carry them), moving the
     /// problems' locations to the new reference.
     pub fn set_tags(&mut self, tags: Vec<String>) {
-        let old = format!("image:{}", self.reference());
+        let old = Location::image(&self.reference());
         self.tags = tags;
-        let new = format!("image:{}", self.reference());
+        let new = Location::image(&self.reference());
         for p in &mut self.problems {
-            if p.location.path == old {
-                p.location.path.clone_from(&new);
+            if p.location.origin == old.origin && p.location.path == old.path {
+                p.location.origin = new.origin.clone();
+                p.location.path.clone_from(&new.path);
             }
         }
     }
@@ -905,7 +906,7 @@ fn load(
     if complete {
         img.fs = Some(Arc::new(fs));
     }
-    let loc = Location::path(format!("image:{reference}"));
+    let loc = Location::image(&reference);
     img.problems = msgs
         .into_iter()
         .map(|(k, m)| Problem::new(loc.clone(), k, m))

@@ -32,7 +32,9 @@ pub(crate) use archive::LoadedImage;
 use layer::Budget;
 
 use super::{CollectOptions, Root};
-use crate::model::{ImageRef, Inventory, Package, Problem, ProblemKind, ServiceInstance};
+use crate::model::{
+    ImageRef, Inventory, Location, Origin, Package, Problem, ProblemKind, ServiceInstance,
+};
 
 /// Size bounds for reading images.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,12 +206,9 @@ fn kept_label(k: &str) -> bool {
         || k.starts_with("org.label-schema.")
 }
 
-pub(crate) use crate::model::image_location_prefix as location_prefix;
-
 /// Run the collectors over a loaded image.
 pub(crate) fn collect_loaded(img: &LoadedImage) -> CollectedImage {
     let reference = img.reference();
-    let prefix = location_prefix(&reference);
     let labels: BTreeMap<String, String> = img
         .config
         .labels
@@ -240,13 +239,15 @@ pub(crate) fn collect_loaded(img: &LoadedImage) -> CollectedImage {
         out.packages = inv.packages;
         out.services = inv.services;
         for p in &mut out.packages {
-            p.location.path = format!("{prefix}{}", p.location.path);
+            p.location = Location::in_image(&reference, std::mem::take(&mut p.location));
         }
         for s in &mut out.services {
-            s.install = format!("{prefix}{}", s.install);
+            s.install.origin = Origin::Image {
+                reference: reference.clone(),
+            };
         }
         out.problems.extend(inv.problems.into_iter().map(|mut p| {
-            p.location.path = format!("{prefix}{}", p.location.path);
+            p.location = Location::in_image(&reference, std::mem::take(&mut p.location));
             p
         }));
     }
@@ -288,11 +289,7 @@ pub(crate) fn error_problem(source: &str, e: &ImageError) -> Problem {
         ImageError::Io { .. } | ImageError::Runtime { .. } => ProblemKind::Unreadable,
         ImageError::NotAnImage { .. } | ImageError::Malformed { .. } => ProblemKind::Malformed,
     };
-    Problem::new(
-        crate::model::Location::path(format!("image:{source}")),
-        kind,
-        e.to_string(),
-    )
+    Problem::new(Location::image(source), kind, e.to_string())
 }
 
 /// Add images to an inventory (an image seen twice, by id, is merged: containers and tags

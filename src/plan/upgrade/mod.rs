@@ -26,7 +26,7 @@ use crate::policy::Policy;
 use crate::releases::openstack::{OpenStackCatalog, Series};
 
 use super::deployer::kolla_tag;
-use super::fleet::{Deployer, Installed, NodeView};
+use super::fleet::{Deployer, Installed, InstalledAs, NodeView};
 use super::order::{self, Component};
 use super::path::{self, series_ref};
 
@@ -366,7 +366,7 @@ pub fn plan_upgrade(
 fn series_limits(nodes: &[&NodeView], limits: &mut Vec<Limit>, warnings: &mut Vec<String>) {
     for n in nodes {
         for i in n.installed.iter().filter(|i| i.deliverable.is_some()) {
-            if i.ordinal.is_none() && i.install != "image" {
+            if i.ordinal.is_none() && i.install != InstalledAs::Image {
                 let msg = format!("{}: {} {} matches no release in openstack/releases: its series is unknown and it is not planned", n.id, i.deliverable.as_deref().unwrap_or(""), i.version);
                 limits.push(Limit {
                     code: LimitCode::UnknownSeries,

@@ -9,7 +9,7 @@ use crate::model::{
 use crate::releases::openstack::Series;
 
 use crate::plan::deployer::{self};
-use crate::plan::fleet::{Deployer, Installed, NodeView};
+use crate::plan::fleet::{Deployer, Installed, InstalledAs, NodeView};
 use crate::plan::order::{self};
 use crate::plan::path::{self, series_ref, PathOptions};
 use crate::version::pep440::Pep440Version;
@@ -58,7 +58,7 @@ impl<'a> SitePlanner<'a> {
                 }
             }
             Some(_) => true,
-            None => i.install == "image" && kind != HopKind::Patch,
+            None => i.install == InstalledAs::Image && kind != HopKind::Patch,
         }
     }
 
