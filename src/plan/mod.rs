@@ -11,6 +11,7 @@
 //! [`stored::StoredInput`] from the central analyzer (`nminus serve`), over HTTP or from its
 //! store.
 
+pub(crate) mod catalog;
 pub(crate) mod deployer;
 pub(crate) mod fleet;
 pub(crate) mod order;
@@ -20,6 +21,7 @@ pub(crate) mod replicate;
 pub(crate) mod rollback;
 pub(crate) mod stored;
 pub(crate) mod upgrade;
+pub(crate) mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

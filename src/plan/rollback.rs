@@ -554,6 +554,7 @@ pub fn plan_rollback(
             nodes: hist.len(),
             releases: None,
             policy: None,
+            control_plane: None,
         },
         scope,
         from_series,
