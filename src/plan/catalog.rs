@@ -76,11 +76,14 @@ pub(crate) fn changes(
             .collect(),
         ..CatalogChanges::default()
     };
-    let region_exists = !own_keystone && cp.endpoints.iter().any(|e| e.region == to);
-    if region_exists {
-        c.existing.push(format!("region {to}"));
+    // The target site's region: the one its endpoints are in already, else the site's name.
+    let region = target
+        .first()
+        .map_or_else(|| to.to_owned(), |e| e.region.clone());
+    if target.is_empty() {
+        c.regions.push(region.clone());
     } else {
-        c.regions.push(to.to_owned());
+        c.existing.push(format!("region {region}"));
     }
     let mut services: BTreeSet<(String, String)> = BTreeSet::new();
     let mut hosts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -110,7 +113,7 @@ pub(crate) fn changes(
             .iter()
             .any(|t| t.catalog_type == e.catalog_type && t.interface == e.interface)
         {
-            let have = format!("endpoint {} {} in {to}", e.catalog_type, e.interface);
+            let have = format!("endpoint {} {} in {region}", e.catalog_type, e.interface);
             if !c.existing.contains(&have) {
                 c.existing.push(have);
             }
@@ -123,7 +126,7 @@ pub(crate) fn changes(
         let spec = CatalogEndpointSpec {
             catalog_type: e.catalog_type.clone(),
             service_name: e.service_name.clone(),
-            region: to.to_owned(),
+            region: region.clone(),
             interface: e.interface.clone(),
             url,
             source_url: e.url.clone(),
@@ -239,6 +242,7 @@ mod tests {
         let c = changes(&cp, "par1", "ber1", false);
         assert_eq!(c.source_regions, ["par1"]);
         assert!(c.regions.is_empty(), "ber1 exists: {c:?}");
+        assert!(c.existing.contains(&"region ber1".to_owned()));
         assert!(c.services.is_empty(), "shared keystone: services exist");
         let eps: Vec<(&str, &str, &str)> = c
             .endpoints

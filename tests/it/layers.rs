@@ -590,7 +590,6 @@ const KNOWN_LARGE: &[&str] = &[
     "src/discover/mod.rs:630 fn findings (152 lines)",
     "src/plan/fleet.rs:318 fn node_view (277 lines)",
     "src/plan/order.rs:510 fn build_edges (203 lines)",
-    "src/plan/replicate.rs:93 fn plan_replicate (577 lines)",
     "src/plan/rollback.rs:85 fn plan_rollback (486 lines)",
 ];
 

@@ -21,6 +21,7 @@ mod images;
 mod layers;
 mod plan;
 mod plan_serve;
+mod plan_verify;
 mod reports;
 mod scan;
 mod serve;

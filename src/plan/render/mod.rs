@@ -232,6 +232,9 @@ pub(crate) fn shell_prelude(plan: &Plan, what: &str, inventory_var: &str) -> Str
         s.push_str(&format!("{inventory_var}=\"${{{inventory_var}:?set {inventory_var} to your inventory path}}\"\n"));
     }
     s.push_str("confirm() { read -r -p \"$1 -- run it? [y/N] \" a; [ \"$a\" = y ]; }\n");
+    if plan.steps.iter().any(|x| !x.verification.is_empty()) {
+        s.push_str(SHELL_VERIFY);
+    }
     s
 }
 
@@ -286,10 +289,81 @@ pub(crate) fn shell_step(
     for p in &step.post_steps {
         s.push_str(&format!("#   after: {}\n", one_line(p)));
     }
+    s.push_str(&shell_verification(step));
     s
 }
 
 /// Single-quote for the shell.
 pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A pattern that matches a version document showing the expected maximum, for `grep -E` and
+/// Ansible's `search` alike: `"version": "2.100"` or `"max_version": "2.100"` for a
+/// microversion, `"id": "v3.14"` for a version id.
+pub(crate) fn version_pattern(x: &crate::model::ExpectedVersion) -> String {
+    let mut value = String::new();
+    for c in x.value.chars() {
+        if c.is_ascii_alphanumeric() {
+            value.push(c);
+        } else {
+            value.push('\\');
+            value.push(c);
+        }
+    }
+    match x.kind {
+        crate::model::controlplane::VersionKind::Microversion => {
+            format!("\"(version|max_version)\" *: *\"{value}\"")
+        }
+        crate::model::controlplane::VersionKind::VersionId => format!("\"id\" *: *\"v{value}\""),
+    }
+}
+
+/// The shell function verification lines call (only in plans with verification).
+pub(crate) const SHELL_VERIFY: &str = r#"# verify URL PATTERN WHAT: the version document at URL must match PATTERN (10 tries, 30 s apart).
+verify() {
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    if curl -fsS --max-time 10 "$1" | grep -Eq "$2"; then echo "verified: $3"; return 0; fi
+    sleep 30
+  done
+  echo "NOT verified: $3 ($1 does not show it): stop here" >&2
+  return 1
+}
+"#;
+
+/// The verification of a step as shell lines: a `verify` call per endpoint with an expected
+/// version, the PromQL as comments.
+pub(crate) fn shell_verification(step: &crate::model::Step) -> String {
+    let mut s = String::new();
+    if step.verification.is_empty() {
+        return s;
+    }
+    s.push_str("#   verify before going on:\n");
+    for c in &step.verification {
+        let what = format!(
+            "{} {} {} {}",
+            c.service_type, c.region, c.interface, c.url
+        );
+        match (&c.expected, &c.version_url) {
+            (Some(x), Some(url)) => s.push_str(&format!(
+                "verify {} {} {}\n",
+                shell_quote(url),
+                shell_quote(&version_pattern(x)),
+                shell_quote(&one_line(&format!(
+                    "{what}: {} {} ({})",
+                    x.kind.describe(),
+                    x.value,
+                    x.series
+                )))
+            )),
+            _ => s.push_str(&format!(
+                "#   {}: no expected version (no upstream maximum for the series)\n",
+                one_line(&what)
+            )),
+        }
+        for q in &c.promql {
+            s.push_str(&format!("#   promql ({}): {}\n", q.check, one_line(&q.expr)));
+        }
+    }
+    s
 }
