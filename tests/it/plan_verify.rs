@@ -305,7 +305,13 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         "-o",
     ])
     .arg(&disc);
-    ok(c);
+    // 1: findings (old samples are behind policy); 2 would be endpoints not read.
+    let o = c.output().unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let d: Value = serde_json::from_str(&fs_err::read_to_string(&disc).unwrap()).unwrap();
     assert!(
         d["endpoints"].as_array().unwrap().iter().all(|e| e["status"] == "ok"),
