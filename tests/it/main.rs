@@ -9,6 +9,7 @@ mod collect;
 mod controlplane;
 mod currency;
 mod discover;
+mod discover_token;
 mod exposure;
 mod faults;
 mod fleet_api;
