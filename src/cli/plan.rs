@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use crate::discover::apidata::ApiData;
+use crate::discover::plan_view::plan_view;
+use crate::discover::Discovery;
+use crate::model::controlplane::PlanControlPlane;
 use crate::plan::render::{render, PlanFormat, RenderedFile};
 use crate::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
 use crate::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
 use crate::plan::stored::{History, StoredInput};
 use crate::plan::upgrade::{plan_upgrade, UpgradeOptions};
 use crate::plan::{end_of_day, parse_scope, Context, FileInput, PlanInput};
-use crate::discover::apidata::ApiData;
-use crate::discover::plan_view::plan_view;
-use crate::discover::Discovery;
-use crate::model::controlplane::PlanControlPlane;
 use crate::releases::openstack::OpenStackCatalog;
 use crate::sources::feeds::FeedsConfig;
 
@@ -301,13 +301,13 @@ const MAX_DISCOVERY: u64 = 64 << 20;
 
 /// The control plane the plan's steps are checked against: `--discovery FILE`, else the newest
 /// round stored by the server or in the database; `None` when there is none (the plan says so).
-fn control_plane(
-    a: &CommonArgs,
-    c: &ControlPlaneArgs,
-) -> anyhow::Result<Option<PlanControlPlane>> {
+fn control_plane(a: &CommonArgs, c: &ControlPlaneArgs) -> anyhow::Result<Option<PlanControlPlane>> {
     let (body, source) = if let Some(f) = &c.discovery {
         let file = fs_err::File::open(f).with_context(|| format!("--discovery {}", f.display()))?;
-        (read_bounded(file, &f.display().to_string())?, f.display().to_string())
+        (
+            read_bounded(file, &f.display().to_string())?,
+            f.display().to_string(),
+        )
     } else if let Some(server) = &a.server {
         match fetch_control_plane(server, a.token.as_deref(), a.ca_file.as_deref())? {
             Some(b) => (b, format!("the server at {server}")),

@@ -189,7 +189,12 @@ mod tests {
 
     fn ep(kind: &str, name: &str, region: &str, interface: &str, url: &str) -> CatalogEndpoint {
         CatalogEndpoint {
-            service_type: if kind == "volumev3" { "block-storage" } else { kind }.into(),
+            service_type: if kind == "volumev3" {
+                "block-storage"
+            } else {
+                kind
+            }
+            .into(),
             catalog_type: kind.into(),
             service_name: name.into(),
             project: None,
@@ -247,7 +252,13 @@ mod tests {
         let eps: Vec<(&str, &str, &str)> = c
             .endpoints
             .iter()
-            .map(|e| (e.catalog_type.as_str(), e.interface.as_str(), e.url.as_str()))
+            .map(|e| {
+                (
+                    e.catalog_type.as_str(),
+                    e.interface.as_str(),
+                    e.url.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             eps,
@@ -256,8 +267,13 @@ mod tests {
                 ("volumev3", "public", "http://BER1_PUBLIC_HOST:8776/v3"),
             ]
         );
-        assert!(c.existing.contains(&"endpoint compute public in ber1".to_owned()));
-        assert!(c.existing.iter().any(|x| x.starts_with("identity (keystone)")));
+        assert!(c
+            .existing
+            .contains(&"endpoint compute public in ber1".to_owned()));
+        assert!(c
+            .existing
+            .iter()
+            .any(|x| x.starts_with("identity (keystone)")));
         let cmds = commands(&c);
         assert!(cmds.contains(&"openstack endpoint create --region ber1 cinderv3 public http://BER1_PUBLIC_HOST:8776/v3".to_owned()), "{cmds:?}");
 

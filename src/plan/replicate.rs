@@ -11,18 +11,18 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::model::{
-    Action, BomImage, BomPackage, BomService, CatalogChanges, Ecosystem, KollaHint, Limit, LimitCode, Manifest,
-    OsaHint, PackageManager, PackagePin, Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility,
-    RoleSpec, Scope, Step, Target, PLAN_SCHEMA_VERSION,
+    Action, BomImage, BomPackage, BomService, CatalogChanges, Ecosystem, KollaHint, Limit,
+    LimitCode, Manifest, OsaHint, PackageManager, PackagePin, Phase, Plan, PlanInputs, PlanKind,
+    Reason, Reversibility, RoleSpec, Scope, Step, Target, PLAN_SCHEMA_VERSION,
 };
 
 use super::deployer;
 use super::fleet::{Deployer, NodeView};
 use super::order;
 use super::path::series_ref;
-use crate::releases::openstack::Series;
 use super::upgrade::{new_step, site_deployer};
 use super::{current_nodes, end_of_day, finish, ymd, Context, PlanError, PlanInput};
+use crate::releases::openstack::Series;
 
 /// How many hosts the new site gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -665,7 +665,10 @@ fn register_region_step(src: &Source<'_>, catalog: Option<&CatalogChanges>) -> S
         Phase::Deploy,
         Action::RegisterRegion,
         Some("keystone"),
-        format!("Register region {site} in the keystone of {}", src.opts.from),
+        format!(
+            "Register region {site} in the keystone of {}",
+            src.opts.from
+        ),
         Reversibility::CodeOnly,
     );
     r.reason = Reason { text: "multi-region with a shared keystone (and horizon) is kolla's documented topology (KA-MR); the new site runs its own control plane for everything else".into(), edges: Vec::new() };

@@ -151,11 +151,8 @@ pub(crate) fn attach(plan: &mut Plan, cp: &PlanControlPlane) {
         if !whole_site && project.is_none() {
             continue;
         }
-        let endpoints: Vec<&CatalogEndpoint> = cp
-            .endpoints
-            .iter()
-            .filter(|e| in_site(e, &site))
-            .collect();
+        let endpoints: Vec<&CatalogEndpoint> =
+            cp.endpoints.iter().filter(|e| in_site(e, &site)).collect();
         if endpoints.is_empty() {
             if warned.insert(site.clone()) {
                 let regions: BTreeSet<&str> =
@@ -226,7 +223,11 @@ mod tests {
             q[0].expr,
             r#"nminus_openstack_endpoint_up{service_type="compute",region="RegionOne",interface="public",url="http://h/\"x\\"} == 1"#
         );
-        assert!(q[1].expr.ends_with(r#"max_microversion="2.100"} == 1"#), "{}", q[1].expr);
+        assert!(
+            q[1].expr.ends_with(r#"max_microversion="2.100"} == 1"#),
+            "{}",
+            q[1].expr
+        );
         assert!(q[2].expr.contains(" <= 3 * nminus:openstack_endpoint_latency_seconds:p95_5m:median_7d{service_type=\"compute\""));
         // No expectation: no version query.
         assert_eq!(promql(&e, None).len(), 2);
@@ -265,6 +266,9 @@ mod tests {
         assert!(check(&cp, &cp.endpoints[0], "flamingo").expected.is_none());
         let mut id = cp.endpoints[0].clone();
         id.version_kind = Some(VersionKind::VersionId);
-        assert!(check(&cp, &id, "epoxy").expected.is_none(), "kinds must match");
+        assert!(
+            check(&cp, &id, "epoxy").expected.is_none(),
+            "kinds must match"
+        );
     }
 }

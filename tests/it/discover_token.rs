@@ -42,7 +42,12 @@ fn set_password(ks: &Keystone, old: &str, new: &str) {
 }
 
 fn metric(base: &str, name: &str) -> Option<String> {
-    let m = http().get(format!("{base}/metrics")).send().ok()?.text().ok()?;
+    let m = http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
     m.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
 }
@@ -100,10 +105,14 @@ fn serve_discovery_outlives_expiring_tokens_and_recovers_from_refused_credential
 
     // Rounds after the first token expired still read the catalog, each with a token of its own.
     let mut after = None;
-    wait_for("a round past the first token's expiry", Duration::from_secs(90), || {
-        after = latest(&base).filter(|d| ok(d) && at(&d["discovered_at"]) > expires);
-        after.is_some()
-    });
+    wait_for(
+        "a round past the first token's expiry",
+        Duration::from_secs(90),
+        || {
+            after = latest(&base).filter(|d| ok(d) && at(&d["discovered_at"]) > expires);
+            after.is_some()
+        },
+    );
     let after = after.unwrap();
     assert!(
         at(&after["keystone"]["token_expires_at"]) > expires,

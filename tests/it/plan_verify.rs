@@ -170,7 +170,13 @@ fn check_plan(plan: &Value, d: &Value) -> BTreeSet<(String, String)> {
             .unwrap()
             .iter()
             .find(|p| p["site"] == site)
-            .and_then(|p| p["hops"].as_array().unwrap().iter().find(|h| h["index"] == hop))
+            .and_then(|p| {
+                p["hops"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|h| h["index"] == hop)
+            })
             .map(|h| h["to"]["name"].as_str().unwrap().to_ascii_lowercase())
             .unwrap();
         let whole = s["action"] == "verify";
@@ -212,7 +218,11 @@ fn check_plan(plan: &Value, d: &Value) -> BTreeSet<(String, String)> {
             );
             if let Some(v) = upstream {
                 crossed.insert((p.to_owned(), series.clone()));
-                let label = if micro { "max_microversion" } else { "version_id" };
+                let label = if micro {
+                    "max_microversion"
+                } else {
+                    "version_id"
+                };
                 assert!(
                     queries[1].starts_with("nminus_openstack_endpoint_api_info{")
                         && queries[1].contains(&format!("{label}=\"{v}\"")),
@@ -281,7 +291,11 @@ fn bash_n(what: &str, text: &str) {
     let p = dir.path().join("x.sh");
     fs_err::write(&p, text).unwrap();
     let o = Command::new("bash").arg("-n").arg(&p).output().unwrap();
-    assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -314,7 +328,11 @@ fn plans_verify_steps_against_the_discovered_catalog() {
     );
     let d: Value = serde_json::from_str(&fs_err::read_to_string(&disc).unwrap()).unwrap();
     assert!(
-        d["endpoints"].as_array().unwrap().iter().all(|e| e["status"] == "ok"),
+        d["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "ok"),
         "{d:#}"
     );
     let fleet = fleet_dir("three-sites");
@@ -328,7 +346,14 @@ fn plans_verify_steps_against_the_discovered_catalog() {
     for (site, to) in [("par1", "2025.1"), ("lon1", "2025.2"), ("fra1", "2024.1")] {
         let scope = format!("site={site}");
         let args = [
-            "upgrade", "--inventories", fleet, "--scope", &scope, "--to", to, "--discovery",
+            "upgrade",
+            "--inventories",
+            fleet,
+            "--scope",
+            &scope,
+            "--to",
+            to,
+            "--discovery",
             disc_s,
         ];
         let p = plan_json(&args);
@@ -359,7 +384,13 @@ fn plans_verify_steps_against_the_discovered_catalog() {
     );
     // The same inventories without a discovery: no verification, and the Markdown says so.
     let plain = plan_json(&[
-        "upgrade", "--inventories", fleet, "--scope", "site=par1", "--to", "2025.1",
+        "upgrade",
+        "--inventories",
+        fleet,
+        "--scope",
+        "site=par1",
+        "--to",
+        "2025.1",
     ]);
     assert!(plain["steps"]
         .as_array()
@@ -367,17 +398,34 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .iter()
         .all(|s| s.get("verification").is_none()));
     let md = String::from_utf8(ok(plan(&[
-        "upgrade", "--inventories", fleet, "--scope", "site=par1", "--to", "2025.1", "--format",
+        "upgrade",
+        "--inventories",
+        fleet,
+        "--scope",
+        "site=par1",
+        "--to",
+        "2025.1",
+        "--format",
         "markdown",
     ])))
     .unwrap();
-    assert!(md.contains("No control-plane data: run `nminus discover`"), "{md}");
+    assert!(
+        md.contains("No control-plane data: run `nminus discover`"),
+        "{md}"
+    );
 
     // Renderings: Markdown names endpoints, expected versions and PromQL; Ansible checks the
     // version documents (syntax-checked); kolla (par1) and OSA (lon1) command sequences call
     // `verify` (bash -n).
     let par1 = [
-        "upgrade", "--inventories", fleet, "--scope", "site=par1", "--to", "2025.1", "--discovery",
+        "upgrade",
+        "--inventories",
+        fleet,
+        "--scope",
+        "site=par1",
+        "--to",
+        "2025.1",
+        "--discovery",
         disc_s,
     ];
     let nova_epoxy = upstream_max("nova", "epoxy", true).unwrap();
@@ -392,9 +440,15 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .to_owned();
     let md = &rendered(work.path(), &par1, "markdown")["plan.md"];
     assert!(md.contains("Verify before going on"), "{md}");
-    assert!(md.contains(&format!("max microversion **{nova_epoxy}** (epoxy")), "{md}");
+    assert!(
+        md.contains(&format!("max microversion **{nova_epoxy}** (epoxy")),
+        "{md}"
+    );
     assert!(md.contains(&format!("`{nova_url}`")), "{md}");
-    assert!(md.contains("```promql\nnminus_openstack_endpoint_up{"), "{md}");
+    assert!(
+        md.contains("```promql\nnminus_openstack_endpoint_up{"),
+        "{md}"
+    );
     let playbook = &rendered(work.path(), &par1, "ansible")["playbook.yml"];
     assert!(playbook.contains("ansible.builtin.uri:"), "{playbook}");
     assert!(playbook.contains(&format!("{}/", nova_url)), "{playbook}");
@@ -409,7 +463,14 @@ fn plans_verify_steps_against_the_discovered_catalog() {
     assert!(sh.contains(&format!("verify '{nova_url}/'")), "{sh}");
     bash_n("kolla commands.sh", sh);
     let lon1 = [
-        "upgrade", "--inventories", fleet, "--scope", "site=lon1", "--to", "2025.2", "--discovery",
+        "upgrade",
+        "--inventories",
+        fleet,
+        "--scope",
+        "site=lon1",
+        "--to",
+        "2025.2",
+        "--discovery",
         disc_s,
     ];
     for (p, t) in rendered(work.path(), &lon1, "osa") {
@@ -422,7 +483,14 @@ fn plans_verify_steps_against_the_discovered_catalog() {
     // Replicate par1 to a new site: its region, and every par1 endpoint but the shared
     // keystone's, host replaced by a placeholder; to lon1 (RegionTwo): what exists is skipped.
     let rep = plan_json(&[
-        "replicate", "--inventories", fleet, "--from", "par1", "--to", "ber1", "--discovery",
+        "replicate",
+        "--inventories",
+        fleet,
+        "--from",
+        "par1",
+        "--to",
+        "ber1",
+        "--discovery",
         disc_s,
     ]);
     let cat = &rep["manifest"]["catalog"];
@@ -445,7 +513,10 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .iter()
         .map(|e| {
             let url = e["url"].as_str().unwrap();
-            let ph = format!("BER1_{}_HOST", e["interface"].as_str().unwrap().to_uppercase());
+            let ph = format!(
+                "BER1_{}_HOST",
+                e["interface"].as_str().unwrap().to_uppercase()
+            );
             assert!(url.contains(&ph) && !url.contains("127.0.0.1"), "{e:#}");
             assert_eq!(e["region"], "ber1");
             (
@@ -456,8 +527,17 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .collect();
     assert_eq!(listed, par1_eps);
     let md = String::from_utf8(ok(plan(&[
-        "replicate", "--inventories", fleet, "--from", "par1", "--to", "ber1", "--discovery",
-        disc_s, "--format", "markdown",
+        "replicate",
+        "--inventories",
+        fleet,
+        "--from",
+        "par1",
+        "--to",
+        "ber1",
+        "--discovery",
+        disc_s,
+        "--format",
+        "markdown",
     ])))
     .unwrap();
     assert!(md.contains("openstack region create ber1"), "{md}");
@@ -466,7 +546,14 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         "{md}"
     );
     let rep = plan_json(&[
-        "replicate", "--inventories", fleet, "--from", "par1", "--to", "lon1", "--discovery",
+        "replicate",
+        "--inventories",
+        fleet,
+        "--from",
+        "par1",
+        "--to",
+        "lon1",
+        "--discovery",
         disc_s,
     ]);
     let cat = &rep["manifest"]["catalog"];
@@ -477,7 +564,10 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .map(|x| x.as_str().unwrap())
         .collect();
     assert!(existing.contains(&"region RegionTwo"), "{cat:#}");
-    assert!(existing.contains(&"endpoint compute public in RegionTwo"), "{cat:#}");
+    assert!(
+        existing.contains(&"endpoint compute public in RegionTwo"),
+        "{cat:#}"
+    );
     assert!(cat.get("regions").is_none(), "{cat:#}");
     let created: BTreeSet<&str> = cat["endpoints"]
         .as_array()
@@ -485,7 +575,10 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .iter()
         .map(|e| e["catalog_type"].as_str().unwrap())
         .collect();
-    assert!(created.contains("placement") && !created.contains("image"), "{cat:#}");
+    assert!(
+        created.contains("placement") && !created.contains("image"),
+        "{cat:#}"
+    );
     assert!(cat["endpoints"]
         .as_array()
         .unwrap()
@@ -500,15 +593,12 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         .unwrap();
     rt.block_on(async {
         let store = nminus::open_store(&srv.db).await.unwrap();
-        let body = serde_json::value::RawValue::from_string(
-            fs_err::read_to_string(&disc).unwrap(),
-        )
-        .unwrap();
+        let body = serde_json::value::RawValue::from_string(fs_err::read_to_string(&disc).unwrap())
+            .unwrap();
         store
             .record_control_plane(nminus::NewControlPlaneRound {
                 cloud: d["cloud"].as_str().unwrap(),
-                discovered_at: nminus::Millis::parse(d["discovered_at"].as_str().unwrap())
-                    .unwrap(),
+                discovered_at: nminus::Millis::parse(d["discovered_at"].as_str().unwrap()).unwrap(),
                 endpoints: 1,
                 findings: 0,
                 problems: 0,
@@ -536,7 +626,10 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         let p = plan_json(&args);
         assert_eq!(verification(&p), want, "{source:?}");
         assert!(
-            !p["inputs"]["control_plane"].as_str().unwrap().contains(disc_s),
+            !p["inputs"]["control_plane"]
+                .as_str()
+                .unwrap()
+                .contains(disc_s),
             "{:#}",
             p["inputs"]
         );

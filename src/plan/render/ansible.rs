@@ -189,7 +189,11 @@ fn verify_play(s: &Step) -> String {
     }
     for c in &s.verification {
         for q in &c.promql {
-            y.push_str(&format!("  # promql ({}): {}\n", q.check, one_line(&q.expr)));
+            y.push_str(&format!(
+                "  # promql ({}): {}\n",
+                q.check,
+                one_line(&q.expr)
+            ));
         }
     }
     y.push_str(VERIFY_TASKS);

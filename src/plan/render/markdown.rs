@@ -168,59 +168,57 @@ fn step_md(s: &Step, out: &mut String) {
 
 /// The bill of materials of a replication plan, and the catalog entries the new site needs.
 fn manifest_md(m: &crate::model::Manifest, out: &mut String) {
+    out.push_str(&format!(
+        "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
+        cell(&m.source_site),
+        cell(&m.target_site),
+        cell(&m.footprint.to_string()),
+        cell(&m.deployer.to_string())
+    ));
+    out.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
+    for r in &m.roles {
         out.push_str(&format!(
-            "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
-            cell(&m.source_site),
-            cell(&m.target_site),
-            cell(&m.footprint.to_string()),
-            cell(&m.deployer.to_string())
+            "| {} | {} | {} | {} |\n",
+            cell(&r.role),
+            cell(&r.source_nodes.join(", ")),
+            cell(&r.hosts.join(", ")),
+            cell(&r.components.join(", "))
         ));
-        out.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
-        for r in &m.roles {
+    }
+    out.push_str("\n| service | version | series | commit | install |\n|---|---|---|---|---|\n");
+    for s in &m.services {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(&s.deliverable),
+            cell(&s.version),
+            cell(s.series.as_deref().unwrap_or("?")),
+            cell(s.commit.as_deref().unwrap_or("—")),
+            cell(&s.install)
+        ));
+    }
+    if !m.images.is_empty() {
+        out.push_str("\n| image | tag | digest |\n|---|---|---|\n");
+        for i in &m.images {
             out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                cell(&r.role),
-                cell(&r.source_nodes.join(", ")),
-                cell(&r.hosts.join(", ")),
-                cell(&r.components.join(", "))
+                "| {} | {} | {} |\n",
+                cell(&i.repository),
+                cell(&i.tag),
+                cell(i.digest.as_deref().unwrap_or("—"))
             ));
         }
-        out.push_str(
-            "\n| service | version | series | commit | install |\n|---|---|---|---|---|\n",
-        );
-        for s in &m.services {
+    }
+    if !m.packages.is_empty() {
+        out.push_str("\n| package | version | roles |\n|---|---|---|\n");
+        for p in &m.packages {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                cell(&s.deliverable),
-                cell(&s.version),
-                cell(s.series.as_deref().unwrap_or("?")),
-                cell(s.commit.as_deref().unwrap_or("—")),
-                cell(&s.install)
+                "| {} ({}) | {} | {} |\n",
+                cell(&p.name),
+                cell(&p.ecosystem.to_string()),
+                cell(&p.version),
+                cell(&p.roles.join(", "))
             ));
         }
-        if !m.images.is_empty() {
-            out.push_str("\n| image | tag | digest |\n|---|---|---|\n");
-            for i in &m.images {
-                out.push_str(&format!(
-                    "| {} | {} | {} |\n",
-                    cell(&i.repository),
-                    cell(&i.tag),
-                    cell(i.digest.as_deref().unwrap_or("—"))
-                ));
-            }
-        }
-        if !m.packages.is_empty() {
-            out.push_str("\n| package | version | roles |\n|---|---|---|\n");
-            for p in &m.packages {
-                out.push_str(&format!(
-                    "| {} ({}) | {} | {} |\n",
-                    cell(&p.name),
-                    cell(&p.ecosystem.to_string()),
-                    cell(&p.version),
-                    cell(&p.roles.join(", "))
-                ));
-            }
-        }
+    }
     if let Some(c) = &m.catalog {
         catalog_md(c, out);
     }

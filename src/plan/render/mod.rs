@@ -340,10 +340,7 @@ pub(crate) fn shell_verification(step: &crate::model::Step) -> String {
     }
     s.push_str("#   verify before going on:\n");
     for c in &step.verification {
-        let what = format!(
-            "{} {} {} {}",
-            c.service_type, c.region, c.interface, c.url
-        );
+        let what = format!("{} {} {} {}", c.service_type, c.region, c.interface, c.url);
         match (&c.expected, &c.version_url) {
             (Some(x), Some(url)) => s.push_str(&format!(
                 "verify {} {} {}\n",
@@ -362,7 +359,11 @@ pub(crate) fn shell_verification(step: &crate::model::Step) -> String {
             )),
         }
         for q in &c.promql {
-            s.push_str(&format!("#   promql ({}): {}\n", q.check, one_line(&q.expr)));
+            s.push_str(&format!(
+                "#   promql ({}): {}\n",
+                q.check,
+                one_line(&q.expr)
+            ));
         }
     }
     s
