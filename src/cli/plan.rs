@@ -33,6 +33,10 @@ How plans are made:
   * Every step says why it is where it is (the upgrade-order DAG edge), what must hold before
     it, what to do after it, and what undoing it takes: code-only, needs-db-restore or
     irreversible. docs/planner.md explains the DAG, the SLURP rules and the rollback limits.
+  * With a control plane (--discovery FILE, or the newest round stored by --server / --db),
+    each upgrade step that moves an API lists its catalog endpoints, the microversion or
+    version id expected after it and the PromQL to check before going on; replicate lists the
+    catalog entries the new site needs (docs/operations.md: gating an upgrade).
 
 Formats: json (the plan; schema reports/schema/plan-v1.json), markdown (change ticket),
 ansible (generic playbook: apt/dnf pins and holds), kolla (globals, group_vars/host_vars image

@@ -859,3 +859,6 @@ fn verify_step(site: &str) -> Step {
     v.hints.commands = vec![format!("nminus collect on every {site} host, then compare: nminus plan replicate --from {site} --to x should list the same versions as this manifest")];
     v
 }
+
+#[cfg(test)]
+mod tests;
