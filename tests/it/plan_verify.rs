@@ -635,3 +635,50 @@ fn plans_verify_steps_against_the_discovered_catalog() {
         );
     }
 }
+
+#[test]
+fn a_discovery_that_is_none_is_refused_naming_the_file_and_field() {
+    let fleet = fleet_dir("three-sites");
+    // A real upstream document that is not a discovery: Keystone's token response.
+    let bad = shared_data("openstack-api/keystone/auth-password-project-scoped-response.json");
+    let o = plan(&[
+        "upgrade",
+        "--inventories",
+        fleet.to_str().unwrap(),
+        "--scope",
+        "site=par1",
+        "--to",
+        "2025.1",
+        "--discovery",
+        bad.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty(), "no plan is written");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(bad.to_str().unwrap()) && err.contains("not a discovery"),
+        "{err}"
+    );
+    // A missing file names itself.
+    let o = plan(&[
+        "upgrade",
+        "--inventories",
+        fleet.to_str().unwrap(),
+        "--scope",
+        "site=par1",
+        "--to",
+        "2025.1",
+        "--discovery",
+        "/nonexistent/discovery.json",
+    ])
+    .output()
+    .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("/nonexistent/discovery.json"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
