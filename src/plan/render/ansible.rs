@@ -9,7 +9,7 @@
 //! mode cannot see the repositories the playbook would enable), and so are exact versions the
 //! host's repositories do not offer (reported; outside check mode installing them fails).
 
-use super::{header, one_line, version_pattern, yq, PlanFormat, PlanRenderer, RenderedFile};
+use super::{header, one_line, version_find, yq, PlanFormat, PlanRenderer, RenderedFile};
 use crate::model::{PackageManager, Phase, Plan, PlanKind, Step};
 
 /// Generic Ansible renderer.
@@ -150,7 +150,7 @@ fn play(plan: &Plan, s: &Step) -> String {
 /// A play that checks, from the controller, that each endpoint a step moved serves the expected
 /// version (its version document, retried), before the next play runs.
 fn verify_play(s: &Step) -> String {
-    let checks: Vec<(String, String, String)> = s
+    let checks: Vec<(String, String, String, String)> = s
         .verification
         .iter()
         .filter_map(|c| {
@@ -158,7 +158,8 @@ fn verify_play(s: &Step) -> String {
             let url = c.version_url.as_ref()?;
             Some((
                 url.clone(),
-                version_pattern(x),
+                version_find(x.kind, true).to_owned(),
+                x.value.clone(),
                 format!(
                     "{} {} {}: {} {} ({})",
                     c.service_type,
@@ -179,11 +180,12 @@ fn verify_play(s: &Step) -> String {
         yq(&format!("{}: verify before going on", s.id)),
         yq(&s.id)
     );
-    for (url, pattern, what) in &checks {
+    for (url, find, value, what) in &checks {
         y.push_str(&format!(
-            "      - url: {}\n        expect: {}\n        what: {}\n",
+            "      - url: {}\n        find: {}\n        expect: {}\n        what: {}\n",
             yq(url),
-            yq(pattern),
+            yq(find),
+            yq(value),
             yq(what)
         ));
     }
@@ -201,15 +203,19 @@ fn verify_play(s: &Step) -> String {
 }
 
 const VERIFY_TASKS: &str = r#"  tasks:
-    - name: The version document shows the version expected after the step
+    - name: The highest version the document lists is the one expected after the step
       ansible.builtin.uri:
         url: "{{ item.url }}"
         return_content: true
         status_code: 200
       register: nminus_version
-      until: nminus_version.content is defined and nminus_version.content is search(item.expect)
-      retries: 10
-      delay: 30
+      until: >-
+        nminus_version.content is defined
+        and item.expect in (nminus_version.content | regex_findall(item.find))
+        and (nminus_version.content | regex_findall(item.find)
+             | select('version', item.expect, '>') | list | length) == 0
+      retries: "{{ nminus_verify_retries | default(10) | int }}"
+      delay: "{{ nminus_verify_delay | default(30) | int }}"
       loop: "{{ nminus_checks }}"
       loop_control:
         label: "{{ item.what }}"

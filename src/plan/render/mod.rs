@@ -298,35 +298,35 @@ pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// A pattern that matches a version document showing the expected maximum, for `grep -E` and
-/// Ansible's `search` alike: `"version": "2.100"` or `"max_version": "2.100"` for a
-/// microversion, `"id": "v3.14"` for a version id.
-pub(crate) fn version_pattern(x: &crate::model::ExpectedVersion) -> String {
-    let mut value = String::new();
-    for c in x.value.chars() {
-        if c.is_ascii_alphanumeric() {
-            value.push(c);
-        } else {
-            value.push('\\');
-            value.push(c);
-        }
-    }
-    match x.kind {
-        crate::model::controlplane::VersionKind::Microversion => {
-            format!("\"(version|max_version)\" *: *\"{value}\"")
-        }
-        crate::model::controlplane::VersionKind::VersionId => format!("\"id\" *: *\"v{value}\""),
+/// What finds the versions a version document lists: for a microversion the `version` and
+/// `max_version` values (`"max_version": "1.39"`), for a version id the `id` values
+/// (`"id": "v3.14"`). `python`: a Python regex capturing the number (Ansible's
+/// `regex_findall`), else an extended regex for `grep -oE`. The check is that the highest
+/// found is the expected one: a list of versions (glance, octavia) names older ones too.
+pub(crate) fn version_find(
+    kind: crate::model::controlplane::VersionKind,
+    python: bool,
+) -> &'static str {
+    use crate::model::controlplane::VersionKind;
+    match (kind, python) {
+        (VersionKind::Microversion, true) => r#""(?:max_version|version)" *: *"([0-9]+\.[0-9]+)""#,
+        (VersionKind::Microversion, false) => r#""(max_version|version)" *: *"[0-9]+\.[0-9]+""#,
+        (VersionKind::VersionId, true) => r#""id" *: *"v([0-9]+\.[0-9]+)""#,
+        (VersionKind::VersionId, false) => r#""id" *: *"v[0-9]+\.[0-9]+""#,
     }
 }
 
 /// The shell function verification lines call (only in plans with verification).
-pub(crate) const SHELL_VERIFY: &str = r#"# verify URL PATTERN WHAT: the version document at URL must match PATTERN (10 tries, 30 s apart).
+pub(crate) const SHELL_VERIFY: &str = r#"# verify URL FIND VALUE WHAT: the highest version the document at URL lists (FIND: grep -E) must be
+# VALUE; NMINUS_VERIFY_TRIES tries (default 10), NMINUS_VERIFY_DELAY seconds apart (default 30).
 verify() {
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    if curl -fsS --max-time 10 "$1" | grep -Eq "$2"; then echo "verified: $3"; return 0; fi
-    sleep 30
+  local i max=
+  for ((i = 1; i <= ${NMINUS_VERIFY_TRIES:-10}; i++)); do
+    max=$(curl -fsS --max-time 10 "$1" | grep -oE "$2" | grep -oE '[0-9]+\.[0-9]+' | sort -V | tail -n 1) || max=
+    if [ "$max" = "$3" ]; then echo "verified: $4"; return 0; fi
+    [ "$i" -lt "${NMINUS_VERIFY_TRIES:-10}" ] && sleep "${NMINUS_VERIFY_DELAY:-30}"
   done
-  echo "NOT verified: $3 ($1 does not show it): stop here" >&2
+  echo "NOT verified: $4 ($1 shows ${max:-no version}): stop here" >&2
   return 1
 }
 "#;
@@ -343,9 +343,10 @@ pub(crate) fn shell_verification(step: &crate::model::Step) -> String {
         let what = format!("{} {} {} {}", c.service_type, c.region, c.interface, c.url);
         match (&c.expected, &c.version_url) {
             (Some(x), Some(url)) => s.push_str(&format!(
-                "verify {} {} {}\n",
+                "verify {} {} {} {}\n",
                 shell_quote(url),
-                shell_quote(&version_pattern(x)),
+                shell_quote(version_find(x.kind, false)),
+                shell_quote(&x.value),
                 shell_quote(&one_line(&format!(
                     "{what}: {} {} ({})",
                     x.kind.describe(),
