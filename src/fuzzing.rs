@@ -8,7 +8,7 @@ use crate::model::Location;
 use crate::version::{Scheme, Version};
 
 /// Every fuzz target name (a folder under `fuzz/corpus/` and a binary in `fuzz/Cargo.toml`).
-pub const TARGETS: [&str; 11] = [
+pub const TARGETS: [&str; 10] = [
     "version_parse",
     "dpkg_status",
     "apk_installed",
@@ -17,7 +17,6 @@ pub const TARGETS: [&str; 11] = [
     "python_metadata",
     "cargo_lock",
     "requirements",
-    "git_http",
     "image_reader",
     "policy",
 ];
@@ -26,25 +25,6 @@ pub const TARGETS: [&str; 11] = [
 pub fn run(target: &str, data: &[u8]) {
     match target {
         "version_parse" => version_parse(data),
-        "git_http" => {
-            // The same bytes as a ref advertisement and as an upload-pack response.
-            if let Ok(adv) = crate::sources::githttp::Advertisement::parse(data, "fuzz") {
-                for (name, oid) in &adv.refs {
-                    assert_eq!(adv.lookup(name).map(str::len), Some(40));
-                    assert_eq!(oid.len(), 40);
-                }
-            }
-            let mut pack = Vec::new();
-            if let Ok(n) = crate::sources::githttp::read_response(
-                &mut &data[..],
-                &mut pack,
-                |_| {},
-                1 << 20,
-                "fuzz",
-            ) {
-                assert_eq!(n, pack.len() as u64);
-            }
-        }
         "dpkg_status" => {
             let ctx = crate::collect::dpkg::Ctx::default();
             let whole =

@@ -6,6 +6,7 @@
 mod agent;
 mod analyze;
 pub mod cli;
+mod client;
 mod collect;
 mod discover;
 mod fleet;
@@ -65,14 +66,15 @@ pub use plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
 pub use plan::upgrade::{plan_upgrade, UpgradeOptions};
 pub use plan::{parse_scope, Context, FileInput, PlanInput};
 
-// The server, its store and the discovery schema.
+// The client's wire, the server, its store and the discovery schema.
+pub use client::{content_hash, hash_and_body};
 pub use discover::discovery_schema;
 pub use serve::analysis::{reanalyze, share_rounds, start_round};
-pub use serve::protocol::{content_hash, hash_and_body};
 pub use serve::query::{stored_inventories, InventoryCursor, InventoryQuery};
 pub use serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
 pub use store::controlplane::NewControlPlaneRound;
 pub use store::{
-    open as open_store, token_hash, FindingFilter, FleetEntry, Judged, Millis, NewInventory,
-    PushOutcome, Store, StoreError,
+    open as open_store, token_hash, FindingFilter, FleetEntry, Judged, NewInventory, PushOutcome,
+    Store, StoreError,
 };
+pub use util::Millis;

@@ -9,9 +9,9 @@
 //! first, before anything else on a later run. A rejected inventory (4xx) is never retried: a
 //! spooled one moves to `<state-dir>/rejected/` so that it cannot block the spool.
 //!
-//! Every answer of the server is read with a bound on its size ([`MAX_REPLY`]) and on its time
-//! (the request timeout): a hostile server, or anyone on the path of plain HTTP, cannot grow
-//! the agent's memory. An inventory over the server's body limit is trimmed to fit
+//! The HTTP side is [`crate::client`]: every answer of the server is read with a bound on its
+//! size ([`crate::client::SMALL_REPLY`]) and on its time (the request timeout): a hostile
+//! server, or anyone on the path of plain HTTP, cannot grow the agent's memory. An inventory over the server's body limit is trimmed to fit
 //! ([`trim::trim_to_fit`]) with a problem saying what was left out, never refused forever;
 //! the limit the server announced is remembered so later runs trim before sending.
 //!
@@ -29,11 +29,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{content_hash, ApiClient, ClientError, ClientOptions, Credential, Pushed};
 use crate::collect::{collect_root, CollectOptions, Root};
 use crate::model::{Inventory, NodeInfo};
-use crate::serve::protocol::{
-    content_hash, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, PushResponse,
-};
+use crate::util::Millis;
+
+pub(crate) use crate::client::TlsOptions;
 
 /// What an enrolled agent keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,35 +49,6 @@ pub(crate) struct AgentState {
     #[serde(default, flatten)]
     pub tls: TlsOptions,
 }
-
-/// How the agent talks TLS to the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct TlsOptions {
-    /// PEM CA certificates to trust for the server (instead of the built-in roots).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate (for a server with `--tls-client-ca`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<PathBuf>,
-    /// PEM private key of `client_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<PathBuf>,
-}
-
-impl TlsOptions {
-    /// These settings, each one missing taken from `other`.
-    #[must_use]
-    pub(crate) fn or(self, other: &Self) -> Self {
-        Self {
-            ca_file: self.ca_file.or_else(|| other.ca_file.clone()),
-            client_cert: self.client_cert.or_else(|| other.client_cert.clone()),
-            client_key: self.client_key.or_else(|| other.client_key.clone()),
-        }
-    }
-}
-
-/// The largest answer the agent reads from the server (its answers are a few hundred bytes).
-pub(crate) const MAX_REPLY: u64 = 1 << 20;
 
 /// Why the agent failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,21 +87,19 @@ pub(crate) enum AgentError {
         limit: usize,
     },
     /// The server refused the request; retrying would not help.
-    #[error("the server refused the {what} ({status}): {message}")]
+    #[error("the server refused the {what}: {source}")]
     Rejected {
         /// What was sent.
         what: &'static str,
-        /// HTTP status.
-        status: u16,
-        /// The server's message.
-        message: String,
+        /// The refusal (URL, status, the server's message; a 401 says which secret to give).
+        source: ClientError,
     },
     /// The node id is unknown.
     #[error("cannot tell this node's id: the root has no /etc/hostname\nhint: pass --node-id")]
     NoNodeId,
-    /// The HTTP client could not be built.
-    #[error("cannot set up the HTTP client: {0}")]
-    Client(String),
+    /// The HTTP client could not be built, or the server is not an http(s) URL.
+    #[error(transparent)]
+    Client(ClientError),
 }
 
 impl AgentError {
@@ -211,102 +181,20 @@ pub(crate) struct RunOutcome {
     pub trimmed: Option<String>,
 }
 
-/// The HTTP client: `timeout` bounds a whole request, the answer's body included.
-fn client(timeout: Duration, tls: &TlsOptions) -> Result<reqwest::blocking::Client, AgentError> {
-    let err =
-        |p: &Path, e: &dyn std::fmt::Display| AgentError::Client(format!("{}: {e}", p.display()));
-    let mut b = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10).min(timeout))
-        .user_agent(concat!("nminus-agent/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = &tls.ca_file {
-        let pem = fs_err::read(ca).map_err(|e| err(ca, &e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| err(ca, &e))?;
-        if certs.is_empty() {
-            return Err(err(ca, &"holds no PEM certificate"));
-        }
-        // The given CA only: a server certificate from any public CA is not this server.
-        b = b.tls_built_in_root_certs(false);
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    match (&tls.client_cert, &tls.client_key) {
-        (Some(cert), Some(key)) => {
-            let mut pem = fs_err::read(cert).map_err(|e| err(cert, &e))?;
-            pem.push(b'\n');
-            pem.extend(fs_err::read(key).map_err(|e| err(key, &e))?);
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| err(cert, &e))?;
-            b = b.identity(id);
-        }
-        (None, None) => {}
-        _ => {
-            return Err(AgentError::Invalid(
-                "--client-cert and --client-key go together".into(),
-            ))
-        }
-    }
-    b.build().map_err(|e| AgentError::Client(e.to_string()))
-}
-
-/// The answer's body, at most [`MAX_REPLY`] bytes (after decompression).
-fn read_bounded(resp: reqwest::blocking::Response) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    resp.take(MAX_REPLY + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() as u64 > MAX_REPLY {
-        return Err(format!(
-            "the server's answer is larger than {} KiB: not read",
-            MAX_REPLY >> 10
-        ));
-    }
-    Ok(out)
-}
-
-fn url(server: &str, path: &str) -> String {
-    format!("{}{path}", server.trim_end_matches('/'))
-}
-
-/// The server's error body, read within bounds.
-fn error_body(resp: reqwest::blocking::Response) -> (String, Option<ErrorBody>) {
-    let status = resp.status();
-    let bytes = match read_bounded(resp) {
-        Ok(b) => b,
-        Err(e) => return (e, None),
+/// The agent's client of `server` with `token`.
+fn client(
+    server: &str,
+    token: &str,
+    credential: Credential,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<ApiClient, AgentError> {
+    let opts = ClientOptions {
+        timeout,
+        tls: tls.clone(),
+        user_agent: concat!("nminus-agent/", env!("CARGO_PKG_VERSION")),
     };
-    let text = String::from_utf8_lossy(&bytes);
-    match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(b) => {
-            let m = match &b.field {
-                Some(f) if !f.is_empty() => format!("{} (field `{f}`)", b.error),
-                _ => b.error.clone(),
-            };
-            (printable(&m), Some(b))
-        }
-        Err(_) if text.trim().is_empty() => (status.to_string(), None),
-        Err(_) => (printable(&text.chars().take(500).collect::<String>()), None),
-    }
-}
-
-fn error_message(resp: reqwest::blocking::Response) -> String {
-    error_body(resp).0
-}
-
-/// A server's text for a terminal or a log: controls shown as `?`.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(
-    resp: reqwest::blocking::Response,
-) -> Result<T, String> {
-    let bytes = read_bounded(resp)?;
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    ApiClient::new(server, Some(token), credential, &opts).map_err(AgentError::Client)
 }
 
 fn state_path(dir: &Path) -> PathBuf {
@@ -342,34 +230,16 @@ pub(crate) fn enroll(
             "node id `{node}`: expected 1 to 253 letters, digits, `.`, `-`, `_` or `:` (give --node-id)"
         )));
     }
-    let c = client(timeout, tls)?;
-    let resp = c
-        .post(url(server, "/v1/enroll"))
-        .bearer_auth(secret)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(
-            serde_json::to_vec(&EnrollRequest {
-                node: node.to_owned(),
-            })
-            .map_err(std::io::Error::other)?,
-        )
-        .send()
-        .map_err(|e| AgentError::Unreachable {
+    let c = client(server, secret, Credential::EnrollSecret, timeout, tls)?;
+    let e = c.enroll(node).map_err(|e| match e {
+        ClientError::Unreachable { message, .. } => AgentError::Unreachable {
             server: server.to_owned(),
-            message: e.to_string(),
-        })?;
-    if !resp.status().is_success() {
-        let status = resp.status().as_u16();
-        return Err(AgentError::Rejected {
+            message,
+        },
+        source => AgentError::Rejected {
             what: "enrollment",
-            status,
-            message: error_message(resp),
-        });
-    }
-    let e: EnrollResponse = read_json(resp).map_err(|e| AgentError::Rejected {
-        what: "enrollment",
-        status: 200,
-        message: format!("unexpected answer: {e}"),
+            source,
+        },
     })?;
     let st = AgentState {
         server: server.to_owned(),
@@ -395,14 +265,7 @@ pub(crate) fn default_node_id(explicit: Option<&str>, root: &Path) -> Result<Str
 pub(crate) struct Agent {
     cfg: AgentConfig,
     state: AgentState,
-    server: String,
-    http: reqwest::blocking::Client,
-}
-
-enum Sent {
-    Stored(PushResponse),
-    Unchanged(PushResponse),
-    NeedInventory,
+    api: ApiClient,
 }
 
 impl Agent {
@@ -422,13 +285,15 @@ impl Agent {
                 message: e.to_string(),
             })?;
         let server = cfg.server.clone().unwrap_or_else(|| state.server.clone());
-        let http = client(cfg.timeout, &cfg.tls.clone().or(&state.tls))?;
-        Ok(Self {
-            cfg,
-            state,
-            server,
-            http,
-        })
+        let tls = cfg.tls.clone().or(&state.tls);
+        let api = client(
+            &server,
+            &state.token,
+            Credential::NodeToken,
+            cfg.timeout,
+            &tls,
+        )?;
+        Ok(Self { cfg, state, api })
     }
 
     /// The enrolled node id.
@@ -478,14 +343,14 @@ impl Agent {
             let last = self.last_hash();
             let r = if last.as_deref() == Some(hash.as_str()) {
                 match self.send_heartbeat(&hash) {
-                    Ok(Sent::NeedInventory) => self.send_inventory(&inv, &hash),
+                    Ok(Pushed::NeedInventory) => self.send_inventory(&inv, &hash),
                     other => other,
                 }
             } else {
                 self.send_inventory(&inv, &hash)
             };
             return match r {
-                Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
+                Ok(Pushed::Stored(p) | Pushed::Unchanged(p)) => {
                     self.set_last_hash(&p.hash)?;
                     Ok(RunOutcome {
                         hash,
@@ -495,10 +360,12 @@ impl Agent {
                         trimmed,
                     })
                 }
-                Ok(Sent::NeedInventory) => Err(AgentError::Rejected {
+                Ok(Pushed::NeedInventory) => Err(AgentError::Rejected {
                     what: "inventory",
-                    status: 409,
-                    message: "the server asked for the inventory it was just sent".into(),
+                    source: ClientError::Unexpected {
+                        url: self.api.url("/v1/inventories"),
+                        message: "the server asked for the inventory it was just sent".into(),
+                    },
                 }),
                 // Over the limit: remember it and trim (once per limit learned).
                 Err(AgentError::TooLarge { limit: l, .. }) if limit != Some(l) => {
@@ -593,7 +460,7 @@ impl Agent {
         {
             return Ok(()); // the same inventory waits already
         }
-        let now = crate::store::Millis::now().0;
+        let now = Millis::now().0;
         let path = self.spool_dir().join(format!("{now:014}-{short}.json.gz"));
         let json = serde_json::to_vec(inv).map_err(std::io::Error::other)?;
         write_atomic(&path, &gzip(&json)?, 0o600)?;
@@ -624,12 +491,12 @@ impl Agent {
                 }
             }
             match sent {
-                Ok(Sent::Stored(p) | Sent::Unchanged(p)) => {
+                Ok(Pushed::Stored(p) | Pushed::Unchanged(p)) => {
                     self.set_last_hash(&p.hash)?;
                     fs_err::remove_file(&path)?;
                     n += 1;
                 }
-                Ok(Sent::NeedInventory) => {}
+                Ok(Pushed::NeedInventory) => {}
                 Err(e @ AgentError::Rejected { .. }) => {
                     let dest = self.cfg.state_dir.join("rejected").join(&name);
                     fs_err::create_dir_all(self.cfg.state_dir.join("rejected"))?;
@@ -645,99 +512,47 @@ impl Agent {
         Ok(n)
     }
 
-    fn send_heartbeat(&self, hash: &str) -> Result<Sent, AgentError> {
-        let body = serde_json::to_vec(&Heartbeat {
-            heartbeat: hash.to_owned(),
-        })
-        .map_err(std::io::Error::other)?;
-        self.with_retries("heartbeat", || {
-            self.http
-                .post(url(&self.server, "/v1/inventories"))
-                .bearer_auth(&self.state.token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .send()
-        })
+    fn send_heartbeat(&self, hash: &str) -> Result<Pushed, AgentError> {
+        self.with_retries("heartbeat", || self.api.heartbeat(hash))
     }
 
-    fn send_inventory(&self, inv: &Inventory, hash: &str) -> Result<Sent, AgentError> {
+    fn send_inventory(&self, inv: &Inventory, hash: &str) -> Result<Pushed, AgentError> {
         let json = serde_json::to_vec(inv).map_err(std::io::Error::other)?;
         self.post_inventory(gzip(&json)?, Some(hash))
     }
 
-    fn post_inventory(&self, gz: Vec<u8>, hash: Option<&str>) -> Result<Sent, AgentError> {
-        self.with_retries("inventory", || {
-            let mut rq = self
-                .http
-                .post(url(&self.server, "/v1/inventories"))
-                .bearer_auth(&self.state.token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(reqwest::header::CONTENT_ENCODING, "gzip");
-            if let Some(h) = hash {
-                rq = rq.header(reqwest::header::IF_NONE_MATCH, format!("\"{h}\""));
-            }
-            rq.body(gz.clone()).send()
-        })
+    fn post_inventory(&self, gz: Vec<u8>, hash: Option<&str>) -> Result<Pushed, AgentError> {
+        self.with_retries("inventory", || self.api.push_inventory(&gz, hash))
     }
 
+    /// `send` until it is answered, retrying what may pass later (no answer, 5xx, 429) with
+    /// exponential backoff; a refusal is final, and a 413 says the server's body limit.
     fn with_retries(
         &self,
         what: &'static str,
-        send: impl Fn() -> reqwest::Result<reqwest::blocking::Response>,
-    ) -> Result<Sent, AgentError> {
+        send: impl Fn() -> Result<Pushed, ClientError>,
+    ) -> Result<Pushed, AgentError> {
         let r = self.cfg.retry;
         let mut delay = r.delay;
         let mut attempt = 0;
         loop {
-            let last_error = match send() {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status.is_success() {
-                        let p: PushResponse =
-                            read_json(resp).map_err(|e| AgentError::Rejected {
-                                what,
-                                status: status.as_u16(),
-                                message: format!("unexpected answer: {e}"),
-                            })?;
-                        return Ok(if p.status == "stored" {
-                            Sent::Stored(p)
-                        } else {
-                            Sent::Unchanged(p)
-                        });
-                    }
-                    if status.as_u16() == 409 && what == "heartbeat" {
-                        return Ok(Sent::NeedInventory);
-                    }
-                    if !(status.is_server_error() || status.as_u16() == 429) {
-                        let (message, body) = error_body(resp);
-                        if let Some(limit) = body
-                            .filter(|_| status.as_u16() == 413)
-                            .and_then(|b| b.limit)
-                            .and_then(|l| usize::try_from(l).ok())
-                        {
-                            return Err(AgentError::TooLarge { what, limit });
-                        }
-                        return Err(AgentError::Rejected {
-                            what,
-                            status: status.as_u16(),
-                            message,
-                        });
-                    }
-                    format!("{status}: {}", error_message(resp))
-                }
-                Err(e) => {
-                    let mut m = e.to_string();
-                    let mut src = std::error::Error::source(&e);
-                    while let Some(s) = src {
-                        m.push_str(&format!(": {s}"));
-                        src = s.source();
-                    }
-                    m
-                }
+            let e = match send() {
+                Ok(p) => return Ok(p),
+                Err(e) => e,
+            };
+            if !e.is_transient() {
+                return Err(match e.body_limit() {
+                    Some(limit) => AgentError::TooLarge { what, limit },
+                    None => AgentError::Rejected { what, source: e },
+                });
+            }
+            let last_error = match e.status() {
+                Some(status) => format!("{status}: {}", e.message()),
+                None => e.message(),
             };
             if attempt >= r.retries {
                 return Err(AgentError::Unreachable {
-                    server: self.server.clone(),
+                    server: self.api.base().to_owned(),
                     message: last_error,
                 });
             }

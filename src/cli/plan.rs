@@ -13,11 +13,14 @@ use crate::model::controlplane::PlanControlPlane;
 use crate::plan::render::{render, PlanFormat, RenderedFile};
 use crate::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
 use crate::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
-use crate::plan::stored::{History, StoredInput};
 use crate::plan::upgrade::{plan_upgrade, UpgradeOptions};
 use crate::plan::{end_of_day, parse_scope, Context, FileInput, PlanInput};
 use crate::releases::openstack::OpenStackCatalog;
 use crate::sources::feeds::FeedsConfig;
+
+mod input;
+
+use input::History;
 
 pub(super) const PLAN_HELP: &str = "\
 How plans are made:
@@ -389,26 +392,14 @@ fn fetch_control_plane(
     token: Option<&str>,
     ca_file: Option<&Path>,
 ) -> anyhow::Result<Option<Vec<u8>>> {
-    let http = crate::plan::stored::api_client(std::time::Duration::from_secs(60), ca_file)
-        .map_err(|e| anyhow::anyhow!("--server {server}: {e}"))?;
-    let url = format!("{}/v1/controlplane", server.trim_end_matches('/'));
-    let mut rq = http.get(&url);
-    if let Some(t) = token {
-        rq = rq.bearer_auth(t);
+    use crate::client::{ApiClient, ClientOptions, Credential};
+    let opts = ClientOptions::new(std::time::Duration::from_secs(60)).ca_file(ca_file);
+    let client = ApiClient::new(server, token, Credential::ApiToken, &opts)?;
+    match client.get_json::<serde_json::Value>("/v1/controlplane", &[], MAX_DISCOVERY) {
+        Ok(v) => Ok(Some(serde_json::to_vec(&v)?)),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let resp = rq.send().with_context(|| format!("cannot reach `{url}`"))?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
-    }
-    let body = read_bounded(resp, &url)?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "{url}: {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        );
-    }
-    Ok(Some(body))
 }
 
 fn parse_date(s: &str) -> anyhow::Result<time::Date> {
@@ -447,7 +438,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
     let until = end_of_day(as_of);
     let (input, from): (Box<dyn PlanInput>, String) = match (&a.server, &a.db) {
         (Some(server), _) => (
-            Box::new(StoredInput::fetch(
+            Box::new(input::from_server(
                 server,
                 a.token.as_deref(),
                 a.ca_file.as_deref(),
@@ -466,7 +457,7 @@ fn load(a: &CommonArgs, history: History) -> anyhow::Result<Loaded> {
                 .build()?;
             let input = rt.block_on(async {
                 let store = crate::store::open_existing(db).await?;
-                anyhow::Ok(StoredInput::read(store.as_ref(), &until, history).await?)
+                anyhow::Ok(input::from_store(store.as_ref(), &until, history).await?)
             })?;
             (
                 Box::new(input),

@@ -4,9 +4,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use serde::de::DeserializeOwned;
 
 use crate::analyze::{AdvisoryIndex, Analyzer, Catalogs};
+use crate::client::{ApiClient, ClientOptions, Credential, LARGE_REPLY};
 use std::collections::BTreeMap;
 
 use crate::model::{DeliverableCurrency, Finding, FindingCode, Inventory, Report, Severity};
@@ -140,12 +140,11 @@ pub enum QueryCommand {
     },
 }
 
+/// Where the answers come from.
 enum Source {
-    Server {
-        base: String,
-        token: Option<String>,
-        http: reqwest::blocking::Client,
-    },
+    /// A running `nminus serve`.
+    Server(ApiClient),
+    /// Its database, read directly.
     Db {
         rt: tokio::runtime::Runtime,
         store: std::sync::Arc<dyn crate::store::Store>,
@@ -154,25 +153,44 @@ enum Source {
 }
 
 impl Source {
-    fn get<T: DeserializeOwned>(&self, path: &str, q: &[(&str, String)]) -> anyhow::Result<T> {
-        let Self::Server { base, token, http } = self else {
-            anyhow::bail!("not a server");
-        };
-        let url = format!("{}{path}", base.trim_end_matches('/'));
-        let mut rq = http.get(&url).query(q);
-        if let Some(t) = token {
-            rq = rq.bearer_auth(t);
+    fn open(a: &QueryArgs) -> anyhow::Result<Self> {
+        match (&a.server, &a.db) {
+            (Some(s), _) => {
+                let opts = ClientOptions::new(std::time::Duration::from_secs(120))
+                    .ca_file(a.ca_file.as_deref());
+                Ok(Self::Server(ApiClient::new(
+                    s,
+                    a.token.as_deref(),
+                    Credential::ApiToken,
+                    &opts,
+                )?))
+            }
+            (None, Some(db)) => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let store = rt.block_on(crate::store::open_existing(db))?;
+                let policy = crate::policy::load(&a.policy)
+                    .map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
+                let analyzer = Box::new(Analyzer::from_parts(
+                    AdvisoryIndex::build(Vec::new()),
+                    Catalogs::default(),
+                    policy,
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    String::new(),
+                ));
+                Ok(Self::Db {
+                    rt,
+                    store,
+                    analyzer,
+                })
+            }
+            (None, None) => anyhow::bail!(
+                "say where the fleet is: --server URL (a running nminus serve) or --db URL (its database, read directly)"
+            ),
         }
-        let resp = rq.send().with_context(|| format!("cannot reach `{url}`"))?;
-        let status = resp.status();
-        let bytes = resp.bytes()?;
-        if !status.is_success() {
-            let msg = serde_json::from_slice::<crate::serve::protocol::ErrorBody>(&bytes)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            anyhow::bail!("{url}: {status}: {msg}");
-        }
-        serde_json::from_slice(&bytes).with_context(|| format!("unexpected answer from `{url}`"))
     }
 }
 
@@ -180,78 +198,22 @@ fn opt(k: &'static str, v: Option<&String>) -> Option<(&'static str, String)> {
     v.map(|v| (k, v.clone()))
 }
 
+/// The query string of the filters given.
+fn pairs<const N: usize>(
+    filters: [Option<(&'static str, String)>; N],
+) -> Vec<(&'static str, String)> {
+    filters.into_iter().flatten().collect()
+}
+
 pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
-    let src = match (&a.server, &a.db) {
-        (Some(s), _) => Source::Server {
-            base: s.clone(),
-            token: a.token.clone(),
-            http: crate::plan::stored::api_client(
-                std::time::Duration::from_secs(120),
-                a.ca_file.as_deref(),
-            )
-            .map_err(anyhow::Error::msg)?,
-        },
-        (None, Some(db)) => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let store = rt.block_on(crate::store::open_existing(db))?;
-            let policy = crate::policy::load(&a.policy)
-                .map_err(|e| anyhow::anyhow!("invalid policy:\n{e}"))?;
-            let analyzer = Box::new(Analyzer::from_parts(
-                AdvisoryIndex::build(Vec::new()),
-                Catalogs::default(),
-                policy,
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                String::new(),
-            ));
-            Source::Db {
-                rt,
-                store,
-                analyzer,
-            }
-        }
-        (None, None) => anyhow::bail!(
-            "say where the fleet is: --server URL (a running nminus serve) or --db URL (its database, read directly)"
-        ),
-    };
+    let src = Source::open(a)?;
     let now = Millis::now();
     let mut out = Vec::new();
+    let f = a.format;
     match &a.command {
         QueryCommand::Nodes { site, cell, status } => {
-            let all: Vec<NodeView> = match &src {
-                Source::Server { .. } => src.get(
-                    "/v1/nodes",
-                    &[
-                        opt("site", site.as_ref()),
-                        opt("cell", cell.as_ref()),
-                        opt("status", status.as_ref()),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-                )?,
-                Source::Db {
-                    rt,
-                    store,
-                    analyzer,
-                } => rt
-                    .block_on(query::nodes(store.as_ref(), analyzer, now))?
-                    .into_iter()
-                    .filter(|n| {
-                        site.as_ref()
-                            .is_none_or(|s| n.node.site.as_ref() == Some(s))
-                    })
-                    .filter(|n| {
-                        cell.as_ref()
-                            .is_none_or(|c| n.node.cell.as_ref() == Some(c))
-                    })
-                    .filter(|n| status.as_ref().is_none_or(|s| &n.status == s))
-                    .collect(),
-            };
-            emit(a.format, &all, &mut out, |o| nodes_table(&all, now, o))?;
+            let all = nodes(&src, [site, cell, status], now)?;
+            emit(f, &all, &mut out, |o| nodes_table(&all, now, o))?;
         }
         QueryCommand::Findings {
             site,
@@ -271,108 +233,20 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
                 package: package.clone(),
                 waived: *waived,
             };
-            let all: Vec<Finding> = match &src {
-                Source::Server { .. } => {
-                    let code = code.map(|c| c.as_str().to_owned());
-                    let sev = severity.map(|s| s.as_str().to_owned());
-                    let waived = waived.then(|| "true".to_owned());
-                    src.get(
-                        "/v1/findings",
-                        &[
-                            opt("site", site.as_ref()),
-                            opt("cell", cell.as_ref()),
-                            opt("node", node.as_ref()),
-                            opt("code", code.as_ref()),
-                            opt("severity", sev.as_ref()),
-                            opt("package", package.as_ref()),
-                            opt("waived", waived.as_ref()),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>(),
-                    )?
-                }
-                Source::Db {
-                    rt,
-                    store,
-                    analyzer,
-                } => rt.block_on(query::findings(store.as_ref(), analyzer, &filter, now))?,
-            };
-            emit(a.format, &all, &mut out, |o| findings_table(&all, o))?;
+            let all = findings(&src, &filter, now)?;
+            emit(f, &all, &mut out, |o| findings_table(&all, o))?;
         }
         QueryCommand::Where { spec } => {
-            let (name, version) = match spec.split_once('@') {
-                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                None => (spec.clone(), None),
-            };
-            let all: Vec<PackageHolder> = match &src {
-                Source::Server { .. } => src.get(
-                    "/v1/where",
-                    &[
-                        Some(("package", name.clone())),
-                        opt("version", version.as_ref()),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-                )?,
-                Source::Db { rt, store, .. } => {
-                    rt.block_on(store.package_holders(&name, version.as_deref()))?
-                }
-            };
-            emit(a.format, &all, &mut out, |o| where_table(&all, o))?;
+            let all = holders(&src, spec)?;
+            emit(f, &all, &mut out, |o| where_table(&all, o))?;
         }
         QueryCommand::Diff { target, since } => {
-            let all: Vec<NodeDiff> = match &src {
-                Source::Server { .. } => src.get(
-                    "/v1/diff",
-                    &[("target", target.clone()), ("since", since.clone())],
-                )?,
-                Source::Db { rt, store, .. } => {
-                    let at = Millis::parse(since).with_context(|| {
-                        format!("--since: expected YYYY-MM-DD or an RFC 3339 time, found `{since}`")
-                    })?;
-                    rt.block_on(query::diff(store.as_ref(), target, at))?
-                        .with_context(|| format!("no node or site `{target}`"))?
-                }
-            };
-            emit(a.format, &all, &mut out, |o| diff_text(&all, o))?;
+            let all = diff(&src, target, since)?;
+            emit(f, &all, &mut out, |o| diff_text(&all, o))?;
         }
         QueryCommand::Openstack { site, node, data } => {
-            let (rows, sites): (Vec<DeliverableCurrency>, BTreeMap<String, String>) = match &src {
-                Source::Server { .. } => {
-                    let r: Report = src.get("/v1/report.json", &[])?;
-                    let sites = r
-                        .nodes
-                        .iter()
-                        .filter_map(|n| Some((n.id.clone(), n.site.clone()?)))
-                        .collect();
-                    (r.openstack, sites)
-                }
-                Source::Db { rt, store, .. } => {
-                    let dir = data.join("openstack-releases");
-                    let (cat, _) = OpenStackCatalog::load(&dir).with_context(|| {
-                        format!("openstack/releases in {} (give --data, the directory `nminus sync` keeps)", data.display())
-                    })?;
-                    let invs = rt.block_on(current_inventories(store.as_ref()))?;
-                    let today = now.to_datetime().date();
-                    let sites = invs
-                        .iter()
-                        .filter_map(|i| Some((i.node.id.clone(), i.node.site.clone()?)))
-                        .collect();
-                    let rows = invs
-                        .iter()
-                        .flat_map(|i| crate::fleet::currency(i, &cat, today))
-                        .collect();
-                    (rows, sites)
-                }
-            };
-            let all: Vec<DeliverableCurrency> = rows
-                .into_iter()
-                .filter(|r| node.as_ref().is_none_or(|n| &r.node == n))
-                .filter(|r| site.as_ref().is_none_or(|s| sites.get(&r.node) == Some(s)))
-                .collect();
-            emit(a.format, &all, &mut out, |o| openstack_table(&all, o))?;
+            let all = openstack(&src, site.as_ref(), node.as_ref(), data, now)?;
+            emit(f, &all, &mut out, |o| openstack_table(&all, o))?;
         }
         QueryCommand::Controlplane {
             cloud,
@@ -380,49 +254,188 @@ pub(super) fn run(a: &QueryArgs) -> anyhow::Result<u8> {
             history,
             limit,
         } => super::discover::query_control_plane(
-            a.format == QueryFormat::Json,
+            f == QueryFormat::Json,
             *history,
             &mut out,
-            |history| match &src {
-                Source::Server { .. } => {
-                    let q: Vec<_> = [
-                        opt("cloud", cloud.as_ref()),
-                        history.then(|| ("limit", limit.to_string())),
-                        id.map(|i| ("id", i.to_string())),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                    let path = if history {
-                        "/v1/controlplane/history"
-                    } else {
-                        "/v1/controlplane"
-                    };
-                    src.get(path, &q)
-                }
-                Source::Db { rt, store, .. } => rt.block_on(async {
-                    if history {
-                        let r = store
-                            .control_plane_rounds(cloud.as_deref(), (*limit).clamp(1, 10_000))
-                            .await?;
-                        return Ok(serde_json::to_value(r)?);
-                    }
-                    match store.control_plane_round(*id, cloud.as_deref()).await? {
-                        Some((_, body)) => Ok(body),
-                        None => anyhow::bail!(
-                            "no control-plane round stored (run serve with --discover-cloud)"
-                        ),
-                    }
-                }),
-            },
+            |history| control_plane(&src, cloud.as_deref(), *id, history, *limit),
         )?,
     }
-    if !matches!(a.format, QueryFormat::Json) {
+    if !matches!(f, QueryFormat::Json) {
         let text = String::from_utf8_lossy(&out);
         out = super::terminal_text(&text).into_owned().into_bytes();
     }
     std::io::stdout().lock().write_all(&out)?;
     Ok(super::EXIT_OK)
+}
+
+/// `query nodes`: by site, cell and status.
+fn nodes(
+    src: &Source,
+    [site, cell, status]: [&Option<String>; 3],
+    now: Millis,
+) -> anyhow::Result<Vec<NodeView>> {
+    Ok(match src {
+        Source::Server(api) => api.nodes(&pairs([
+            opt("site", site.as_ref()),
+            opt("cell", cell.as_ref()),
+            opt("status", status.as_ref()),
+        ]))?,
+        Source::Db {
+            rt,
+            store,
+            analyzer,
+        } => rt
+            .block_on(query::nodes(store.as_ref(), analyzer, now))?
+            .into_iter()
+            .filter(|n| {
+                site.as_ref()
+                    .is_none_or(|s| n.node.site.as_ref() == Some(s))
+            })
+            .filter(|n| {
+                cell.as_ref()
+                    .is_none_or(|c| n.node.cell.as_ref() == Some(c))
+            })
+            .filter(|n| status.as_ref().is_none_or(|s| &n.status == s))
+            .collect(),
+    })
+}
+
+/// `query findings`: the current findings `filter` keeps.
+fn findings(src: &Source, filter: &FindingFilter, now: Millis) -> anyhow::Result<Vec<Finding>> {
+    Ok(match src {
+        Source::Server(api) => {
+            let code = filter.code.map(|c| c.as_str().to_owned());
+            let sev = filter.severity.map(|s| s.as_str().to_owned());
+            let waived = filter.waived.then(|| "true".to_owned());
+            api.findings(&pairs([
+                opt("site", filter.site.as_ref()),
+                opt("cell", filter.cell.as_ref()),
+                opt("node", filter.node.as_ref()),
+                opt("code", code.as_ref()),
+                opt("severity", sev.as_ref()),
+                opt("package", filter.package.as_ref()),
+                opt("waived", waived.as_ref()),
+            ]))?
+        }
+        Source::Db {
+            rt,
+            store,
+            analyzer,
+        } => rt.block_on(query::findings(store.as_ref(), analyzer, filter, now))?,
+    })
+}
+
+/// `query where PACKAGE[@VERSION]`.
+fn holders(src: &Source, spec: &str) -> anyhow::Result<Vec<PackageHolder>> {
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+        None => (spec.to_owned(), None),
+    };
+    Ok(match src {
+        Source::Server(api) => api.get_json(
+            "/v1/where",
+            &pairs([
+                Some(("package", name.clone())),
+                opt("version", version.as_ref()),
+            ]),
+            LARGE_REPLY,
+        )?,
+        Source::Db { rt, store, .. } => {
+            rt.block_on(store.package_holders(&name, version.as_deref()))?
+        }
+    })
+}
+
+/// `query diff TARGET --since DATE`.
+fn diff(src: &Source, target: &str, since: &str) -> anyhow::Result<Vec<NodeDiff>> {
+    Ok(match src {
+        Source::Server(api) => api.get_json(
+            "/v1/diff",
+            &[("target", target.to_owned()), ("since", since.to_owned())],
+            LARGE_REPLY,
+        )?,
+        Source::Db { rt, store, .. } => {
+            let at = Millis::parse(since).with_context(|| {
+                format!("--since: expected YYYY-MM-DD or an RFC 3339 time, found `{since}`")
+            })?;
+            rt.block_on(query::diff(store.as_ref(), target, at))?
+                .with_context(|| format!("no node or site `{target}`"))?
+        }
+    })
+}
+
+/// `query openstack`: every deliverable's currency, of one site or node.
+fn openstack(
+    src: &Source,
+    site: Option<&String>,
+    node: Option<&String>,
+    data: &std::path::Path,
+    now: Millis,
+) -> anyhow::Result<Vec<DeliverableCurrency>> {
+    let (rows, sites): (Vec<DeliverableCurrency>, BTreeMap<String, String>) = match src {
+        Source::Server(api) => {
+            let r: Report = api.report()?;
+            let sites = r
+                .nodes
+                .iter()
+                .filter_map(|n| Some((n.id.clone(), n.site.clone()?)))
+                .collect();
+            (r.openstack, sites)
+        }
+        Source::Db { rt, store, .. } => {
+            let dir = data.join("openstack-releases");
+            let (cat, _) = OpenStackCatalog::load(&dir).with_context(|| {
+                format!(
+                    "openstack/releases in {} (give --data, the directory `nminus sync` keeps)",
+                    data.display()
+                )
+            })?;
+            let invs = rt.block_on(current_inventories(store.as_ref()))?;
+            let today = now.to_datetime().date();
+            let sites = invs
+                .iter()
+                .filter_map(|i| Some((i.node.id.clone(), i.node.site.clone()?)))
+                .collect();
+            let rows = invs
+                .iter()
+                .flat_map(|i| crate::fleet::currency(i, &cat, today))
+                .collect();
+            (rows, sites)
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|r| node.is_none_or(|n| &r.node == n))
+        .filter(|r| site.is_none_or(|s| sites.get(&r.node) == Some(s)))
+        .collect())
+}
+
+/// `query controlplane`: a round (the newest, of `cloud`, or `id`), or the rounds stored.
+fn control_plane(
+    src: &Source,
+    cloud: Option<&str>,
+    id: Option<i64>,
+    history: bool,
+    limit: i64,
+) -> anyhow::Result<serde_json::Value> {
+    match src {
+        Source::Server(api) if history => Ok(api.control_plane_history(cloud, limit)?),
+        Source::Server(api) => Ok(api.control_plane(cloud, id)?),
+        Source::Db { rt, store, .. } => rt.block_on(async {
+            if history {
+                let r = store
+                    .control_plane_rounds(cloud, limit.clamp(1, 10_000))
+                    .await?;
+                return Ok(serde_json::to_value(r)?);
+            }
+            match store.control_plane_round(id, cloud).await? {
+                Some((_, body)) => Ok(body),
+                None => {
+                    anyhow::bail!("no control-plane round stored (run serve with --discover-cloud)")
+                }
+            }
+        }),
+    }
 }
 
 fn emit<T: serde::Serialize>(

@@ -634,6 +634,141 @@ fn series_rule(opts: &Options, e: &EndpointRecord) -> Option<(String, crate::pol
         .map(|(r, s)| (r.name.clone(), s.clone()))
 }
 
+/// A finding about one endpoint.
+fn finding(
+    e: &EndpointRecord,
+    code: FindingCode,
+    severity: Severity,
+    message: String,
+    evidence: Vec<String>,
+) -> Finding {
+    Finding {
+        code,
+        severity,
+        service_type: e.service_type.clone(),
+        region: e.region.clone(),
+        interface: e.interface.clone(),
+        url: e.url.clone(),
+        message,
+        evidence,
+    }
+}
+
+/// `series-behind-policy` when the endpoint's series lags the policy's n (ordinal `n`) by more
+/// than its rule allows.
+fn series_finding(
+    data: &ApiData,
+    opts: &Options,
+    policy: &PolicyView,
+    n: usize,
+    e: &EndpointRecord,
+) -> Option<Finding> {
+    let ev = e.series.as_ref()?;
+    let s = ev.series.as_deref().and_then(|s| data.series_named(s))?;
+    let rule = series_rule(opts, e);
+    let (max_lag, severity, rule_name) = match &rule {
+        Some((name, r)) => (r.max_lag as usize, r.severity, Some(name.clone())),
+        None => (policy.max_lag, crate::model::Severity::High, None),
+    };
+    // The newest SLURP older than n, when the rule accepts it.
+    let slurp_ok = rule.as_ref().is_some_and(|(_, r)| r.allow_previous_slurp)
+        && data
+            .series()
+            .iter()
+            .rev()
+            .find(|x| x.slurp && x.ordinal < n)
+            .is_some_and(|x| x.ordinal == s.ordinal);
+    if s.ordinal + max_lag >= n || slurp_ok {
+        return None;
+    }
+    let mut evidence = ev.evidence.clone();
+    evidence.push(match &rule_name {
+        Some(r) => format!(
+            "policy {} rule {r}: n = {}, max_lag {max_lag}",
+            opts.policy.as_ref().map_or("", |p| p.name.as_str()),
+            policy.n.as_deref().unwrap_or("?"),
+        ),
+        None => format!(
+            "n = {}, max_lag {max_lag}",
+            policy.n.as_deref().unwrap_or("?"),
+        ),
+    });
+    Some(finding(
+        e,
+        FindingCode::SeriesBehindPolicy,
+        match severity {
+            crate::model::Severity::Critical | crate::model::Severity::High => Severity::High,
+            crate::model::Severity::Medium => Severity::Warning,
+            _ => Severity::Info,
+        },
+        format!(
+            "{} {} ({}) serves {} {}: series {}, {} behind n",
+            e.service_type,
+            e.region,
+            e.interface,
+            e.version.as_deref().unwrap_or("?"),
+            e.max_microversion
+                .or(e.max_version_id)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            s.name,
+            n - s.ordinal
+        ),
+        evidence,
+    ))
+}
+
+/// What changed since the previous discovery's record of the endpoint (`None`: it is new).
+fn change_findings(e: &EndpointRecord, p: Option<&EndpointRecord>, out: &mut Vec<Finding>) {
+    let Some(p) = p else {
+        out.push(finding(
+            e,
+            FindingCode::NewEndpoint,
+            Severity::Info,
+            format!(
+                "new in the catalog since the previous discovery: {} {} ({}) {}",
+                e.service_type, e.region, e.interface, e.url
+            ),
+            Vec::new(),
+        ));
+        return;
+    };
+    if p.status == EndpointStatus::Ok && e.status == EndpointStatus::Unreachable {
+        out.push(finding(
+            e,
+            FindingCode::EndpointStoppedAnswering,
+            Severity::High,
+            format!(
+                "{} {} ({}) answered the previous discovery and does not now",
+                e.service_type, e.region, e.interface
+            ),
+            e.errors.iter().map(|f| f.message.clone()).collect(),
+        ));
+    }
+    let v = |r: &EndpointRecord| (r.max_microversion, r.max_version_id);
+    if p.status == EndpointStatus::Ok && e.status == EndpointStatus::Ok && v(p) != v(e) {
+        let show = |r: &EndpointRecord| {
+            r.max_microversion
+                .or(r.max_version_id)
+                .map_or_else(|| "-".to_owned(), |x| x.to_string())
+        };
+        out.push(finding(
+            e,
+            FindingCode::VersionChanged,
+            Severity::Info,
+            format!(
+                "{} {} ({}) changed from {} to {}: an upgrade or rollback happened",
+                e.service_type,
+                e.region,
+                e.interface,
+                show(p),
+                show(e)
+            ),
+            Vec::new(),
+        ));
+    }
+}
+
 /// Findings of a discovery, against the previous one when there is one.
 pub(crate) fn findings(
     data: &ApiData,
@@ -643,17 +778,6 @@ pub(crate) fn findings(
     previous: Option<&Discovery>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let finding =
-        |e: &EndpointRecord, code, severity, message: String, evidence: Vec<String>| Finding {
-            code,
-            severity,
-            service_type: e.service_type.clone(),
-            region: e.region.clone(),
-            interface: e.interface.clone(),
-            url: e.url.clone(),
-            message,
-            evidence,
-        };
     let n_ordinal = policy
         .n
         .as_deref()
@@ -663,61 +787,8 @@ pub(crate) fn findings(
         .map(|p| p.endpoints.iter().map(|e| (e.key(), e)).collect())
         .unwrap_or_default();
     for e in now {
-        if let (Some(ev), Some(n)) = (&e.series, n_ordinal) {
-            if let Some(s) = ev.series.as_deref().and_then(|s| data.series_named(s)) {
-                let rule = series_rule(opts, e);
-                let (max_lag, severity, rule_name) = match &rule {
-                    Some((name, r)) => (r.max_lag as usize, r.severity, Some(name.clone())),
-                    None => (policy.max_lag, crate::model::Severity::High, None),
-                };
-                // The newest SLURP older than n, when the rule accepts it.
-                let slurp_ok = rule.as_ref().is_some_and(|(_, r)| r.allow_previous_slurp)
-                    && data
-                        .series()
-                        .iter()
-                        .rev()
-                        .find(|x| x.slurp && x.ordinal < n)
-                        .is_some_and(|x| x.ordinal == s.ordinal);
-                if s.ordinal + max_lag < n && !slurp_ok {
-                    let mut evidence = ev.evidence.clone();
-                    evidence.push(match &rule_name {
-                        Some(r) => format!(
-                            "policy {} rule {r}: n = {}, max_lag {max_lag}",
-                            opts.policy.as_ref().map_or("", |p| p.name.as_str()),
-                            policy.n.as_deref().unwrap_or("?"),
-                        ),
-                        None => format!(
-                            "n = {}, max_lag {max_lag}",
-                            policy.n.as_deref().unwrap_or("?"),
-                        ),
-                    });
-                    out.push(finding(
-                        e,
-                        FindingCode::SeriesBehindPolicy,
-                        match severity {
-                            crate::model::Severity::Critical | crate::model::Severity::High => {
-                                Severity::High
-                            }
-                            crate::model::Severity::Medium => Severity::Warning,
-                            _ => Severity::Info,
-                        },
-                        format!(
-                            "{} {} ({}) serves {} {}: series {}, {} behind n",
-                            e.service_type,
-                            e.region,
-                            e.interface,
-                            e.version.as_deref().unwrap_or("?"),
-                            e.max_microversion
-                                .or(e.max_version_id)
-                                .map(|v| v.to_string())
-                                .unwrap_or_default(),
-                            s.name,
-                            n - s.ordinal
-                        ),
-                        evidence,
-                    ));
-                }
-            }
+        if let Some(n) = n_ordinal {
+            out.extend(series_finding(data, opts, policy, n, e));
         }
         if e.status == EndpointStatus::NoVersionDocument {
             out.push(finding(
@@ -732,57 +803,7 @@ pub(crate) fn findings(
             ));
         }
         if previous.is_some() {
-            match prev.get(&e.key()) {
-                None => out.push(finding(
-                    e,
-                    FindingCode::NewEndpoint,
-                    Severity::Info,
-                    format!(
-                        "new in the catalog since the previous discovery: {} {} ({}) {}",
-                        e.service_type, e.region, e.interface, e.url
-                    ),
-                    Vec::new(),
-                )),
-                Some(p) => {
-                    if p.status == EndpointStatus::Ok && e.status == EndpointStatus::Unreachable {
-                        out.push(finding(
-                            e,
-                            FindingCode::EndpointStoppedAnswering,
-                            Severity::High,
-                            format!(
-                                "{} {} ({}) answered the previous discovery and does not now",
-                                e.service_type, e.region, e.interface
-                            ),
-                            e.errors.iter().map(|f| f.message.clone()).collect(),
-                        ));
-                    }
-                    let v = |r: &EndpointRecord| (r.max_microversion, r.max_version_id);
-                    if p.status == EndpointStatus::Ok
-                        && e.status == EndpointStatus::Ok
-                        && v(p) != v(e)
-                    {
-                        let show = |r: &EndpointRecord| {
-                            r.max_microversion
-                                .or(r.max_version_id)
-                                .map_or_else(|| "-".to_owned(), |x| x.to_string())
-                        };
-                        out.push(finding(
-                            e,
-                            FindingCode::VersionChanged,
-                            Severity::Info,
-                            format!(
-                                "{} {} ({}) changed from {} to {}: an upgrade or rollback happened",
-                                e.service_type,
-                                e.region,
-                                e.interface,
-                                show(p),
-                                show(e)
-                            ),
-                            Vec::new(),
-                        ));
-                    }
-                }
-            }
+            change_findings(e, prev.get(&e.key()).copied(), &mut out);
         }
     }
     out

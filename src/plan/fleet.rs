@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{Ecosystem, Inventory, OsRelease};
 use crate::releases::openstack::OpenStackCatalog;
 
-use super::order::{self, COMPONENTS};
+use super::order;
 
 /// How a node's OpenStack is deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +90,7 @@ impl ImageInfo {
 /// One component installed on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Installed {
-    /// Component id (see [`order::COMPONENTS`]).
+    /// Component id (see [`order::components`]).
     pub component: &'static str,
     /// OpenStack deliverable.
     pub deliverable: Option<String>,
@@ -230,18 +230,18 @@ fn component_for_name(deliverable: &str, stem: &str) -> Option<&'static str> {
 /// The OpenStack component a kolla image runs (`nova-compute`, `keystone`, `heat-engine`).
 fn image_component(name: &str) -> Option<&'static str> {
     let single = |d: &str| {
-        COMPONENTS
+        order::components()
             .iter()
             .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
             .count()
             == 1
     };
-    COMPONENTS
+    order::components()
         .iter()
         .filter_map(|c| c.deliverable)
         .find_map(|d| component_for_name(d, name))
         .or_else(|| {
-            COMPONENTS
+            order::components()
                 .iter()
                 .filter(|c| c.id != "octavia-amphora")
                 .find(|c| {
@@ -312,20 +312,16 @@ fn unit_stem(unit: &str) -> String {
     s.replace('_', "-")
 }
 
-/// Build the planner's view of one inventory.
-pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
-    let labels = inv.node.labels.clone();
-    let images: Vec<ImageInfo> = inv
-        .images
-        .iter()
-        .filter_map(|i| {
-            i.tags
-                .first()
-                .and_then(|t| ImageInfo::parse(t, i.digest.as_deref()))
-        })
-        .collect();
-    let os_packages: Vec<(Ecosystem, String, String, Option<String>)> = inv
-        .packages
+/// An OS package of a node (not of an image): ecosystem, name, version, source package.
+type OsPackage = (Ecosystem, String, String, Option<String>);
+
+fn is_kolla_image(i: &ImageInfo) -> bool {
+    i.repository.contains("kolla")
+}
+
+/// The node's OS packages, those of images left out.
+fn os_packages_of(inv: &Inventory) -> Vec<OsPackage> {
+    inv.packages
         .iter()
         .filter(|p| {
             matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Rpm)
@@ -339,75 +335,81 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
                 p.source.as_ref().map(|s| s.name.clone()),
             )
         })
-        .collect();
-    let is_kolla_image = |i: &ImageInfo| i.repository.contains("kolla");
-    let deployer = if images.iter().any(is_kolla_image)
-        || inv
-            .services
-            .iter()
-            .any(|s| s.install.contains("/var/lib/kolla/venv"))
-    {
+        .collect()
+}
+
+/// Who deployed the node's OpenStack: kolla images or venvs, OSA venvs, distro packages.
+fn deployer_of(inv: &Inventory, images: &[ImageInfo]) -> Deployer {
+    let installed_in = |p: &str| inv.services.iter().any(|s| s.install.contains(p));
+    if images.iter().any(is_kolla_image) || installed_in("/var/lib/kolla/venv") {
         Deployer::Kolla
-    } else if inv
-        .services
-        .iter()
-        .any(|s| s.install.contains("/openstack/venvs/"))
-    {
+    } else if installed_in("/openstack/venvs/") {
         Deployer::Osa
     } else if inv.services.iter().any(|s| s.install.starts_with("distro")) {
         Deployer::Distro
     } else {
         Deployer::Unknown
-    };
-    let kolla_base = images
-        .iter()
-        .filter(|i| is_kolla_image(i))
-        .find_map(|i| i.kolla_tag_parts().map(|(_, d, v)| (d, v)));
-    let role_label = labels.get("role").cloned();
+    }
+}
 
-    let mut installed: Vec<Installed> = Vec::new();
-    // OpenStack services.
+/// The components one deliverable's service record stands for: its only component, else those
+/// its units and kolla images name, else a guess from the node's role label.
+fn components_of_service(
+    d: &str,
+    units: &[String],
+    images: &[ImageInfo],
+    role_label: Option<&str>,
+) -> BTreeSet<&'static str> {
+    let comps_of_d: Vec<&'static str> = order::components()
+        .iter()
+        .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
+        .map(|c| c.id)
+        .collect();
+    let mut comps: BTreeSet<&'static str> = BTreeSet::new();
+    if comps_of_d.len() <= 1 {
+        comps.extend(comps_of_d);
+        return comps;
+    }
+    let named = units.iter().map(|u| unit_stem(u)).chain(
+        images
+            .iter()
+            .filter(|i| is_kolla_image(i))
+            .map(|i| i.name.clone()),
+    );
+    comps.extend(named.filter_map(|n| component_for_name(d, &n)));
+    if comps.is_empty() {
+        let role = role_label.unwrap_or("controller");
+        let pick: &[&'static str] = match (d, role) {
+            ("nova", r) if r.contains("compute") => &["nova-compute"],
+            ("neutron", r) if r.contains("compute") => &["neutron-l2-agent"],
+            ("neutron", r) if r.contains("network") => &["neutron-l2-agent", "neutron-l3-agent"],
+            ("cinder", r) if r.contains("storage") => &["cinder-volume", "cinder-backup"],
+            ("nova", _) => &["nova-conductor", "nova-scheduler", "nova-api"],
+            ("neutron", _) => &["neutron-server"],
+            ("cinder", _) => &["cinder-scheduler", "cinder-api"],
+            _ => &[],
+        };
+        comps.extend(pick.iter().copied());
+    }
+    comps
+}
+
+/// The OpenStack components the node's service records show, each once (the first record
+/// naming it wins), with the series its version is placed in.
+fn service_installs(
+    inv: &Inventory,
+    cat: &OpenStackCatalog,
+    images: &[ImageInfo],
+    os_packages: &[OsPackage],
+    role_label: Option<&str>,
+) -> Vec<Installed> {
+    let mut installed = Vec::new();
     let mut seen = BTreeSet::new();
     for svc in inv.services.iter().filter(|s| s.kind == "service") {
         let d = svc.deliverable.as_str();
-        let comps_of_d: Vec<&'static str> = COMPONENTS
-            .iter()
-            .filter(|c| c.deliverable == Some(d) && c.id != "octavia-amphora")
-            .map(|c| c.id)
-            .collect();
-        if comps_of_d.is_empty() {
+        let comps = components_of_service(d, &svc.units, images, role_label);
+        if comps.is_empty() {
             continue;
-        }
-        let mut comps: BTreeSet<&'static str> = BTreeSet::new();
-        if comps_of_d.len() == 1 {
-            comps.insert(comps_of_d[0]);
-        } else {
-            for u in &svc.units {
-                if let Some(c) = component_for_name(d, &unit_stem(u)) {
-                    comps.insert(c);
-                }
-            }
-            for i in images.iter().filter(|i| is_kolla_image(i)) {
-                if let Some(c) = component_for_name(d, &i.name) {
-                    comps.insert(c);
-                }
-            }
-            if comps.is_empty() {
-                let role = role_label.as_deref().unwrap_or("controller");
-                let pick: &[&'static str] = match (d, role) {
-                    ("nova", r) if r.contains("compute") => &["nova-compute"],
-                    ("neutron", r) if r.contains("compute") => &["neutron-l2-agent"],
-                    ("neutron", r) if r.contains("network") => {
-                        &["neutron-l2-agent", "neutron-l3-agent"]
-                    }
-                    ("cinder", r) if r.contains("storage") => &["cinder-volume", "cinder-backup"],
-                    ("nova", _) => &["nova-conductor", "nova-scheduler", "nova-api"],
-                    ("neutron", _) => &["neutron-server"],
-                    ("cinder", _) => &["cinder-scheduler", "cinder-api"],
-                    _ => &[],
-                };
-                comps.extend(pick.iter().copied());
-            }
         }
         let m = crate::fleet::place(cat, &svc.package, &svc.version);
         let series = m
@@ -444,10 +446,19 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             });
         }
     }
-    // kolla images of services the inventory has no service record for: series from the tag.
+    installed
+}
+
+/// kolla images of services the inventory has no service record for: series from the tag.
+fn image_only_installs(
+    images: &[ImageInfo],
+    cat: &OpenStackCatalog,
+    installed: &mut Vec<Installed>,
+) {
     for i in images.iter().filter(|i| is_kolla_image(i)) {
-        let comp = image_component(&i.name);
-        let Some(comp) = comp else { continue };
+        let Some(comp) = image_component(&i.name) else {
+            continue;
+        };
         if installed.iter().any(|x| x.component == comp) {
             continue;
         }
@@ -472,46 +483,45 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             packages: Vec::new(),
         });
     }
-    // Infrastructure.
+}
+
+/// An infrastructure component as first seen: no version yet.
+fn infra_install(component: &'static str, from_package: bool) -> Installed {
+    Installed {
+        component,
+        deliverable: None,
+        package: None,
+        version: String::new(),
+        series: None,
+        ordinal: None,
+        exact: from_package,
+        based_on: None,
+        commits_after: None,
+        install: if from_package { "package" } else { "image" }.to_owned(),
+        images: Vec::new(),
+        packages: Vec::new(),
+    }
+}
+
+/// Infrastructure (database, queue, caches, OVS/OVN, Ceph) from OS packages and images.
+fn infra_installs(os_packages: &[OsPackage], images: &[ImageInfo]) -> Vec<Installed> {
     let mut infra: BTreeMap<&'static str, Installed> = BTreeMap::new();
-    for (e, n, v, _) in &os_packages {
+    for (e, n, v, _) in os_packages {
         if let Some(comp) = infra_component(n) {
-            let entry = infra.entry(comp).or_insert_with(|| Installed {
-                component: comp,
-                deliverable: None,
-                package: None,
-                version: String::new(),
-                series: None,
-                ordinal: None,
-                exact: true,
-                based_on: None,
-                commits_after: None,
-                install: "package".to_owned(),
-                images: Vec::new(),
-                packages: Vec::new(),
-            });
+            let entry = infra
+                .entry(comp)
+                .or_insert_with(|| infra_install(comp, true));
             entry.packages.push((*e, n.clone(), v.clone()));
             if infra_primary(comp).contains(&n.as_str()) {
                 entry.version = v.clone();
             }
         }
     }
-    for i in &images {
+    for i in images {
         if let Some(comp) = infra_component(&i.name) {
-            let entry = infra.entry(comp).or_insert_with(|| Installed {
-                component: comp,
-                deliverable: None,
-                package: None,
-                version: String::new(),
-                series: None,
-                ordinal: None,
-                exact: false,
-                based_on: None,
-                commits_after: None,
-                install: "image".to_owned(),
-                images: Vec::new(),
-                packages: Vec::new(),
-            });
+            let entry = infra
+                .entry(comp)
+                .or_insert_with(|| infra_install(comp, false));
             entry.images.push(i.clone());
             if entry.version.is_empty() {
                 entry.version = i.tag.clone();
@@ -521,14 +531,19 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
             }
         }
     }
-    for (_, mut i) in infra {
-        if i.version.is_empty() {
-            i.version = i.packages.first().map(|p| p.2.clone()).unwrap_or_default();
-        }
-        installed.push(i);
-    }
-    installed.sort_by_key(|i| (order::position(i.component), i.component));
+    infra
+        .into_values()
+        .map(|mut i| {
+            if i.version.is_empty() {
+                i.version = i.packages.first().map(|p| p.2.clone()).unwrap_or_default();
+            }
+            i
+        })
+        .collect()
+}
 
+/// The hypervisor's (libvirt, QEMU) versions, when either is installed.
+fn hypervisor_of(os_packages: &[OsPackage]) -> Option<(Option<String>, Option<String>)> {
     let hv = |names: &[&str]| {
         os_packages
             .iter()
@@ -547,27 +562,54 @@ pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
         "qemu-kvm-core",
         "qemu-system-x86-core",
     ]);
-    let hypervisor = (libvirt.is_some() || qemu.is_some()).then_some((libvirt, qemu));
+    (libvirt.is_some() || qemu.is_some()).then_some((libvirt, qemu))
+}
 
+/// The node's role when no label says it: from what it runs.
+fn role_of(installed: &[Installed]) -> String {
     let has = |c: &str| installed.iter().any(|i| i.component == c);
-    let role = role_label.unwrap_or_else(|| {
-        if has("nova-compute") {
-            "compute"
-        } else if installed.iter().any(|i| {
-            order::component(i.component)
-                .is_some_and(|c| c.phase == crate::model::Phase::ControlPlane)
-        }) || has("mariadb")
-        {
-            "controller"
-        } else if has("neutron-l3-agent") || has("ovn-db") {
-            "network"
-        } else if has("cinder-volume") || has("ceph-osd") {
-            "storage"
-        } else {
-            "other"
-        }
-        .to_owned()
-    });
+    if has("nova-compute") {
+        "compute"
+    } else if installed.iter().any(|i| {
+        order::component(i.component).is_some_and(|c| c.phase == crate::model::Phase::ControlPlane)
+    }) || has("mariadb")
+    {
+        "controller"
+    } else if has("neutron-l3-agent") || has("ovn-db") {
+        "network"
+    } else if has("cinder-volume") || has("ceph-osd") {
+        "storage"
+    } else {
+        "other"
+    }
+    .to_owned()
+}
+
+/// Build the planner's view of one inventory.
+pub(crate) fn node_view(inv: &Inventory, cat: &OpenStackCatalog) -> NodeView {
+    let labels = inv.node.labels.clone();
+    let images: Vec<ImageInfo> = inv
+        .images
+        .iter()
+        .filter_map(|i| {
+            i.tags
+                .first()
+                .and_then(|t| ImageInfo::parse(t, i.digest.as_deref()))
+        })
+        .collect();
+    let os_packages = os_packages_of(inv);
+    let deployer = deployer_of(inv, &images);
+    let kolla_base = images
+        .iter()
+        .filter(|i| is_kolla_image(i))
+        .find_map(|i| i.kolla_tag_parts().map(|(_, d, v)| (d, v)));
+    let role_label = labels.get("role").cloned();
+    let mut installed = service_installs(inv, cat, &images, &os_packages, role_label.as_deref());
+    image_only_installs(&images, cat, &mut installed);
+    installed.extend(infra_installs(&os_packages, &images));
+    installed.sort_by_key(|i| (order::position(i.component), i.component));
+    let hypervisor = hypervisor_of(&os_packages);
+    let role = role_label.unwrap_or_else(|| role_of(&installed));
     NodeView {
         id: inv.node.id.clone(),
         site: inv.node.site.clone().unwrap_or_else(|| "-".to_owned()),

@@ -8,8 +8,8 @@
 //!
 //! Inputs come through [`PlanInput`]: a set of inventories of the same nodes at different
 //! times. [`FileInput`] reads them from files and directories (`nminus collect` output);
-//! [`stored::StoredInput`] from the central analyzer (`nminus serve`), over HTTP or from its
-//! store.
+//! [`Gathered`] holds what the command line read from the central analyzer (`nminus serve`),
+//! over HTTP or from its store: the planner itself does no I/O of that kind.
 
 pub(crate) mod catalog;
 pub(crate) mod deployer;
@@ -19,7 +19,6 @@ pub(crate) mod path;
 pub(crate) mod render;
 pub(crate) mod replicate;
 pub(crate) mod rollback;
-pub(crate) mod stored;
 pub(crate) mod upgrade;
 pub(crate) mod verify;
 
@@ -159,6 +158,42 @@ impl PlanInput for FileInput {
     }
 }
 
+/// Inventories read elsewhere (a server's pages, a store), each checked with [`plannable`] as
+/// it is added: one that may not be planned from is a problem naming where it came from.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Gathered {
+    inventories: Vec<Inventory>,
+    problems: Vec<Problem>,
+}
+
+impl Gathered {
+    /// Add `inv`, read from `at` (a URL and entry, a store and node).
+    pub(crate) fn add(&mut self, at: &str, inv: Inventory) {
+        match plannable(&inv) {
+            Ok(()) => self.inventories.push(inv),
+            Err(why) => self.problem(at, why),
+        }
+    }
+
+    /// An entry of `at` that could not be read.
+    pub(crate) fn problem(&mut self, at: &str, why: String) {
+        self.problems.push(Problem::new(
+            Location::path(at.to_owned()),
+            ProblemKind::Malformed,
+            why,
+        ));
+    }
+}
+
+impl PlanInput for Gathered {
+    fn inventories(&self) -> &[Inventory] {
+        &self.inventories
+    }
+    fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
 /// A planning failure (bad arguments, impossible requests, an unreachable input); per-node
 /// issues are warnings. Each names the option, series, site, server or store it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,17 +259,6 @@ pub enum PlanError {
     /// `replicate --to`: empty, or the source site.
     #[error("--to must name a new site, different from --from")]
     SameSite,
-    /// `plan --server`: the server could not be asked or refused.
-    #[error("{message}")]
-    Server {
-        /// The URL asked.
-        url: String,
-        /// What went wrong, naming the URL.
-        message: String,
-    },
-    /// `plan --db`: the store could not be read.
-    #[error("reading the store: {0}")]
-    Store(String),
 }
 
 fn sites_note(sites: &[String]) -> String {

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::protocol::ErrorBody;
+use crate::client::ErrorBody;
 use crate::store::StoreError;
 
 /// An API error.

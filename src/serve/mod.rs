@@ -21,7 +21,10 @@ pub(crate) mod error;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod metrics;
-pub(crate) mod protocol;
+/// The wire types' former home, for the store's unit tests that still name it; they live in
+/// [`crate::client::wire`].
+#[cfg(test)]
+pub(crate) use crate::client::wire as protocol;
 pub(crate) mod query;
 mod routes;
 

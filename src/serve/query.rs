@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
+use crate::client::{InventoryPage, StoredInventory};
 use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Report};
 use crate::store::{FindingFilter, FindingKey, Millis, NodeRecord, Store, StoreError};
 
@@ -406,30 +407,6 @@ pub(crate) async fn diff(
         out.push(d);
     }
     Ok(Some(out))
-}
-
-/// One entry of a node's history with its whole inventory (`GET /v1/inventories`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredInventory {
-    /// Node.
-    pub node: String,
-    /// Content hash.
-    pub hash: String,
-    /// When the server received it.
-    pub received_at: Millis,
-    /// The inventory; its `collected_at` is this entry's collection time (an inventory that
-    /// came back after a change is stored once, but each of its entries keeps its own time).
-    pub inventory: Inventory,
-}
-
-/// A page of [`StoredInventory`]s.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct InventoryPage {
-    /// By node id, then collection time (oldest first).
-    pub inventories: Vec<StoredInventory>,
-    /// Give it as `after` to read the next page; absent on the last one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
 }
 
 /// Where a page of stored inventories ends: (node, collected at, received at, hash), the order

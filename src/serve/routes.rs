@@ -16,9 +16,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::analysis;
-use super::protocol::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use super::query;
 use super::{ApiError, AppState};
+use crate::client::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
 use crate::report::{Format, WriterOptions};
 use crate::store::{token_hash, FindingFilter, Millis, NewInventory};
@@ -594,7 +594,7 @@ async fn stored_inventories(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<InventoriesQuery>,
-) -> Result<Json<query::InventoryPage>, ApiError> {
+) -> Result<Json<crate::client::InventoryPage>, ApiError> {
     authorize_read(&st, &headers)?;
     let until = match q.until.filter(|u| !u.is_empty()) {
         None => None,

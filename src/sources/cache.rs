@@ -780,8 +780,16 @@ mod tests {
         let (c, _) = open("k1", "n").unwrap();
         let e = c.decode(0).unwrap_err();
         assert!(
-            e.contains("fail their checksum") && e.contains("cannot be read again"),
-            "{e}"
+            matches!(&e, super::super::compiled::CompiledError::Reread { damage, .. }
+                if matches!(**damage, super::super::compiled::CompiledError::Checksum { .. })),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains(&f.display().to_string())
+                && text.contains("fail their checksum")
+                && text.contains("cannot be read again"),
+            "the entry, the damage and the feed are named: {text}"
         );
         assert!(!f.exists(), "a damaged entry is removed");
     }

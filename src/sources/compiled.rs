@@ -8,6 +8,82 @@ use std::path::{Path, PathBuf};
 use super::advisory::source_for_kind;
 use crate::model::{Advisory, Problem};
 
+/// Why an advisory of a compiled feed could not be had: each names the cache entry (the file)
+/// and the advisory (the record); a decoding failure names the field too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompiledError {
+    /// An index past the entry's advisories.
+    #[error("{}: no advisory {index} in the entry", .entry.display())]
+    NoSuchAdvisory {
+        /// The cache entry.
+        entry: PathBuf,
+        /// The index asked for.
+        index: usize,
+    },
+    /// The advisory's bytes could not be read.
+    #[error("{}: cannot read {id}: {message}", .entry.display())]
+    Read {
+        /// The cache entry.
+        entry: PathBuf,
+        /// The advisory.
+        id: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// The advisory's bytes fail their CRC-32.
+    #[error("{}: the bytes of {id} fail their checksum", .entry.display())]
+    Checksum {
+        /// The cache entry.
+        entry: PathBuf,
+        /// The advisory.
+        id: String,
+    },
+    /// The advisory's JSON does not decode.
+    #[error("{}: {id} does not decode at `{field}`: {message}", .entry.display())]
+    Decode {
+        /// The cache entry.
+        entry: PathBuf,
+        /// The advisory.
+        id: String,
+        /// Where in the advisory (`affected[0].ranges`; `.` for the whole).
+        field: String,
+        /// The decoder's error.
+        message: String,
+    },
+    /// The bytes are another advisory's.
+    #[error("{}: {id} holds {found}", .entry.display())]
+    OtherAdvisory {
+        /// The cache entry.
+        entry: PathBuf,
+        /// The advisory expected.
+        id: String,
+        /// The advisory found.
+        found: String,
+    },
+    /// The entry is damaged and the feed's files could not be read again.
+    #[error("{damage}, and feed `{feed}` cannot be read again from {}: {message}", .dir.display())]
+    Reread {
+        /// The damage found first.
+        damage: Box<Self>,
+        /// The feed.
+        feed: String,
+        /// Its folder.
+        dir: PathBuf,
+        /// Why it cannot be read.
+        message: String,
+    },
+    /// The entry is damaged and the feed's files no longer hold the advisory where it was.
+    #[error("{damage}, and feed `{feed}` no longer has {id} at that position")]
+    Moved {
+        /// The damage found first.
+        damage: Box<Self>,
+        /// The feed.
+        feed: String,
+        /// The advisory.
+        id: String,
+    },
+}
+
 /// The head of a feed entry (postcard), followed by the advisories' JSON back to back.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FeedHead {
@@ -86,31 +162,53 @@ impl CompiledFeed {
     }
 
     /// Advisory `i`: from the entry when its bytes check out, else from the feed's files.
-    pub fn decode(&self, i: usize) -> Result<Advisory, String> {
+    pub fn decode(&self, i: usize) -> Result<Advisory, CompiledError> {
         let it = self
             .items
             .get(i)
-            .ok_or_else(|| format!("no advisory {i} in the entry"))?;
+            .ok_or_else(|| CompiledError::NoSuchAdvisory {
+                entry: self.path.clone(),
+                index: i,
+            })?;
         match self.read_item(it) {
             Ok(a) => Ok(a),
-            Err(why) => self.reread_from_files(i, it, &why),
+            Err(why) => self.reread_from_files(i, it, why),
         }
     }
 
-    fn read_item(&self, it: &CompiledItem) -> Result<Advisory, String> {
+    fn read_item(&self, it: &CompiledItem) -> Result<Advisory, CompiledError> {
         use std::os::unix::fs::FileExt;
-        let len = usize::try_from(it.end.saturating_sub(it.start)).map_err(|e| e.to_string())?;
+        let read_error = |message: String| CompiledError::Read {
+            entry: self.path.clone(),
+            id: it.id.clone(),
+            message,
+        };
+        let len = usize::try_from(it.end.saturating_sub(it.start))
+            .map_err(|e| read_error(e.to_string()))?;
         let mut buf = vec![0u8; len];
         self.file
             .read_exact_at(&mut buf, self.blob_at + it.start)
-            .map_err(|e| format!("cannot read {}: {e}", it.id))?;
+            .map_err(|e| read_error(e.to_string()))?;
         if crc32fast::hash(&buf) != it.crc {
-            return Err(format!("the bytes of {} fail their checksum", it.id));
+            return Err(CompiledError::Checksum {
+                entry: self.path.clone(),
+                id: it.id.clone(),
+            });
         }
+        let de = &mut serde_json::Deserializer::from_slice(&buf);
         let a: Advisory =
-            serde_json::from_slice(&buf).map_err(|e| format!("{} does not decode: {e}", it.id))?;
+            serde_path_to_error::deserialize(de).map_err(|e| CompiledError::Decode {
+                entry: self.path.clone(),
+                id: it.id.clone(),
+                field: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         if a.id != it.id {
-            return Err(format!("{} holds {}", it.id, a.id));
+            return Err(CompiledError::OtherAdvisory {
+                entry: self.path.clone(),
+                id: it.id.clone(),
+                found: a.id,
+            });
         }
         Ok(a)
     }
@@ -121,8 +219,8 @@ impl CompiledFeed {
         &self,
         i: usize,
         it: &CompiledItem,
-        why: &str,
-    ) -> Result<Advisory, String> {
+        why: CompiledError,
+    ) -> Result<Advisory, CompiledError> {
         let parsed = self.reparsed.get_or_init(|| {
             eprintln!(
                 "warning: cache entry {} is damaged ({why}): removed; feed `{}` is read from {} instead",
@@ -133,19 +231,25 @@ impl CompiledFeed {
             let _ = fs_err::remove_file(&self.path);
             parse_feed(&self.name, &self.kind, &self.dir).map(|(advisories, _)| advisories)
         });
-        let advisories = parsed
-            .as_ref()
-            .map_err(|e| format!("{why}, and feed `{}` cannot be read again: {e}", self.name))?;
-        advisories
-            .get(i)
-            .filter(|a| a.id == it.id)
-            .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "{why}, and feed `{}` no longer has {} at that position",
-                    self.name, it.id
-                )
-            })
+        let advisories = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                return Err(CompiledError::Reread {
+                    damage: Box::new(why),
+                    feed: self.name.clone(),
+                    dir: self.dir.clone(),
+                    message: e.clone(),
+                })
+            }
+        };
+        match advisories.get(i).filter(|a| a.id == it.id) {
+            Some(a) => Ok(a.clone()),
+            None => Err(CompiledError::Moved {
+                damage: Box::new(why),
+                feed: self.name.clone(),
+                id: it.id.clone(),
+            }),
+        }
     }
 
     /// Compile `advisories` into an entry: the head and the advisories' JSON.
@@ -267,4 +371,69 @@ pub(super) fn parse_feed(
     let src = source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
     let l = src.load(dir).map_err(|e| e.to_string())?;
     Ok((l.advisories, l.problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry holding one advisory whose JSON has the right checksum but not the right shape.
+    fn entry_with(path: &Path, json: &[u8]) {
+        let head = FeedHead {
+            name: "n".into(),
+            kind: "osv".into(),
+            problems: "[]".into(),
+            items: vec![CompiledItem {
+                id: "X-1".into(),
+                start: 0,
+                end: json.len() as u64,
+                crc: crc32fast::hash(json),
+                withdrawn: false,
+                affected: Vec::new(),
+            }],
+            blob_len: json.len() as u64,
+        };
+        let head = postcard::to_stdvec(&head).unwrap();
+        let mut bytes = format!("k {}\n", checksum(&head)).into_bytes();
+        bytes.extend(&head);
+        bytes.extend(json);
+        fs_err::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn an_advisory_that_does_not_decode_names_the_entry_the_advisory_and_the_field() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("e.feed");
+        entry_with(
+            &f,
+            br#"{"id":"X-1","source":"n","kind":"vulnerability","affected":[{"ecosystem":"PyPI","package":"nova","ranges":7}]}"#,
+        );
+        let (c, _) = CompiledFeed::open(&f, "k", "n", "osv", &d.path().join("no-feed")).unwrap();
+        assert!(matches!(
+            c.decode(5),
+            Err(CompiledError::NoSuchAdvisory { index: 5, .. })
+        ));
+        let e = c.decode(0).unwrap_err();
+        let damage = match &e {
+            CompiledError::Reread { damage, .. } | CompiledError::Moved { damage, .. } => damage,
+            other => panic!("{other:?}"),
+        };
+        match &**damage {
+            CompiledError::Decode {
+                entry, id, field, ..
+            } => {
+                assert_eq!(entry, &f);
+                assert_eq!(id, "X-1");
+                assert_eq!(field, "affected[0].ranges");
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = e.to_string();
+        assert!(
+            text.contains(&f.display().to_string())
+                && text.contains("X-1 does not decode at `affected[0].ranges`"),
+            "{text}"
+        );
+        assert!(!f.exists(), "a damaged entry is removed");
+    }
 }

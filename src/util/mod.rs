@@ -1,14 +1,16 @@
 //! Shared helpers with no home of their own (layer 1: uses nothing else of the crate):
-//! lower-case hex, atomic file writes, PEP 503 name normalisation, the YAML nesting pre-check
-//! and `key=value` label parsing.
+//! lower-case hex, atomic file writes, PEP 503 name normalisation, the YAML nesting pre-check,
+//! `key=value` label parsing, and [`Millis`], the time of records and spools.
 
 mod fs;
 mod label;
+mod millis;
 mod pep503;
 pub(crate) mod yaml;
 
 pub(crate) use fs::{write_atomic, Atomic};
 pub(crate) use label::parse_label;
+pub use millis::Millis;
 pub(crate) use pep503::normalize_name;
 
 /// Lower-case hex of `bytes`, two digits a byte.

@@ -93,7 +93,7 @@ fn closed_within(s: &mut TcpStream, bound: Duration) -> bool {
     }
 }
 
-fn empty_data(env: &Env) -> std::path::PathBuf {
+pub fn empty_data(env: &Env) -> std::path::PathBuf {
     let d = env.path("data");
     fs_err::create_dir_all(&d).unwrap();
     d
@@ -491,13 +491,13 @@ fn serve_refuses_to_start_without_tokens() {
     assert!(!env.path("fleet.db").exists(), "nothing created");
 }
 
-struct Pki {
+pub struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
     /// A CA, a server certificate for 127.0.0.1 and a client certificate, in PEM files.
-    fn new() -> Self {
+    pub fn new() -> Self {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
         };
@@ -538,7 +538,7 @@ impl Pki {
         Self { dir }
     }
 
-    fn path(&self, f: &str) -> String {
+    pub fn path(&self, f: &str) -> String {
         self.dir.path().join(f).display().to_string()
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod alerting;
 mod cli;
+mod client;
 mod collect;
 mod controlplane;
 mod currency;

@@ -9,11 +9,10 @@ use crate::model::{
 };
 use crate::releases::openstack::Series;
 
-use crate::plan::deployer::kolla_tag;
 use crate::plan::fleet::{Deployer, NodeView};
 use crate::plan::order::{Component, DbStyle};
 
-use super::{compute_batches, new_step, SitePlanner, STATUS_CHECKS};
+use super::{compute_batches, image_targets, new_step, SitePlanner, STATUS_CHECKS};
 
 impl<'a> SitePlanner<'a> {
     pub(super) fn control_step(
@@ -139,17 +138,7 @@ impl<'a> SitePlanner<'a> {
                     to: tv,
                     ..Target::default()
                 });
-                for img in &i.images {
-                    let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                    s.targets.push(Target {
-                        node: Some(n.id.clone()),
-                        component: Some(comp.id.to_owned()),
-                        image: Some(img.repository.clone()),
-                        from: Some(img.tag.clone()),
-                        to: Some(kolla_tag(to, &distro, &ver)),
-                        ..Target::default()
-                    });
-                }
+                s.targets.extend(image_targets(n, comp.id, i, to));
             }
         }
     }
@@ -393,17 +382,7 @@ impl<'a> SitePlanner<'a> {
                         to: self.target_version(i, to),
                         ..Target::default()
                     });
-                    for img in &i.images {
-                        let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                        s.targets.push(Target {
-                            node: Some(n.id.clone()),
-                            component: Some(comp.id.to_owned()),
-                            image: Some(img.repository.clone()),
-                            from: Some(img.tag.clone()),
-                            to: Some(kolla_tag(to, &distro, &ver)),
-                            ..Target::default()
-                        });
-                    }
+                    s.targets.extend(image_targets(n, comp.id, i, to));
                 }
             }
             s.preconditions.push("per host: disable the compute service and drain or accept a short pause of its instances (SIGTERM, upgrade, start)".to_owned());

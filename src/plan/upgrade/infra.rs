@@ -10,7 +10,7 @@ use crate::plan::deployer::{self, kolla_tag};
 use crate::plan::fleet::{Deployer, NodeView};
 use crate::plan::order::Component;
 
-use super::{new_step, SitePlanner};
+use super::{image_targets, new_step, SitePlanner};
 
 impl<'a> SitePlanner<'a> {
     pub(super) fn infra_step(
@@ -210,17 +210,7 @@ impl<'a> SitePlanner<'a> {
     ) {
         for n in nodes {
             if let Some(i) = n.get(comp.id) {
-                for img in &i.images {
-                    let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
-                    s.targets.push(Target {
-                        node: Some(n.id.clone()),
-                        component: Some(comp.id.to_owned()),
-                        image: Some(img.repository.clone()),
-                        from: Some(img.tag.clone()),
-                        to: Some(kolla_tag(to, &distro, &ver)),
-                        ..Target::default()
-                    });
-                }
+                s.targets.extend(image_targets(n, comp.id, i, to));
                 if i.images.is_empty() {
                     s.targets.push(Target {
                         node: Some(n.id.clone()),

@@ -20,12 +20,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
     Action, BatchKind, DeployerHints, Limit, LimitCode, Phase, Plan, PlanInputs, PlanKind, Reason,
-    Reversibility, Scope, SeriesRef, Step, PLAN_SCHEMA_VERSION,
+    Reversibility, Scope, SeriesRef, Step, Target, PLAN_SCHEMA_VERSION,
 };
 use crate::policy::Policy;
 use crate::releases::openstack::{OpenStackCatalog, Series};
 
-use super::fleet::{Deployer, NodeView};
+use super::deployer::kolla_tag;
+use super::fleet::{Deployer, Installed, NodeView};
 use super::order::{self, Component};
 use super::path::{self, series_ref};
 
@@ -99,6 +100,83 @@ pub(crate) fn new_step(
         blocked_by: Vec::new(),
         verification: Vec::new(),
     }
+}
+
+/// A target of nova-compute on each of these hosts.
+pub(crate) fn compute_targets<'s>(hosts: impl IntoIterator<Item = &'s String>) -> Vec<Target> {
+    hosts
+        .into_iter()
+        .map(|h| Target {
+            node: Some(h.clone()),
+            component: Some("nova-compute".into()),
+            ..Target::default()
+        })
+        .collect()
+}
+
+/// Per image of `i` on node `n`, its move to the kolla tag of `to` on the node's base.
+pub(crate) fn image_targets<'i>(
+    n: &'i NodeView,
+    comp: &'i str,
+    i: &'i Installed,
+    to: &'i Series,
+) -> impl Iterator<Item = Target> + 'i {
+    let (distro, ver) = n.kolla_base.clone().unwrap_or_default();
+    i.images.iter().map(move |img| Target {
+        node: Some(n.id.clone()),
+        component: Some(comp.to_owned()),
+        image: Some(img.repository.clone()),
+        from: Some(img.tag.clone()),
+        to: Some(kolla_tag(to, &distro, &ver)),
+        ..Target::default()
+    })
+}
+
+/// Scenario 2's first step for tenant `t`: pin it to its held-back hosts (their aggregates).
+pub(crate) fn fallback_pin_step<'s>(
+    t: &str,
+    site: &str,
+    title: String,
+    held: impl IntoIterator<Item = &'s String>,
+) -> Step {
+    let mut p = new_step(
+        format!("fallback-pin-{t}-{site}"),
+        site,
+        None,
+        Phase::Fallback,
+        Action::ConfigureAggregate,
+        Some("nova-compute"),
+        title,
+        Reversibility::CodeOnly,
+    );
+    p.targets = compute_targets(held);
+    p
+}
+
+/// Scenario 2's second step for tenant `t`: cold-migrate its instances off the upgraded hosts
+/// (live migration onto an older hypervisor is refused).
+pub(crate) fn fallback_migrate_step<'s>(
+    t: &str,
+    site: &str,
+    title: String,
+    upgraded: impl IntoIterator<Item = &'s String>,
+) -> Step {
+    let mut m = new_step(
+        format!("fallback-cold-migrate-{t}-{site}"),
+        site,
+        None,
+        Phase::Fallback,
+        Action::ColdMigrate,
+        Some("nova-compute"),
+        title,
+        Reversibility::CodeOnly,
+    );
+    m.reason = Reason {
+        text: "live migration onto an older hypervisor is refused (DestinationHypervisorTooOld): cold migration, rebuild or re-create".into(),
+        edges: Vec::new(),
+    };
+    m.targets = compute_targets(upgraded);
+    m
 }
 
 /// The deployer most of a site's nodes use.

@@ -9,7 +9,7 @@ use crate::model::{
 
 use crate::plan::fleet::{Deployer, ImageInfo};
 
-use super::{new_step, SitePlanner};
+use super::{fallback_migrate_step, fallback_pin_step, new_step, SitePlanner};
 
 impl<'a> SitePlanner<'a> {
     /// The rollback list of the upgrade: per-tenant fallback first, then per hop (newest first)
@@ -66,51 +66,26 @@ impl<'a> SitePlanner<'a> {
                 .filter_map(|n| n.aggregate.clone())
                 .collect();
             let aggs = held_aggs.into_iter().collect::<Vec<_>>().join(", ");
-            let mut p = new_step(
-                format!("fallback-pin-{t}-{site}"),
+            let mut p = fallback_pin_step(
+                t,
                 &site,
-                None,
-                Phase::Fallback,
-                Action::ConfigureAggregate,
-                Some("nova-compute"),
                 format!("If tenant {t} breaks: pin it to its held-back aggregate {aggs}"),
-                Reversibility::CodeOnly,
+                held,
             );
             p.reason = Reason { text: "scenario 2: the control plane is shared and cannot be downgraded per tenant; the tenant gets the previous data plane on hosts held back before the upgrade".into(), edges: Vec::new() };
             p.hints.commands = vec![format!("openstack aggregate set --property filter_tenant_id=<project id of {t}> {aggs}"), format!("openstack aggregate unset --property filter_tenant_id <the aggregates {t} used on the upgraded hosts>")];
-            p.targets = held
-                .iter()
-                .map(|h| Target {
-                    node: Some(h.clone()),
-                    component: Some("nova-compute".into()),
-                    ..Target::default()
-                })
-                .collect();
             self.rollback.push(p);
-            let mut m = new_step(
-                format!("fallback-cold-migrate-{t}-{site}"),
+            let mut m = fallback_migrate_step(
+                t,
                 &site,
-                None,
-                Phase::Fallback,
-                Action::ColdMigrate,
-                Some("nova-compute"),
                 format!("Cold-migrate tenant {t}'s instances onto the held-back hosts"),
-                Reversibility::CodeOnly,
+                upgraded,
             );
-            m.reason = Reason { text: "live migration onto an older hypervisor is refused (DestinationHypervisorTooOld): cold migration, rebuild or re-create".into(), edges: Vec::new() };
             m.hints.commands = vec![
                     format!("openstack server list --project <project id of {t}> --long   # instances on {}", upgraded.iter().cloned().collect::<Vec<_>>().join(", ")),
                     format!("openstack --os-compute-api-version 2.56 server migrate --host <one of {}> <server>", held.iter().cloned().collect::<Vec<_>>().join(", ")),
                     "openstack server resize confirm <server>".into(),
                 ];
-            m.targets = upgraded
-                .iter()
-                .map(|h| Target {
-                    node: Some(h.clone()),
-                    component: Some("nova-compute".into()),
-                    ..Target::default()
-                })
-                .collect();
             self.limits.push(Limit { code: LimitCode::NoLiveMigrationToOlder, message: format!("tenant {t}: instances move to the held-back hosts by cold migration only; live migration onto an older hypervisor is refused"), steps: vec![m.id.clone()], nodes: upgraded.iter().cloned().collect() });
             self.rollback.push(m);
         }

@@ -24,9 +24,9 @@
 //! descend from the recorded one (upstream rewrote history) is accepted and said so. A commit
 //! equal to the recorded one leaves the folder untouched (`unchanged`). Symbolic links and
 //! submodules of the tree are not exported (feed readers need neither). URLs: `https://` and
-//! `http://` (git's smart HTTP protocol, spoken by [`super::githttp`] over the same HTTP client
-//! as archive downloads: rustls, proxies from the environment), `file://` and local paths
-//! (libgit2).
+//! `http://` (git's smart HTTP protocol, spoken by libgit2 over [`super::githttp`]'s
+//! subtransport on the same HTTP client as archive downloads: rustls, proxies from the
+//! environment), `file://` and local paths (libgit2).
 //!
 //! # Archive feeds
 //!
@@ -343,12 +343,6 @@ enum NotSynced {
 impl From<String> for NotSynced {
     fn from(s: String) -> Self {
         Self::Fail(s)
-    }
-}
-
-impl From<crate::sources::githttp::GitHttpError> for NotSynced {
-    fn from(e: crate::sources::githttp::GitHttpError) -> Self {
-        Self::Fail(e.to_string())
     }
 }
 

@@ -1,10 +1,12 @@
-//! The agent ↔ server contract: request and response bodies of `/v1/enroll` and
-//! `/v1/inventories`, and the inventory content hash both sides compute.
+//! The client ↔ server contract: request and response bodies of `/v1/enroll` and
+//! `/v1/inventories` (pushes and pages), the error body of every endpoint, and the inventory
+//! content hash both sides compute. `serve` answers with these types, the client reads them.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::Inventory;
+use crate::util::Millis;
 
 /// `POST /v1/enroll` body (with `Authorization: Bearer <enrollment secret>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,30 @@ pub(crate) struct ErrorBody {
     /// The largest body the server accepts, after decompression (`too-large` answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+}
+
+/// One entry of a node's history with its whole inventory (`GET /v1/inventories`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredInventory {
+    /// Node.
+    pub node: String,
+    /// Content hash.
+    pub hash: String,
+    /// When the server received it.
+    pub received_at: Millis,
+    /// The inventory; its `collected_at` is this entry's collection time (an inventory that
+    /// came back after a change is stored once, but each of its entries keeps its own time).
+    pub inventory: Inventory,
+}
+
+/// A page of [`StoredInventory`]s.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InventoryPage {
+    /// By node id, then collection time (oldest first).
+    pub inventories: Vec<StoredInventory>,
+    /// Give it as `after` to read the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The content hash of an inventory: sha256 (hex) over its JSON serialisation (fields in schema
