@@ -11,6 +11,7 @@
 #
 # KS_TLS_CERT / KS_TLS_KEY: serve HTTPS with this certificate and key (PEM); the catalog's
 # identity URLs are then https://.
+# KS_TOKEN_EXPIRATION: token lifetime in seconds (default 3600; the expired-token tests use a few).
 # KS_PIP_ARGS: extra pip arguments (e.g. "-c .../upper-constraints.txt keystone==29.0.2").
 # Pitfalls handled (see ../shared/recipes/README.md): keystone parses sys.argv with oslo.config,
 # so gunicorn gets no arguments and reads ./gunicorn.conf.py; keystone 29.x on SQLite needs WAL;
@@ -49,6 +50,7 @@ log_file = $D/keystone.log
 connection = sqlite:///$D/keystone.db
 [token]
 provider = fernet
+expiration = ${KS_TOKEN_EXPIRATION:-3600}
 [fernet_tokens]
 key_repository = $D/fernet-keys
 [fernet_receipts]

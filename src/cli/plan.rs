@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use crate::discover::apidata::ApiData;
+use crate::discover::plan_view::plan_view;
+use crate::discover::Discovery;
+use crate::model::controlplane::PlanControlPlane;
 use crate::plan::render::{render, PlanFormat, RenderedFile};
 use crate::plan::replicate::{plan_replicate, Footprint, ReplicateOptions};
 use crate::plan::rollback::{plan_rollback, RollbackOptions, RollbackTarget};
@@ -32,6 +36,10 @@ How plans are made:
   * Every step says why it is where it is (the upgrade-order DAG edge), what must hold before
     it, what to do after it, and what undoing it takes: code-only, needs-db-restore or
     irreversible. docs/planner.md explains the DAG, the SLURP rules and the rollback limits.
+  * With a control plane (--discovery FILE, or the newest round stored by --server / --db),
+    each upgrade step that moves an API lists its catalog endpoints, the microversion or
+    version id expected after it and the PromQL to check before going on; replicate lists the
+    catalog entries the new site needs (docs/operations.md: gating an upgrade).
 
 Formats: json (the plan; schema reports/schema/plan-v1.json), markdown (change ticket),
 ansible (generic playbook: apt/dnf pins and holds), kolla (globals, group_vars/host_vars image
@@ -132,11 +140,26 @@ pub(super) struct CommonArgs {
     pub(super) output: Option<PathBuf>,
 }
 
+/// Where a plan reads the control plane its steps are checked against.
+#[derive(Debug, Args)]
+pub(super) struct ControlPlaneArgs {
+    /// A discovery (`nminus discover --format json` output): each step that moves an API
+    /// names its endpoints, the version expected after it and the PromQL to check. With
+    /// --server or --db the newest stored control-plane round is read unless this is given.
+    #[arg(long, value_name = "FILE")]
+    discovery: Option<PathBuf>,
+    /// The openstack-api folder (per-series maximum versions), when not `<data>/openstack-api`.
+    #[arg(long, value_name = "DIR")]
+    api_data: Option<PathBuf>,
+}
+
 /// `nminus plan upgrade`.
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    control: ControlPlaneArgs,
     /// Which nodes: `site=..,cell=..,aggregate=..,az=..,tenant=..,node=GLOB` (all must match).
     #[arg(long, default_value = "")]
     scope: String,
@@ -181,6 +204,8 @@ pub struct RollbackArgs {
 pub struct ReplicateArgs {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    control: ControlPlaneArgs,
     /// The site to copy.
     #[arg(long, value_name = "SITE")]
     from: String,
@@ -223,6 +248,7 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                 batch_size: a.batch_size,
                 hold_back,
                 adjacent_only: a.adjacent_only,
+                control_plane: control_plane(&a.common, &a.control)?,
             };
             let mut plan = plan_upgrade(input.as_ref(), &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
@@ -268,11 +294,111 @@ pub(super) fn run(c: PlanCommand) -> anyhow::Result<u8> {
                 to: a.to_site.clone(),
                 footprint: a.footprint,
                 own_keystone: a.own_keystone,
+                control_plane: control_plane(&a.common, &a.control)?,
             };
             let mut plan = plan_replicate(input.as_ref(), &ctx, &opts)?;
             plan.inputs.releases = Some(cat.root().display().to_string());
             emit(&plan, &a.common, input.as_ref())
         }
+    }
+}
+
+/// A discovery read back, at most this large.
+const MAX_DISCOVERY: u64 = 64 << 20;
+
+/// The control plane the plan's steps are checked against: `--discovery FILE`, else the newest
+/// round stored by the server or in the database; `None` when there is none (the plan says so).
+fn control_plane(a: &CommonArgs, c: &ControlPlaneArgs) -> anyhow::Result<Option<PlanControlPlane>> {
+    let (body, source) = if let Some(f) = &c.discovery {
+        let file = fs_err::File::open(f).with_context(|| format!("--discovery {}", f.display()))?;
+        (
+            read_bounded(file, &f.display().to_string())?,
+            f.display().to_string(),
+        )
+    } else if let Some(server) = &a.server {
+        match fetch_control_plane(server, a.token.as_deref(), a.ca_file.as_deref())? {
+            Some(b) => (b, format!("the server at {server}")),
+            None => return Ok(None),
+        }
+    } else if let Some(db) = &a.db {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let round = rt.block_on(async {
+            let store = crate::store::open_existing(db).await?;
+            anyhow::Ok(store.control_plane_round(None, None).await?)
+        })?;
+        match round {
+            Some((id, body)) => (
+                serde_json::to_vec(&body)?,
+                format!(
+                    "round {} of the database {}",
+                    id.id,
+                    crate::store::redact(db)
+                ),
+            ),
+            None => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let d: Discovery = serde_path_to_error::deserialize(de).map_err(|e| {
+        anyhow::anyhow!(
+            "{source}: not a discovery (nminus discover --format json): {} at `{}`",
+            e.inner(),
+            e.path()
+        )
+    })?;
+    if d.schema != crate::discover::SCHEMA {
+        anyhow::bail!(
+            "{source}: schema `{}`, expected `{}`",
+            d.schema,
+            crate::discover::SCHEMA
+        );
+    }
+    if let Some(e) = &d.keystone.error {
+        eprintln!(
+            "warning: {source}: the discovery of cloud `{}` at {} failed ({}): the plan's steps are not verified",
+            d.cloud, d.discovered_at, e.message
+        );
+        return Ok(None);
+    }
+    let api_dir = c
+        .api_data
+        .clone()
+        .unwrap_or_else(|| a.data.join("openstack-api"));
+    let data = ApiData::load(&api_dir, &releases_dir(a)?.join("data/series_status.yaml"))
+        .context("loading the OpenStack API data (--api-data)")?;
+    Ok(Some(plan_view(&d, &data, source)))
+}
+
+/// At most [`MAX_DISCOVERY`] bytes of `r`, else an error naming `what`.
+fn read_bounded(r: impl std::io::Read, what: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut body = Vec::new();
+    r.take(MAX_DISCOVERY + 1)
+        .read_to_end(&mut body)
+        .with_context(|| format!("reading {what}"))?;
+    if body.len() as u64 > MAX_DISCOVERY {
+        anyhow::bail!("{what}: larger than {} MiB", MAX_DISCOVERY >> 20);
+    }
+    Ok(body)
+}
+
+/// `GET /v1/controlplane`: the newest stored round, `None` when the server has none.
+fn fetch_control_plane(
+    server: &str,
+    token: Option<&str>,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    use crate::client::{ApiClient, ClientOptions, Credential};
+    let opts = ClientOptions::new(std::time::Duration::from_secs(60)).ca_file(ca_file);
+    let client = ApiClient::new(server, token, Credential::ApiToken, &opts)?;
+    match client.get_json::<serde_json::Value>("/v1/controlplane", &[], MAX_DISCOVERY) {
+        Ok(v) => Ok(Some(serde_json::to_vec(&v)?)),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

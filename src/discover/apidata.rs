@@ -166,6 +166,8 @@ pub(crate) struct ApiData {
     head_max: HashMap<String, ApiVersion>,
     /// (project, series) -> upstream statement.
     stated: HashMap<(String, String), String>,
+    /// (project, series) -> the maximum upstream's history document states.
+    stated_max: HashMap<(String, String), ApiVersion>,
     /// ironic API version -> ironic releases (with named series) declaring it.
     ironic: BTreeMap<ApiVersion, Vec<String>>,
     series: Vec<SeriesInfo>,
@@ -354,8 +356,18 @@ impl ApiData {
             }
         }
         let mut stated = HashMap::new();
+        let mut stated_max = HashMap::new();
         let mps = api_dir.join("max-per-series.tsv");
         for (line, row) in tsv(&mps)? {
+            if let Some(v) = ApiVersion::parse(field(&mps, line, &row, "max_microversion")?) {
+                stated_max.insert(
+                    (
+                        field(&mps, line, &row, "project")?.to_owned(),
+                        field(&mps, line, &row, "series")?.to_owned(),
+                    ),
+                    v,
+                );
+            }
             stated.insert(
                 (
                     field(&mps, line, &row, "project")?.to_owned(),
@@ -389,6 +401,7 @@ impl ApiData {
             id_max,
             head_max,
             stated,
+            stated_max,
             ironic,
             series,
         })
@@ -425,6 +438,41 @@ impl ApiData {
             .iter()
             .rev()
             .find(|s| s.status == SeriesStatus::Maintained)
+    }
+
+    /// Each series' maximum of `project` as its code declares it at the series' final ref (what
+    /// a running endpoint serves), microversions and version ids, oldest series first; where
+    /// upstream's history document states another maximum, that is quoted and the code wins.
+    pub(crate) fn maxima(&self, project: &str) -> Vec<crate::model::controlplane::SeriesMaximum> {
+        use crate::model::controlplane::{SeriesMaximum, VersionKind};
+        let mut out = Vec::new();
+        for (table, kind) in [
+            (&self.code_max, VersionKind::Microversion),
+            (&self.id_max, VersionKind::VersionId),
+        ] {
+            for r in table.get(project).into_iter().flatten() {
+                let key = (project.to_owned(), r.series.clone());
+                let disagreement = match self.stated_max.get(&key) {
+                    Some(v) if *v != r.max => Some(format!(
+                        "{}; the {} code ({}) declares {}: the code wins, it is what a running endpoint serves",
+                        self.stated.get(&key).map_or("", String::as_str),
+                        r.series,
+                        r.reference,
+                        r.max
+                    )),
+                    _ => None,
+                };
+                out.push(SeriesMaximum {
+                    project: project.to_owned(),
+                    series: r.series.clone(),
+                    kind,
+                    value: r.max.to_string(),
+                    source: format!("{} ({})", r.source, r.reference),
+                    disagreement,
+                });
+            }
+        }
+        out
     }
 
     /// Whether `project` has per-series data for microversions (`micro`) or version ids.

@@ -12,6 +12,7 @@ pub(crate) mod cloud;
 pub(crate) mod fleet;
 pub(crate) mod http;
 pub(crate) mod keystone;
+pub(crate) mod plan_view;
 pub(crate) mod probe;
 pub(crate) mod service;
 pub(crate) mod versions;

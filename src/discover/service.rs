@@ -93,6 +93,16 @@ impl Periodic {
                     Err(e) => break Err(e),
                 };
             let ok = d.keystone.error.is_none();
+            if let Some(e) = &d.keystone.error {
+                // Every round authenticates anew (a token is never kept past its round), so a
+                // refused or expired credential shows here, and the next round tries again.
+                tracing::warn!(
+                    "discovery round {round} of cloud `{}` failed, next round in {:?}: {}",
+                    d.cloud,
+                    self.interval.unwrap_or_default(),
+                    e.message
+                );
+            }
             let at = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
             if let Ok(mut m) = self.metrics.lock() {
                 let keep: Vec<_> = d.endpoints.iter().map(EndpointRecord::key).collect();

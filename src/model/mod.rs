@@ -23,10 +23,11 @@ pub use inventory::{
 };
 pub use package::{Ecosystem, Package, PackageMeta, SourcePackage};
 pub use plan::{
-    plan_schema, Action, Batch, BatchKind, BomImage, BomPackage, BomService, DeployerHints,
-    EdgeRef, Hop, HopKind, KollaHint, Limit, LimitCode, Manifest, OsaHint, PackageManager,
-    PackagePin, Phase, Plan, PlanInputs, PlanKind, Reason, Reversibility, RoleSpec, Scope,
-    SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
+    plan_schema, Action, Batch, BatchKind, BomImage, BomPackage, BomService, CatalogChanges,
+    CatalogEndpointSpec, CatalogService, DeployerHints, EdgeRef, EndpointCheck, ExpectedVersion,
+    Hop, HopKind, KollaHint, Limit, LimitCode, Manifest, ObservedVersion, OsaHint, PackageManager,
+    PackagePin, Phase, Plan, PlanInputs, PlanKind, PromCheck, Reason, Reversibility, RoleSpec,
+    Scope, SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
 };
 pub use problem::{Location, Origin, Problem, ProblemKind};
 pub use report::{

@@ -455,6 +455,80 @@ pub struct Step {
     /// Why the step cannot be carried out as is (a limit applies); empty when it can.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<String>,
+    /// What to check before the next step or batch: the API endpoints the step moves (from a
+    /// control-plane discovery), the version each must serve afterwards, and the PromQL
+    /// (empty without control-plane data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verification: Vec<EndpointCheck>,
+}
+
+/// One API endpoint a step moves, and how to tell the step worked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EndpointCheck {
+    /// Official service type (`compute`).
+    pub service_type: String,
+    /// Project (`nova`).
+    pub project: String,
+    /// Region.
+    pub region: String,
+    /// `public`, `internal`, `admin`.
+    pub interface: String,
+    /// The catalog URL.
+    pub url: String,
+    /// The version document the check reads (absent: the URL gives none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_url: Option<String>,
+    /// Catalog endpoint id.
+    pub endpoint_id: String,
+    /// What the endpoint must serve after the step (absent: upstream data has no maximum for
+    /// the series).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<ExpectedVersion>,
+    /// What it served at discovery.
+    pub observed: ObservedVersion,
+    /// PromQL over the probe metrics of `nminus discover --listen` / `nminus serve
+    /// --discover-cloud`: each query returns a sample when its check holds.
+    pub promql: Vec<PromCheck>,
+}
+
+/// The version an endpoint serves once a step is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExpectedVersion {
+    /// Microversion or version id.
+    pub kind: crate::model::controlplane::VersionKind,
+    /// The maximum (`2.100`, `3.14`).
+    pub value: String,
+    /// The series the step moves the service to (codename).
+    pub series: String,
+    /// Where upstream states it (file:line and ref).
+    pub source: String,
+    /// Upstream's history document says otherwise, and which source wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<String>,
+}
+
+/// What an endpoint served when the control plane was discovered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ObservedVersion {
+    /// `ok`, `no-version-document`, `unreachable`.
+    pub status: String,
+    /// The maximum it served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Series whose code serves it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// One PromQL check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromCheck {
+    /// `up`, `version`, `latency`.
+    pub check: String,
+    /// The query.
+    pub expr: String,
 }
 
 /// A documented limit that shapes the plan (`docs/planner.md` §Rollback limits).
@@ -589,6 +663,58 @@ pub struct Manifest {
     /// OS packages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<BomPackage>,
+    /// Keystone catalog entries the new site needs (from a control-plane discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogChanges>,
+}
+
+/// The Keystone catalog entries a new site needs: copied from the source site's endpoints,
+/// the source host replaced by a placeholder; what the target's region already has is skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CatalogChanges {
+    /// Regions of the source site, copied from.
+    pub source_regions: Vec<String>,
+    /// Regions to create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Services to create (absent from the catalog).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<CatalogService>,
+    /// Endpoints to create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<CatalogEndpointSpec>,
+    /// Entries that already exist and are skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing: Vec<String>,
+    /// Placeholders in the URLs and what to put there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub placeholders: BTreeMap<String, String>,
+}
+
+/// A catalog service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CatalogService {
+    /// The catalog's type (`volumev3`).
+    pub catalog_type: String,
+    /// Name (`cinderv3`).
+    pub name: String,
+}
+
+/// An endpoint to create in the new site's region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CatalogEndpointSpec {
+    /// The catalog's service type (`volumev3`).
+    pub catalog_type: String,
+    /// Service name.
+    pub service_name: String,
+    /// Region to create it in.
+    pub region: String,
+    /// `public`, `internal`, `admin`.
+    pub interface: String,
+    /// URL pattern (`http://{ber1_public_host}:8774/v2.1`).
+    pub url: String,
+    /// The source endpoint it is copied from.
+    pub source_url: String,
 }
 
 /// What the plan was made from.
@@ -604,6 +730,10 @@ pub struct PlanInputs {
     /// Policy, for policy-driven upgrades.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The control-plane discovery steps are verified against (`cloud test, discovered …,
+    /// from …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<String>,
 }
 
 /// A plan: ordered steps with reasons, the steps to roll it back, and the limits it honours.

@@ -11,6 +11,7 @@
 //! [`Gathered`] holds what the command line read from the central analyzer (`nminus serve`),
 //! over HTTP or from its store: the planner itself does no I/O of that kind.
 
+pub(crate) mod catalog;
 pub(crate) mod deployer;
 pub(crate) mod fleet;
 pub(crate) mod order;
@@ -19,6 +20,7 @@ pub(crate) mod render;
 pub(crate) mod replicate;
 pub(crate) mod rollback;
 pub(crate) mod upgrade;
+pub(crate) mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -659,6 +659,7 @@ pub fn plan_rollback(
             nodes: hist.len(),
             releases: None,
             policy: None,
+            control_plane: None,
         },
         scope,
         from_series,

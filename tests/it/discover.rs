@@ -20,10 +20,10 @@ use crate::support::{nminus, shared_data};
 
 pub(crate) struct Keystone {
     pub(crate) dir: tempfile::TempDir,
-    url: String,
+    pub(crate) url: String,
     token: String,
-    user_id: String,
-    http: reqwest::blocking::Client,
+    pub(crate) user_id: String,
+    pub(crate) http: reqwest::blocking::Client,
 }
 
 fn script() -> PathBuf {
@@ -44,8 +44,17 @@ impl Keystone {
         Self::start_with(None)
     }
 
+    /// A fresh Keystone whose tokens expire after `secs` seconds (`[token] expiration`).
+    pub(crate) fn start_expiring(secs: u32) -> Self {
+        Self::start_full(None, Some(secs))
+    }
+
     /// The same over HTTPS with `tls` = (CA, certificate, key), PEM files.
     fn start_with(tls: Option<(&Path, &Path, &Path)>) -> Self {
+        Self::start_full(tls, None)
+    }
+
+    fn start_full(tls: Option<(&Path, &Path, &Path)>, expiration: Option<u32>) -> Self {
         let venv = std::env::var_os("KS_VENV").map_or_else(
             || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/keystone/venv"),
             PathBuf::from,
@@ -62,6 +71,9 @@ impl Keystone {
             .arg(dir.path())
             .arg(port.to_string())
             .env("KS_VENV", &venv);
+        if let Some(secs) = expiration {
+            up.env("KS_TOKEN_EXPIRATION", secs.to_string());
+        }
         let mut http = reqwest::blocking::Client::builder();
         let mut scheme = "http";
         if let Some((ca, cert, key)) = tls {
@@ -93,7 +105,7 @@ impl Keystone {
         k
     }
 
-    fn password_token(&self, password: &str) -> (String, Value) {
+    pub(crate) fn password_token(&self, password: &str) -> (String, Value) {
         let r = self
             .http
             .post(format!("{}/v3/auth/tokens", self.url))

@@ -687,6 +687,7 @@ fn upgrade(scope: &str, to: Option<&str>, hold: &[&str]) -> Plan {
         batch_size: 0,
         hold_back: hold.iter().map(|h| parse_scope(h).unwrap()).collect(),
         adjacent_only: false,
+        control_plane: None,
     };
     plan_upgrade(&input(&["three-sites"]), &ctx(), &opts).unwrap()
 }
@@ -1489,6 +1490,7 @@ fn replicate_pins_exact_versions_for_a_smaller_site() {
         to: "ber1".into(),
         footprint: Footprint::Small,
         own_keystone: false,
+        control_plane: None,
     };
     let p = plan_replicate(&input(&["three-sites"]), &ctx(), &opts).unwrap();
     validate(&serde_json::to_value(&p).unwrap());
@@ -1547,6 +1549,7 @@ fn replicate_pins_exact_versions_for_a_smaller_site() {
         to: "dub1".into(),
         footprint: Footprint::Same,
         own_keystone: true,
+        control_plane: None,
     };
     let p = plan_replicate(&input(&["three-sites"]), &ctx(), &opts).unwrap();
     assert!(
@@ -1576,6 +1579,7 @@ fn golden_cases() -> Vec<(&'static str, Plan)> {
             to: "ber1".into(),
             footprint: Footprint::Small,
             own_keystone: false,
+            control_plane: None,
         },
     )
     .unwrap();
@@ -2297,6 +2301,7 @@ fn mixed_sites_keep_each_hosts_series_and_deployer_reversibility() {
         batch_size: 0,
         hold_back: hold.iter().map(|h| parse_scope(h).unwrap()).collect(),
         adjacent_only: false,
+        control_plane: None,
     };
     let p = plan_upgrade(&fi, &ctx(), &opts("2025.1", &["aggregate=agg-acme-hold"])).unwrap();
     let hold = p.steps.iter().find(|s| s.action == Action::Hold).unwrap();

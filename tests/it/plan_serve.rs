@@ -19,13 +19,13 @@ use crate::serve::{run_ok, Env, Server};
 use crate::store::{inventory, package, push, sqlite_url, PgCluster};
 use crate::support::{nminus, shared_data};
 
-const TOKEN: &str = "planner-r3ad";
+pub(crate) const TOKEN: &str = "planner-r3ad";
 const AS_OF: &str = "2026-08-21";
 
 /// A server holding a fixture fleet, pushed by agents.
-struct Fleet {
-    srv: Server,
-    db: String,
+pub(crate) struct Fleet {
+    pub(crate) srv: Server,
+    pub(crate) db: String,
     /// Per node, what each agent run answered (`stored`, `unchanged`), in push order.
     pushes: BTreeMap<String, Vec<String>>,
     /// Dropped after the server.
@@ -35,7 +35,7 @@ struct Fleet {
 impl Fleet {
     /// Start `nminus serve` on a fresh SQLite file, enroll one agent per node found in `dir`
     /// and push every inventory of the node, oldest first, with `nminus agent --once --inventory`.
-    fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         let env = Env::new();
         let token_file = env.path("api-token");
         fs_err::write(&token_file, format!("{TOKEN}\n")).unwrap();

@@ -9,7 +9,7 @@
 //! mode cannot see the repositories the playbook would enable), and so are exact versions the
 //! host's repositories do not offer (reported; outside check mode installing them fails).
 
-use super::{header, one_line, yq, PlanFormat, PlanRenderer, RenderedFile};
+use super::{header, one_line, version_find, yq, PlanFormat, PlanRenderer, RenderedFile};
 use crate::model::{PackageManager, Phase, Plan, PlanKind, Step};
 
 /// Generic Ansible renderer.
@@ -147,6 +147,80 @@ fn play(plan: &Plan, s: &Step) -> String {
     y
 }
 
+/// A play that checks, from the controller, that each endpoint a step moved serves the expected
+/// version (its version document, retried), before the next play runs.
+fn verify_play(s: &Step) -> String {
+    let checks: Vec<(String, String, String, String)> = s
+        .verification
+        .iter()
+        .filter_map(|c| {
+            let x = c.expected.as_ref()?;
+            let url = c.version_url.as_ref()?;
+            Some((
+                url.clone(),
+                version_find(x.kind, true).to_owned(),
+                x.value.clone(),
+                format!(
+                    "{} {} {}: {} {} ({})",
+                    c.service_type,
+                    c.region,
+                    c.interface,
+                    x.kind.describe(),
+                    x.value,
+                    x.series
+                ),
+            ))
+        })
+        .collect();
+    if checks.is_empty() {
+        return String::new();
+    }
+    let mut y = format!(
+        "\n- name: {}\n  hosts: localhost\n  gather_facts: false\n  vars:\n    nminus_step: {}\n    nminus_checks:\n",
+        yq(&format!("{}: verify before going on", s.id)),
+        yq(&s.id)
+    );
+    for (url, find, value, what) in &checks {
+        y.push_str(&format!(
+            "      - url: {}\n        find: {}\n        expect: {}\n        what: {}\n",
+            yq(url),
+            yq(find),
+            yq(value),
+            yq(what)
+        ));
+    }
+    for c in &s.verification {
+        for q in &c.promql {
+            y.push_str(&format!(
+                "  # promql ({}): {}\n",
+                q.check,
+                one_line(&q.expr)
+            ));
+        }
+    }
+    y.push_str(VERIFY_TASKS);
+    y
+}
+
+const VERIFY_TASKS: &str = r#"  tasks:
+    - name: The highest version the document lists is the one expected after the step
+      ansible.builtin.uri:
+        url: "{{ item.url }}"
+        return_content: true
+        status_code: 200
+      register: nminus_version
+      until: >-
+        nminus_version.content is defined
+        and item.expect in (nminus_version.content | regex_findall(item.find))
+        and (nminus_version.content | regex_findall(item.find)
+             | select('version', item.expect, '>') | list | length) == 0
+      retries: "{{ nminus_verify_retries | default(10) | int }}"
+      delay: "{{ nminus_verify_delay | default(30) | int }}"
+      loop: "{{ nminus_checks }}"
+      loop_control:
+        label: "{{ item.what }}"
+"#;
+
 impl PlanRenderer for AnsibleRenderer {
     fn format(&self) -> PlanFormat {
         PlanFormat::Ansible
@@ -172,7 +246,15 @@ impl PlanRenderer for AnsibleRenderer {
             ));
         }
         y.push_str("---\n- name: \"nminus: read package facts\"\n  hosts: all\n  gather_facts: true\n  tasks:\n    - name: Read installed packages\n      ansible.builtin.package_facts:\n        manager: auto\n");
-        for s in plan.steps.iter().filter(|s| !s.hints.packages.is_empty()) {
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| !s.hints.packages.is_empty() || !s.verification.is_empty())
+        {
+            if s.hints.packages.is_empty() {
+                y.push_str(&verify_play(s));
+                continue;
+            }
             if !s.blocked_by.is_empty() {
                 y.push_str(&format!(
                     "\n# {} is blocked, not rendered: {}\n",
@@ -182,6 +264,7 @@ impl PlanRenderer for AnsibleRenderer {
                 continue;
             }
             y.push_str(&play(plan, s));
+            y.push_str(&verify_play(s));
         }
         let rb: Vec<&Step> = plan
             .rollback

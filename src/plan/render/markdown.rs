@@ -163,6 +163,168 @@ fn step_md(s: &Step, out: &mut String) {
         out.push_str(&format!("\nHow:\n{f}text\n{body}{f}\n"));
     }
     list("After", &s.post_steps, out);
+    verification_md(s, out);
+}
+
+/// The bill of materials of a replication plan, and the catalog entries the new site needs.
+fn manifest_md(m: &crate::model::Manifest, out: &mut String) {
+    out.push_str(&format!(
+        "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
+        cell(&m.source_site),
+        cell(&m.target_site),
+        cell(&m.footprint.to_string()),
+        cell(&m.deployer.to_string())
+    ));
+    out.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
+    for r in &m.roles {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            cell(&r.role),
+            cell(&r.source_nodes.join(", ")),
+            cell(&r.hosts.join(", ")),
+            cell(&r.components.join(", "))
+        ));
+    }
+    out.push_str("\n| service | version | series | commit | install |\n|---|---|---|---|---|\n");
+    for s in &m.services {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(&s.deliverable),
+            cell(&s.version),
+            cell(s.series.as_deref().unwrap_or("?")),
+            cell(s.commit.as_deref().unwrap_or("—")),
+            cell(&s.install)
+        ));
+    }
+    if !m.images.is_empty() {
+        out.push_str("\n| image | tag | digest |\n|---|---|---|\n");
+        for i in &m.images {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                cell(&i.repository),
+                cell(&i.tag),
+                cell(i.digest.as_deref().unwrap_or("—"))
+            ));
+        }
+    }
+    if !m.packages.is_empty() {
+        out.push_str("\n| package | version | roles |\n|---|---|---|\n");
+        for p in &m.packages {
+            out.push_str(&format!(
+                "| {} ({}) | {} | {} |\n",
+                cell(&p.name),
+                cell(&p.ecosystem.to_string()),
+                cell(&p.version),
+                cell(&p.roles.join(", "))
+            ));
+        }
+    }
+    if let Some(c) = &m.catalog {
+        catalog_md(c, out);
+    }
+}
+
+/// The Keystone catalog entries of a replicated site.
+fn catalog_md(c: &crate::model::CatalogChanges, out: &mut String) {
+    out.push_str(&format!(
+        "\n### Catalog entries (copied from region(s) {})\n\n",
+        cell(&c.source_regions.join(", "))
+    ));
+    out.push_str("| create | what | region | interface | URL |\n|---|---|---|---|---|\n");
+    for r in &c.regions {
+        out.push_str(&format!("| region | {} | | | |\n", code(r)));
+    }
+    for s in &c.services {
+        out.push_str(&format!(
+            "| service | {} ({}) | | | |\n",
+            code(&s.catalog_type),
+            cell(&s.name)
+        ));
+    }
+    for e in &c.endpoints {
+        out.push_str(&format!(
+            "| endpoint | {} ({}) | {} | {} | {} |\n",
+            code(&e.catalog_type),
+            cell(&e.service_name),
+            cell(&e.region),
+            cell(&e.interface),
+            code(&e.url)
+        ));
+    }
+    for x in &c.existing {
+        out.push_str(&format!("- exists, skipped: {}\n", cell(x)));
+    }
+    for (ph, what) in &c.placeholders {
+        out.push_str(&format!("- {}: {}\n", code(ph), cell(what)));
+    }
+}
+
+/// What to check before the next step: the endpoints, the version each must serve, the PromQL.
+fn verification_md(s: &Step, out: &mut String) {
+    if s.verification.is_empty() {
+        return;
+    }
+    out.push_str("\nVerify before going on (endpoints of the catalog, version expected after the step):\n\n| service | region | interface | endpoint | expected | observed |\n|---|---|---|---|---|---|\n");
+    let mut notes = Vec::new();
+    let mut queries: Vec<&str> = Vec::new();
+    for c in &s.verification {
+        let expected = c.expected.as_ref().map_or_else(
+            || "no upstream maximum for the series".to_owned(),
+            |x| {
+                format!(
+                    "{} **{}** ({}; {})",
+                    x.kind.describe(),
+                    cell(&x.value),
+                    cell(&x.series),
+                    cell(&x.source)
+                )
+            },
+        );
+        if let Some(d) = c.expected.as_ref().and_then(|x| x.disagreement.as_ref()) {
+            if !notes.contains(&d) {
+                notes.push(d);
+            }
+        }
+        let observed = match &c.observed.value {
+            Some(v) if c.observed.series.is_empty() => cell(v),
+            Some(v) => format!("{} ({})", cell(v), cell(&c.observed.series.join(", "))),
+            None => cell(&c.observed.status),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} (id {}) | {} | {} |\n",
+            code(&c.service_type),
+            cell(&c.region),
+            cell(&c.interface),
+            code(&c.url),
+            code(&c.endpoint_id),
+            expected,
+            observed
+        ));
+        queries.extend(c.promql.iter().map(|q| q.expr.as_str()));
+    }
+    for n in notes {
+        out.push_str(&format!("\n- upstream disagrees: {}\n", cell(n)));
+    }
+    queries.dedup();
+    let body: String = queries.iter().map(|q| super::one_line(q) + "\n").collect();
+    let f = fence(&body);
+    out.push_str(&format!(
+        "\nPromQL (each returns a sample when its check holds):\n{f}promql\n{body}{f}\n"
+    ));
+}
+
+/// Where the steps' checks come from, or that there are none.
+fn control_plane_md(plan: &Plan, out: &mut String) {
+    match &plan.inputs.control_plane {
+        Some(cp) => out.push_str(&format!(
+            "\nSteps are verified against the control plane: {}.\n",
+            cell(cp)
+        )),
+        None if plan.kind == crate::model::PlanKind::Upgrade => out.push_str(
+            "\nNo control-plane data: run `nminus discover` (or `nminus serve --discover-cloud`) and plan with `--discovery FILE` (or `--server`/`--db` with stored rounds) for each step's endpoints, expected microversions and PromQL.\n",
+        ),
+        None => {}
+    }
 }
 
 impl PlanRenderer for MarkdownRenderer {
@@ -180,6 +342,7 @@ impl PlanRenderer for MarkdownRenderer {
             code(&plan.scope.describe()),
             plan.scope.nodes.len()
         ));
+        control_plane_md(plan, &mut o);
         if !plan.paths.is_empty() {
             o.push_str("\n## Series paths\n\n| site | from | to | hops |\n|---|---|---|---|\n");
             for p in &plan.paths {
@@ -236,59 +399,7 @@ impl PlanRenderer for MarkdownRenderer {
             }
         }
         if let Some(m) = &plan.manifest {
-            o.push_str(&format!(
-                "\n## Bill of materials: {} → {} ({} footprint, {})\n\n",
-                cell(&m.source_site),
-                cell(&m.target_site),
-                cell(&m.footprint.to_string()),
-                cell(&m.deployer.to_string())
-            ));
-            o.push_str("| role | source nodes | new hosts | components |\n|---|---|---|---|\n");
-            for r in &m.roles {
-                o.push_str(&format!(
-                    "| {} | {} | {} | {} |\n",
-                    cell(&r.role),
-                    cell(&r.source_nodes.join(", ")),
-                    cell(&r.hosts.join(", ")),
-                    cell(&r.components.join(", "))
-                ));
-            }
-            o.push_str(
-                "\n| service | version | series | commit | install |\n|---|---|---|---|---|\n",
-            );
-            for s in &m.services {
-                o.push_str(&format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    cell(&s.deliverable),
-                    cell(&s.version),
-                    cell(s.series.as_deref().unwrap_or("?")),
-                    cell(s.commit.as_deref().unwrap_or("—")),
-                    cell(&s.install)
-                ));
-            }
-            if !m.images.is_empty() {
-                o.push_str("\n| image | tag | digest |\n|---|---|---|\n");
-                for i in &m.images {
-                    o.push_str(&format!(
-                        "| {} | {} | {} |\n",
-                        cell(&i.repository),
-                        cell(&i.tag),
-                        cell(i.digest.as_deref().unwrap_or("—"))
-                    ));
-                }
-            }
-            if !m.packages.is_empty() {
-                o.push_str("\n| package | version | roles |\n|---|---|---|\n");
-                for p in &m.packages {
-                    o.push_str(&format!(
-                        "| {} ({}) | {} | {} |\n",
-                        cell(&p.name),
-                        cell(&p.ecosystem.to_string()),
-                        cell(&p.version),
-                        cell(&p.roles.join(", "))
-                    ));
-                }
-            }
+            manifest_md(m, &mut o);
         }
         o.push_str("\n## Steps\n\n| # | step | reversibility |\n|---|---|---|\n");
         for s in &plan.steps {

@@ -232,6 +232,9 @@ pub(crate) fn shell_prelude(plan: &Plan, what: &str, inventory_var: &str) -> Str
         s.push_str(&format!("{inventory_var}=\"${{{inventory_var}:?set {inventory_var} to your inventory path}}\"\n"));
     }
     s.push_str("confirm() { read -r -p \"$1 -- run it? [y/N] \" a; [ \"$a\" = y ]; }\n");
+    if plan.steps.iter().any(|x| !x.verification.is_empty()) {
+        s.push_str(SHELL_VERIFY);
+    }
     s
 }
 
@@ -286,10 +289,83 @@ pub(crate) fn shell_step(
     for p in &step.post_steps {
         s.push_str(&format!("#   after: {}\n", one_line(p)));
     }
+    s.push_str(&shell_verification(step));
     s
 }
 
 /// Single-quote for the shell.
 pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// What finds the versions a version document lists: for a microversion the `version` and
+/// `max_version` values (`"max_version": "1.39"`), for a version id the `id` values
+/// (`"id": "v3.14"`). `python`: a Python regex capturing the number (Ansible's
+/// `regex_findall`), else an extended regex for `grep -oE`. The check is that the highest
+/// found is the expected one: a list of versions (glance, octavia) names older ones too.
+pub(crate) fn version_find(
+    kind: crate::model::controlplane::VersionKind,
+    python: bool,
+) -> &'static str {
+    use crate::model::controlplane::VersionKind;
+    match (kind, python) {
+        (VersionKind::Microversion, true) => r#""(?:max_version|version)" *: *"([0-9]+\.[0-9]+)""#,
+        (VersionKind::Microversion, false) => r#""(max_version|version)" *: *"[0-9]+\.[0-9]+""#,
+        (VersionKind::VersionId, true) => r#""id" *: *"v([0-9]+\.[0-9]+)""#,
+        (VersionKind::VersionId, false) => r#""id" *: *"v[0-9]+\.[0-9]+""#,
+    }
+}
+
+/// The shell function verification lines call (only in plans with verification).
+pub(crate) const SHELL_VERIFY: &str = r#"# verify URL FIND VALUE WHAT: the highest version the document at URL lists (FIND: grep -E) must be
+# VALUE; NMINUS_VERIFY_TRIES tries (default 10), NMINUS_VERIFY_DELAY seconds apart (default 30).
+verify() {
+  local i max=
+  for ((i = 1; i <= ${NMINUS_VERIFY_TRIES:-10}; i++)); do
+    max=$(curl -fsS --max-time 10 "$1" | grep -oE "$2" | grep -oE '[0-9]+\.[0-9]+' | sort -V | tail -n 1) || max=
+    if [ "$max" = "$3" ]; then echo "verified: $4"; return 0; fi
+    [ "$i" -lt "${NMINUS_VERIFY_TRIES:-10}" ] && sleep "${NMINUS_VERIFY_DELAY:-30}"
+  done
+  echo "NOT verified: $4 ($1 shows ${max:-no version}): stop here" >&2
+  return 1
+}
+"#;
+
+/// The verification of a step as shell lines: a `verify` call per endpoint with an expected
+/// version, the PromQL as comments.
+pub(crate) fn shell_verification(step: &crate::model::Step) -> String {
+    let mut s = String::new();
+    if step.verification.is_empty() {
+        return s;
+    }
+    s.push_str("#   verify before going on:\n");
+    for c in &step.verification {
+        let what = format!("{} {} {} {}", c.service_type, c.region, c.interface, c.url);
+        match (&c.expected, &c.version_url) {
+            (Some(x), Some(url)) => s.push_str(&format!(
+                "verify {} {} {} {}\n",
+                shell_quote(url),
+                shell_quote(version_find(x.kind, false)),
+                shell_quote(&x.value),
+                shell_quote(&one_line(&format!(
+                    "{what}: {} {} ({})",
+                    x.kind.describe(),
+                    x.value,
+                    x.series
+                )))
+            )),
+            _ => s.push_str(&format!(
+                "#   {}: no expected version (no upstream maximum for the series)\n",
+                one_line(&what)
+            )),
+        }
+        for q in &c.promql {
+            s.push_str(&format!(
+                "#   promql ({}): {}\n",
+                q.check,
+                one_line(&q.expr)
+            ));
+        }
+    }
+    s
 }

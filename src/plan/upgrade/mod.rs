@@ -50,6 +50,8 @@ pub struct UpgradeOptions {
     pub hold_back: Vec<Scope>,
     /// Never skip a release.
     pub adjacent_only: bool,
+    /// The control plane (a discovery) whose endpoints each step's verification names.
+    pub control_plane: Option<crate::model::controlplane::PlanControlPlane>,
 }
 
 /// Services with a `<service>-status upgrade check` command (probe on the host: E20).
@@ -96,6 +98,7 @@ pub(crate) fn new_step(
         hints: DeployerHints::default(),
         batch: None,
         blocked_by: Vec::new(),
+        verification: Vec::new(),
     }
 }
 
@@ -336,7 +339,7 @@ pub fn plan_upgrade(
         .map(|p| &p.to)
         .max_by_key(|s| cat.series_named(&s.name).map_or(0, |x| x.ordinal))
         .cloned();
-    let plan = Plan {
+    let mut plan = Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         id: String::new(),
         kind: PlanKind::Upgrade,
@@ -347,6 +350,7 @@ pub fn plan_upgrade(
             nodes: all.len(),
             releases: None,
             policy: opts.policy.as_ref().map(|p| p.name.clone()),
+            control_plane: None,
         },
         scope,
         from_series,
@@ -358,6 +362,9 @@ pub fn plan_upgrade(
         warnings,
         manifest: None,
     };
+    if let Some(cp) = &opts.control_plane {
+        super::verify::attach(&mut plan, cp);
+    }
     Ok(finish(plan))
 }
 
