@@ -20,12 +20,58 @@ pub(super) fn like_escape(s: &str) -> String {
     o
 }
 
+/// Attempts at a write that the database refused for lock contention (SQLite `BUSY` or
+/// `LOCKED` after its busy timeout, a PostgreSQL deadlock or serialisation failure).
+pub(super) const WRITE_ATTEMPTS: u32 = 4;
+
+/// Whether `e` is lock contention that a later attempt may pass (nothing was written).
+pub(super) fn is_contention(e: &super::StoreError) -> bool {
+    let super::StoreError::Db(sqlx::Error::Database(d)) = e else {
+        return false;
+    };
+    let code = d.code().unwrap_or_default();
+    match code.parse::<i64>() {
+        // SQLite's primary codes BUSY (5) and LOCKED (6), with their extended codes.
+        Ok(n) => matches!(n & 0xff, 5 | 6),
+        // PostgreSQL: serialization_failure, deadlock_detected.
+        Err(_) => matches!(&*code, "40001" | "40P01"),
+    }
+}
+
+/// Run the write `attempt` until it passes, fails otherwise than by lock contention, or has
+/// failed [`WRITE_ATTEMPTS`] times (a pause of 50, 100, 200 ms, with jitter, in between): a
+/// writer that another connection held off past the busy timeout queues again instead of
+/// answering the client with an error.
+pub(super) async fn retry_contention<T, F, Fut>(mut attempt: F) -> Result<T, super::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, super::StoreError>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt().await {
+            Err(e) if n < WRITE_ATTEMPTS && is_contention(&e) => {
+                let mut b = [0u8; 1];
+                let _ = getrandom::fill(&mut b);
+                let pause = (50u64 << (n - 1)) + u64::from(b[0] % 32);
+                tracing::debug!(
+                    "a write met lock contention ({e}); attempt {} in {pause} ms",
+                    n + 1
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 macro_rules! store_impl {
     ($ty:ty, $db:ty) => {
         use sqlx::Row as _;
 
         use $crate::model::{Finding, Inventory};
-        use $crate::store::common::{like_escape, FINDINGS_PER_INSERT};
+        use $crate::store::common::{like_escape, retry_contention, FINDINGS_PER_INSERT};
         use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
             package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
@@ -102,7 +148,7 @@ macro_rules! store_impl {
         async fn store_list(
             tx: &mut sqlx::Transaction<'_, $db>,
             split: &SplitInventory,
-            index: String,
+            index: &str,
         ) -> Result<(), StoreError> {
             let known: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM package_lists WHERE hash = $1")
@@ -227,8 +273,8 @@ macro_rules! store_impl {
         async fn push_tx(
             store: &$ty,
             p: NewInventory<'_>,
-            index: String,
-            split: SplitInventory,
+            index: &str,
+            split: &SplitInventory,
         ) -> Result<PushOutcome, StoreError> {
             let skeleton = serde_json::value::RawValue::from_string(split.skeleton.clone())
                 .map_err(|e| StoreError::Corrupt {
@@ -236,7 +282,7 @@ macro_rules! store_impl {
                     message: e.to_string(),
                 })?;
             let body = sqlx::types::Json(&*skeleton);
-            let mut tx = store.writer().begin().await?;
+            let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
             let q = format!(
                 "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
                 <$ty>::FOR_UPDATE
@@ -264,7 +310,7 @@ macro_rules! store_impl {
                     received_at = t.saturating_add(1);
                 }
             }
-            store_list(&mut tx, &split, index).await?;
+            store_list(&mut tx, split, index).await?;
             sqlx::query(
                 "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body, list_hash)
                  VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
@@ -370,17 +416,19 @@ macro_rules! store_impl {
                 token_hash: &str,
                 now: Millis,
             ) -> Result<(), StoreError> {
-                let r = sqlx::query(
-                    "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
-                     WHERE nodes.revoked = FALSE",
-                )
-                .bind(node)
-                .bind(token_hash)
-                .bind(now.0)
-                .execute(self.writer())
-                .await
-                .map_err(StoreError::from);
+                let r = retry_contention(|| async move {
+                    Ok(sqlx::query(
+                        "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
+                         WHERE nodes.revoked = FALSE",
+                    )
+                    .bind(node)
+                    .bind(token_hash)
+                    .bind(now.0)
+                    .execute(self.writer())
+                    .await?)
+                })
+                .await;
                 let r = self.health().observe(r, 0)?;
                 if r.rows_affected() == 0 {
                     return Err(StoreError::Revoked(node.to_owned()));
@@ -425,15 +473,17 @@ macro_rules! store_impl {
                 hash: &str,
                 now: Millis,
             ) -> Result<bool, StoreError> {
-                let r = sqlx::query(
-                    "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
-                )
-                .bind(node)
-                .bind(hash)
-                .bind(now.0)
-                .execute(self.writer())
-                .await
-                .map_err(StoreError::from);
+                let r = retry_contention(|| async move {
+                    Ok(sqlx::query(
+                        "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
+                    )
+                    .bind(node)
+                    .bind(hash)
+                    .bind(now.0)
+                    .execute(self.writer())
+                    .await?)
+                })
+                .await;
                 let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
@@ -442,7 +492,7 @@ macro_rules! store_impl {
                 let index = package_index(p.inventory);
                 let bytes = p.body.get().len() + index.len();
                 let split = lists::split(p.inventory)?;
-                let r = push_tx(self, p, index, split).await;
+                let r = retry_contention(|| push_tx(self, p, &index, &split)).await;
                 self.health().observe(r, bytes)
             }
 
@@ -469,8 +519,8 @@ macro_rules! store_impl {
                 run: i64,
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
-                let r = async {
-                    let mut tx = self.writer().begin().await?;
+                let r = retry_contention(|| async move {
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     let mut stored = 0;
                     for e in entries {
                         let r = sqlx::query(
@@ -492,7 +542,7 @@ macro_rules! store_impl {
                     }
                     tx.commit().await?;
                     Ok(stored)
-                }
+                })
                 .await;
                 self.health().observe(r, 0)
             }
@@ -538,7 +588,7 @@ macro_rules! store_impl {
                     if rows.is_empty() {
                         rows.push((0, String::new(), None));
                     }
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     for part in rows.chunks(FINDINGS_PER_INSERT) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO run_chunks (run_id, seq, after_id, until_id) ",
@@ -566,7 +616,7 @@ macro_rules! store_impl {
                 stale_before: Millis,
             ) -> Result<Option<RunChunk>, StoreError> {
                 let r = async {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     let q = format!(
                         "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
                          JOIN analysis_runs r ON r.id = c.run_id
@@ -614,7 +664,7 @@ macro_rules! store_impl {
                 now: Millis,
             ) -> Result<bool, StoreError> {
                 let r = async {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     // The run's row serialises the replicas finishing its chunks: the last one
                     // sees every other chunk done.
                     let q = format!(

@@ -206,7 +206,7 @@ impl Judged {
 }
 
 /// A changed inventory to store, with its analysis.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct NewInventory<'a> {
     /// The node (must be enrolled and not revoked).
     pub node: &'a NodeInfo,
