@@ -351,7 +351,8 @@ macro_rules! store_impl {
             sqlx::query(
                 "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
                    registered_at = COALESCE(registered_at, $6), last_seen = $6,
-                   current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10
+                   current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10,
+                   findings_digest = $11
                  WHERE id = $1",
             )
             .bind(&p.node.id)
@@ -364,6 +365,7 @@ macro_rules! store_impl {
             .bind(run)
             .bind(p.judged.open())
             .bind(p.judged.compliant)
+            .bind(p.judged.digest(p.hash).to_vec())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -519,12 +521,32 @@ macro_rules! store_impl {
                 run: i64,
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
+                let digests: Vec<[u8; 32]> =
+                    entries.iter().map(|e| e.judged.digest(&e.hash)).collect();
+                let digests = &digests;
                 let r = retry_contention(|| async move {
                     let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     let mut stored = 0;
-                    for e in entries {
+                    for (e, digest) in entries.iter().zip(digests) {
+                        // The same findings for the same inventory: counters only, no rows.
+                        let same = sqlx::query(
+                            "UPDATE nodes SET open_findings = $3, compliant = $4
+                             WHERE id = $1 AND current_hash = $2 AND findings_digest = $5",
+                        )
+                        .bind(&e.node)
+                        .bind(&e.hash)
+                        .bind(e.judged.open())
+                        .bind(e.judged.compliant)
+                        .bind(digest.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                        if same.rows_affected() > 0 {
+                            stored += 1;
+                            continue;
+                        }
                         let r = sqlx::query(
-                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
+                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5,
+                               findings_digest = $6
                              WHERE id = $1 AND current_hash = $2",
                         )
                         .bind(&e.node)
@@ -532,6 +554,7 @@ macro_rules! store_impl {
                         .bind(run)
                         .bind(e.judged.open())
                         .bind(e.judged.compliant)
+                        .bind(digest.as_slice())
                         .execute(&mut *tx)
                         .await?;
                         if r.rows_affected() == 0 {
