@@ -113,18 +113,71 @@ macro_rules! store_impl {
             })
         }
 
+        /// Insert the findings of `node` under `run`: each finding's template once in
+        /// `finding_bodies` (see [`bodies`](super::bodies)), a row naming it per finding.
         async fn insert_findings(
             tx: &mut sqlx::Transaction<'_, $db>,
             run: i64,
             node: &str,
             hash: &str,
             findings: &[Finding],
-        ) -> Result<(), sqlx::Error> {
-            for chunk in findings.chunks(FINDINGS_PER_INSERT) {
+        ) -> Result<(), StoreError> {
+            let templates = findings
+                .iter()
+                .map(|f| $crate::store::bodies::template(f, node))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut ids: std::collections::HashMap<[u8; 32], i64> =
+                std::collections::HashMap::with_capacity(templates.len());
+            let mut distinct: Vec<&$crate::store::bodies::Template> = Vec::new();
+            let mut seen = std::collections::HashSet::with_capacity(templates.len());
+            for t in templates.iter().flatten() {
+                if seen.insert(t.digest) {
+                    distinct.push(t);
+                }
+            }
+            for chunk in distinct.chunks(PACKAGES_PER_STATEMENT) {
+                let mut qb =
+                    sqlx::QueryBuilder::<$db>::new("INSERT INTO finding_bodies (digest, body) ");
+                qb.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.digest.to_vec()).push_bind(t.json.clone());
+                });
+                qb.push(" ON CONFLICT (digest) DO NOTHING");
+                qb.build().execute(&mut **tx).await?;
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank, ecosystem, name, version, advisory_id, fingerprint, waived, body) ",
+                    "SELECT id, digest FROM finding_bodies WHERE digest IN (",
                 );
-                qb.push_values(chunk, |mut b, f| {
+                let mut sep = qb.separated(", ");
+                for t in chunk {
+                    sep.push_bind(t.digest.to_vec());
+                }
+                // Held until commit: a prune cannot delete a template this push names.
+                qb.push(")").push(<$ty>::KEY_SHARE);
+                for r in qb.build().fetch_all(&mut **tx).await? {
+                    let d: Vec<u8> = r.try_get("digest")?;
+                    if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+                        ids.insert(d, r.try_get("id")?);
+                    }
+                }
+            }
+            let rows: Vec<(&Finding, Option<i64>)> = findings
+                .iter()
+                .zip(&templates)
+                .map(|(f, t)| match t {
+                    None => Ok((f, None)),
+                    Some(t) => ids
+                        .get(&t.digest)
+                        .map(|id| (f, Some(*id)))
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: "finding",
+                            message: format!("template {} was not stored", $crate::store::hex(&t.digest)),
+                        }),
+                })
+                .collect::<Result<_, _>>()?;
+            for chunk in rows.chunks(FINDINGS_PER_INSERT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank, ecosystem, name, version, advisory_id, fingerprint, waived, body, body_id) ",
+                );
+                qb.push_values(chunk, |mut b, (f, body_id)| {
                     b.push_bind(run)
                         .push_bind(node.to_owned())
                         .push_bind(hash.to_owned())
@@ -137,7 +190,9 @@ macro_rules! store_impl {
                         .push_bind(f.advisory.as_ref().map(|a| a.id.clone()))
                         .push_bind(f.fingerprint.clone())
                         .push_bind(f.waived_by.is_some())
-                        .push_bind(sqlx::types::Json(f.clone()));
+                        // With a template the row's own body is JSON null.
+                        .push_bind(sqlx::types::Json(body_id.is_none().then(|| (*f).clone())))
+                        .push_bind(*body_id);
                 });
                 qb.build().execute(&mut **tx).await?;
             }
@@ -801,7 +856,16 @@ macro_rules! store_impl {
                 .execute(self.writer())
                 .await
                 .map_err(StoreError::from);
-                Ok(self.health().observe(r, 0)?.rows_affected())
+                let pruned = self.health().observe(r, 0)?.rows_affected();
+                // Templates no finding names any more.
+                let r = sqlx::query(
+                    "DELETE FROM finding_bodies AS b WHERE NOT EXISTS (SELECT 1 FROM findings f WHERE f.body_id = b.id)",
+                )
+                .execute(self.writer())
+                .await
+                .map_err(StoreError::from);
+                self.health().observe(r, 0)?;
+                Ok(pruned)
             }
 
             async fn maintain(&self, now: Millis) -> Result<(), StoreError> {
@@ -905,7 +969,10 @@ macro_rules! store_impl {
                 limit: i64,
             ) -> Result<Vec<Finding>, StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT f.body FROM findings f JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id WHERE n.revoked = FALSE",
+                    "SELECT f.body, f.node_id, f.fingerprint, b.body AS template FROM findings f
+                     JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id
+                     LEFT JOIN finding_bodies b ON b.id = f.body_id
+                     WHERE n.revoked = FALSE",
                 );
                 if let Some(s) = &f.site {
                     qb.push(" AND n.site = ").push_bind(s.clone());
@@ -948,12 +1015,18 @@ macro_rules! store_impl {
                 let rows = qb.build().fetch_all(self.reader()).await?;
                 rows.iter()
                     .map(|r| {
-                        let b: sqlx::types::Json<Finding> =
+                        let b: sqlx::types::Json<Option<Finding>> =
                             r.try_get("body").map_err(|e| StoreError::Corrupt {
                                 what: "finding",
                                 message: e.to_string(),
                             })?;
-                        Ok(b.0)
+                        let template: Option<String> = r.try_get("template")?;
+                        $crate::store::bodies::finding(
+                            template.as_deref(),
+                            b.0,
+                            r.try_get("node_id")?,
+                            r.try_get("fingerprint")?,
+                        )
                     })
                     .collect()
             }

@@ -15,6 +15,7 @@
 //!
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
+mod bodies;
 mod common;
 pub(crate) mod controlplane;
 mod lists;

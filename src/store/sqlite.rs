@@ -97,6 +97,9 @@ impl SqliteStore {
     /// when it has read first SQLite does not wait there: while another connection held the
     /// lock (a `TRUNCATE` checkpoint, `nminus node` on the same file) the push failed at once
     /// with "database is locked".
+    /// How a push keeps the finding templates it names from being pruned before it commits
+    /// (SQLite: the one writer already does).
+    const KEY_SHARE: &'static str = "";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
     /// Open (creating the file) and migrate.

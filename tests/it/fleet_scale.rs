@@ -203,14 +203,18 @@ async fn assert_stored_equal_per_node(state: &nminus::AppState, fleet: &[Invento
     }
 }
 
-/// Finding rows in the SQLite file.
-async fn finding_rows(url: &str) -> i64 {
+/// Rows of `table` in the SQLite file.
+async fn count_rows(url: &str, table: &str) -> i64 {
     use sqlx::Connection as _;
     let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-    sqlx::query_scalar("SELECT COUNT(*) FROM findings")
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(&mut c)
         .await
         .unwrap()
+}
+
+async fn finding_rows(url: &str) -> i64 {
+    count_rows(url, "findings").await
 }
 
 /// Issue 16 item 2, through the real store (a SQLite file) and the server's re-analysis:
@@ -269,6 +273,9 @@ async fn rounds_write_only_changed_findings_and_read_back_as_per_node_judging() 
     let rows = finding_rows(&url).await;
     assert_eq!(rows, first.findings as i64);
     assert!(rows > 0, "the fleet has findings");
+    // Bodies are stored once per distinct finding: nodes of one base share most of them.
+    let bodies = count_rows(&url, "finding_bodies").await;
+    assert!(bodies * 2 < rows, "{bodies} bodies for {rows} findings");
     assert_stored_equal_per_node(&state, &fleet).await;
     let runs = |nodes: Vec<nminus::NodeRecord>| {
         nodes
