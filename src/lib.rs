@@ -74,5 +74,5 @@ pub use serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
 pub use store::controlplane::NewControlPlaneRound;
 pub use store::{
     open as open_store, token_hash, FindingFilter, FleetEntry, Judged, Millis, NewInventory,
-    NodeRecord, PushOutcome, Store, StoreError,
+    PushOutcome, Store, StoreError,
 };
