@@ -174,11 +174,13 @@ async fn run(
     let t = Instant::now();
     let cold = nminus::reanalyze(&state).await.unwrap();
     let cold_s = t.elapsed().as_secs_f64();
+    let after_cold = (sizes.db)();
     let judged_cold = state.analyzer().verdict_counts().1;
     // The next day's run: verdicts remembered, currency and lifecycles judged again.
     let t = Instant::now();
     let warm = nminus::reanalyze(&state).await.unwrap();
     let warm_s = t.elapsed().as_secs_f64();
+    let after_warm = (sizes.db)();
     // A feed change touching 1 % of the names: verdicts carried over, then a full run.
     let (index, touched) = changed_index(&state.analyzer(), base);
     let changed = analyzer(cache).with_index(index, "bench-change".into());
@@ -187,6 +189,7 @@ async fn run(
     state.set_analyzer(changed);
     let feed = nminus::reanalyze(&state).await.unwrap();
     let feed_s = t.elapsed().as_secs_f64();
+    let after_feed = (sizes.db)();
     let rejudged = state.analyzer().verdict_counts().1;
     let (peer_s, peer_findings) = per_node(&*store, &state.analyzer()).await;
     let per_node_b = after_nodes.saturating_sub(before) as f64 / n as f64;
@@ -214,6 +217,13 @@ async fn run(
         per_push_b / 1024.0,
         after_changes as f64 / 1048576.0,
         peak_rss_mib()
+    );
+    let mib = |a: u64, b: u64| (b as f64 - a as f64) / 1048576.0;
+    println!(
+        "{label}   database growth per round (findings rows written; WAL included): cold {:+.1} MiB, warm {:+.1} MiB, feed change {:+.1} MiB",
+        mib(after_changes, after_cold),
+        mib(after_cold, after_warm),
+        mib(after_warm, after_feed)
     );
     assert_eq!(cold.nodes, n);
     assert_eq!(feed.nodes, n);

@@ -21,10 +21,6 @@ pub(crate) mod error;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod metrics;
-/// The wire types' former home, for the store's unit tests that still name it; they live in
-/// [`crate::client::wire`].
-#[cfg(test)]
-pub(crate) use crate::client::wire as protocol;
 pub(crate) mod query;
 mod routes;
 

@@ -20,12 +20,58 @@ pub(super) fn like_escape(s: &str) -> String {
     o
 }
 
+/// Attempts at a write that the database refused for lock contention (SQLite `BUSY` or
+/// `LOCKED` after its busy timeout, a PostgreSQL deadlock or serialisation failure).
+pub(super) const WRITE_ATTEMPTS: u32 = 4;
+
+/// Whether `e` is lock contention that a later attempt may pass (nothing was written).
+pub(super) fn is_contention(e: &super::StoreError) -> bool {
+    let super::StoreError::Db(sqlx::Error::Database(d)) = e else {
+        return false;
+    };
+    let code = d.code().unwrap_or_default();
+    match code.parse::<i64>() {
+        // SQLite's primary codes BUSY (5) and LOCKED (6), with their extended codes.
+        Ok(n) => matches!(n & 0xff, 5 | 6),
+        // PostgreSQL: serialization_failure, deadlock_detected.
+        Err(_) => matches!(&*code, "40001" | "40P01"),
+    }
+}
+
+/// Run the write `attempt` until it passes, fails otherwise than by lock contention, or has
+/// failed [`WRITE_ATTEMPTS`] times (a pause of 50, 100, 200 ms, with jitter, in between): a
+/// writer that another connection held off past the busy timeout queues again instead of
+/// answering the client with an error.
+pub(super) async fn retry_contention<T, F, Fut>(mut attempt: F) -> Result<T, super::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, super::StoreError>>,
+{
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt().await {
+            Err(e) if n < WRITE_ATTEMPTS && is_contention(&e) => {
+                let mut b = [0u8; 1];
+                let _ = getrandom::fill(&mut b);
+                let pause = (50u64 << (n - 1)) + u64::from(b[0] % 32);
+                tracing::debug!(
+                    "a write met lock contention ({e}); attempt {} in {pause} ms",
+                    n + 1
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 macro_rules! store_impl {
     ($ty:ty, $db:ty) => {
         use sqlx::Row as _;
 
         use $crate::model::{Finding, Inventory};
-        use $crate::store::common::{like_escape, FINDINGS_PER_INSERT};
+        use $crate::store::common::{like_escape, retry_contention, FINDINGS_PER_INSERT};
         use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
             package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
@@ -67,18 +113,71 @@ macro_rules! store_impl {
             })
         }
 
+        /// Insert the findings of `node` under `run`: each finding's template once in
+        /// `finding_bodies` (see [`bodies`](super::bodies)), a row naming it per finding.
         async fn insert_findings(
             tx: &mut sqlx::Transaction<'_, $db>,
             run: i64,
             node: &str,
             hash: &str,
             findings: &[Finding],
-        ) -> Result<(), sqlx::Error> {
-            for chunk in findings.chunks(FINDINGS_PER_INSERT) {
+        ) -> Result<(), StoreError> {
+            let templates = findings
+                .iter()
+                .map(|f| $crate::store::bodies::template(f, node))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut ids: std::collections::HashMap<[u8; 32], i64> =
+                std::collections::HashMap::with_capacity(templates.len());
+            let mut distinct: Vec<&$crate::store::bodies::Template> = Vec::new();
+            let mut seen = std::collections::HashSet::with_capacity(templates.len());
+            for t in templates.iter().flatten() {
+                if seen.insert(t.digest) {
+                    distinct.push(t);
+                }
+            }
+            for chunk in distinct.chunks(PACKAGES_PER_STATEMENT) {
+                let mut qb =
+                    sqlx::QueryBuilder::<$db>::new("INSERT INTO finding_bodies (digest, body) ");
+                qb.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.digest.to_vec()).push_bind(t.json.clone());
+                });
+                qb.push(" ON CONFLICT (digest) DO NOTHING");
+                qb.build().execute(&mut **tx).await?;
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank, ecosystem, name, version, advisory_id, fingerprint, waived, body) ",
+                    "SELECT id, digest FROM finding_bodies WHERE digest IN (",
                 );
-                qb.push_values(chunk, |mut b, f| {
+                let mut sep = qb.separated(", ");
+                for t in chunk {
+                    sep.push_bind(t.digest.to_vec());
+                }
+                // Held until commit: a prune cannot delete a template this push names.
+                qb.push(")").push(<$ty>::KEY_SHARE);
+                for r in qb.build().fetch_all(&mut **tx).await? {
+                    let d: Vec<u8> = r.try_get("digest")?;
+                    if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+                        ids.insert(d, r.try_get("id")?);
+                    }
+                }
+            }
+            let rows: Vec<(&Finding, Option<i64>)> = findings
+                .iter()
+                .zip(&templates)
+                .map(|(f, t)| match t {
+                    None => Ok((f, None)),
+                    Some(t) => ids
+                        .get(&t.digest)
+                        .map(|id| (f, Some(*id)))
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: "finding",
+                            message: format!("template {} was not stored", $crate::store::hex(&t.digest)),
+                        }),
+                })
+                .collect::<Result<_, _>>()?;
+            for chunk in rows.chunks(FINDINGS_PER_INSERT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank, ecosystem, name, version, advisory_id, fingerprint, waived, body, body_id) ",
+                );
+                qb.push_values(chunk, |mut b, (f, body_id)| {
                     b.push_bind(run)
                         .push_bind(node.to_owned())
                         .push_bind(hash.to_owned())
@@ -91,7 +190,9 @@ macro_rules! store_impl {
                         .push_bind(f.advisory.as_ref().map(|a| a.id.clone()))
                         .push_bind(f.fingerprint.clone())
                         .push_bind(f.waived_by.is_some())
-                        .push_bind(sqlx::types::Json(f.clone()));
+                        // With a template the row's own body is JSON null.
+                        .push_bind(sqlx::types::Json(body_id.is_none().then(|| (*f).clone())))
+                        .push_bind(*body_id);
                 });
                 qb.build().execute(&mut **tx).await?;
             }
@@ -102,7 +203,7 @@ macro_rules! store_impl {
         async fn store_list(
             tx: &mut sqlx::Transaction<'_, $db>,
             split: &SplitInventory,
-            index: String,
+            index: &str,
         ) -> Result<(), StoreError> {
             let known: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM package_lists WHERE hash = $1")
@@ -227,8 +328,8 @@ macro_rules! store_impl {
         async fn push_tx(
             store: &$ty,
             p: NewInventory<'_>,
-            index: String,
-            split: SplitInventory,
+            index: &str,
+            split: &SplitInventory,
         ) -> Result<PushOutcome, StoreError> {
             let skeleton = serde_json::value::RawValue::from_string(split.skeleton.clone())
                 .map_err(|e| StoreError::Corrupt {
@@ -236,7 +337,7 @@ macro_rules! store_impl {
                     message: e.to_string(),
                 })?;
             let body = sqlx::types::Json(&*skeleton);
-            let mut tx = store.writer().begin().await?;
+            let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
             let q = format!(
                 "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
                 <$ty>::FOR_UPDATE
@@ -264,7 +365,7 @@ macro_rules! store_impl {
                     received_at = t.saturating_add(1);
                 }
             }
-            store_list(&mut tx, &split, index).await?;
+            store_list(&mut tx, split, index).await?;
             sqlx::query(
                 "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body, list_hash)
                  VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
@@ -305,7 +406,8 @@ macro_rules! store_impl {
             sqlx::query(
                 "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
                    registered_at = COALESCE(registered_at, $6), last_seen = $6,
-                   current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10
+                   current_hash = $7, findings_run = $8, open_findings = $9, compliant = $10,
+                   findings_digest = $11
                  WHERE id = $1",
             )
             .bind(&p.node.id)
@@ -318,6 +420,7 @@ macro_rules! store_impl {
             .bind(run)
             .bind(p.judged.open())
             .bind(p.judged.compliant)
+            .bind(p.judged.digest(p.hash).to_vec())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -370,17 +473,19 @@ macro_rules! store_impl {
                 token_hash: &str,
                 now: Millis,
             ) -> Result<(), StoreError> {
-                let r = sqlx::query(
-                    "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
-                     WHERE nodes.revoked = FALSE",
-                )
-                .bind(node)
-                .bind(token_hash)
-                .bind(now.0)
-                .execute(self.writer())
-                .await
-                .map_err(StoreError::from);
+                let r = retry_contention(|| async move {
+                    Ok(sqlx::query(
+                        "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
+                         WHERE nodes.revoked = FALSE",
+                    )
+                    .bind(node)
+                    .bind(token_hash)
+                    .bind(now.0)
+                    .execute(self.writer())
+                    .await?)
+                })
+                .await;
                 let r = self.health().observe(r, 0)?;
                 if r.rows_affected() == 0 {
                     return Err(StoreError::Revoked(node.to_owned()));
@@ -425,15 +530,17 @@ macro_rules! store_impl {
                 hash: &str,
                 now: Millis,
             ) -> Result<bool, StoreError> {
-                let r = sqlx::query(
-                    "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
-                )
-                .bind(node)
-                .bind(hash)
-                .bind(now.0)
-                .execute(self.writer())
-                .await
-                .map_err(StoreError::from);
+                let r = retry_contention(|| async move {
+                    Ok(sqlx::query(
+                        "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
+                    )
+                    .bind(node)
+                    .bind(hash)
+                    .bind(now.0)
+                    .execute(self.writer())
+                    .await?)
+                })
+                .await;
                 let r = self.health().observe(r, 0)?;
                 Ok(r.rows_affected() > 0)
             }
@@ -442,7 +549,7 @@ macro_rules! store_impl {
                 let index = package_index(p.inventory);
                 let bytes = p.body.get().len() + index.len();
                 let split = lists::split(p.inventory)?;
-                let r = push_tx(self, p, index, split).await;
+                let r = retry_contention(|| push_tx(self, p, &index, &split)).await;
                 self.health().observe(r, bytes)
             }
 
@@ -469,12 +576,32 @@ macro_rules! store_impl {
                 run: i64,
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
-                let r = async {
-                    let mut tx = self.writer().begin().await?;
+                let digests: Vec<[u8; 32]> =
+                    entries.iter().map(|e| e.judged.digest(&e.hash)).collect();
+                let digests = &digests;
+                let r = retry_contention(|| async move {
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     let mut stored = 0;
-                    for e in entries {
+                    for (e, digest) in entries.iter().zip(digests) {
+                        // The same findings for the same inventory: counters only, no rows.
+                        let same = sqlx::query(
+                            "UPDATE nodes SET open_findings = $3, compliant = $4
+                             WHERE id = $1 AND current_hash = $2 AND findings_digest = $5",
+                        )
+                        .bind(&e.node)
+                        .bind(&e.hash)
+                        .bind(e.judged.open())
+                        .bind(e.judged.compliant)
+                        .bind(digest.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                        if same.rows_affected() > 0 {
+                            stored += 1;
+                            continue;
+                        }
                         let r = sqlx::query(
-                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5
+                            "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5,
+                               findings_digest = $6
                              WHERE id = $1 AND current_hash = $2",
                         )
                         .bind(&e.node)
@@ -482,6 +609,7 @@ macro_rules! store_impl {
                         .bind(run)
                         .bind(e.judged.open())
                         .bind(e.judged.compliant)
+                        .bind(digest.as_slice())
                         .execute(&mut *tx)
                         .await?;
                         if r.rows_affected() == 0 {
@@ -492,7 +620,7 @@ macro_rules! store_impl {
                     }
                     tx.commit().await?;
                     Ok(stored)
-                }
+                })
                 .await;
                 self.health().observe(r, 0)
             }
@@ -538,7 +666,7 @@ macro_rules! store_impl {
                     if rows.is_empty() {
                         rows.push((0, String::new(), None));
                     }
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     for part in rows.chunks(FINDINGS_PER_INSERT) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO run_chunks (run_id, seq, after_id, until_id) ",
@@ -566,7 +694,7 @@ macro_rules! store_impl {
                 stale_before: Millis,
             ) -> Result<Option<RunChunk>, StoreError> {
                 let r = async {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     let q = format!(
                         "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
                          JOIN analysis_runs r ON r.id = c.run_id
@@ -614,7 +742,7 @@ macro_rules! store_impl {
                 now: Millis,
             ) -> Result<bool, StoreError> {
                 let r = async {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
                     // The run's row serialises the replicas finishing its chunks: the last one
                     // sees every other chunk done.
                     let q = format!(
@@ -728,7 +856,16 @@ macro_rules! store_impl {
                 .execute(self.writer())
                 .await
                 .map_err(StoreError::from);
-                Ok(self.health().observe(r, 0)?.rows_affected())
+                let pruned = self.health().observe(r, 0)?.rows_affected();
+                // Templates no finding names any more.
+                let r = sqlx::query(
+                    "DELETE FROM finding_bodies AS b WHERE NOT EXISTS (SELECT 1 FROM findings f WHERE f.body_id = b.id)",
+                )
+                .execute(self.writer())
+                .await
+                .map_err(StoreError::from);
+                self.health().observe(r, 0)?;
+                Ok(pruned)
             }
 
             async fn maintain(&self, now: Millis) -> Result<(), StoreError> {
@@ -832,7 +969,10 @@ macro_rules! store_impl {
                 limit: i64,
             ) -> Result<Vec<Finding>, StoreError> {
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT f.body FROM findings f JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id WHERE n.revoked = FALSE",
+                    "SELECT f.body, f.node_id, f.fingerprint, b.body AS template FROM findings f
+                     JOIN nodes n ON n.id = f.node_id AND n.findings_run = f.run_id
+                     LEFT JOIN finding_bodies b ON b.id = f.body_id
+                     WHERE n.revoked = FALSE",
                 );
                 if let Some(s) = &f.site {
                     qb.push(" AND n.site = ").push_bind(s.clone());
@@ -875,12 +1015,18 @@ macro_rules! store_impl {
                 let rows = qb.build().fetch_all(self.reader()).await?;
                 rows.iter()
                     .map(|r| {
-                        let b: sqlx::types::Json<Finding> =
+                        let b: sqlx::types::Json<Option<Finding>> =
                             r.try_get("body").map_err(|e| StoreError::Corrupt {
                                 what: "finding",
                                 message: e.to_string(),
                             })?;
-                        Ok(b.0)
+                        let template: Option<String> = r.try_get("template")?;
+                        $crate::store::bodies::finding(
+                            template.as_deref(),
+                            b.0,
+                            r.try_get("node_id")?,
+                            r.try_get("fingerprint")?,
+                        )
                     })
                     .collect()
             }

@@ -15,6 +15,7 @@
 //!
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
+mod bodies;
 mod common;
 pub(crate) mod controlplane;
 mod lists;
@@ -125,6 +126,34 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// The digest stored with these findings for inventory `hash`: sha256 over the hash and
+    /// each finding's JSON (exactly what is stored), so equal digests mean identical rows.
+    pub(crate) fn digest(&self, hash: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        /// Feeds serialised bytes straight into the hash.
+        struct Feed(sha2::Sha256);
+        impl std::io::Write for Feed {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = Feed(sha2::Sha256::new());
+        w.0.update(hash.as_bytes());
+        for f in &self.findings {
+            w.0.update([0]);
+            // A model value always serialises; were it ever to fail, the digest would only
+            // differ, and the findings be written again.
+            if serde_json::to_writer(&mut w, f).is_err() {
+                w.0.update([1]);
+            }
+        }
+        w.0.finalize().into()
+    }
+
     /// Findings not waived.
     pub fn open(&self) -> i64 {
         i64::try_from(
@@ -138,7 +167,7 @@ impl Judged {
 }
 
 /// A changed inventory to store, with its analysis.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct NewInventory<'a> {
     /// The node (must be enrolled and not revoked).
     pub node: &'a NodeInfo,

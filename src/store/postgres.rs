@@ -71,6 +71,11 @@ impl PgStore {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// How a replica skips the chunks another is claiming.
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
+    /// How a write transaction starts (row locks are taken by the statements).
+    /// How a push keeps the finding templates it names from being pruned before it commits
+    /// (SQLite: the one writer already does).
+    const KEY_SHARE: &'static str = " FOR KEY SHARE";
+    const BEGIN_WRITE: &'static str = "BEGIN";
 
     /// Connect and migrate (concurrent replicas serialise on sqlx's migration lock).
     pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {

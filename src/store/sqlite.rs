@@ -3,9 +3,12 @@
 //! power cut may lose the last commits. The WAL is checkpointed every half second by a
 //! connection of its own (`PASSIVE`), so commits never wait for a checkpoint's sync; when
 //! readers under load keep it from reaching the end and the WAL passes 64 MiB, a `TRUNCATE`
-//! checkpoint empties it (as the upkeep tick does), and `journal_size_limit` cuts the file back. Writes go through one connection (SQLite has one
-//! writer; a single-connection pool queues them instead of spinning on `SQLITE_BUSY`), reads
-//! through several. The fleet-analysis lock is in-process: several servers on one SQLite file
+//! checkpoint empties it (as the upkeep tick does), and `journal_size_limit` cuts the file back.
+//! Writes go through one connection (SQLite has one writer; a single-connection pool queues
+//! them instead of spinning on `SQLITE_BUSY`), reads through several. Other connections still
+//! take the write lock now and then (the checkpointer, `nminus node` on the same file): write
+//! transactions begin `IMMEDIATE`, so that they wait for it under the busy timeout, and a write
+//! held off past it is tried again (a bounded number of times) before a client hears of it. The fleet-analysis lock is in-process: several servers on one SQLite file
 //! are not supported (use PostgreSQL for that).
 //!
 //! The writer connection is closed rather than reused when it comes back to its pool still
@@ -68,6 +71,16 @@ async fn checkpoint(ck: &Pool<Sqlite>) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// WAL pages (4 KiB) past which the writer checkpoints after its commit: 256 MiB, four times
+/// the size at which the background checkpointer truncates the WAL.
+const WRITER_CHECKPOINT_PAGES: &str = "65536";
+
+/// How long a write waits for the writer connection (the queue of writers).
+const WRITER_QUEUE: Duration = Duration::from_secs(120);
+
+/// How long the checkpointer waits for readers (holding writers off meanwhile).
+const CHECKPOINT_BUSY: Duration = Duration::from_secs(1);
+
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -83,6 +96,15 @@ impl SqliteStore {
     const FOR_UPDATE: &'static str = "";
     /// How a replica skips the chunks another is claiming.
     const SKIP_LOCKED: &'static str = "";
+    /// How a write transaction starts: `IMMEDIATE` takes the write lock at `BEGIN`, waiting
+    /// for it under the busy timeout. A deferred transaction takes it at its first write, and
+    /// when it has read first SQLite does not wait there: while another connection held the
+    /// lock (a `TRUNCATE` checkpoint, `nminus node` on the same file) the push failed at once
+    /// with "database is locked".
+    /// How a push keeps the finding templates it names from being pruned before it commits
+    /// (SQLite: the one writer already does).
+    const KEY_SHARE: &'static str = "";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
     /// Open (creating the file) and migrate.
     pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
@@ -101,11 +123,17 @@ impl SqliteStore {
             // After a checkpoint, a WAL larger than this is cut back to it.
             .pragma("journal_size_limit", "67108864");
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        // The writer never checkpoints (a checkpoint syncs the database file, and the writer
-        // would wait for it): a separate connection does, in the background.
+        // The writer does not checkpoint while the background connection keeps up (a
+        // checkpoint syncs the database file, and the writer would wait for it). Under heavy
+        // I/O that connection fell behind a stream of pushes and the WAL reached 4.9 GB (the
+        // reanalyze benchmark at 3,816 nodes): past WRITER_CHECKPOINT_PAGES the writer copies
+        // the WAL back itself after a commit, holding the next pushes back meanwhile.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // Writers queue here for the one connection: a burst of pushes waits its turn
+            // rather than failing after sqlx's default 30 s.
+            .acquire_timeout(WRITER_QUEUE)
             .idle_timeout(None)
             .max_lifetime(None)
             .after_release(|c, _| {
@@ -116,10 +144,14 @@ impl SqliteStore {
                 })
             })
             .before_acquire(|c, _| Box::pin(async move { Ok(outside_transaction(c)) }))
-            .connect_with(
-                opts.clone()
-                    .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" }),
-            )
+            .connect_with(opts.clone().pragma(
+                "wal_autocheckpoint",
+                if memory {
+                    "1000"
+                } else {
+                    WRITER_CHECKPOINT_PAGES
+                },
+            ))
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
@@ -131,9 +163,11 @@ impl SqliteStore {
                 .connect_with(opts.clone().read_only(true))
                 .await
                 .map_err(open_err)?;
+            // A `TRUNCATE` checkpoint holds the write lock while it waits for readers: it
+            // gives up after a second, so that writers never wait on it for long.
             let ck = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(opts)
+                .connect_with(opts.busy_timeout(CHECKPOINT_BUSY))
                 .await
                 .map_err(open_err)?;
             let task = tokio::spawn(async move {
@@ -251,7 +285,7 @@ mod tests {
         findings: Vec<Finding>,
         at: i64,
     ) -> Result<String, StoreError> {
-        let hash = crate::serve::protocol::content_hash(inv);
+        let hash = crate::client::content_hash(inv);
         let body = serde_json::value::to_raw_value(inv).map_err(|e| StoreError::Corrupt {
             what: "test inventory",
             message: e.to_string(),

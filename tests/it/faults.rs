@@ -675,3 +675,92 @@ fn one_node_through_two_replicas_keeps_its_newest_push_current() {
     fleet.assert_stored(&a.url);
     assert_eq!(fleet.acked().len(), 50 * PER_ROUND);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lock contention.
+
+/// Another connection on the same SQLite file (as `nminus node` on the file, or a `TRUNCATE`
+/// checkpoint) that takes the write lock for 150 ms, lets go for 100 ms, until stopped; the
+/// number of times it held the lock.
+fn hold_write_lock_repeatedly(url: &str, stop: &AtomicBool) -> usize {
+    use sqlx::Connection as _;
+    use std::str::FromStr as _;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .expect("URL")
+            .busy_timeout(Duration::from_secs(10));
+        let mut c = sqlx::SqliteConnection::connect_with(&opts)
+            .await
+            .expect("second connection");
+        let mut held = 0;
+        while !stop.load(Ordering::SeqCst) {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .expect("write lock");
+            sqlx::query("INSERT INTO write_probe (id, filler) VALUES (7, x'00')")
+                .execute(&mut c)
+                .await
+                .expect("write");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            sqlx::query("ROLLBACK")
+                .execute(&mut c)
+                .await
+                .expect("rollback");
+            held += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        held
+    })
+}
+
+/// Issue 16 item 1: nodes push at once while another connection on the same SQLite file keeps
+/// taking the write lock. Before write transactions began `IMMEDIATE`, a push that had read
+/// when the other connection took the lock failed at once with "database is locked" (SQLite
+/// does not wait for the lock in a transaction that has read), a 503. Every push must be
+/// answered 2xx and be stored.
+#[test]
+fn concurrent_pushes_beside_another_sqlite_writer_are_all_stored() {
+    let (_dir, url) = sqlite_url();
+    let env = Env::new();
+    let srv = Server::start(&url, &no_data(&env), &env.secret(), &[], &env.cache());
+    const NODES: usize = 8;
+    const PUSHES: usize = 10;
+    let fleet = Fleet::enroll(&srv.url, "l", NODES);
+    let stop = Arc::new(AtomicBool::new(false));
+    let locker = {
+        let (stop, url) = (Arc::clone(&stop), url.clone());
+        std::thread::spawn(move || hold_write_lock_repeatedly(&url, &stop))
+    };
+    let start = Arc::new(Barrier::new(NODES));
+    let pushers: Vec<_> = (0..NODES)
+        .map(|i| {
+            let (fleet, start, url) = (Arc::clone(&fleet), Arc::clone(&start), srv.url.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                for n in 0..PUSHES {
+                    match fleet.push(&url, i, n + 1, 60) {
+                        Pushed::Acked(_) => {}
+                        other => panic!("push {n} of node {i}: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().expect("pusher");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let held = locker.join().expect("locker");
+    assert!(
+        held >= 2,
+        "the other connection held the lock only {held} times"
+    );
+    assert_eq!(fleet.failed.load(Ordering::SeqCst), 0, "pushes failed");
+    assert_eq!(fleet.acked().len(), NODES * PUSHES);
+    fleet.assert_stored(&srv.url);
+}

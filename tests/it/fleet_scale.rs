@@ -169,3 +169,177 @@ async fn two_replicas_share_a_round_on_postgres() {
     // Nothing left to claim.
     assert_eq!(share_rounds(&b).await.unwrap().chunks, 0);
 }
+
+/// Every node's findings as the store serves them (`findings`, waived included), in the
+/// store's order, against per-node judging with the waivers marked, node by node.
+async fn assert_stored_equal_per_node(state: &nminus::AppState, fleet: &[Inventory]) {
+    let day = nminus::Millis::now().to_datetime().date();
+    let an = state.analyzer();
+    for inv in fleet {
+        let stored = state
+            .store()
+            .findings(&nminus::FindingFilter {
+                node: Some(inv.node.id.clone()),
+                waived: true,
+                ..nminus::FindingFilter::default()
+            })
+            .await
+            .unwrap();
+        let mut want = an.judge_per_node(inv, day);
+        an.waive(&mut want, inv, day);
+        want.sort_by(|a, b| {
+            let key = |f: &nminus::model::Finding| {
+                (
+                    f.subject.ecosystem.clone(),
+                    f.subject.name.clone(),
+                    f.subject.version.clone(),
+                    f.code.as_str().to_owned(),
+                    f.fingerprint.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        assert_eq!(stored, want, "node {}", inv.node.id);
+    }
+}
+
+/// Rows of `table` in the SQLite file.
+async fn count_rows(url: &str, table: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}
+
+async fn finding_rows(url: &str) -> i64 {
+    count_rows(url, "findings").await
+}
+
+/// Issue 16 item 2, through the real store (a SQLite file) and the server's re-analysis:
+/// a round that judges the same findings for the same inventory writes no finding rows (the
+/// node keeps the earlier run's identical rows), a feed change rewrites only the nodes whose
+/// findings it changed, and after every round the findings the store serves are, node by
+/// node, what per-node judging finds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_write_only_changed_findings_and_read_back_as_per_node_judging() {
+    use nminus::model::Advisory;
+    use nminus::{Millis, NewInventory};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bases = base_inventories(tmp.path());
+    let url = format!("sqlite://{}", tmp.path().join("fleet.db").display());
+    let cache = tmp.path().join("cache");
+    let state = nminus::AppState::new(
+        nminus::open_store(&url).await.unwrap(),
+        analyzer(&cache),
+        nminus::ServeOptions::default(),
+    );
+    let fleet: Vec<Inventory> = bases
+        .iter()
+        .flat_map(|b| (0..3).map(move |i| node(b, i, 3, 0.03)))
+        .collect();
+    for (i, inv) in fleet.iter().enumerate() {
+        state
+            .store()
+            .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
+            .await
+            .unwrap();
+        let (hash, body) = nminus::hash_and_body(inv);
+        let raw = serde_json::value::RawValue::from_string(body).unwrap();
+        let judged = nminus::Judged {
+            findings: Vec::new(),
+            compliant: true,
+        };
+        state
+            .store()
+            .push(NewInventory {
+                node: &inv.node,
+                inventory: inv,
+                body: &raw,
+                hash: &hash,
+                received_at: Millis(10 + i as i64),
+                judged: &judged,
+                analysis_started: Millis(1),
+                revision: "old",
+            })
+            .await
+            .unwrap();
+    }
+    // The first round writes every node's findings.
+    let first = nminus::reanalyze(&state).await.unwrap();
+    assert_eq!(first.nodes, fleet.len());
+    let rows = finding_rows(&url).await;
+    assert_eq!(rows, first.findings as i64);
+    assert!(rows > 0, "the fleet has findings");
+    // Bodies are stored once per distinct finding: nodes of one base share most of them.
+    let bodies = count_rows(&url, "finding_bodies").await;
+    assert!(bodies * 2 < rows, "{bodies} bodies for {rows} findings");
+    assert_stored_equal_per_node(&state, &fleet).await;
+    // Node id → the run whose findings are its current ones, from the node records.
+    let runs = |nodes: serde_json::Value| {
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["id"].to_string(), n["findings_run"].as_i64()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let after_first = runs(serde_json::to_value(state.store().nodes().await.unwrap()).unwrap());
+    assert!(after_first.values().any(|r| *r == Some(first.run)));
+    assert_eq!(after_first.len(), fleet.len());
+    // The same again: nothing written, every node still on the rows it had.
+    let second = nminus::reanalyze(&state).await.unwrap();
+    assert_eq!(second.findings, first.findings);
+    assert_eq!(
+        finding_rows(&url).await,
+        rows,
+        "an unchanged round wrote rows"
+    );
+    assert_eq!(
+        runs(serde_json::to_value(state.store().nodes().await.unwrap()).unwrap()),
+        after_first
+    );
+    assert_stored_equal_per_node(&state, &fleet).await;
+    // A feed change: a new advisory for every 40th Debian source package of the first base.
+    let an = state.analyzer();
+    let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
+    for (k, p) in bases[0].packages.iter().enumerate().step_by(40) {
+        let name = p.source.as_ref().map_or(p.name.clone(), |s| s.name.clone());
+        advisories.push(
+            serde_json::from_value(serde_json::json!({
+                "id": format!("TEST-{k}"),
+                "source": "test",
+                "kind": "vulnerability",
+                "summary": "a new advisory",
+                "affected": [{
+                    "ecosystem": "Debian:12",
+                    "package": name,
+                    "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
+                    "fixed": ["999999"]
+                }]
+            }))
+            .unwrap(),
+        );
+    }
+    let changed = analyzer(&cache).with_index(
+        nminus::AdvisoryIndex::build(advisories),
+        "test-change".into(),
+    );
+    changed.carry_verdicts(&an);
+    state.set_analyzer(changed);
+    let third = nminus::reanalyze(&state).await.unwrap();
+    assert!(third.findings > first.findings, "the new advisories match");
+    let nodes = state.store().nodes().await.unwrap();
+    let moved = nodes
+        .iter()
+        .filter(|n| n.findings_run == Some(third.run))
+        .count();
+    assert!(
+        moved > 0 && moved < nodes.len(),
+        "{moved} of {} nodes rewritten: only the Debian nodes' findings changed",
+        nodes.len()
+    );
+    assert_stored_equal_per_node(&state, &fleet).await;
+}
