@@ -28,17 +28,33 @@ fn at(v: &Value) -> OffsetDateTime {
     OffsetDateTime::parse(v.as_str().unwrap(), &Rfc3339).unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
+/// Changes the admin password. Tokens live a few seconds here: on a loaded machine one can
+/// expire between being issued and being used, so a 401 is tried again with a new token.
 fn set_password(ks: &Keystone, old: &str, new: &str) {
-    let (token, _) = ks.password_token(old);
-    let r = ks
-        .http
-        .patch(format!("{}/v3/users/{}", ks.url, ks.user_id))
-        .header("x-auth-token", token)
-        .header("content-type", "application/json")
-        .body(json!({"user": {"password": new}}).to_string())
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "password change: {}", r.status());
+    let mut last = String::new();
+    for _ in 0..5 {
+        let (token, _) = ks.password_token(old);
+        let r = ks
+            .http
+            .patch(format!("{}/v3/users/{}", ks.url, ks.user_id))
+            .header("x-auth-token", token)
+            .header("content-type", "application/json")
+            .body(json!({"user": {"password": new}}).to_string())
+            .send()
+            .unwrap();
+        let status = r.status();
+        if status.is_success() {
+            return;
+        }
+        last = format!("{status}: {}", r.text().unwrap_or_default());
+        assert_eq!(
+            status,
+            reqwest::StatusCode::UNAUTHORIZED,
+            "password change: {last}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    panic!("password change refused five times: {last}");
 }
 
 fn metric(base: &str, name: &str) -> Option<String> {
