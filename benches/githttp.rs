@@ -16,11 +16,13 @@
 //! `cargo bench --bench githttp`; under `cargo test` one iteration of each as a smoke test and
 //! no figures. Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
+
+#[path = "../tests/it/git_http_server.rs"]
+mod git_http_server;
+use git_http_server::git_http_server;
 
 struct Run {
     secs: f64,
@@ -52,93 +54,6 @@ fn median(runs: &mut [Run]) -> (f64, u64) {
     runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
     let m = runs[runs.len() / 2].secs;
     (m, runs.iter().map(|r| r.rss_kb).max().unwrap_or(0))
-}
-
-/// A loopback smart-HTTP git server: each request is handed to `git http-backend` with `root`
-/// as its project root, one connection at a time. Serves until the process ends.
-fn git_http_server(root: &Path) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    let root = root.to_path_buf();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { return };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut request = String::new();
-            if r.read_line(&mut request).is_err() {
-                continue;
-            }
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-                }
-            }
-            let header = |k: &str| {
-                headers
-                    .iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            let len: usize = header("content-length").parse().unwrap_or(0);
-            let mut body = vec![0u8; len];
-            if r.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let mut parts = request.split_whitespace();
-            let method = parts.next().unwrap_or("").to_owned();
-            let target = parts.next().unwrap_or("").to_owned();
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            let mut child = Command::new("git")
-                .arg("http-backend")
-                .env("GIT_PROJECT_ROOT", &root)
-                .env("GIT_HTTP_EXPORT_ALL", "1")
-                .env("REQUEST_METHOD", &method)
-                .env("PATH_INFO", path)
-                .env("QUERY_STRING", query)
-                .env("CONTENT_TYPE", header("content-type"))
-                .env("CONTENT_LENGTH", len.to_string())
-                .env("REMOTE_ADDR", "127.0.0.1")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("`git http-backend` must be installed (Debian package `git`)");
-            child.stdin.take().unwrap().write_all(&body).unwrap();
-            let out = child.wait_with_output().unwrap();
-            let (at, skip) = out
-                .stdout
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map(|i| (i, 4))
-                .unwrap_or((out.stdout.len(), 0));
-            let cgi_head = String::from_utf8_lossy(&out.stdout[..at]).into_owned();
-            let cgi_body = &out.stdout[(at + skip).min(out.stdout.len())..];
-            let mut status = "200 OK".to_owned();
-            let mut resp = String::new();
-            for line in cgi_head.lines() {
-                match line.split_once(':') {
-                    Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().into(),
-                    Some(_) => {
-                        resp.push_str(line.trim_end());
-                        resp.push_str("\r\n");
-                    }
-                    None => {}
-                }
-            }
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status}\r\n{resp}Content-Length: {}\r\nConnection: close\r\n\r\n",
-                cgi_body.len()
-            );
-            let _ = s.write_all(cgi_body);
-        }
-    });
-    base
 }
 
 fn git(args: &[&str]) {
@@ -264,7 +179,7 @@ fn main() {
     let exe = env!("CARGO_BIN_EXE_nminus");
     let tmp = tempfile::tempdir().unwrap();
     let (files1, files2) = upstream(tmp.path());
-    let base = git_http_server(tmp.path());
+    let base = git_http_server(tmp.path()).0;
     let ours = base.clone();
     let ways = [
         Way {

@@ -18,6 +18,7 @@ mod fleet_fixtures;
 mod fleet_html;
 mod fleet_scale;
 mod fuzz_replay;
+mod git_http_server;
 mod hostile;
 mod images;
 mod layers;
