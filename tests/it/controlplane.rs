@@ -114,6 +114,35 @@ fn check_fleet_findings(base: &str, d: &Value, service_type: &str, deliverable: 
     );
 }
 
+/// `nminus serve` on the store `db`, discovering the cloud `test` of `ks` (its password
+/// `secret`, from a clouds.yaml and secure.yaml in the Keystone's directory) every second,
+/// with `extra` arguments.
+pub(crate) fn serve_discovering(ks: &Keystone, env: &Env, db: &str, extra: &[&str]) -> Server {
+    let clouds = ks.clouds_yaml("secret").display().to_string();
+    let mut cmd = nminus();
+    cmd.env("HOME", ks.dir.path())
+        .env("OS_CLIENT_SECURE_FILE", ks.dir.path().join("secure.yaml"));
+    let mut args = vec![
+        "--discover-cloud",
+        "test",
+        "--clouds-yaml",
+        &clouds,
+        "--discover-interval",
+        "1s",
+        "--discover-timeout",
+        "10",
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(
+        cmd,
+        db,
+        &shared_data(""),
+        &env.secret(),
+        &args,
+        &env.cache(),
+    )
+}
+
 #[test]
 fn serve_discovers_stores_rounds_and_sees_a_new_service_without_restart() {
     let ks = Keystone::start();
@@ -128,34 +157,18 @@ fn serve_discovers_stores_rounds_and_sees_a_new_service_without_restart() {
     let compute = ks.service("compute", "nova");
     ks.endpoint(&compute, "public", "RegionOne", &nova1.url("/v2.1"));
     ks.endpoint(&compute, "public", "RegionTwo", &nova2.url("/v2.1"));
-    let clouds = ks.clouds_yaml("secret");
-
     let env = Env::new();
     let db = format!("sqlite://{}", env.path("fleet.db").display());
-    let mut cmd = nminus();
-    cmd.env("HOME", ks.dir.path())
-        .env("OS_CLIENT_SECURE_FILE", ks.dir.path().join("secure.yaml"));
-    let clouds_arg = clouds.display().to_string();
-    let srv = Server::start_with(
-        cmd,
+    let srv = serve_discovering(
+        &ks,
+        &env,
         &db,
-        &shared_data(""),
-        &env.secret(),
         &[
-            "--discover-cloud",
-            "test",
-            "--clouds-yaml",
-            &clouds_arg,
-            "--discover-interval",
-            "1s",
             "--probe-interval",
             "1s",
-            "--discover-timeout",
-            "10",
             "--discover-site",
             "RegionOne=par1",
         ],
-        &env.cache(),
     );
     let base = srv.url.clone();
     wait_for("the first round", Duration::from_secs(60), || {

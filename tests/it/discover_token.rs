@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::controlplane::serve_discovering;
 use crate::discover::{sample, wait_for, Keystone, Samples};
-use crate::serve::{http, Env, Server};
-use crate::support::{nminus, shared_data};
+use crate::serve::{http, Env};
 
 /// The newest stored round, once there is one.
 fn latest(base: &str) -> Option<Value> {
@@ -78,31 +78,9 @@ fn serve_discovery_outlives_expiring_tokens_and_recovers_from_refused_credential
     ]);
     let compute = ks.service("compute", "nova");
     ks.endpoint(&compute, "public", "RegionOne", &nova.url("/v2.1"));
-    let clouds = ks.clouds_yaml("secret");
-
     let env = Env::new();
     let db = format!("sqlite://{}", env.path("fleet.db").display());
-    let mut cmd = nminus();
-    cmd.env("HOME", ks.dir.path())
-        .env("OS_CLIENT_SECURE_FILE", ks.dir.path().join("secure.yaml"));
-    let clouds_arg = clouds.display().to_string();
-    let srv = Server::start_with(
-        cmd,
-        &db,
-        &shared_data(""),
-        &env.secret(),
-        &[
-            "--discover-cloud",
-            "test",
-            "--clouds-yaml",
-            &clouds_arg,
-            "--discover-interval",
-            "1s",
-            "--discover-timeout",
-            "10",
-        ],
-        &env.cache(),
-    );
+    let srv = serve_discovering(&ks, &env, &db, &[]);
     let base = srv.url.clone();
     let ok = |d: &Value| d["keystone"]["error"].is_null() && d["endpoints"][0]["status"] == "ok";
     let mut first = None;
