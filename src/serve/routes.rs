@@ -16,12 +16,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::analysis;
+use super::batch::{OwnedBeat, OwnedPush};
 use super::query;
 use super::{ApiError, AppState};
 use crate::client::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
 use crate::report::{Format, WriterOptions};
-use crate::store::{token_hash, FindingFilter, Millis, NewInventory};
+use crate::store::{token_hash, FindingFilter, Millis};
 
 pub(super) fn router(state: AppState) -> Router {
     Router::new()
@@ -301,6 +302,65 @@ fn unchanged(node: String, hash: String) -> Response {
         .into_response()
 }
 
+/// Who pushes: the node of a token, from this process's cache (`verified` false: the store
+/// has not been asked; a heartbeat's write checks the token itself) or from the store, with
+/// its current inventory hash.
+struct Identity {
+    node: String,
+    current: Option<String>,
+    verified: bool,
+}
+
+impl Identity {
+    /// Ask the store whose token this is (401 when nobody's, or revoked).
+    async fn verify(st: &AppState, token_hash: &str) -> Result<Self, ApiError> {
+        let owner = st
+            .store()
+            .authenticate(token_hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        st.node_tokens().insert(token_hash, &owner.node);
+        Ok(Self {
+            node: owner.node,
+            current: owner.current_hash,
+            verified: true,
+        })
+    }
+
+    /// Record a heartbeat announcing `hash`: `true` once committed; `false` when the store
+    /// does not hold that inventory as the node's current one (send the full inventory).
+    /// A write refused to a token known only from the cache asks the store (401 when the
+    /// token is no longer the node's).
+    async fn beat(
+        &mut self,
+        st: &AppState,
+        token_hash: &str,
+        hash: &str,
+        now: Millis,
+    ) -> Result<bool, ApiError> {
+        for _ in 0..2 {
+            if self.verified && self.current.as_deref() != Some(hash) {
+                return Ok(false);
+            }
+            let beat = OwnedBeat {
+                node: self.node.clone(),
+                token_hash: token_hash.to_owned(),
+                hash: hash.to_owned(),
+                at: now,
+            };
+            if st.writer().heartbeat(beat).await? {
+                return Ok(true);
+            }
+            if self.verified {
+                return Ok(false);
+            }
+            st.node_tokens().forget(token_hash);
+            *self = Self::verify(st, token_hash).await?;
+        }
+        Ok(false)
+    }
+}
+
 async fn push(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let (kind, r) = push_inner(&st, &headers, body).await;
@@ -327,14 +387,16 @@ async fn push_inner(
     let mut kind = "heartbeat";
     let r = async {
         let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
-        let owner = st
-            .store()
-            .authenticate(&token_hash(token))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        let node = owner.node;
-        st.push_rate().check(&node)?;
-        let current = owner.current_hash;
+        let token_hash = token_hash(token);
+        let mut id = match st.node_tokens().get(&token_hash) {
+            Some(node) => Identity {
+                node,
+                current: None,
+                verified: false,
+            },
+            None => Identity::verify(st, &token_hash).await?,
+        };
+        st.push_rate().check(&id.node)?;
         let now = Millis::now();
         // An unchanged inventory announced by its hash: not even read.
         if let Some(h) = headers
@@ -342,8 +404,8 @@ async fn push_inner(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned())
         {
-            if current.as_deref() == Some(h.as_str()) && st.store().heartbeat(&node, &h, now).await? {
-                return Ok(unchanged(node, h));
+            if id.beat(st, &token_hash, &h, now).await? {
+                return Ok(unchanged(id.node, h));
             }
         }
         let t = Instant::now();
@@ -370,21 +432,24 @@ async fn push_inner(
         };
         if small {
             if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
-                if current.as_deref() == Some(hb.heartbeat.as_str())
-                    && st.store().heartbeat(&node, &hb.heartbeat, now).await?
-                {
-                    return Ok(unchanged(node, hb.heartbeat));
+                if id.beat(st, &token_hash, &hb.heartbeat, now).await? {
+                    return Ok(unchanged(id.node, hb.heartbeat));
                 }
                 return Err(ApiError::Conflict {
                     code: "inventory-required",
                     message: format!(
-                        "the server does not hold inventory `{}` for node `{node}`: send the full inventory",
-                        hb.heartbeat
+                        "the server does not hold inventory `{}` for node `{}`: send the full inventory",
+                        hb.heartbeat, id.node
                     ),
                 });
             }
         }
         kind = "inventory";
+        // A full inventory is always authenticated against the store.
+        if !id.verified {
+            id = Identity::verify(st, &token_hash).await?;
+        }
+        let Identity { node, current, .. } = id;
         let stages = &st.metrics().stages;
         stages.observe("read", read);
         let t = Instant::now();
@@ -422,10 +487,16 @@ async fn push_inner(
                 inv.node.id
             )));
         }
-        if current.as_deref() == Some(hash.as_str())
-            && st.store().heartbeat(&node, &hash, now).await?
-        {
-            return Ok(unchanged(node, hash));
+        if current.as_deref() == Some(hash.as_str()) {
+            let beat = OwnedBeat {
+                node: node.clone(),
+                token_hash,
+                hash: hash.clone(),
+                at: now,
+            };
+            if st.writer().heartbeat(beat).await? {
+                return Ok(unchanged(node, hash));
+            }
         }
         let analysis_started = Millis::now();
         let t = Instant::now();
@@ -436,19 +507,24 @@ async fn push_inner(
         } = analysis::judge_one(st, inv).await?;
         stages.observe("judge", t.elapsed());
         let t = Instant::now();
-        let out = st
-            .store()
-            .push(NewInventory {
-                node: &inv.node,
-                inventory: &inv,
-                body: &stored_body,
-                hash: &hash,
+        let (stored, out) = st
+            .writer()
+            .push(OwnedPush {
+                inventory: inv,
+                body: stored_body,
+                hash,
                 received_at: Millis::now(),
-                judged: &judged,
+                judged,
                 analysis_started,
-                revision: &revision,
+                revision,
             })
             .await?;
+        let OwnedPush {
+            inventory: inv,
+            hash,
+            judged,
+            ..
+        } = *stored;
         stages.observe("store", t.elapsed());
         st.metrics()
             .findings

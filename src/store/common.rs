@@ -74,7 +74,7 @@ macro_rules! store_impl {
         use $crate::store::common::{like_escape, retry_contention, FINDINGS_PER_INSERT};
         use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
-            package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
+            package_index, severity_rank, AnalysisLock, Beat, CurrentInventory, FindingCount,
             FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
             PackageHolder, PushOutcome, RunChunk, RunRecord, StoreError,
         };
@@ -331,20 +331,46 @@ macro_rules! store_impl {
             index: &str,
             split: &SplitInventory,
         ) -> Result<PushOutcome, StoreError> {
+            let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
+            let out = push_rows(&mut tx, p, index, split).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        /// Several pushes in one transaction (see [`Store::push_batch`](super::Store::push_batch)).
+        async fn push_batch_tx(
+            store: &$ty,
+            pushes: &[(NewInventory<'_>, String, SplitInventory)],
+        ) -> Result<Vec<PushOutcome>, StoreError> {
+            let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
+            let mut out = Vec::with_capacity(pushes.len());
+            for (p, index, split) in pushes {
+                out.push(push_rows(&mut tx, *p, index, split).await?);
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        /// The rows of one push, inside `tx`.
+        async fn push_rows(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            p: NewInventory<'_>,
+            index: &str,
+            split: &SplitInventory,
+        ) -> Result<PushOutcome, StoreError> {
             let skeleton = serde_json::value::RawValue::from_string(split.skeleton.clone())
                 .map_err(|e| StoreError::Corrupt {
                     what: "inventory",
                     message: e.to_string(),
                 })?;
             let body = sqlx::types::Json(&*skeleton);
-            let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
             let q = format!(
                 "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
                 <$ty>::FOR_UPDATE
             );
             let Some(row) = sqlx::query(&q)
                 .bind(&p.node.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
             else {
                 return Err(StoreError::NotEnrolled(p.node.id.clone()));
@@ -359,13 +385,13 @@ macro_rules! store_impl {
                 let newest: Option<i64> =
                     sqlx::query_scalar("SELECT MAX(received_at) FROM node_history WHERE node_id = $1")
                         .bind(&p.node.id)
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut **tx)
                         .await?;
                 if let Some(t) = newest.filter(|t| *t >= received_at) {
                     received_at = t.saturating_add(1);
                 }
             }
-            store_list(&mut tx, split, index).await?;
+            store_list(tx, split, index).await?;
             sqlx::query(
                 "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body, list_hash)
                  VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
@@ -376,7 +402,7 @@ macro_rules! store_impl {
             .bind(received_at)
             .bind(body)
             .bind(split.list_hash.to_vec())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             if changed {
                 sqlx::query(
@@ -387,7 +413,7 @@ macro_rules! store_impl {
                 .bind(p.hash)
                 .bind(received_at)
                 .bind(&p.inventory.collected_at)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             let findings = i64::try_from(p.judged.findings.len()).unwrap_or(i64::MAX);
@@ -399,10 +425,10 @@ macro_rules! store_impl {
             .bind(received_at)
             .bind(p.revision)
             .bind(findings)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?
             .try_get("id")?;
-            insert_findings(&mut tx, run, &p.node.id, p.hash, &p.judged.findings).await?;
+            insert_findings(tx, run, &p.node.id, p.hash, &p.judged.findings).await?;
             sqlx::query(
                 "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
                    registered_at = COALESCE(registered_at, $6), last_seen = $6,
@@ -421,9 +447,8 @@ macro_rules! store_impl {
             .bind(p.judged.open())
             .bind(p.judged.compliant)
             .bind(p.judged.digest(p.hash).to_vec())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            tx.commit().await?;
             Ok(PushOutcome {
                 changed,
                 run_id: run,
@@ -551,6 +576,45 @@ macro_rules! store_impl {
                 let split = lists::split(p.inventory)?;
                 let r = retry_contention(|| push_tx(self, p, &index, &split)).await;
                 self.health().observe(r, bytes)
+            }
+
+            async fn push_batch(
+                &self,
+                pushes: &[NewInventory<'_>],
+            ) -> Result<Vec<PushOutcome>, StoreError> {
+                let mut bytes = 0;
+                let mut prepared = Vec::with_capacity(pushes.len());
+                for p in pushes {
+                    let index = package_index(p.inventory);
+                    bytes += p.body.get().len() + index.len();
+                    prepared.push((*p, index, lists::split(p.inventory)?));
+                }
+                let r = retry_contention(|| push_batch_tx(self, &prepared)).await;
+                self.health().observe(r, bytes)
+            }
+
+            async fn heartbeats(&self, beats: &[Beat<'_>]) -> Result<Vec<bool>, StoreError> {
+                let r = retry_contention(|| async move {
+                    let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
+                    let mut out = Vec::with_capacity(beats.len());
+                    for b in beats {
+                        let r = sqlx::query(
+                            "UPDATE nodes SET last_seen = $3
+                             WHERE id = $1 AND current_hash = $2 AND token_hash = $4 AND revoked = FALSE",
+                        )
+                        .bind(b.node)
+                        .bind(b.hash)
+                        .bind(b.at.0)
+                        .bind(b.token_hash)
+                        .execute(&mut *tx)
+                        .await?;
+                        out.push(r.rows_affected() > 0);
+                    }
+                    tx.commit().await?;
+                    Ok(out)
+                })
+                .await;
+                self.health().observe(r, 0)
             }
 
             async fn begin_run(

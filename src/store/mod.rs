@@ -187,6 +187,20 @@ pub struct NewInventory<'a> {
     pub revision: &'a str,
 }
 
+/// A heartbeat to record ([`Store::heartbeats`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Beat<'a> {
+    /// The node.
+    pub node: &'a str,
+    /// The sha256 of the token it presented ([`token_hash`]): the heartbeat is recorded only
+    /// while that is still the node's token.
+    pub token_hash: &'a str,
+    /// The inventory hash it announced.
+    pub hash: &'a str,
+    /// When it was received.
+    pub at: Millis,
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushOutcome {
@@ -479,6 +493,14 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     async fn heartbeat(&self, node: &str, hash: &str, now: Millis) -> Result<bool, StoreError>;
     /// Store a changed inventory with its analysis, in one transaction.
     async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
+    /// Store several changed inventories in one transaction (a group commit): all or none;
+    /// the outcomes in order.
+    async fn push_batch(&self, pushes: &[NewInventory<'_>])
+        -> Result<Vec<PushOutcome>, StoreError>;
+    /// Record several heartbeats in one transaction: for each, `true` (and `last_seen`
+    /// updated) when the token is still the node's (not revoked, not replaced) and `hash` is
+    /// its current inventory.
+    async fn heartbeats(&self, beats: &[Beat<'_>]) -> Result<Vec<bool>, StoreError>;
 
     /// Start an analysis run; returns its id.
     async fn begin_run(
