@@ -142,6 +142,7 @@ pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
         now,
     };
     let mut body = super::metrics::render(st.metrics(), &facts);
+    body.push_str(&st.writer().render());
     if let Some(m) = st.0.probe_metrics.get().and_then(|m| m.lock().ok()) {
         body.push_str(&m.render());
     }
