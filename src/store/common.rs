@@ -199,6 +199,28 @@ macro_rules! store_impl {
             Ok(())
         }
 
+        /// The ids of those of `packages` that are stored, into `ids` by digest.
+        async fn package_ids(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            packages: &[&lists::StoredPackage],
+            ids: &mut std::collections::HashMap<[u8; 32], i64>,
+        ) -> Result<(), StoreError> {
+            let mut qb =
+                sqlx::QueryBuilder::<$db>::new("SELECT id, digest FROM packages WHERE digest IN (");
+            let mut sep = qb.separated(", ");
+            for p in packages {
+                sep.push_bind(p.digest.to_vec());
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut **tx).await? {
+                let d: Vec<u8> = r.try_get("digest")?;
+                if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+                    ids.insert(d, r.try_get("id")?);
+                }
+            }
+            Ok(())
+        }
+
         /// Store a package list (and the packages it names that are new) unless it is stored.
         async fn store_list(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -213,28 +235,28 @@ macro_rules! store_impl {
             if known > 0 {
                 return Ok(());
             }
+            // The packages stored already are looked up, only the new ones are sent (a changed
+            // inventory usually brings a few among a thousand).
             let mut ids: std::collections::HashMap<[u8; 32], i64> =
                 std::collections::HashMap::with_capacity(split.packages.len());
-            for chunk in split.packages.chunks(PACKAGES_PER_STATEMENT) {
+            let all: Vec<&lists::StoredPackage> = split.packages.iter().collect();
+            for chunk in all.chunks(PACKAGES_PER_STATEMENT) {
+                package_ids(tx, chunk, &mut ids).await?;
+            }
+            let mut new = std::collections::HashSet::new();
+            let missing: Vec<&lists::StoredPackage> = split
+                .packages
+                .iter()
+                .filter(|p| !ids.contains_key(&p.digest) && new.insert(p.digest))
+                .collect();
+            for chunk in missing.chunks(PACKAGES_PER_STATEMENT) {
                 let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO packages (digest, body) ");
                 qb.push_values(chunk, |mut b, p| {
-                    b.push_bind(p.digest.to_vec()).push_bind(p.json.clone());
+                    b.push_bind(p.digest.to_vec()).push_bind(p.json.as_str());
                 });
                 qb.push(" ON CONFLICT (digest) DO NOTHING");
                 qb.build().execute(&mut **tx).await?;
-                let mut qb =
-                    sqlx::QueryBuilder::<$db>::new("SELECT id, digest FROM packages WHERE digest IN (");
-                let mut sep = qb.separated(", ");
-                for p in chunk {
-                    sep.push_bind(p.digest.to_vec());
-                }
-                qb.push(")");
-                for r in qb.build().fetch_all(&mut **tx).await? {
-                    let d: Vec<u8> = r.try_get("digest")?;
-                    if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
-                        ids.insert(d, r.try_get("id")?);
-                    }
-                }
+                package_ids(tx, chunk, &mut ids).await?;
             }
             let list: Vec<i64> = split
                 .packages
