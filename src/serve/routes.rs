@@ -303,6 +303,9 @@ fn unchanged(node: String, hash: String) -> Response {
         .into_response()
 }
 
+/// Bodies shorter than this may be a heartbeat (`{"heartbeat": HASH}`).
+const HEARTBEAT_MAX: usize = 512;
+
 /// Who pushes: the node of a token, from this process's cache (`verified` false: the store
 /// has not been asked; a heartbeat's write checks the token itself) or from the store, with
 /// its current inventory hash.
@@ -409,6 +412,15 @@ async fn push_inner(
                 return Ok(unchanged(id.node, h));
             }
         }
+        // Only a body declared heartbeat-sized is read for a token the store was not asked
+        // about: anything larger is authenticated first.
+        let declared_small = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|n| n < HEARTBEAT_MAX);
+        if !id.verified && !declared_small {
+            id = Identity::verify(st, &token_hash).await?;
+        }
         let t = Instant::now();
         let limit = st.options().body_limit;
         // Memory for this push from the shared budget: its wire size, then its decoded size.
@@ -424,7 +436,7 @@ async fn push_inner(
             .await?;
         let read = t.elapsed();
         // Heartbeats are small: decoded here; inventories on a blocking thread.
-        let small = raw.len() < 512;
+        let small = raw.len() < HEARTBEAT_MAX;
         let mut raw = Some(raw);
         let bytes = if small {
             decode(raw.take().unwrap_or_default(), enc.as_deref(), limit)?
