@@ -75,6 +75,6 @@ pub use serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
 pub use store::controlplane::NewControlPlaneRound;
 pub use store::{
     open as open_store, token_hash, Beat, FindingFilter, FleetEntry, Judged, NewInventory,
-    PushOutcome, Store, StoreError,
+    PreparedInventory, PushOutcome, Store, StoreError,
 };
 pub use util::Millis;

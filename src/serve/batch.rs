@@ -17,7 +17,9 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::Inventory;
-use crate::store::{Beat, Judged, Millis, NewInventory, PushOutcome, Store, StoreError};
+use crate::store::{
+    Beat, Judged, Millis, NewInventory, PreparedInventory, PushOutcome, Store, StoreError,
+};
 
 /// Requests waiting for the writer, at most.
 pub(crate) const QUEUE: usize = 4096;
@@ -59,6 +61,8 @@ pub(crate) struct OwnedPush {
     pub(crate) judged: Judged,
     pub(crate) analysis_started: Millis,
     pub(crate) revision: String,
+    /// Its packages ready for the store (see [`PreparedInventory`]).
+    pub(crate) prepared: PreparedInventory,
 }
 
 impl OwnedPush {
@@ -264,34 +268,45 @@ async fn write_beats(store: &dyn Store, beats: Vec<(OwnedBeat, BeatReply)>) {
 }
 
 async fn write_pushes(store: &dyn Store, pushes: Vec<(Box<OwnedPush>, PushReply)>) {
-    if pushes.len() == 1 {
-        for (p, reply) in pushes {
-            let r = store.push(p.new_inventory()).await;
-            let _ = reply.send((p, r));
-        }
-        return;
-    }
-    let all: Vec<NewInventory<'_>> = pushes.iter().map(|(p, _)| p.new_inventory()).collect();
+    let all: Vec<_> = pushes
+        .iter()
+        .map(|(p, _)| (p.new_inventory(), &p.prepared))
+        .collect();
     let r = store.push_batch(&all).await;
     drop(all);
-    match r {
+    let pushes = match r {
         Ok(out) if out.len() == pushes.len() => {
             for ((p, reply), o) in pushes.into_iter().zip(out) {
                 let _ = reply.send((p, Ok(o)));
             }
+            return;
         }
-        r => {
-            if let Err(e) = &r {
-                tracing::debug!(
-                    "a batch of {} pushes failed ({e}); writing them one at a time",
-                    pushes.len()
-                );
+        Err(e) if pushes.len() == 1 => {
+            if let Some((p, reply)) = pushes.into_iter().next() {
+                let _ = reply.send((p, Err(e)));
             }
-            for (p, reply) in pushes {
-                let r = store.push(p.new_inventory()).await;
-                let _ = reply.send((p, r));
-            }
+            return;
         }
+        Err(e) => {
+            tracing::debug!(
+                "a batch of {} pushes failed ({e}); writing them one at a time",
+                pushes.len()
+            );
+            pushes
+        }
+        Ok(_) => pushes,
+    };
+    for (p, reply) in pushes {
+        let r = store
+            .push_batch(&[(p.new_inventory(), &p.prepared)])
+            .await
+            .and_then(|v| {
+                v.first().copied().ok_or_else(|| StoreError::Corrupt {
+                    what: "inventory",
+                    message: "the store answered no outcome".into(),
+                })
+            });
+        let _ = reply.send((p, r));
     }
 }
 
@@ -374,6 +389,7 @@ mod tests {
             },
             analysis_started: Millis(10),
             revision: "test".into(),
+            prepared: PreparedInventory::new(&inventory).expect("prepared"),
             inventory,
         }
     }

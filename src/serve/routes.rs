@@ -22,7 +22,7 @@ use super::{ApiError, AppState};
 use crate::client::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
 use crate::report::{Format, WriterOptions};
-use crate::store::{token_hash, FindingFilter, Millis};
+use crate::store::{token_hash, FindingFilter, Millis, PreparedInventory};
 
 pub(super) fn router(state: AppState) -> Router {
     Router::new()
@@ -467,7 +467,7 @@ async fn push_inner(
         stages.observe("read", read);
         let t = Instant::now();
         // Parsed, hashed and serialised for the store here, not while holding the writer.
-        let (inv, hash, stored_body) = tokio::task::spawn_blocking(move || {
+        let (inv, hash, stored_body, prepared) = tokio::task::spawn_blocking(move || {
             let bytes = match raw {
                 Some(raw) => decode(raw, enc.as_deref(), limit)?,
                 None => bytes,
@@ -475,7 +475,8 @@ async fn push_inner(
             let inv = parse_json::<Inventory>(&bytes)?;
             let (hash, body) = hash_and_body(&inv);
             let body = serde_json::value::RawValue::from_string(body).map_err(ApiError::internal)?;
-            Ok::<_, ApiError>((inv, hash, body))
+            let prepared = PreparedInventory::new(&inv)?;
+            Ok::<_, ApiError>((inv, hash, body, prepared))
         })
         .await
         .map_err(ApiError::internal)??;
@@ -530,6 +531,7 @@ async fn push_inner(
                 judged,
                 analysis_started,
                 revision,
+                prepared,
             })
             .await?;
         let OwnedPush {

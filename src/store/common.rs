@@ -74,7 +74,7 @@ macro_rules! store_impl {
         use $crate::store::common::{like_escape, retry_contention, FINDINGS_PER_INSERT};
         use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
-            package_index, severity_rank, AnalysisLock, Beat, CurrentInventory, FindingCount,
+            package_index, severity_rank, AnalysisLock, Beat, CurrentInventory, PreparedInventory, FindingCount,
             FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
             PackageHolder, PushOutcome, RunChunk, RunRecord, StoreError,
         };
@@ -362,11 +362,12 @@ macro_rules! store_impl {
         /// Several pushes in one transaction (see [`Store::push_batch`](super::Store::push_batch)).
         async fn push_batch_tx(
             store: &$ty,
-            pushes: &[(NewInventory<'_>, String, SplitInventory)],
+            pushes: &[(NewInventory<'_>, &PreparedInventory)],
         ) -> Result<Vec<PushOutcome>, StoreError> {
             let mut tx = store.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
             let mut out = Vec::with_capacity(pushes.len());
-            for (p, index, split) in pushes {
+            for (p, prepared) in pushes {
+                let (index, split) = prepared.parts();
                 out.push(push_rows(&mut tx, *p, index, split).await?);
             }
             tx.commit().await?;
@@ -602,16 +603,13 @@ macro_rules! store_impl {
 
             async fn push_batch(
                 &self,
-                pushes: &[NewInventory<'_>],
+                pushes: &[(NewInventory<'_>, &PreparedInventory)],
             ) -> Result<Vec<PushOutcome>, StoreError> {
-                let mut bytes = 0;
-                let mut prepared = Vec::with_capacity(pushes.len());
-                for p in pushes {
-                    let index = package_index(p.inventory);
-                    bytes += p.body.get().len() + index.len();
-                    prepared.push((*p, index, lists::split(p.inventory)?));
-                }
-                let r = retry_contention(|| push_batch_tx(self, &prepared)).await;
+                let bytes = pushes
+                    .iter()
+                    .map(|(p, prep)| p.body.get().len() + prep.parts().0.len())
+                    .sum();
+                let r = retry_contention(|| push_batch_tx(self, pushes)).await;
                 self.health().observe(r, bytes)
             }
 

@@ -187,6 +187,29 @@ pub struct NewInventory<'a> {
     pub revision: &'a str,
 }
 
+/// A changed inventory made ready for [`Store::push_batch`] by the caller (its packages
+/// serialised and hashed, its package index written), so that the one writer does not spend
+/// that CPU while others wait.
+#[derive(Debug)]
+pub struct PreparedInventory {
+    index: String,
+    split: lists::SplitInventory,
+}
+
+impl PreparedInventory {
+    /// Prepare `inv` for storing.
+    pub fn new(inv: &Inventory) -> Result<Self, StoreError> {
+        Ok(Self {
+            index: package_index(inv),
+            split: lists::split(inv)?,
+        })
+    }
+
+    pub(crate) fn parts(&self) -> (&str, &lists::SplitInventory) {
+        (&self.index, &self.split)
+    }
+}
+
 /// A heartbeat to record ([`Store::heartbeats`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Beat<'a> {
@@ -495,8 +518,10 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
     /// Store several changed inventories in one transaction (a group commit): all or none;
     /// the outcomes in order.
-    async fn push_batch(&self, pushes: &[NewInventory<'_>])
-        -> Result<Vec<PushOutcome>, StoreError>;
+    async fn push_batch(
+        &self,
+        pushes: &[(NewInventory<'_>, &PreparedInventory)],
+    ) -> Result<Vec<PushOutcome>, StoreError>;
     /// Record several heartbeats in one transaction: for each, `true` (and `last_seen`
     /// updated) when the token is still the node's (not revoked, not replaced) and `hash` is
     /// its current inventory.
