@@ -481,26 +481,7 @@ async fn push_inner(
         .await
         .map_err(ApiError::internal)??;
         stages.observe("parse", t.elapsed());
-        if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
-            return Err(ApiError::InvalidInventory {
-                field: "schema_version".into(),
-                message: format!(
-                    "expected an inventory schema version from 1 to {INVENTORY_SCHEMA_VERSION}, found {}",
-                    inv.schema_version
-                ),
-            });
-        }
-        // Names the planner puts into file names, --limit and YAML, and package strings it
-        // puts into playbooks, must be what a node and a package manager can really hold.
-        if let Some((field, message)) = inv.unsafe_fields().into_iter().next() {
-            return Err(ApiError::InvalidInventory { field, message });
-        }
-        if inv.node.id != node {
-            return Err(ApiError::Forbidden(format!(
-                "this token belongs to node `{node}`, not to `{}`",
-                inv.node.id
-            )));
-        }
+        check_inventory(&inv, &node)?;
         if current.as_deref() == Some(hash.as_str()) {
             let beat = OwnedBeat {
                 node: node.clone(),
@@ -512,52 +493,92 @@ async fn push_inner(
                 return Ok(unchanged(node, hash));
             }
         }
-        let analysis_started = Millis::now();
-        let t = Instant::now();
-        let analysis::JudgedPush {
-            inventory: inv,
-            judged,
-            revision,
-        } = analysis::judge_one(st, inv).await?;
-        stages.observe("judge", t.elapsed());
-        let t = Instant::now();
-        let (stored, out) = st
-            .writer()
-            .push(OwnedPush {
-                inventory: inv,
-                body: stored_body,
-                hash,
-                received_at: Millis::now(),
-                judged,
-                analysis_started,
-                revision,
-                prepared,
-            })
-            .await?;
-        let OwnedPush {
-            inventory: inv,
-            hash,
-            judged,
-            ..
-        } = *stored;
-        stages.observe("store", t.elapsed());
-        st.metrics()
-            .findings
-            .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
-        Ok((
-            StatusCode::CREATED,
-            Json(PushResponse {
-                status: "stored".into(),
-                node,
-                hash,
-                findings: usize::try_from(judged.open()).ok(),
-                run: Some(out.run_id),
-            }),
-        )
-            .into_response())
+        judge_and_store(st, node, hash, stored_body, prepared, inv).await
     }
     .await;
     (kind, r)
+}
+
+/// What a stored inventory must be: a schema this server reads, names and package strings
+/// the planner can put into files and playbooks, the node of the token that pushed it.
+fn check_inventory(inv: &Inventory, node: &str) -> Result<(), ApiError> {
+    if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
+        return Err(ApiError::InvalidInventory {
+            field: "schema_version".into(),
+            message: format!(
+                "expected an inventory schema version from 1 to {INVENTORY_SCHEMA_VERSION}, found {}",
+                inv.schema_version
+            ),
+        });
+    }
+    // Names the planner puts into file names, --limit and YAML, and package strings it
+    // puts into playbooks, must be what a node and a package manager can really hold.
+    if let Some((field, message)) = inv.unsafe_fields().into_iter().next() {
+        return Err(ApiError::InvalidInventory { field, message });
+    }
+    if inv.node.id != node {
+        return Err(ApiError::Forbidden(format!(
+            "this token belongs to node `{node}`, not to `{}`",
+            inv.node.id
+        )));
+    }
+    Ok(())
+}
+
+/// Judge a changed inventory (off the async threads) and store it through the group-commit
+/// writer; `201` once committed.
+async fn judge_and_store(
+    st: &AppState,
+    node: String,
+    hash: String,
+    stored_body: Box<serde_json::value::RawValue>,
+    prepared: PreparedInventory,
+    inv: Inventory,
+) -> Result<Response, ApiError> {
+    let stages = &st.metrics().stages;
+    let analysis_started = Millis::now();
+    let t = Instant::now();
+    let analysis::JudgedPush {
+        inventory: inv,
+        judged,
+        revision,
+    } = analysis::judge_one(st, inv).await?;
+    stages.observe("judge", t.elapsed());
+    let t = Instant::now();
+    let (stored, out) = st
+        .writer()
+        .push(OwnedPush {
+            inventory: inv,
+            body: stored_body,
+            hash,
+            received_at: Millis::now(),
+            judged,
+            analysis_started,
+            revision,
+            prepared,
+        })
+        .await?;
+    let OwnedPush {
+        inventory: inv,
+        hash,
+        judged,
+        ..
+    } = *stored;
+    stages.observe("store", t.elapsed());
+    st.metrics()
+        .findings
+        .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
+    Ok((
+        StatusCode::CREATED,
+        Json(PushResponse {
+            status: "stored".into(),
+            node,
+            hash,
+            findings: usize::try_from(judged.open()).ok(),
+            run: Some(out.run_id),
+        }),
+    )
+        .into_response())
 }
 
 async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
