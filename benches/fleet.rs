@@ -543,7 +543,11 @@ fn main() {
     let perf_dir = std::env::var_os("NMINUS_FLEET_PERF").map(std::path::PathBuf::from);
     let mut bins: Vec<(&str, std::path::PathBuf)> = Vec::new();
     bins.extend(peer.map(|p| ("peer", p.into())));
-    bins.push(("this", env!("CARGO_BIN_EXE_nminus").into()));
+    // `NMINUS_BENCH_THIS_BIN=<path>`: a copy of this build's `nminus` (the shared bench target
+    // directory's may be rebuilt by another branch meanwhile).
+    let this = std::env::var_os("NMINUS_BENCH_THIS_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_nminus").into(), Into::into);
+    bins.push(("this", this));
     let mut k = 0;
     for (backend, n) in &sizes {
         for (who, bin) in &bins {
