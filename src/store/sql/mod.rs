@@ -15,9 +15,9 @@ mod inventories;
 mod nodes;
 mod runs;
 
-use sqlx::{Executor, Pool, Transaction};
+use sqlx::{Database, Executor, Pool, Transaction};
 
-use self::driver::{QueryExt as _, Run as _, Sql};
+use self::driver::{QueryExt as _, Run as _, Sql, Stmt};
 use super::{probe_bytes, AnalysisLock, Millis, Store, StoreError, WriteHealth};
 
 /// What differs between SQLite and PostgreSQL; everything else is [`Db`]'s.
@@ -82,6 +82,16 @@ impl<B: Backend> Db<B> {
 
     fn health(&self) -> &WriteHealth {
         &self.health
+    }
+
+    /// Execute the statement `stmt` builds on the writer, again while it meets lock contention
+    /// (see [`retry_contention`]); the outcome goes to the write health.
+    async fn write_retrying<'a>(
+        &'a self,
+        stmt: impl Fn() -> Stmt<'a, B::DB> + Send + Sync,
+    ) -> Result<<B::DB as Database>::QueryResult, StoreError> {
+        let r = retry_contention(|| async { Ok(stmt().execute(self.write()).await?) }).await;
+        self.health().observe(r, 0)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::types::Json;
 
 use super::driver::{Affected as _, QueryExt as _, RowExt as _, Sql};
-use super::{retry_contention, Backend, Db};
+use super::{Backend, Db};
 use crate::store::{Millis, NodeRecord, Nodes, StoreError, TokenOwner};
 
 /// Columns of [`NodeRecord`].
@@ -33,20 +33,18 @@ fn node_row<DB: Sql>(r: &DB::Row) -> Result<NodeRecord, sqlx::Error> {
 #[async_trait::async_trait]
 impl<B: Backend> Nodes for Db<B> {
     async fn enroll(&self, node: &str, token_hash: &str, now: Millis) -> Result<(), StoreError> {
-        let r = retry_contention(|| async move {
-            Ok(sqlx::query(
-                "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
-                 WHERE nodes.revoked = FALSE",
-            )
-            .arg(node)
-            .arg(token_hash)
-            .arg(now.0)
-            .execute(self.write())
-            .await?)
-        })
-        .await;
-        let r = self.health().observe(r, 0)?;
+        let r = self
+            .write_retrying(|| {
+                sqlx::query(
+                    "INSERT INTO nodes (id, token_hash, enrolled_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at
+                     WHERE nodes.revoked = FALSE",
+                )
+                .arg(node)
+                .arg(token_hash)
+                .arg(now.0)
+            })
+            .await?;
         if r.affected() == 0 {
             return Err(StoreError::Revoked(node.to_owned()));
         }
@@ -80,18 +78,16 @@ impl<B: Backend> Nodes for Db<B> {
     }
 
     async fn heartbeat(&self, node: &str, hash: &str, now: Millis) -> Result<bool, StoreError> {
-        let r = retry_contention(|| async move {
-            Ok(sqlx::query(
-                "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
-            )
-            .arg(node)
-            .arg(hash)
-            .arg(now.0)
-            .execute(self.write())
-            .await?)
-        })
-        .await;
-        let r = self.health().observe(r, 0)?;
+        let r = self
+            .write_retrying(|| {
+                sqlx::query(
+                    "UPDATE nodes SET last_seen = $3 WHERE id = $1 AND current_hash = $2 AND revoked = FALSE",
+                )
+                .arg(node)
+                .arg(hash)
+                .arg(now.0)
+            })
+            .await?;
         Ok(r.affected() > 0)
     }
 

@@ -87,130 +87,6 @@ impl<B: Backend> Db<B> {
         t.commit().await?;
         Ok(stored)
     }
-
-    /// [`Runs::plan_chunks`] without the write health.
-    async fn plan_chunks_tx(&self, run: i64, size: i64) -> Result<i64, StoreError> {
-        let ids: Vec<String> = sqlx::query(
-            "SELECT id FROM nodes WHERE revoked = FALSE AND current_hash IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(self.read())
-        .await?
-        .iter()
-        .map(|r| r.col("id"))
-        .collect::<Result<_, _>>()?;
-        let rows = chunk_bounds(&ids, size);
-        let mut t = self.begin().await?;
-        for part in rows.chunks(FINDINGS_PER_INSERT) {
-            let mut qb = QueryBuilder::<B::DB>::new(
-                "INSERT INTO run_chunks (run_id, seq, after_id, until_id) ",
-            );
-            qb.push_values(part, |mut b, (seq, after, until)| {
-                use super::driver::SeparatedExt as _;
-                b.arg(run).arg(*seq).arg(after.clone()).arg(until.clone());
-            });
-            qb.statement().execute(tx(&mut t)).await?;
-        }
-        t.commit().await?;
-        Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
-    }
-
-    /// [`Runs::claim_chunk`] without the write health.
-    async fn claim_chunk_tx(
-        &self,
-        worker: &str,
-        revision: &str,
-        now: Millis,
-        stale_before: Millis,
-    ) -> Result<Option<RunChunk>, StoreError> {
-        let mut t = self.begin().await?;
-        let q = format!(
-            "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
-             JOIN analysis_runs r ON r.id = c.run_id
-             WHERE r.finished_at IS NULL AND r.revision = $2 AND c.done = FALSE
-               AND (c.claimed_by IS NULL OR c.claimed_at < $1)
-             ORDER BY c.run_id, c.seq LIMIT 1{}",
-            B::SKIP_LOCKED
-        );
-        let Some(row) = sqlx::query(&q)
-            .arg(stale_before.0)
-            .arg(revision)
-            .fetch_optional(tx(&mut t))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let chunk = RunChunk {
-            run: row.col("run_id")?,
-            seq: row.col("seq")?,
-            after: row.col("after_id")?,
-            until: row.col("until_id")?,
-            revision: row.col("revision")?,
-        };
-        sqlx::query(
-            "UPDATE run_chunks SET claimed_by = $3, claimed_at = $4 WHERE run_id = $1 AND seq = $2",
-        )
-        .arg(chunk.run)
-        .arg(chunk.seq)
-        .arg(worker)
-        .arg(now.0)
-        .execute(tx(&mut t))
-        .await?;
-        t.commit().await?;
-        Ok(Some(chunk))
-    }
-
-    /// [`Runs::finish_chunk`] without the write health.
-    async fn finish_chunk_tx(
-        &self,
-        chunk: &RunChunk,
-        nodes: i64,
-        findings: i64,
-        now: Millis,
-    ) -> Result<bool, StoreError> {
-        let mut t = self.begin().await?;
-        // The run's row serialises the replicas finishing its chunks: the last one sees every
-        // other chunk done.
-        let q = format!(
-            "SELECT finished_at FROM analysis_runs WHERE id = $1{}",
-            B::FOR_UPDATE
-        );
-        let finished: Option<Option<i64>> = sqlx::query(&q)
-            .arg(chunk.run)
-            .fetch_optional(tx(&mut t))
-            .await?
-            .map(|r| r.col("finished_at"))
-            .transpose()?;
-        sqlx::query(
-            "UPDATE run_chunks SET done = TRUE, nodes = $3, findings = $4 WHERE run_id = $1 AND seq = $2",
-        )
-        .arg(chunk.run)
-        .arg(chunk.seq)
-        .arg(nodes)
-        .arg(findings)
-        .execute(tx(&mut t))
-        .await?;
-        let open: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM run_chunks WHERE run_id = $1 AND done = FALSE")
-                .arg(chunk.run)
-                .fetch_one(tx(&mut t))
-                .await?
-                .col("n")?;
-        let last = open == 0 && matches!(finished, Some(None));
-        if last {
-            sqlx::query(
-                "UPDATE analysis_runs SET finished_at = $2,
-                   nodes = (SELECT COALESCE(SUM(nodes), 0) FROM run_chunks WHERE run_id = $1),
-                   findings = (SELECT COALESCE(SUM(findings), 0) FROM run_chunks WHERE run_id = $1)
-                 WHERE id = $1",
-            )
-            .arg(chunk.run)
-            .arg(now.0)
-            .execute(tx(&mut t))
-            .await?;
-        }
-        t.commit().await?;
-        Ok(last)
-    }
 }
 
 #[async_trait::async_trait]
@@ -261,7 +137,31 @@ impl<B: Backend> Runs for Db<B> {
     }
 
     async fn plan_chunks(&self, run: i64, size: i64) -> Result<i64, StoreError> {
-        let r = self.plan_chunks_tx(run, size).await;
+        let r = async {
+            let ids: Vec<String> = sqlx::query(
+                "SELECT id FROM nodes WHERE revoked = FALSE AND current_hash IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(self.read())
+            .await?
+            .iter()
+            .map(|r| r.col("id"))
+            .collect::<Result<_, _>>()?;
+            let rows = chunk_bounds(&ids, size);
+            let mut t = self.begin().await?;
+            for part in rows.chunks(FINDINGS_PER_INSERT) {
+                let mut qb = QueryBuilder::<B::DB>::new(
+                    "INSERT INTO run_chunks (run_id, seq, after_id, until_id) ",
+                );
+                qb.push_values(part, |mut b, (seq, after, until)| {
+                    use super::driver::SeparatedExt as _;
+                    b.arg(run).arg(*seq).arg(after.clone()).arg(until.clone());
+                });
+                qb.statement().execute(tx(&mut t)).await?;
+            }
+            t.commit().await?;
+            Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+        }
+        .await;
         self.health().observe(r, 0)
     }
 
@@ -272,9 +172,44 @@ impl<B: Backend> Runs for Db<B> {
         now: Millis,
         stale_before: Millis,
     ) -> Result<Option<RunChunk>, StoreError> {
-        let r = self
-            .claim_chunk_tx(worker, revision, now, stale_before)
-            .await;
+        let r = async {
+            let mut t = self.begin().await?;
+            let q = format!(
+                "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
+                 JOIN analysis_runs r ON r.id = c.run_id
+                 WHERE r.finished_at IS NULL AND r.revision = $2 AND c.done = FALSE
+                   AND (c.claimed_by IS NULL OR c.claimed_at < $1)
+                 ORDER BY c.run_id, c.seq LIMIT 1{}",
+                B::SKIP_LOCKED
+            );
+            let Some(row) = sqlx::query(&q)
+                .arg(stale_before.0)
+                .arg(revision)
+                .fetch_optional(tx(&mut t))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let chunk = RunChunk {
+                run: row.col("run_id")?,
+                seq: row.col("seq")?,
+                after: row.col("after_id")?,
+                until: row.col("until_id")?,
+                revision: row.col("revision")?,
+            };
+            sqlx::query(
+                "UPDATE run_chunks SET claimed_by = $3, claimed_at = $4 WHERE run_id = $1 AND seq = $2",
+            )
+            .arg(chunk.run)
+            .arg(chunk.seq)
+            .arg(worker)
+            .arg(now.0)
+            .execute(tx(&mut t))
+            .await?;
+            t.commit().await?;
+            Ok(Some(chunk))
+        }
+        .await;
         self.health().observe(r, 0)
     }
 
@@ -285,7 +220,52 @@ impl<B: Backend> Runs for Db<B> {
         findings: i64,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        let r = self.finish_chunk_tx(chunk, nodes, findings, now).await;
+        let r = async {
+            let mut t = self.begin().await?;
+            // The run's row serialises the replicas finishing its chunks: the last one sees every
+            // other chunk done.
+            let q = format!(
+                "SELECT finished_at FROM analysis_runs WHERE id = $1{}",
+                B::FOR_UPDATE
+            );
+            let finished: Option<Option<i64>> = sqlx::query(&q)
+                .arg(chunk.run)
+                .fetch_optional(tx(&mut t))
+                .await?
+                .map(|r| r.col("finished_at"))
+                .transpose()?;
+            sqlx::query(
+                "UPDATE run_chunks SET done = TRUE, nodes = $3, findings = $4 WHERE run_id = $1 AND seq = $2",
+            )
+            .arg(chunk.run)
+            .arg(chunk.seq)
+            .arg(nodes)
+            .arg(findings)
+            .execute(tx(&mut t))
+            .await?;
+            let open: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM run_chunks WHERE run_id = $1 AND done = FALSE")
+                    .arg(chunk.run)
+                    .fetch_one(tx(&mut t))
+                    .await?
+                    .col("n")?;
+            let last = open == 0 && matches!(finished, Some(None));
+            if last {
+                sqlx::query(
+                    "UPDATE analysis_runs SET finished_at = $2,
+                       nodes = (SELECT COALESCE(SUM(nodes), 0) FROM run_chunks WHERE run_id = $1),
+                       findings = (SELECT COALESCE(SUM(findings), 0) FROM run_chunks WHERE run_id = $1)
+                     WHERE id = $1",
+                )
+                .arg(chunk.run)
+                .arg(now.0)
+                .execute(tx(&mut t))
+                .await?;
+            }
+            t.commit().await?;
+            Ok(last)
+        }
+        .await;
         self.health().observe(r, 0)
     }
 
