@@ -6,8 +6,10 @@
 //! repeated on every generic item; it does carry supertraits. [`Sql`] is therefore the set of a
 //! driver's capabilities as supertraits of the driver type itself — binding each type of value
 //! the store writes ([`Bind`]), reading back each type it reads ([`Read`]), running statements
-//! on a pool or a connection ([`Run`]) — each blanket-implemented for every driver that has it;
-//! `Sql` itself is one empty `impl` per driver.
+//! on a pool or a connection ([`Run`]) — each blanket-implemented for every driver that has it.
+//! Two things only a concrete driver can do have an `impl` per driver: turning a query builder
+//! into a statement ([`Build`]) and counting the rows a statement changed ([`Affected`]). `Sql`
+//! itself is one empty `impl` per driver, where the compiler checks that it has them all.
 //!
 //! The SQL itself is written with sqlx's own types; [`QueryExt::arg`], [`BuilderExt::arg`],
 //! [`SeparatedExt::arg`] and [`RowExt::col`] stand in for `bind`, `push_bind` and `try_get`,

@@ -9,7 +9,7 @@
 //! [`WriteHealth`](super::WriteHealth).
 
 mod controlplane;
-pub(crate) mod driver;
+mod driver;
 mod findings;
 mod inventories;
 mod nodes;
