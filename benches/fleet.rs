@@ -7,8 +7,10 @@
 //!
 //! Per size it prints: first inventories/s, unchanged heartbeats/s, changed inventories/s (each
 //! with p50/p99), the time of `POST /v1/reanalyze`, the server's peak RSS (`VmHWM`) after ingest
-//! and after the re-analysis, and the database size (SQLite: file + WAL; PostgreSQL: the data
-//! directory).
+//! and after the re-analysis, and the database size (SQLite: `page_count × page_size` after a
+//! checkpoint, per node and per changed push, and the largest WAL seen; PostgreSQL: the data
+//! directory). Environment: `NMINUS_BENCH_PEER_BIN` (a peer build's server, run first at each
+//! size), `NMINUS_BENCH_THIS_BIN`, `NMINUS_FLEET_PERF=<dir>`, `NMINUS_FLEET_REANALYZE=0`.
 //!
 //! `cargo bench --bench fleet` runs SQLite at 1,000 and 10,000 nodes and PostgreSQL at 10,000
 //! with the shared data's feeds; `NMINUS_FLEET_SIZES=sqlite:1000,postgres:50000` chooses others.
