@@ -3,6 +3,7 @@
 
 mod advisory;
 pub mod controlplane;
+mod environment;
 mod finding;
 mod install;
 mod inventory;
@@ -13,6 +14,7 @@ mod problem;
 mod report;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
+pub use environment::PythonEnvironment;
 pub use finding::{
     AdvisoryRef, Evidence, Finding, FindingCode, Subject, SubjectEcosystem, WaiverRef,
 };
