@@ -31,7 +31,7 @@ pub use plan::{
     PackagePin, Phase, Plan, PlanInputs, PlanKind, PromCheck, Reason, Reversibility, RoleSpec,
     Scope, SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
 };
-pub use problem::{Location, Origin, Problem, ProblemKind};
+pub use problem::{Location, Origin, Problem, ProblemKind, ReportProblem};
 pub use report::{
     report_inventory, report_schema, DeliverableCurrency, FeedStatus, HistoryPoint, NodeSummary,
     Report, ReportComponent, Summary, ToolInfo, Verdict, REPORT_SCHEMA_VERSION,
