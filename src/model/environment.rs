@@ -77,17 +77,7 @@ impl<'de> Deserialize<'de> for PythonEnvironment {
     }
 }
 
-impl schemars::JsonSchema for PythonEnvironment {
-    fn is_referenceable() -> bool {
-        false
-    }
-    fn schema_name() -> String {
-        String::schema_name()
-    }
-    fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        String::json_schema(g)
-    }
-}
+super::schema_as_string!(PythonEnvironment);
 
 #[cfg(test)]
 mod tests {

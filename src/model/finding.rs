@@ -224,17 +224,7 @@ impl<'de> Deserialize<'de> for SubjectEcosystem {
     }
 }
 
-impl schemars::JsonSchema for SubjectEcosystem {
-    fn is_referenceable() -> bool {
-        false
-    }
-    fn schema_name() -> String {
-        String::schema_name()
-    }
-    fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        String::json_schema(g)
-    }
-}
+super::schema_as_string!(SubjectEcosystem);
 
 /// What a finding is about.
 #[derive(

@@ -198,17 +198,7 @@ impl<'de> Deserialize<'de> for Install {
     }
 }
 
-impl schemars::JsonSchema for Install {
-    fn is_referenceable() -> bool {
-        false
-    }
-    fn schema_name() -> String {
-        String::schema_name()
-    }
-    fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        String::json_schema(g)
-    }
-}
+super::schema_as_string!(Install);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,24 @@
 //! Types that cross module boundaries: the agent → analyzer contract ([`Inventory`]), packages,
 //! problems. No I/O here.
 
+/// The JSON schema of a typed value that is written as a plain string (an inlined `string`).
+macro_rules! schema_as_string {
+    ($t:ty) => {
+        impl schemars::JsonSchema for $t {
+            fn is_referenceable() -> bool {
+                false
+            }
+            fn schema_name() -> String {
+                String::schema_name()
+            }
+            fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+                String::json_schema(g)
+            }
+        }
+    };
+}
+pub(crate) use schema_as_string;
+
 mod advisory;
 pub mod controlplane;
 mod environment;

@@ -313,43 +313,10 @@ async fn write_pushes(store: &dyn Store, pushes: Vec<(Box<OwnedPush>, PushReply)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        AgentInfo, Evidence, Finding, FindingCode, Location, NodeInfo, Package, PackageMeta,
-        Severity, Subject,
-    };
+    use crate::model::{Evidence, Finding, FindingCode, Severity, Subject};
 
     fn inventory(node: &str, salt: usize) -> Inventory {
-        Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: node.into(),
-                ..NodeInfo::default()
-            },
-            collected_at: "2026-01-01T00:00:00Z".into(),
-            agent: AgentInfo::default(),
-            root: "/".into(),
-            os: None,
-            packages: (0..40)
-                .map(|k| Package {
-                    ecosystem: crate::Ecosystem::Pypi,
-                    name: format!("p{k}"),
-                    version: format!("1.{salt}.{k}"),
-                    source: None,
-                    purl: format!("pkg:pypi/p{k}@1.{salt}.{k}"),
-                    found_by: "test".into(),
-                    location: Location::path("/usr/lib/python3/dist-packages"),
-                    meta: PackageMeta::Python {
-                        display_name: format!("p{k}"),
-                        os_owner: None,
-                        environment: None,
-                    },
-                    extra: std::collections::BTreeMap::new(),
-                })
-                .collect(),
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        }
+        crate::store::test_support::inventory(node, 40, salt)
     }
 
     fn finding(node: &str, fingerprint: bool) -> Finding {

@@ -757,3 +757,44 @@ mod tests {
         assert_eq!(redact("sqlite:///x.db"), "sqlite:///x.db");
     }
 }
+
+/// What the store's and the writer's unit tests build their inventories from.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::model::{AgentInfo, Inventory, Location, NodeInfo, Package, PackageMeta};
+
+    /// An inventory of node `node`: `packages` Python packages whose versions `salt` moves.
+    pub(crate) fn inventory(node: &str, packages: usize, salt: usize) -> Inventory {
+        Inventory {
+            schema_version: 1,
+            node: NodeInfo {
+                id: node.into(),
+                ..NodeInfo::default()
+            },
+            collected_at: "2026-01-01T00:00:00Z".into(),
+            agent: AgentInfo::default(),
+            root: "/".into(),
+            os: None,
+            packages: (0..packages)
+                .map(|k| Package {
+                    ecosystem: crate::Ecosystem::Pypi,
+                    name: format!("p{k}"),
+                    version: format!("1.{salt}.{k}"),
+                    source: None,
+                    purl: format!("pkg:pypi/p{k}@1.{salt}.{k}"),
+                    found_by: "test".into(),
+                    location: Location::path("/usr/lib/python3/dist-packages"),
+                    meta: PackageMeta::Python {
+                        display_name: format!("p{k}"),
+                        os_owner: None,
+                        environment: None,
+                    },
+                    extra: std::collections::BTreeMap::new(),
+                })
+                .collect(),
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}

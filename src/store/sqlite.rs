@@ -234,45 +234,10 @@ fn outside_transaction(c: &SqliteConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        AgentInfo, Evidence, Finding, FindingCode, Inventory, Location, NodeInfo, Package,
-        PackageMeta, Severity, Subject,
+    use crate::model::{Evidence, Finding, FindingCode, Inventory, Severity, Subject};
+    use crate::store::{
+        test_support, Inventories as _, Judged, NewInventory, Nodes as _, Store as _,
     };
-    use crate::store::{Inventories as _, Judged, NewInventory, Nodes as _, Store as _};
-
-    fn inventory(node: &str, packages: usize, salt: usize) -> Inventory {
-        Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: node.into(),
-                ..NodeInfo::default()
-            },
-            collected_at: "2026-01-01T00:00:00Z".into(),
-            agent: AgentInfo::default(),
-            root: "/".into(),
-            os: None,
-            packages: (0..packages)
-                .map(|k| Package {
-                    ecosystem: crate::Ecosystem::Pypi,
-                    name: format!("p{k}"),
-                    version: format!("1.{salt}.{k}"),
-                    source: None,
-                    purl: format!("pkg:pypi/p{k}@1.{salt}.{k}"),
-                    found_by: "test".into(),
-                    location: Location::path("/usr/lib/python3/dist-packages"),
-                    meta: PackageMeta::Python {
-                        display_name: format!("p{k}"),
-                        os_owner: None,
-                        environment: None,
-                    },
-                    extra: std::collections::BTreeMap::new(),
-                })
-                .collect(),
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        }
-    }
 
     async fn push(
         s: &SqliteStore,
@@ -334,7 +299,7 @@ mod tests {
 
         // A full database: the push fails and says so.
         set_max_pages(&s, 3).await;
-        let big = inventory("n1", 2_000, 1);
+        let big = test_support::inventory("n1", 2_000, 1);
         let e = push(&s, &big, Vec::new(), 10)
             .await
             .expect_err("the database is full");
@@ -375,13 +340,13 @@ mod tests {
             waived_by: None,
             fingerprint: String::new(),
         };
-        let inv2 = inventory("n2", 10, 2);
+        let inv2 = test_support::inventory("n2", 10, 2);
         assert!(push(&s, &inv2, vec![bad.clone()], 20).await.is_err());
         bad.fingerprint = bad.compute_fingerprint();
         let h2 = push(&s, &inv2, vec![bad], 30)
             .await
             .expect("push after failures");
-        let h3 = push(&s, &inventory("n3", 10, 3), Vec::new(), 40)
+        let h3 = push(&s, &test_support::inventory("n3", 10, 3), Vec::new(), 40)
             .await
             .expect("push after failures");
         s.backend.read.close().await;
@@ -405,14 +370,14 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("fleet.db").display());
         let s = SqliteStore::open(&url).await.expect("open");
         s.enroll("n1", "token", Millis(1)).await.expect("enroll");
-        let a = push(&s, &inventory("n1", 3, 1), Vec::new(), 5_000)
+        let a = push(&s, &test_support::inventory("n1", 3, 1), Vec::new(), 5_000)
             .await
             .expect("push");
         // Received earlier (another replica's clock, or a slower analysis), committed later.
-        let b = push(&s, &inventory("n1", 3, 2), Vec::new(), 4_000)
+        let b = push(&s, &test_support::inventory("n1", 3, 2), Vec::new(), 4_000)
             .await
             .expect("push");
-        let c = push(&s, &inventory("n1", 3, 3), Vec::new(), 5_001)
+        let c = push(&s, &test_support::inventory("n1", 3, 3), Vec::new(), 5_001)
             .await
             .expect("push");
         let history = s.history("n1").await.expect("history");
