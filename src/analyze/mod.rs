@@ -30,3 +30,5 @@ pub use index::AdvisoryIndex;
 pub use matching::{lookup_keys, match_inventory};
 pub use report::{build_report, ReportInput};
 pub use waivers::apply_waivers;
+pub(crate) use verdicts::DistroKeys;
+pub(crate) use waivers::waiver_covers;

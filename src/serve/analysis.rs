@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::fleet_memo::Judgement;
 use super::{ApiError, AppState};
 use crate::model::{Finding, Inventory};
 use crate::store::{FleetEntry, Judged, Millis};
@@ -186,8 +187,11 @@ pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
     Ok(share)
 }
 
-/// Judge the current nodes of one chunk, in batches, and record their findings under the
-/// chunk's run: (nodes stored, findings stored).
+/// Judge the current nodes of one chunk, in batches, and record under the chunk's run the
+/// findings of those whose findings changed: (nodes judged, findings they have). Each batch
+/// reads the nodes' heads (inventory hash, stored digest and counters), reads back only the
+/// inventories this replica does not hold ([`super::fleet_memo`]), and builds and writes the
+/// findings of a node only when their digest differs from the stored one.
 async fn judge_chunk(
     state: &AppState,
     an: &std::sync::Arc<crate::analyze::Analyzer>,
@@ -197,42 +201,113 @@ async fn judge_chunk(
     let (mut nodes, mut findings) = (0usize, 0usize);
     let mut after = chunk.after.clone();
     loop {
-        let mut batch = store.current_inventories(&after, BATCH).await?;
-        let mut end = i64::try_from(batch.len()).unwrap_or(i64::MAX) < BATCH;
-        if let Some(until) = &chunk.until {
-            let before = batch.len();
-            batch.retain(|c| c.node <= *until);
-            end |= batch.len() < before;
-        }
-        let Some(last) = batch.last() else { break };
-        after.clone_from(&last.node);
-        let an2 = std::sync::Arc::clone(an);
-        let entries = tokio::task::spawn_blocking(move || {
+        let heads = store
+            .fleet_heads(&after, chunk.until.as_deref(), BATCH)
+            .await?;
+        let Some(last) = heads.last() else { break };
+        let end = i64::try_from(heads.len()).unwrap_or(i64::MAX) < BATCH;
+        let read = read_missing(state, &after, &heads).await?;
+        let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.clone());
+        let next = last.node.clone();
+        let (same, entries) = tokio::task::spawn_blocking(move || {
             let today = Millis::now().to_datetime().date();
-            let refs: Vec<&Inventory> = batch.iter().map(|c| &c.inventory).collect();
-            let judged = an2.judge_fleet(&refs, today);
-            batch
-                .iter()
-                .zip(judged)
-                .map(|(c, f)| FleetEntry {
-                    node: c.node.clone(),
-                    hash: c.hash.clone(),
-                    judged: verdict(&an2, &c.inventory, f, today),
-                })
-                .collect::<Vec<_>>()
+            let judged = state2
+                .fleet_memo()
+                .judge(&an2, &after2, &heads, read, today);
+            let (mut same, mut entries) = ((0usize, 0usize), Vec::new());
+            for j in judged {
+                match j {
+                    Judgement::Same(n) => {
+                        same.0 += 1;
+                        same.1 += n;
+                    }
+                    Judgement::Changed {
+                        node,
+                        hash,
+                        inventory,
+                        findings,
+                    } => entries.push(FleetEntry {
+                        node,
+                        hash,
+                        judged: verdict(&an2, &inventory, findings, today),
+                    }),
+                }
+            }
+            (same, entries)
         })
         .await
         .map_err(ApiError::internal)?;
-        nodes += store.record_run(chunk.run, &entries).await?;
-        findings += entries
-            .iter()
-            .map(|e| e.judged.findings.len())
-            .sum::<usize>();
+        nodes += same.0;
+        findings += same.1;
+        if !entries.is_empty() {
+            nodes += store.record_run(chunk.run, &entries).await?;
+            findings += entries
+                .iter()
+                .map(|e| e.judged.findings.len())
+                .sum::<usize>();
+        }
+        after = next;
         if end {
             break;
         }
     }
     Ok((nodes, findings))
+}
+
+/// The current inventories of the heads this replica does not hold, read from the store: one
+/// by one when they are few, else in id order from `after` a batch at a time, up to the last.
+async fn read_missing(
+    state: &AppState,
+    after: &str,
+    heads: &[crate::store::FleetHead],
+) -> Result<Vec<crate::store::CurrentInventory>, ApiError> {
+    let missing = state.fleet_memo().missing(heads);
+    let Some(last) = missing.last().and_then(|i| heads.get(*i)) else {
+        return Ok(Vec::new());
+    };
+    let store = state.store();
+    let mut out = Vec::with_capacity(missing.len());
+    if missing.len() * 8 <= heads.len() {
+        // The first current node after the head before it is the node itself.
+        for &i in &missing {
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| heads.get(j))
+                .map_or(after, |h| h.node.as_str());
+            let node = heads.get(i).map(|h| h.node.as_str());
+            out.extend(
+                store
+                    .current_inventories(before, 1)
+                    .await?
+                    .into_iter()
+                    .filter(|c| Some(c.node.as_str()) == node),
+            );
+        }
+        return Ok(out);
+    }
+    let wanted: std::collections::HashSet<&str> = missing
+        .iter()
+        .filter_map(|i| heads.get(*i))
+        .map(|h| h.node.as_str())
+        .collect();
+    let mut from = after.to_owned();
+    loop {
+        let batch = store.current_inventories(&from, BATCH).await?;
+        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= BATCH;
+        let Some(end) = batch.last().map(|c| c.node.clone()) else {
+            break;
+        };
+        out.extend(
+            batch
+                .into_iter()
+                .filter(|c| wanted.contains(c.node.as_str())),
+        );
+        if !full || end >= last.node {
+            break;
+        }
+        from = end;
+    }
+    Ok(out)
 }
 
 /// A random worker tag (several replicas may share a process id across hosts).

@@ -18,6 +18,7 @@ pub(crate) mod analysis;
 pub(crate) mod auth;
 pub(crate) mod controlplane;
 pub(crate) mod error;
+mod fleet_memo;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod metrics;
@@ -79,6 +80,7 @@ struct Inner {
     push_budget: limits::PushBudget,
     push_rate: limits::PushRate,
     probe_metrics: std::sync::OnceLock<crate::discover::probe::Shared>,
+    fleet: fleet_memo::FleetMemo,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -104,12 +106,18 @@ impl AppState {
             options,
             metrics: metrics::Metrics::default(),
             probe_metrics: std::sync::OnceLock::new(),
+            fleet: fleet_memo::FleetMemo::default(),
         }))
     }
 
     /// Serve these discovery probe metrics on `/metrics` too (the first call wins).
     pub(crate) fn set_probe_metrics(&self, m: crate::discover::probe::Shared) {
         let _ = self.0.probe_metrics.set(m);
+    }
+
+    /// This replica's memory of the fleet (see [`fleet_memo`]).
+    pub(crate) fn fleet_memo(&self) -> &fleet_memo::FleetMemo {
+        &self.0.fleet
     }
 
     /// The store.

@@ -75,7 +75,7 @@ macro_rules! store_impl {
         use $crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
         use $crate::store::{
             package_index, severity_rank, AnalysisLock, CurrentInventory, FindingCount,
-            FindingFilter, FleetEntry, HistoryEntry, Millis, NewInventory, NodeRecord,
+            FindingFilter, FleetEntry, FleetHead, HistoryEntry, Millis, NewInventory, NodeRecord,
             PackageHolder, PushOutcome, RunChunk, RunRecord, StoreError,
         };
 
@@ -420,7 +420,7 @@ macro_rules! store_impl {
             .bind(run)
             .bind(p.judged.open())
             .bind(p.judged.compliant)
-            .bind(p.judged.digest(p.hash).to_vec())
+            .bind(p.judged.digest(&p.node.id, p.hash).to_vec())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -577,7 +577,7 @@ macro_rules! store_impl {
                 entries: &[FleetEntry],
             ) -> Result<usize, StoreError> {
                 let digests: Vec<[u8; 32]> =
-                    entries.iter().map(|e| e.judged.digest(&e.hash)).collect();
+                    entries.iter().map(|e| e.judged.digest(&e.node, &e.hash)).collect();
                 let digests = &digests;
                 let r = retry_contention(|| async move {
                     let mut tx = self.writer().begin_with(<$ty>::BEGIN_WRITE).await?;
@@ -806,6 +806,36 @@ macro_rules! store_impl {
                 self.lock_analysis().await
             }
 
+            async fn fleet_heads(
+                &self,
+                after: &str,
+                until: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<FleetHead>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, current_hash, findings_digest, open_findings, compliant FROM nodes
+                     WHERE revoked = FALSE AND current_hash IS NOT NULL AND id > $1
+                       AND ($2 IS NULL OR id <= $2)
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(after)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(FleetHead {
+                            node: r.try_get("id")?,
+                            hash: r.try_get("current_hash")?,
+                            digest: r.try_get("findings_digest")?,
+                            open: r.try_get("open_findings")?,
+                            compliant: r.try_get("compliant")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn current_inventories(
                 &self,
                 after: &str,
@@ -829,12 +859,13 @@ macro_rules! store_impl {
                     if let Some(ids) = &ids {
                         wanted.extend(ids.iter().copied());
                     }
-                    lists.push(ids);
                     out.push(CurrentInventory {
                         node: r.try_get("id")?,
                         hash: r.try_get("hash")?,
                         inventory,
+                        package_ids: ids.clone().unwrap_or_default(),
                     });
+                    lists.push(ids);
                 }
                 // Each distinct package of the batch is read and decoded once.
                 let packages = load_packages(self.reader(), &wanted).await?;

@@ -1,0 +1,428 @@
+//! A replica's compact memory of the fleet, so that a fleet round costs what is distinct.
+//!
+//! Per node it keeps the hash of the current inventory it holds, the inventory without its
+//! packages (shared `Arc`) and its packages as `u32` ids into an interner of distinct packages
+//! (each an `Arc<Package>`, keyed by the store's content id), so the fleet costs 4 bytes a
+//! package occurrence, not a copy. The store stays the truth: an entry is keyed by content hash
+//! and is replaced when a round sees another hash for the node, dropped when the node is gone.
+//!
+//! Per distinct package and distro release it keeps, for the analyzer in force, the package's
+//! advisory finding templates and their [`finding_key`]s; per node the currency findings,
+//! keyed by (inventory hash, catalog revision, date), so a feed change or a second round on the
+//! same day does not recompute them. A node's findings digest ([`Judged::digest`]) is then
+//! computed from ids and precomputed keys; only nodes whose digest differs from the stored one
+//! have their findings built ([`FleetMemo::judge`]).
+//!
+//! No I/O here: the round (`serve::analysis`) reads heads and inventories and writes results.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use time::Date;
+
+use crate::analyze::{waiver_covers, Analyzer, DistroKeys};
+use crate::model::{Finding, Inventory, Package};
+use crate::store::{finding_key, findings_digest, CurrentInventory, FindingKeyHash, FleetHead};
+
+/// Interned packages past which, when fewer than half are still used by a node, the memory is
+/// dropped and built again from the store (the interner never renumbers).
+const COMPACT_AT: usize = 65_536;
+
+/// The fleet as one replica remembers it.
+#[derive(Debug, Default)]
+pub(crate) struct FleetMemo {
+    state: Mutex<MemoState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoState {
+    nodes: BTreeMap<String, NodeMemo>,
+    packages: Interner,
+    /// Distinct distro keys of the nodes (a node names one by index).
+    distros: Vec<DistroKeys>,
+    judged: Option<PackageJudgements>,
+}
+
+/// One node: its current inventory as ids.
+#[derive(Debug)]
+struct NodeMemo {
+    hash: String,
+    /// The inventory without its packages.
+    skeleton: Arc<Inventory>,
+    ids: Box<[u32]>,
+    distro: usize,
+    currency: Option<CurrencyMemo>,
+}
+
+/// A node's currency findings for one (catalog revision, day).
+#[derive(Debug)]
+struct CurrencyMemo {
+    revision: Arc<str>,
+    day: Date,
+    findings: Vec<Finding>,
+    keys: Vec<FindingKeyHash>,
+    fails: bool,
+    /// A waiver of the policy (in force or not) matches one of them.
+    waiver: bool,
+}
+
+/// Distinct packages, by the store's package id.
+#[derive(Debug, Default)]
+struct Interner {
+    by_store_id: HashMap<i64, u32>,
+    packages: Vec<Arc<Package>>,
+    /// Nodes using each package.
+    uses: Vec<u32>,
+    /// Packages some node uses.
+    live: usize,
+}
+
+impl Interner {
+    fn intern(&mut self, store_id: Option<i64>, p: Package) -> u32 {
+        let id = match store_id.and_then(|s| self.by_store_id.get(&s)) {
+            Some(id) => *id,
+            None => {
+                let id = u32::try_from(self.packages.len()).unwrap_or(u32::MAX);
+                self.packages.push(Arc::new(p));
+                self.uses.push(0);
+                if let Some(s) = store_id {
+                    self.by_store_id.insert(s, id);
+                }
+                id
+            }
+        };
+        if let Some(u) = self.uses.get_mut(id as usize) {
+            if *u == 0 {
+                self.live += 1;
+            }
+            *u += 1;
+        }
+        id
+    }
+
+    fn release(&mut self, ids: &[u32]) {
+        for id in ids {
+            if let Some(u) = self.uses.get_mut(*id as usize) {
+                *u = u.saturating_sub(1);
+                if *u == 0 {
+                    self.live = self.live.saturating_sub(1);
+                }
+            }
+        }
+    }
+}
+
+/// The advisory side of each distinct (package, distro) under one analyzer.
+#[derive(Debug)]
+struct PackageJudgements {
+    analyzer: Weak<Analyzer>,
+    /// By distro index, then package id.
+    items: Vec<Vec<Option<Arc<PackageItems>>>>,
+}
+
+/// A package's advisory findings as templates (no node, no fingerprint, its own location), with
+/// their keys.
+#[derive(Debug, Default)]
+struct PackageItems {
+    templates: Vec<Finding>,
+    keys: Vec<FindingKeyHash>,
+    fails: bool,
+}
+
+/// What judging a node came to.
+#[derive(Debug)]
+pub(crate) enum Judgement {
+    /// Its stored findings and counters stand: this many findings.
+    Same(usize),
+    /// Its findings, to store (waivers not marked yet): the inventory judged and its hash.
+    Changed {
+        /// Node.
+        node: String,
+        /// Inventory hash.
+        hash: String,
+        /// The inventory.
+        inventory: Inventory,
+        /// Its findings, advisories then currency.
+        findings: Vec<Finding>,
+    },
+}
+
+impl FleetMemo {
+    /// The positions of the heads whose inventory this memory does not hold (to read from the
+    /// store).
+    pub(crate) fn missing(&self, heads: &[FleetHead]) -> Vec<usize> {
+        let st = self.lock();
+        heads
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| st.nodes.get(&h.node).is_none_or(|n| n.hash != h.hash))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Judge the nodes of `heads`, the range of current nodes after `after` (in id order):
+    /// `read` are the inventories read from the store for the heads not held. Nodes held in that
+    /// range that are no longer current are forgotten. Returns one judgement per node judged
+    /// (a head whose inventory is neither held nor read is skipped: it is gone).
+    pub(crate) fn judge(
+        &self,
+        an: &Arc<Analyzer>,
+        after: &str,
+        heads: &[FleetHead],
+        read: Vec<CurrentInventory>,
+        day: Date,
+    ) -> Vec<Judgement> {
+        let mut st = self.lock();
+        st.compact();
+        st.analyzer(an);
+        if let Some(last) = heads.last() {
+            let current: HashSet<&str> = heads.iter().map(|h| h.node.as_str()).collect();
+            let gone: Vec<String> = st
+                .nodes
+                .range::<str, _>((
+                    std::ops::Bound::Excluded(after),
+                    std::ops::Bound::Included(last.node.as_str()),
+                ))
+                .filter(|(k, _)| !current.contains(k.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                st.forget(&k);
+            }
+        }
+        for c in read {
+            st.insert(an, c, day);
+        }
+        heads
+            .iter()
+            .filter_map(|h| st.judge_node(an, h, day))
+            .collect()
+    }
+}
+
+impl MemoState {
+    /// Drop everything when most interned packages are no longer used (memory stays bounded
+    /// by what the fleet holds now).
+    fn compact(&mut self) {
+        if self.packages.packages.len() >= COMPACT_AT
+            && self.packages.live < self.packages.packages.len() / 2
+        {
+            *self = Self::default();
+        }
+    }
+
+    /// Start the per-package judgements afresh for another analyzer.
+    fn analyzer(&mut self, an: &Arc<Analyzer>) {
+        let same = self
+            .judged
+            .as_ref()
+            .is_some_and(|j| Weak::ptr_eq(&j.analyzer, &Arc::downgrade(an)));
+        if !same {
+            self.judged = Some(PackageJudgements {
+                analyzer: Arc::downgrade(an),
+                items: Vec::new(),
+            });
+        }
+    }
+
+    fn forget(&mut self, node: &str) {
+        if let Some(n) = self.nodes.remove(node) {
+            self.packages.release(&n.ids);
+        }
+    }
+
+    fn distro(&mut self, d: DistroKeys) -> usize {
+        if let Some(i) = self.distros.iter().position(|x| *x == d) {
+            return i;
+        }
+        self.distros.push(d);
+        self.distros.len() - 1
+    }
+
+    /// Hold `c` (replacing what was held for its node), its currency judged while its
+    /// packages are at hand.
+    fn insert(&mut self, an: &Analyzer, c: CurrentInventory, day: Date) {
+        self.forget(&c.node);
+        let mut inv = c.inventory;
+        let currency = currency_memo(an, &inv, day);
+        let packages = std::mem::take(&mut inv.packages);
+        let same_len = c.package_ids.len() == packages.len();
+        let ids: Box<[u32]> = packages
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let sid = same_len.then(|| c.package_ids.get(i).copied()).flatten();
+                self.packages.intern(sid, p)
+            })
+            .collect();
+        let distro = self.distro(DistroKeys::of(inv.os.as_ref()));
+        self.nodes.insert(
+            c.node,
+            NodeMemo {
+                hash: c.hash,
+                skeleton: Arc::new(inv),
+                ids,
+                distro,
+                currency: Some(currency),
+            },
+        );
+    }
+
+    /// The node's inventory, whole again.
+    fn inventory(&self, n: &NodeMemo) -> Inventory {
+        whole(&self.packages, n)
+    }
+
+    /// Judge one node: [`Judgement::Same`] when the digest of what it would store equals the
+    /// stored one (with equal counters), else its findings.
+    fn judge_node(&mut self, an: &Analyzer, h: &FleetHead, day: Date) -> Option<Judgement> {
+        let revision = an.catalog_revision();
+        let stale = self
+            .nodes
+            .get(&h.node)?
+            .currency
+            .as_ref()
+            .is_none_or(|c| c.day != day || *c.revision != *revision);
+        if stale {
+            let inv = self.nodes.get(&h.node).map(|n| self.inventory(n))?;
+            let c = currency_memo(an, &inv, day);
+            if let Some(n) = self.nodes.get_mut(&h.node) {
+                n.currency = Some(c);
+            }
+        }
+        let waivers = !an.policy().waivers.is_empty();
+        let mut keys: Vec<FindingKeyHash> = Vec::new();
+        let (mut fails, mut waived) = (false, false);
+        let Self {
+            nodes,
+            packages,
+            distros,
+            judged,
+        } = self;
+        let n = nodes.get(&h.node)?;
+        for id in n.ids.iter() {
+            let items = items(
+                judged,
+                packages,
+                distros,
+                an,
+                (*id, n.distro),
+                n.skeleton.os.as_ref(),
+            );
+            keys.extend_from_slice(&items.keys);
+            fails |= items.fails;
+            if waivers && !waived {
+                waived = items
+                    .templates
+                    .iter()
+                    .any(|t| waiver_covers(an.policy(), t, &n.skeleton.node));
+            }
+        }
+        let c = n.currency.as_ref()?;
+        keys.extend_from_slice(&c.keys);
+        fails |= c.fails;
+        waived |= c.waiver;
+        let count = keys.len();
+        let digest = findings_digest(&n.hash, &mut keys);
+        let same = !waived
+            && n.hash == h.hash
+            && h.digest.as_deref() == Some(digest.as_slice())
+            && h.open == i64::try_from(count).unwrap_or(i64::MAX)
+            && h.compliant == Some(!fails);
+        if same {
+            return Some(Judgement::Same(count));
+        }
+        let inventory = whole(packages, n);
+        let mut findings = an.advisory_findings(&inventory);
+        findings.extend(c.findings.iter().cloned());
+        Some(Judgement::Changed {
+            node: h.node.clone(),
+            hash: n.hash.clone(),
+            inventory,
+            findings,
+        })
+    }
+}
+
+/// The advisory items of package `id` on distro `d` of a node running `os`, judged on first
+/// use.
+fn items(
+    judged: &mut Option<PackageJudgements>,
+    packages: &Interner,
+    distros: &[DistroKeys],
+    an: &Analyzer,
+    (id, d): (u32, usize),
+    os: Option<&crate::model::OsRelease>,
+) -> Arc<PackageItems> {
+    let Some(j) = judged.as_mut() else {
+        return Arc::default();
+    };
+    if j.items.len() <= d {
+        j.items.resize_with(d + 1, Vec::new);
+    }
+    let per = &mut j.items[d];
+    let i = id as usize;
+    if per.len() <= i {
+        per.resize(packages.packages.len().max(i + 1), None);
+    }
+    if let Some(x) = &per[i] {
+        return Arc::clone(x);
+    }
+    let (Some(p), Some(distro)) = (packages.packages.get(i), distros.get(d)) else {
+        return Arc::default();
+    };
+    let v = an.package_verdict(p, distro, os);
+    let templates: Vec<Finding> = v
+        .templates()
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            t.node.clear();
+            t.fingerprint.clear();
+            t.subject.location = Some(p.location.clone());
+            t
+        })
+        .collect();
+    let items = Arc::new(PackageItems {
+        keys: templates.iter().map(|t| finding_key(t, "")).collect(),
+        fails: templates.iter().any(|t| an.gate().fails(t)),
+        templates,
+    });
+    per[i] = Some(Arc::clone(&items));
+    items
+}
+
+/// The inventory of `n`, whole again.
+fn whole(packages: &Interner, n: &NodeMemo) -> Inventory {
+    let mut inv = (*n.skeleton).clone();
+    inv.packages = n
+        .ids
+        .iter()
+        .filter_map(|id| packages.packages.get(*id as usize))
+        .map(|p| (**p).clone())
+        .collect();
+    inv
+}
+
+/// The currency findings of `inv` on `day`, with their keys.
+fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> CurrencyMemo {
+    let findings = an.currency(inv, day);
+    let policy = an.policy();
+    CurrencyMemo {
+        revision: Arc::from(an.catalog_revision()),
+        day,
+        keys: findings.iter().map(|f| finding_key(f, &inv.node.id)).collect(),
+        fails: findings.iter().any(|f| an.gate().fails(f)),
+        waiver: !policy.waivers.is_empty()
+            && findings
+                .iter()
+                .any(|f| waiver_covers(policy, f, &inv.node)),
+        findings,
+    }
+}
