@@ -104,10 +104,16 @@ pub struct Share {
 /// one), then judge chunks of it, and of any round another replica started, with the other
 /// replicas on the same database until none is left.
 pub async fn reanalyze(state: &AppState) -> Result<FleetRun, ApiError> {
+    reanalyze_on(state, Millis::now().to_datetime().date()).await
+}
+
+/// [`reanalyze`] as of `today` (currency, lifecycles and waivers depend on the date; tests
+/// move it).
+pub async fn reanalyze_on(state: &AppState, today: time::Date) -> Result<FleetRun, ApiError> {
     let started = Instant::now();
     let an = state.analyzer();
     let planned = start_round(state, CHUNK).await?;
-    let share = share_rounds(state).await?;
+    let share = share_rounds_on(state, today).await?;
     state.metrics().analysis.observe("fleet", started.elapsed());
     Ok(FleetRun {
         run: share.run.or(planned).unwrap_or_default(),
@@ -140,6 +146,11 @@ pub async fn start_round(state: &AppState, chunk: i64) -> Result<Option<i64>, Ap
 /// Claim and judge chunks of open rounds judged with this replica's analyzer until none is
 /// left; the replica that judges a round's last chunk finishes it and prunes old findings.
 pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
+    share_rounds_on(state, Millis::now().to_datetime().date()).await
+}
+
+/// [`share_rounds`], judging as of `today`.
+async fn share_rounds_on(state: &AppState, today: time::Date) -> Result<Share, ApiError> {
     let store = state.store();
     let an = state.analyzer();
     let worker = format!("{}-{:08x}", std::process::id(), rand_u32());
@@ -158,7 +169,7 @@ pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
         else {
             break;
         };
-        let (nodes, findings) = judge_chunk(state, &an, &chunk).await?;
+        let (nodes, findings) = judge_chunk(state, &an, &chunk, today).await?;
         let last = store
             .finish_chunk(
                 &chunk,
@@ -196,6 +207,7 @@ async fn judge_chunk(
     state: &AppState,
     an: &std::sync::Arc<crate::analyze::Analyzer>,
     chunk: &crate::store::RunChunk,
+    today: time::Date,
 ) -> Result<(usize, usize), ApiError> {
     let store = state.store();
     let (mut nodes, mut findings) = (0usize, 0usize);
@@ -210,7 +222,6 @@ async fn judge_chunk(
         let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.clone());
         let next = last.node.clone();
         let (same, entries) = tokio::task::spawn_blocking(move || {
-            let today = Millis::now().to_datetime().date();
             let judged = state2
                 .fleet_memo()
                 .judge(&an2, &after2, &heads, read, today);

@@ -417,12 +417,13 @@ fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> CurrencyMemo {
     CurrencyMemo {
         revision: Arc::from(an.catalog_revision()),
         day,
-        keys: findings.iter().map(|f| finding_key(f, &inv.node.id)).collect(),
+        keys: findings
+            .iter()
+            .map(|f| finding_key(f, &inv.node.id))
+            .collect(),
         fails: findings.iter().any(|f| an.gate().fails(f)),
         waiver: !policy.waivers.is_empty()
-            && findings
-                .iter()
-                .any(|f| waiver_covers(policy, f, &inv.node)),
+            && findings.iter().any(|f| waiver_covers(policy, f, &inv.node)),
         findings,
     }
 }
