@@ -43,6 +43,35 @@ fn analyzer(cache: &Path) -> Analyzer {
     Analyzer::load(&cfg, policy, time::macros::date!(2026 - 11 - 24)).unwrap()
 }
 
+/// Packages per node the goal names.
+const PACKAGES: usize = 1_500;
+
+/// `base` with at least `n` packages: its Python packages installed again in further venvs
+/// (another location each, as nodes with several OpenStack venvs have) until it has.
+fn at_least(mut base: Inventory, n: usize) -> Inventory {
+    let python: Vec<nminus::Package> = base
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == nminus::Ecosystem::Pypi)
+        .cloned()
+        .collect();
+    let mut venv = 0;
+    while base.packages.len() < n && !python.is_empty() {
+        venv += 1;
+        for p in &python {
+            if base.packages.len() >= n {
+                break;
+            }
+            let mut p = p.clone();
+            p.location = nminus::Location::path(format!(
+                "/openstack/venvs/extra-{venv}/lib/python3.11/site-packages"
+            ));
+            base.packages.push(p);
+        }
+    }
+    base
+}
+
 /// The loaded advisories plus one new advisory for each of about 1 % of the package names of
 /// `base` (every version affected): a feed change that touches 1 % of the fleet's names.
 fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
@@ -176,7 +205,7 @@ async fn run(
     let cold_s = t.elapsed().as_secs_f64();
     let after_cold = (sizes.db)();
     let judged_cold = state.analyzer().verdict_counts().1;
-    // The next day's run: verdicts remembered, currency and lifecycles judged again.
+    // The same again, the same day: the memory holds every inventory, nothing is written.
     let t = Instant::now();
     let warm = nminus::reanalyze(&state).await.unwrap();
     let warm_s = t.elapsed().as_secs_f64();
@@ -192,6 +221,11 @@ async fn run(
     let after_feed = (sizes.db)();
     let rejudged = state.analyzer().verdict_counts().1;
     let (peer_s, peer_findings) = per_node(&*store, &state.analyzer()).await;
+    // The next day's round: currency, lifecycles and waivers judged again for every node.
+    let tomorrow = Millis::now().to_datetime().date().next_day().unwrap();
+    let t = Instant::now();
+    let next = nminus::reanalyze_on(&state, tomorrow).await.unwrap();
+    let next_s = t.elapsed().as_secs_f64();
     let per_node_b = after_nodes.saturating_sub(before) as f64 / n as f64;
     let per_push_b = after_changes.saturating_sub(after_nodes) as f64 / changes as f64;
     println!(
@@ -207,9 +241,14 @@ async fn run(
         carried.dropped, carried.kept, warm.nodes, warm.findings, feed.findings
     );
     println!(
-        "{label}   peer (per-node engine, same stored fleet): {peer_s:.2} s, {peer_findings} findings; warm run {:.1}× faster, cold {:.1}×",
+        "{label}   next day's round (currency judged again): {next_s:.2} s, {} nodes, {} findings",
+        next.nodes, next.findings
+    );
+    println!(
+        "{label}   peer (per-node engine, same stored fleet): {peer_s:.2} s, {peer_findings} findings; warm run {:.1}× faster, cold {:.1}×, feed change {:.1}×",
         peer_s / warm_s,
-        peer_s / cold_s
+        peer_s / cold_s,
+        peer_s / feed_s
     );
     println!(
         "{label}   database: {:.1} KiB per node, {:.1} KiB per changed push, {:.1} MiB in all; peak RSS so far {:.0} MiB",
@@ -284,7 +323,7 @@ fn main() {
     let with_pg = bench && std::env::var_os("NMINUS_BENCH_NO_PG").is_none();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let base = fleet_fixtures::large_inventory(tmp.path());
+    let base = at_least(fleet_fixtures::large_inventory(tmp.path()), PACKAGES);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
