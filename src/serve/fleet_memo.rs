@@ -54,12 +54,12 @@ struct NodeMemo {
     currency: Option<CurrencyMemo>,
 }
 
-/// A node's currency findings for one (catalog revision, day).
+/// A node's currency findings for one (catalog revision, day), as their keys only (a node
+/// whose findings are built judges them again: memory stays 16 bytes a finding).
 #[derive(Debug)]
 struct CurrencyMemo {
     revision: Arc<str>,
     day: Date,
-    findings: Vec<Finding>,
     keys: Vec<FindingKeyHash>,
     fails: bool,
     /// A waiver of the policy (in force or not) matches one of them.
@@ -78,12 +78,12 @@ struct Interner {
 }
 
 impl Interner {
-    fn intern(&mut self, store_id: Option<i64>, p: Package) -> u32 {
+    fn intern(&mut self, store_id: Option<i64>, p: &Package) -> u32 {
         let id = match store_id.and_then(|s| self.by_store_id.get(&s)) {
             Some(id) => *id,
             None => {
                 let id = u32::try_from(self.packages.len()).unwrap_or(u32::MAX);
-                self.packages.push(Arc::new(p));
+                self.packages.push(Arc::new(p.clone()));
                 self.uses.push(0);
                 if let Some(s) = store_id {
                     self.by_store_id.insert(s, id);
@@ -196,12 +196,14 @@ impl FleetMemo {
                 st.forget(&k);
             }
         }
+        let mut fresh: HashMap<String, Inventory> = HashMap::with_capacity(read.len());
         for c in read {
-            st.insert(an, c, day);
+            let node = c.node.clone();
+            fresh.insert(node, st.insert(c));
         }
         heads
             .iter()
-            .filter_map(|h| st.judge_node(an, h, day))
+            .filter_map(|h| st.judge_node(an, h, fresh.remove(&h.node), day))
             .collect()
     }
 }
@@ -245,33 +247,35 @@ impl MemoState {
         self.distros.len() - 1
     }
 
-    /// Hold `c` (replacing what was held for its node), its currency judged while its
-    /// packages are at hand.
-    fn insert(&mut self, an: &Analyzer, c: CurrentInventory, day: Date) {
+    /// Hold `c` (replacing what was held for its node); returns its inventory.
+    fn insert(&mut self, c: CurrentInventory) -> Inventory {
         self.forget(&c.node);
-        let mut inv = c.inventory;
-        let currency = currency_memo(an, &inv, day);
-        let packages = std::mem::take(&mut inv.packages);
+        let mut skeleton = c.inventory;
+        let packages = std::mem::take(&mut skeleton.packages);
         let same_len = c.package_ids.len() == packages.len();
         let ids: Box<[u32]> = packages
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, p)| {
                 let sid = same_len.then(|| c.package_ids.get(i).copied()).flatten();
                 self.packages.intern(sid, p)
             })
             .collect();
-        let distro = self.distro(DistroKeys::of(inv.os.as_ref()));
+        let distro = self.distro(DistroKeys::of(skeleton.os.as_ref()));
+        let skeleton = Arc::new(skeleton);
+        let mut inv = (*skeleton).clone();
+        inv.packages = packages;
         self.nodes.insert(
             c.node,
             NodeMemo {
                 hash: c.hash,
-                skeleton: Arc::new(inv),
+                skeleton,
                 ids,
                 distro,
-                currency: Some(currency),
+                currency: None,
             },
         );
+        inv
     }
 
     /// The node's inventory, whole again.
@@ -281,7 +285,14 @@ impl MemoState {
 
     /// Judge one node: [`Judgement::Same`] when the digest of what it would store equals the
     /// stored one (with equal counters), else its findings.
-    fn judge_node(&mut self, an: &Analyzer, h: &FleetHead, day: Date) -> Option<Judgement> {
+    /// `fresh` is the node's inventory when it was just read.
+    fn judge_node(
+        &mut self,
+        an: &Analyzer,
+        h: &FleetHead,
+        mut fresh: Option<Inventory>,
+        day: Date,
+    ) -> Option<Judgement> {
         let revision = an.catalog_revision();
         let stale = self
             .nodes
@@ -289,9 +300,15 @@ impl MemoState {
             .currency
             .as_ref()
             .is_none_or(|c| c.day != day || *c.revision != *revision);
+        // Currency judged now, kept for building the findings below.
+        let mut currency = None;
         if stale {
-            let inv = self.nodes.get(&h.node).map(|n| self.inventory(n))?;
-            let c = currency_memo(an, &inv, day);
+            if fresh.is_none() {
+                fresh = self.nodes.get(&h.node).map(|n| self.inventory(n));
+            }
+            let inv = fresh.as_ref()?;
+            let (c, findings) = currency_memo(an, inv, day);
+            currency = Some(findings);
             if let Some(n) = self.nodes.get_mut(&h.node) {
                 n.currency = Some(c);
             }
@@ -338,9 +355,9 @@ impl MemoState {
         if same {
             return Some(Judgement::Same(count));
         }
-        let inventory = whole(packages, n);
+        let inventory = fresh.unwrap_or_else(|| whole(packages, n));
         let mut findings = an.advisory_findings(&inventory);
-        findings.extend(c.findings.iter().cloned());
+        findings.extend(currency.unwrap_or_else(|| an.currency(&inventory, day)));
         Some(Judgement::Changed {
             node: h.node.clone(),
             hash: n.hash.clone(),
@@ -410,11 +427,11 @@ fn whole(packages: &Interner, n: &NodeMemo) -> Inventory {
     inv
 }
 
-/// The currency findings of `inv` on `day`, with their keys.
-fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> CurrencyMemo {
+/// The currency findings of `inv` on `day`, and what is kept of them.
+fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> (CurrencyMemo, Vec<Finding>) {
     let findings = an.currency(inv, day);
     let policy = an.policy();
-    CurrencyMemo {
+    let memo = CurrencyMemo {
         revision: Arc::from(an.catalog_revision()),
         day,
         keys: findings
@@ -424,6 +441,6 @@ fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> CurrencyMemo {
         fails: findings.iter().any(|f| an.gate().fails(f)),
         waiver: !policy.waivers.is_empty()
             && findings.iter().any(|f| waiver_covers(policy, f, &inv.node)),
-        findings,
-    }
+    };
+    (memo, findings)
 }
