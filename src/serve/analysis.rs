@@ -232,16 +232,14 @@ async fn judge_chunk(
                         same.0 += 1;
                         same.1 += n;
                     }
-                    Judgement::Changed {
-                        node,
-                        hash,
-                        inventory,
-                        findings,
-                    } => entries.push(FleetEntry {
-                        node,
-                        hash,
-                        judged: verdict(&an2, &inventory, findings, today),
-                    }),
+                    Judgement::Changed(c) => {
+                        let c = *c;
+                        entries.push(FleetEntry {
+                            judged: verdict(&an2, &c.inventory, c.findings, today),
+                            node: c.node,
+                            hash: c.hash,
+                        });
+                    }
                 }
             }
             (same, entries)

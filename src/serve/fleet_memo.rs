@@ -135,16 +135,20 @@ pub(crate) enum Judgement {
     /// Its stored findings and counters stand: this many findings.
     Same(usize),
     /// Its findings, to store (waivers not marked yet): the inventory judged and its hash.
-    Changed {
-        /// Node.
-        node: String,
-        /// Inventory hash.
-        hash: String,
-        /// The inventory.
-        inventory: Inventory,
-        /// Its findings, advisories then currency.
-        findings: Vec<Finding>,
-    },
+    Changed(Box<Changed>),
+}
+
+/// A node whose findings are to be stored.
+#[derive(Debug)]
+pub(crate) struct Changed {
+    /// Node.
+    pub(crate) node: String,
+    /// Inventory hash.
+    pub(crate) hash: String,
+    /// The inventory.
+    pub(crate) inventory: Inventory,
+    /// Its findings, advisories then currency (waivers not marked yet).
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl FleetMemo {
@@ -358,12 +362,12 @@ impl MemoState {
         let inventory = fresh.unwrap_or_else(|| whole(packages, n));
         let mut findings = an.advisory_findings(&inventory);
         findings.extend(currency.unwrap_or_else(|| an.currency(&inventory, day)));
-        Some(Judgement::Changed {
+        Some(Judgement::Changed(Box::new(Changed {
             node: h.node.clone(),
             hash: n.hash.clone(),
             inventory,
             findings,
-        })
+        })))
     }
 }
 
