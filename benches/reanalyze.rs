@@ -8,7 +8,8 @@
 //! engine over the same stored fleet (the peer, same run, as a ratio), database size per node
 //! and per changed push, and the process's peak RSS.
 //!
-//! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose);
+//! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose;
+//! `NMINUS_BENCH_ROUNDS_ONLY=1`: ingest, cold and warm rounds only, for the large sizes);
 //! under `cargo test` a smoke run of 30 nodes on SQLite.
 
 mod common;
@@ -25,12 +26,25 @@ use nminus::{AppState, ServeOptions};
 use nminus::{Judged, Millis, NewInventory, Store};
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let s = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// Start the peak RSS (`VmHWM`) afresh from the current RSS (Linux `clear_refs`).
+fn reset_peak_rss() {
+    let _ = fs_err::write("/proc/self/clear_refs", "5");
 }
 
 fn analyzer(cache: &Path) -> Analyzer {
@@ -113,7 +127,8 @@ fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
 
 /// Enroll and push `n` nodes (each judged, as a push is); the seconds taken.
 async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) -> f64 {
-    let day = time::macros::date!(2026 - 11 - 24);
+    // Judged as of today, as a push is: a round today finds the stored findings current.
+    let day = Millis::now().to_datetime().date();
     let one = |inv: Inventory, at: i64| async move {
         let findings = an.judge(&inv, day);
         let compliant = !findings
@@ -153,7 +168,7 @@ async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) ->
 
 /// The previous engine over the stored fleet: per-node judging of every current inventory.
 async fn per_node(store: &dyn Store, an: &Analyzer) -> (f64, usize) {
-    let day = time::macros::date!(2026 - 11 - 24);
+    let day = Millis::now().to_datetime().date();
     let t = Instant::now();
     let mut after = String::new();
     let mut findings = 0;
@@ -199,6 +214,9 @@ async fn run(
     let changed_s = changed_pushes(&*store, &an, base, n, changes).await;
     let after_changes = (sizes.db)();
     let state = AppState::new(Arc::clone(&store), analyzer(cache), ServeOptions::default());
+    // The rounds' own peak: from here (ingest and its generator left out).
+    reset_peak_rss();
+    let rss_before = rss_mib();
     // A fresh analyzer (nothing remembered): the first full re-analysis judges every identity.
     let t = Instant::now();
     let cold = nminus::reanalyze(&state).await.unwrap();
@@ -210,6 +228,15 @@ async fn run(
     let warm = nminus::reanalyze(&state).await.unwrap();
     let warm_s = t.elapsed().as_secs_f64();
     let after_warm = (sizes.db)();
+    let rounds_peak = peak_rss_mib();
+    println!(
+        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm",
+        cold.nodes, cold.findings
+    );
+    if std::env::var_os("NMINUS_BENCH_ROUNDS_ONLY").is_some() {
+        assert_eq!(warm.findings, cold.findings, "a second run finds the same");
+        return;
+    }
     // A feed change touching 1 % of the names: verdicts carried over, then a full run.
     let (index, touched) = changed_index(&state.analyzer(), base);
     let changed = analyzer(cache).with_index(index, "bench-change".into());
@@ -282,7 +309,7 @@ async fn changed_pushes(
     n: usize,
     changes: usize,
 ) -> f64 {
-    let day = time::macros::date!(2026 - 11 - 24);
+    let day = Millis::now().to_datetime().date();
     let t = Instant::now();
     for c in 0..changes {
         let i = (c * 7919) % n;

@@ -13,8 +13,11 @@ use super::{ApiError, AppState};
 use crate::model::{Finding, Inventory};
 use crate::store::{FleetEntry, Judged, Millis};
 
-/// Inventories judged per batch of a fleet run.
+/// Nodes whose heads a fleet round reads at once.
 const BATCH: i64 = 128;
+
+/// Nodes judged and written at once (bounds the findings built and held: ~700 a node).
+const GROUP: usize = 32;
 
 /// A judged inventory, ready to store.
 #[derive(Debug)]
@@ -218,47 +221,78 @@ async fn judge_chunk(
             .await?;
         let Some(last) = heads.last() else { break };
         let end = i64::try_from(heads.len()).unwrap_or(i64::MAX) < BATCH;
-        let read = read_missing(state, &after, &heads).await?;
-        let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.clone());
         let next = last.node.clone();
-        let (same, entries) = tokio::task::spawn_blocking(move || {
-            let judged = state2
-                .fleet_memo()
-                .judge(&an2, &after2, &heads, read, today);
-            let (mut same, mut entries) = ((0usize, 0usize), Vec::new());
-            for j in judged {
-                match j {
-                    Judgement::Same(n) => {
-                        same.0 += 1;
-                        same.1 += n;
-                    }
-                    Judgement::Changed(c) => {
-                        let c = *c;
-                        entries.push(FleetEntry {
-                            judged: verdict(&an2, &c.inventory, c.findings, today),
-                            node: c.node,
-                            hash: c.hash,
-                        });
-                    }
-                }
+        let mut read = read_missing(state, &after, &heads).await?;
+        // Groups of nodes judged and written in turn: at most GROUP nodes' findings built at once.
+        let mut from = after.clone();
+        for group in heads.chunks(GROUP) {
+            let members: std::collections::HashSet<&str> =
+                group.iter().map(|h| h.node.as_str()).collect();
+            let (mine, rest): (Vec<_>, Vec<_>) = read
+                .into_iter()
+                .partition(|c| members.contains(c.node.as_str()));
+            read = rest;
+            let (n, f) =
+                judge_group(state, an, chunk.run, &from, group.to_vec(), mine, today).await?;
+            nodes += n;
+            findings += f;
+            if let Some(h) = group.last() {
+                from.clone_from(&h.node);
             }
-            (same, entries)
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        nodes += same.0;
-        findings += same.1;
-        if !entries.is_empty() {
-            nodes += store.record_run(chunk.run, &entries).await?;
-            findings += entries
-                .iter()
-                .map(|e| e.judged.findings.len())
-                .sum::<usize>();
         }
         after = next;
         if end {
             break;
         }
+    }
+    Ok((nodes, findings))
+}
+
+/// Judge the nodes of `heads` (the current nodes after `after`, in id order; `read` the
+/// inventories read for those not held) and record under `run` those whose findings changed:
+/// (nodes judged, findings they have).
+async fn judge_group(
+    state: &AppState,
+    an: &std::sync::Arc<crate::analyze::Analyzer>,
+    run: i64,
+    after: &str,
+    heads: Vec<crate::store::FleetHead>,
+    read: Vec<crate::store::CurrentInventory>,
+    today: time::Date,
+) -> Result<(usize, usize), ApiError> {
+    let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.to_owned());
+    let (same, entries) = tokio::task::spawn_blocking(move || {
+        let judged = state2
+            .fleet_memo()
+            .judge(&an2, &after2, &heads, read, today);
+        let (mut same, mut entries) = ((0usize, 0usize), Vec::new());
+        for j in judged {
+            match j {
+                Judgement::Same(n) => {
+                    same.0 += 1;
+                    same.1 += n;
+                }
+                Judgement::Changed(c) => {
+                    let c = *c;
+                    entries.push(FleetEntry {
+                        judged: verdict(&an2, &c.inventory, c.findings, today),
+                        node: c.node,
+                        hash: c.hash,
+                    });
+                }
+            }
+        }
+        (same, entries)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (mut nodes, mut findings) = same;
+    if !entries.is_empty() {
+        nodes += state.store().record_run(run, &entries).await?;
+        findings += entries
+            .iter()
+            .map(|e| e.judged.findings.len())
+            .sum::<usize>();
     }
     Ok((nodes, findings))
 }

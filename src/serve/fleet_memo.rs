@@ -327,8 +327,9 @@ impl MemoState {
             judged,
         } = self;
         let n = nodes.get(&h.node)?;
+        // Judge the packages not judged yet, then join by reference.
         for id in n.ids.iter() {
-            let items = items(
+            items(
                 judged,
                 packages,
                 distros,
@@ -336,6 +337,15 @@ impl MemoState {
                 (*id, n.distro),
                 n.skeleton.os.as_ref(),
             );
+        }
+        let per = judged
+            .as_ref()
+            .and_then(|j| j.items.get(n.distro))
+            .map_or(&[][..], Vec::as_slice);
+        for id in n.ids.iter() {
+            let Some(items) = per.get(*id as usize).and_then(Option::as_deref) else {
+                continue;
+            };
             keys.extend_from_slice(&items.keys);
             fails |= items.fails;
             if waivers && !waived {
@@ -371,8 +381,8 @@ impl MemoState {
     }
 }
 
-/// The advisory items of package `id` on distro `d` of a node running `os`, judged on first
-/// use.
+/// Judge the advisory items of package `id` on distro `d` of a node running `os`, unless
+/// judged.
 fn items(
     judged: &mut Option<PackageJudgements>,
     packages: &Interner,
@@ -380,9 +390,9 @@ fn items(
     an: &Analyzer,
     (id, d): (u32, usize),
     os: Option<&crate::model::OsRelease>,
-) -> Arc<PackageItems> {
+) {
     let Some(j) = judged.as_mut() else {
-        return Arc::default();
+        return;
     };
     if j.items.len() <= d {
         j.items.resize_with(d + 1, Vec::new);
@@ -392,11 +402,11 @@ fn items(
     if per.len() <= i {
         per.resize(packages.packages.len().max(i + 1), None);
     }
-    if let Some(x) = &per[i] {
-        return Arc::clone(x);
+    if per[i].is_some() {
+        return;
     }
     let (Some(p), Some(distro)) = (packages.packages.get(i), distros.get(d)) else {
-        return Arc::default();
+        return;
     };
     let v = an.package_verdict(p, distro, os);
     let templates: Vec<Finding> = v
@@ -415,8 +425,7 @@ fn items(
         fails: templates.iter().any(|t| an.gate().fails(t)),
         templates,
     });
-    per[i] = Some(Arc::clone(&items));
-    items
+    per[i] = Some(items);
 }
 
 /// The inventory of `n`, whole again.
