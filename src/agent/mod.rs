@@ -7,7 +7,8 @@
 //! (connection errors, timeouts, 5xx, 429) are retried with exponential backoff; when the server
 //! stays unreachable the inventory is spooled to `<state-dir>/spool/` and delivered, oldest
 //! first, before anything else on a later run. A rejected inventory (4xx) is never retried: a
-//! spooled one moves to `<state-dir>/rejected/` so that it cannot block the spool.
+//! spooled one moves to `<state-dir>/rejected/` so that it cannot block the spool; a refused
+//! credential (401, 403) is not the inventory's fault, and the spool is kept until it passes.
 //!
 //! The HTTP side is [`crate::client`]: every answer of the server is read with a bound on its
 //! size ([`crate::client::SMALL_REPLY`]) and on its time (the request timeout): a hostile
@@ -497,6 +498,13 @@ impl Agent {
                     n += 1;
                 }
                 Ok(Pushed::NeedInventory) => {}
+                // A refused credential (401) or node (403) says nothing about the inventory:
+                // it stays in the spool for when the node is enrolled again.
+                Err(AgentError::Rejected { source, what })
+                    if matches!(source.status(), Some(401 | 403)) =>
+                {
+                    return Err(AgentError::Rejected { what, source });
+                }
                 Err(e @ AgentError::Rejected { .. }) => {
                     let dest = self.cfg.state_dir.join("rejected").join(&name);
                     fs_err::create_dir_all(self.cfg.state_dir.join("rejected"))?;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use error::{ClientError, Credential};
 pub use wire::{content_hash, hash_and_body};
 pub(crate) use wire::{
-    EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, InventoryPage, PushResponse,
+    EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, InventoryPage, Page, PushResponse,
     StoredInventory,
 };
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::model::{Finding, Report};
 
-use super::wire::StoredInventory;
+use super::wire::{Page, StoredInventory};
 use super::{ApiClient, ClientError, LARGE_REPLY, PAGE_REPLY};
 
 /// Entries asked per page of `/v1/nodes` and `/v1/findings` (the server's default page).
@@ -25,14 +25,6 @@ pub(crate) struct FetchedInventories {
 #[derive(Deserialize)]
 struct RawInventoryPage {
     inventories: Vec<serde_json::Value>,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// A page of `/v1/nodes` or `/v1/findings`.
-#[derive(Deserialize)]
-struct Page<T> {
-    items: Vec<T>,
     #[serde(default)]
     next: Option<String>,
 }

@@ -79,6 +79,17 @@ pub struct StoredInventory {
     pub inventory: Inventory,
 }
 
+/// One page of `/v1/nodes` or `/v1/findings`: `next` is the cursor of the following page
+/// (`null` on the last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Page<T> {
+    /// The entries, in a stable order.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
 /// A page of [`StoredInventory`]s.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InventoryPage {

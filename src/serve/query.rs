@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
-use crate::client::{InventoryPage, StoredInventory};
+use crate::client::{InventoryPage, Page, StoredInventory};
 use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Report};
 use crate::store::{FindingFilter, FindingKey, Millis, NodeRecord, Store, StoreError};
 
@@ -124,16 +124,6 @@ async fn stale_findings(
         }
     }
     Ok(out)
-}
-
-/// One page of an answer: `next` is the cursor of the following page (absent on the last).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Page<T> {
-    /// The entries, in a stable order.
-    pub items: Vec<T>,
-    /// Pass as `cursor` for the next page.
-    #[serde(default)]
-    pub next: Option<String>,
 }
 
 /// Where a page of findings starts: after a stored finding, or (the stored ones all given)

@@ -1,8 +1,9 @@
 //! Persistence of the fleet: nodes and their tokens, inventories (deduplicated by content per
 //! node), when each node's inventory changed, analysis runs and the findings of each run.
 //!
-//! [`Store`] is the one trait, with two implementations sharing their SQL ([`sqlite`], the
-//! embedded default, and [`postgres`], for several `serve` replicas on one database). Schemas
+//! [`Store`] is the one trait (with a trait per query group as its supertraits), implemented
+//! once, generically, in [`sql`] for the two backends ([`sqlite`], the embedded default, and
+//! [`postgres`], for several `serve` replicas on one database), which hold only what differs. Schemas
 //! live in `migrations/<backend>/`, embedded and applied by [`open`]. Every write that a client
 //! is told succeeded is one committed transaction: a push is stored whole or not at all.
 //!
@@ -16,10 +17,10 @@
 //! This module knows nothing of HTTP or of how findings are made: it stores what it is given.
 
 mod bodies;
-mod common;
 pub(crate) mod controlplane;
 mod lists;
 pub(crate) mod postgres;
+mod sql;
 pub(crate) mod sqlite;
 
 use std::collections::BTreeMap;
@@ -259,7 +260,7 @@ pub struct RunChunk {
     pub revision: String,
 }
 
-/// Filters of [`Store::findings`]; `None` means any.
+/// Filters of [`Findings::findings`]; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingFilter {
     /// Site.
@@ -285,7 +286,7 @@ pub struct FindingFilter {
     pub waived: bool,
 }
 
-/// Where a finding sorts in [`Store::findings`]: node, subject ecosystem, name and version,
+/// Where a finding sorts in [`Findings::findings`]: node, subject ecosystem, name and version,
 /// code, fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FindingKey {
@@ -494,9 +495,14 @@ trait HeldLock: Send + Sync {
     async fn release(self: Box<Self>);
 }
 
-/// The fleet's persistence; `Arc<dyn Store>` in the server's state.
+/// The fleet's persistence; `Arc<dyn Store>` in the server's state. Its methods are grouped
+/// in one trait per query group ([`Nodes`], [`Inventories`], [`Runs`], [`Findings`],
+/// [`ControlPlane`](controlplane::ControlPlane)), each implemented once for both backends in
+/// [`sql`].
 #[async_trait::async_trait]
-pub trait Store: controlplane::ControlPlane + Send + Sync {
+pub trait Store:
+    Nodes + Inventories + Runs + Findings + controlplane::ControlPlane + Send + Sync
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Whether the database answers.
@@ -505,7 +511,15 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     /// probe write of the same size (at most 8 MiB) commits. An error while
     /// writes fail, e.g. while the disk is full; ready again once the cause is gone.
     async fn ready(&self) -> Result<(), StoreError>;
+    /// Try to take the fleet-analysis lock (one holder across every replica).
+    async fn try_lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError>;
+    /// Periodic upkeep (PostgreSQL: create the coming months' history partitions).
+    async fn maintain(&self, now: Millis) -> Result<(), StoreError>;
+}
 
+/// Nodes: enrollment, tokens, heartbeats and the registry.
+#[async_trait::async_trait]
+pub trait Nodes: Send + Sync {
     /// Enroll `node` with the hash of its new token (replacing an earlier token).
     /// [`StoreError::Revoked`] for a revoked node.
     async fn enroll(&self, node: &str, token_hash: &str, now: Millis) -> Result<(), StoreError>;
@@ -513,13 +527,43 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     async fn revoke(&self, node: &str) -> Result<bool, StoreError>;
     /// The node a token hash belongs to (and its current inventory hash), unless revoked.
     async fn authenticate(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError>;
-
     /// Record a heartbeat: `true` (and `last_seen` updated) when `hash` is the node's current
     /// inventory, `false` when the full inventory is needed.
     async fn heartbeat(&self, node: &str, hash: &str, now: Millis) -> Result<bool, StoreError>;
+    /// Every node, by id.
+    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+    /// One node.
+    async fn node(&self, id: &str) -> Result<Option<NodeRecord>, StoreError>;
+}
+
+/// Inventories: pushes, and what was pushed.
+#[async_trait::async_trait]
+pub trait Inventories: Send + Sync {
     /// Store a changed inventory with its analysis, in one transaction.
     async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
+    /// Current inventories of nodes whose id is after `after`, by id, at most `limit`.
+    async fn current_inventories(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<CurrentInventory>, StoreError>;
+    /// A node's inventory changes, newest first.
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// A node's inventory as of `at` (its latest change at or before it).
+    async fn history_at(&self, id: &str, at: Millis) -> Result<Option<HistoryEntry>, StoreError>;
+    /// A stored inventory.
+    async fn inventory(&self, node: &str, hash: &str) -> Result<Option<Inventory>, StoreError>;
+    /// Nodes whose current inventory has package `name` (at `version` when given).
+    async fn package_holders(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<PackageHolder>, StoreError>;
+}
 
+/// Analysis runs: fleet rounds, their chunks, and pruning.
+#[async_trait::async_trait]
+pub trait Runs: Send + Sync {
     /// Start an analysis run; returns its id.
     async fn begin_run(
         &self,
@@ -562,8 +606,8 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The latest finished run of `kind`.
     async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError>;
-    /// Try to take the fleet-analysis lock (one holder across every replica).
-    async fn try_lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError>;
+    /// Delete findings of runs started before `before` that are no node's current run.
+    async fn prune(&self, before: Millis) -> Result<u64, StoreError>;
     /// The current nodes whose id is after `after` (and at most `until`, when given), by id, at
     /// most `limit`: their inventory hash and what is stored of their findings.
     async fn fleet_heads(
@@ -572,31 +616,15 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
         until: Option<&str>,
         limit: i64,
     ) -> Result<Vec<FleetHead>, StoreError>;
-    /// Current inventories of nodes whose id is after `after`, by id, at most `limit`.
-    async fn current_inventories(
-        &self,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<CurrentInventory>, StoreError>;
-    /// Delete findings of runs started before `before` that are no node's current run.
-    async fn prune(&self, before: Millis) -> Result<u64, StoreError>;
-    /// Periodic upkeep (PostgreSQL: create the coming months' history partitions).
-    async fn maintain(&self, now: Millis) -> Result<(), StoreError>;
+}
 
-    /// Every node, by id.
-    async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
-    /// One node.
-    async fn node(&self, id: &str) -> Result<Option<NodeRecord>, StoreError>;
-    /// A node's inventory changes, newest first.
-    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError>;
-    /// A node's inventory as of `at` (its latest change at or before it).
-    async fn history_at(&self, id: &str, at: Millis) -> Result<Option<HistoryEntry>, StoreError>;
-    /// A stored inventory.
-    async fn inventory(&self, node: &str, hash: &str) -> Result<Option<Inventory>, StoreError>;
+/// Current findings.
+#[async_trait::async_trait]
+pub trait Findings: Send + Sync {
     /// Current findings (of each node's current run), by node then subject.
     async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
-    /// At most `limit` of [`Store::findings`], those after `after` in the same order (keyset
-    /// pagination: stable while findings are added or removed elsewhere).
+    /// At most `limit` of [`Findings::findings`], those after `after` in the same order
+    /// (keyset pagination: stable while findings are added or removed elsewhere).
     async fn findings_page(
         &self,
         filter: &FindingFilter,
@@ -605,12 +633,6 @@ pub trait Store: controlplane::ControlPlane + Send + Sync {
     ) -> Result<Vec<Finding>, StoreError>;
     /// Open current findings counted by site, code and severity.
     async fn finding_counts(&self) -> Result<Vec<FindingCount>, StoreError>;
-    /// Nodes whose current inventory has package `name` (at `version` when given).
-    async fn package_holders(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Vec<PackageHolder>, StoreError>;
 }
 
 /// Open the store named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and apply

@@ -18,8 +18,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection as _, Pool, Postgres};
 
-use super::common::store_impl;
-use super::{redact, HeldLock, WriteHealth};
+use super::sql::{Backend, Db};
+use super::{redact, AnalysisLock, HeldLock, Millis, StoreError};
 
 /// How long a request waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,10 +33,13 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
 pub(crate) const ANALYSIS_LOCK_KEY: i64 = 0x0000_6e6d_696e_7573;
 
 /// The PostgreSQL store.
-#[derive(Debug, Clone)]
-pub(crate) struct PgStore {
+pub(crate) type PgStore = Db<PgBackend>;
+
+/// What is PostgreSQL's own: one pool for reads and writes, the advisory fleet-analysis lock,
+/// the monthly history partitions.
+#[derive(Debug)]
+pub(crate) struct PgBackend {
     pool: Pool<Postgres>,
-    health: std::sync::Arc<WriteHealth>,
 }
 
 struct Held(Option<PoolConnection<Postgres>>);
@@ -66,17 +69,39 @@ impl Drop for Held {
     }
 }
 
-impl PgStore {
+#[async_trait::async_trait]
+impl Backend for PgBackend {
+    type DB = Postgres;
     const BACKEND: &'static str = "postgres";
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
-    /// How a replica skips the chunks another is claiming.
-    const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
-    /// How a write transaction starts (row locks are taken by the statements).
-    /// How a push keeps the finding templates it names from being pruned before it commits
-    /// (SQLite: the one writer already does).
-    const KEY_SHARE: &'static str = " FOR KEY SHARE";
+    /// Row locks are taken by the statements.
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
+    const KEY_SHARE: &'static str = " FOR KEY SHARE";
 
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ANALYSIS_LOCK_KEY)
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(got.then(|| AnalysisLock(Box::new(Held(Some(c))))))
+    }
+
+    async fn maintain(&self, now: Millis) -> Result<(), StoreError> {
+        self.ensure_partitions(now).await
+    }
+}
+
+impl PgStore {
     /// Connect and migrate (concurrent replicas serialise on sqlx's migration lock).
     pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
@@ -117,20 +142,16 @@ impl PgStore {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let s = Self {
-            pool,
-            health: std::sync::Arc::default(),
-        };
-        s.ensure_partitions(crate::store::Millis::now()).await?;
-        Ok(s)
+        let backend = PgBackend { pool };
+        backend.ensure_partitions(Millis::now()).await?;
+        Ok(Self::new(backend))
     }
+}
 
+impl PgBackend {
     /// Create the monthly `node_history` partitions of `now`'s month and the next two (a
     /// month whose rows already sit in the default partition is left there).
-    pub(crate) async fn ensure_partitions(
-        &self,
-        now: crate::store::Millis,
-    ) -> Result<(), StoreError> {
+    async fn ensure_partitions(&self, now: Millis) -> Result<(), StoreError> {
         let t = now.to_datetime();
         let (mut y, mut m) = (t.year(), u8::from(t.month()));
         for _ in 0..3 {
@@ -150,31 +171,6 @@ impl PgStore {
         }
         Ok(())
     }
-
-    async fn maintain_impl(&self, now: crate::store::Millis) -> Result<(), StoreError> {
-        self.ensure_partitions(now).await
-    }
-
-    fn reader(&self) -> &Pool<Postgres> {
-        &self.pool
-    }
-
-    fn writer(&self) -> &Pool<Postgres> {
-        &self.pool
-    }
-
-    fn health(&self) -> &WriteHealth {
-        &self.health
-    }
-
-    async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(ANALYSIS_LOCK_KEY)
-            .fetch_one(&mut *c)
-            .await?;
-        Ok(got.then(|| AnalysisLock(Box::new(Held(Some(c))))))
-    }
 }
 
 /// Whether a pooled connection may be used again: not when a transaction is still open on it.
@@ -192,6 +188,3 @@ fn month_start(y: i32, m: u8) -> i64 {
         .map(|d| d.midnight().assume_utc().unix_timestamp() * 1000)
         .unwrap_or(0)
 }
-
-store_impl!(PgStore, Postgres);
-super::controlplane::control_plane_impl!(PgStore, Postgres);

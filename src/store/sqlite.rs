@@ -28,17 +28,20 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection as _, Pool, Sqlite};
 
-use super::common::store_impl;
-use super::{redact, HeldLock, WriteHealth};
+use super::sql::{Backend, Db};
+use super::{redact, AnalysisLock, HeldLock, Millis, StoreError};
 
 /// The SQLite store.
-#[derive(Debug, Clone)]
-pub(crate) struct SqliteStore {
+pub(crate) type SqliteStore = Db<SqliteBackend>;
+
+/// What is SQLite's own: a writer pool of one connection, a reader pool, the in-process
+/// fleet-analysis lock and the WAL checkpointer.
+#[derive(Debug)]
+pub(crate) struct SqliteBackend {
     read: Pool<Sqlite>,
     write: Pool<Sqlite>,
     lock: Arc<tokio::sync::Mutex<()>>,
-    health: Arc<WriteHealth>,
-    _checkpointer: Option<Arc<AbortOnDrop>>,
+    _checkpointer: Option<AbortOnDrop>,
 }
 
 /// Stops the background checkpoint task with the last clone of the store.
@@ -91,21 +94,46 @@ impl HeldLock for Held {
     async fn release(self: Box<Self>) {}
 }
 
-impl SqliteStore {
+#[async_trait::async_trait]
+impl Backend for SqliteBackend {
+    type DB = Sqlite;
     const BACKEND: &'static str = "sqlite";
-    const FOR_UPDATE: &'static str = "";
-    /// How a replica skips the chunks another is claiming.
-    const SKIP_LOCKED: &'static str = "";
-    /// How a write transaction starts: `IMMEDIATE` takes the write lock at `BEGIN`, waiting
-    /// for it under the busy timeout. A deferred transaction takes it at its first write, and
-    /// when it has read first SQLite does not wait there: while another connection held the
-    /// lock (a `TRUNCATE` checkpoint, `nminus node` on the same file) the push failed at once
-    /// with "database is locked".
-    /// How a push keeps the finding templates it names from being pruned before it commits
-    /// (SQLite: the one writer already does).
-    const KEY_SHARE: &'static str = "";
+    /// `IMMEDIATE` takes the write lock at `BEGIN`, waiting for it under the busy timeout. A
+    /// deferred transaction takes it at its first write, and when it has read first SQLite
+    /// does not wait there: while another connection held the lock (a `TRUNCATE` checkpoint,
+    /// `nminus node` on the same file) the push failed at once with "database is locked".
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const KEY_SHARE: &'static str = "";
 
+    fn reader(&self) -> &Pool<Sqlite> {
+        &self.read
+    }
+
+    fn writer(&self) -> &Pool<Sqlite> {
+        &self.write
+    }
+
+    async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
+        Ok(Arc::clone(&self.lock)
+            .try_lock_owned()
+            .ok()
+            .map(|g| AnalysisLock(Box::new(Held(g)))))
+    }
+
+    async fn maintain(&self, _now: Millis) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA optimize").execute(&self.write).await?;
+        // On the upkeep tick the WAL is emptied whatever the readers do (the writer waits
+        // for them, at most the busy timeout).
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
     /// Open (creating the file) and migrate.
     pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
@@ -180,44 +208,14 @@ impl SqliteStore {
                     }
                 }
             });
-            (read, Some(Arc::new(AbortOnDrop(task))))
+            (read, Some(AbortOnDrop(task)))
         };
-        Ok(Self {
+        Ok(Self::new(SqliteBackend {
             read,
             write,
             lock: Arc::new(tokio::sync::Mutex::new(())),
-            health: Arc::default(),
             _checkpointer: checkpointer,
-        })
-    }
-
-    fn reader(&self) -> &Pool<Sqlite> {
-        &self.read
-    }
-
-    fn writer(&self) -> &Pool<Sqlite> {
-        &self.write
-    }
-
-    fn health(&self) -> &WriteHealth {
-        &self.health
-    }
-
-    async fn lock_analysis(&self) -> Result<Option<AnalysisLock>, StoreError> {
-        Ok(Arc::clone(&self.lock)
-            .try_lock_owned()
-            .ok()
-            .map(|g| AnalysisLock(Box::new(Held(g)))))
-    }
-
-    async fn maintain_impl(&self, _now: Millis) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA optimize").execute(&self.write).await?;
-        // On the upkeep tick the WAL is emptied whatever the readers do (the writer waits
-        // for them, at most the busy timeout).
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        }))
     }
 }
 
@@ -233,9 +231,6 @@ fn outside_transaction(c: &SqliteConnection) -> bool {
     clean
 }
 
-store_impl!(SqliteStore, Sqlite);
-super::controlplane::control_plane_impl!(SqliteStore, Sqlite);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +238,7 @@ mod tests {
         AgentInfo, Evidence, Finding, FindingCode, Inventory, Location, NodeInfo, Package,
         PackageMeta, Severity, Subject,
     };
-    use crate::store::{Judged, NewInventory, Store};
+    use crate::store::{Inventories as _, Judged, NewInventory, Nodes as _, Store as _};
 
     fn inventory(node: &str, packages: usize, salt: usize) -> Inventory {
         Inventory {
@@ -310,11 +305,11 @@ mod tests {
 
     async fn set_max_pages(s: &SqliteStore, extra: i64) {
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&s.write)
+            .fetch_one(&s.backend.write)
             .await
             .expect("page count");
         sqlx::query(&format!("PRAGMA max_page_count = {}", pages + extra))
-            .execute(&s.write)
+            .execute(&s.backend.write)
             .await
             .expect("max_page_count");
     }
@@ -344,7 +339,7 @@ mod tests {
             .await
             .expect_err("the database is full");
         assert!(e.to_string().contains("full"), "{e}");
-        let c = s.write.acquire().await.expect("writer");
+        let c = s.backend.write.acquire().await.expect("writer");
         assert!(
             !sqlx::Connection::is_in_transaction(&*c),
             "the writer came back inside a transaction"
@@ -356,7 +351,7 @@ mod tests {
         assert!(s.ready().await.is_err(), "ready while writes fail");
         assert!(s.ready().await.is_err(), "ready while writes fail");
         sqlx::query("PRAGMA max_page_count = 1073741823")
-            .execute(&s.write)
+            .execute(&s.backend.write)
             .await
             .expect("space again");
         s.ready().await.expect("ready once writes pass");
@@ -389,8 +384,8 @@ mod tests {
         let h3 = push(&s, &inventory("n3", 10, 3), Vec::new(), 40)
             .await
             .expect("push after failures");
-        s.read.close().await;
-        s.write.close().await;
+        s.backend.read.close().await;
+        s.backend.write.close().await;
         let fresh = SqliteStore::open(&url).await.expect("reopen");
         for (node, hash) in [("n2", &h2), ("n3", &h3)] {
             let stored = fresh.node(node).await.expect("node").expect("enrolled");

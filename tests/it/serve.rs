@@ -1000,6 +1000,73 @@ fn alert_rules_pass_promtool() {
     );
 }
 
+/// A spooled inventory met by a refused credential stays in the spool: the inventory is not at
+/// fault, and it is delivered once the node is enrolled again.
+#[test]
+fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
+    let env = Env::new();
+    let db = format!("sqlite://{}", env.path("fleet.db").display());
+    let empty = env.path("no-data");
+    fs_err::create_dir_all(&empty).unwrap();
+    let mut srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
+    let state = env.path("agent");
+    let enroll = |url: &str| {
+        let mut e = nminus();
+        e.args([
+            "agent",
+            "enroll",
+            "--server",
+            url,
+            "--token",
+            "s3cret",
+            "--node-id",
+            "n1",
+            "--state-dir",
+        ])
+        .arg(&state);
+        run_ok(e);
+    };
+    enroll(&srv.url);
+    srv.kill9();
+    let yoga = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
+    let agent = |server: &str| {
+        let mut a = nminus();
+        a.args([
+            "agent",
+            "--once",
+            "--retries",
+            "1",
+            "--retry-delay",
+            "10ms",
+            "--server",
+            server,
+            "--state-dir",
+        ])
+        .arg(&state)
+        .arg("--root")
+        .arg(&yoga);
+        a.output().unwrap()
+    };
+    let out = agent(&srv.url);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fs_err::read_dir(state.join("spool")).unwrap().count(), 1);
+
+    let mut c = nminus();
+    c.args(["node", "revoke", "n1", "--db", &db]);
+    run_ok(c);
+    let srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
+    let out = agent(&srv.url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("401") || err.contains("403"), "{err}");
+    assert_eq!(
+        fs_err::read_dir(state.join("spool")).unwrap().count(),
+        1,
+        "the spooled inventory was dropped: {err}"
+    );
+    assert!(!state.join("rejected").exists(), "{err}");
+}
+
 /// While the server is away the agent spools; once it is back, the spool is delivered in order.
 #[test]
 fn agent_spools_while_the_server_is_away() {
