@@ -184,7 +184,8 @@ impl Analyzer {
         }
         catalogs.notes.retain(|n| !excluded.contains(&n.part));
         let revision = revision_digest(&sync_state, &loaded.status, &policy);
-        let catalog_revision = catalog_digest(&sync_state, catalog_cfg, &paths, &policy);
+        let catalog_revision =
+            catalog_digest(&sync_state, &loaded.status, catalog_cfg, &paths, &policy);
         // Feeds that did not load: each makes the nodes with packages it covers incomplete
         // (unless no feed loaded at all, which the note above says once).
         let missing_feeds = if not_judged.is_empty() {
@@ -591,6 +592,7 @@ fn missing_feed_note(m: &MissingFeed, invs: &[&Inventory]) -> Option<String> {
 /// what the catalogs (and so the currency findings) depend on, the advisory feeds left out.
 fn catalog_digest(
     state: &SyncState,
+    status: &[FeedStatus],
     cfg: &FeedsConfig,
     paths: &CatalogPaths,
     policy: &Policy,
@@ -603,6 +605,9 @@ fn catalog_digest(
         match state.feeds.get(&f.name) {
             Some(s) => h.update(format!("{}\0{}\0{:?}\0", f.name, s.synced_at, s.revision)),
             None => h.update(format!("{}\0-\0", f.name)),
+        }
+        for st in status.iter().filter(|st| st.name == f.name) {
+            h.update(format!("{}\0{}\0", st.loaded, st.advisories));
         }
     }
     for p in &paths.apt {
@@ -842,5 +847,37 @@ mod tests {
         no_check.rules.iter_mut().for_each(|r| r.constraints = None);
         let an = Analyzer::load(&cfg, no_check, today).unwrap_or_else(|e| panic!("{e}"));
         assert!(!an.not_judged_for(&[&venv]).iter().any(is_req));
+    }
+
+    /// The catalog revision (what currency depends on) stays over a feed change and moves with
+    /// the policy; the whole revision moves with both.
+    #[test]
+    fn catalog_revision_follows_catalogs_and_policy_not_advisories() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let today = time::macros::date!(2026 - 01 - 01);
+        let cfg = AnalyzerConfig {
+            data: tmp.path().to_path_buf(),
+            ..AnalyzerConfig::default()
+        };
+        let load = |policy| Analyzer::load(&cfg, policy, today).unwrap_or_else(|e| panic!("{e}"));
+        let default = crate::policy::load("default").unwrap_or_else(|e| panic!("{e}"));
+        let a = load(default.clone());
+        let (rev, cat) = (a.revision().to_owned(), a.catalog_revision().to_owned());
+        assert_eq!(
+            load(default.clone()).catalog_revision(),
+            cat,
+            "deterministic"
+        );
+        let b = a.with_index(
+            AdvisoryIndex::build(vec![advisory("PYSEC-1", "foo", "2.0")]),
+            "feed-change".into(),
+        );
+        assert_ne!(b.revision(), rev);
+        assert_eq!(b.catalog_revision(), cat, "a feed change keeps it");
+        let mut other = default;
+        other.max_inventory_age_hours = Some(1);
+        let c = load(other);
+        assert_ne!(c.catalog_revision(), cat, "a policy change moves it");
+        assert_ne!(c.revision(), rev);
     }
 }
