@@ -245,6 +245,10 @@ async fn judge_chunk(
             break;
         }
     }
+    // Nodes held past the last current one of the chunk are gone.
+    state
+        .fleet_memo()
+        .forget_range(&after, chunk.until.as_deref());
     Ok((nodes, findings))
 }
 

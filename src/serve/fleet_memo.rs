@@ -164,6 +164,12 @@ impl FleetMemo {
             .collect()
     }
 
+    /// Forget the nodes held with `after < id <= until` (`None`: no upper bound): the end of a
+    /// chunk whose current nodes were all judged.
+    pub(crate) fn forget_range(&self, after: &str, until: Option<&str>) {
+        self.lock().forget_range(after, until, &HashSet::new());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoState> {
         self.state
             .lock()
@@ -187,18 +193,7 @@ impl FleetMemo {
         st.analyzer(an);
         if let Some(last) = heads.last() {
             let current: HashSet<&str> = heads.iter().map(|h| h.node.as_str()).collect();
-            let gone: Vec<String> = st
-                .nodes
-                .range::<str, _>((
-                    std::ops::Bound::Excluded(after),
-                    std::ops::Bound::Included(last.node.as_str()),
-                ))
-                .filter(|(k, _)| !current.contains(k.as_str()))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in gone {
-                st.forget(&k);
-            }
+            st.forget_range(after, Some(&last.node), &current);
         }
         let mut fresh: HashMap<String, Inventory> = HashMap::with_capacity(read.len());
         for c in read {
@@ -234,6 +229,21 @@ impl MemoState {
                 analyzer: Arc::downgrade(an),
                 items: Vec::new(),
             });
+        }
+    }
+
+    /// Forget the nodes held in (`after`, `until`] that are not `current`.
+    fn forget_range(&mut self, after: &str, until: Option<&str>, current: &HashSet<&str>) {
+        use std::ops::Bound;
+        let hi = until.map_or(Bound::Unbounded, Bound::Included);
+        let gone: Vec<String> = self
+            .nodes
+            .range::<str, _>((Bound::Excluded(after), hi))
+            .filter(|(k, _)| !current.contains(k.as_str()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.forget(&k);
         }
     }
 
@@ -456,4 +466,150 @@ fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> (CurrencyMemo, Ve
             && findings.iter().any(|f| waiver_covers(policy, f, &inv.node)),
     };
     (memo, findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{AdvisoryIndex, Catalogs};
+    use crate::model::{AgentInfo, Ecosystem, Location, NodeInfo, PackageMeta};
+    use crate::store::Judged;
+
+    fn pkg(name: &str, version: &str) -> Package {
+        Package {
+            ecosystem: Ecosystem::Pypi,
+            name: name.into(),
+            version: version.into(),
+            source: None,
+            purl: format!("pkg:pypi/{name}@{version}"),
+            found_by: "test".into(),
+            location: Location::path("/venv"),
+            meta: PackageMeta::Python {
+                display_name: name.into(),
+                os_owner: None,
+                environment: None,
+            },
+            extra: Default::default(),
+        }
+    }
+
+    fn current(id: &str, packages: Vec<(i64, Package)>) -> CurrentInventory {
+        let (ids, packages): (Vec<i64>, Vec<Package>) = packages.into_iter().unzip();
+        let inventory = Inventory {
+            schema_version: 1,
+            node: NodeInfo {
+                id: id.into(),
+                ..NodeInfo::default()
+            },
+            collected_at: String::new(),
+            agent: AgentInfo::default(),
+            root: String::new(),
+            os: None,
+            packages,
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        };
+        CurrentInventory {
+            node: id.into(),
+            hash: format!("hash-{id}-{}", ids.len()),
+            inventory,
+            package_ids: ids,
+        }
+    }
+
+    fn head(c: &CurrentInventory, digest: Option<[u8; 32]>, open: i64) -> FleetHead {
+        FleetHead {
+            node: c.node.clone(),
+            hash: c.hash.clone(),
+            digest: digest.map(|d| d.to_vec()),
+            open,
+            compliant: Some(false),
+        }
+    }
+
+    /// The digest a node's keys give equals the digest of its findings built and stored
+    /// (`Judged::digest`), so an unchanged node is recognised without building them; a node
+    /// gone from the heads is forgotten and its packages released.
+    #[test]
+    fn digests_from_keys_equal_stored_digests_and_gone_nodes_are_forgotten() {
+        let adv: crate::model::Advisory = serde_json::from_value(serde_json::json!({
+            "id": "PYSEC-0000-1", "source": "test", "kind": "vulnerability", "summary": "x",
+            "affected": [{"ecosystem": "pypi", "package": "foo",
+                "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "2.0"}]}]},
+                "fixed": ["2.0"]}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let policy = crate::policy::load("default").unwrap_or_else(|e| panic!("{e}"));
+        let an = Arc::new(Analyzer::from_parts(
+            AdvisoryIndex::build(vec![adv]),
+            Catalogs::default(),
+            policy,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            "r".into(),
+        ));
+        let day = time::macros::date!(2026 - 01 - 01);
+        let a = current("a", vec![(1, pkg("foo", "1.0")), (2, pkg("bar", "1.0"))]);
+        let b = current("b", vec![(1, pkg("foo", "1.0")), (3, pkg("foo", "1.5"))]);
+        let memo = FleetMemo::default();
+        let heads = vec![head(&a, None, 0), head(&b, None, 0)];
+        assert_eq!(memo.missing(&heads), vec![0, 1]);
+        let (ha, hb) = (a.hash.clone(), b.hash.clone());
+        let got = memo.judge(&an, "", &heads, vec![a, b], day);
+        let mut stored = Vec::new();
+        for j in got {
+            let Judgement::Changed(c) = j else {
+                panic!("nothing stored yet: every node is built")
+            };
+            let mut findings = c.findings;
+            an.waive(&mut findings, &c.inventory, day);
+            assert_eq!(findings, an.judge_per_node(&c.inventory, day));
+            let judged = Judged {
+                compliant: !findings.iter().any(|f| an.gate().fails(f)),
+                findings,
+            };
+            stored.push((
+                judged.digest(&c.node, &c.hash),
+                judged.open(),
+                judged.compliant,
+            ));
+        }
+        assert_eq!(stored[0].1, 1, "foo 1.0 on a");
+        assert_eq!(stored[1].1, 2, "foo 1.0 and 1.5 on b");
+        let heads: Vec<FleetHead> = [("a", &ha), ("b", &hb)]
+            .iter()
+            .zip(&stored)
+            .map(|((n, h), (d, open, compliant))| FleetHead {
+                node: (*n).into(),
+                hash: (*h).clone(),
+                digest: Some(d.to_vec()),
+                open: *open,
+                compliant: Some(*compliant),
+            })
+            .collect();
+        assert!(memo.missing(&heads).is_empty(), "both held");
+        let again = memo.judge(&an, "", &heads, Vec::new(), day);
+        assert!(
+            again.iter().all(|j| matches!(j, Judgement::Same(_))),
+            "{again:?}"
+        );
+        // A wrong stored digest (another inventory's, say) is not taken for the same.
+        let mut wrong = heads.clone();
+        wrong[1].digest.clone_from(&heads[0].digest);
+        let j = memo.judge(&an, "", &wrong, Vec::new(), day);
+        assert!(matches!(j[1], Judgement::Changed(_)), "{j:?}");
+        // b gone: forgotten, its own package released.
+        let st = memo.lock();
+        let live = st.packages.live;
+        drop(st);
+        let j = memo.judge(&an, "", &heads[..1], Vec::new(), day);
+        assert!(matches!(j[..], [Judgement::Same(1)]), "{j:?}");
+        assert_eq!(memo.lock().nodes.len(), 2, "b is past the heads read");
+        memo.forget_range("a", None);
+        let st = memo.lock();
+        assert_eq!(st.nodes.len(), 1);
+        assert_eq!(st.packages.live, live - 1, "foo 1.5 is no node's");
+    }
 }
