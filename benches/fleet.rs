@@ -7,8 +7,10 @@
 //!
 //! Per size it prints: first inventories/s, unchanged heartbeats/s, changed inventories/s (each
 //! with p50/p99), the time of `POST /v1/reanalyze`, the server's peak RSS (`VmHWM`) after ingest
-//! and after the re-analysis, and the database size (SQLite: file + WAL; PostgreSQL: the data
-//! directory).
+//! and after the re-analysis, and the database size (SQLite: `page_count × page_size` after a
+//! checkpoint, per node and per changed push, and the largest WAL seen; PostgreSQL: the data
+//! directory). Environment: `NMINUS_BENCH_PEER_BIN` (a peer build's server, run first at each
+//! size), `NMINUS_BENCH_THIS_BIN`, `NMINUS_FLEET_PERF=<dir>`, `NMINUS_FLEET_REANALYZE=0`.
 //!
 //! `cargo bench --bench fleet` runs SQLite at 1,000 and 10,000 nodes and PostgreSQL at 10,000
 //! with the shared data's feeds; `NMINUS_FLEET_SIZES=sqlite:1000,postgres:50000` chooses others.
@@ -310,7 +312,16 @@ struct Figures {
     reanalyze: f64,
 }
 
-async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Figures {
+/// Called before (`true`) and after (`false`) each phase: `first`, `heartbeats`, `changed`.
+type Hook<'a> = &'a (dyn Fn(&'static str, bool) + Sync);
+
+async fn simulate(
+    url: String,
+    sites: Arc<Vec<Site>>,
+    n: usize,
+    s: Scale,
+    hook: Hook<'_>,
+) -> Figures {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(s.workers * 2)
         .timeout(Duration::from_secs(900))
@@ -327,6 +338,7 @@ async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Fig
         sites,
     });
     let all = Duration::from_secs(3600);
+    hook("first", true);
     let first = phase(
         &fleet,
         (0..n).map(|i| Job::Inventory(i, 0)).collect(),
@@ -334,6 +346,8 @@ async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Fig
         all,
     )
     .await;
+    hook("first", false);
+    hook("heartbeats", true);
     let heartbeats = phase(
         &fleet,
         (0..s.heartbeats)
@@ -343,6 +357,8 @@ async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Fig
         s.limit,
     )
     .await;
+    hook("heartbeats", false);
+    hook("changed", true);
     let changed = phase(
         &fleet,
         (0..s.changed)
@@ -352,13 +368,17 @@ async fn simulate(url: String, sites: Arc<Vec<Site>>, n: usize, s: Scale) -> Fig
         s.limit,
     )
     .await;
+    hook("changed", false);
     let t = Instant::now();
-    let r = client
-        .post(format!("{url}/v1/reanalyze"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "reanalyze: {}", r.status());
+    // `NMINUS_FLEET_REANALYZE=0`: ingest only (the re-analysis is `benches/reanalyze.rs`'s).
+    if std::env::var("NMINUS_FLEET_REANALYZE").as_deref() != Ok("0") {
+        let r = client
+            .post(format!("{url}/v1/reanalyze"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "reanalyze: {}", r.status());
+    }
     Figures {
         first,
         heartbeats,
@@ -380,6 +400,88 @@ fn dir_bytes(p: &Path) -> u64 {
         }
     }
     total
+}
+
+/// The SQLite database's size as SQLite counts it, `page_count × page_size`, after a
+/// `TRUNCATE` checkpoint from a connection of its own (the WAL is not counted).
+fn sqlite_bytes(file: &Path) -> u64 {
+    let c = rusqlite::Connection::open(file).unwrap();
+    c.busy_timeout(Duration::from_secs(60)).unwrap();
+    let busy: i64 = c
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
+    if busy != 0 {
+        eprintln!(
+            "the checkpoint before measuring {} was held off",
+            file.display()
+        );
+    }
+    let pages: u64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let size: u64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    pages * size
+}
+
+/// The largest size a file reached, polled every 20 ms from a thread until dropped.
+struct Watch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    max: Arc<std::sync::atomic::AtomicU64>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watch {
+    fn start(file: std::path::PathBuf) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let max = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (s, m) = (Arc::clone(&stop), Arc::clone(&max));
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                if let Ok(md) = fs_err::metadata(&file) {
+                    m.fetch_max(md.len(), Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self {
+            stop,
+            max,
+            handle: Some(handle),
+        }
+    }
+
+    fn max(&self) -> u64 {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// `perf record -g` of process `pid` into `out` until [`Perf::stop`].
+struct Perf(std::process::Child);
+
+impl Perf {
+    fn start(pid: u32, out: &Path) -> Option<Self> {
+        std::process::Command::new("perf")
+            .args(["record", "-g", "-q", "-p", &pid.to_string(), "-o"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()
+            .map(Self)
+    }
+
+    fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 fn main() {
@@ -436,52 +538,125 @@ fn main() {
         if bench { "shared data" } else { "none" },
         scale.workers
     );
-    for (k, (backend, n)) in sizes.iter().enumerate() {
+    // `NMINUS_BENCH_PEER_BIN=<path>`: another build of `nminus` (say, main's) runs each size
+    // first, in the same run; `NMINUS_FLEET_PERF=<dir>`: `perf record -g` of the server during
+    // the heartbeat and changed-inventory phases, into that directory.
+    let peer = std::env::var_os("NMINUS_BENCH_PEER_BIN").filter(|_| bench);
+    let perf_dir = std::env::var_os("NMINUS_FLEET_PERF").map(std::path::PathBuf::from);
+    let mut bins: Vec<(&str, std::path::PathBuf)> = Vec::new();
+    bins.extend(peer.map(|p| ("peer", p.into())));
+    // `NMINUS_BENCH_THIS_BIN=<path>`: a copy of this build's `nminus` (the shared bench target
+    // directory's may be rebuilt by another branch meanwhile).
+    let this = std::env::var_os("NMINUS_BENCH_THIS_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_nminus").into(), Into::into);
+    bins.push(("this", this));
+    let mut k = 0;
+    for (backend, n) in &sizes {
+        for (who, bin) in &bins {
+            k += 1;
+            let label = format!("{backend}/{who}");
+            run_one(
+                &rt,
+                &label,
+                backend,
+                *n,
+                bin,
+                &sites,
+                scale,
+                &tmp,
+                k,
+                &data,
+                &secret,
+                perf_dir.as_deref(),
+                bench,
+            );
+        }
+    }
+}
+
+/// One size on one backend with one build: the phases, then their figures.
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    backend: &str,
+    n: usize,
+    bin: &Path,
+    sites: &Arc<Vec<Site>>,
+    scale: Scale,
+    tmp: &tempfile::TempDir,
+    k: usize,
+    data: &Path,
+    secret: &Path,
+    perf_dir: Option<&Path>,
+    bench: bool,
+) {
+    let n = &n;
+    {
         let pg;
-        let (db, size_of): (String, Box<dyn Fn() -> u64>) = if backend == "postgres" {
+        let file = tmp.path().join(format!("fleet{k}.db"));
+        let (db, size_of): (String, Box<dyn Fn() -> u64 + Sync>) = if backend == "postgres" {
             pg = Pg::start();
             let dir = pg.data_dir();
             (pg.url(), Box::new(move || dir_bytes(&dir)))
         } else {
-            let file = tmp.path().join(format!("fleet{k}.db"));
-            let dir = tmp.path().to_path_buf();
-            let stem = format!("fleet{k}.db");
+            let f = file.clone();
             (
                 format!("sqlite://{}", file.display()),
-                Box::new(move || {
-                    ["", "-wal", "-shm"]
-                        .iter()
-                        .map(|s| {
-                            fs_err::metadata(dir.join(format!("{stem}{s}"))).map_or(0, |m| m.len())
-                        })
-                        .sum()
-                }),
+                Box::new(move || sqlite_bytes(&f)),
             )
         };
-        let srv = Server::start(&db, &data, &secret, &tmp.path().join("cache"));
+        let wal = (backend != "postgres")
+            .then(|| Watch::start(tmp.path().join(format!("fleet{k}.db-wal"))));
+        let srv = Server::start_bin(bin, &db, data, secret, &tmp.path().join("cache"));
         let url = srv.url.clone();
-        let sites = Arc::clone(&sites);
+        let sites = Arc::clone(sites);
+        let sizes = std::sync::Mutex::new(std::collections::HashMap::new());
+        let perf = std::sync::Mutex::new(None);
+        let pid = srv.pid();
+        let hook = |phase: &'static str, start: bool| {
+            if let (Some(dir), true) = (perf_dir, phase != "first") {
+                if start {
+                    let out = dir.join(format!("{}-{n}-{phase}.data", label.replace('/', "-")));
+                    *perf.lock().unwrap() = Perf::start(pid, &out);
+                } else if let Some(p) = perf.lock().unwrap().take() {
+                    p.stop();
+                }
+            }
+            if !start {
+                sizes.lock().unwrap().insert(phase, size_of());
+            }
+        };
         let mut ingest_rss = 0;
         let mut f = rt.block_on(async {
-            let f = simulate(url, sites, *n, scale).await;
+            let f = simulate(url, sites, *n, scale, &hook).await;
             ingest_rss = srv.peak_rss_kib();
             f
         });
         let rss = srv.peak_rss_kib();
+        drop(srv);
+        let sizes = sizes.into_inner().unwrap();
+        let at = |p: &str| sizes.get(p).copied().unwrap_or(0);
         let bytes = size_of();
+        let backend = label;
         println!("{}", f.first.line(backend, *n, "first inventories"));
         println!("{}", f.heartbeats.line(backend, *n, "unchanged heartbeats"));
         println!("{}", f.changed.line(backend, *n, "changed inventories"));
+        let per_push =
+            at("changed").saturating_sub(at("heartbeats")) as f64 / f.changed.ok.max(1) as f64;
         println!(
-            "{backend:8} {n:6} nodes  re-analysis {:.2} s; peak RSS {} MiB (after the re-analysis; {} MiB ingesting at most); database {:.1} MiB ({:.1} KiB per node over {} stored inventories)",
+            "{backend:8} {n:6} nodes  re-analysis {:.2} s; peak RSS {} MiB (after the re-analysis; {} MiB ingesting at most); database {:.1} MiB after the first inventories ({:.1} KiB a node), {:.1} KiB per changed push, {:.1} MiB at the end ({} stored inventories){}",
             f.reanalyze,
             rss / 1024,
             ingest_rss / 1024,
+            at("first") as f64 / 1048576.0,
+            at("first") as f64 / 1024.0 / *n as f64,
+            per_push / 1024.0,
             bytes as f64 / 1048576.0,
-            bytes as f64 / 1024.0 / *n as f64,
-            f.first.ok + f.changed.ok
+            f.first.ok + f.changed.ok,
+            wal.as_ref().map_or(String::new(), |w| format!("; largest WAL {:.1} MiB", w.max() as f64 / 1048576.0)),
         );
-        if bench && backend == "sqlite" && *n >= 10_000 {
+        if bench && backend.starts_with("sqlite") && *n >= 10_000 {
             let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
             println!(
                 "goals at {n} nodes: heartbeats ≥ 5,000/s {}; changed ≥ 500/s {}; RSS ≤ 500 MiB {}",

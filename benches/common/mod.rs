@@ -32,7 +32,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str, data: &Path, secret: &Path, cache: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nminus"))
+        Self::start_bin(
+            Path::new(env!("CARGO_BIN_EXE_nminus")),
+            db,
+            data,
+            secret,
+            cache,
+        )
+    }
+
+    /// [`Server::start`] with another build of `nminus` (a peer binary).
+    pub fn start_bin(bin: &Path, db: &str, data: &Path, secret: &Path, cache: &Path) -> Self {
+        let mut child = Command::new(bin)
             .args([
                 "serve",
                 "--insecure-no-auth",
@@ -71,6 +82,11 @@ impl Server {
             .recv_timeout(Duration::from_secs(300))
             .expect("nminus serve did not start");
         Self { child, url }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn peak_rss_kib(&self) -> u64 {

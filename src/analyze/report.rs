@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    FeedStatus, Finding, Inventory, NodeSummary, Problem, Report, Severity, Summary, ToolInfo,
-    REPORT_SCHEMA_VERSION,
+    FeedStatus, Finding, Inventory, NodeSummary, Problem, Report, ReportProblem, Severity, Summary,
+    ToolInfo, REPORT_SCHEMA_VERSION,
 };
 use crate::policy::Gate;
 
@@ -34,7 +34,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     let mut findings = Vec::new();
     let mut waived = Vec::new();
     let mut nodes = Vec::new();
-    let mut problems = input.problems;
+    let mut problems: Vec<ReportProblem> = input
+        .problems
+        .into_iter()
+        .map(ReportProblem::scan)
+        .collect();
     let mut packages = 0;
     let inventory = crate::model::report_inventory(input.nodes.iter().map(|(inv, _)| *inv));
     for (inv, fs) in input.nodes {
@@ -53,18 +57,12 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             findings: open.len(),
             compliant: !open.iter().any(|f| input.gate.fails(f)),
         });
-        for p in &inv.problems {
-            let mut p = p.clone();
-            // `node:path`, except for a lockfile scanned alone, whose node is its own path.
-            // The report's problems are the whole fleet's: the node id becomes part of the
-            // path (an image's problem keeps its `image:<reference>:` inside it).
-            let wire = p.location.wire_path().into_owned();
-            if wire != inv.node.id {
-                p.location.path = format!("{}:{wire}", inv.node.id);
-                p.location.origin = crate::model::Origin::Host;
-            }
-            problems.push(p);
-        }
+        // The report's problems are the whole fleet's: each keeps its node.
+        problems.extend(
+            inv.problems
+                .iter()
+                .map(|p| ReportProblem::of_node(&inv.node.id, p.clone())),
+        );
         findings.extend(open);
         waived.extend(w);
     }

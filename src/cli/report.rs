@@ -139,8 +139,10 @@ fn regate(r: &mut Report, gate: &Gate) {
 }
 
 fn exit_code(r: &Report, gate: &Gate) -> u8 {
-    let incomplete =
-        !r.not_judged.is_empty() || r.problems.iter().any(|p| p.kind != ProblemKind::Skipped);
+    let incomplete = !r.not_judged.is_empty()
+        || r.problems
+            .iter()
+            .any(|p| p.problem.kind != ProblemKind::Skipped);
     if incomplete {
         super::EXIT_ERROR
     } else if r.findings.iter().any(|f| gate.fails(f)) {

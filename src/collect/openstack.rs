@@ -19,7 +19,9 @@ use std::collections::BTreeSet;
 use super::files::FilePattern;
 use super::{Collected, Collector, Root};
 pub(crate) use crate::model::openstack_names::lookup;
-use crate::model::{Ecosystem, Install, InstallKind, PackageMeta, ServiceInstance};
+use crate::model::{
+    Ecosystem, Install, InstallKind, PackageMeta, PythonEnvironment, ServiceInstance,
+};
 
 /// Where systemd units live.
 const UNIT_DIRS: [&str; 4] = [
@@ -69,20 +71,7 @@ impl Collector for OpenStackCollector {
                 PackageMeta::Python {
                     environment: Some(e),
                     ..
-                } => {
-                    if e.contains("/openstack/venvs/")
-                        || e.contains("/var/lib/kolla/venv")
-                        || e.contains("/venv")
-                    {
-                        InstallKind::Venv {
-                            root: venv_root(e).to_owned(),
-                        }
-                    } else {
-                        InstallKind::Site {
-                            dir: Some(e.clone()),
-                        }
-                    }
-                }
+                } => install_kind(e),
                 _ => InstallKind::Site { dir: None },
             };
             let install = Install::host(kind);
@@ -122,6 +111,22 @@ fn unit_belongs(unit: &str, deliverable: &str) -> bool {
 }
 
 /// `/openstack/venvs/nova-29.0.1/lib/python3.10/site-packages` → `/openstack/venvs/nova-29.0.1`.
+/// How a distribution found in `env` is installed: a virtualenv's root is a `venv:`; a site
+/// directory is a `site:`, unless it lies in a folder named like a virtualenv's (`/venv`,
+/// OpenStack-Ansible's `/openstack/venvs/`: virtualenvs made before `pyvenv.cfg` existed), whose
+/// root it then names.
+fn install_kind(env: &PythonEnvironment) -> InstallKind {
+    match env {
+        PythonEnvironment::Venv { root } => InstallKind::Venv { root: root.clone() },
+        PythonEnvironment::Site { dir } if dir.contains("/venv") => InstallKind::Venv {
+            root: venv_root(dir).to_owned(),
+        },
+        PythonEnvironment::Site { dir } => InstallKind::Site {
+            dir: Some(dir.clone()),
+        },
+    }
+}
+
 fn venv_root(site: &str) -> &str {
     match site.find("/lib/python") {
         Some(i) => &site[..i],
@@ -140,6 +145,8 @@ fn systemd_units(root: &Root) -> BTreeSet<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::model::openstack_names::Deliverable;
 
@@ -169,6 +176,104 @@ mod tests {
         // Every name the analyzer can map, the agent recognises, as the same deliverable.
         for (name, (d, _)) in cat.name_table() {
             assert_eq!(lookup(&name).map(|x| x.name), Some(d.as_str()), "{name}");
+        }
+    }
+
+    /// Every `"environment": "…"` string of the JSON files under `dir`.
+    fn wire_environments(dir: &Path, out: &mut BTreeSet<String>) {
+        for e in fs_err::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|k| k.is_dir()) {
+                wire_environments(&p, out);
+            } else if let Ok(text) = fs_err::read_to_string(&p) {
+                for (i, _) in text.match_indices("\"environment\"") {
+                    let value = text[i + 13..].trim_start();
+                    let Some(value) = value.strip_prefix(':').map(str::trim_start) else {
+                        continue;
+                    };
+                    let mut strings = serde_json::Deserializer::from_str(value).into_iter();
+                    if let Some(Ok(s)) = strings.next() {
+                        out.insert(s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The environments the python collector sets on the shared Debian root, the fixture
+    /// roots and virtualenv layouts, and every one the fixtures, goldens and tests write, read
+    /// back as the same value and written again as the same string; the install each gives.
+    #[test]
+    fn every_environment_reads_back_as_written() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let t = tempfile::tempdir().unwrap();
+        for (venv, cfg) in [
+            ("openstack/venvs/nova-31.0.0", true),
+            ("opt/app", true),
+            ("srv/py2/venv", false),
+        ] {
+            let sp = t.path().join(venv).join("lib/python3.12/site-packages");
+            fs_err::create_dir_all(sp.join("nova-31.0.0.dist-info")).unwrap();
+            let meta = "Metadata-Version: 2.1\nName: nova\nVersion: 31.0.0\n\n";
+            fs_err::write(sp.join("nova-31.0.0.dist-info/METADATA"), meta).unwrap();
+            if cfg {
+                fs_err::write(t.path().join(venv).join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            }
+        }
+        let mut roots = vec![
+            t.path().to_owned(),
+            manifest.join("../shared/data/fixtures/python/debian12-openstack-packages/root"),
+        ];
+        for d in fs_err::read_dir(manifest.join("fixtures/roots/openstack-truth")).unwrap() {
+            roots.push(d.unwrap().path());
+        }
+        let mut collected = BTreeSet::new();
+        let mut installs = BTreeSet::new();
+        for r in &roots {
+            let mut out = Collected::default();
+            let root = Root::new(r);
+            crate::collect::python::PythonCollector.collect(&root, &mut out);
+            OpenStackCollector.collect(&root, &mut out);
+            for p in &out.packages {
+                if let PackageMeta::Python {
+                    environment: Some(e),
+                    ..
+                } = &p.meta
+                {
+                    collected.insert(e.clone());
+                }
+            }
+            installs.extend(out.services.iter().map(|s| s.install.to_string()));
+        }
+        let mut wire = BTreeSet::new();
+        for d in ["fixtures", "reports", "tests"] {
+            wire_environments(&manifest.join(d), &mut wire);
+        }
+        assert!(collected.len() >= 4, "{collected:?}");
+        let strings = collected.iter().map(ToString::to_string).chain(wire);
+        for s in strings {
+            let e: PythonEnvironment = serde_json::from_value(serde_json::json!(s)).unwrap();
+            assert_eq!(serde_json::to_value(&e).unwrap(), serde_json::json!(s));
+            let again: PythonEnvironment =
+                serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+            assert_eq!(again, e, "{s:?}");
+        }
+        // What the collector built is what the string reads back as.
+        for e in &collected {
+            assert_eq!(&PythonEnvironment::from(e.path()), e);
+        }
+        assert!(collected.contains(&PythonEnvironment::Venv {
+            root: "/opt/app".into()
+        }));
+        assert!(collected.contains(&PythonEnvironment::Site {
+            dir: "/usr/lib/python3/dist-packages".into()
+        }));
+        for i in [
+            "venv:/openstack/venvs/nova-31.0.0",
+            "venv:/opt/app",
+            "venv:/srv/py2/venv",
+        ] {
+            assert!(installs.contains(i), "{i} not in {installs:?}");
         }
     }
 

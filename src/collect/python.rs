@@ -38,7 +38,9 @@ use std::path::PathBuf;
 use super::files::{FilePattern, Parent};
 use super::root::{join, NodeKind};
 use super::{purl, Collected, Collector, Root};
-use crate::model::{Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind};
+use crate::model::{
+    Ecosystem, Location, Package, PackageMeta, Problem, ProblemKind, PythonEnvironment,
+};
 use crate::util::normalize_name;
 
 /// Site directories looked up directly (`*` = any entry; `python*` = `python` + a digit …).
@@ -299,7 +301,7 @@ fn follow_egg_link(
     root: &Root,
     site: &SiteDir,
     link: &str,
-    env: &str,
+    env: &PythonEnvironment,
     seen: &mut BTreeSet<String>,
     out: &mut Collected,
 ) {
@@ -359,7 +361,7 @@ fn record(
     entry: &str,
     found_by: &str,
     owner: Option<String>,
-    env: &str,
+    env: &PythonEnvironment,
     out: &mut Collected,
 ) {
     let loc = Location::path(meta_file);
@@ -373,14 +375,7 @@ fn record(
     };
     match parse_metadata(&text, &loc) {
         Ok((display, version)) => {
-            let mut pkg = package(
-                &display,
-                &version,
-                found_by,
-                loc,
-                owner,
-                Some(env.to_owned()),
-            );
+            let mut pkg = package(&display, &version, found_by, loc, owner, Some(env.clone()));
             if found_by == "python-dist-info" {
                 if let Ok(i) = root.read_string(&join(entry, "INSTALLER")) {
                     let i = i.lines().next().unwrap_or("").trim();
@@ -402,7 +397,7 @@ pub(crate) fn package(
     found_by: &str,
     location: Location,
     os_owner: Option<String>,
-    environment: Option<String>,
+    environment: Option<PythonEnvironment>,
 ) -> Package {
     let name = normalize_name(display);
     Package {
@@ -518,15 +513,17 @@ pub(crate) fn is_debian_dist_packages(site: &str) -> bool {
 }
 
 /// The virtualenv root holding `site` (a prefix with `pyvenv.cfg`), or `site` itself.
-fn environment(root: &Root, site: &str) -> String {
+fn environment(root: &Root, site: &str) -> PythonEnvironment {
     let s = segments(site);
     if s.len() >= 3 {
         let prefix = format!("/{}", s[..s.len() - 3].join("/"));
         if root.exists(&join(&prefix, "pyvenv.cfg")) {
-            return prefix;
+            return PythonEnvironment::Venv { root: prefix };
         }
     }
-    site.to_owned()
+    PythonEnvironment::Site {
+        dir: site.to_owned(),
+    }
 }
 
 /// A node path after symlink resolution inside the root.
@@ -775,7 +772,10 @@ mod tests {
                 let PackageMeta::Python { environment, .. } = &p.meta else {
                     unreachable!()
                 };
-                assert!(environment.as_deref().unwrap().ends_with("/site-packages"));
+                let Some(PythonEnvironment::Site { dir }) = environment else {
+                    panic!("{environment:?}")
+                };
+                assert!(dir.ends_with("/site-packages"));
             }
         }
         assert_eq!(sets, 3);
@@ -807,7 +807,10 @@ mod tests {
             .packages
             .iter()
             .map(|p| match &p.meta {
-                PackageMeta::Python { environment, .. } => environment.clone().unwrap(),
+                PackageMeta::Python {
+                    environment: Some(PythonEnvironment::Venv { root }),
+                    ..
+                } => root.clone(),
                 _ => unreachable!(),
             })
             .collect();

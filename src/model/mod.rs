@@ -3,6 +3,7 @@
 
 mod advisory;
 pub mod controlplane;
+mod environment;
 mod finding;
 mod install;
 mod inventory;
@@ -13,6 +14,7 @@ mod problem;
 mod report;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, AffectedRanges, Severity};
+pub use environment::PythonEnvironment;
 pub use finding::{
     AdvisoryRef, Evidence, Finding, FindingCode, Subject, SubjectEcosystem, WaiverRef,
 };
@@ -29,7 +31,7 @@ pub use plan::{
     PackagePin, Phase, Plan, PlanInputs, PlanKind, PromCheck, Reason, Reversibility, RoleSpec,
     Scope, SeriesRef, SitePath, Step, Target, PLAN_SCHEMA_VERSION,
 };
-pub use problem::{Location, Origin, Problem, ProblemKind};
+pub use problem::{Location, Origin, Problem, ProblemKind, ReportProblem};
 pub use report::{
     report_inventory, report_schema, DeliverableCurrency, FeedStatus, HistoryPoint, NodeSummary,
     Report, ReportComponent, Summary, ToolInfo, Verdict, REPORT_SCHEMA_VERSION,

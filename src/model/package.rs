@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Location;
+use super::{Location, PythonEnvironment};
 use crate::version::{Scheme, Version};
 
 /// The ecosystem a package belongs to; decides its version scheme, purl type and feeds.
@@ -138,7 +138,7 @@ pub enum PackageMeta {
         os_owner: Option<String>,
         /// The virtualenv or site directory it was found in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        environment: Option<String>,
+        environment: Option<PythonEnvironment>,
     },
     /// A lockfile entry.
     Lock {

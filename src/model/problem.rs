@@ -329,6 +329,128 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A problem of a report: one of a node's inventory, with its node, or the scan's own (a target
+/// or input that could not be read).
+///
+/// The JSON writes a node's problem as it always did, the node folded into the location's path
+/// (`<node>:<path>`; a lockfile scanned alone, whose node is its own path, keeps that path), and
+/// beside it the node as a field of its own, `node`, which is what reading it back goes by: code
+/// reads [`ReportProblem::node`] and never takes the path apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReportProblem {
+    /// The node whose inventory has the problem; `None` for the scan's own.
+    pub node: Option<String>,
+    /// The problem, where it lies on the node (or in the image it holds).
+    pub problem: Problem,
+}
+
+// The serde and schema form of `ReportProblem`; its doc comment is the schema's description.
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ReportProblem")]
+/// A problem on a scanned node or target. A node's problem has its `node`, and its location's
+/// path begins with `<node>:` (unless the path is the node itself: a lockfile scanned alone).
+struct WireReportProblem {
+    /// Where (a node's problem: `<node>:<path>`).
+    location: Location,
+    /// What kind.
+    kind: ProblemKind,
+    /// What was expected and what was found.
+    message: String,
+    /// The node whose inventory has the problem; absent for the scan's own problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
+}
+
+impl ReportProblem {
+    /// A problem of node `node`'s inventory.
+    pub fn of_node(node: &str, problem: Problem) -> Self {
+        Self {
+            node: Some(node.to_owned()),
+            problem,
+        }
+    }
+
+    /// A problem of the scan itself.
+    pub fn scan(problem: Problem) -> Self {
+        Self {
+            node: None,
+            problem,
+        }
+    }
+
+    /// Whether this problem leaves the scan incomplete ([`Problem::leaves_incomplete`]).
+    pub fn leaves_incomplete(&self) -> bool {
+        self.problem.leaves_incomplete()
+    }
+
+    /// The location as the report writes it: a node's problem at `<node>:<path>` (an image's
+    /// keeps its `image:<reference>:` after the node), unless the location is the node itself.
+    pub fn report_location(&self) -> Location {
+        let loc = &self.problem.location;
+        match &self.node {
+            Some(node) if loc.wire_path() != node.as_str() => Location {
+                origin: Origin::Host,
+                path: format!("{node}:{}", loc.wire_path()),
+                line: loc.line,
+                field: loc.field.clone(),
+            },
+            _ => loc.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ReportProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.report_location(), self.problem.message)
+    }
+}
+
+impl Serialize for ReportProblem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WireReportProblem {
+            location: self.report_location(),
+            kind: self.problem.kind,
+            message: self.problem.message.clone(),
+            node: self.node.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportProblem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireReportProblem::deserialize(d)?;
+        let location = match &w.node {
+            Some(node) if w.location.wire_path() != node.as_str() => {
+                let wire = w.location.wire_path();
+                let inner = wire
+                    .strip_prefix(node.as_str())
+                    .and_then(|r| r.strip_prefix(':'))
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            "problem location `{wire}` does not begin with its node `{node}:`"
+                        ))
+                    })?;
+                Location::parse(inner.to_owned(), w.location.line, w.location.field.clone())
+            }
+            _ => w.location,
+        };
+        Ok(Self {
+            node: w.node,
+            problem: Problem::new(location, w.kind, w.message),
+        })
+    }
+}
+
+impl schemars::JsonSchema for ReportProblem {
+    fn schema_name() -> String {
+        WireReportProblem::schema_name()
+    }
+    fn json_schema(g: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        WireReportProblem::json_schema(g)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -395,6 +517,63 @@ mod tests {
             let loc = round_trip(wire);
             assert_eq!(loc.in_an_image(), wire.starts_with("image:"), "{wire:?}");
         }
+    }
+
+    #[test]
+    fn report_problems_keep_their_node_and_write_it_folded_as_before() {
+        let inner =
+            Location::in_image("nova:latest", Location::path("/var/lib/dpkg/status")).at_line(7);
+        let p = ReportProblem::of_node(
+            "cmp:1",
+            Problem::new(inner.clone(), ProblemKind::Malformed, "bad stanza"),
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "location": { "path": "cmp:1:image:nova:latest:/var/lib/dpkg/status", "line": 7 },
+                "kind": "malformed",
+                "message": "bad stanza",
+                "node": "cmp:1",
+            })
+        );
+        assert_eq!(
+            p.to_string(),
+            "cmp:1:image:nova:latest:/var/lib/dpkg/status:7: bad stanza"
+        );
+        let back: ReportProblem = serde_json::from_value(json).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.problem.location.origin, inner.origin);
+        // A lockfile scanned alone: its node is its own path, written once.
+        let alone = ReportProblem::of_node(
+            "/srv/Cargo.lock",
+            Problem::new(Location::path("/srv/Cargo.lock"), ProblemKind::Skipped, "x"),
+        );
+        let json = serde_json::to_value(&alone).unwrap();
+        assert_eq!(json["location"]["path"], "/srv/Cargo.lock");
+        assert_eq!(
+            serde_json::from_value::<ReportProblem>(json).unwrap(),
+            alone
+        );
+        // The scan's own problem has no node; a report written before `node` reads as one.
+        let own = ReportProblem::scan(Problem::new(
+            Location::path("https://x/y"),
+            ProblemKind::Unreadable,
+            "z",
+        ));
+        let json = serde_json::to_value(&own).unwrap();
+        assert!(json.get("node").is_none());
+        assert_eq!(serde_json::from_value::<ReportProblem>(json).unwrap(), own);
+        // A node its path does not begin with is refused, naming both.
+        let e = serde_json::from_value::<ReportProblem>(serde_json::json!({
+            "location": { "path": "other:/x" }, "kind": "skipped", "message": "m", "node": "cmp",
+        }))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("problem location `other:/x` does not begin with its node `cmp:`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ecosystem, Finding, Inventory, Problem, Severity};
+use super::{Ecosystem, Finding, Inventory, Problem, ReportProblem, Severity};
 
 /// Current report schema version.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -232,7 +232,7 @@ pub struct Report {
     /// Feeds used.
     pub feeds: Vec<FeedStatus>,
     /// What could not be read on the scanned nodes and targets.
-    pub problems: Vec<Problem>,
+    pub problems: Vec<ReportProblem>,
     /// Records of the feeds that could not be read (the rest of each feed was used).
     #[serde(default)]
     pub feed_problems: Vec<Problem>,
@@ -290,7 +290,7 @@ impl Report {
     /// Whether everything was judged: no input left unread ([`Problem::leaves_incomplete`]) and
     /// no data missing (`not_judged`). `scan` exits 2 when it is not; reports say so.
     pub fn is_complete(&self) -> bool {
-        self.not_judged.is_empty() && !self.problems.iter().any(Problem::leaves_incomplete)
+        self.not_judged.is_empty() && !self.problems.iter().any(ReportProblem::leaves_incomplete)
     }
 
     /// The one verdict every format shows: a node that fails the gate makes it not compliant;

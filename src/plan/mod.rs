@@ -72,7 +72,7 @@ impl FileInput {
                             Err(why) => me.problems.push(Problem::new(
                                 Location::path(f.display().to_string()),
                                 ProblemKind::Malformed,
-                                why,
+                                why.to_string(),
                             )),
                         },
                         Err(e) => me.problems.push(Problem::new(
@@ -104,21 +104,37 @@ impl FileInput {
 /// Whether the planner may plan from `inv`: a schema version it knows, and names and package
 /// strings it can put into file names, shell lines and playbooks safely (what `serve` checks
 /// on every push: [`Inventory::unsafe_fields`]). The reason names the field.
-pub(crate) fn plannable(inv: &Inventory) -> Result<(), String> {
+pub(crate) fn plannable(inv: &Inventory) -> Result<(), NotPlannable> {
     use crate::model::INVENTORY_SCHEMA_VERSION;
     if inv.schema_version == 0 || inv.schema_version > INVENTORY_SCHEMA_VERSION {
-        return Err(format!(
-            "not planned: `schema_version` is {}, this nminus reads 1 to {INVENTORY_SCHEMA_VERSION}",
-            inv.schema_version
-        ));
+        return Err(NotPlannable::SchemaVersion(inv.schema_version));
     }
     match inv.unsafe_fields().into_iter().next() {
         None => Ok(()),
-        Some((field, why)) => Err(format!(
-            "not planned: node `{}`: `{field}`: {why}",
-            crate::plan::render::one_line(&inv.node.id)
-        )),
+        Some((field, why)) => Err(NotPlannable::Field {
+            node: crate::plan::render::one_line(&inv.node.id),
+            field: field.to_string(),
+            why: why.to_string(),
+        }),
     }
+}
+
+/// Why an inventory is not planned from: the field that stops it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotPlannable {
+    /// A schema version this nminus does not read.
+    #[error("not planned: `schema_version` is {0}, this nminus reads 1 to {max}", max = crate::model::INVENTORY_SCHEMA_VERSION)]
+    SchemaVersion(u32),
+    /// A name or package string that is not safe in file names, shell lines and playbooks.
+    #[error("not planned: node `{node}`: `{field}`: {why}")]
+    Field {
+        /// The node id (on one line).
+        node: String,
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 fn collect_json(p: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
@@ -171,7 +187,7 @@ impl Gathered {
     pub(crate) fn add(&mut self, at: &str, inv: Inventory) {
         match plannable(&inv) {
             Ok(()) => self.inventories.push(inv),
-            Err(why) => self.problem(at, why),
+            Err(why) => self.problem(at, why.to_string()),
         }
     }
 

@@ -403,7 +403,7 @@ fn index_view(
             .problems
             .iter()
             .take(WORST)
-            .map(|p| format!("{}: {}", p.location, p.message))
+            .map(ToString::to_string)
             .collect(),
     }
 }

@@ -758,12 +758,12 @@ fn view(r: &Report) -> View<'_> {
             .problems
             .iter()
             .map(|p| ProblemView {
-                location: p.location.to_string(),
-                kind: serde_json::to_value(p.kind)
+                location: p.report_location().to_string(),
+                kind: serde_json::to_value(p.problem.kind)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
-                message: p.message.clone(),
+                message: p.problem.message.clone(),
             })
             .collect(),
         feed_problems: r.feed_problems.len(),

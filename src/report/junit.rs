@@ -115,11 +115,10 @@ fn junit(r: &Report) -> String {
             .map(|f| format!("below the gate: {} {}", f.code, line(f)))
             .collect();
         out_lines.extend(ws.iter().map(|f| format!("waived: {} {}", f.code, line(f))));
-        let prefix = format!("{}:", n.id);
         let err_lines: Vec<String> = r
             .problems
             .iter()
-            .filter(|p| p.location.wire_path().starts_with(&prefix))
+            .filter(|p| p.node.as_deref() == Some(n.id.as_str()))
             .map(ToString::to_string)
             .collect();
         let _ = write!(

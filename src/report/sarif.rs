@@ -199,9 +199,9 @@ fn sarif(r: &Report) -> Value {
         .collect();
     notes.extend(r.problems.iter().map(|p| {
         json!({
-            "level": if p.kind == ProblemKind::Skipped { "note" } else { "warning" },
-            "message": { "text": p.message },
-            "locations": [{ "physicalLocation": physical(&p.location) }],
+            "level": if p.problem.kind == ProblemKind::Skipped { "note" } else { "warning" },
+            "message": { "text": p.problem.message },
+            "locations": [{ "physicalLocation": physical(&p.report_location()) }],
         })
     }));
     let complete = r.is_complete();

@@ -255,6 +255,48 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Node tokens seen in this process (token sha256 → node), so that a heartbeat needs no
+/// read of the store to name its node. The cache never authorises a write: the heartbeat's
+/// own write matches the token hash and `revoked = FALSE` in the same statement
+/// ([`crate::store::Store::heartbeats`]), so a revoked or replaced token stops being accepted
+/// at once, by every replica; a write that does not match drops the entry and asks the store.
+/// Full inventories always authenticate against the store. At most [`NodeTokens::MAX`]
+/// entries: past it the cache starts again empty.
+#[derive(Debug, Default)]
+pub(crate) struct NodeTokens {
+    nodes: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl NodeTokens {
+    /// Entries at most (a token hash and a node id: about 200 bytes each).
+    pub(crate) const MAX: usize = 200_000;
+
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The node this token hash was last seen to belong to.
+    pub(crate) fn get(&self, token_hash: &str) -> Option<String> {
+        self.map().get(token_hash).cloned()
+    }
+
+    /// Remember that `token_hash` belongs to `node`.
+    pub(crate) fn insert(&self, token_hash: &str, node: &str) {
+        let mut m = self.map();
+        if m.len() >= Self::MAX {
+            m.clear();
+        }
+        m.insert(token_hash.to_owned(), node.to_owned());
+    }
+
+    /// Forget `token_hash` (the store no longer took it).
+    pub(crate) fn forget(&self, token_hash: &str) {
+        self.map().remove(token_hash);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

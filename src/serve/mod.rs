@@ -16,6 +16,7 @@
 
 pub(crate) mod analysis;
 pub(crate) mod auth;
+pub(crate) mod batch;
 pub(crate) mod controlplane;
 pub(crate) mod error;
 mod fleet_memo;
@@ -79,6 +80,8 @@ struct Inner {
     metrics: metrics::Metrics,
     push_budget: limits::PushBudget,
     push_rate: limits::PushRate,
+    node_tokens: auth::NodeTokens,
+    writer: std::sync::OnceLock<batch::Writer>,
     probe_metrics: std::sync::OnceLock<crate::discover::probe::Shared>,
     fleet: fleet_memo::FleetMemo,
 }
@@ -103,6 +106,8 @@ impl AppState {
             analyzer: RwLock::new(Arc::new(analyzer)),
             push_budget: limits::PushBudget::new(options.limits.push_memory),
             push_rate: limits::PushRate::new(options.limits.push_rate),
+            node_tokens: auth::NodeTokens::default(),
+            writer: std::sync::OnceLock::new(),
             options,
             metrics: metrics::Metrics::default(),
             probe_metrics: std::sync::OnceLock::new(),
@@ -156,6 +161,18 @@ impl AppState {
 
     pub(crate) fn push_rate(&self) -> &limits::PushRate {
         &self.0.push_rate
+    }
+
+    pub(crate) fn node_tokens(&self) -> &auth::NodeTokens {
+        &self.0.node_tokens
+    }
+
+    /// The group-commit writer of heartbeats and pushes, started on first use (on the
+    /// runtime of the handler that first needs it).
+    pub(crate) fn writer(&self) -> &batch::Writer {
+        self.0
+            .writer
+            .get_or_init(|| batch::Writer::spawn(Arc::clone(&self.0.store)))
     }
 
     /// Metrics of this process.

@@ -16,12 +16,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::analysis;
+use super::batch::{OwnedBeat, OwnedPush};
 use super::query;
 use super::{ApiError, AppState};
 use crate::client::{hash_and_body, EnrollRequest, EnrollResponse, Heartbeat, PushResponse};
 use crate::model::{FindingCode, Inventory, Severity, INVENTORY_SCHEMA_VERSION};
 use crate::report::{Format, WriterOptions};
-use crate::store::{token_hash, FindingFilter, Millis, NewInventory};
+use crate::store::{token_hash, FindingFilter, Millis, PreparedInventory};
 
 pub(super) fn router(state: AppState) -> Router {
     Router::new()
@@ -141,6 +142,7 @@ pub(super) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
         now,
     };
     let mut body = super::metrics::render(st.metrics(), &facts);
+    body.push_str(&st.writer().render());
     if let Some(m) = st.0.probe_metrics.get().and_then(|m| m.lock().ok()) {
         body.push_str(&m.render());
     }
@@ -301,6 +303,68 @@ fn unchanged(node: String, hash: String) -> Response {
         .into_response()
 }
 
+/// Bodies shorter than this may be a heartbeat (`{"heartbeat": HASH}`).
+const HEARTBEAT_MAX: usize = 512;
+
+/// Who pushes: the node of a token, from this process's cache (`verified` false: the store
+/// has not been asked; a heartbeat's write checks the token itself) or from the store, with
+/// its current inventory hash.
+struct Identity {
+    node: String,
+    current: Option<String>,
+    verified: bool,
+}
+
+impl Identity {
+    /// Ask the store whose token this is (401 when nobody's, or revoked).
+    async fn verify(st: &AppState, token_hash: &str) -> Result<Self, ApiError> {
+        let owner = st
+            .store()
+            .authenticate(token_hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        st.node_tokens().insert(token_hash, &owner.node);
+        Ok(Self {
+            node: owner.node,
+            current: owner.current_hash,
+            verified: true,
+        })
+    }
+
+    /// Record a heartbeat announcing `hash`: `true` once committed; `false` when the store
+    /// does not hold that inventory as the node's current one (send the full inventory).
+    /// A write refused to a token known only from the cache asks the store (401 when the
+    /// token is no longer the node's).
+    async fn beat(
+        &mut self,
+        st: &AppState,
+        token_hash: &str,
+        hash: &str,
+        now: Millis,
+    ) -> Result<bool, ApiError> {
+        for _ in 0..2 {
+            if self.verified && self.current.as_deref() != Some(hash) {
+                return Ok(false);
+            }
+            let beat = OwnedBeat {
+                node: self.node.clone(),
+                token_hash: token_hash.to_owned(),
+                hash: hash.to_owned(),
+                at: now,
+            };
+            if st.writer().heartbeat(beat).await? {
+                return Ok(true);
+            }
+            if self.verified {
+                return Ok(false);
+            }
+            st.node_tokens().forget(token_hash);
+            *self = Self::verify(st, token_hash).await?;
+        }
+        Ok(false)
+    }
+}
+
 async fn push(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let (kind, r) = push_inner(&st, &headers, body).await;
@@ -327,14 +391,16 @@ async fn push_inner(
     let mut kind = "heartbeat";
     let r = async {
         let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
-        let owner = st
-            .store()
-            .authenticate(&token_hash(token))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        let node = owner.node;
-        st.push_rate().check(&node)?;
-        let current = owner.current_hash;
+        let token_hash = token_hash(token);
+        let mut id = match st.node_tokens().get(&token_hash) {
+            Some(node) => Identity {
+                node,
+                current: None,
+                verified: false,
+            },
+            None => Identity::verify(st, &token_hash).await?,
+        };
+        st.push_rate().check(&id.node)?;
         let now = Millis::now();
         // An unchanged inventory announced by its hash: not even read.
         if let Some(h) = headers
@@ -342,9 +408,18 @@ async fn push_inner(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned())
         {
-            if current.as_deref() == Some(h.as_str()) && st.store().heartbeat(&node, &h, now).await? {
-                return Ok(unchanged(node, h));
+            if id.beat(st, &token_hash, &h, now).await? {
+                return Ok(unchanged(id.node, h));
             }
+        }
+        // Only a body declared heartbeat-sized is read for a token the store was not asked
+        // about: anything larger is authenticated first.
+        let declared_small = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|n| n < HEARTBEAT_MAX);
+        if !id.verified && !declared_small {
+            id = Identity::verify(st, &token_hash).await?;
         }
         let t = Instant::now();
         let limit = st.options().body_limit;
@@ -361,7 +436,7 @@ async fn push_inner(
             .await?;
         let read = t.elapsed();
         // Heartbeats are small: decoded here; inventories on a blocking thread.
-        let small = raw.len() < 512;
+        let small = raw.len() < HEARTBEAT_MAX;
         let mut raw = Some(raw);
         let bytes = if small {
             decode(raw.take().unwrap_or_default(), enc.as_deref(), limit)?
@@ -370,26 +445,29 @@ async fn push_inner(
         };
         if small {
             if let Ok(hb) = serde_json::from_slice::<Heartbeat>(&bytes) {
-                if current.as_deref() == Some(hb.heartbeat.as_str())
-                    && st.store().heartbeat(&node, &hb.heartbeat, now).await?
-                {
-                    return Ok(unchanged(node, hb.heartbeat));
+                if id.beat(st, &token_hash, &hb.heartbeat, now).await? {
+                    return Ok(unchanged(id.node, hb.heartbeat));
                 }
                 return Err(ApiError::Conflict {
                     code: "inventory-required",
                     message: format!(
-                        "the server does not hold inventory `{}` for node `{node}`: send the full inventory",
-                        hb.heartbeat
+                        "the server does not hold inventory `{}` for node `{}`: send the full inventory",
+                        hb.heartbeat, id.node
                     ),
                 });
             }
         }
         kind = "inventory";
+        // A full inventory is always authenticated against the store.
+        if !id.verified {
+            id = Identity::verify(st, &token_hash).await?;
+        }
+        let Identity { node, current, .. } = id;
         let stages = &st.metrics().stages;
         stages.observe("read", read);
         let t = Instant::now();
         // Parsed, hashed and serialised for the store here, not while holding the writer.
-        let (inv, hash, stored_body) = tokio::task::spawn_blocking(move || {
+        let (inv, hash, stored_body, prepared) = tokio::task::spawn_blocking(move || {
             let bytes = match raw {
                 Some(raw) => decode(raw, enc.as_deref(), limit)?,
                 None => bytes,
@@ -397,76 +475,110 @@ async fn push_inner(
             let inv = parse_json::<Inventory>(&bytes)?;
             let (hash, body) = hash_and_body(&inv);
             let body = serde_json::value::RawValue::from_string(body).map_err(ApiError::internal)?;
-            Ok::<_, ApiError>((inv, hash, body))
+            let prepared = PreparedInventory::new(&inv)?;
+            Ok::<_, ApiError>((inv, hash, body, prepared))
         })
         .await
         .map_err(ApiError::internal)??;
         stages.observe("parse", t.elapsed());
-        if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
-            return Err(ApiError::InvalidInventory {
-                field: "schema_version".into(),
-                message: format!(
-                    "expected an inventory schema version from 1 to {INVENTORY_SCHEMA_VERSION}, found {}",
-                    inv.schema_version
-                ),
-            });
+        check_inventory(&inv, &node)?;
+        if current.as_deref() == Some(hash.as_str()) {
+            let beat = OwnedBeat {
+                node: node.clone(),
+                token_hash,
+                hash: hash.clone(),
+                at: now,
+            };
+            if st.writer().heartbeat(beat).await? {
+                return Ok(unchanged(node, hash));
+            }
         }
-        // Names the planner puts into file names, --limit and YAML, and package strings it
-        // puts into playbooks, must be what a node and a package manager can really hold.
-        if let Some((field, message)) = inv.unsafe_fields().into_iter().next() {
-            return Err(ApiError::InvalidInventory { field, message });
-        }
-        if inv.node.id != node {
-            return Err(ApiError::Forbidden(format!(
-                "this token belongs to node `{node}`, not to `{}`",
-                inv.node.id
-            )));
-        }
-        if current.as_deref() == Some(hash.as_str())
-            && st.store().heartbeat(&node, &hash, now).await?
-        {
-            return Ok(unchanged(node, hash));
-        }
-        let analysis_started = Millis::now();
-        let t = Instant::now();
-        let analysis::JudgedPush {
-            inventory: inv,
-            judged,
-            revision,
-        } = analysis::judge_one(st, inv).await?;
-        stages.observe("judge", t.elapsed());
-        let t = Instant::now();
-        let out = st
-            .store()
-            .push(NewInventory {
-                node: &inv.node,
-                inventory: &inv,
-                body: &stored_body,
-                hash: &hash,
-                received_at: Millis::now(),
-                judged: &judged,
-                analysis_started,
-                revision: &revision,
-            })
-            .await?;
-        stages.observe("store", t.elapsed());
-        st.metrics()
-            .findings
-            .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
-        Ok((
-            StatusCode::CREATED,
-            Json(PushResponse {
-                status: "stored".into(),
-                node,
-                hash,
-                findings: usize::try_from(judged.open()).ok(),
-                run: Some(out.run_id),
-            }),
-        )
-            .into_response())
+        judge_and_store(st, node, hash, stored_body, prepared, inv).await
     }
     .await;
     (kind, r)
+}
+
+/// What a stored inventory must be: a schema this server reads, names and package strings
+/// the planner can put into files and playbooks, the node of the token that pushed it.
+fn check_inventory(inv: &Inventory, node: &str) -> Result<(), ApiError> {
+    if inv.schema_version > INVENTORY_SCHEMA_VERSION || inv.schema_version == 0 {
+        return Err(ApiError::InvalidInventory {
+            field: "schema_version".into(),
+            message: format!(
+                "expected an inventory schema version from 1 to {INVENTORY_SCHEMA_VERSION}, found {}",
+                inv.schema_version
+            ),
+        });
+    }
+    // Names the planner puts into file names, --limit and YAML, and package strings it
+    // puts into playbooks, must be what a node and a package manager can really hold.
+    if let Some((field, message)) = inv.unsafe_fields().into_iter().next() {
+        return Err(ApiError::InvalidInventory { field, message });
+    }
+    if inv.node.id != node {
+        return Err(ApiError::Forbidden(format!(
+            "this token belongs to node `{node}`, not to `{}`",
+            inv.node.id
+        )));
+    }
+    Ok(())
+}
+
+/// Judge a changed inventory (off the async threads) and store it through the group-commit
+/// writer; `201` once committed.
+async fn judge_and_store(
+    st: &AppState,
+    node: String,
+    hash: String,
+    stored_body: Box<serde_json::value::RawValue>,
+    prepared: PreparedInventory,
+    inv: Inventory,
+) -> Result<Response, ApiError> {
+    let stages = &st.metrics().stages;
+    let analysis_started = Millis::now();
+    let t = Instant::now();
+    let analysis::JudgedPush {
+        inventory: inv,
+        judged,
+        revision,
+    } = analysis::judge_one(st, inv).await?;
+    stages.observe("judge", t.elapsed());
+    let t = Instant::now();
+    let (stored, out) = st
+        .writer()
+        .push(OwnedPush {
+            inventory: inv,
+            body: stored_body,
+            hash,
+            received_at: Millis::now(),
+            judged,
+            analysis_started,
+            revision,
+            prepared,
+        })
+        .await?;
+    let OwnedPush {
+        inventory: inv,
+        hash,
+        judged,
+        ..
+    } = *stored;
+    stages.observe("store", t.elapsed());
+    st.metrics()
+        .findings
+        .node_judged(&node, inv.node.site.as_deref(), &judged.findings);
+    Ok((
+        StatusCode::CREATED,
+        Json(PushResponse {
+            status: "stored".into(),
+            node,
+            hash,
+            findings: usize::try_from(judged.open()).ok(),
+            run: Some(out.run_id),
+        }),
+    )
+        .into_response())
 }
 
 async fn reanalyze(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub(crate) use super::compiled::CompiledFeed;
-use super::compiled::{checksum, parse_feed};
+use super::compiled::{checksum, parse_feed, FeedLoadError};
 use super::feeds::{
     age_note, load_all, FeedAdvisories, FeedSync, FeedsConfig, LoadedFeeds, SyncState,
 };
@@ -83,7 +83,7 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// One feed's advisories and problems, or why it could not be loaded.
-type FeedLoad = Result<(FeedAdvisories, Vec<Problem>), String>;
+type FeedLoad = Result<(FeedAdvisories, Vec<Problem>), FeedLoadError>;
 
 /// [`load_all`], through the cache in `cache_dir` (default: [`default_cache_dir`]). The result
 /// is the same as `load_all`'s; only the time differs.
@@ -177,15 +177,12 @@ pub fn load_all_cached(
             results[i] = Some(run(i, m));
         }
         for (i, h) in handles {
-            results[i] = Some(
-                h.join()
-                    .unwrap_or_else(|_| Err("the feed reader panicked".to_owned())),
-            );
+            results[i] = Some(h.join().unwrap_or(Err(FeedLoadError::Panicked)));
         }
     });
     let results: Vec<FeedLoad> = results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("not loaded".to_owned())))
+        .map(|r| r.unwrap_or(Err(FeedLoadError::NotLoaded)))
         .collect();
     assemble(jobs, results, &state, today)
 }
@@ -252,7 +249,7 @@ fn assemble(
                 kind,
                 loaded: false,
                 advisories: 0,
-                note: Some(e),
+                note: Some(e.to_string()),
             }),
         }
     }

@@ -5,8 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::advisory::source_for_kind;
+use super::advisory::{source_for_kind, SourceError};
 use crate::model::{Advisory, Problem};
+
+/// Why a feed could not be read from its files (what its status's note then says).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FeedLoadError {
+    /// A feed definition's `kind` no reader has.
+    #[error("unknown feed kind `{0}`")]
+    UnknownKind(String),
+    /// The reader refused the folder (naming it).
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The reader's thread panicked.
+    #[error("the feed reader panicked")]
+    Panicked,
+    /// No reader was run for it (never expected: every job is read).
+    #[error("not loaded")]
+    NotLoaded,
+}
 
 /// Why an advisory of a compiled feed could not be had: each names the cache entry (the file)
 /// and the advisory (the record); a decoding failure names the field too.
@@ -142,7 +159,7 @@ pub struct CompiledFeed {
     name: String,
     kind: String,
     dir: PathBuf,
-    reparsed: std::sync::OnceLock<Result<Vec<Advisory>, String>>,
+    reparsed: std::sync::OnceLock<Result<Vec<Advisory>, FeedLoadError>>,
 }
 
 impl CompiledFeed {
@@ -238,7 +255,7 @@ impl CompiledFeed {
                     damage: Box::new(why),
                     feed: self.name.clone(),
                     dir: self.dir.clone(),
-                    message: e.clone(),
+                    message: e.to_string(),
                 })
             }
         };
@@ -367,9 +384,9 @@ pub(super) fn parse_feed(
     name: &str,
     kind: &str,
     dir: &Path,
-) -> Result<(Vec<Advisory>, Vec<Problem>), String> {
-    let src = source_for_kind(kind, name).ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
-    let l = src.load(dir).map_err(|e| e.to_string())?;
+) -> Result<(Vec<Advisory>, Vec<Problem>), FeedLoadError> {
+    let src = source_for_kind(kind, name).ok_or_else(|| FeedLoadError::UnknownKind(kind.into()))?;
+    let l = src.load(dir)?;
     Ok((l.advisories, l.problems))
 }
 

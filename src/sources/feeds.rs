@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::advisory::{source_for_kind, KINDS};
+use super::compiled::FeedLoadError;
 use crate::model::{Advisory, FeedStatus, Problem};
 
 /// Kinds of release-data feeds (read by `crate::releases`, not by the advisory readers).
@@ -326,17 +327,14 @@ pub fn load_all(
             .map(|(name, kind, dir, _)| {
                 s.spawn(move || {
                     let src = source_for_kind(kind, name)
-                        .ok_or_else(|| format!("unknown feed kind `{kind}`"))?;
-                    src.load(dir).map_err(|e| e.to_string())
+                        .ok_or_else(|| FeedLoadError::UnknownKind(kind.clone()))?;
+                    Ok::<_, FeedLoadError>(src.load(dir)?)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("the feed reader panicked".to_owned()))
-            })
+            .map(|h| h.join().unwrap_or(Err(FeedLoadError::Panicked)))
             .collect()
     });
     let mut out = LoadedFeeds::default();
@@ -365,7 +363,7 @@ pub fn load_all(
                     kind,
                     loaded: false,
                     advisories: 0,
-                    note: Some(e),
+                    note: Some(e.to_string()),
                 });
             }
         }

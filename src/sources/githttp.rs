@@ -244,12 +244,12 @@ static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock
 
 /// Make libgit2 fetch `http://` and `https://` URLs through [`Subtransport`] over the client
 /// `client` builds (called once per process). Every libgit2 fetch in nminus calls this first.
-pub(crate) fn register(
-    client: impl FnOnce() -> Result<reqwest::blocking::Client, String>,
+pub(crate) fn register<E: std::fmt::Display>(
+    client: impl FnOnce() -> Result<reqwest::blocking::Client, E>,
 ) -> Result<(), GitHttpError> {
     REGISTERED
         .get_or_init(|| {
-            let client = client()?;
+            let client = client().map_err(|e| e.to_string())?;
             for scheme in ["http", "https"] {
                 let client = client.clone();
                 let factory = move |remote: &git2::Remote<'_>| {

@@ -225,6 +225,43 @@ pub struct NewInventory<'a> {
     pub revision: &'a str,
 }
 
+/// A changed inventory made ready for [`Store::push_batch`] by the caller (its packages
+/// serialised and hashed, its package index written), so that the one writer does not spend
+/// that CPU while others wait.
+#[derive(Debug)]
+pub struct PreparedInventory {
+    index: String,
+    split: lists::SplitInventory,
+}
+
+impl PreparedInventory {
+    /// Prepare `inv` for storing.
+    pub fn new(inv: &Inventory) -> Result<Self, StoreError> {
+        Ok(Self {
+            index: package_index(inv),
+            split: lists::split(inv)?,
+        })
+    }
+
+    pub(crate) fn parts(&self) -> (&str, &lists::SplitInventory) {
+        (&self.index, &self.split)
+    }
+}
+
+/// A heartbeat to record ([`Store::heartbeats`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Beat<'a> {
+    /// The node.
+    pub node: &'a str,
+    /// The sha256 of the token it presented ([`token_hash`]): the heartbeat is recorded only
+    /// while that is still the node's token.
+    pub token_hash: &'a str,
+    /// The inventory hash it announced.
+    pub hash: &'a str,
+    /// When it was received.
+    pub at: Millis,
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushOutcome {
@@ -530,6 +567,10 @@ pub trait Nodes: Send + Sync {
     /// Record a heartbeat: `true` (and `last_seen` updated) when `hash` is the node's current
     /// inventory, `false` when the full inventory is needed.
     async fn heartbeat(&self, node: &str, hash: &str, now: Millis) -> Result<bool, StoreError>;
+    /// Record several heartbeats in one transaction: for each, `true` (and `last_seen`
+    /// updated) when the token is still the node's (not revoked, not replaced) and `hash` is
+    /// its current inventory.
+    async fn heartbeats(&self, beats: &[Beat<'_>]) -> Result<Vec<bool>, StoreError>;
     /// Every node, by id.
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
     /// One node.
@@ -541,6 +582,12 @@ pub trait Nodes: Send + Sync {
 pub trait Inventories: Send + Sync {
     /// Store a changed inventory with its analysis, in one transaction.
     async fn push(&self, push: NewInventory<'_>) -> Result<PushOutcome, StoreError>;
+    /// Store several changed inventories in one transaction (a group commit): all or none;
+    /// the outcomes in order.
+    async fn push_batch(
+        &self,
+        pushes: &[(NewInventory<'_>, &PreparedInventory)],
+    ) -> Result<Vec<PushOutcome>, StoreError>;
     /// Current inventories of nodes whose id is after `after`, by id, at most `limit`.
     async fn current_inventories(
         &self,

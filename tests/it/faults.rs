@@ -436,6 +436,130 @@ fn sqlite_disk_full_loses_no_acknowledged_push() {
     disk_full(&db, &fs, &env);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Group commit.
+
+/// A heartbeat of node `i` announcing `hash`: `Some(true)` on 200, `Some(false)` on a 5xx (a
+/// 409 or any other answer fails the test: the node's hash is its current one).
+fn heartbeat(fleet: &Fleet, base: &str, i: usize, hash: &str) -> Option<bool> {
+    let (node, token) = &fleet.tokens[i];
+    let r = fleet
+        .client
+        .post(format!("{base}/v1/inventories"))
+        .bearer_auth(token)
+        .body(format!(r#"{{"heartbeat":"{hash}"}}"#))
+        .send()
+        .ok()?;
+    let status = r.status();
+    assert!(
+        status == 200 || status.is_server_error(),
+        "heartbeat of {node} answered {status}: {}",
+        r.text().unwrap_or_default()
+    );
+    Some(status == 200)
+}
+
+/// The group-commit counter `name` of `kind` in `/metrics`.
+fn writer_metric(base: &str, name: &str, kind: &str) -> u64 {
+    let text = get(&format!("{base}/metrics")).text().expect("metrics");
+    let key = format!("{name}{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map_or(0, |v| v.trim().parse().expect("counter"))
+}
+
+/// Rounds in which every node (a thread each, started together) pushes a changed inventory
+/// and sends heartbeats: returns, per node, the time before its last acknowledged heartbeat.
+fn batched_rounds(fleet: &Arc<Fleet>, base: &str, salts: std::ops::Range<usize>) -> Vec<i64> {
+    let n = fleet.tokens.len();
+    let barrier = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (fleet, base, barrier) = (Arc::clone(fleet), base.to_owned(), Arc::clone(&barrier));
+            let salts = salts.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                for salt in salts {
+                    barrier.wait();
+                    let _ = fleet.push(&base, i, salt, 200);
+                    let (node, _) = &fleet.tokens[i];
+                    let current = fleet.acked().into_iter().rev().find(|(m, _)| m == node);
+                    let Some((_, hash)) = current else { continue };
+                    for _ in 0..4 {
+                        let before = nminus::Millis::now().0;
+                        match heartbeat(&fleet, &base, i, &hash) {
+                            Some(true) => seen = before,
+                            Some(false) => {}
+                            None => panic!("no answer to a heartbeat"),
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("node thread"))
+        .collect()
+}
+
+/// Concurrent pushes and heartbeats, which the server's writer commits in batches, before,
+/// while and after the disk is full: a batch whose commit fails answers none of its requests
+/// 2xx (a failure is a 5xx), and through a restarted server every acknowledged push is stored
+/// and every node's `last_seen` is at least the time of its last acknowledged heartbeat. The
+/// writer did batch: its counters show transactions of more than one request of each kind.
+#[test]
+fn sqlite_disk_full_under_batched_writes_acknowledges_only_what_is_stored() {
+    let fs = Tmpfs::mount("24m");
+    let env = Env::new();
+    let db = format!("sqlite://{}", fs.path().join("fleet.db").display());
+    let srv = Server::start(&db, &no_data(&env), &env.secret(), &[], &env.cache());
+    let fleet = Fleet::enroll(&srv.url, "batch", 16);
+    let mut seen = batched_rounds(&fleet, &srv.url, 0..3);
+    for kind in ["heartbeat", "inventory"] {
+        let batches = writer_metric(&srv.url, "nminus_write_batches_total", kind);
+        let requests = writer_metric(&srv.url, "nminus_write_batched_total", kind);
+        assert!(
+            batches > 0 && requests > batches,
+            "no {kind} batch held more than one request: {requests} in {batches}"
+        );
+    }
+    assert_eq!(
+        fleet.failed.load(Ordering::SeqCst),
+        0,
+        "a push failed with space"
+    );
+
+    let ballast = fs.fill();
+    let during = batched_rounds(&fleet, &srv.url, 3..9);
+    assert!(
+        fleet.failed.load(Ordering::SeqCst) > 0,
+        "the full disk never failed a push: the fault was not injected"
+    );
+    fs_err::remove_file(&ballast).expect("remove the ballast");
+    let after = batched_rounds(&fleet, &srv.url, 9..11);
+    for ((s, d), a) in seen.iter_mut().zip(during).zip(after) {
+        *s = (*s).max(d).max(a);
+    }
+
+    drop(srv);
+    let srv = Server::start(&db, &no_data(&env), &env.secret(), &[], &env.cache());
+    fleet.assert_stored(&srv.url);
+    for ((node, _), at) in fleet.tokens.iter().zip(seen) {
+        let v = get_json(&format!("{}/v1/nodes/{node}", srv.url));
+        let last = v["last_seen"]
+            .as_str()
+            .and_then(nminus::Millis::parse)
+            .expect("last_seen");
+        assert!(
+            last.0 >= at,
+            "{node}: an acknowledged heartbeat at {at} is not stored (last seen {})",
+            last.0
+        );
+    }
+}
+
 #[test]
 fn postgres_disk_full_loses_no_acknowledged_push() {
     let pg = PgCluster::start();
@@ -583,7 +707,10 @@ fn postgres_outages_during_pushes_lose_no_acknowledged_push() {
     let pg = PgCluster::start();
     let db = pg.database("outages");
     let env = Env::new();
-    let srv = Server::start(&db, &no_data(&env), &env.secret(), &[], &env.cache());
+    // The pushers push as fast as the server answers (a node reached the rate limit's burst of
+    // 200 within the test once pushes were batched): the rate limit is not under test here.
+    let unlimited = ["--push-rate-limit", "0"];
+    let srv = Server::start(&db, &no_data(&env), &env.secret(), &unlimited, &env.cache());
     let health = HealthWatch::start(&srv.url);
     let fleet = Fleet::enroll(&srv.url, "o", 6);
     let pushers = Pushers::start(&fleet, &srv.url);

@@ -261,7 +261,12 @@ fn check_nova(ci: &CollectedImage, what: &str) {
     );
     match &nova.meta {
         PackageMeta::Python { environment, .. } => {
-            assert_eq!(environment.as_deref(), Some("/var/lib/kolla/venv"));
+            assert_eq!(
+                environment,
+                &Some(nminus::model::PythonEnvironment::Venv {
+                    root: "/var/lib/kolla/venv".into()
+                })
+            );
         }
         m => panic!("{m:?}"),
     }

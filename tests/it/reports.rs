@@ -656,7 +656,7 @@ fn golden_table() {
     // A file that could not be read, or missing data, makes the verdict say it covers only
     // what was judged.
     let mut r = fleet();
-    r.problems[0].kind = nminus::model::ProblemKind::Unreadable;
+    r.problems[0].problem.kind = nminus::model::ProblemKind::Unreadable;
     let text = String::from_utf8(render(&r, Format::Table)).unwrap();
     assert!(
         text.starts_with("NOT COMPLIANT (INCOMPLETE)  7 nodes"),
@@ -953,7 +953,7 @@ fn incomplete_reports_say_so_in_markdown_junit_and_sarif() {
 
     // Failing and incomplete: both, in every format.
     let mut r = fleet();
-    r.problems[0].kind = ProblemKind::Unreadable;
+    r.problems[0].problem.kind = ProblemKind::Unreadable;
     assert_eq!(r.verdict(), nminus::model::Verdict::NotCompliantIncomplete);
     let md = String::from_utf8(render(&r, Format::Markdown)).unwrap();
     assert!(

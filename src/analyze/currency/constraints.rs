@@ -85,7 +85,7 @@ fn site_groups(inv: &Inventory) -> Vec<SiteGroup<'_>> {
         if os_owner.is_some() {
             continue;
         }
-        let env = environment.as_deref().map(|e| beside(&p.location, e));
+        let env = environment.as_ref().map(|e| beside(&p.location, e.path()));
         match site_dir_of(&p.location.path) {
             Some(site) => {
                 let site = beside(&p.location, site);
@@ -319,7 +319,7 @@ mod tests {
             "python-dist-info",
             Location::path(format!("{site}/{dir}/METADATA")),
             owner.map(str::to_owned),
-            Some(site.to_owned()),
+            Some(site.into()),
         )
     }
 

@@ -197,8 +197,24 @@ enum Node {
     Other,
 }
 
+/// An rpm purl that names no package or version nminus can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RpmPurlError {
+    /// No name.
+    #[error("expected a package name in purl `{0}`")]
+    NoName(String),
+    /// A version without its release.
+    #[error("expected `version-release` after `@` in purl `{purl}`, found `{version}`")]
+    NoRelease {
+        /// The purl.
+        purl: String,
+        /// Its version.
+        version: String,
+    },
+}
+
 /// An rpm package product: name and `[epoch:]version-release` when versioned.
-fn rpm_of_purl(purl: &str) -> Option<Result<(String, Option<String>), String>> {
+fn rpm_of_purl(purl: &str) -> Option<Result<(String, Option<String>), RpmPurlError>> {
     let rest = purl.strip_prefix("pkg:rpm/")?;
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (_namespace, name_ver) = path.split_once('/').unwrap_or(("", path));
@@ -207,7 +223,7 @@ fn rpm_of_purl(purl: &str) -> Option<Result<(String, Option<String>), String>> {
         None => (name_ver, None),
     };
     if name.is_empty() {
-        return Some(Err(format!("expected a package name in purl `{purl}`")));
+        return Some(Err(RpmPurlError::NoName(purl.to_owned())));
     }
     let epoch = query
         .split('&')
@@ -216,9 +232,10 @@ fn rpm_of_purl(purl: &str) -> Option<Result<(String, Option<String>), String>> {
     let evr = match ver {
         None => None,
         Some(v) if !v.contains('-') => {
-            return Some(Err(format!(
-                "expected `version-release` after `@` in purl `{purl}`, found `{v}`"
-            )))
+            return Some(Err(RpmPurlError::NoRelease {
+                purl: purl.to_owned(),
+                version: v.to_owned(),
+            }))
         }
         Some(v) => Some(match epoch {
             Some(e) => format!("{e}:{v}"),

@@ -13,17 +13,83 @@
 
 use crate::model::Severity;
 
+/// Why a vector has no CVSS v3 base score: what was expected and what was found, in the
+/// vector (`vector`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CvssError {
+    /// Not a `CVSS:3.0/` or `CVSS:3.1/` vector.
+    #[error("expected a vector starting `CVSS:3.1/` or `CVSS:3.0/`, found `{vector}`")]
+    Prefix {
+        /// The vector.
+        vector: String,
+    },
+    /// A part that is not `METRIC:VALUE`.
+    #[error("expected `METRIC:VALUE`, found `{part}` in `{vector}`")]
+    Part {
+        /// The part.
+        part: String,
+        /// The vector.
+        vector: String,
+    },
+    /// A value of more or less than one letter.
+    #[error("expected a one-letter value for `{metric}`, found `{value}` in `{vector}`")]
+    ValueLength {
+        /// The metric.
+        metric: String,
+        /// Its value.
+        value: String,
+        /// The vector.
+        vector: String,
+    },
+    /// A metric given twice.
+    #[error("metric `{metric}` appears twice in `{vector}`")]
+    Repeated {
+        /// The metric.
+        metric: String,
+        /// The vector.
+        vector: String,
+    },
+    /// A base metric's value the specification does not define.
+    #[error("expected `{metric}` to be one of {allowed}, found `{value}` in `{vector}`")]
+    Value {
+        /// The metric.
+        metric: String,
+        /// Its values (`N, A, L, P`).
+        allowed: String,
+        /// The value found.
+        value: char,
+        /// The vector.
+        vector: String,
+    },
+    /// A metric CVSS v3 does not have.
+    #[error("unknown CVSS v3 metric `{metric}` in `{vector}`")]
+    Unknown {
+        /// The metric.
+        metric: String,
+        /// The vector.
+        vector: String,
+    },
+    /// A base metric not given.
+    #[error("expected base metric `{metric}`, found none in `{vector}`")]
+    Missing {
+        /// The metric.
+        metric: &'static str,
+        /// The vector.
+        vector: String,
+    },
+}
+
 /// The base score (0.0–10.0, one decimal) of a `CVSS:3.0/…` or `CVSS:3.1/…` vector.
 ///
 /// Errors say what was expected and what was found: a missing prefix, an unknown or repeated
 /// metric, an invalid value, a missing base metric.
-pub(crate) fn base_score_v3(vector: &str) -> Result<f64, String> {
+pub(crate) fn base_score_v3(vector: &str) -> Result<f64, CvssError> {
     let v = vector.trim();
     let rest = v
         .strip_prefix("CVSS:3.1/")
         .or_else(|| v.strip_prefix("CVSS:3.0/"))
-        .ok_or_else(|| {
-            format!("expected a vector starting `CVSS:3.1/` or `CVSS:3.0/`, found `{v}`")
+        .ok_or_else(|| CvssError::Prefix {
+            vector: v.to_owned(),
         })?;
     // AV AC PR UI S C I A
     let mut base: [Option<char>; 8] = [None; 8];
@@ -33,18 +99,25 @@ pub(crate) fn base_score_v3(vector: &str) -> Result<f64, String> {
     ];
     let mut seen_other: Vec<&str> = Vec::new();
     for part in rest.split('/') {
-        let (k, val) = part
-            .split_once(':')
-            .ok_or_else(|| format!("expected `METRIC:VALUE`, found `{part}` in `{v}`"))?;
+        let (k, val) = part.split_once(':').ok_or_else(|| CvssError::Part {
+            part: part.to_owned(),
+            vector: v.to_owned(),
+        })?;
         let mut chars = val.chars();
         let (Some(c), None) = (chars.next(), chars.next()) else {
-            return Err(format!(
-                "expected a one-letter value for `{k}`, found `{val}` in `{v}`"
-            ));
+            return Err(CvssError::ValueLength {
+                metric: k.to_owned(),
+                value: val.to_owned(),
+                vector: v.to_owned(),
+            });
+        };
+        let repeated = || CvssError::Repeated {
+            metric: k.to_owned(),
+            vector: v.to_owned(),
         };
         if let Some(i) = BASE.iter().position(|b| *b == k) {
             if base[i].is_some() {
-                return Err(format!("metric `{k}` appears twice in `{v}`"));
+                return Err(repeated());
             }
             let allowed: &[char] = match k {
                 "AV" => &['N', 'A', 'L', 'P'],
@@ -55,29 +128,36 @@ pub(crate) fn base_score_v3(vector: &str) -> Result<f64, String> {
                 _ => &['H', 'L', 'N'],
             };
             if !allowed.contains(&c) {
-                return Err(format!(
-                    "expected `{k}` to be one of {}, found `{c}` in `{v}`",
-                    allowed
+                return Err(CvssError::Value {
+                    metric: k.to_owned(),
+                    allowed: allowed
                         .iter()
                         .map(char::to_string)
                         .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                        .join(", "),
+                    value: c,
+                    vector: v.to_owned(),
+                });
             }
             base[i] = Some(c);
         } else if OTHER.contains(&k) {
             if seen_other.contains(&k) {
-                return Err(format!("metric `{k}` appears twice in `{v}`"));
+                return Err(repeated());
             }
             seen_other.push(k);
         } else {
-            return Err(format!("unknown CVSS v3 metric `{k}` in `{v}`"));
+            return Err(CvssError::Unknown {
+                metric: k.to_owned(),
+                vector: v.to_owned(),
+            });
         }
     }
     let mut vals = [' '; 8];
     for (i, b) in base.iter().enumerate() {
-        vals[i] =
-            b.ok_or_else(|| format!("expected base metric `{}`, found none in `{v}`", BASE[i]))?;
+        vals[i] = b.ok_or_else(|| CvssError::Missing {
+            metric: BASE[i],
+            vector: v.to_owned(),
+        })?;
     }
     let [av, ac, pr, ui, s, c, i, a] = vals;
     let changed = s == 'C';
@@ -245,7 +325,7 @@ mod tests {
                 "METRIC:VALUE",
             ),
         ] {
-            let e = base_score_v3(v).unwrap_err();
+            let e = base_score_v3(v).unwrap_err().to_string();
             assert!(e.contains(want), "{v}: {e}");
         }
     }

@@ -382,20 +382,29 @@ struct Statement {
     severity: Option<String>,
 }
 
-fn state_of(kind: &str, version: Option<&str>) -> Result<Option<State>, String> {
+/// An annotation of a package that says nothing nminus can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum AnnotationError {
+    /// `fixed` without the version.
+    #[error("a fixed annotation without a version")]
+    FixedWithoutVersion,
+    /// A kind the tracker does not write.
+    #[error("unknown annotation `<{0}>`: expected a version or one of not-affected, unfixed, no-dsa, ignored, postponed, end-of-life, undetermined, removed, itp")]
+    Unknown(String),
+}
+
+fn state_of(kind: &str, version: Option<&str>) -> Result<Option<State>, AnnotationError> {
     Ok(Some(match kind {
         "fixed" => match version.map(str::trim) {
             Some(v) if !v.is_empty() => State::Fixed(v.to_owned()),
-            _ => return Err("a fixed annotation without a version".into()),
+            _ => return Err(AnnotationError::FixedWithoutVersion),
         },
         "not-affected" => State::NotAffected,
-        "unfixed" | "no-dsa" | "ignored" | "postponed" | "end-of-life" | "undetermined" => State::Unfixed,
-        "removed" | "itp" => return Ok(None),
-        other => {
-            return Err(format!(
-                "unknown annotation `<{other}>`: expected a version or one of not-affected, unfixed, no-dsa, ignored, postponed, end-of-life, undetermined, removed, itp"
-            ))
+        "unfixed" | "no-dsa" | "ignored" | "postponed" | "end-of-life" | "undetermined" => {
+            State::Unfixed
         }
+        "removed" | "itp" => return Ok(None),
+        other => return Err(AnnotationError::Unknown(other.to_owned())),
     }))
 }
 

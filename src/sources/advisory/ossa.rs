@@ -276,9 +276,56 @@ fn is_cve(s: &str) -> bool {
             .is_some_and(|n| n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Why an OSSA's `affected-products[]` entry gives no version range (the message names the
+/// text; the caller adds the advisory, file and field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OssaVersionError {
+    /// An empty version text.
+    #[error("expected PEP 440 ranges such as `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`, found an empty version")]
+    Empty,
+    /// Words, not ranges.
+    #[error("free text `{0}` is not a version range: expected PEP 440 ranges such as `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`")]
+    FreeText(String),
+    /// A version without any operator.
+    #[error("bare version `{0}` without an operator: ambiguous (that release, or its whole series?); expected `==`, `<`, `>=` … ranges")]
+    BareVersion(String),
+    /// An operator PEP 440 does not have.
+    #[error("unknown operator `{op}` in `{text}`: expected one of ==, !=, <, <=, >, >=, ~=, ===")]
+    UnknownOperator {
+        /// The operator.
+        op: String,
+        /// The version text.
+        text: String,
+    },
+    /// An operator without a version after it.
+    #[error("expected a version after `{op}` in `{text}`, found nothing")]
+    NoVersion {
+        /// The operator.
+        op: String,
+        /// The version text.
+        text: String,
+    },
+    /// The rewritten ranges do not read as PEP 440.
+    #[error("`{text}`: {source}")]
+    Ranges {
+        /// The version text.
+        text: String,
+        /// Why.
+        source: crate::version::VersionError,
+    },
+    /// A product list whose version text does not give one part per product.
+    #[error("product list `{product}` needs one `Name <ranges>` part per product in the version, separated by `;`; found {found}")]
+    ProductList {
+        /// The product list.
+        product: String,
+        /// What was found instead (a part, or how many of how many).
+        found: String,
+    },
+}
+
 /// Deliverables and their version texts: one product, or (OSSA-2023-002) a comma-separated
 /// product list whose version text gives `Name <ranges>` per product, separated by `;`.
-fn split_products(product: &str, version: &str) -> Result<Vec<(String, String)>, String> {
+fn split_products(product: &str, version: &str) -> Result<Vec<(String, String)>, OssaVersionError> {
     let names: Vec<String> = product
         .split(',')
         .map(|n| n.trim().to_lowercase())
@@ -300,18 +347,18 @@ fn split_products(product: &str, version: &str) -> Result<Vec<(String, String)>,
         let (head, rest) = seg.split_once(char::is_whitespace).unwrap_or((seg, ""));
         let head = head.to_lowercase();
         if !names.contains(&head) || out.iter().any(|(n, _)| n == &head) {
-            return Err(format!(
-                "product list `{product}` needs one `Name <ranges>` part per product in the version, separated by `;`; found `{seg}`"
-            ));
+            return Err(OssaVersionError::ProductList {
+                product: product.to_owned(),
+                found: format!("`{seg}`"),
+            });
         }
         out.push((head, rest.trim().to_owned()));
     }
     if out.len() != names.len() {
-        return Err(format!(
-            "product list `{product}` needs one `Name <ranges>` part per product in the version, separated by `;`; found {} of {}",
-            out.len(),
-            names.len()
-        ));
+        return Err(OssaVersionError::ProductList {
+            product: product.to_owned(),
+            found: format!("{} of {}", out.len(), names.len()),
+        });
     }
     Ok(out)
 }
@@ -357,25 +404,19 @@ fn is_op_char(c: char) -> bool {
 
 /// Rewrite an OSSA `affected-products[].version` text into [`Pep440AnyOf`] form, repairing the
 /// unambiguous sloppy forms listed under [`Rule`]; `Err` says why the text cannot be read.
-pub(crate) fn normalize_version(raw: &str) -> Result<Normalized, String> {
+pub(crate) fn normalize_version(raw: &str) -> Result<Normalized, OssaVersionError> {
     let mut rules = Vec::new();
     let text = raw.trim();
     if text.is_empty() {
-        return Err("expected PEP 440 ranges such as `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`, found an empty version".into());
+        return Err(OssaVersionError::Empty);
     }
     let has_op = text.chars().any(is_op_char);
-    let free_text = || {
-        format!(
-            "free text `{text}` is not a version range: expected PEP 440 ranges such as `>=17.0.0 <26.1.7, >=27.0.0 <29.0.6`"
-        )
-    };
+    let free_text = || OssaVersionError::FreeText(text.to_owned());
     if !has_op {
         if text.chars().next().is_some_and(|c| c.is_ascii_digit())
             && !text.contains(char::is_whitespace)
         {
-            return Err(format!(
-                "bare version `{text}` without an operator: ambiguous (that release, or its whole series?); expected `==`, `<`, `>=` … ranges"
-            ));
+            return Err(OssaVersionError::BareVersion(text.to_owned()));
         }
         return Err(free_text());
     }
@@ -435,20 +476,27 @@ pub(crate) fn normalize_version(raw: &str) -> Result<Normalized, String> {
                     "=="
                 }
                 o if OPS.contains(&o) => o,
-                o => return Err(format!("unknown operator `{o}` in `{text}`: expected one of ==, !=, <, <=, >, >=, ~=, ===")),
+                o => {
+                    return Err(OssaVersionError::UnknownOperator {
+                        op: o.to_owned(),
+                        text: text.to_owned(),
+                    })
+                }
             };
             if ver.is_empty() {
-                return Err(format!(
-                    "expected a version after `{op}` in `{text}`, found nothing"
-                ));
+                return Err(OssaVersionError::NoVersion {
+                    op: op.to_owned(),
+                    text: text.to_owned(),
+                });
             }
             specs.push((op.to_owned(), ver.to_owned()));
             pending.clear();
         }
         if !pending.is_empty() {
-            return Err(format!(
-                "expected a version after `{pending}` in `{text}`, found nothing"
-            ));
+            return Err(OssaVersionError::NoVersion {
+                op: pending,
+                text: text.to_owned(),
+            });
         }
         alts.push(specs);
     }
@@ -481,7 +529,10 @@ pub(crate) fn normalize_version(raw: &str) -> Result<Normalized, String> {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    Pep440AnyOf::parse(&spec).map_err(|e| format!("`{text}`: {e}"))?;
+    Pep440AnyOf::parse(&spec).map_err(|source| OssaVersionError::Ranges {
+        text: text.to_owned(),
+        source,
+    })?;
     let mut fixed = Vec::new();
     for (o, v) in merged.iter().flatten() {
         if o == "<" {
@@ -861,7 +912,7 @@ mod tests {
             ("=>1.0", "unknown operator"),
             ("<1.0.0.*", "only allowed with"),
         ] {
-            let e = normalize_version(s).unwrap_err();
+            let e = normalize_version(s).unwrap_err().to_string();
             assert!(e.contains(why), "{s:?}: {e}");
         }
     }

@@ -51,11 +51,7 @@ pub(super) fn sync_archive(
     let file_name = match up.file.as_deref() {
         Some(f) => match safe_rel(Path::new(f)) {
             Ok(Some(p)) if p.components().count() == 1 => Some(p),
-            _ => {
-                return Err(NotSynced::Fail(format!(
-                    "upstream `file: {f}` must be a plain file name"
-                )))
-            }
+            _ => return Err(NotSynced::Fail(SyncError::UpstreamFile(f.to_owned()))),
         },
         None => None,
     };
@@ -69,11 +65,11 @@ pub(super) fn sync_archive(
         .filter(|v| v.url == url && stored && !ctx.opts.force)
         .cloned();
     let download =
-        TempPath::beside_file(&ctx.target, "download").map_err(|e| io_msg(&ctx.target, &e))?;
+        TempPath::beside_file(&ctx.target, "download").map_err(|e| at(&ctx.target, e))?;
     ctx.step(format!("downloading {url}"));
     let fetched = if url.starts_with("file://") {
         let path = file_url_path(url)?;
-        let f = fs_err::File::open(&path).map_err(|e| e.to_string())?;
+        let f = fs_err::File::open(&path)?;
         let sha256 = copy_capped(f, download.path(), ctx.opts.limits.max_bytes, url)?;
         Fetched::Body {
             sha256,
@@ -88,9 +84,7 @@ pub(super) fn sync_archive(
             ctx.opts.limits.max_bytes,
         )?
     } else {
-        return Err(NotSynced::Fail(format!(
-            "archive URL `{url}`: expected http://, https:// or file://"
-        )));
+        return Err(NotSynced::Fail(SyncError::ArchiveScheme(url.to_owned())));
     };
     let (sha256, etag, last_modified) = match fetched {
         Fetched::NotModified => {
@@ -111,9 +105,11 @@ pub(super) fn sync_archive(
     if let Some(want) = up.sha256.as_deref() {
         let want = want.trim().trim_start_matches("sha256:");
         if !want.eq_ignore_ascii_case(&sha256) {
-            return Err(NotSynced::Fail(format!(
-                "{url}: sha256 is {sha256}, the feed definition pins {want}: refused"
-            )));
+            return Err(NotSynced::Fail(SyncError::Sha256 {
+                url: url.to_owned(),
+                got: sha256,
+                want: want.to_owned(),
+            }));
         }
     }
     let rev = format!("sha256:{sha256}");
@@ -141,40 +137,42 @@ pub(super) fn sync_archive(
     }
     match &file_name {
         Some(f) => {
-            fs_err::create_dir_all(&ctx.target).map_err(|e| e.to_string())?;
-            fs_err::rename(download.path(), ctx.target.join(f)).map_err(|e| e.to_string())?;
+            fs_err::create_dir_all(&ctx.target)?;
+            fs_err::rename(download.path(), ctx.target.join(f))?;
             download.disarm();
         }
         None => {
             let mut magic = [0u8; 2];
-            let mut f = fs_err::File::open(download.path()).map_err(|e| e.to_string())?;
+            let mut f = fs_err::File::open(download.path())?;
             if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-                return Err(NotSynced::Fail(format!(
-                    "{url} is not a .tar.gz archive: give `file: NAME` in the feed's upstream to store a single document"
-                )));
+                return Err(NotSynced::Fail(SyncError::NotTarGz(url.to_owned())));
             }
             drop(f);
             ctx.step("extracting");
-            let new = TempPath::beside(&ctx.target, "new").map_err(|e| io_msg(&ctx.target, &e))?;
-            let f = fs_err::File::open(download.path()).map_err(|e| e.to_string())?;
+            let new = TempPath::beside(&ctx.target, "new").map_err(|e| at(&ctx.target, e))?;
+            let f = fs_err::File::open(download.path())?;
             extract_tar_gz(
                 BufReader::new(f),
                 new.path(),
                 up.subdir.as_deref(),
                 &ctx.opts.limits,
             )
-            .map_err(|e| format!("archive {url} refused: {e}"))?;
+            .map_err(|source| SyncError::Archive {
+                url: url.to_owned(),
+                source,
+            })?;
             if let Some(sub) = up.subdir.as_deref() {
                 if fs_err::read_dir(new.path())
                     .map(|mut d| d.next().is_none())
                     .unwrap_or(true)
                 {
-                    return Err(NotSynced::Fail(format!(
-                        "archive {url} has nothing under subdir `{sub}`"
-                    )));
+                    return Err(NotSynced::Fail(SyncError::EmptySubdir {
+                        url: url.to_owned(),
+                        subdir: sub.to_owned(),
+                    }));
                 }
             }
-            swap_into_place(new.path(), &ctx.target).map_err(|e| io_msg(&ctx.target, &e))?;
+            swap_into_place(new.path(), &ctx.target).map_err(|e| at(&ctx.target, e))?;
             new.disarm();
         }
     }
@@ -190,13 +188,13 @@ pub(super) fn sync_archive(
 
 /// The HTTP client of archive downloads and git fetches (rustls; proxies from the
 /// environment).
-pub(super) fn http_client() -> Result<reqwest::blocking::Client, String> {
+pub(super) fn http_client() -> Result<reqwest::blocking::Client, SyncError> {
     reqwest::blocking::Client::builder()
         .user_agent(concat!("nminus/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(6 * 3600))
         .build()
-        .map_err(|e| error_chain(&e))
+        .map_err(SyncError::HttpClient)
 }
 
 pub(super) fn http_get(
@@ -204,7 +202,7 @@ pub(super) fn http_get(
     v: Option<&HttpValidators>,
     out: &Path,
     max: u64,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, SyncError> {
     use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
     let client = http_client()?;
     let mut req = client.get(url);
@@ -216,20 +214,26 @@ pub(super) fn http_get(
             req = req.header(IF_MODIFIED_SINCE, lm);
         }
     }
-    let resp = req
-        .send()
-        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+    let resp = req.send().map_err(|source| SyncError::Get {
+        url: url.to_owned(),
+        source,
+    })?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(Fetched::NotModified);
     }
     if !status.is_success() {
-        return Err(format!("GET {url}: HTTP {status}"));
+        return Err(SyncError::Status {
+            url: url.to_owned(),
+            status,
+        });
     }
     if let Some(len) = resp.content_length().filter(|l| *l > max) {
-        return Err(format!(
-            "GET {url}: {len} bytes, more than the {max} allowed"
-        ));
+        return Err(SyncError::Length {
+            url: url.to_owned(),
+            len,
+            max,
+        });
     }
     let header = |h| {
         resp.headers()
@@ -253,25 +257,29 @@ pub(super) fn copy_capped(
     out: &Path,
     max: u64,
     what: &str,
-) -> Result<String, String> {
-    let mut f = io::BufWriter::new(fs_err::File::create(out).map_err(|e| e.to_string())?);
+) -> Result<String, SyncError> {
+    let mut f = io::BufWriter::new(fs_err::File::create(out)?);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| format!("reading {what}: {}", error_chain(&e)))?;
+        let n = r.read(&mut buf).map_err(|source| SyncError::Download {
+            what: what.to_owned(),
+            source,
+        })?;
         if n == 0 {
             break;
         }
         total += n as u64;
         if total > max {
-            return Err(format!("{what}: more than the {max} bytes allowed"));
+            return Err(SyncError::DownloadTooLarge {
+                what: what.to_owned(),
+                max,
+            });
         }
         h.update(&buf[..n]);
-        f.write_all(&buf[..n]).map_err(|e| io_msg(out, &e))?;
+        f.write_all(&buf[..n]).map_err(|e| at(out, e))?;
     }
-    f.flush().map_err(|e| io_msg(out, &e))?;
+    f.flush().map_err(|e| at(out, e))?;
     Ok(hex(&h.finalize()))
 }

@@ -46,14 +46,14 @@ pub(crate) struct ExtractStats {
 
 /// The path of an archive entry as a relative path of normal components: `Ok(None)` for the
 /// root itself (`.`, `./`), `Err` for an absolute path or a `..` component.
-pub(crate) fn safe_rel(p: &Path) -> Result<Option<PathBuf>, String> {
+pub(crate) fn safe_rel(p: &Path) -> Result<Option<PathBuf>, UnsafePath> {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
             Component::Normal(s) => out.push(s),
             Component::CurDir => {}
-            Component::ParentDir => return Err("path has a `..` component".to_owned()),
-            Component::RootDir | Component::Prefix(_) => return Err("absolute path".to_owned()),
+            Component::ParentDir => return Err(UnsafePath::ParentDir),
+            Component::RootDir | Component::Prefix(_) => return Err(UnsafePath::Absolute),
         }
     }
     Ok((!out.as_os_str().is_empty()).then_some(out))
@@ -61,25 +61,19 @@ pub(crate) fn safe_rel(p: &Path) -> Result<Option<PathBuf>, String> {
 
 /// Check that a symbolic link at `link` (relative to the archive root) pointing to `target`
 /// stays inside the archive.
-pub(super) fn check_link_target(link: &Path, target: &Path) -> Result<(), String> {
+pub(super) fn check_link_target(link: &Path, target: &Path) -> Result<(), UnsafePath> {
     let mut depth = link.components().count().saturating_sub(1);
     for c in target.components() {
         match c {
             Component::Normal(_) => depth += 1,
             Component::CurDir => {}
             Component::ParentDir => {
-                depth = depth.checked_sub(1).ok_or_else(|| {
-                    format!(
-                        "symbolic link to `{}` points outside the archive",
-                        target.display()
-                    )
-                })?;
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| UnsafePath::LinkOutside(target.to_owned()))?;
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "symbolic link to absolute path `{}` points outside the archive",
-                    target.display()
-                ))
+                return Err(UnsafePath::LinkAbsolute(target.to_owned()))
             }
         }
     }
@@ -135,7 +129,7 @@ pub(crate) fn extract_tar(
             )));
         }
         let kind = e.header().entry_type();
-        let rel = safe_rel(&raw).map_err(unsafe_)?;
+        let rel = safe_rel(&raw).map_err(|why| unsafe_(why.to_string()))?;
         match kind {
             T::Regular | T::Continuous | T::Directory | T::Link => {}
             T::Symlink => {
@@ -146,7 +140,7 @@ pub(crate) fn extract_tar(
                 let at = rel
                     .clone()
                     .ok_or_else(|| unsafe_("symbolic link at the archive root".to_owned()))?;
-                check_link_target(&at, &target).map_err(unsafe_)?;
+                check_link_target(&at, &target).map_err(|why| unsafe_(why.to_string()))?;
                 stats.links_skipped += 1;
                 continue;
             }

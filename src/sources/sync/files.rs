@@ -206,6 +206,14 @@ impl Drop for Lock {
     }
 }
 
+/// An I/O error at `path`.
+pub(super) fn at(path: &Path, source: io::Error) -> SyncError {
+    SyncError::Path {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 pub(super) fn io_msg(path: &Path, e: &io::Error) -> String {
     let s = e.to_string();
     if s.contains(&path.display().to_string()) {

@@ -16,22 +16,28 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err(NotSynced::Fail(format!(
-            "feed name `{name}` cannot name a folder: use letters, digits, `-`, `_`, `.`"
-        )));
+        return Err(NotSynced::Fail(SyncError::FeedName(name.clone())));
     }
-    let git_err = |what: &str, e: git2::Error| format!("{what} {url}: {}", e.message());
+    let git_err = |what: &'static str| {
+        move |source| SyncError::Git {
+            what,
+            url: url.to_owned(),
+            source,
+        }
+    };
     let repo_dir = ctx.data.join(".nminus").join("git").join(name);
     let repo = match git2::Repository::open_bare(&repo_dir) {
         Ok(r) => r,
         Err(_) => {
             if repo_dir.exists() {
                 // Unusable (interrupted init, corruption): start again.
-                fs_err::remove_dir_all(&repo_dir).map_err(|e| e.to_string())?;
+                fs_err::remove_dir_all(&repo_dir)?;
             }
-            fs_err::create_dir_all(&repo_dir).map_err(|e| e.to_string())?;
-            git2::Repository::init_bare(&repo_dir)
-                .map_err(|e| format!("cannot create {}: {}", repo_dir.display(), e.message()))?
+            fs_err::create_dir_all(&repo_dir)?;
+            git2::Repository::init_bare(&repo_dir).map_err(|source| SyncError::GitInit {
+                path: repo_dir.clone(),
+                source,
+            })?
         }
     };
     let src = up
@@ -41,19 +47,27 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
     fetch(&repo, url, &src, ctx.opts.limits.max_bytes, |s| ctx.step(s))?;
     let oid = repo
         .refname_to_id(UPSTREAM_REF)
-        .map_err(|e| git_err("no commit fetched from", e))?;
+        .map_err(git_err("no commit fetched from"))?;
     let commit = repo
         .find_commit(oid)
-        .map_err(|e| git_err("fetched object is not a commit in", e))?;
-    let mut tree = commit.tree().map_err(|e| git_err("no tree in", e))?;
+        .map_err(git_err("fetched object is not a commit in"))?;
+    let mut tree = commit.tree().map_err(git_err("no tree in"))?;
     if let Some(sub) = up.subdir.as_deref().filter(|s| !s.is_empty()) {
-        let entry = tree.get_path(Path::new(sub)).map_err(|_| {
-            format!("subdir `{sub}` not found in {url} at commit {oid}: check the feed's `subdir`")
-        })?;
+        let entry = tree
+            .get_path(Path::new(sub))
+            .map_err(|_| SyncError::SubdirMissing {
+                subdir: sub.to_owned(),
+                url: url.to_owned(),
+                commit: oid,
+            })?;
         tree = entry
             .to_object(&repo)
             .and_then(|o| o.peel_to_tree())
-            .map_err(|_| format!("subdir `{sub}` of {url} at commit {oid} is not a folder"))?;
+            .map_err(|_| SyncError::SubdirNotFolder {
+                subdir: sub.to_owned(),
+                url: url.to_owned(),
+                commit: oid,
+            })?;
     }
     let rev = oid.to_string();
     let mut message = format!("at {}", short(&rev));
@@ -84,9 +98,9 @@ pub(super) fn sync_git(ctx: &Ctx<'_, '_>, up: &Upstream) -> Result<Synced, NotSy
         });
     }
     ctx.step(format!("writing {}", ctx.target.display()));
-    let new = TempPath::beside(&ctx.target, "new").map_err(|e| io_msg(&ctx.target, &e))?;
+    let new = TempPath::beside(&ctx.target, "new").map_err(|e| at(&ctx.target, e))?;
     export_tree(&repo, &tree, new.path(), &ctx.opts.limits)?;
-    swap_into_place(new.path(), &ctx.target).map_err(|e| io_msg(&ctx.target, &e))?;
+    swap_into_place(new.path(), &ctx.target).map_err(|e| at(&ctx.target, e))?;
     new.disarm();
     Ok(Synced {
         outcome: Outcome::Updated,
@@ -107,8 +121,8 @@ fn fetch(
     src: &str,
     max: u64,
     mut step: impl FnMut(String),
-) -> Result<(), String> {
-    crate::sources::githttp::register(http_client).map_err(|e| e.to_string())?;
+) -> Result<(), SyncError> {
+    crate::sources::githttp::register(http_client)?;
     let refspec = format!("+{src}:{UPSTREAM_REF}");
     step(format!("fetching {url} ({src})"));
     let step = std::cell::RefCell::new(step);
@@ -156,14 +170,24 @@ fn fetch(
     fo.download_tags(git2::AutotagOption::None);
     let mut remote = repo
         .remote_anonymous(url)
-        .map_err(|e| format!("bad git URL {url}: {}", e.message()))?;
+        .map_err(|source| SyncError::Git {
+            what: "bad git URL",
+            url: url.to_owned(),
+            source,
+        })?;
     let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fo), None);
     drop(fo);
     match fetched {
-        Err(_) if too_large.get() => Err(format!(
-            "git fetch of {src} from {url}: the pack is larger than the {max} bytes allowed"
-        )),
-        Err(e) => Err(format!("git fetch of {src} from {url}: {}", e.message())),
+        Err(_) if too_large.get() => Err(SyncError::PackTooLarge {
+            src: src.to_owned(),
+            url: url.to_owned(),
+            max,
+        }),
+        Err(source) => Err(SyncError::Fetch {
+            src: src.to_owned(),
+            url: url.to_owned(),
+            source,
+        }),
         Ok(()) => Ok(()),
     }
 }
@@ -174,7 +198,7 @@ pub(super) fn export_tree(
     tree: &git2::Tree<'_>,
     dest: &Path,
     limits: &ExtractLimits,
-) -> Result<(), String> {
+) -> Result<(), SyncError> {
     let mut stack = vec![(tree.clone(), dest.to_owned())];
     let (mut entries, mut bytes) = (0u64, 0u64);
     while let Some((t, dir)) = stack.pop() {
@@ -183,36 +207,36 @@ pub(super) fn export_tree(
                 .name()
                 .ok()
                 .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains(['/', '\0']))
-                .ok_or_else(|| format!("a tree entry of {} has an unusable name", dir.display()))?;
+                .ok_or_else(|| SyncError::TreeEntryName(dir.clone()))?;
             entries += 1;
             if entries > limits.max_entries {
-                return Err(format!(
-                    "the tree has more than {} entries",
-                    limits.max_entries
-                ));
+                return Err(SyncError::TreeEntries(limits.max_entries));
             }
             let path = dir.join(name);
             match e.filemode() {
                 0o040000 => {
-                    fs_err::create_dir(&path).map_err(|e| e.to_string())?;
-                    let sub = e
-                        .to_object(repo)
-                        .and_then(|o| o.peel_to_tree())
-                        .map_err(|er| format!("{}: {}", path.display(), er.message()))?;
+                    fs_err::create_dir(&path)?;
+                    let sub =
+                        e.to_object(repo)
+                            .and_then(|o| o.peel_to_tree())
+                            .map_err(|source| SyncError::TreeObject {
+                                path: path.clone(),
+                                source,
+                            })?;
                     stack.push((sub, path));
                 }
                 0o100644 | 0o100755 | 0o100664 => {
                     let blob = repo
                         .find_blob(e.id())
-                        .map_err(|er| format!("{}: {}", path.display(), er.message()))?;
+                        .map_err(|source| SyncError::TreeObject {
+                            path: path.clone(),
+                            source,
+                        })?;
                     bytes += blob.size() as u64;
                     if bytes > limits.max_bytes {
-                        return Err(format!(
-                            "the tree holds more than {} bytes",
-                            limits.max_bytes
-                        ));
+                        return Err(SyncError::TreeBytes(limits.max_bytes));
                     }
-                    fs_err::write(&path, blob.content()).map_err(|e| e.to_string())?;
+                    fs_err::write(&path, blob.content())?;
                 }
                 // Symbolic links (0o120000) and submodules (0o160000).
                 _ => {}
@@ -271,7 +295,9 @@ mod tests {
         let (base, seen) = canned("200 OK", "text/html; charset=utf-8");
         let (_t, repo) = bare();
         let url = format!("{base}/feed");
-        let e = fetch(&repo, &url, "HEAD", 1 << 20, |_| {}).unwrap_err();
+        let e = fetch(&repo, &url, "HEAD", 1 << 20, |_| {})
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             format!(
@@ -285,7 +311,9 @@ mod tests {
         assert!(repo.refname_to_id(UPSTREAM_REF).is_err());
 
         let (base, _seen) = canned("403 Forbidden", "text/plain");
-        let e = fetch(&repo, &base, "refs/heads/main", 1 << 20, |_| {}).unwrap_err();
+        let e = fetch(&repo, &base, "refs/heads/main", 1 << 20, |_| {})
+            .unwrap_err()
+            .to_string();
         assert!(
             e.ends_with(&format!(
                 "GET {base}/info/refs?service=git-upload-pack: HTTP 403 Forbidden"
@@ -338,8 +366,9 @@ mod tests {
         let url = format!("file://{}", t.path().join("up").display());
         let (_d, repo) = bare();
         let e = fetch(&repo, &url, "HEAD", 100_000, |_| {}).unwrap_err();
+        assert!(matches!(e, SyncError::PackTooLarge { max: 100_000, .. }));
         assert_eq!(
-            e,
+            e.to_string(),
             format!(
                 "git fetch of HEAD from {url}: the pack is larger than the 100000 bytes allowed"
             )

@@ -18,18 +18,19 @@ impl Mirror {
         data: &Path,
         cfg: &FeedsConfig,
         opts: &SyncOptions<'_>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SyncError> {
         let (path, label) = from.resolve()?;
-        let meta = fs_err::metadata(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("--from {label}: no such file or directory"),
-            _ => format!("--from {label}: {e}"),
+        let meta = fs_err::metadata(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => SyncError::FromMissing(label.clone()),
+            _ => SyncError::FromUnreadable {
+                label: label.clone(),
+                source,
+            },
         })?;
         if meta.is_dir() {
             if let (Ok(a), Ok(b)) = (fs_err::canonicalize(&path), fs_err::canonicalize(data)) {
                 if a == b {
-                    return Err(format!(
-                        "--from {label} is the data directory itself: give a mirror directory or a bundle"
-                    ));
+                    return Err(SyncError::FromIsData(label));
                 }
             }
             return Ok(Self {
@@ -40,12 +41,19 @@ impl Mirror {
             });
         }
         let tmp = data.join(".nminus").join("tmp");
-        fs_err::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-        let staging = TempPath::new_dir(&tmp, "bundle").map_err(|e| e.to_string())?;
+        fs_err::create_dir_all(&tmp)?;
+        let staging = TempPath::new_dir(&tmp, "bundle")?;
         opts.step("bundle", format!("extracting {label}"));
-        let file = fs_err::File::open(&path).map_err(|e| format!("--from {label}: {e}"))?;
-        extract_tar_gz(BufReader::new(file), staging.path(), None, &opts.limits)
-            .map_err(|e| format!("bundle {label} refused: {e}; nothing was written"))?;
+        let file = fs_err::File::open(&path).map_err(|source| SyncError::FromUnreadable {
+            label: label.clone(),
+            source,
+        })?;
+        extract_tar_gz(BufReader::new(file), staging.path(), None, &opts.limits).map_err(
+            |source| SyncError::Bundle {
+                label: label.clone(),
+                source,
+            },
+        )?;
         let root = bundle_root(staging.path(), cfg);
         Ok(Self {
             state: SyncState::load(&root),
@@ -81,11 +89,14 @@ pub(super) fn bundle_root(staging: &Path, cfg: &FeedsConfig) -> PathBuf {
 pub(super) fn sync_from_mirror(ctx: &Ctx<'_, '_>, m: &Mirror) -> Result<Synced, NotSynced> {
     let src = m.root.join(&ctx.feed.folder);
     if !src.is_dir() {
-        let msg = format!("{} has no folder `{}`", m.label, ctx.feed.folder);
+        let e = SyncError::NotInMirror {
+            label: m.label.clone(),
+            folder: ctx.feed.folder.clone(),
+        };
         return Err(if ctx.explicit {
-            NotSynced::Fail(msg)
+            NotSynced::Fail(e)
         } else {
-            NotSynced::Skip(msg)
+            NotSynced::Skip(e.to_string())
         });
     }
     ctx.step(format!("reading {}", src.display()));
@@ -118,18 +129,18 @@ pub(super) fn sync_from_mirror(ctx: &Ctx<'_, '_>, m: &Mirror) -> Result<Synced, 
     }
     if m.staged.is_some() {
         // Our own staging copy: move it into place.
-        swap_into_place(&src, &ctx.target).map_err(|e| io_msg(&ctx.target, &e))?;
+        swap_into_place(&src, &ctx.target).map_err(|e| at(&ctx.target, e))?;
     } else {
         ctx.step(format!("copying {} files", files.len()));
-        let new = TempPath::beside(&ctx.target, "new").map_err(|e| io_msg(&ctx.target, &e))?;
+        let new = TempPath::beside(&ctx.target, "new").map_err(|e| at(&ctx.target, e))?;
         for f in &files {
             let out = new.path().join(&f.rel);
             if let Some(p) = out.parent() {
-                fs_err::create_dir_all(p).map_err(|e| e.to_string())?;
+                fs_err::create_dir_all(p)?;
             }
-            fs_err::copy(&f.path, &out).map_err(|e| e.to_string())?;
+            fs_err::copy(&f.path, &out)?;
         }
-        swap_into_place(new.path(), &ctx.target).map_err(|e| io_msg(&ctx.target, &e))?;
+        swap_into_place(new.path(), &ctx.target).map_err(|e| at(&ctx.target, e))?;
         new.disarm();
     }
     Ok(done(Outcome::Updated))
@@ -145,14 +156,14 @@ pub(super) struct TreeFile {
 
 /// Every regular file under `root` in path order, `.git` folders skipped. Symbolic links are
 /// followed when they resolve inside `root`, refused otherwise.
-pub(super) fn list_files(root: &Path, limits: &ExtractLimits) -> Result<Vec<TreeFile>, String> {
-    let canon_root = fs_err::canonicalize(root).map_err(|e| e.to_string())?;
+pub(super) fn list_files(root: &Path, limits: &ExtractLimits) -> Result<Vec<TreeFile>, SyncError> {
+    let canon_root = fs_err::canonicalize(root)?;
     let mut out = Vec::new();
     let mut bytes = 0u64;
     let mut stack = vec![(root.to_owned(), String::new(), 0usize)];
     while let Some((dir, rel, depth)) = stack.pop() {
-        for entry in fs_err::read_dir(&dir).map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
+        for entry in fs_err::read_dir(&dir)? {
+            let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name == ".git" {
                 continue;
@@ -163,37 +174,28 @@ pub(super) fn list_files(root: &Path, limits: &ExtractLimits) -> Result<Vec<Tree
                 format!("{rel}/{name}")
             };
             let path = entry.path();
-            let lmeta = fs_err::symlink_metadata(&path).map_err(|e| e.to_string())?;
+            let lmeta = fs_err::symlink_metadata(&path)?;
             let meta = if lmeta.file_type().is_symlink() {
-                let real = fs_err::canonicalize(&path).map_err(|e| e.to_string())?;
+                let real = fs_err::canonicalize(&path)?;
                 if !real.starts_with(&canon_root) {
-                    return Err(format!(
-                        "{}: symbolic link pointing outside the mirror folder ({}): refused",
-                        path.display(),
-                        real.display()
-                    ));
+                    return Err(SyncError::LinkOutside { path, target: real });
                 }
-                fs_err::metadata(&path).map_err(|e| e.to_string())?
+                fs_err::metadata(&path)?
             } else {
                 lmeta
             };
             if meta.is_dir() {
                 if depth >= 32 {
-                    return Err(format!(
-                        "{}: folders nested deeper than 32 levels (a symbolic link loop?)",
-                        path.display()
-                    ));
+                    return Err(SyncError::TooDeep(path));
                 }
                 stack.push((path, child_rel, depth + 1));
             } else if meta.is_file() {
                 bytes += meta.len();
                 if bytes > limits.max_bytes || out.len() as u64 >= limits.max_entries {
-                    return Err(format!(
-                        "{}: more than {} bytes or {} files",
-                        root.display(),
-                        limits.max_bytes,
-                        limits.max_entries
-                    ));
+                    return Err(SyncError::MirrorTooLarge {
+                        root: root.to_owned(),
+                        limits: *limits,
+                    });
                 }
                 out.push(TreeFile {
                     rel: child_rel,
@@ -201,10 +203,7 @@ pub(super) fn list_files(root: &Path, limits: &ExtractLimits) -> Result<Vec<Tree
                     size: meta.len(),
                 });
             } else {
-                return Err(format!(
-                    "{}: neither a file nor a folder (a device, FIFO or socket): refused",
-                    path.display()
-                ));
+                return Err(SyncError::NotAFile(path));
             }
         }
     }
@@ -213,16 +212,16 @@ pub(super) fn list_files(root: &Path, limits: &ExtractLimits) -> Result<Vec<Tree
 }
 
 /// `sha256:` over every file's relative path, size and content, in path order.
-pub(super) fn tree_digest(files: &[TreeFile]) -> Result<String, String> {
+pub(super) fn tree_digest(files: &[TreeFile]) -> Result<String, SyncError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     for f in files {
         h.update(f.rel.as_bytes());
         h.update([0u8]);
         h.update(f.size.to_le_bytes());
-        let mut file = fs_err::File::open(&f.path).map_err(|e| e.to_string())?;
+        let mut file = fs_err::File::open(&f.path)?;
         loop {
-            let n = file.read(&mut buf).map_err(|e| io_msg(&f.path, &e))?;
+            let n = file.read(&mut buf).map_err(|e| at(&f.path, e))?;
             if n == 0 {
                 break;
             }
@@ -238,7 +237,7 @@ pub(crate) fn write_bundle(
     cfg: &FeedsConfig,
     data: &Path,
     out: &Path,
-) -> Result<BundleSummary, String> {
+) -> Result<BundleSummary, SyncError> {
     let mut summary = BundleSummary::default();
     let state = SyncState::load(data);
     let mut kept = SyncState::default();
@@ -246,8 +245,8 @@ pub(crate) fn write_bundle(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = TempPath::new_file(parent, "bundle").map_err(|e| io_msg(out, &e))?;
-    let file = fs_err::File::create(tmp.path()).map_err(|e| e.to_string())?;
+    let tmp = TempPath::new_file(parent, "bundle").map_err(|e| at(out, e))?;
+    let file = fs_err::File::create(tmp.path())?;
     let gz =
         flate2::write::GzEncoder::new(io::BufWriter::new(file), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
@@ -269,9 +268,9 @@ pub(crate) fn write_bundle(
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs());
             h.set_mtime(mtime);
-            let reader = fs_err::File::open(&f.path).map_err(|e| e.to_string())?;
+            let reader = fs_err::File::open(&f.path)?;
             tar.append_data(&mut h, format!("{}/{}", feed.folder, f.rel), reader)
-                .map_err(|e| io_msg(&f.path, &e))?;
+                .map_err(|e| at(&f.path, e))?;
             summary.files += 1;
             summary.bytes += f.size;
         }
@@ -280,18 +279,18 @@ pub(crate) fn write_bundle(
         }
         summary.feeds.push(feed.name.clone());
     }
-    let json = serde_json::to_vec_pretty(&kept).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(&kept)?;
     let mut h = tar::Header::new_gnu();
     h.set_size(json.len() as u64);
     h.set_mode(0o644);
     h.set_entry_type(tar::EntryType::Regular);
     tar.append_data(&mut h, ".nminus/state.json", json.as_slice())
-        .map_err(|e| e.to_string())?;
-    let gz = tar.into_inner().map_err(|e| io_msg(out, &e))?;
-    let mut w = gz.finish().map_err(|e| io_msg(out, &e))?;
-    w.flush().map_err(|e| io_msg(out, &e))?;
+        .map_err(|e| at(out, e))?;
+    let gz = tar.into_inner().map_err(|e| at(out, e))?;
+    let mut w = gz.finish().map_err(|e| at(out, e))?;
+    w.flush().map_err(|e| at(out, e))?;
     drop(w);
-    fs_err::rename(tmp.path(), out).map_err(|e| e.to_string())?;
+    fs_err::rename(tmp.path(), out)?;
     tmp.disarm();
     Ok(summary)
 }

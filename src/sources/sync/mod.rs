@@ -104,7 +104,7 @@ impl SyncFrom {
     }
 
     /// The local path and how to name it in messages and in the sync state.
-    fn resolve(&self) -> Result<(PathBuf, String), String> {
+    fn resolve(&self) -> Result<(PathBuf, String), FileUrlError> {
         Ok(match self {
             Self::Dir(p) | Self::Bundle(p) => (p.clone(), p.display().to_string()),
             Self::FileUrl(u) => (file_url_path(u)?, u.clone()),
@@ -119,18 +119,16 @@ fn is_bundle_name(s: &str) -> bool {
 
 /// The local path of a `file://` URL (`file:///abs/path` or `file://localhost/abs/path`;
 /// `%XX` escapes decoded).
-pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, String> {
+pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, FileUrlError> {
     let rest = url
         .strip_prefix("file://")
-        .ok_or_else(|| format!("`{url}` is not a file:// URL"))?;
+        .ok_or_else(|| FileUrlError::NotFile(url.to_owned()))?;
     let path = if rest.starts_with('/') {
         rest
     } else if let Some(r) = rest.strip_prefix("localhost/") {
         &rest[rest.len() - r.len() - 1..]
     } else {
-        return Err(format!(
-            "`{url}`: expected file:///absolute/path (a file:// URL names a path on this machine)"
-        ));
+        return Err(FileUrlError::NotAbsolute(url.to_owned()));
     };
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -151,7 +149,7 @@ pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, String> {
         out.push(bytes[i]);
         i += 1;
     }
-    let s = String::from_utf8(out).map_err(|_| format!("`{url}`: not UTF-8 once decoded"))?;
+    let s = String::from_utf8(out).map_err(|_| FileUrlError::NotUtf8(url.to_owned()))?;
     Ok(PathBuf::from(s))
 }
 
@@ -337,24 +335,30 @@ struct Synced {
 /// A per-feed sync that did not happen.
 enum NotSynced {
     Skip(String),
-    Fail(String),
+    Fail(SyncError),
 }
 
-impl From<String> for NotSynced {
-    fn from(s: String) -> Self {
-        Self::Fail(s)
+impl From<SyncError> for NotSynced {
+    fn from(e: SyncError) -> Self {
+        Self::Fail(e)
+    }
+}
+
+impl From<io::Error> for NotSynced {
+    fn from(e: io::Error) -> Self {
+        Self::Fail(e.into())
     }
 }
 
 impl From<SyncFileError> for NotSynced {
     fn from(e: SyncFileError) -> Self {
-        Self::Fail(e.to_string())
+        Self::Fail(e.into())
     }
 }
 
-impl From<ArchiveError> for NotSynced {
-    fn from(e: ArchiveError) -> Self {
-        Self::Fail(e.to_string())
+impl From<FileUrlError> for NotSynced {
+    fn from(e: FileUrlError) -> Self {
+        Self::Fail(e.into())
     }
 }
 
@@ -423,10 +427,10 @@ pub fn sync(cfg: &FeedsConfig, data: &Path, opts: &SyncOptions<'_>) -> SyncRepor
                         outcome: Outcome::Failed,
                         from: String::new(),
                         revision: None,
-                        message: e.clone(),
+                        message: e.to_string(),
                     });
                 }
-                report.errors.push(e);
+                report.errors.push(e.to_string());
                 return report;
             }
         },
@@ -450,10 +454,9 @@ pub fn sync(cfg: &FeedsConfig, data: &Path, opts: &SyncOptions<'_>) -> SyncRepor
                 };
                 sync_one(&ctx, mirror.as_ref(), &mut http)
             }
-            _ => Err(NotSynced::Fail(format!(
-                "folder `{}` is not a relative path inside the data directory",
-                feed.folder
-            ))),
+            _ => Err(NotSynced::Fail(SyncError::Folder {
+                folder: feed.folder.clone(),
+            })),
         };
         let mut outcome = FeedOutcome {
             name: feed.name.clone(),
@@ -486,7 +489,7 @@ pub fn sync(cfg: &FeedsConfig, data: &Path, opts: &SyncOptions<'_>) -> SyncRepor
                 outcome.outcome = Outcome::Skipped;
                 outcome.message = m;
             }
-            Err(NotSynced::Fail(m)) => outcome.message = m,
+            Err(NotSynced::Fail(e)) => outcome.message = e.to_string(),
         }
         opts.emit(&SyncEvent::Done {
             outcome: &outcome,
@@ -518,10 +521,7 @@ fn sync_one(
     http: &mut HttpState,
 ) -> Result<Synced, NotSynced> {
     if fs_err::symlink_metadata(&ctx.target).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(NotSynced::Fail(format!(
-            "{} is a symbolic link: nminus sync replaces feed folders and does not write through links; remove the link or sync into its target's data directory",
-            ctx.target.display()
-        )));
+        return Err(NotSynced::Fail(SyncError::FolderIsLink(ctx.target.clone())));
     }
     if let Some(m) = mirror {
         return sync_from_mirror(ctx, m);
@@ -537,12 +537,14 @@ fn sync_one(
 }
 
 mod archive;
+mod error;
 mod extract;
 mod files;
 mod git;
 mod mirror;
 
 use archive::*;
+pub(crate) use error::{FileUrlError, SyncError, UnsafePath};
 pub(crate) use extract::{extract_tar_gz, safe_rel, ArchiveError};
 use files::*;
 use git::*;

@@ -15,7 +15,7 @@ use crate::model::{Inventory, Package};
 use crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
 use crate::store::{
     hex, package_index, CurrentInventory, HistoryEntry, Inventories, Millis, NewInventory,
-    PackageHolder, PushOutcome, StoreError,
+    PackageHolder, PreparedInventory, PushOutcome, StoreError,
 };
 
 /// `%` and `_` escaped for `LIKE … ESCAPE '\'`.
@@ -30,31 +30,53 @@ fn like_escape(s: &str) -> String {
     o
 }
 
-/// Insert the packages of `split` that are new; the ids of all of them by digest.
+/// The ids of those of `packages` that are stored, into `ids` by digest.
+async fn package_ids<DB: Sql>(
+    txn: &mut Transaction<'_, DB>,
+    packages: &[&lists::StoredPackage],
+    ids: &mut HashMap<[u8; 32], i64>,
+) -> Result<(), StoreError> {
+    let mut qb = QueryBuilder::<DB>::new("SELECT id, digest FROM packages WHERE digest IN (");
+    let mut sep = qb.separated(", ");
+    for p in packages {
+        sep.arg(p.digest.to_vec());
+    }
+    qb.push(")");
+    for r in qb.statement().fetch_all(tx(txn)).await? {
+        let d: Vec<u8> = r.col("digest")?;
+        if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+            ids.insert(d, r.col("id")?);
+        }
+    }
+    Ok(())
+}
+
+/// Insert the packages of `split` that are new; the ids of all of them by digest. The stored
+/// ones are looked up first and only the new ones sent (a changed inventory usually brings a
+/// few among a thousand).
 async fn store_packages<DB: Sql>(
     txn: &mut Transaction<'_, DB>,
     split: &SplitInventory,
 ) -> Result<HashMap<[u8; 32], i64>, StoreError> {
     let mut ids = HashMap::with_capacity(split.packages.len());
-    for chunk in split.packages.chunks(PACKAGES_PER_STATEMENT) {
+    let all: Vec<&lists::StoredPackage> = split.packages.iter().collect();
+    for chunk in all.chunks(PACKAGES_PER_STATEMENT) {
+        package_ids(txn, chunk, &mut ids).await?;
+    }
+    let mut new = HashSet::new();
+    let missing: Vec<&lists::StoredPackage> = split
+        .packages
+        .iter()
+        .filter(|p| !ids.contains_key(&p.digest) && new.insert(p.digest))
+        .collect();
+    for chunk in missing.chunks(PACKAGES_PER_STATEMENT) {
         let mut qb = QueryBuilder::<DB>::new("INSERT INTO packages (digest, body) ");
         qb.push_values(chunk, |mut b, p| {
             b.arg(p.digest.to_vec()).arg(p.json.clone());
         });
         qb.push(" ON CONFLICT (digest) DO NOTHING");
         qb.statement().execute(tx(txn)).await?;
-        let mut qb = QueryBuilder::<DB>::new("SELECT id, digest FROM packages WHERE digest IN (");
-        let mut sep = qb.separated(", ");
-        for p in chunk {
-            sep.arg(p.digest.to_vec());
-        }
-        qb.push(")");
-        for r in qb.statement().fetch_all(tx(txn)).await? {
-            let d: Vec<u8> = r.col("digest")?;
-            if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
-                ids.insert(d, r.col("id")?);
-            }
-        }
+        package_ids(txn, chunk, &mut ids).await?;
     }
     Ok(ids)
 }
@@ -184,16 +206,44 @@ impl<B: Backend> Db<B> {
         index: &str,
         split: &SplitInventory,
     ) -> Result<PushOutcome, StoreError> {
+        let mut t = self.begin().await?;
+        let out = self.push_rows(&mut t, p, index, split).await?;
+        t.commit().await?;
+        Ok(out)
+    }
+
+    /// Several pushes in one transaction (see [`Inventories::push_batch`]), without retries.
+    async fn push_batch_tx(
+        &self,
+        pushes: &[(NewInventory<'_>, &PreparedInventory)],
+    ) -> Result<Vec<PushOutcome>, StoreError> {
+        let mut t = self.begin().await?;
+        let mut out = Vec::with_capacity(pushes.len());
+        for (p, prepared) in pushes {
+            let (index, split) = prepared.parts();
+            out.push(self.push_rows(&mut t, *p, index, split).await?);
+        }
+        t.commit().await?;
+        Ok(out)
+    }
+
+    /// The rows of one push, inside `t`.
+    async fn push_rows(
+        &self,
+        t: &mut Transaction<'_, B::DB>,
+        p: NewInventory<'_>,
+        index: &str,
+        split: &SplitInventory,
+    ) -> Result<PushOutcome, StoreError> {
         let skeleton =
             RawValue::from_string(split.skeleton.clone()).map_err(|e| corrupt("inventory", e))?;
-        let mut t = self.begin().await?;
         let q = format!(
             "SELECT current_hash FROM nodes WHERE id = $1 AND revoked = FALSE{}",
             B::FOR_UPDATE
         );
         let Some(row) = sqlx::query(&q)
             .arg(p.node.id.as_str())
-            .fetch_optional(tx(&mut t))
+            .fetch_optional(tx(t))
             .await?
         else {
             return Err(StoreError::NotEnrolled(p.node.id.clone()));
@@ -209,14 +259,14 @@ impl<B: Backend> Db<B> {
                 "SELECT MAX(received_at) AS newest FROM node_history WHERE node_id = $1",
             )
             .arg(p.node.id.as_str())
-            .fetch_one(tx(&mut t))
+            .fetch_one(tx(t))
             .await?
             .col("newest")?;
             if let Some(newest) = newest.filter(|n| *n >= received_at) {
                 received_at = newest.saturating_add(1);
             }
         }
-        store_list(&mut t, split, index).await?;
+        store_list(t, split, index).await?;
         sqlx::query(
             "INSERT INTO inventories (node_id, hash, collected_at, received_at, package_index, body, list_hash)
              VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (node_id, hash) DO NOTHING",
@@ -227,7 +277,7 @@ impl<B: Backend> Db<B> {
         .arg(received_at)
         .arg(Json(&*skeleton))
         .arg(split.list_hash.to_vec())
-        .execute(tx(&mut t))
+        .execute(tx(t))
         .await?;
         if changed {
             sqlx::query(
@@ -238,11 +288,10 @@ impl<B: Backend> Db<B> {
             .arg(p.hash)
             .arg(received_at)
             .arg(p.inventory.collected_at.as_str())
-            .execute(tx(&mut t))
+            .execute(tx(t))
             .await?;
         }
-        let run = self.record_push_run(&mut t, p, received_at).await?;
-        t.commit().await?;
+        let run = self.record_push_run(t, p, received_at).await?;
         Ok(PushOutcome {
             changed,
             run_id: run,
@@ -300,6 +349,18 @@ impl<B: Backend> Inventories for Db<B> {
         let bytes = p.body.get().len() + index.len();
         let split = lists::split(p.inventory)?;
         let r = retry_contention(|| self.push_tx(p, &index, &split)).await;
+        self.health().observe(r, bytes)
+    }
+
+    async fn push_batch(
+        &self,
+        pushes: &[(NewInventory<'_>, &PreparedInventory)],
+    ) -> Result<Vec<PushOutcome>, StoreError> {
+        let bytes = pushes
+            .iter()
+            .map(|(p, prep)| p.body.get().len() + prep.parts().0.len())
+            .sum();
+        let r = retry_contention(|| self.push_batch_tx(pushes)).await;
         self.health().observe(r, bytes)
     }
 

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use sqlx::types::Json;
 
-use super::driver::{Affected as _, QueryExt as _, RowExt as _, Sql};
-use super::{Backend, Db};
-use crate::store::{Millis, NodeRecord, Nodes, StoreError, TokenOwner};
+use super::driver::{tx, Affected as _, QueryExt as _, RowExt as _, Sql};
+use super::{retry_contention, Backend, Db};
+use crate::store::{Beat, Millis, NodeRecord, Nodes, StoreError, TokenOwner};
 
 /// Columns of [`NodeRecord`].
 const NODE_COLUMNS: &str = "id, hostname, site, cell, labels, enrolled_at, registered_at, last_seen, current_hash, findings_run, open_findings, compliant, revoked";
@@ -89,6 +89,30 @@ impl<B: Backend> Nodes for Db<B> {
             })
             .await?;
         Ok(r.affected() > 0)
+    }
+
+    async fn heartbeats(&self, beats: &[Beat<'_>]) -> Result<Vec<bool>, StoreError> {
+        let r = retry_contention(|| async move {
+            let mut t = self.begin().await?;
+            let mut out = Vec::with_capacity(beats.len());
+            for b in beats {
+                let r = sqlx::query(
+                    "UPDATE nodes SET last_seen = $3
+                     WHERE id = $1 AND current_hash = $2 AND token_hash = $4 AND revoked = FALSE",
+                )
+                .arg(b.node)
+                .arg(b.hash)
+                .arg(b.at.0)
+                .arg(b.token_hash)
+                .execute(tx(&mut t))
+                .await?;
+                out.push(r.affected() > 0);
+            }
+            t.commit().await?;
+            Ok(out)
+        })
+        .await;
+        self.health().observe(r, 0)
     }
 
     async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
