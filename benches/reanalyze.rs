@@ -8,7 +8,8 @@
 //! engine over the same stored fleet (the peer, same run, as a ratio), database size per node
 //! and per changed push, and the process's peak RSS.
 //!
-//! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose);
+//! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose;
+//! `NMINUS_BENCH_ROUNDS_ONLY=1`: ingest, cold and warm rounds only, for the large sizes);
 //! under `cargo test` a smoke run of 30 nodes on SQLite.
 
 mod common;
@@ -25,12 +26,25 @@ use nminus::{AppState, ServeOptions};
 use nminus::{Judged, Millis, NewInventory, Store};
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let s = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// Start the peak RSS (`VmHWM`) afresh from the current RSS (Linux `clear_refs`).
+fn reset_peak_rss() {
+    let _ = fs_err::write("/proc/self/clear_refs", "5");
 }
 
 fn analyzer(cache: &Path) -> Analyzer {
@@ -41,6 +55,35 @@ fn analyzer(cache: &Path) -> Analyzer {
         ..AnalyzerConfig::default()
     };
     Analyzer::load(&cfg, policy, time::macros::date!(2026 - 11 - 24)).unwrap()
+}
+
+/// Packages per node the goal names.
+const PACKAGES: usize = 1_500;
+
+/// `base` with at least `n` packages: its Python packages installed again in further venvs
+/// (another location each, as nodes with several OpenStack venvs have) until it has.
+fn at_least(mut base: Inventory, n: usize) -> Inventory {
+    let python: Vec<nminus::Package> = base
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == nminus::Ecosystem::Pypi)
+        .cloned()
+        .collect();
+    let mut venv = 0;
+    while base.packages.len() < n && !python.is_empty() {
+        venv += 1;
+        for p in &python {
+            if base.packages.len() >= n {
+                break;
+            }
+            let mut p = p.clone();
+            p.location = nminus::Location::path(format!(
+                "/openstack/venvs/extra-{venv}/lib/python3.11/site-packages"
+            ));
+            base.packages.push(p);
+        }
+    }
+    base
 }
 
 /// The loaded advisories plus one new advisory for each of about 1 % of the package names of
@@ -84,7 +127,8 @@ fn changed_index(an: &Analyzer, base: &Inventory) -> (AdvisoryIndex, usize) {
 
 /// Enroll and push `n` nodes (each judged, as a push is); the seconds taken.
 async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) -> f64 {
-    let day = time::macros::date!(2026 - 11 - 24);
+    // Judged as of today, as a push is: a round today finds the stored findings current.
+    let day = Millis::now().to_datetime().date();
     let one = |inv: Inventory, at: i64| async move {
         let findings = an.judge(&inv, day);
         let compliant = !findings
@@ -124,7 +168,7 @@ async fn ingest(store: &dyn Store, an: &Analyzer, base: &Inventory, n: usize) ->
 
 /// The previous engine over the stored fleet: per-node judging of every current inventory.
 async fn per_node(store: &dyn Store, an: &Analyzer) -> (f64, usize) {
-    let day = time::macros::date!(2026 - 11 - 24);
+    let day = Millis::now().to_datetime().date();
     let t = Instant::now();
     let mut after = String::new();
     let mut findings = 0;
@@ -170,17 +214,29 @@ async fn run(
     let changed_s = changed_pushes(&*store, &an, base, n, changes).await;
     let after_changes = (sizes.db)();
     let state = AppState::new(Arc::clone(&store), analyzer(cache), ServeOptions::default());
+    // The rounds' own peak: from here (ingest and its generator left out).
+    reset_peak_rss();
+    let rss_before = rss_mib();
     // A fresh analyzer (nothing remembered): the first full re-analysis judges every identity.
     let t = Instant::now();
     let cold = nminus::reanalyze(&state).await.unwrap();
     let cold_s = t.elapsed().as_secs_f64();
     let after_cold = (sizes.db)();
     let judged_cold = state.analyzer().verdict_counts().1;
-    // The next day's run: verdicts remembered, currency and lifecycles judged again.
+    // The same again, the same day: the memory holds every inventory, nothing is written.
     let t = Instant::now();
     let warm = nminus::reanalyze(&state).await.unwrap();
     let warm_s = t.elapsed().as_secs_f64();
     let after_warm = (sizes.db)();
+    let rounds_peak = peak_rss_mib();
+    println!(
+        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm",
+        cold.nodes, cold.findings
+    );
+    if std::env::var_os("NMINUS_BENCH_ROUNDS_ONLY").is_some() {
+        assert_eq!(warm.findings, cold.findings, "a second run finds the same");
+        return;
+    }
     // A feed change touching 1 % of the names: verdicts carried over, then a full run.
     let (index, touched) = changed_index(&state.analyzer(), base);
     let changed = analyzer(cache).with_index(index, "bench-change".into());
@@ -192,6 +248,11 @@ async fn run(
     let after_feed = (sizes.db)();
     let rejudged = state.analyzer().verdict_counts().1;
     let (peer_s, peer_findings) = per_node(&*store, &state.analyzer()).await;
+    // The next day's round: currency, lifecycles and waivers judged again for every node.
+    let tomorrow = Millis::now().to_datetime().date().next_day().unwrap();
+    let t = Instant::now();
+    let next = nminus::reanalyze_on(&state, tomorrow).await.unwrap();
+    let next_s = t.elapsed().as_secs_f64();
     let per_node_b = after_nodes.saturating_sub(before) as f64 / n as f64;
     let per_push_b = after_changes.saturating_sub(after_nodes) as f64 / changes as f64;
     println!(
@@ -207,9 +268,14 @@ async fn run(
         carried.dropped, carried.kept, warm.nodes, warm.findings, feed.findings
     );
     println!(
-        "{label}   peer (per-node engine, same stored fleet): {peer_s:.2} s, {peer_findings} findings; warm run {:.1}× faster, cold {:.1}×",
+        "{label}   next day's round (currency judged again): {next_s:.2} s, {} nodes, {} findings",
+        next.nodes, next.findings
+    );
+    println!(
+        "{label}   peer (per-node engine, same stored fleet): {peer_s:.2} s, {peer_findings} findings; warm run {:.1}× faster, cold {:.1}×, feed change {:.1}×",
         peer_s / warm_s,
-        peer_s / cold_s
+        peer_s / cold_s,
+        peer_s / feed_s
     );
     println!(
         "{label}   database: {:.1} KiB per node, {:.1} KiB per changed push, {:.1} MiB in all; peak RSS so far {:.0} MiB",
@@ -243,7 +309,7 @@ async fn changed_pushes(
     n: usize,
     changes: usize,
 ) -> f64 {
-    let day = time::macros::date!(2026 - 11 - 24);
+    let day = Millis::now().to_datetime().date();
     let t = Instant::now();
     for c in 0..changes {
         let i = (c * 7919) % n;
@@ -284,7 +350,7 @@ fn main() {
     let with_pg = bench && std::env::var_os("NMINUS_BENCH_NO_PG").is_none();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let base = fleet_fixtures::large_inventory(tmp.path());
+    let base = at_least(fleet_fixtures::large_inventory(tmp.path()), PACKAGES);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -69,12 +69,12 @@ pub use plan::{parse_scope, Context, FileInput, PlanInput};
 // The client's wire, the server, its store and the discovery schema.
 pub use client::{content_hash, hash_and_body};
 pub use discover::discovery_schema;
-pub use serve::analysis::{reanalyze, share_rounds, start_round};
+pub use serve::analysis::{reanalyze, reanalyze_on, share_rounds, start_round};
 pub use serve::query::{stored_inventories, InventoryCursor, InventoryQuery};
 pub use serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
 pub use store::controlplane::NewControlPlaneRound;
 pub use store::{
-    open as open_store, token_hash, Beat, FindingFilter, FleetEntry, Judged, NewInventory,
-    PreparedInventory, PushOutcome, Store, StoreError,
+    open as open_store, token_hash, Beat, FindingFilter, FleetEntry, FleetHead, Judged,
+    NewInventory, PreparedInventory, PushOutcome, Store, StoreError,
 };
 pub use util::Millis;

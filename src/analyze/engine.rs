@@ -65,6 +65,8 @@ pub struct Analyzer {
     feed_problems: Vec<Problem>,
     not_judged: Vec<String>,
     revision: String,
+    /// The part of `revision` currency depends on: release catalogs and policy, not advisories.
+    catalog_revision: String,
     verdicts: Mutex<VerdictCache>,
     /// Configured advisory feeds that could not be loaded (see [`Analyzer::not_judged_for`]).
     missing_feeds: Vec<MissingFeed>,
@@ -182,6 +184,8 @@ impl Analyzer {
         }
         catalogs.notes.retain(|n| !excluded.contains(&n.part));
         let revision = revision_digest(&sync_state, &loaded.status, &policy);
+        let catalog_revision =
+            catalog_digest(&sync_state, &loaded.status, catalog_cfg, &paths, &policy);
         // Feeds that did not load: each makes the nodes with packages it covers incomplete
         // (unless no feed loaded at all, which the note above says once).
         let missing_feeds = if not_judged.is_empty() {
@@ -220,6 +224,7 @@ impl Analyzer {
             revision,
         );
         analyzer.missing_feeds = missing_feeds;
+        analyzer.catalog_revision = catalog_revision;
         Ok(analyzer)
     }
 
@@ -246,6 +251,7 @@ impl Analyzer {
             feeds,
             feed_problems,
             not_judged,
+            catalog_revision: format!("parts:{revision}"),
             revision,
             verdicts: Mutex::new(VerdictCache::default()),
             missing_feeds: Vec::new(),
@@ -345,6 +351,35 @@ impl Analyzer {
         &self.revision
     }
 
+    /// The part of [`Analyzer::revision`] that currency, lifecycle, upgrade and constraints
+    /// findings depend on (release catalogs and policy, not the advisories): equal catalog
+    /// revisions, equal [`Analyzer::currency`] for the same inventory and date. An analyzer
+    /// built from parts has one of its own (its whole revision); a feed change
+    /// ([`Analyzer::with_index`]) keeps it.
+    pub(crate) fn catalog_revision(&self) -> &str {
+        &self.catalog_revision
+    }
+
+    /// The currency, lifecycle, upgrade and constraints findings of one inventory (what
+    /// [`Analyzer::judge`] adds to the advisory findings).
+    pub(crate) fn currency(&self, inv: &Inventory, as_of: Date) -> Vec<Finding> {
+        judge_currency(inv, &self.catalogs, &self.policy, as_of)
+    }
+
+    /// The advisory verdict of package `p` on a node with distro keys `distro` running `os`
+    /// (judged once per identity, as [`Analyzer::judge_fleet`] does).
+    pub(crate) fn package_verdict(
+        &self,
+        p: &crate::model::Package,
+        distro: &DistroKeys,
+        os: Option<&crate::model::OsRelease>,
+    ) -> super::verdicts::Verdict {
+        self.verdicts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .verdict(p, distro, os, &self.index)
+    }
+
     /// Judge one inventory: advisories, currency, and the policy's waivers marked on the
     /// findings (waiver-level findings belong to the fleet: see [`Analyzer::report`]).
     pub fn judge(&self, inv: &Inventory, as_of: Date) -> Vec<Finding> {
@@ -358,7 +393,7 @@ impl Analyzer {
         invs.iter()
             .map(|inv| {
                 let mut out = self.advisory_findings(inv);
-                out.extend(judge_currency(inv, &self.catalogs, &self.policy, as_of));
+                out.extend(self.currency(inv, as_of));
                 out
             })
             .collect()
@@ -382,7 +417,7 @@ impl Analyzer {
     }
 
     /// The advisory findings of one inventory: a join of its packages' verdicts.
-    fn advisory_findings(&self, inv: &Inventory) -> Vec<Finding> {
+    pub(crate) fn advisory_findings(&self, inv: &Inventory) -> Vec<Finding> {
         let distro = DistroKeys::of(inv.os.as_ref());
         let mut out = Vec::new();
         {
@@ -551,6 +586,36 @@ fn missing_feed_note(m: &MissingFeed, invs: &[&Inventory]) -> Option<String> {
         "advisory feed `{}` could not be loaded ({}): {packages} package(s) it judges{what} on {nodes} node(s) were not checked against it. Sync it (`nminus sync --feed {}`, or `--from` a mirror), or leave it out on purpose (`--feed`, or your own `--sources`)",
         m.name, m.reason, m.name
     ))
+}
+
+/// sha256 over the sync state of the release-data feeds, the apt indexes named and the policy:
+/// what the catalogs (and so the currency findings) depend on, the advisory feeds left out.
+fn catalog_digest(
+    state: &SyncState,
+    status: &[FeedStatus],
+    cfg: &FeedsConfig,
+    paths: &CatalogPaths,
+    policy: &Policy,
+) -> String {
+    let mut h = Sha256::new();
+    for f in &cfg.feeds {
+        if !RELEASE_KINDS.iter().any(|(k, _)| *k == f.kind) {
+            continue;
+        }
+        match state.feeds.get(&f.name) {
+            Some(s) => h.update(format!("{}\0{}\0{:?}\0", f.name, s.synced_at, s.revision)),
+            None => h.update(format!("{}\0-\0", f.name)),
+        }
+        for st in status.iter().filter(|st| st.name == f.name) {
+            h.update(format!("{}\0{}\0", st.loaded, st.advisories));
+        }
+    }
+    for p in &paths.apt {
+        h.update(format!("apt\0{}\0", p.display()));
+    }
+    h.update(format!("{policy:?}").as_bytes());
+    let d = h.finalize();
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// sha256 over the sync state, the feeds as loaded and the policy.
@@ -782,5 +847,37 @@ mod tests {
         no_check.rules.iter_mut().for_each(|r| r.constraints = None);
         let an = Analyzer::load(&cfg, no_check, today).unwrap_or_else(|e| panic!("{e}"));
         assert!(!an.not_judged_for(&[&venv]).iter().any(is_req));
+    }
+
+    /// The catalog revision (what currency depends on) stays over a feed change and moves with
+    /// the policy; the whole revision moves with both.
+    #[test]
+    fn catalog_revision_follows_catalogs_and_policy_not_advisories() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let today = time::macros::date!(2026 - 01 - 01);
+        let cfg = AnalyzerConfig {
+            data: tmp.path().to_path_buf(),
+            ..AnalyzerConfig::default()
+        };
+        let load = |policy| Analyzer::load(&cfg, policy, today).unwrap_or_else(|e| panic!("{e}"));
+        let default = crate::policy::load("default").unwrap_or_else(|e| panic!("{e}"));
+        let a = load(default.clone());
+        let (rev, cat) = (a.revision().to_owned(), a.catalog_revision().to_owned());
+        assert_eq!(
+            load(default.clone()).catalog_revision(),
+            cat,
+            "deterministic"
+        );
+        let b = a.with_index(
+            AdvisoryIndex::build(vec![advisory("PYSEC-1", "foo", "2.0")]),
+            "feed-change".into(),
+        );
+        assert_ne!(b.revision(), rev);
+        assert_eq!(b.catalog_revision(), cat, "a feed change keeps it");
+        let mut other = default;
+        other.max_inventory_age_hours = Some(1);
+        let c = load(other);
+        assert_ne!(c.catalog_revision(), cat, "a policy change moves it");
+        assert_ne!(c.revision(), rev);
     }
 }

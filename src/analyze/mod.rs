@@ -29,4 +29,6 @@ pub use engine::{Analyzer, AnalyzerConfig};
 pub use index::AdvisoryIndex;
 pub use matching::{lookup_keys, match_inventory};
 pub use report::{build_report, ReportInput};
+pub(crate) use verdicts::DistroKeys;
 pub use waivers::apply_waivers;
+pub(crate) use waivers::waiver_covers;

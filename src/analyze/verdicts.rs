@@ -144,6 +144,12 @@ pub(crate) struct Verdict {
 }
 
 impl Verdict {
+    /// Its findings as templates: node and fingerprint empty, the location that of the package
+    /// it was judged on ([`Verdict::findings_for`] puts in a node's own).
+    pub(crate) fn templates(&self) -> &[Finding] {
+        &self.findings
+    }
+
     /// The findings of the package `p` on node `node`: the templates with the node, the
     /// package's own location and their fingerprint filled in.
     pub(crate) fn findings_for(&self, node: &str, p: &Package, out: &mut Vec<Finding>) {

@@ -22,6 +22,25 @@ fn kind_of(f: &Finding) -> SubjectKind {
 }
 
 fn matches(w: &Waiver, f: &Finding, inv: Option<&Inventory>) -> bool {
+    matches_on(w, f, &f.node, inv.map(|i| &i.node))
+}
+
+/// Whether any of `policy`'s waivers, in force or expired, matches `f` on node `node` (`f`'s
+/// own node ignored: a finding template with no node is judged as the node's): the findings
+/// [`mark_waivers`] may mark, or whose marking may change with the date.
+pub(crate) fn waiver_covers(policy: &Policy, f: &Finding, node: &crate::model::NodeInfo) -> bool {
+    policy
+        .waivers
+        .iter()
+        .any(|w| matches_on(w, f, &node.id, Some(node)))
+}
+
+fn matches_on(
+    w: &Waiver,
+    f: &Finding,
+    node_id: &str,
+    node: Option<&crate::model::NodeInfo>,
+) -> bool {
     if !w.codes.is_empty() && !w.codes.contains(&f.code) {
         return false;
     }
@@ -40,10 +59,10 @@ fn matches(w: &Waiver, f: &Finding, inv: Option<&Inventory>) -> bool {
         name: &f.subject.name,
         deliverable_type: None,
         purl: f.subject.purl.as_deref(),
-        node: &f.node,
-        site: inv.and_then(|i| i.node.site.as_deref()),
-        cell: inv.and_then(|i| i.node.cell.as_deref()),
-        labels: inv.map(|i| &i.node.labels),
+        node: node_id,
+        site: node.and_then(|n| n.site.as_deref()),
+        cell: node.and_then(|n| n.cell.as_deref()),
+        labels: node.map(|n| &n.labels),
     };
     // Deliverable types are not known here; a waiver selecting on them matches by name instead.
     let mut sel = w.select.clone();

@@ -8,12 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::fleet_memo::Judgement;
 use super::{ApiError, AppState};
 use crate::model::{Finding, Inventory};
 use crate::store::{FleetEntry, Judged, Millis};
 
-/// Inventories judged per batch of a fleet run.
+/// Nodes whose heads a fleet round reads at once.
 const BATCH: i64 = 128;
+
+/// Nodes judged and written at once (bounds the findings built and held: ~700 a node).
+const GROUP: usize = 32;
 
 /// A judged inventory, ready to store.
 #[derive(Debug)]
@@ -103,10 +107,16 @@ pub struct Share {
 /// one), then judge chunks of it, and of any round another replica started, with the other
 /// replicas on the same database until none is left.
 pub async fn reanalyze(state: &AppState) -> Result<FleetRun, ApiError> {
+    reanalyze_on(state, Millis::now().to_datetime().date()).await
+}
+
+/// [`reanalyze`] as of `today` (currency, lifecycles and waivers depend on the date; tests
+/// move it).
+pub async fn reanalyze_on(state: &AppState, today: time::Date) -> Result<FleetRun, ApiError> {
     let started = Instant::now();
     let an = state.analyzer();
     let planned = start_round(state, CHUNK).await?;
-    let share = share_rounds(state).await?;
+    let share = share_rounds_on(state, today).await?;
     state.metrics().analysis.observe("fleet", started.elapsed());
     Ok(FleetRun {
         run: share.run.or(planned).unwrap_or_default(),
@@ -139,6 +149,11 @@ pub async fn start_round(state: &AppState, chunk: i64) -> Result<Option<i64>, Ap
 /// Claim and judge chunks of open rounds judged with this replica's analyzer until none is
 /// left; the replica that judges a round's last chunk finishes it and prunes old findings.
 pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
+    share_rounds_on(state, Millis::now().to_datetime().date()).await
+}
+
+/// [`share_rounds`], judging as of `today`.
+async fn share_rounds_on(state: &AppState, today: time::Date) -> Result<Share, ApiError> {
     let store = state.store();
     let an = state.analyzer();
     let worker = format!("{}-{:08x}", std::process::id(), rand_u32());
@@ -157,7 +172,7 @@ pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
         else {
             break;
         };
-        let (nodes, findings) = judge_chunk(state, &an, &chunk).await?;
+        let (nodes, findings) = judge_chunk(state, &an, &chunk, today).await?;
         let last = store
             .finish_chunk(
                 &chunk,
@@ -186,53 +201,160 @@ pub async fn share_rounds(state: &AppState) -> Result<Share, ApiError> {
     Ok(share)
 }
 
-/// Judge the current nodes of one chunk, in batches, and record their findings under the
-/// chunk's run: (nodes stored, findings stored).
+/// Judge the current nodes of one chunk, in batches, and record under the chunk's run the
+/// findings of those whose findings changed: (nodes judged, findings they have). Each batch
+/// reads the nodes' heads (inventory hash, stored digest and counters), reads back only the
+/// inventories this replica does not hold ([`super::fleet_memo`]), and builds and writes the
+/// findings of a node only when their digest differs from the stored one.
 async fn judge_chunk(
     state: &AppState,
     an: &std::sync::Arc<crate::analyze::Analyzer>,
     chunk: &crate::store::RunChunk,
+    today: time::Date,
 ) -> Result<(usize, usize), ApiError> {
     let store = state.store();
     let (mut nodes, mut findings) = (0usize, 0usize);
     let mut after = chunk.after.clone();
     loop {
-        let mut batch = store.current_inventories(&after, BATCH).await?;
-        let mut end = i64::try_from(batch.len()).unwrap_or(i64::MAX) < BATCH;
-        if let Some(until) = &chunk.until {
-            let before = batch.len();
-            batch.retain(|c| c.node <= *until);
-            end |= batch.len() < before;
+        let heads = store
+            .fleet_heads(&after, chunk.until.as_deref(), BATCH)
+            .await?;
+        let Some(last) = heads.last() else { break };
+        let end = i64::try_from(heads.len()).unwrap_or(i64::MAX) < BATCH;
+        let next = last.node.clone();
+        let mut read = read_missing(state, &after, &heads).await?;
+        // Groups of nodes judged and written in turn: at most GROUP nodes' findings built at once.
+        let mut from = after.clone();
+        for group in heads.chunks(GROUP) {
+            let members: std::collections::HashSet<&str> =
+                group.iter().map(|h| h.node.as_str()).collect();
+            let (mine, rest): (Vec<_>, Vec<_>) = read
+                .into_iter()
+                .partition(|c| members.contains(c.node.as_str()));
+            read = rest;
+            let (n, f) =
+                judge_group(state, an, chunk.run, &from, group.to_vec(), mine, today).await?;
+            nodes += n;
+            findings += f;
+            if let Some(h) = group.last() {
+                from.clone_from(&h.node);
+            }
         }
-        let Some(last) = batch.last() else { break };
-        after.clone_from(&last.node);
-        let an2 = std::sync::Arc::clone(an);
-        let entries = tokio::task::spawn_blocking(move || {
-            let today = Millis::now().to_datetime().date();
-            let refs: Vec<&Inventory> = batch.iter().map(|c| &c.inventory).collect();
-            let judged = an2.judge_fleet(&refs, today);
-            batch
-                .iter()
-                .zip(judged)
-                .map(|(c, f)| FleetEntry {
-                    node: c.node.clone(),
-                    hash: c.hash.clone(),
-                    judged: verdict(&an2, &c.inventory, f, today),
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        nodes += store.record_run(chunk.run, &entries).await?;
-        findings += entries
-            .iter()
-            .map(|e| e.judged.findings.len())
-            .sum::<usize>();
+        after = next;
         if end {
             break;
         }
     }
+    // Nodes held past the last current one of the chunk are gone.
+    state
+        .fleet_memo()
+        .forget_range(&after, chunk.until.as_deref());
     Ok((nodes, findings))
+}
+
+/// Judge the nodes of `heads` (the current nodes after `after`, in id order; `read` the
+/// inventories read for those not held) and record under `run` those whose findings changed:
+/// (nodes judged, findings they have).
+async fn judge_group(
+    state: &AppState,
+    an: &std::sync::Arc<crate::analyze::Analyzer>,
+    run: i64,
+    after: &str,
+    heads: Vec<crate::store::FleetHead>,
+    read: Vec<crate::store::CurrentInventory>,
+    today: time::Date,
+) -> Result<(usize, usize), ApiError> {
+    let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.to_owned());
+    let (same, entries) = tokio::task::spawn_blocking(move || {
+        let judged = state2
+            .fleet_memo()
+            .judge(&an2, &after2, &heads, read, today);
+        let (mut same, mut entries) = ((0usize, 0usize), Vec::new());
+        for j in judged {
+            match j {
+                Judgement::Same(n) => {
+                    same.0 += 1;
+                    same.1 += n;
+                }
+                Judgement::Changed(c) => {
+                    let c = *c;
+                    entries.push(FleetEntry {
+                        judged: verdict(&an2, &c.inventory, c.findings, today),
+                        node: c.node,
+                        hash: c.hash,
+                    });
+                }
+            }
+        }
+        (same, entries)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (mut nodes, mut findings) = same;
+    if !entries.is_empty() {
+        nodes += state.store().record_run(run, &entries).await?;
+        findings += entries
+            .iter()
+            .map(|e| e.judged.findings.len())
+            .sum::<usize>();
+    }
+    Ok((nodes, findings))
+}
+
+/// The current inventories of the heads this replica does not hold, read from the store: one
+/// by one when they are few, else in id order from `after` a batch at a time, up to the last.
+async fn read_missing(
+    state: &AppState,
+    after: &str,
+    heads: &[crate::store::FleetHead],
+) -> Result<Vec<crate::store::CurrentInventory>, ApiError> {
+    let missing = state.fleet_memo().missing(heads);
+    let Some(last) = missing.last().and_then(|i| heads.get(*i)) else {
+        return Ok(Vec::new());
+    };
+    let store = state.store();
+    let mut out = Vec::with_capacity(missing.len());
+    if missing.len() * 8 <= heads.len() {
+        // The first current node after the head before it is the node itself.
+        for &i in &missing {
+            let before = i
+                .checked_sub(1)
+                .and_then(|j| heads.get(j))
+                .map_or(after, |h| h.node.as_str());
+            let node = heads.get(i).map(|h| h.node.as_str());
+            out.extend(
+                store
+                    .current_inventories(before, 1)
+                    .await?
+                    .into_iter()
+                    .filter(|c| Some(c.node.as_str()) == node),
+            );
+        }
+        return Ok(out);
+    }
+    let wanted: std::collections::HashSet<&str> = missing
+        .iter()
+        .filter_map(|i| heads.get(*i))
+        .map(|h| h.node.as_str())
+        .collect();
+    let mut from = after.to_owned();
+    loop {
+        let batch = store.current_inventories(&from, BATCH).await?;
+        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= BATCH;
+        let Some(end) = batch.last().map(|c| c.node.clone()) else {
+            break;
+        };
+        out.extend(
+            batch
+                .into_iter()
+                .filter(|c| wanted.contains(c.node.as_str())),
+        );
+        if !full || end >= last.node {
+            break;
+        }
+        from = end;
+    }
+    Ok(out)
 }
 
 /// A random worker tag (several replicas may share a process id across hosts).

@@ -19,6 +19,7 @@ pub(crate) mod auth;
 pub(crate) mod batch;
 pub(crate) mod controlplane;
 pub(crate) mod error;
+mod fleet_memo;
 pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod metrics;
@@ -82,6 +83,7 @@ struct Inner {
     node_tokens: auth::NodeTokens,
     writer: std::sync::OnceLock<batch::Writer>,
     probe_metrics: std::sync::OnceLock<crate::discover::probe::Shared>,
+    fleet: fleet_memo::FleetMemo,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -109,12 +111,18 @@ impl AppState {
             options,
             metrics: metrics::Metrics::default(),
             probe_metrics: std::sync::OnceLock::new(),
+            fleet: fleet_memo::FleetMemo::default(),
         }))
     }
 
     /// Serve these discovery probe metrics on `/metrics` too (the first call wins).
     pub(crate) fn set_probe_metrics(&self, m: crate::discover::probe::Shared) {
         let _ = self.0.probe_metrics.set(m);
+    }
+
+    /// This replica's memory of the fleet (see [`fleet_memo`]).
+    pub(crate) fn fleet_memo(&self) -> &fleet_memo::FleetMemo {
+        &self.0.fleet
     }
 
     /// The store.

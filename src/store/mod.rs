@@ -127,32 +127,17 @@ pub struct Judged {
 }
 
 impl Judged {
-    /// The digest stored with these findings for inventory `hash`: sha256 over the hash and
-    /// each finding's JSON (exactly what is stored), so equal digests mean identical rows.
-    pub(crate) fn digest(&self, hash: &str) -> [u8; 32] {
-        use sha2::Digest as _;
-        /// Feeds serialised bytes straight into the hash.
-        struct Feed(sha2::Sha256);
-        impl std::io::Write for Feed {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.update(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut w = Feed(sha2::Sha256::new());
-        w.0.update(hash.as_bytes());
-        for f in &self.findings {
-            w.0.update([0]);
-            // A model value always serialises; were it ever to fail, the digest would only
-            // differ, and the findings be written again.
-            if serde_json::to_writer(&mut w, f).is_err() {
-                w.0.update([1]);
-            }
-        }
-        w.0.finalize().into()
+    /// The digest stored with these findings of `node` for inventory `hash`: sha256 over the
+    /// hash and the sorted [`finding_key`]s of the findings (each the sha256 of exactly what a
+    /// row stores, its template, which holds the waiver marking; the row's fingerprint is a
+    /// function of the node and the template). Equal digests mean the same rows: the findings
+    /// are read back in an order of their own (node, subject, code, fingerprint), so the order
+    /// they were judged in does not matter. The fleet round computes the same digest from keys
+    /// it keeps per package identity, without building the findings.
+    pub(crate) fn digest(&self, node: &str, hash: &str) -> [u8; 32] {
+        let mut keys: Vec<FindingKeyHash> =
+            self.findings.iter().map(|f| finding_key(f, node)).collect();
+        findings_digest(hash, &mut keys)
     }
 
     /// Findings not waived.
@@ -165,6 +150,58 @@ impl Judged {
         )
         .unwrap_or(i64::MAX)
     }
+}
+
+/// The first 16 bytes of the sha256 of a finding's stored form (see [`finding_key`]).
+pub(crate) type FindingKeyHash = [u8; 16];
+
+/// The key of finding `f` of `node` in [`Judged::digest`]: the sha256 (first 16 bytes) of its
+/// template, the JSON a row names (node and fingerprint left out), or of its whole JSON, with
+/// a marker, when it is another node's (stored whole then).
+pub(crate) fn finding_key(f: &Finding, node: &str) -> FindingKeyHash {
+    use sha2::Digest as _;
+    let d: [u8; 32] = match bodies::template(f, node) {
+        Ok(Some(t)) => t.digest,
+        // A model value always serialises; were it ever not to, the key only differs.
+        Ok(None) | Err(_) => {
+            let mut h = sha2::Sha256::new();
+            h.update(b"whole\0");
+            h.update(serde_json::to_vec(f).unwrap_or_default());
+            h.finalize().into()
+        }
+    };
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    k
+}
+
+/// The digest of the findings with these keys for inventory `hash` (sorts `keys`).
+pub(crate) fn findings_digest(hash: &str, keys: &mut [FindingKeyHash]) -> [u8; 32] {
+    use sha2::Digest as _;
+    keys.sort_unstable();
+    let mut h = sha2::Sha256::new();
+    h.update(hash.as_bytes());
+    h.update([0]);
+    for k in keys.iter() {
+        h.update(k);
+    }
+    h.finalize().into()
+}
+
+/// A current node as a fleet round sees it before judging: what it needs to tell whether its
+/// stored findings can stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetHead {
+    /// Node.
+    pub node: String,
+    /// Content hash of its current inventory.
+    pub hash: String,
+    /// The digest of its stored findings ([`Judged::digest`]), when it has one.
+    pub digest: Option<Vec<u8>>,
+    /// Open findings stored.
+    pub open: i64,
+    /// Its stored verdict.
+    pub compliant: Option<bool>,
 }
 
 /// A changed inventory to store, with its analysis.
@@ -359,6 +396,9 @@ pub struct CurrentInventory {
     pub hash: String,
     /// The inventory.
     pub inventory: Inventory,
+    /// The store's ids of its packages, in order (equal ids, equal packages; empty for an
+    /// inventory stored whole).
+    pub package_ids: Vec<i64>,
 }
 
 /// Why the store failed.
@@ -615,6 +655,14 @@ pub trait Runs: Send + Sync {
     async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Delete findings of runs started before `before` that are no node's current run.
     async fn prune(&self, before: Millis) -> Result<u64, StoreError>;
+    /// The current nodes whose id is after `after` (and at most `until`, when given), by id, at
+    /// most `limit`: their inventory hash and what is stored of their findings.
+    async fn fleet_heads(
+        &self,
+        after: &str,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<FleetHead>, StoreError>;
 }
 
 /// Current findings.

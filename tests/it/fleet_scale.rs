@@ -174,6 +174,15 @@ async fn two_replicas_share_a_round_on_postgres() {
 /// store's order, against per-node judging with the waivers marked, node by node.
 async fn assert_stored_equal_per_node(state: &nminus::AppState, fleet: &[Inventory]) {
     let day = nminus::Millis::now().to_datetime().date();
+    assert_stored_equal_per_node_on(state, fleet, day).await;
+}
+
+/// [`assert_stored_equal_per_node`] for a round judged as of `day`.
+async fn assert_stored_equal_per_node_on(
+    state: &nminus::AppState,
+    fleet: &[Inventory],
+    day: time::Date,
+) {
     let an = state.analyzer();
     for inv in fleet {
         let stored = state
@@ -342,4 +351,185 @@ async fn rounds_write_only_changed_findings_and_read_back_as_per_node_judging() 
         nodes.len()
     );
     assert_stored_equal_per_node(&state, &fleet).await;
+}
+
+/// Push `inv` (its findings left empty: the rounds judge it) as received at `at`.
+async fn push_unjudged(state: &nminus::AppState, inv: &Inventory, at: i64) {
+    let (hash, body) = nminus::hash_and_body(inv);
+    let raw = serde_json::value::RawValue::from_string(body).unwrap();
+    let judged = nminus::Judged {
+        findings: Vec::new(),
+        compliant: true,
+    };
+    state
+        .store()
+        .push(nminus::NewInventory {
+            node: &inv.node,
+            inventory: inv,
+            body: &raw,
+            hash: &hash,
+            received_at: nminus::Millis(at),
+            judged: &judged,
+            analysis_started: nminus::Millis(1),
+            revision: "old",
+        })
+        .await
+        .unwrap();
+}
+
+/// Issue 16, the fleet round that costs what is distinct: a replica that keeps the fleet in
+/// memory and writes only nodes whose findings digest changed still stores, node by node,
+/// what per-node judging finds, through an inventory change between two rounds (the replica
+/// reads back the changed node only), a feed change touching a few identities, and a waiver
+/// that expires between two days; an unchanged round writes no finding rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_follow_inventory_feed_and_waiver_changes_node_by_node() {
+    use nminus::model::{Advisory, Finding};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bases = base_inventories(tmp.path());
+    let url = format!("sqlite://{}", tmp.path().join("fleet.db").display());
+    let cache = tmp.path().join("cache");
+    let day = nminus::Millis::now().to_datetime().date();
+    let next_day = day.next_day().unwrap();
+    let mut fleet: Vec<Inventory> = bases
+        .iter()
+        .flat_map(|b| (0..2).map(move |i| node(b, i, 2, 0.03)))
+        .collect();
+    // A waiver until `day` of the vulnerability findings of one package.
+    let probe = analyzer(&cache);
+    let waived_name = fleet
+        .iter()
+        .flat_map(|inv| probe.judge(inv, day))
+        .find(|f| f.code == FindingCode::Vulnerable)
+        .map(|f: Finding| f.subject.name)
+        .expect("the fleet has a vulnerability");
+    let text = format!(
+        "version: 1\nwaivers:\n  - id: W-TODAY\n    codes: [vulnerable]\n    select: {{names: [{waived_name}]}}\n    reason: fixed tomorrow\n    owner: ops\n    expires: {day}\n"
+    );
+    let mut policy = nminus::load_policy("default").unwrap();
+    policy.waivers = nminus::parse_policy(&text, "waivers.yaml").unwrap().waivers;
+    let with_policy = |policy: nminus::Policy| {
+        let cfg = AnalyzerConfig {
+            data: shared(""),
+            cache: Some(cache.clone()),
+            ..AnalyzerConfig::default()
+        };
+        Analyzer::load(&cfg, policy, time::macros::date!(2026 - 11 - 24)).unwrap()
+    };
+    let state = nminus::AppState::new(
+        nminus::open_store(&url).await.unwrap(),
+        with_policy(policy.clone()),
+        nminus::ServeOptions::default(),
+    );
+    for (i, inv) in fleet.iter().enumerate() {
+        state
+            .store()
+            .enroll(&inv.node.id, &format!("t{i}"), nminus::Millis(1))
+            .await
+            .unwrap();
+        push_unjudged(&state, inv, 10 + i as i64).await;
+    }
+    let current_runs = |nodes: serde_json::Value, run: i64| {
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["findings_run"].as_i64() == Some(run))
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let nodes = || async { serde_json::to_value(state.store().nodes().await.unwrap()).unwrap() };
+    // Round 1: everything judged and written; the waiver in force marks findings.
+    let first = nminus::reanalyze_on(&state, day).await.unwrap();
+    assert_eq!(first.nodes, fleet.len());
+    assert_stored_equal_per_node_on(&state, &fleet, day).await;
+    let waived_now = |state: &nminus::AppState| {
+        let state = state.clone();
+        async move {
+            state
+                .store()
+                .findings(&nminus::FindingFilter {
+                    waived: true,
+                    ..nminus::FindingFilter::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.waived_by.is_some())
+                .count()
+        }
+    };
+    assert!(waived_now(&state).await > 0, "the waiver marks findings");
+    // Round 2: one node's inventory changed in between; only it is written.
+    // (a node with findings: its push stores none, so the round must write it)
+    let c = (0..fleet.len())
+        .find(|i| !probe.judge(&fleet[*i], day).is_empty())
+        .unwrap();
+    let k = fleet[c].packages.len() / 2;
+    let v = format!("{}.1", fleet[c].packages[k].version);
+    fleet[c].packages[k].version = v;
+    push_unjudged(&state, &fleet[c], 1_000_000).await;
+    let rows = finding_rows(&url).await;
+    let second = nminus::reanalyze_on(&state, day).await.unwrap();
+    assert_eq!(second.nodes, fleet.len());
+    assert_eq!(
+        current_runs(nodes().await, second.run),
+        vec![fleet[c].node.id.clone()],
+        "only the changed node is written"
+    );
+    assert!(finding_rows(&url).await > rows);
+    assert_stored_equal_per_node_on(&state, &fleet, day).await;
+    // Round 3: a feed change touching a few identities (three Debian source packages).
+    let an = state.analyzer();
+    let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
+    for (j, p) in bases[0].packages.iter().enumerate().step_by(97).take(3) {
+        let name = p.source.as_ref().map_or(p.name.clone(), |s| s.name.clone());
+        advisories.push(
+            serde_json::from_value(serde_json::json!({
+                "id": format!("FEED-{j}"),
+                "source": "test",
+                "kind": "vulnerability",
+                "summary": "a new advisory",
+                "affected": [{
+                    "ecosystem": "Debian:12",
+                    "package": name,
+                    "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
+                    "fixed": ["999999"]
+                }]
+            }))
+            .unwrap(),
+        );
+    }
+    let changed = with_policy(policy.clone()).with_index(
+        nminus::AdvisoryIndex::build(advisories),
+        "feed-change".into(),
+    );
+    let carried = changed.carry_verdicts(&an);
+    assert!(carried.kept > carried.dropped, "{carried:?}");
+    state.set_analyzer(changed);
+    let third = nminus::reanalyze_on(&state, day).await.unwrap();
+    assert!(third.findings > second.findings, "the new advisories match");
+    let moved = current_runs(nodes().await, third.run);
+    assert!(
+        !moved.is_empty() && moved.len() < fleet.len(),
+        "only the Debian nodes are rewritten: {moved:?}"
+    );
+    assert_stored_equal_per_node_on(&state, &fleet, day).await;
+    // Round 4, the next day: the waiver expired, its findings are open again.
+    let fourth = nminus::reanalyze_on(&state, next_day).await.unwrap();
+    assert_eq!(fourth.nodes, fleet.len());
+    assert_eq!(waived_now(&state).await, 0, "the waiver expired");
+    assert_stored_equal_per_node_on(&state, &fleet, next_day).await;
+    // Round 5, the same day again: nothing written.
+    let rows = finding_rows(&url).await;
+    let fifth = nminus::reanalyze_on(&state, next_day).await.unwrap();
+    assert_eq!(fifth.findings, fourth.findings);
+    assert_eq!(
+        finding_rows(&url).await,
+        rows,
+        "an unchanged round wrote rows"
+    );
+    assert!(current_runs(nodes().await, fifth.run).is_empty());
+    assert_stored_equal_per_node_on(&state, &fleet, next_day).await;
 }

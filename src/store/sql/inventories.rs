@@ -335,7 +335,7 @@ impl<B: Backend> Db<B> {
         .arg(run)
         .arg(p.judged.open())
         .arg(p.judged.compliant)
-        .arg(p.judged.digest(p.hash).to_vec())
+        .arg(p.judged.digest(&p.node.id, p.hash).to_vec())
         .execute(tx(t))
         .await?;
         Ok(run)
@@ -387,12 +387,13 @@ impl<B: Backend> Inventories for Db<B> {
             if let Some(ids) = &ids {
                 wanted.extend(ids.iter().copied());
             }
-            lists.push(ids);
             out.push(CurrentInventory {
                 node: r.col("id")?,
                 hash: r.col("hash")?,
                 inventory,
+                package_ids: ids.clone().unwrap_or_default(),
             });
+            lists.push(ids);
         }
         // Each distinct package of the batch is read and decoded once.
         let packages = load_packages(self.backend.reader(), &wanted).await?;

@@ -5,7 +5,7 @@ use sqlx::QueryBuilder;
 use super::driver::{tx, Affected as _, BuilderExt as _, QueryExt as _, RowExt as _, Sql};
 use super::findings::insert_findings;
 use super::{retry_contention, Backend, Db, FINDINGS_PER_INSERT};
-use crate::store::{FleetEntry, Millis, RunChunk, RunRecord, Runs, StoreError};
+use crate::store::{FleetEntry, FleetHead, Millis, RunChunk, RunRecord, Runs, StoreError};
 
 fn run_row<DB: Sql>(r: &DB::Row) -> Result<RunRecord, sqlx::Error> {
     Ok(RunRecord {
@@ -110,7 +110,10 @@ impl<B: Backend> Runs for Db<B> {
     }
 
     async fn record_run(&self, run: i64, entries: &[FleetEntry]) -> Result<usize, StoreError> {
-        let digests: Vec<[u8; 32]> = entries.iter().map(|e| e.judged.digest(&e.hash)).collect();
+        let digests: Vec<[u8; 32]> = entries
+            .iter()
+            .map(|e| e.judged.digest(&e.node, &e.hash))
+            .collect();
         let r = retry_contention(|| self.record_run_tx(run, entries, &digests)).await;
         self.health().observe(r, 0)
     }
@@ -303,5 +306,35 @@ impl<B: Backend> Runs for Db<B> {
         .map_err(StoreError::from);
         self.health().observe(r, 0)?;
         Ok(pruned)
+    }
+
+    async fn fleet_heads(
+        &self,
+        after: &str,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<FleetHead>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, current_hash, findings_digest, open_findings, compliant FROM nodes
+             WHERE revoked = FALSE AND current_hash IS NOT NULL AND id > $1
+               AND ($2 IS NULL OR id <= $2)
+             ORDER BY id LIMIT $3",
+        )
+        .arg(after)
+        .arg(until)
+        .arg(limit)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FleetHead {
+                    node: r.col("id")?,
+                    hash: r.col("current_hash")?,
+                    digest: r.col("findings_digest")?,
+                    open: r.col("open_findings")?,
+                    compliant: r.col("compliant")?,
+                })
+            })
+            .collect()
     }
 }
