@@ -636,7 +636,7 @@ fn revision_digest(state: &SyncState, feeds: &[FeedStatus], policy: &Policy) -> 
 mod tests {
     use super::*;
     use crate::analyze::match_inventory;
-    use crate::model::{AgentInfo, Ecosystem, Location, Package, PackageMeta};
+    use crate::model::{Ecosystem, Location, Package, PackageMeta};
 
     fn pkg(name: &str, version: &str, loc: &str) -> Package {
         Package {
@@ -657,21 +657,7 @@ mod tests {
     }
 
     fn inv(id: &str, packages: Vec<Package>) -> Inventory {
-        Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: id.into(),
-                ..NodeInfo::default()
-            },
-            collected_at: String::new(),
-            agent: AgentInfo::default(),
-            root: String::new(),
-            os: None,
-            packages,
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        }
+        Inventory::for_test(id, packages)
     }
 
     #[test]

@@ -250,6 +250,28 @@ pub fn token_problem(s: &str) -> Option<String> {
     None
 }
 
+#[cfg(test)]
+impl Inventory {
+    /// A test inventory: node `id` (root `/`) with `packages` and nothing else.
+    pub(crate) fn for_test(id: &str, packages: Vec<Package>) -> Self {
+        Self {
+            schema_version: INVENTORY_SCHEMA_VERSION,
+            node: NodeInfo {
+                id: id.into(),
+                ..NodeInfo::default()
+            },
+            collected_at: String::new(),
+            agent: AgentInfo::default(),
+            root: "/".into(),
+            os: None,
+            packages,
+            images: Vec::new(),
+            services: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
 impl Inventory {
     /// Fields that break the rules of [`valid_name`], [`valid_label_value`] and
     /// [`token_problem`], as (JSON path, why): what `serve` refuses and the planner does not
@@ -478,21 +500,8 @@ mod tests {
 
     #[test]
     fn quarantine_keeps_the_rest_and_says_why() {
-        let mut inv = Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: "n1".into(),
-                ..NodeInfo::default()
-            },
-            collected_at: String::new(),
-            agent: AgentInfo::default(),
-            root: "/".into(),
-            os: None,
-            packages: vec![pkg("bash", "5.2-1"), pkg("evil", "1\n{{ x }}")],
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        };
+        let mut inv =
+            Inventory::for_test("n1", vec![pkg("bash", "5.2-1"), pkg("evil", "1\n{{ x }}")]);
         assert_eq!(
             inv.unsafe_fields()
                 .iter()

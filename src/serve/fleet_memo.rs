@@ -472,7 +472,7 @@ fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> (CurrencyMemo, Ve
 mod tests {
     use super::*;
     use crate::analyze::{AdvisoryIndex, Catalogs};
-    use crate::model::{AgentInfo, Ecosystem, Location, NodeInfo, PackageMeta};
+    use crate::model::{Ecosystem, Location, PackageMeta};
     use crate::store::Judged;
 
     fn pkg(name: &str, version: &str) -> Package {
@@ -495,21 +495,7 @@ mod tests {
 
     fn current(id: &str, packages: Vec<(i64, Package)>) -> CurrentInventory {
         let (ids, packages): (Vec<i64>, Vec<Package>) = packages.into_iter().unzip();
-        let inventory = Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: id.into(),
-                ..NodeInfo::default()
-            },
-            collected_at: String::new(),
-            agent: AgentInfo::default(),
-            root: String::new(),
-            os: None,
-            packages,
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        };
+        let inventory = Inventory::for_test(id, packages);
         CurrentInventory {
             node: id.into(),
             hash: format!("hash-{id}-{}", ids.len()),

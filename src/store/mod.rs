@@ -809,21 +809,13 @@ mod tests {
 /// What the store's and the writer's unit tests build their inventories from.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::model::{AgentInfo, Inventory, Location, NodeInfo, Package, PackageMeta};
+    use crate::model::{Inventory, Location, Package, PackageMeta};
 
     /// An inventory of node `node`: `packages` Python packages whose versions `salt` moves.
     pub(crate) fn inventory(node: &str, packages: usize, salt: usize) -> Inventory {
-        Inventory {
-            schema_version: 1,
-            node: NodeInfo {
-                id: node.into(),
-                ..NodeInfo::default()
-            },
-            collected_at: "2026-01-01T00:00:00Z".into(),
-            agent: AgentInfo::default(),
-            root: "/".into(),
-            os: None,
-            packages: (0..packages)
+        let mut inv = Inventory::for_test(
+            node,
+            (0..packages)
                 .map(|k| Package {
                     ecosystem: crate::Ecosystem::Pypi,
                     name: format!("p{k}"),
@@ -840,9 +832,8 @@ pub(crate) mod test_support {
                     extra: std::collections::BTreeMap::new(),
                 })
                 .collect(),
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        }
+        );
+        inv.collected_at = "2026-01-01T00:00:00Z".into();
+        inv
     }
 }

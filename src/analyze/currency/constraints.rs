@@ -276,7 +276,7 @@ mod tests {
     use crate::model::Severity;
 
     use crate::collect::python::package as pypkg;
-    use crate::model::{Location, NodeInfo};
+    use crate::model::Location;
     use crate::releases::test_data::shared;
     use std::sync::OnceLock;
 
@@ -324,21 +324,7 @@ mod tests {
     }
 
     fn node(packages: Vec<Package>) -> Inventory {
-        Inventory {
-            schema_version: crate::model::INVENTORY_SCHEMA_VERSION,
-            node: NodeInfo {
-                id: "ctl1".into(),
-                ..NodeInfo::default()
-            },
-            collected_at: String::new(),
-            agent: crate::model::AgentInfo::default(),
-            root: "/".into(),
-            os: None,
-            packages,
-            images: Vec::new(),
-            services: Vec::new(),
-            problems: Vec::new(),
-        }
+        Inventory::for_test("ctl1", packages)
     }
 
     fn policy(text: &str) -> Policy {
