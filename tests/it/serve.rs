@@ -1000,6 +1000,44 @@ fn alert_rules_pass_promtool() {
     );
 }
 
+/// `nminus agent enroll` of node `n1` with the test's enrollment secret, its state in `state`.
+fn enroll_agent(url: &str, state: &Path) {
+    let mut e = nminus();
+    e.args([
+        "agent",
+        "enroll",
+        "--server",
+        url,
+        "--token",
+        "s3cret",
+        "--node-id",
+        "n1",
+        "--state-dir",
+    ])
+    .arg(state);
+    run_ok(e);
+}
+
+/// One `nminus agent --once` run of `root` (one retry, 10 ms apart).
+fn agent_once(state: &Path, server: &str, root: &Path) -> std::process::Output {
+    let mut a = nminus();
+    a.args([
+        "agent",
+        "--once",
+        "--retries",
+        "1",
+        "--retry-delay",
+        "10ms",
+        "--server",
+        server,
+        "--state-dir",
+    ])
+    .arg(state)
+    .arg("--root")
+    .arg(root);
+    a.output().unwrap()
+}
+
 /// A spooled inventory met by a refused credential stays in the spool: the inventory is not at
 /// fault, and it is delivered once the node is enrolled again.
 #[test]
@@ -1010,44 +1048,10 @@ fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
     fs_err::create_dir_all(&empty).unwrap();
     let mut srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
     let state = env.path("agent");
-    let enroll = |url: &str| {
-        let mut e = nminus();
-        e.args([
-            "agent",
-            "enroll",
-            "--server",
-            url,
-            "--token",
-            "s3cret",
-            "--node-id",
-            "n1",
-            "--state-dir",
-        ])
-        .arg(&state);
-        run_ok(e);
-    };
-    enroll(&srv.url);
+    enroll_agent(&srv.url, &state);
     srv.kill9();
     let yoga = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
-    let agent = |server: &str| {
-        let mut a = nminus();
-        a.args([
-            "agent",
-            "--once",
-            "--retries",
-            "1",
-            "--retry-delay",
-            "10ms",
-            "--server",
-            server,
-            "--state-dir",
-        ])
-        .arg(&state)
-        .arg("--root")
-        .arg(&yoga);
-        a.output().unwrap()
-    };
-    let out = agent(&srv.url);
+    let out = agent_once(&state, &srv.url, &yoga);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(fs_err::read_dir(state.join("spool")).unwrap().count(), 1);
 
@@ -1055,7 +1059,7 @@ fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
     c.args(["node", "revoke", "n1", "--db", &db]);
     run_ok(c);
     let srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
-    let out = agent(&srv.url);
+    let out = agent_once(&state, &srv.url, &yoga);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("401") || err.contains("403"), "{err}");
@@ -1076,43 +1080,12 @@ fn agent_spools_while_the_server_is_away() {
     fs_err::create_dir_all(&empty).unwrap();
     let mut srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
     let state = env.path("agent");
-    let mut e = nminus();
-    e.args([
-        "agent",
-        "enroll",
-        "--server",
-        &srv.url,
-        "--token",
-        "s3cret",
-        "--node-id",
-        "n1",
-        "--state-dir",
-    ])
-    .arg(&state);
-    run_ok(e);
+    enroll_agent(&srv.url, &state);
     srv.kill9();
 
     let yoga = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
     let flamingo = shared_data("fixtures/python/openstack-site-packages/2025.2-flamingo");
-    let agent = |root: &Path, server: &str| {
-        let mut a = nminus();
-        a.args([
-            "agent",
-            "--once",
-            "--retries",
-            "1",
-            "--retry-delay",
-            "10ms",
-            "--server",
-            server,
-            "--state-dir",
-        ])
-        .arg(&state)
-        .arg("--root")
-        .arg(root);
-        a.output().unwrap()
-    };
-    let out = agent(&yoga, &srv.url);
+    let out = agent_once(&state, &srv.url, &yoga);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -1121,13 +1094,13 @@ fn agent_spools_while_the_server_is_away() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("spooled"));
     std::thread::sleep(Duration::from_millis(5));
-    let out = agent(&flamingo, &srv.url);
+    let out = agent_once(&state, &srv.url, &flamingo);
     assert_eq!(out.status.code(), Some(2));
     let spooled: Vec<_> = fs_err::read_dir(state.join("spool")).unwrap().collect();
     assert_eq!(spooled.len(), 2);
 
     let srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
-    let out = agent(&flamingo, &srv.url);
+    let out = agent_once(&state, &srv.url, &flamingo);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
