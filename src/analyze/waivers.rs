@@ -178,26 +178,17 @@ fn waiver_findings(policy: &Policy, used: &[usize], as_of: Date) -> Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Evidence, SubjectEcosystem};
+    use crate::model::SubjectEcosystem;
 
     fn finding(name: &str) -> Finding {
-        let mut f = Finding {
-            code: FindingCode::SeriesBehind,
-            severity: Severity::Medium,
-            node: "n1".into(),
-            subject: Subject {
-                ecosystem: SubjectEcosystem::OpenStack,
-                name: name.into(),
-                version: "25.0.0".into(),
-                purl: None,
-                location: None,
-            },
-            advisory: None,
-            fixed_in: Vec::new(),
-            evidence: Evidence::default(),
-            waived_by: None,
-            fingerprint: String::new(),
-        };
+        let mut f = Finding::for_test(
+            "n1",
+            FindingCode::SeriesBehind,
+            Severity::Medium,
+            SubjectEcosystem::OpenStack,
+            name,
+            "25.0.0",
+        );
         f.fingerprint = f.compute_fingerprint();
         f
     }

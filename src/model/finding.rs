@@ -316,6 +316,38 @@ pub struct Finding {
     pub fingerprint: String,
 }
 
+#[cfg(test)]
+impl Finding {
+    /// A test finding: `code` and `severity` on `node`'s `name` `version` of `ecosystem`, with
+    /// no advisory, evidence, waiver or fingerprint.
+    pub(crate) fn for_test(
+        node: &str,
+        code: FindingCode,
+        severity: Severity,
+        ecosystem: SubjectEcosystem,
+        name: &str,
+        version: &str,
+    ) -> Self {
+        Self {
+            code,
+            severity,
+            node: node.into(),
+            subject: Subject {
+                ecosystem,
+                name: name.into(),
+                version: version.into(),
+                purl: None,
+                location: None,
+            },
+            advisory: None,
+            fixed_in: Vec::new(),
+            evidence: Evidence::default(),
+            waived_by: None,
+            fingerprint: String::new(),
+        }
+    }
+}
+
 impl Finding {
     /// Compute the fingerprint from the identifying fields (FNV-1a 64, hex): stable across
     /// runs and versions of nminus, cheap, not a security property.

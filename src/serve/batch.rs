@@ -313,30 +313,21 @@ async fn write_pushes(store: &dyn Store, pushes: Vec<(Box<OwnedPush>, PushReply)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Evidence, Finding, FindingCode, Severity, Subject};
+    use crate::model::{Finding, FindingCode, Severity};
 
     fn inventory(node: &str, salt: usize) -> Inventory {
         crate::store::test_support::inventory(node, 40, salt)
     }
 
     fn finding(node: &str, fingerprint: bool) -> Finding {
-        let mut f = Finding {
-            code: FindingCode::Vulnerable,
-            severity: Severity::High,
-            node: node.into(),
-            subject: Subject {
-                ecosystem: crate::Ecosystem::Pypi.into(),
-                name: "p1".into(),
-                version: "1.0.1".into(),
-                purl: None,
-                location: None,
-            },
-            advisory: None,
-            fixed_in: Vec::new(),
-            evidence: Evidence::default(),
-            waived_by: None,
-            fingerprint: String::new(),
-        };
+        let mut f = Finding::for_test(
+            node,
+            FindingCode::Vulnerable,
+            Severity::High,
+            crate::Ecosystem::Pypi.into(),
+            "p1",
+            "1.0.1",
+        );
         if fingerprint {
             f.fingerprint = f.compute_fingerprint();
         }

@@ -234,7 +234,7 @@ fn outside_transaction(c: &SqliteConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Evidence, Finding, FindingCode, Inventory, Severity, Subject};
+    use crate::model::{Finding, FindingCode, Inventory, Severity};
     use crate::store::{
         test_support, Inventories as _, Judged, NewInventory, Nodes as _, Store as _,
     };
@@ -323,23 +323,14 @@ mod tests {
 
         // A statement that fails inside the push transaction (an empty fingerprint breaks a
         // CHECK constraint), then a good push: it must be committed, seen by new connections.
-        let mut bad = Finding {
-            code: FindingCode::Vulnerable,
-            severity: Severity::High,
-            node: "n2".into(),
-            subject: Subject {
-                ecosystem: crate::Ecosystem::Pypi.into(),
-                name: "p1".into(),
-                version: "1.2.1".into(),
-                purl: None,
-                location: None,
-            },
-            advisory: None,
-            fixed_in: Vec::new(),
-            evidence: Evidence::default(),
-            waived_by: None,
-            fingerprint: String::new(),
-        };
+        let mut bad = Finding::for_test(
+            "n2",
+            FindingCode::Vulnerable,
+            Severity::High,
+            crate::Ecosystem::Pypi.into(),
+            "p1",
+            "1.2.1",
+        );
         let inv2 = test_support::inventory("n2", 10, 2);
         assert!(push(&s, &inv2, vec![bad.clone()], 20).await.is_err());
         bad.fingerprint = bad.compute_fingerprint();

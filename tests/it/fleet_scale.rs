@@ -316,21 +316,7 @@ async fn rounds_write_only_changed_findings_and_read_back_as_per_node_judging() 
     let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
     for (k, p) in bases[0].packages.iter().enumerate().step_by(40) {
         let name = p.source.as_ref().map_or(p.name.clone(), |s| s.name.clone());
-        advisories.push(
-            serde_json::from_value(serde_json::json!({
-                "id": format!("TEST-{k}"),
-                "source": "test",
-                "kind": "vulnerability",
-                "summary": "a new advisory",
-                "affected": [{
-                    "ecosystem": "Debian:12",
-                    "package": name,
-                    "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
-                    "fixed": ["999999"]
-                }]
-            }))
-            .unwrap(),
-        );
+        advisories.push(debian_advisory(&format!("TEST-{k}"), &name));
     }
     let changed = analyzer(&cache).with_index(
         nminus::AdvisoryIndex::build(advisories),
@@ -485,21 +471,7 @@ async fn rounds_follow_inventory_feed_and_waiver_changes_node_by_node() {
     let mut advisories: Vec<Advisory> = an.index().advisories().cloned().collect();
     for (j, p) in bases[0].packages.iter().enumerate().step_by(97).take(3) {
         let name = p.source.as_ref().map_or(p.name.clone(), |s| s.name.clone());
-        advisories.push(
-            serde_json::from_value(serde_json::json!({
-                "id": format!("FEED-{j}"),
-                "source": "test",
-                "kind": "vulnerability",
-                "summary": "a new advisory",
-                "affected": [{
-                    "ecosystem": "Debian:12",
-                    "package": name,
-                    "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
-                    "fixed": ["999999"]
-                }]
-            }))
-            .unwrap(),
-        );
+        advisories.push(debian_advisory(&format!("FEED-{j}"), &name));
     }
     let changed = with_policy(policy.clone()).with_index(
         nminus::AdvisoryIndex::build(advisories),
@@ -532,4 +504,21 @@ async fn rounds_follow_inventory_feed_and_waiver_changes_node_by_node() {
     );
     assert!(current_runs(nodes().await, fifth.run).is_empty());
     assert_stored_equal_per_node_on(&state, &fleet, next_day).await;
+}
+
+/// A new advisory `id` on Debian 12 source package `package`: every version before 999999.
+fn debian_advisory(id: &str, package: &str) -> nminus::model::Advisory {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "source": "test",
+        "kind": "vulnerability",
+        "summary": "a new advisory",
+        "affected": [{
+            "ecosystem": "Debian:12",
+            "package": package,
+            "ranges": {"type": "osv", "ranges": [{"events": [{"introduced": "0"}, {"fixed": "999999"}]}]},
+            "fixed": ["999999"]
+        }]
+    }))
+    .unwrap()
 }

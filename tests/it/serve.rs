@@ -1038,11 +1038,9 @@ fn agent_once(state: &Path, server: &str, root: &Path) -> std::process::Output {
     a.output().unwrap()
 }
 
-/// A spooled inventory met by a refused credential stays in the spool: the inventory is not at
-/// fault, and it is delivered once the node is enrolled again.
-#[test]
-fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
-    let env = Env::new();
+/// A SQLite server without feeds where node `n1` enrolls (state in `agent/`), then killed: the
+/// database URL, the empty data directory, the agent's state and the dead server (its URL).
+fn enrolled_then_away(env: &Env) -> (String, PathBuf, PathBuf, Server) {
     let db = format!("sqlite://{}", env.path("fleet.db").display());
     let empty = env.path("no-data");
     fs_err::create_dir_all(&empty).unwrap();
@@ -1050,6 +1048,15 @@ fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
     let state = env.path("agent");
     enroll_agent(&srv.url, &state);
     srv.kill9();
+    (db, empty, state, srv)
+}
+
+/// A spooled inventory met by a refused credential stays in the spool: the inventory is not at
+/// fault, and it is delivered once the node is enrolled again.
+#[test]
+fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
+    let env = Env::new();
+    let (db, empty, state, srv) = enrolled_then_away(&env);
     let yoga = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
     let out = agent_once(&state, &srv.url, &yoga);
     assert_eq!(out.status.code(), Some(2));
@@ -1075,13 +1082,7 @@ fn a_spool_met_by_a_revoked_token_is_kept_for_the_next_enrollment() {
 #[test]
 fn agent_spools_while_the_server_is_away() {
     let env = Env::new();
-    let db = format!("sqlite://{}", env.path("fleet.db").display());
-    let empty = env.path("no-data");
-    fs_err::create_dir_all(&empty).unwrap();
-    let mut srv = Server::start(&db, &empty, &env.secret(), &[], &env.cache());
-    let state = env.path("agent");
-    enroll_agent(&srv.url, &state);
-    srv.kill9();
+    let (db, empty, state, srv) = enrolled_then_away(&env);
 
     let yoga = shared_data("fixtures/python/openstack-site-packages/2022.1-yoga");
     let flamingo = shared_data("fixtures/python/openstack-site-packages/2025.2-flamingo");
