@@ -636,24 +636,10 @@ fn revision_digest(state: &SyncState, feeds: &[FeedStatus], policy: &Policy) -> 
 mod tests {
     use super::*;
     use crate::analyze::match_inventory;
-    use crate::model::{Ecosystem, Location, Package, PackageMeta};
+    use crate::model::Package;
 
     fn pkg(name: &str, version: &str, loc: &str) -> Package {
-        Package {
-            ecosystem: Ecosystem::Pypi,
-            name: name.into(),
-            version: version.into(),
-            source: None,
-            purl: format!("pkg:pypi/{name}@{version}"),
-            found_by: "test".into(),
-            location: Location::path(loc),
-            meta: PackageMeta::Python {
-                display_name: name.into(),
-                os_owner: None,
-                environment: None,
-            },
-            extra: Default::default(),
-        }
+        Package::pypi_for_test(name, version, loc)
     }
 
     fn inv(id: &str, packages: Vec<Package>) -> Inventory {

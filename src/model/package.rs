@@ -173,6 +173,28 @@ pub struct Package {
     pub extra: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl Package {
+    /// A test Python distribution `name` `version` at `location`, not owned by the OS.
+    pub(crate) fn pypi_for_test(name: &str, version: &str, location: &str) -> Self {
+        Self {
+            ecosystem: Ecosystem::Pypi,
+            name: name.into(),
+            version: version.into(),
+            source: None,
+            purl: format!("pkg:pypi/{name}@{version}"),
+            found_by: "test".into(),
+            location: Location::path(location),
+            meta: PackageMeta::Python {
+                display_name: name.into(),
+                os_owner: None,
+                environment: None,
+            },
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
 impl Package {
     /// Parse this package's version in its ecosystem's scheme.
     pub fn parsed_version(&self) -> Result<Version, crate::version::VersionError> {

@@ -472,25 +472,10 @@ fn currency_memo(an: &Analyzer, inv: &Inventory, day: Date) -> (CurrencyMemo, Ve
 mod tests {
     use super::*;
     use crate::analyze::{AdvisoryIndex, Catalogs};
-    use crate::model::{Ecosystem, Location, PackageMeta};
     use crate::store::Judged;
 
     fn pkg(name: &str, version: &str) -> Package {
-        Package {
-            ecosystem: Ecosystem::Pypi,
-            name: name.into(),
-            version: version.into(),
-            source: None,
-            purl: format!("pkg:pypi/{name}@{version}"),
-            found_by: "test".into(),
-            location: Location::path("/venv"),
-            meta: PackageMeta::Python {
-                display_name: name.into(),
-                os_owner: None,
-                environment: None,
-            },
-            extra: Default::default(),
-        }
+        Package::pypi_for_test(name, version, "/venv")
     }
 
     fn current(id: &str, packages: Vec<(i64, Package)>) -> CurrentInventory {
