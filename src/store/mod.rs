@@ -36,8 +36,8 @@ use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Severity};
 
 pub(crate) use crate::util::Millis;
 pub(crate) use delta::change;
-pub(crate) use delta::PreparedFindings;
 pub use delta::OpenFindings;
+pub(crate) use delta::PreparedFindings;
 
 /// A node as the registry knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

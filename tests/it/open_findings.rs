@@ -67,7 +67,11 @@ async fn rows_outlive_runs(s: Arc<dyn Store>, url: &str) {
         .await
         .unwrap();
     assert_eq!(open(&*s).await, ["w", "w", "y", "z"]);
-    assert_eq!(rows(url, "a").await, (4, 2), "w closed once, inserted twice");
+    assert_eq!(
+        rows(url, "a").await,
+        (4, 2),
+        "w closed once, inserted twice"
+    );
     push(&*s, &inv("4"), vec![f("y"), f("z"), f("w")], 40)
         .await
         .unwrap();
@@ -100,12 +104,18 @@ async fn rows_outlive_runs(s: Arc<dyn Store>, url: &str) {
         .unwrap();
     assert_eq!(stale, 0, "another stored digest: dropped");
     assert_eq!(open(&*s).await, ["w", "y", "z"]);
-    let stored = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    let stored = s
+        .record_deltas(run, &[delta(head.digest.clone())])
+        .await
+        .unwrap();
     assert_eq!(stored, 1);
     assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
     let node = s.node("a").await.unwrap().unwrap();
     assert_eq!((node.findings_run, node.open_findings), (Some(run), 3));
-    let again = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    let again = s
+        .record_deltas(run, &[delta(head.digest.clone())])
+        .await
+        .unwrap();
     assert_eq!(again, 0, "the digest moved on: not applied twice");
     assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
 
