@@ -1,6 +1,7 @@
 //! Judging: one node on push, and the fleet re-analysis that re-evaluates every stored inventory
 //! (without touching a node). A round is planned under the fleet lock as chunks of nodes; every
-//! replica on the database claims chunks (`FOR UPDATE SKIP LOCKED` on PostgreSQL), judges them
+//! replica on the database claims chunks (a guarded `UPDATE`; those whose nodes it holds in
+//! memory first), judges them
 //! in batches (each distinct package identity matched once per analyzer) and records their
 //! findings under the round's run; the replica that judges the last chunk finishes the run.
 
@@ -170,12 +171,14 @@ async fn share_rounds_on(state: &AppState, today: time::Date) -> Result<Share, A
     let mut share = Share::default();
     loop {
         let now = Millis::now();
+        let memo = state.fleet_memo();
+        let held = |c: &crate::store::RunChunk| memo.held(&c.after, c.until.as_deref());
         let Some(chunk) = store
             .claim_chunk(
                 &worker,
                 an.revision(),
-                now,
-                Millis(now.0.saturating_sub(stale)),
+                (now, Millis(now.0.saturating_sub(stale))),
+                &held,
             )
             .await?
         else {

@@ -187,6 +187,17 @@ impl FleetMemo {
             .collect()
     }
 
+    /// How many nodes with `after < id <= until` (`None`: no upper bound) this memory holds
+    /// (a replica claims the chunks it holds first, so that its rounds stay warm).
+    pub(crate) fn held(&self, after: &str, until: Option<&str>) -> usize {
+        use std::ops::Bound;
+        let hi = until.map_or(Bound::Unbounded, Bound::Included);
+        self.lock()
+            .nodes
+            .range::<str, _>((Bound::Excluded(after), hi))
+            .count()
+    }
+
     /// Forget the nodes held with `after < id <= until` (`None`: no upper bound): the end of a
     /// chunk whose current nodes were all judged.
     pub(crate) fn forget_range(&self, after: &str, until: Option<&str>) {
