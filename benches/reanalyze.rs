@@ -231,8 +231,8 @@ async fn run(
     let after_warm = (sizes.db)();
     let rounds_peak = peak_rss_mib();
     println!(
-        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm",
-        cold.nodes, cold.findings
+        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm, {:.0} MiB after them",
+        cold.nodes, cold.findings, rss_mib()
     );
     if std::env::var_os("NMINUS_BENCH_ROUNDS_ONLY").is_some() {
         assert_eq!(warm.findings, cold.findings, "a second run finds the same");

@@ -234,16 +234,11 @@ async fn judge_chunk(
         let Some(last) = heads.last() else { break };
         let end = i64::try_from(heads.len()).unwrap_or(i64::MAX) < BATCH;
         let next = last.node.clone();
-        let mut read = read_missing(state, &after, &heads).await?;
-        // Groups of nodes judged and written in turn: at most GROUP nodes' findings built at once.
+        // Groups of nodes read, judged and written in turn: at most GROUP nodes' inventories
+        // read back and findings built at once (a cold round's memory peak).
         let mut from = after.clone();
         for group in heads.chunks(GROUP) {
-            let members: std::collections::HashSet<&str> =
-                group.iter().map(|h| h.node.as_str()).collect();
-            let (mine, rest): (Vec<_>, Vec<_>) = read
-                .into_iter()
-                .partition(|c| members.contains(c.node.as_str()));
-            read = rest;
+            let mine = read_missing(state, &from, group).await?;
             let (n, f) =
                 judge_group(state, an, chunk.run, &from, group.to_vec(), mine, today).await?;
             nodes += n;
@@ -414,8 +409,9 @@ async fn read_missing(
         .collect();
     let mut from = after.to_owned();
     loop {
-        let batch = store.current_inventories(&from, BATCH).await?;
-        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= BATCH;
+        let page = i64::try_from(GROUP).unwrap_or(BATCH);
+        let batch = store.current_inventories(&from, page).await?;
+        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= page;
         let Some(end) = batch.last().map(|c| c.node.clone()) else {
             break;
         };
