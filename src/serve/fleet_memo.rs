@@ -1,9 +1,10 @@
 //! A replica's compact memory of the fleet, so that a fleet round costs what is distinct.
 //!
 //! Per node it keeps the hash of the current inventory it holds, the inventory without its
-//! packages (shared `Arc`) and its packages as `u32` ids into an interner of distinct packages
-//! (each an `Arc<Package>`, keyed by the store's content id), so the fleet costs 4 bytes a
-//! package occurrence, not a copy. The store stays the truth: an entry is keyed by content hash
+//! packages and services (shared `Arc`), its packages as `u32` ids into an interner of distinct
+//! packages (each an `Arc<Package>`, keyed by the store's content id) and its services as ids
+//! into the distinct services, so the fleet costs 4 bytes a package or service occurrence, not
+//! a copy. The store stays the truth: an entry is keyed by content hash
 //! and is replaced when a round sees another hash for the node, dropped when the node is gone.
 //!
 //! Per distinct package and distro release it keeps, for the analyzer in force, the package's
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex, Weak};
 use time::Date;
 
 use crate::analyze::{waiver_covers, Analyzer, DistroKeys};
-use crate::model::{Finding, Inventory, Package};
+use crate::model::{Finding, Inventory, Package, ServiceInstance};
 use crate::store::{finding_key, findings_digest, CurrentInventory, FindingKeyHash, FleetHead};
 
 /// Interned packages past which, when fewer than half are still used by a node, the memory is
@@ -40,6 +41,10 @@ struct MemoState {
     packages: Interner,
     /// Distinct distro keys of the nodes (a node names one by index).
     distros: Vec<DistroKeys>,
+    /// Distinct services of the nodes (by their JSON), in order of first sight; they are few
+    /// (they follow the packages) and dropped with the rest when the memory is compacted.
+    services: HashMap<String, u32>,
+    service_list: Vec<ServiceInstance>,
     judged: Option<PackageJudgements>,
 }
 
@@ -49,6 +54,9 @@ struct NodeMemo {
     hash: String,
     /// The inventory without its packages.
     skeleton: Arc<Inventory>,
+    /// Its services as ids into the distinct services (`skeleton.services` is empty): a
+    /// node's services are most of its inventory but packages.
+    services: Box<[u32]>,
     ids: Box<[u32]>,
     distro: usize,
     currency: Option<CurrencyMemo>,
@@ -275,7 +283,7 @@ impl FleetMemo {
         if c.keys.iter().any(|key| insert.contains(key)) {
             let findings = match k.currency.take() {
                 Some(f) => f,
-                None => an.currency(&whole(&st.packages, n), day),
+                None => an.currency(&whole(&st.packages, &st.service_list, n), day),
             };
             if findings.len() != c.keys.len() {
                 return None;
@@ -313,7 +321,7 @@ impl FleetMemo {
         let inventory = {
             let st = self.lock();
             let n = st.nodes.get(node).filter(|n| n.hash == hash)?;
-            whole(&st.packages, n)
+            whole(&st.packages, &st.service_list, n)
         };
         let mut findings = an.advisory_findings(&inventory);
         findings.extend(an.currency(&inventory, day));
@@ -372,6 +380,21 @@ impl MemoState {
         }
     }
 
+    /// A node's services as ids into the distinct services.
+    fn services(&mut self, services: Vec<ServiceInstance>) -> Box<[u32]> {
+        services
+            .into_iter()
+            .map(|s| {
+                let key = serde_json::to_string(&s).unwrap_or_default();
+                let next = u32::try_from(self.service_list.len()).unwrap_or(u32::MAX);
+                *self.services.entry(key).or_insert_with(|| {
+                    self.service_list.push(s);
+                    next
+                })
+            })
+            .collect()
+    }
+
     fn distro(&mut self, d: DistroKeys) -> usize {
         if let Some(i) = self.distros.iter().position(|x| *x == d) {
             return i;
@@ -395,14 +418,17 @@ impl MemoState {
             })
             .collect();
         let distro = self.distro(DistroKeys::of(skeleton.os.as_ref()));
+        let services = self.services(std::mem::take(&mut skeleton.services));
         let skeleton = Arc::new(skeleton);
         let mut inv = (*skeleton).clone();
         inv.packages = packages;
+        inv.services = services_of(&self.service_list, &services);
         self.nodes.insert(
             c.node,
             NodeMemo {
                 hash: c.hash,
                 skeleton,
+                services,
                 ids,
                 distro,
                 currency: None,
@@ -413,7 +439,7 @@ impl MemoState {
 
     /// The node's inventory, whole again.
     fn inventory(&self, n: &NodeMemo) -> Inventory {
-        whole(&self.packages, n)
+        whole(&self.packages, &self.service_list, n)
     }
 
     /// Judge one node: [`Judgement::Same`] when the digest of what it would store equals the
@@ -454,6 +480,8 @@ impl MemoState {
             packages,
             distros,
             judged,
+            service_list,
+            ..
         } = self;
         let n = nodes.get(&h.node)?;
         // Judge the packages not judged yet, then join by reference.
@@ -509,7 +537,7 @@ impl MemoState {
                 currency,
             })));
         }
-        let inventory = fresh.unwrap_or_else(|| whole(packages, n));
+        let inventory = fresh.unwrap_or_else(|| whole(packages, service_list, n));
         let mut findings = an.advisory_findings(&inventory);
         findings.extend(currency.unwrap_or_else(|| an.currency(&inventory, day)));
         Some(Judgement::Changed(Box::new(Changed {
@@ -569,8 +597,9 @@ fn items(
 }
 
 /// The inventory of `n`, whole again.
-fn whole(packages: &Interner, n: &NodeMemo) -> Inventory {
+fn whole(packages: &Interner, services: &[ServiceInstance], n: &NodeMemo) -> Inventory {
     let mut inv = (*n.skeleton).clone();
+    inv.services = services_of(services, &n.services);
     inv.packages = n
         .ids
         .iter()
@@ -578,6 +607,14 @@ fn whole(packages: &Interner, n: &NodeMemo) -> Inventory {
         .map(|p| (**p).clone())
         .collect();
     inv
+}
+
+/// The services of `ids`.
+fn services_of(list: &[ServiceInstance], ids: &[u32]) -> Vec<ServiceInstance> {
+    ids.iter()
+        .filter_map(|i| list.get(*i as usize))
+        .cloned()
+        .collect()
 }
 
 /// The currency findings of `inv` on `day`, and what is kept of them.
@@ -603,6 +640,40 @@ mod tests {
     use super::*;
     use crate::analyze::{AdvisoryIndex, Catalogs};
     use crate::store::Judged;
+
+    /// Services are held once however many nodes run them, and come back whole.
+    #[test]
+    fn services_are_held_once_and_come_back_whole() {
+        let svc = |v: &str| ServiceInstance {
+            deliverable: "nova".into(),
+            kind: "service".into(),
+            package: "nova".into(),
+            version: v.into(),
+            install: crate::model::Install::host(crate::model::InstallKind::Distro { owner: None }),
+            units: vec!["nova-api.service".into()],
+        };
+        let memo = FleetMemo::default();
+        let mut st = memo.lock();
+        let mut held = Vec::new();
+        for (i, v) in ["29.0.1", "29.0.1", "29.2.0"].iter().enumerate() {
+            let mut c = current(&format!("n{i}"), vec![(1, pkg("foo", "1.0"))]);
+            c.inventory.services = vec![svc(v), svc("29.0.1")];
+            let want = c.inventory.clone();
+            let json = |i: &Inventory| serde_json::to_value(i).expect("JSON");
+            assert_eq!(json(&st.insert(c)), json(&want));
+            held.push(want);
+        }
+        assert_eq!(st.service_list.len(), 2, "two distinct services");
+        for want in &held {
+            let n = st.nodes.get(&want.node.id).expect("held");
+            assert!(n.skeleton.services.is_empty());
+            let back = whole(&st.packages, &st.service_list, n);
+            assert_eq!(
+                serde_json::to_value(&back).expect("JSON"),
+                serde_json::to_value(want).expect("JSON")
+            );
+        }
+    }
 
     fn pkg(name: &str, version: &str) -> Package {
         Package::pypi_for_test(name, version, "/venv")
