@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::fleet_memo::Judgement;
+use super::fleet_memo::{Judgement, KeyChange};
 use super::{ApiError, AppState};
 use crate::model::{Finding, Inventory};
-use crate::store::{FleetEntry, Judged, Millis};
+use crate::store::{FleetDelta, FleetEntry, Judged, Millis, PreparedInventory};
 
 /// Nodes whose heads a fleet round reads at once.
 const BATCH: i64 = 128;
@@ -28,24 +28,33 @@ pub(crate) struct JudgedPush {
     pub judged: Judged,
     /// Analyzer revision.
     pub revision: String,
+    /// The inventory and its findings, prepared for the store.
+    pub prepared: PreparedInventory,
 }
 
-/// Judge one inventory with the analyzer in force (on a blocking thread).
-pub(crate) async fn judge_one(state: &AppState, inv: Inventory) -> Result<JudgedPush, ApiError> {
+/// Judge one inventory with the analyzer in force (on a blocking thread), and prepare its
+/// findings for the store there too (`prepared`: the inventory's packages, prepared already).
+pub(crate) async fn judge_one(
+    state: &AppState,
+    inv: Inventory,
+    mut prepared: PreparedInventory,
+) -> Result<JudgedPush, ApiError> {
     let an = state.analyzer();
     let started = Instant::now();
     let r = tokio::task::spawn_blocking(move || {
         let today = Millis::now().to_datetime().date();
         let findings = an.judge(&inv, today);
         let judged = verdict(&an, &inv, findings, today);
-        JudgedPush {
+        prepared.prepare_findings(&judged, &inv.node.id)?;
+        Ok::<_, crate::store::StoreError>(JudgedPush {
             inventory: inv,
             judged,
             revision: an.revision().to_owned(),
-        }
+            prepared,
+        })
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)??;
     state.metrics().analysis.observe("push", started.elapsed());
     Ok(r)
 }
@@ -254,7 +263,8 @@ async fn judge_chunk(
 
 /// Judge the nodes of `heads` (the current nodes after `after`, in id order; `read` the
 /// inventories read for those not held) and record under `run` those whose findings changed:
-/// (nodes judged, findings they have).
+/// (nodes judged, findings they have). A node no waiver touches is written as a change to its
+/// open rows: their counts are read, and only the findings whose key is new are built.
 async fn judge_group(
     state: &AppState,
     an: &std::sync::Arc<crate::analyze::Analyzer>,
@@ -265,32 +275,35 @@ async fn judge_group(
     today: time::Date,
 ) -> Result<(usize, usize), ApiError> {
     let (state2, an2, after2) = (state.clone(), std::sync::Arc::clone(an), after.to_owned());
-    let (same, entries) = tokio::task::spawn_blocking(move || {
+    let (same, keyed, entries) = tokio::task::spawn_blocking(move || {
         let judged = state2
             .fleet_memo()
             .judge(&an2, &after2, &heads, read, today);
-        let (mut same, mut entries) = ((0usize, 0usize), Vec::new());
+        let (mut same, mut keyed, mut entries) = ((0usize, 0usize), Vec::new(), Vec::new());
         for j in judged {
             match j {
                 Judgement::Same(n) => {
                     same.0 += 1;
                     same.1 += n;
                 }
-                Judgement::Changed(c) => {
-                    let c = *c;
-                    entries.push(FleetEntry {
-                        judged: verdict(&an2, &c.inventory, c.findings, today),
-                        node: c.node,
-                        hash: c.hash,
-                    });
-                }
+                Judgement::Keys(k) => keyed.push(*k),
+                Judgement::Changed(c) => entries.push(full_entry(&an2, *c, today)),
             }
         }
-        (same, entries)
+        (same, keyed, entries)
     })
     .await
     .map_err(ApiError::internal)?;
     let (mut nodes, mut findings) = same;
+    let (deltas, more) = build_deltas(state, an, keyed, today).await?;
+    if !deltas.is_empty() {
+        nodes += state.store().record_deltas(run, &deltas).await?;
+        findings += deltas
+            .iter()
+            .map(|d| usize::try_from(d.open).unwrap_or(0))
+            .sum::<usize>();
+    }
+    let entries: Vec<FleetEntry> = entries.into_iter().chain(more).collect();
     if !entries.is_empty() {
         nodes += state.store().record_run(run, &entries).await?;
         findings += entries
@@ -299,6 +312,65 @@ async fn judge_group(
             .sum::<usize>();
     }
     Ok((nodes, findings))
+}
+
+/// A node judged whole, with the waivers in force marked.
+fn full_entry(
+    an: &crate::analyze::Analyzer,
+    c: super::fleet_memo::Changed,
+    today: time::Date,
+) -> FleetEntry {
+    FleetEntry {
+        judged: verdict(an, &c.inventory, c.findings, today),
+        node: c.node,
+        hash: c.hash,
+    }
+}
+
+/// The changes of the `keyed` nodes against their open rows (read now), with only the
+/// findings whose key is new built; a node the memory cannot build is judged whole instead
+/// (the second list).
+async fn build_deltas(
+    state: &AppState,
+    an: &std::sync::Arc<crate::analyze::Analyzer>,
+    keyed: Vec<KeyChange>,
+    today: time::Date,
+) -> Result<(Vec<FleetDelta>, Vec<FleetEntry>), ApiError> {
+    if keyed.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let names: Vec<String> = keyed.iter().map(|k| k.node.clone()).collect();
+    let mut open = state.store().open_findings(&names).await?;
+    let (state2, an2) = (state.clone(), std::sync::Arc::clone(an));
+    tokio::task::spawn_blocking(move || {
+        let memo = state2.fleet_memo();
+        let (mut deltas, mut whole) = (Vec::with_capacity(keyed.len()), Vec::new());
+        for mut k in keyed {
+            let rows = open.remove(&k.node).unwrap_or_default();
+            let change = crate::store::change(&rows, &k.keys);
+            match memo.build(&an2, &mut k, &change.insert, today) {
+                Some(insert) => deltas.push(FleetDelta {
+                    open: i64::try_from(k.keys.len()).unwrap_or(i64::MAX),
+                    compliant: k.compliant,
+                    close: change.close,
+                    close_whole: change.close_whole,
+                    insert,
+                    digest: k.digest,
+                    base: k.base,
+                    node: k.node,
+                    hash: k.hash,
+                }),
+                None => {
+                    if let Some(c) = memo.judge_whole(&an2, &k.node, &k.hash, today) {
+                        whole.push(full_entry(&an2, c, today));
+                    }
+                }
+            }
+        }
+        (deltas, whole)
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// The current inventories of the heads this replica does not hold, read from the store: one

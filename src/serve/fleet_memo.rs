@@ -134,8 +134,31 @@ struct PackageItems {
 pub(crate) enum Judgement {
     /// Its stored findings and counters stand: this many findings.
     Same(usize),
-    /// Its findings, to store (waivers not marked yet): the inventory judged and its hash.
+    /// Its findings changed, and no waiver of the policy touches them: the keys of its new
+    /// findings, to compare with its open rows; only the findings whose key is new are built
+    /// ([`FleetMemo::build`]).
+    Keys(Box<KeyChange>),
+    /// Its findings, to store whole (waivers not marked yet): the inventory judged and its hash.
     Changed(Box<Changed>),
+}
+
+/// A node whose findings changed, as keys.
+#[derive(Debug)]
+pub(crate) struct KeyChange {
+    /// Node.
+    pub(crate) node: String,
+    /// Inventory hash.
+    pub(crate) hash: String,
+    /// The stored digest it was judged against.
+    pub(crate) base: Option<Vec<u8>>,
+    /// The keys of its findings (sorted).
+    pub(crate) keys: Vec<FindingKeyHash>,
+    /// Their digest.
+    pub(crate) digest: [u8; 32],
+    /// No finding fails the gate.
+    pub(crate) compliant: bool,
+    /// Its currency findings, when they were judged for this round.
+    currency: Option<Vec<Finding>>,
 }
 
 /// A node whose findings are to be stored.
@@ -204,6 +227,91 @@ impl FleetMemo {
             .iter()
             .filter_map(|h| st.judge_node(an, h, fresh.remove(&h.node), day))
             .collect()
+    }
+}
+
+impl FleetMemo {
+    /// The findings of `k` whose key is in `insert`, built from the templates held (and its
+    /// currency findings), every occurrence of each; `None` when this memory no longer holds
+    /// what `k` was judged from (another inventory, another analyzer, another day), or the
+    /// built findings do not match the keys (the caller judges the node whole then).
+    pub(crate) fn build(
+        &self,
+        an: &Analyzer,
+        k: &mut KeyChange,
+        insert: &HashSet<FindingKeyHash>,
+        day: Date,
+    ) -> Option<Vec<Finding>> {
+        let st = self.lock();
+        let n = st.nodes.get(&k.node).filter(|n| n.hash == k.hash)?;
+        let per = st.judged.as_ref()?.items.get(n.distro)?;
+        let mut out = Vec::new();
+        for id in n.ids.iter() {
+            let items = per.get(*id as usize)?.as_deref()?;
+            for (t, key) in items.templates.iter().zip(&items.keys) {
+                if insert.contains(key) {
+                    let mut f = t.clone();
+                    k.node.clone_into(&mut f.node);
+                    f.fingerprint = f.compute_fingerprint();
+                    out.push(f);
+                }
+            }
+        }
+        let c = n.currency.as_ref()?;
+        if c.day != day || *c.revision != *an.catalog_revision() {
+            return None;
+        }
+        if c.keys.iter().any(|key| insert.contains(key)) {
+            let findings = match k.currency.take() {
+                Some(f) => f,
+                None => an.currency(&whole(&st.packages, n), day),
+            };
+            if findings.len() != c.keys.len() {
+                return None;
+            }
+            out.extend(
+                findings
+                    .into_iter()
+                    .zip(&c.keys)
+                    .filter(|(_, key)| insert.contains(*key))
+                    .map(|(f, _)| f),
+            );
+        }
+        // What is built is what the keys said: checked on the built findings' own keys (as
+        // many as change, not the node's whole).
+        let mut wanted: Vec<FindingKeyHash> = k
+            .keys
+            .iter()
+            .filter(|key| insert.contains(*key))
+            .copied()
+            .collect();
+        let mut got: Vec<FindingKeyHash> = out.iter().map(|f| finding_key(f, &k.node)).collect();
+        wanted.sort_unstable();
+        got.sort_unstable();
+        (got == wanted).then_some(out)
+    }
+
+    /// Node `node`'s findings judged whole from the inventory held (when it is still `hash`).
+    pub(crate) fn judge_whole(
+        &self,
+        an: &Analyzer,
+        node: &str,
+        hash: &str,
+        day: Date,
+    ) -> Option<Changed> {
+        let inventory = {
+            let st = self.lock();
+            let n = st.nodes.get(node).filter(|n| n.hash == hash)?;
+            whole(&st.packages, n)
+        };
+        let mut findings = an.advisory_findings(&inventory);
+        findings.extend(an.currency(&inventory, day));
+        Some(Changed {
+            node: node.to_owned(),
+            hash: hash.to_owned(),
+            inventory,
+            findings,
+        })
     }
 }
 
@@ -378,6 +486,17 @@ impl MemoState {
             && h.compliant == Some(!fails);
         if same {
             return Some(Judgement::Same(count));
+        }
+        if !waived && n.hash == h.hash {
+            return Some(Judgement::Keys(Box::new(KeyChange {
+                node: h.node.clone(),
+                hash: n.hash.clone(),
+                base: h.digest.clone(),
+                keys,
+                digest,
+                compliant: !fails,
+                currency,
+            })));
         }
         let inventory = fresh.unwrap_or_else(|| whole(packages, n));
         let mut findings = an.advisory_findings(&inventory);

@@ -542,7 +542,8 @@ async fn judge_and_store(
         inventory: inv,
         judged,
         revision,
-    } = analysis::judge_one(st, inv).await?;
+        prepared,
+    } = analysis::judge_one(st, inv, prepared).await?;
     stages.observe("judge", t.elapsed());
     let t = Instant::now();
     let (stored, out) = st

@@ -1,5 +1,6 @@
 //! Persistence of the fleet: nodes and their tokens, inventories (deduplicated by content per
-//! node), when each node's inventory changed, analysis runs and the findings of each run.
+//! node), when each node's inventory changed, analysis runs and findings (rows that stay open
+//! across runs until a run no longer has them: see [`delta`]).
 //!
 //! [`Store`] is the one trait (with a trait per query group as its supertraits), implemented
 //! once, generically, in [`sql`] for the two backends ([`sqlite`], the embedded default, and
@@ -18,6 +19,7 @@
 
 mod bodies;
 pub(crate) mod controlplane;
+mod delta;
 mod lists;
 pub(crate) mod postgres;
 mod sql;
@@ -33,6 +35,9 @@ use crate::util::hex;
 use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Severity};
 
 pub(crate) use crate::util::Millis;
+pub(crate) use delta::change;
+pub(crate) use delta::PreparedFindings;
+pub use delta::OpenFindings;
 
 /// A node as the registry knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,10 +67,10 @@ pub struct NodeRecord {
     /// Content hash of its latest inventory.
     #[serde(default)]
     pub current_hash: Option<String>,
-    /// The analysis run whose findings are current for it.
+    /// The last analysis run that changed its findings (its open findings are as of that run).
     #[serde(default)]
     pub findings_run: Option<i64>,
-    /// Findings not waived, in that run.
+    /// Open findings not waived.
     #[serde(default)]
     pub open_findings: i64,
     /// No open finding fails the gate (unknown before its first analysis).
@@ -134,6 +139,7 @@ impl Judged {
     /// are read back in an order of their own (node, subject, code, fingerprint), so the order
     /// they were judged in does not matter. The fleet round computes the same digest from keys
     /// it keeps per package identity, without building the findings.
+    #[cfg(test)]
     pub(crate) fn digest(&self, node: &str, hash: &str) -> [u8; 32] {
         let mut keys: Vec<FindingKeyHash> =
             self.findings.iter().map(|f| finding_key(f, node)).collect();
@@ -232,6 +238,7 @@ pub struct NewInventory<'a> {
 pub struct PreparedInventory {
     index: String,
     split: lists::SplitInventory,
+    findings: Option<PreparedFindings>,
 }
 
 impl PreparedInventory {
@@ -240,11 +247,22 @@ impl PreparedInventory {
         Ok(Self {
             index: package_index(inv),
             split: lists::split(inv)?,
+            findings: None,
         })
+    }
+
+    /// Prepare its findings too (else the store prepares them, before its transaction).
+    pub fn prepare_findings(&mut self, judged: &Judged, node: &str) -> Result<(), StoreError> {
+        self.findings = Some(PreparedFindings::new(&judged.findings, node)?);
+        Ok(())
     }
 
     pub(crate) fn parts(&self) -> (&str, &lists::SplitInventory) {
         (&self.index, &self.split)
+    }
+
+    pub(crate) fn findings(&self) -> Option<&PreparedFindings> {
+        self.findings.as_ref()
     }
 }
 
@@ -280,6 +298,32 @@ pub struct FleetEntry {
     pub hash: String,
     /// Its findings.
     pub judged: Judged,
+}
+
+/// A node whose findings a fleet round changed, as a change to its open rows computed against
+/// them (see [`OpenFindings`]): the rows to close and the findings to insert. It is written
+/// only while the node's inventory is still `hash` and its stored digest still `base`, so a
+/// change computed against rows that moved on since is dropped (the next round judges again).
+#[derive(Debug)]
+pub struct FleetDelta {
+    /// Node.
+    pub node: String,
+    /// The inventory hash judged.
+    pub hash: String,
+    /// The stored digest the change was computed against (`None`: the node had none).
+    pub base: Option<Vec<u8>>,
+    /// The digest of the node's findings after the change ([`Judged::digest`]).
+    pub digest: [u8; 32],
+    /// Open findings after the change.
+    pub open: i64,
+    /// The verdict after the change.
+    pub compliant: bool,
+    /// Templates (by digest) whose open rows are closed.
+    pub close: Vec<[u8; 32]>,
+    /// Close the rows stored whole.
+    pub close_whole: bool,
+    /// Findings inserted.
+    pub insert: Vec<Finding>,
 }
 
 /// A chunk of a fleet re-analysis round: the current nodes with `after < id <= until`.
@@ -618,9 +662,14 @@ pub trait Runs: Send + Sync {
         started: Millis,
         revision: &str,
     ) -> Result<i64, StoreError>;
-    /// Record the findings of some nodes in run `run` (one transaction); entries whose node has
-    /// a newer inventory than the one judged are skipped. Returns the number stored.
+    /// Record the findings of some nodes in run `run` (one transaction; only the rows that
+    /// differ from their open findings are written); entries whose node has a newer inventory
+    /// than the one judged are skipped. Returns the number stored.
     async fn record_run(&self, run: i64, entries: &[FleetEntry]) -> Result<usize, StoreError>;
+    /// Record changes a round computed against the nodes' open findings (one transaction): each
+    /// only while the node's inventory and stored digest are those it was computed against.
+    /// Returns the number stored.
+    async fn record_deltas(&self, run: i64, deltas: &[FleetDelta]) -> Result<usize, StoreError>;
     /// Finish a run.
     async fn finish_run(
         &self,
@@ -653,7 +702,8 @@ pub trait Runs: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The latest finished run of `kind`.
     async fn latest_run(&self, kind: &str) -> Result<Option<RunRecord>, StoreError>;
-    /// Delete findings of runs started before `before` that are no node's current run.
+    /// Delete the closed findings rows whose closing run started before `before` (open rows
+    /// are kept however old), and the templates no row names any more.
     async fn prune(&self, before: Millis) -> Result<u64, StoreError>;
     /// The current nodes whose id is after `after` (and at most `until`, when given), by id, at
     /// most `limit`: their inventory hash and what is stored of their findings.
@@ -665,7 +715,7 @@ pub trait Runs: Send + Sync {
     ) -> Result<Vec<FleetHead>, StoreError>;
 }
 
-/// Current findings.
+/// Current findings: each node's open rows.
 #[async_trait::async_trait]
 pub trait Findings: Send + Sync {
     /// Current findings (of each node's current run), by node then subject.
@@ -680,6 +730,12 @@ pub trait Findings: Send + Sync {
     ) -> Result<Vec<Finding>, StoreError>;
     /// Open current findings counted by site, code and severity.
     async fn finding_counts(&self) -> Result<Vec<FindingCount>, StoreError>;
+    /// The open findings rows of `nodes`, counted by template (a round computes its changes
+    /// against them: see [`FleetDelta`]); a node without open rows is absent.
+    async fn open_findings(
+        &self,
+        nodes: &[String],
+    ) -> Result<std::collections::HashMap<String, OpenFindings>, StoreError>;
 }
 
 /// Open the store named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and apply

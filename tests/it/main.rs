@@ -22,6 +22,7 @@ mod git_http_server;
 mod hostile;
 mod images;
 mod layers;
+mod open_findings;
 mod plan;
 mod plan_serve;
 mod plan_verify;

@@ -289,7 +289,7 @@ pub fn inventory(node: &str, site: &str, cell: &str, packages: Vec<Package>) -> 
     }
 }
 
-fn finding(node: &str, name: &str, version: &str, code: FindingCode, sev: Severity) -> Finding {
+pub fn finding(node: &str, name: &str, version: &str, code: FindingCode, sev: Severity) -> Finding {
     let mut f = Finding {
         code,
         severity: sev,

@@ -9,13 +9,13 @@ use sqlx::types::Json;
 use sqlx::{Pool, QueryBuilder, Transaction};
 
 use super::driver::{tx, BuilderExt as _, QueryExt as _, RowExt as _, SeparatedExt as _, Sql};
-use super::findings::insert_findings;
+use super::findings::write_findings;
 use super::{corrupt, retry_contention, Backend, Db};
 use crate::model::{Inventory, Package};
 use crate::store::lists::{self, SplitInventory, PACKAGES_PER_STATEMENT};
 use crate::store::{
     hex, package_index, CurrentInventory, HistoryEntry, Inventories, Millis, NewInventory,
-    PackageHolder, PreparedInventory, PushOutcome, StoreError,
+    PackageHolder, PreparedFindings, PreparedInventory, PushOutcome, StoreError,
 };
 
 /// `%` and `_` escaped for `LIKE … ESCAPE '\'`.
@@ -206,8 +206,9 @@ impl<B: Backend> Db<B> {
         index: &str,
         split: &SplitInventory,
     ) -> Result<PushOutcome, StoreError> {
+        let findings = PreparedFindings::new(&p.judged.findings, &p.node.id)?;
         let mut t = self.begin().await?;
-        let out = self.push_rows(&mut t, p, index, split).await?;
+        let out = self.push_rows(&mut t, p, (index, split), &findings).await?;
         t.commit().await?;
         Ok(out)
     }
@@ -217,11 +218,25 @@ impl<B: Backend> Db<B> {
         &self,
         pushes: &[(NewInventory<'_>, &PreparedInventory)],
     ) -> Result<Vec<PushOutcome>, StoreError> {
+        // Findings prepared by the caller, else here (before the transaction).
+        let computed = pushes
+            .iter()
+            .map(|(p, prepared)| match prepared.findings() {
+                Some(_) => Ok(None),
+                None => PreparedFindings::new(&p.judged.findings, &p.node.id).map(Some),
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut t = self.begin().await?;
         let mut out = Vec::with_capacity(pushes.len());
-        for (p, prepared) in pushes {
-            let (index, split) = prepared.parts();
-            out.push(self.push_rows(&mut t, *p, index, split).await?);
+        for ((p, prepared), computed) in pushes.iter().zip(&computed) {
+            let findings = match (prepared.findings(), computed) {
+                (Some(f), _) | (None, Some(f)) => f,
+                (None, None) => return Err(corrupt("finding", "findings not prepared")),
+            };
+            out.push(
+                self.push_rows(&mut t, *p, prepared.parts(), findings)
+                    .await?,
+            );
         }
         t.commit().await?;
         Ok(out)
@@ -232,8 +247,8 @@ impl<B: Backend> Db<B> {
         &self,
         t: &mut Transaction<'_, B::DB>,
         p: NewInventory<'_>,
-        index: &str,
-        split: &SplitInventory,
+        (index, split): (&str, &SplitInventory),
+        prepared: &PreparedFindings,
     ) -> Result<PushOutcome, StoreError> {
         let skeleton =
             RawValue::from_string(split.skeleton.clone()).map_err(|e| corrupt("inventory", e))?;
@@ -291,19 +306,21 @@ impl<B: Backend> Db<B> {
             .execute(tx(t))
             .await?;
         }
-        let run = self.record_push_run(t, p, received_at).await?;
+        let run = self.record_push_run(t, p, received_at, prepared).await?;
         Ok(PushOutcome {
             changed,
             run_id: run,
         })
     }
 
-    /// The push's analysis run, its findings, and the node's row pointing at them; the run.
+    /// The push's analysis run, its findings (the rows that differ from the node's open ones),
+    /// and the node's row pointing at them; the run.
     async fn record_push_run(
         &self,
         t: &mut Transaction<'_, B::DB>,
         p: NewInventory<'_>,
         received_at: i64,
+        prepared: &PreparedFindings,
     ) -> Result<i64, StoreError> {
         let findings = i64::try_from(p.judged.findings.len()).unwrap_or(i64::MAX);
         let run: i64 = sqlx::query(
@@ -317,7 +334,7 @@ impl<B: Backend> Db<B> {
         .fetch_one(tx(t))
         .await?
         .col("id")?;
-        insert_findings::<B>(t, run, &p.node.id, p.hash, &p.judged.findings).await?;
+        write_findings::<B>(t, run, &p.node.id, p.hash, &p.judged.findings, prepared).await?;
         sqlx::query(
             "UPDATE nodes SET hostname = $2, site = $3, cell = $4, labels = $5,
                registered_at = COALESCE(registered_at, $6), last_seen = $6,
@@ -335,7 +352,7 @@ impl<B: Backend> Db<B> {
         .arg(run)
         .arg(p.judged.open())
         .arg(p.judged.compliant)
-        .arg(p.judged.digest(&p.node.id, p.hash).to_vec())
+        .arg(prepared.digest(p.hash).to_vec())
         .execute(tx(t))
         .await?;
         Ok(run)

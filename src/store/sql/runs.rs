@@ -3,9 +3,13 @@
 use sqlx::QueryBuilder;
 
 use super::driver::{tx, Affected as _, BuilderExt as _, QueryExt as _, RowExt as _, Sql};
-use super::findings::insert_findings;
+use super::findings::{apply_delta, write_findings};
 use super::{retry_contention, Backend, Db, FINDINGS_PER_INSERT};
-use crate::store::{FleetEntry, FleetHead, Millis, RunChunk, RunRecord, Runs, StoreError};
+use crate::store::bodies::{self, Template};
+use crate::store::{
+    FleetDelta, FleetEntry, FleetHead, Millis, PreparedFindings, RunChunk, RunRecord, Runs,
+    StoreError,
+};
 
 fn run_row<DB: Sql>(r: &DB::Row) -> Result<RunRecord, sqlx::Error> {
     Ok(RunRecord {
@@ -44,11 +48,12 @@ impl<B: Backend> Db<B> {
         &self,
         run: i64,
         entries: &[FleetEntry],
+        prepared: &[PreparedFindings],
         digests: &[[u8; 32]],
     ) -> Result<usize, StoreError> {
         let mut t = self.begin().await?;
         let mut stored = 0;
-        for (e, digest) in entries.iter().zip(digests) {
+        for ((e, p), digest) in entries.iter().zip(prepared).zip(digests) {
             // The same findings for the same inventory: counters only, no rows.
             let same = sqlx::query(
                 "UPDATE nodes SET open_findings = $3, compliant = $4
@@ -81,7 +86,43 @@ impl<B: Backend> Db<B> {
             if r.affected() == 0 {
                 continue;
             }
-            insert_findings::<B>(&mut t, run, &e.node, &e.hash, &e.judged.findings).await?;
+            write_findings::<B>(&mut t, run, &e.node, &e.hash, &e.judged.findings, p).await?;
+            stored += 1;
+        }
+        t.commit().await?;
+        Ok(stored)
+    }
+
+    /// [`Runs::record_deltas`] in one transaction, without retries.
+    async fn record_deltas_tx(
+        &self,
+        run: i64,
+        deltas: &[FleetDelta],
+        templates: &[Vec<Option<Template>>],
+    ) -> Result<usize, StoreError> {
+        let mut t = self.begin().await?;
+        let mut stored = 0;
+        for (d, templates) in deltas.iter().zip(templates) {
+            // The guard: the rows the change was computed against are still the node's.
+            let r = sqlx::query(
+                "UPDATE nodes SET findings_run = $3, open_findings = $4, compliant = $5,
+                   findings_digest = $6
+                 WHERE id = $1 AND current_hash = $2 AND COALESCE(findings_digest, $7) = $8",
+            )
+            .arg(d.node.as_str())
+            .arg(d.hash.as_str())
+            .arg(run)
+            .arg(d.open)
+            .arg(d.compliant)
+            .arg(d.digest.to_vec())
+            .arg(Vec::<u8>::new())
+            .arg(d.base.clone().unwrap_or_default())
+            .execute(tx(&mut t))
+            .await?;
+            if r.affected() == 0 {
+                continue;
+            }
+            apply_delta::<B>(&mut t, run, d, templates).await?;
             stored += 1;
         }
         t.commit().await?;
@@ -110,11 +151,30 @@ impl<B: Backend> Runs for Db<B> {
     }
 
     async fn record_run(&self, run: i64, entries: &[FleetEntry]) -> Result<usize, StoreError> {
+        let prepared = entries
+            .iter()
+            .map(|e| PreparedFindings::new(&e.judged.findings, &e.node))
+            .collect::<Result<Vec<_>, _>>()?;
         let digests: Vec<[u8; 32]> = entries
             .iter()
-            .map(|e| e.judged.digest(&e.node, &e.hash))
+            .zip(&prepared)
+            .map(|(e, p)| p.digest(&e.hash))
             .collect();
-        let r = retry_contention(|| self.record_run_tx(run, entries, &digests)).await;
+        let r = retry_contention(|| self.record_run_tx(run, entries, &prepared, &digests)).await;
+        self.health().observe(r, 0)
+    }
+
+    async fn record_deltas(&self, run: i64, deltas: &[FleetDelta]) -> Result<usize, StoreError> {
+        let templates = deltas
+            .iter()
+            .map(|d| {
+                d.insert
+                    .iter()
+                    .map(|f| bodies::template(f, &d.node))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let r = retry_contention(|| self.record_deltas_tx(run, deltas, &templates)).await;
         self.health().observe(r, 0)
     }
 
@@ -288,9 +348,8 @@ impl<B: Backend> Runs for Db<B> {
 
     async fn prune(&self, before: Millis) -> Result<u64, StoreError> {
         let r = sqlx::query(
-            "DELETE FROM findings WHERE run_id IN (
-               SELECT id FROM analysis_runs WHERE started_at < $1
-               AND id NOT IN (SELECT findings_run FROM nodes WHERE findings_run IS NOT NULL))",
+            "DELETE FROM findings WHERE closed_run IN (
+               SELECT id FROM analysis_runs WHERE started_at < $1)",
         )
         .arg(before.0)
         .execute(self.write())

@@ -1,0 +1,131 @@
+//! Findings rows outlive a run: a push or a round writes only what changed in a node's open
+//! findings, a change computed against rows that moved on is dropped, and pruning removes
+//! closed rows only. Run on SQLite (a temporary file) and a real PostgreSQL.
+
+use std::sync::Arc;
+
+use nminus::model::{Finding, FindingCode, Severity};
+use nminus::{FindingFilter, FleetDelta, Millis, Store};
+
+use crate::store::{finding, inventory, package, push, sqlite_url, PgCluster};
+
+/// (open rows, closed rows) of `node`, read with SQL.
+async fn rows(url: &str, node: &str) -> (i64, i64) {
+    let q = "SELECT
+        (SELECT COUNT(*) FROM findings WHERE node_id = $1 AND closed_run IS NULL),
+        (SELECT COUNT(*) FROM findings WHERE node_id = $1 AND closed_run IS NOT NULL)";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query_as(q).bind(node).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query_as(q).bind(node).fetch_one(&pool).await.unwrap()
+    }
+}
+
+fn f(name: &str) -> Finding {
+    finding("a", name, "1.0", FindingCode::Vulnerable, Severity::High)
+}
+
+/// The node's open findings, read back, sorted by name.
+async fn open(s: &dyn Store) -> Vec<String> {
+    let mut names: Vec<String> = s
+        .findings(&FindingFilter {
+            waived: true,
+            ..FindingFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.subject.name)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn rows_outlive_runs(s: Arc<dyn Store>, url: &str) {
+    s.enroll("a", "ta", Millis(1)).await.unwrap();
+    let inv = |v: &str| inventory("a", "s1", "c1", vec![package("p", v)]);
+    let first = push(&*s, &inv("1"), vec![f("x"), f("y"), f("z")], 10)
+        .await
+        .unwrap();
+    assert_eq!(rows(url, "a").await, (3, 0));
+    // Another inventory with one finding gone and one new: one row closed, one inserted, the
+    // two that stay are the rows the first push wrote.
+    let second = push(&*s, &inv("2"), vec![f("y"), f("z"), f("w")], 20)
+        .await
+        .unwrap();
+    assert_ne!(first.run_id, second.run_id);
+    assert_eq!(rows(url, "a").await, (3, 1));
+    assert_eq!(open(&*s).await, ["w", "y", "z"]);
+    assert_eq!(
+        s.node("a").await.unwrap().unwrap().findings_run,
+        Some(second.run_id)
+    );
+    // The same finding twice (two installs of a package, say): both rows, exactly.
+    push(&*s, &inv("3"), vec![f("y"), f("z"), f("w"), f("w")], 30)
+        .await
+        .unwrap();
+    assert_eq!(open(&*s).await, ["w", "w", "y", "z"]);
+    assert_eq!(rows(url, "a").await, (4, 2), "w closed once, inserted twice");
+    push(&*s, &inv("4"), vec![f("y"), f("z"), f("w")], 40)
+        .await
+        .unwrap();
+    assert_eq!(open(&*s).await, ["w", "y", "z"]);
+
+    // A round's change: applied only against the rows it was computed from.
+    let head = s
+        .fleet_heads("", None, 10)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a is current");
+    let keys = s.open_findings(&["a".into()]).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let run = s.begin_run("fleet", Millis(50), "rev2").await.unwrap();
+    let delta = |base: Option<Vec<u8>>| FleetDelta {
+        node: "a".into(),
+        hash: head.hash.clone(),
+        base,
+        digest: [7; 32],
+        open: 3,
+        compliant: false,
+        close: Vec::new(),
+        close_whole: false,
+        insert: vec![f("v")],
+    };
+    let stale = s
+        .record_deltas(run, &[delta(Some(vec![1; 32]))])
+        .await
+        .unwrap();
+    assert_eq!(stale, 0, "another stored digest: dropped");
+    assert_eq!(open(&*s).await, ["w", "y", "z"]);
+    let stored = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    assert_eq!(stored, 1);
+    assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
+    let node = s.node("a").await.unwrap().unwrap();
+    assert_eq!((node.findings_run, node.open_findings), (Some(run), 3));
+    let again = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    assert_eq!(again, 0, "the digest moved on: not applied twice");
+    assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
+
+    // Pruning removes closed rows whose closing run is old, never open ones.
+    let (open_rows, closed) = rows(url, "a").await;
+    assert!(closed > 0);
+    s.prune(Millis(1_000_000)).await.unwrap();
+    assert_eq!(rows(url, "a").await, (open_rows, 0));
+    assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_findings_rows_outlive_runs() {
+    let (_dir, url) = sqlite_url();
+    rows_outlive_runs(nminus::open_store(&url).await.unwrap(), &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_findings_rows_outlive_runs() {
+    let pg = PgCluster::start();
+    let url = pg.database("open");
+    rows_outlive_runs(nminus::open_store(&url).await.unwrap(), &url).await;
+}
