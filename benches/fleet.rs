@@ -651,7 +651,10 @@ fn run_one(
         let sizes = std::sync::Mutex::new(std::collections::HashMap::new());
         let perf = std::sync::Mutex::new(None);
         let pid = srv.pid();
+        let cpu = std::sync::Mutex::new(std::collections::HashMap::new());
         let hook = |phase: &'static str, start: bool| {
+            let now = srv.cpu_secs();
+            *cpu.lock().unwrap().entry(phase).or_insert(0.0) += if start { -now } else { now };
             if let (Some(dir), true) = (perf_dir, phase != "first") {
                 if start {
                     let out = dir.join(format!("{}-{n}-{phase}.data", label.replace('/', "-")));
@@ -672,6 +675,9 @@ fn run_one(
         });
         let rss = srv.peak_rss_kib();
         drop(srv);
+        let cpu = cpu.into_inner().unwrap();
+        let per =
+            |phase: &str, p: &Phase| cpu.get(phase).copied().unwrap_or(0.0) / p.ok.max(1) as f64;
         let sizes = sizes.into_inner().unwrap();
         let at = |p: &str| sizes.get(p).copied().unwrap_or(0);
         let bytes = size_of();
@@ -692,6 +698,14 @@ fn run_one(
             bytes as f64 / 1048576.0,
             f.first.ok + f.changed.ok,
             wal.as_ref().map_or(String::new(), |w| format!("; largest WAL {:.1} MiB", w.max() as f64 / 1048576.0)),
+        );
+        println!(
+            "{backend:8} {n:6} nodes  server CPU (user + system): {:.2} ms a first inventory, {:.0} µs a heartbeat ({:.2} cores), {:.2} ms a changed inventory ({:.2} cores)",
+            per("first", &f.first) * 1e3,
+            per("heartbeats", &f.heartbeats) * 1e6,
+            per("heartbeats", &f.heartbeats) * f.heartbeats.rate(),
+            per("changed", &f.changed) * 1e3,
+            per("changed", &f.changed) * f.changed.rate(),
         );
         if bench && backend.starts_with("sqlite") && *n >= 10_000 {
             let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
