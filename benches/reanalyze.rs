@@ -9,7 +9,8 @@
 //! and per changed push, and the process's peak RSS.
 //!
 //! `cargo bench --bench reanalyze` (1,000 and 10,000 nodes; `NMINUS_BENCH_NODES=…` to choose;
-//! `NMINUS_BENCH_ROUNDS_ONLY=1`: ingest, cold and warm rounds only, for the large sizes);
+//! `NMINUS_BENCH_ROUNDS_ONLY=1`: ingest, cold and warm rounds only, for the large sizes;
+//! on PostgreSQL, or with `NMINUS_BENCH_REPLICAS=1`, two replicas timed against one);
 //! under `cargo test` a smoke run of 30 nodes on SQLite.
 
 mod common;
@@ -230,11 +231,14 @@ async fn run(
     let after_warm = (sizes.db)();
     let rounds_peak = peak_rss_mib();
     println!(
-        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm",
-        cold.nodes, cold.findings
+        "{label}   rounds: cold {cold_s:.2} s ({} nodes, {} findings), warm {warm_s:.3} s; RSS {rss_before:.0} MiB before the rounds, peak {rounds_peak:.0} MiB during cold and warm, {:.0} MiB after them",
+        cold.nodes, cold.findings, rss_mib()
     );
     if std::env::var_os("NMINUS_BENCH_ROUNDS_ONLY").is_some() {
         assert_eq!(warm.findings, cold.findings, "a second run finds the same");
+        if label == "postgres" || std::env::var_os("NMINUS_BENCH_REPLICAS").is_some() {
+            replicas(label, &store, cache).await;
+        }
         return;
     }
     // A feed change touching 1 % of the names: verdicts carried over, then a full run.
@@ -291,6 +295,9 @@ async fn run(
         mib(after_cold, after_warm),
         mib(after_warm, after_feed)
     );
+    if label == "postgres" || std::env::var_os("NMINUS_BENCH_REPLICAS").is_some() {
+        replicas(label, &store, cache).await;
+    }
     assert_eq!(cold.nodes, n);
     assert_eq!(feed.nodes, n);
     assert_eq!(warm.findings, cold.findings, "a second run finds the same");
@@ -298,6 +305,47 @@ async fn run(
         feed.findings, peer_findings,
         "the fleet engine finds what the per-node one does"
     );
+}
+
+/// Two replicas (two engines and memories on one store, as two `serve` processes have)
+/// against one, in the same run: a cold round (fresh engines) and a warm one (the same engines
+/// again), after a settling round that brings the stored findings to the base feeds, so that
+/// no timed round writes rows. Prints the times and asserts one view (the same findings).
+async fn replicas(label: &str, store: &Arc<dyn Store>, cache: &Path) {
+    use nminus::{share_rounds, start_round};
+    let fresh = || AppState::new(Arc::clone(store), analyzer(cache), ServeOptions::default());
+    let settle = nminus::reanalyze(&fresh()).await.unwrap();
+    let one = fresh();
+    let t = Instant::now();
+    let cold1 = nminus::reanalyze(&one).await.unwrap();
+    let cold1_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let warm1 = nminus::reanalyze(&one).await.unwrap();
+    let warm1_s = t.elapsed().as_secs_f64();
+    drop(one);
+    let (a, b) = (fresh(), fresh());
+    let two = |a: AppState, b: AppState| async move {
+        let t = Instant::now();
+        start_round(&a, 512).await.unwrap().expect("the fleet lock is free");
+        let (sa, sb) = tokio::join!(share_rounds(&a), share_rounds(&b));
+        let (sa, sb) = (sa.unwrap(), sb.unwrap());
+        (t.elapsed().as_secs_f64(), sa, sb)
+    };
+    let (cold2_s, ca, cb) = two(a.clone(), b.clone()).await;
+    let (warm2_s, wa, wb) = two(a, b).await;
+    println!(
+        "{label}   replicas: one replica cold {cold1_s:.2} s, warm {warm1_s:.3} s; two replicas cold {cold2_s:.2} s ({} + {} chunks, {:.1}× one), warm {warm2_s:.3} s ({} + {} chunks, {:.1}× one); settling round {} nodes",
+        ca.chunks,
+        cb.chunks,
+        cold1_s / cold2_s,
+        wa.chunks,
+        wb.chunks,
+        warm1_s / warm2_s,
+        settle.nodes
+    );
+    assert_eq!(ca.nodes + cb.nodes, cold1.nodes);
+    assert_eq!(ca.findings + cb.findings, cold1.findings, "one view");
+    assert_eq!(wa.findings + wb.findings, warm1.findings, "one view");
 }
 
 /// `changes` changed pushes of enrolled nodes (one more package version each); the seconds

@@ -74,7 +74,7 @@ pub use serve::query::{stored_inventories, InventoryCursor, InventoryQuery};
 pub use serve::{app, Access, ApiTokens, AppState, Role, ServeOptions};
 pub use store::controlplane::NewControlPlaneRound;
 pub use store::{
-    open as open_store, token_hash, Beat, FindingFilter, FleetDelta, FleetEntry, FleetHead,
-    Judged, NewInventory, OpenFindings, PreparedInventory, PushOutcome, Store, StoreError,
+    open as open_store, token_hash, Beat, FindingFilter, FleetDelta, FleetEntry, FleetHead, Judged,
+    NewInventory, OpenFindings, PreparedInventory, PushOutcome, RunChunk, Store, StoreError,
 };
 pub use util::Millis;

@@ -1,6 +1,7 @@
 //! Judging: one node on push, and the fleet re-analysis that re-evaluates every stored inventory
 //! (without touching a node). A round is planned under the fleet lock as chunks of nodes; every
-//! replica on the database claims chunks (`FOR UPDATE SKIP LOCKED` on PostgreSQL), judges them
+//! replica on the database claims chunks (a guarded `UPDATE`; those whose nodes it holds in
+//! memory first), judges them
 //! in batches (each distinct package identity matched once per analyzer) and records their
 //! findings under the round's run; the replica that judges the last chunk finishes the run.
 
@@ -170,12 +171,14 @@ async fn share_rounds_on(state: &AppState, today: time::Date) -> Result<Share, A
     let mut share = Share::default();
     loop {
         let now = Millis::now();
+        let memo = state.fleet_memo();
+        let held = |c: &crate::store::RunChunk| memo.held(&c.after, c.until.as_deref());
         let Some(chunk) = store
             .claim_chunk(
                 &worker,
                 an.revision(),
-                now,
-                Millis(now.0.saturating_sub(stale)),
+                (now, Millis(now.0.saturating_sub(stale))),
+                &held,
             )
             .await?
         else {
@@ -231,16 +234,11 @@ async fn judge_chunk(
         let Some(last) = heads.last() else { break };
         let end = i64::try_from(heads.len()).unwrap_or(i64::MAX) < BATCH;
         let next = last.node.clone();
-        let mut read = read_missing(state, &after, &heads).await?;
-        // Groups of nodes judged and written in turn: at most GROUP nodes' findings built at once.
+        // Groups of nodes read, judged and written in turn: at most GROUP nodes' inventories
+        // read back and findings built at once (a cold round's memory peak).
         let mut from = after.clone();
         for group in heads.chunks(GROUP) {
-            let members: std::collections::HashSet<&str> =
-                group.iter().map(|h| h.node.as_str()).collect();
-            let (mine, rest): (Vec<_>, Vec<_>) = read
-                .into_iter()
-                .partition(|c| members.contains(c.node.as_str()));
-            read = rest;
+            let mine = read_missing(state, &from, group).await?;
             let (n, f) =
                 judge_group(state, an, chunk.run, &from, group.to_vec(), mine, today).await?;
             nodes += n;
@@ -411,8 +409,9 @@ async fn read_missing(
         .collect();
     let mut from = after.to_owned();
     loop {
-        let batch = store.current_inventories(&from, BATCH).await?;
-        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= BATCH;
+        let page = i64::try_from(GROUP).unwrap_or(BATCH);
+        let batch = store.current_inventories(&from, page).await?;
+        let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) >= page;
         let Some(end) = batch.last().map(|c| c.node.clone()) else {
             break;
         };

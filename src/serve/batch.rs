@@ -319,6 +319,8 @@ mod tests {
         crate::store::test_support::inventory(node, 40, salt)
     }
 
+    /// A finding; a bad one (no fingerprint, which the store's CHECK refuses) is about another
+    /// version, so that it is a new row even after a good push (only new rows are written).
     fn finding(node: &str, fingerprint: bool) -> Finding {
         let mut f = Finding::for_test(
             node,
@@ -326,7 +328,7 @@ mod tests {
             Severity::High,
             crate::Ecosystem::Pypi.into(),
             "p1",
-            "1.0.1",
+            if fingerprint { "1.0.1" } else { "1.0.2" },
         );
         if fingerprint {
             f.fingerprint = f.compute_fingerprint();

@@ -187,6 +187,17 @@ impl FleetMemo {
             .collect()
     }
 
+    /// How many nodes with `after < id <= until` (`None`: no upper bound) this memory holds
+    /// (a replica claims the chunks it holds first, so that its rounds stay warm).
+    pub(crate) fn held(&self, after: &str, until: Option<&str>) -> usize {
+        use std::ops::Bound;
+        let hi = until.map_or(Bound::Unbounded, Bound::Included);
+        self.lock()
+            .nodes
+            .range::<str, _>((Bound::Excluded(after), hi))
+            .count()
+    }
+
     /// Forget the nodes held with `after < id <= until` (`None`: no upper bound): the end of a
     /// chunk whose current nodes were all judged.
     pub(crate) fn forget_range(&self, after: &str, until: Option<&str>) {
@@ -650,21 +661,25 @@ mod tests {
         let got = memo.judge(&an, "", &heads, vec![a, b], day);
         let mut stored = Vec::new();
         for j in got {
-            let Judgement::Changed(c) = j else {
-                panic!("nothing stored yet: every node is built")
+            // No waiver in the policy: a node is judged as keys, and built from them.
+            let Judgement::Keys(mut k) = j else {
+                panic!("nothing stored yet: every node is judged again ({j:?})")
             };
-            let mut findings = c.findings;
-            an.waive(&mut findings, &c.inventory, day);
-            assert_eq!(findings, an.judge_per_node(&c.inventory, day));
+            let all: HashSet<FindingKeyHash> = k.keys.iter().copied().collect();
+            let mut findings = memo.build(&an, &mut k, &all, day).expect("built");
+            let c = memo.judge_whole(&an, &k.node, &k.hash, day).expect("held");
+            let mut reference = an.judge_per_node(&c.inventory, day);
+            let json = |f: &Finding| serde_json::to_string(f).unwrap_or_default();
+            findings.sort_by_cached_key(json);
+            reference.sort_by_cached_key(json);
+            assert_eq!(findings, reference);
             let judged = Judged {
                 compliant: !findings.iter().any(|f| an.gate().fails(f)),
                 findings,
             };
-            stored.push((
-                judged.digest(&c.node, &c.hash),
-                judged.open(),
-                judged.compliant,
-            ));
+            assert_eq!(judged.digest(&k.node, &k.hash), k.digest);
+            assert_eq!(judged.compliant, k.compliant);
+            stored.push((k.digest, judged.open(), judged.compliant));
         }
         assert_eq!(stored[0].1, 1, "foo 1.0 on a");
         assert_eq!(stored[1].1, 2, "foo 1.0 and 1.5 on b");
@@ -689,7 +704,7 @@ mod tests {
         let mut wrong = heads.clone();
         wrong[1].digest.clone_from(&heads[0].digest);
         let j = memo.judge(&an, "", &wrong, Vec::new(), day);
-        assert!(matches!(j[1], Judgement::Changed(_)), "{j:?}");
+        assert!(matches!(j[1], Judgement::Keys(_)), "{j:?}");
         // b gone: forgotten, its own package released.
         let st = memo.lock();
         let live = st.packages.live;

@@ -144,9 +144,7 @@ mod tests {
                 .map(|(i, n)| (key_of(&d(i as u8)), *n))
                 .collect()
         };
-        let all: Vec<[u32; 3]> = (0..27)
-            .map(|i| [i % 3, (i / 3) % 3, i / 9])
-            .collect();
+        let all: Vec<[u32; 3]> = (0..27).map(|i| [i % 3, (i / 3) % 3, i / 9]).collect();
         for old in &all {
             for new in &all {
                 for whole in [0, 2] {
@@ -178,7 +176,11 @@ mod tests {
                     // Only what differs is touched.
                     for (i, (o, n)) in old.iter().zip(new).enumerate() {
                         let k = key_of(&d(i as u8));
-                        assert_eq!(c.insert.contains(&k), o != n && *n > 0, "{old:?} -> {new:?}");
+                        assert_eq!(
+                            c.insert.contains(&k),
+                            o != n && *n > 0,
+                            "{old:?} -> {new:?}"
+                        );
                         assert_eq!(c.close.contains(&d(i as u8)), o != n && *o > 0);
                     }
                     assert_eq!(c.is_empty(), old == new && whole == 0);

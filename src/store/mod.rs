@@ -36,8 +36,8 @@ use crate::model::{Finding, FindingCode, Inventory, NodeInfo, Severity};
 
 pub(crate) use crate::util::Millis;
 pub(crate) use delta::change;
-pub(crate) use delta::PreparedFindings;
 pub use delta::OpenFindings;
+pub(crate) use delta::PreparedFindings;
 
 /// A node as the registry knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -681,15 +681,16 @@ pub trait Runs: Send + Sync {
     /// Split fleet run `run` into chunks of at most `size` current nodes (by id) for replicas
     /// to claim; returns the number of chunks.
     async fn plan_chunks(&self, run: i64, size: i64) -> Result<i64, StoreError>;
-    /// Claim a chunk of an unfinished fleet run judged with `revision`: one nobody claimed, or
-    /// one whose claim is older than `stale_before` (its replica died). Replicas never get the
-    /// same chunk at once.
+    /// Claim a chunk of the oldest unfinished fleet run judged with `revision`: one nobody
+    /// claimed, or one whose claim is older than `stale_before` (its replica died); of those,
+    /// the one `prefer` scores highest (a replica prefers the nodes it holds in memory), the
+    /// first by number among equals. Replicas never get the same chunk at once.
     async fn claim_chunk(
         &self,
         worker: &str,
         revision: &str,
-        now: Millis,
-        stale_before: Millis,
+        (now, stale_before): (Millis, Millis),
+        prefer: &(dyn for<'c> Fn(&'c RunChunk) -> usize + Sync),
     ) -> Result<Option<RunChunk>, StoreError>;
     /// Mark a chunk done with what it stored; the replica that finishes a run's last chunk
     /// finishes the run (with the totals of its chunks) and gets `true`.

@@ -76,7 +76,6 @@ impl Backend for PgBackend {
     /// Row locks are taken by the statements.
     const BEGIN_WRITE: &'static str = "BEGIN";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const SKIP_LOCKED: &'static str = " FOR UPDATE OF c SKIP LOCKED";
     const KEY_SHARE: &'static str = " FOR KEY SHARE";
 
     fn reader(&self) -> &Pool<Postgres> {

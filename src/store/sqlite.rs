@@ -104,7 +104,6 @@ impl Backend for SqliteBackend {
     /// `nminus node` on the same file) the push failed at once with "database is locked".
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const FOR_UPDATE: &'static str = "";
-    const SKIP_LOCKED: &'static str = "";
     const KEY_SHARE: &'static str = "";
 
     fn reader(&self) -> &Pool<Sqlite> {

@@ -464,7 +464,13 @@ async fn rounds_follow_inventory_feed_and_waiver_changes_node_by_node() {
         vec![fleet[c].node.id.clone()],
         "only the changed node is written"
     );
-    assert!(finding_rows(&url).await > rows);
+    // Its rows as a change: at most the findings of the package that moved on are new.
+    let node_findings = probe.judge(&fleet[c], day).len() as i64;
+    let added = finding_rows(&url).await - rows;
+    assert!(
+        (0..node_findings).contains(&added),
+        "{added} rows written for a node of {node_findings} findings"
+    );
     assert_stored_equal_per_node_on(&state, &fleet, day).await;
     // Round 3: a feed change touching a few identities (three Debian source packages).
     let an = state.analyzer();
@@ -480,8 +486,14 @@ async fn rounds_follow_inventory_feed_and_waiver_changes_node_by_node() {
     let carried = changed.carry_verdicts(&an);
     assert!(carried.kept > carried.dropped, "{carried:?}");
     state.set_analyzer(changed);
+    let rows = finding_rows(&url).await;
     let third = nminus::reanalyze_on(&state, day).await.unwrap();
     assert!(third.findings > second.findings, "the new advisories match");
+    assert_eq!(
+        finding_rows(&url).await - rows,
+        (third.findings - second.findings) as i64,
+        "a feed change that adds findings writes those rows, and only those"
+    );
     let moved = current_runs(nodes().await, third.run);
     assert!(
         !moved.is_empty() && moved.len() < fleet.len(),

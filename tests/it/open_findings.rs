@@ -1,6 +1,7 @@
 //! Findings rows outlive a run: a push or a round writes only what changed in a node's open
 //! findings, a change computed against rows that moved on is dropped, and pruning removes
-//! closed rows only. Run on SQLite (a temporary file) and a real PostgreSQL.
+//! closed rows only; replicas claim the round's chunks they prefer. Run on SQLite (a temporary
+//! file) and a real PostgreSQL.
 
 use std::sync::Arc;
 
@@ -67,7 +68,11 @@ async fn rows_outlive_runs(s: Arc<dyn Store>, url: &str) {
         .await
         .unwrap();
     assert_eq!(open(&*s).await, ["w", "w", "y", "z"]);
-    assert_eq!(rows(url, "a").await, (4, 2), "w closed once, inserted twice");
+    assert_eq!(
+        rows(url, "a").await,
+        (4, 2),
+        "w closed once, inserted twice"
+    );
     push(&*s, &inv("4"), vec![f("y"), f("z"), f("w")], 40)
         .await
         .unwrap();
@@ -100,12 +105,18 @@ async fn rows_outlive_runs(s: Arc<dyn Store>, url: &str) {
         .unwrap();
     assert_eq!(stale, 0, "another stored digest: dropped");
     assert_eq!(open(&*s).await, ["w", "y", "z"]);
-    let stored = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    let stored = s
+        .record_deltas(run, &[delta(head.digest.clone())])
+        .await
+        .unwrap();
     assert_eq!(stored, 1);
     assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
     let node = s.node("a").await.unwrap().unwrap();
     assert_eq!((node.findings_run, node.open_findings), (Some(run), 3));
-    let again = s.record_deltas(run, &[delta(head.digest.clone())]).await.unwrap();
+    let again = s
+        .record_deltas(run, &[delta(head.digest.clone())])
+        .await
+        .unwrap();
     assert_eq!(again, 0, "the digest moved on: not applied twice");
     assert_eq!(open(&*s).await, ["v", "w", "y", "z"]);
 
@@ -128,4 +139,73 @@ async fn postgres_findings_rows_outlive_runs() {
     let pg = PgCluster::start();
     let url = pg.database("open");
     rows_outlive_runs(nminus::open_store(&url).await.unwrap(), &url).await;
+}
+
+/// A replica claims the open chunk it prefers (the one whose nodes it holds), the first by
+/// number among equals, and never a chunk another replica holds a live claim on.
+async fn chunks_by_preference(s: Arc<dyn Store>) {
+    for i in 0..10 {
+        s.enroll(&format!("n{i}"), &format!("t{i}"), Millis(1))
+            .await
+            .unwrap();
+        let inv = inventory(&format!("n{i}"), "s1", "c1", vec![package("p", "1")]);
+        push(&*s, &inv, Vec::new(), 10 + i).await.unwrap();
+    }
+    let run = s.begin_run("fleet", Millis(100), "rev").await.unwrap();
+    assert_eq!(s.plan_chunks(run, 3).await.unwrap(), 4);
+    let times = (Millis(200), Millis(0));
+    let prefer_two = |c: &nminus::RunChunk| usize::from(c.seq == 2);
+    let none = |_: &nminus::RunChunk| 0;
+    let got = s
+        .claim_chunk("a", "rev", times, &prefer_two)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.run, got.seq), (run, 2), "the preferred chunk");
+    let got = s
+        .claim_chunk("b", "rev", times, &prefer_two)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.seq, 0, "2 is claimed: the first of the rest");
+    let got = s
+        .claim_chunk("b", "rev", times, &none)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.seq, 1);
+    let got = s.claim_chunk("a", "other", times, &none).await.unwrap();
+    assert!(got.is_none(), "another revision's round is not joined");
+    let got = s
+        .claim_chunk("a", "rev", times, &none)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.seq, 3);
+    assert!(s
+        .claim_chunk("c", "rev", times, &none)
+        .await
+        .unwrap()
+        .is_none());
+    // A claim older than the stale bound is taken over.
+    let later = (Millis(900), Millis(500));
+    let got = s
+        .claim_chunk("c", "rev", later, &prefer_two)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.seq, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_chunks_are_claimed_by_preference() {
+    let (_dir, url) = sqlite_url();
+    chunks_by_preference(nminus::open_store(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_chunks_are_claimed_by_preference() {
+    let pg = PgCluster::start();
+    let url = pg.database("chunks");
+    chunks_by_preference(nminus::open_store(&url).await.unwrap()).await;
 }

@@ -10,8 +10,8 @@ use super::driver::{tx, BuilderExt as _, QueryExt as _, RowExt as _, SeparatedEx
 use super::{corrupt, Backend, Db, FINDINGS_PER_INSERT};
 use crate::model::Finding;
 use crate::store::bodies::{self, Template};
-use crate::store::lists::PACKAGES_PER_STATEMENT;
 use crate::store::delta;
+use crate::store::lists::PACKAGES_PER_STATEMENT;
 use crate::store::{
     hex, severity_rank, FindingCount, FindingFilter, FindingKey, FindingKeyHash, Findings,
     FleetDelta, OpenFindings, PreparedFindings, StoreError,
@@ -183,7 +183,8 @@ pub(super) async fn write_findings<B: Backend>(
     prepared: &PreparedFindings,
 ) -> Result<(), StoreError> {
     let mut qb = QueryBuilder::<B::DB>::new(OPEN_ROWS);
-    qb.arg(node.to_owned()).push(") GROUP BY f.node_id, b.digest");
+    qb.arg(node.to_owned())
+        .push(") GROUP BY f.node_id, b.digest");
     let rows = qb.statement().fetch_all(tx(txn)).await?;
     let mut open = HashMap::new();
     fold_open::<B::DB>(&rows, &mut open)?;
@@ -216,8 +217,12 @@ pub(super) async fn apply_delta<B: Backend>(
     templates: &[Option<Template>],
 ) -> Result<(), StoreError> {
     close_rows(txn, run, &d.node, &d.close, d.close_whole).await?;
-    let insert: Vec<(&Finding, Option<&Template>)> =
-        d.insert.iter().zip(templates).map(|(f, t)| (f, t.as_ref())).collect();
+    let insert: Vec<(&Finding, Option<&Template>)> = d
+        .insert
+        .iter()
+        .zip(templates)
+        .map(|(f, t)| (f, t.as_ref()))
+        .collect();
     insert_findings::<B>(txn, run, &d.node, &d.hash, &insert).await
 }
 

@@ -229,9 +229,8 @@ impl<B: Backend> Db<B> {
         let mut t = self.begin().await?;
         let mut out = Vec::with_capacity(pushes.len());
         for ((p, prepared), computed) in pushes.iter().zip(&computed) {
-            let findings = match (prepared.findings(), computed) {
-                (Some(f), _) | (None, Some(f)) => f,
-                (None, None) => return Err(corrupt("finding", "findings not prepared")),
+            let Some(findings) = prepared.findings().or(computed.as_ref()) else {
+                return Err(corrupt("finding", "findings not prepared"));
             };
             out.push(
                 self.push_rows(&mut t, *p, prepared.parts(), findings)

@@ -32,8 +32,6 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Appended to a `SELECT` whose rows the transaction goes on to update (PostgreSQL locks
     /// them; SQLite has one writer).
     const FOR_UPDATE: &'static str;
-    /// How a replica skips the chunks another is claiming.
-    const SKIP_LOCKED: &'static str;
     /// How a push keeps the finding templates it names from being pruned before it commits
     /// (SQLite: the one writer already does).
     const KEY_SHARE: &'static str;

@@ -23,6 +23,9 @@ fn run_row<DB: Sql>(r: &DB::Row) -> Result<RunRecord, sqlx::Error> {
     })
 }
 
+/// Times a replica reads the open chunks again after another replica claimed the one it chose.
+const CLAIM_ATTEMPTS: usize = 64;
+
 /// The chunks of `ids` (sorted) at most `size` long: `(seq, after, until)`, the last one
 /// unbounded; one unbounded chunk when there are no ids.
 fn chunk_bounds(ids: &[String], size: i64) -> Vec<(i64, String, Option<String>)> {
@@ -232,45 +235,63 @@ impl<B: Backend> Runs for Db<B> {
         &self,
         worker: &str,
         revision: &str,
-        now: Millis,
-        stale_before: Millis,
+        (now, stale_before): (Millis, Millis),
+        prefer: &(dyn for<'c> Fn(&'c RunChunk) -> usize + Sync),
     ) -> Result<Option<RunChunk>, StoreError> {
         let r = async {
-            let mut t = self.begin().await?;
-            let q = format!(
-                "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
-                 JOIN analysis_runs r ON r.id = c.run_id
-                 WHERE r.finished_at IS NULL AND r.revision = $2 AND c.done = FALSE
-                   AND (c.claimed_by IS NULL OR c.claimed_at < $1)
-                 ORDER BY c.run_id, c.seq LIMIT 1{}",
-                B::SKIP_LOCKED
-            );
-            let Some(row) = sqlx::query(&q)
+            // Read the open chunks without locking them, pick one, and claim it with a guarded
+            // UPDATE: a replica that lost the race to another reads again. (Locking the
+            // candidates would hide them from the other replicas, which would then stop.)
+            for _ in 0..CLAIM_ATTEMPTS {
+                let rows = sqlx::query(
+                    "SELECT c.run_id, c.seq, c.after_id, c.until_id, r.revision FROM run_chunks c
+                     JOIN analysis_runs r ON r.id = c.run_id
+                     WHERE c.run_id = (SELECT MIN(r2.id) FROM analysis_runs r2
+                                       JOIN run_chunks c2 ON c2.run_id = r2.id
+                                       WHERE r2.finished_at IS NULL AND r2.revision = $2
+                                         AND c2.done = FALSE
+                                         AND (c2.claimed_by IS NULL OR c2.claimed_at < $1))
+                       AND c.done = FALSE AND (c.claimed_by IS NULL OR c.claimed_at < $1)
+                     ORDER BY c.seq",
+                )
                 .arg(stale_before.0)
                 .arg(revision)
-                .fetch_optional(tx(&mut t))
-                .await?
-            else {
-                return Ok(None);
-            };
-            let chunk = RunChunk {
-                run: row.col("run_id")?,
-                seq: row.col("seq")?,
-                after: row.col("after_id")?,
-                until: row.col("until_id")?,
-                revision: row.col("revision")?,
-            };
-            sqlx::query(
-                "UPDATE run_chunks SET claimed_by = $3, claimed_at = $4 WHERE run_id = $1 AND seq = $2",
-            )
-            .arg(chunk.run)
-            .arg(chunk.seq)
-            .arg(worker)
-            .arg(now.0)
-            .execute(tx(&mut t))
-            .await?;
-            t.commit().await?;
-            Ok(Some(chunk))
+                .fetch_all(self.write())
+                .await?;
+                let mut best: Option<(usize, RunChunk)> = None;
+                for row in &rows {
+                    let chunk = RunChunk {
+                        run: row.col("run_id")?,
+                        seq: row.col("seq")?,
+                        after: row.col("after_id")?,
+                        until: row.col("until_id")?,
+                        revision: row.col("revision")?,
+                    };
+                    let score = prefer(&chunk);
+                    if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                        best = Some((score, chunk));
+                    }
+                }
+                let Some((_, chunk)) = best else {
+                    return Ok(None);
+                };
+                let claimed = sqlx::query(
+                    "UPDATE run_chunks SET claimed_by = $3, claimed_at = $4
+                     WHERE run_id = $1 AND seq = $2 AND done = FALSE
+                       AND (claimed_by IS NULL OR claimed_at < $5)",
+                )
+                .arg(chunk.run)
+                .arg(chunk.seq)
+                .arg(worker)
+                .arg(now.0)
+                .arg(stale_before.0)
+                .execute(self.write())
+                .await?;
+                if claimed.affected() > 0 {
+                    return Ok(Some(chunk));
+                }
+            }
+            Ok(None)
         }
         .await;
         self.health().observe(r, 0)
