@@ -107,10 +107,15 @@ pub(super) async fn insert_findings<B: Backend>(
     Ok(())
 }
 
-/// Open rows of some nodes, counted by template (`$n` placeholders for the node ids follow).
-const OPEN_ROWS: &str = "SELECT f.node_id, b.digest, COUNT(*) AS n FROM findings f
-     LEFT JOIN finding_bodies b ON b.id = f.body_id
-     WHERE f.closed_run IS NULL AND f.node_id IN (";
+/// Open rows of some nodes, counted by template: [`OPEN_ROWS`], the node ids, [`OPEN_ROWS_END`].
+/// Grouped in the order of the open rows' index (node, body), then joined to the templates.
+const OPEN_ROWS: &str = "SELECT g.node_id, b.digest, g.n FROM (
+       SELECT node_id, body_id, COUNT(*) AS n FROM findings
+       WHERE closed_run IS NULL AND node_id IN (";
+
+/// The end of [`OPEN_ROWS`].
+const OPEN_ROWS_END: &str = ") GROUP BY node_id, body_id) g
+     LEFT JOIN finding_bodies b ON b.id = g.body_id";
 
 /// Fold rows of [`OPEN_ROWS`] into each node's open findings.
 fn fold_open<DB: Sql>(
@@ -184,7 +189,7 @@ pub(super) async fn write_findings<B: Backend>(
 ) -> Result<(), StoreError> {
     let mut qb = QueryBuilder::<B::DB>::new(OPEN_ROWS);
     qb.arg(node.to_owned())
-        .push(") GROUP BY f.node_id, b.digest");
+        .push(OPEN_ROWS_END);
     let rows = qb.statement().fetch_all(tx(txn)).await?;
     let mut open = HashMap::new();
     fold_open::<B::DB>(&rows, &mut open)?;
@@ -339,7 +344,7 @@ impl<B: Backend> Findings for Db<B> {
             for n in chunk {
                 sep.arg(n.clone());
             }
-            qb.push(") GROUP BY f.node_id, b.digest");
+            qb.push(OPEN_ROWS_END);
             let rows = qb.statement().fetch_all(self.read()).await?;
             fold_open::<B::DB>(&rows, &mut out)?;
         }
