@@ -943,6 +943,14 @@ async fn mixed_heartbeats(s: Arc<dyn Store>) {
     assert_eq!(last_seen(s, "n2").await, Some(Millis(108)));
     assert_eq!(last_seen(s, "n3").await, Some(Millis(10)), "revoked");
     assert!(s.heartbeats(&[]).await.unwrap().is_empty());
+    // Three distinct beats make a statement of four rows, the last (a recorded one) repeated.
+    let beats = [
+        beat("n1", h1, "wrong", 150),
+        beat("n1", h1, "ta", 151),
+        beat("n2", h2, "tb", 152),
+    ];
+    assert_eq!(s.heartbeats(&beats).await.unwrap(), [false, true, true]);
+    assert_eq!(last_seen(s, "n2").await, Some(Millis(152)));
 
     // More distinct beats than one statement takes: the answers stay in order.
     let wrong: Vec<String> = (0..1_300).map(|i| format!("other-{i}")).collect();
