@@ -3,7 +3,9 @@
 //! Mariner 2.0 rpmdb.sqlite) and apk (Alpine) databases, each with one of the shared OpenStack
 //! site-packages fixtures (yoga, flamingo, gazpacho) — spread over sites that differ in OS,
 //! OpenStack series and patch level (a share of each site's package versions moved on), with
-//! about 3 % of the versions varied per node. Every push goes through the real HTTP API.
+//! about 3 % of the versions varied per node. Every push goes through the real HTTP API. The
+//! inventory bodies are built and gzipped before the clock starts, so that a phase measures
+//! the server rather than the load generator (which runs on the same cores).
 //!
 //! Per size it prints: first inventories/s, unchanged heartbeats/s, changed inventories/s (each
 //! with p50/p99), the time of `POST /v1/reanalyze`, the server's peak RSS (`VmHWM`) after ingest
@@ -20,7 +22,7 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -174,10 +176,68 @@ impl Phase {
     }
 }
 
-/// What each worker sends: (node index, body or heartbeat hash).
+/// What each worker sends: node index and its gzipped inventory, or node index (a heartbeat
+/// of its current hash).
 enum Job {
-    Inventory(usize, usize),
+    Inventory(usize, Vec<u8>),
     Heartbeat(usize),
+}
+
+/// One size's inventory bodies, gzipped before any clock starts (and shared by the peer's and
+/// this build's runs), so that a phase measures the server, not the load generator's JSON and
+/// gzip on the same cores.
+struct Bodies {
+    /// Node `i`'s first inventory.
+    first: Vec<Vec<u8>>,
+    /// The changed phase's pushes, in order: node index and body.
+    changed: Vec<(usize, Vec<u8>)>,
+    /// Building them took this long.
+    secs: f64,
+}
+
+impl Bodies {
+    fn build(sites: &[Site], n: usize, s: Scale) -> Self {
+        let t = Instant::now();
+        let first: Vec<(usize, usize)> = (0..n).map(|i| (i, 0)).collect();
+        let changed: Vec<(usize, usize)> = (0..s.changed)
+            .map(|k| ((k * 104_729) % n, 1 + k / n))
+            .collect();
+        let first = build_bodies(sites, &first);
+        let changed = changed
+            .iter()
+            .map(|&(i, _)| i)
+            .zip(build_bodies(sites, &changed))
+            .collect();
+        Self {
+            first,
+            changed,
+            secs: t.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.first.iter().map(Vec::len).sum::<usize>()
+            + self.changed.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
+}
+
+/// [`node_body`] of each (node, revision), in order, built on every core.
+fn build_bodies(sites: &[Site], which: &[(usize, usize)]) -> Vec<Vec<u8>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per = which.len().div_ceil(threads).max(1);
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = which
+            .chunks(per)
+            .map(|part| {
+                sc.spawn(move || {
+                    part.iter()
+                        .map(|&(i, rev)| node_body(sites, i, rev))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
 }
 
 struct Fleet {
@@ -185,7 +245,6 @@ struct Fleet {
     client: reqwest::Client,
     tokens: Vec<String>,
     hashes: Vec<std::sync::Mutex<String>>,
-    sites: Arc<Vec<Site>>,
 }
 
 impl Fleet {
@@ -212,15 +271,9 @@ impl Fleet {
         }
     }
 
-    async fn run(&self, job: &Job) -> bool {
-        match *job {
-            Job::Inventory(i, rev) => {
-                let sites = Arc::clone(&self.sites);
-                let body = tokio::task::spawn_blocking(move || node_body(&sites, i, rev))
-                    .await
-                    .unwrap();
-                self.post(i, body, true).await
-            }
+    async fn run(&self, job: Job) -> bool {
+        match job {
+            Job::Inventory(i, body) => self.post(i, body, true).await,
             Job::Heartbeat(i) => {
                 let h = self.hashes[i].lock().unwrap().clone();
                 self.post(i, format!(r#"{{"heartbeat":"{h}"}}"#).into_bytes(), false)
@@ -230,23 +283,23 @@ impl Fleet {
     }
 }
 
-/// Run `jobs` with `workers` concurrent clients, stopping after `limit`.
+/// Run `jobs` (built before the clock starts) with `workers` concurrent clients, stopping
+/// after `limit`.
 async fn phase(fleet: &Arc<Fleet>, jobs: Vec<Job>, workers: usize, limit: Duration) -> Phase {
-    let jobs = Arc::new(jobs);
-    let next = Arc::new(AtomicUsize::new(0));
+    let jobs = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
     let t0 = Instant::now();
     let hs: Vec<_> = (0..workers)
         .map(|_| {
-            let (fleet, jobs, next) = (Arc::clone(fleet), Arc::clone(&jobs), Arc::clone(&next));
+            let (fleet, jobs) = (Arc::clone(fleet), Arc::clone(&jobs));
             tokio::spawn(async move {
                 let mut out = Vec::new();
                 loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    if k >= jobs.len() || t0.elapsed() > limit {
+                    let job = jobs.lock().unwrap().next();
+                    let Some(job) = job.filter(|_| t0.elapsed() <= limit) else {
                         return out;
-                    }
+                    };
                     let t = Instant::now();
-                    let ok = fleet.run(&jobs[k]).await;
+                    let ok = fleet.run(job).await;
                     out.push((ok, t.elapsed().as_secs_f64()));
                 }
             })
@@ -315,13 +368,7 @@ struct Figures {
 /// Called before (`true`) and after (`false`) each phase: `first`, `heartbeats`, `changed`.
 type Hook<'a> = &'a (dyn Fn(&'static str, bool) + Sync);
 
-async fn simulate(
-    url: String,
-    sites: Arc<Vec<Site>>,
-    n: usize,
-    s: Scale,
-    hook: Hook<'_>,
-) -> Figures {
+async fn simulate(url: String, bodies: &Bodies, n: usize, s: Scale, hook: Hook<'_>) -> Figures {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(s.workers * 2)
         .timeout(Duration::from_secs(900))
@@ -335,39 +382,22 @@ async fn simulate(
             .map(|_| std::sync::Mutex::new(String::new()))
             .collect(),
         tokens,
-        sites,
     });
     let all = Duration::from_secs(3600);
+    let jobs = bodies.first.iter().enumerate();
+    let jobs = jobs.map(|(i, b)| Job::Inventory(i, b.clone())).collect();
     hook("first", true);
-    let first = phase(
-        &fleet,
-        (0..n).map(|i| Job::Inventory(i, 0)).collect(),
-        s.workers,
-        all,
-    )
-    .await;
+    let first = phase(&fleet, jobs, s.workers, all).await;
     hook("first", false);
+    let jobs = (0..s.heartbeats).map(|k| Job::Heartbeat((k * 7919) % n));
+    let jobs = jobs.collect();
     hook("heartbeats", true);
-    let heartbeats = phase(
-        &fleet,
-        (0..s.heartbeats)
-            .map(|k| Job::Heartbeat((k * 7919) % n))
-            .collect(),
-        s.workers,
-        s.limit,
-    )
-    .await;
+    let heartbeats = phase(&fleet, jobs, s.workers, s.limit).await;
     hook("heartbeats", false);
+    let jobs = bodies.changed.iter();
+    let jobs = jobs.map(|(i, b)| Job::Inventory(*i, b.clone())).collect();
     hook("changed", true);
-    let changed = phase(
-        &fleet,
-        (0..s.changed)
-            .map(|k| Job::Inventory((k * 104_729) % n, 1 + k / n))
-            .collect(),
-        s.workers,
-        s.limit,
-    )
-    .await;
+    let changed = phase(&fleet, jobs, s.workers, s.limit).await;
     hook("changed", false);
     let t = Instant::now();
     // `NMINUS_FLEET_REANALYZE=0`: ingest only (the re-analysis is `benches/reanalyze.rs`'s).
@@ -522,7 +552,7 @@ fn main() {
     let empty = tmp.path().join("no-data");
     fs_err::create_dir_all(&empty).unwrap();
     let data = if bench { shared("") } else { empty };
-    let sites = Arc::new(sites(tmp.path()));
+    let sites = sites(tmp.path());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -552,6 +582,14 @@ fn main() {
     bins.push(("this", this));
     let mut k = 0;
     for (backend, n) in &sizes {
+        let bodies = Bodies::build(&sites, *n, scale);
+        println!(
+            "{backend:8} {n:6} nodes  {} first and {} changed inventories built and gzipped before the clock in {:.1} s ({:.1} MiB)",
+            bodies.first.len(),
+            bodies.changed.len(),
+            bodies.secs,
+            bodies.bytes() as f64 / 1048576.0
+        );
         for (who, bin) in &bins {
             k += 1;
             let label = format!("{backend}/{who}");
@@ -561,7 +599,7 @@ fn main() {
                 backend,
                 *n,
                 bin,
-                &sites,
+                &bodies,
                 scale,
                 &tmp,
                 k,
@@ -582,7 +620,7 @@ fn run_one(
     backend: &str,
     n: usize,
     bin: &Path,
-    sites: &Arc<Vec<Site>>,
+    bodies: &Bodies,
     scale: Scale,
     tmp: &tempfile::TempDir,
     k: usize,
@@ -610,11 +648,13 @@ fn run_one(
             .then(|| Watch::start(tmp.path().join(format!("fleet{k}.db-wal"))));
         let srv = Server::start_bin(bin, &db, data, secret, &tmp.path().join("cache"));
         let url = srv.url.clone();
-        let sites = Arc::clone(sites);
         let sizes = std::sync::Mutex::new(std::collections::HashMap::new());
         let perf = std::sync::Mutex::new(None);
         let pid = srv.pid();
+        let cpu = std::sync::Mutex::new(std::collections::HashMap::new());
         let hook = |phase: &'static str, start: bool| {
+            let now = srv.cpu_secs();
+            *cpu.lock().unwrap().entry(phase).or_insert(0.0) += if start { -now } else { now };
             if let (Some(dir), true) = (perf_dir, phase != "first") {
                 if start {
                     let out = dir.join(format!("{}-{n}-{phase}.data", label.replace('/', "-")));
@@ -629,12 +669,15 @@ fn run_one(
         };
         let mut ingest_rss = 0;
         let mut f = rt.block_on(async {
-            let f = simulate(url, sites, *n, scale, &hook).await;
+            let f = simulate(url, bodies, *n, scale, &hook).await;
             ingest_rss = srv.peak_rss_kib();
             f
         });
         let rss = srv.peak_rss_kib();
         drop(srv);
+        let cpu = cpu.into_inner().unwrap();
+        let per =
+            |phase: &str, p: &Phase| cpu.get(phase).copied().unwrap_or(0.0) / p.ok.max(1) as f64;
         let sizes = sizes.into_inner().unwrap();
         let at = |p: &str| sizes.get(p).copied().unwrap_or(0);
         let bytes = size_of();
@@ -655,6 +698,14 @@ fn run_one(
             bytes as f64 / 1048576.0,
             f.first.ok + f.changed.ok,
             wal.as_ref().map_or(String::new(), |w| format!("; largest WAL {:.1} MiB", w.max() as f64 / 1048576.0)),
+        );
+        println!(
+            "{backend:8} {n:6} nodes  server CPU (user + system): {:.2} ms a first inventory, {:.0} µs a heartbeat ({:.2} cores), {:.2} ms a changed inventory ({:.2} cores)",
+            per("first", &f.first) * 1e3,
+            per("heartbeats", &f.heartbeats) * 1e6,
+            per("heartbeats", &f.heartbeats) * f.heartbeats.rate(),
+            per("changed", &f.changed) * 1e3,
+            per("changed", &f.changed) * f.changed.rate(),
         );
         if bench && backend.starts_with("sqlite") && *n >= 10_000 {
             let verdict = |ok: bool| if ok { "met" } else { "MISSED" };

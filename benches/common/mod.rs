@@ -89,6 +89,22 @@ impl Server {
         self.child.id()
     }
 
+    /// CPU time the server has used so far (user and system, all threads), from
+    /// `/proc/PID/stat` in Linux's clock ticks of 10 ms.
+    pub fn cpu_secs(&self) -> f64 {
+        let s =
+            fs_err::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command's closing parenthesis: state is the first, utime
+        // the 12th and stime the 13th.
+        let f: Vec<&str> = s
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        (ticks(11) + ticks(12)) as f64 / 100.0
+    }
+
     pub fn peak_rss_kib(&self) -> u64 {
         let s =
             fs_err::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();

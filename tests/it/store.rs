@@ -897,3 +897,94 @@ async fn postgres_package_lists_are_shared() {
     let url = pg.database("lists");
     lists_are_shared(nminus::open_store(&url).await.unwrap(), &url).await;
 }
+
+/// `last_seen` of `node`.
+async fn last_seen(s: &dyn Store, node: &str) -> Option<Millis> {
+    s.node(node).await.unwrap().unwrap().last_seen
+}
+
+/// A batch of heartbeats is written in few statements and answers, beat by beat, what one
+/// statement per beat would have: recorded only with the node's current hash and token and
+/// while it is not revoked, duplicates answered alike, `last_seen` the last recorded beat's.
+async fn mixed_heartbeats(s: Arc<dyn Store>) {
+    let s = s.as_ref();
+    let mut hashes = Vec::new();
+    for (node, token) in [("n1", "ta"), ("n2", "tb"), ("n3", "tc")] {
+        s.enroll(node, token, Millis(1)).await.unwrap();
+        let inv = inventory(node, "s1", "c1", vec![package(node, "1.0")]);
+        push(s, &inv, Vec::new(), 10).await.unwrap();
+        hashes.push(nminus::content_hash(&inv));
+    }
+    assert!(s.revoke("n3").await.unwrap());
+    let (h1, h2, h3) = (hashes[0].as_str(), hashes[1].as_str(), hashes[2].as_str());
+    let beat = |node, hash, token_hash, at| nminus::Beat {
+        node,
+        token_hash,
+        hash,
+        at: Millis(at),
+    };
+    let beats = [
+        beat("n1", h1, "ta", 100),
+        beat("n1", h1, "wrong", 101),
+        beat("n3", h3, "tc", 102),
+        beat("n2", h1, "tb", 103),
+        beat("n1", h1, "ta", 104),
+        beat("n2", h2, "tb", 105),
+        beat("nobody", h1, "ta", 106),
+        beat("n1", h1, "wrong", 107),
+        beat("n2", h2, "tb", 108),
+        beat("n2", h2, "ta", 109),
+    ];
+    assert_eq!(
+        s.heartbeats(&beats).await.unwrap(),
+        [true, false, false, false, true, true, false, false, true, false]
+    );
+    assert_eq!(last_seen(s, "n1").await, Some(Millis(104)));
+    assert_eq!(last_seen(s, "n2").await, Some(Millis(108)));
+    assert_eq!(last_seen(s, "n3").await, Some(Millis(10)), "revoked");
+    assert!(s.heartbeats(&[]).await.unwrap().is_empty());
+    // Three distinct beats make a statement of four rows, the last (a recorded one) repeated.
+    let beats = [
+        beat("n1", h1, "wrong", 150),
+        beat("n1", h1, "ta", 151),
+        beat("n2", h2, "tb", 152),
+    ];
+    assert_eq!(s.heartbeats(&beats).await.unwrap(), [false, true, true]);
+    assert_eq!(last_seen(s, "n2").await, Some(Millis(152)));
+
+    // More distinct beats than one statement takes: the answers stay in order.
+    let wrong: Vec<String> = (0..1_300).map(|i| format!("other-{i}")).collect();
+    let mut beats: Vec<nminus::Beat<'_>> = wrong
+        .iter()
+        .enumerate()
+        .map(|(i, h)| beat(if i % 2 == 0 { "n1" } else { "n2" }, h, "ta", 200))
+        .collect();
+    beats.insert(0, beat("n2", h2, "tb", 300));
+    beats.insert(700, beat("n1", h1, "ta", 301));
+    beats.push(beat("n1", h1, "ta", 302));
+    let got = s.heartbeats(&beats).await.unwrap();
+    let want: Vec<usize> = vec![0, 700, beats.len() - 1];
+    assert_eq!(
+        got.iter()
+            .enumerate()
+            .filter(|(_, r)| **r)
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>(),
+        want
+    );
+    assert_eq!(last_seen(s, "n1").await, Some(Millis(302)));
+    assert_eq!(last_seen(s, "n2").await, Some(Millis(300)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_heartbeat_batches_answer_beat_by_beat() {
+    let (_dir, url) = sqlite_url();
+    mixed_heartbeats(nminus::open_store(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_heartbeat_batches_answer_beat_by_beat() {
+    let pg = PgCluster::start();
+    let url = pg.database("beats");
+    mixed_heartbeats(nminus::open_store(&url).await.unwrap()).await;
+}
