@@ -326,7 +326,10 @@ async fn replicas(label: &str, store: &Arc<dyn Store>, cache: &Path) {
     let (a, b) = (fresh(), fresh());
     let two = |a: AppState, b: AppState| async move {
         let t = Instant::now();
-        start_round(&a, 512).await.unwrap().expect("the fleet lock is free");
+        start_round(&a, 512)
+            .await
+            .unwrap()
+            .expect("the fleet lock is free");
         let (sa, sb) = tokio::join!(share_rounds(&a), share_rounds(&b));
         let (sa, sb) = (sa.unwrap(), sb.unwrap());
         (t.elapsed().as_secs_f64(), sa, sb)

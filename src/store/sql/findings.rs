@@ -188,8 +188,7 @@ pub(super) async fn write_findings<B: Backend>(
     prepared: &PreparedFindings,
 ) -> Result<(), StoreError> {
     let mut qb = QueryBuilder::<B::DB>::new(OPEN_ROWS);
-    qb.arg(node.to_owned())
-        .push(OPEN_ROWS_END);
+    qb.arg(node.to_owned()).push(OPEN_ROWS_END);
     let rows = qb.statement().fetch_all(tx(txn)).await?;
     let mut open = HashMap::new();
     fold_open::<B::DB>(&rows, &mut open)?;
