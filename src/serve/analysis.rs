@@ -210,6 +210,10 @@ async fn share_rounds_on(state: &AppState, today: time::Date) -> Result<Share, A
             );
         }
     }
+    if share.chunks > 0 {
+        // What the round read and built is freed: give it back between rounds.
+        crate::util::release_free_memory();
+    }
     Ok(share)
 }
 

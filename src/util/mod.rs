@@ -24,6 +24,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Give the heap's free memory back to the system (glibc keeps pages a large piece of work
+/// freed, so a server's resident memory would stay at its peak between fleet rounds). A no-op
+/// where the C library is not glibc.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of glibc's own arenas; it takes no
+    // pointer and is safe to call from any thread at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// An error and its sources as one line, `a: b: c`, each cause once (many errors already
 /// carry their source's text).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
