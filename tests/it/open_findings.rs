@@ -1,7 +1,8 @@
 //! Findings rows outlive a run: a push or a round writes only what changed in a node's open
 //! findings, a change computed against rows that moved on is dropped, and pruning removes
-//! closed rows only; replicas claim the round's chunks they prefer. Run on SQLite (a temporary
-//! file) and a real PostgreSQL.
+//! closed rows only; replicas claim the round's chunks they prefer; the migration turns an
+//! earlier database's rows into open rows and history. Run on SQLite (a temporary file) and a
+//! real PostgreSQL.
 
 use std::sync::Arc;
 
@@ -208,4 +209,78 @@ async fn postgres_chunks_are_claimed_by_preference() {
     let pg = PgCluster::start();
     let url = pg.database("chunks");
     chunks_by_preference(nminus::open_store(&url).await.unwrap()).await;
+}
+
+/// Rows of a database written before findings outlived runs, as that schema stored them: node
+/// `a`'s current run is 2 (run 1 is its history), `b` has no current run, `gone` is no node.
+const BEFORE: &str = "
+    INSERT INTO nodes (id, enrolled_at, findings_run) VALUES ('a', 1, 2), ('b', 1, NULL);
+    INSERT INTO analysis_runs (kind, started_at, revision) VALUES ('push', 1, 'r'), ('push', 2, 'r');
+    INSERT INTO findings (run_id, node_id, inventory_hash, code, severity, severity_rank,
+                          ecosystem, name, version, fingerprint, waived, body) VALUES
+        (1, 'a', 'h', 'vulnerable', 'high', 3, 'pypi', 'x', '1', 'f1', FALSE, 'null'),
+        (2, 'a', 'h', 'vulnerable', 'high', 3, 'pypi', 'y', '1', 'f2', FALSE, 'null'),
+        (1, 'b', 'h', 'vulnerable', 'high', 3, 'pypi', 'z', '1', 'f3', FALSE, 'null'),
+        (1, 'gone', 'h', 'vulnerable', 'high', 3, 'pypi', 'w', '1', 'f4', FALSE, 'null');";
+
+/// The migration that makes rows outlive runs, and those before it, as files (`backend`:
+/// `sqlite` or `postgres`).
+fn migrations(backend: &str) -> (Vec<String>, String) {
+    const OPEN: &str = "20261210000001_open_findings.sql";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = fs_err::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.as_str() < OPEN)
+        .collect();
+    names.sort();
+    let read = |n: &str| fs_err::read_to_string(dir.join(n)).unwrap();
+    (names.iter().map(|n| read(n)).collect(), read(OPEN))
+}
+
+/// What the migration made of [`BEFORE`]: each row's name and closing run.
+const AFTER: &str = "SELECT name, closed_run FROM findings ORDER BY name";
+
+/// The rows of earlier runs become history (closed by the node's current run, or by their own
+/// run when the node has none or is gone); the current run's rows stay open.
+const WANT: [(&str, Option<i64>); 4] =
+    [("w", Some(1)), ("x", Some(2)), ("y", None), ("z", Some(1))];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_closes_the_rows_of_earlier_runs() {
+    let (_dir, url) = sqlite_url();
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    let (before, open) = migrations("sqlite");
+    for sql in before
+        .iter()
+        .map(String::as_str)
+        .chain([BEFORE, open.as_str()])
+    {
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+    }
+    let got: Vec<(String, Option<i64>)> = sqlx::query_as(AFTER).fetch_all(&pool).await.unwrap();
+    let want: Vec<(String, Option<i64>)> = WANT.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_closes_the_rows_of_earlier_runs() {
+    let pg = PgCluster::start();
+    let url = pg.database("migrate");
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (before, open) = migrations("postgres");
+    for sql in before
+        .iter()
+        .map(String::as_str)
+        .chain([BEFORE, open.as_str()])
+    {
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+    }
+    let got: Vec<(String, Option<i64>)> = sqlx::query_as(AFTER).fetch_all(&pool).await.unwrap();
+    let want: Vec<(String, Option<i64>)> = WANT.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+    assert_eq!(got, want);
 }
