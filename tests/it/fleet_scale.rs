@@ -534,3 +534,91 @@ fn debian_advisory(id: &str, package: &str) -> nminus::model::Advisory {
     }))
     .unwrap()
 }
+
+/// Pushes that land while two replicas share a round on one real PostgreSQL: every node ends
+/// with exactly what per-node judging finds for its current inventory, no open row twice (a
+/// round's change computed against rows a push replaced is dropped; a push computes its change
+/// under the node's row lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_during_a_shared_round_leave_each_node_its_own_findings_on_postgres() {
+    use nminus::{share_rounds, start_round, AppState, Millis, ServeOptions};
+
+    let pg = super::store::PgCluster::start();
+    let url = pg.database("race");
+    let tmp = tempfile::tempdir().unwrap();
+    let bases = base_inventories(tmp.path());
+    let small = &bases[4];
+    let an = || analyzer(&tmp.path().join("cache"));
+    let a = AppState::new(
+        nminus::open_store(&url).await.unwrap(),
+        an(),
+        ServeOptions::default(),
+    );
+    let b = AppState::new(
+        nminus::open_store(&url).await.unwrap(),
+        an(),
+        ServeOptions::default(),
+    );
+    let day = Millis::now().to_datetime().date();
+    const NODES: usize = 60;
+    let mut fleet = Vec::new();
+    for i in 0..NODES {
+        let inv = node(small, i, 4, 0.2);
+        a.store()
+            .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
+            .await
+            .unwrap();
+        // Stored without findings: the round has a change to write for every node.
+        push_unjudged(&a, &inv, 10 + i as i64).await;
+        fleet.push(inv);
+    }
+    // Every other node moves on while the round runs, its push judged as a push is.
+    let mut moved: Vec<Inventory> = fleet.iter().step_by(2).cloned().collect();
+    for inv in &mut moved {
+        let k = inv.packages.len() / 3;
+        inv.packages[k].version = format!("{}.1", inv.packages[k].version);
+    }
+    let pushes = {
+        let (state, moved) = (a.clone(), moved.clone());
+        async move {
+            let an = state.analyzer();
+            for (j, inv) in moved.iter().enumerate() {
+                let findings = an.judge(inv, day);
+                let judged = nminus::Judged {
+                    compliant: !findings.iter().any(|f| an.gate().fails(f)),
+                    findings,
+                };
+                let (hash, body) = nminus::hash_and_body(inv);
+                let raw = serde_json::value::RawValue::from_string(body).unwrap();
+                state
+                    .store()
+                    .push(nminus::NewInventory {
+                        node: &inv.node,
+                        inventory: inv,
+                        body: &raw,
+                        hash: &hash,
+                        received_at: Millis(1_000 + j as i64),
+                        judged: &judged,
+                        analysis_started: Millis(1),
+                        revision: an.revision(),
+                    })
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    start_round(&a, 6)
+        .await
+        .unwrap()
+        .expect("the fleet lock is free");
+    let (sa, sb, ()) = tokio::join!(share_rounds(&a), share_rounds(&b), pushes);
+    let (sa, sb) = (sa.unwrap(), sb.unwrap());
+    assert_eq!(sa.chunks + sb.chunks, NODES / 6, "{sa:?} {sb:?}");
+    for inv in moved {
+        let i = fleet.iter().position(|f| f.node.id == inv.node.id).unwrap();
+        fleet[i] = inv;
+    }
+    assert_stored_equal_per_node(&a, &fleet).await;
+    assert_stored_equal_per_node(&b, &fleet).await;
+}
