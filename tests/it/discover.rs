@@ -64,32 +64,46 @@ impl Keystone {
             "no Keystone virtualenv at {}: run `scripts/keystone-test-env.sh install` (scripts/test.sh does)",
             venv.display()
         );
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut up = Command::new(script());
-        up.arg("up")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .env("KS_VENV", &venv);
-        if let Some(secs) = expiration {
-            up.env("KS_TOKEN_EXPIRATION", secs.to_string());
-        }
         let mut http = reqwest::blocking::Client::builder();
         let mut scheme = "http";
-        if let Some((ca, cert, key)) = tls {
-            up.env("KS_TLS_CERT", cert).env("KS_TLS_KEY", key);
+        if let Some((ca, _, _)) = tls {
             http = http.add_root_certificate(
                 reqwest::Certificate::from_pem(&fs_err::read(ca).unwrap()).unwrap(),
             );
             scheme = "https";
         }
-        let out = up.output().unwrap();
-        assert!(
-            out.status.success(),
-            "Keystone could not be started: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // A free port can be taken by another test between our probe and gunicorn's bind:
+        // that (and only that) is tried again, on another port, in a fresh directory.
+        let mut attempts = 0;
+        let (dir, port) = loop {
+            attempts += 1;
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let mut up = Command::new(script());
+            up.arg("up")
+                .arg(dir.path())
+                .arg(port.to_string())
+                .env("KS_VENV", &venv);
+            if let Some(secs) = expiration {
+                up.env("KS_TOKEN_EXPIRATION", secs.to_string());
+            }
+            if let Some((_, cert, key)) = tls {
+                up.env("KS_TLS_CERT", cert).env("KS_TLS_KEY", key);
+            }
+            let out = up.output().unwrap();
+            if out.status.success() {
+                break (dir, port);
+            }
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                attempts < 4 && said.contains("Address already in use"),
+                "Keystone could not be started: {said}"
+            );
+        };
         let url = format!("{scheme}://127.0.0.1:{port}");
         let http = http.build().unwrap();
         let mut k = Self {
