@@ -69,32 +69,39 @@ fn fleet_engine_equals_per_node_judging_on_real_inventories() {
     assert_eq!(an.verdict_counts().1, judged);
 }
 
+/// Two replicas (two store handles and two engines) on database `db` of `pg`, and the base
+/// inventories (collected under `tmp`, where the feed cache is kept too).
+async fn replicas(
+    pg: &super::store::PgCluster,
+    db: &str,
+    tmp: &std::path::Path,
+) -> (nminus::AppState, nminus::AppState, Vec<Inventory>) {
+    let url = pg.database(db);
+    let replica = || async {
+        nminus::AppState::new(
+            nminus::open_store(&url).await.unwrap(),
+            analyzer(&tmp.join("cache")),
+            nminus::ServeOptions::default(),
+        )
+    };
+    let (a, b) = (replica().await, replica().await);
+    (a, b, base_inventories(tmp))
+}
+
 /// Two replicas (two store handles and two engines, as two `serve` processes have) on one real
 /// PostgreSQL share a round: each claims chunks the other does not, every node is judged once
 /// under the round's run, the run is finished once, and both replicas read the same findings,
 /// equal to per-node judging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_a_round_on_postgres() {
-    use nminus::{share_rounds, start_round, AppState, ServeOptions};
+    use nminus::{share_rounds, start_round};
     use nminus::{FindingFilter, Millis, NewInventory};
 
     let pg = super::store::PgCluster::start();
-    let url = pg.database("replicas");
     let tmp = tempfile::tempdir().unwrap();
-    let bases = base_inventories(tmp.path());
+    let (a, b, bases) = replicas(&pg, "replicas", tmp.path()).await;
     let small = &bases[4]; // alpine: real apk packages, judged by alpine-secdb
-    let an = || analyzer(&tmp.path().join("cache"));
-    let a = AppState::new(
-        nminus::open_store(&url).await.unwrap(),
-        an(),
-        ServeOptions::default(),
-    );
-    let b = AppState::new(
-        nminus::open_store(&url).await.unwrap(),
-        an(),
-        ServeOptions::default(),
-    );
-    // The rounds judge as of today (currency and lifecycles depend on the date).
+                           // The rounds judge as of today (currency and lifecycles depend on the date).
     let day = Millis::now().to_datetime().date();
     const NODES: usize = 120;
     let mut fleet = Vec::new();
@@ -541,24 +548,12 @@ fn debian_advisory(id: &str, package: &str) -> nminus::model::Advisory {
 /// under the node's row lock).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_during_a_shared_round_leave_each_node_its_own_findings_on_postgres() {
-    use nminus::{share_rounds, start_round, AppState, Millis, ServeOptions};
+    use nminus::{share_rounds, start_round, Millis};
 
     let pg = super::store::PgCluster::start();
-    let url = pg.database("race");
     let tmp = tempfile::tempdir().unwrap();
-    let bases = base_inventories(tmp.path());
+    let (a, b, bases) = replicas(&pg, "race", tmp.path()).await;
     let small = &bases[4];
-    let an = || analyzer(&tmp.path().join("cache"));
-    let a = AppState::new(
-        nminus::open_store(&url).await.unwrap(),
-        an(),
-        ServeOptions::default(),
-    );
-    let b = AppState::new(
-        nminus::open_store(&url).await.unwrap(),
-        an(),
-        ServeOptions::default(),
-    );
     let day = Millis::now().to_datetime().date();
     const NODES: usize = 60;
     let mut fleet = Vec::new();

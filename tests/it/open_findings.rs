@@ -245,8 +245,30 @@ const AFTER: &str = "SELECT name, closed_run FROM findings ORDER BY name";
 
 /// The rows of earlier runs become history (closed by the node's current run, or by their own
 /// run when the node has none or is gone); the current run's rows stay open.
-const WANT: [(&str, Option<i64>); 4] =
-    [("w", Some(1)), ("x", Some(2)), ("y", None), ("z", Some(1))];
+fn want() -> Vec<(String, Option<i64>)> {
+    [("w", Some(1)), ("x", Some(2)), ("y", None), ("z", Some(1))]
+        .iter()
+        .map(|(n, c)| ((*n).to_owned(), *c))
+        .collect()
+}
+
+/// The earlier migrations of `$backend`, [`BEFORE`] and the migration applied on `$pool`, then
+/// [`AFTER`] read back.
+macro_rules! migrated {
+    ($pool:expr, $backend:literal) => {{
+        let pool = $pool;
+        let (before, open) = migrations($backend);
+        for sql in before
+            .iter()
+            .map(String::as_str)
+            .chain([BEFORE, open.as_str()])
+        {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        let got: Vec<(String, Option<i64>)> = sqlx::query_as(AFTER).fetch_all(&pool).await.unwrap();
+        got
+    }};
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_migration_closes_the_rows_of_earlier_runs() {
@@ -254,33 +276,14 @@ async fn sqlite_migration_closes_the_rows_of_earlier_runs() {
     let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
         .await
         .unwrap();
-    let (before, open) = migrations("sqlite");
-    for sql in before
-        .iter()
-        .map(String::as_str)
-        .chain([BEFORE, open.as_str()])
-    {
-        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-    }
-    let got: Vec<(String, Option<i64>)> = sqlx::query_as(AFTER).fetch_all(&pool).await.unwrap();
-    let want: Vec<(String, Option<i64>)> = WANT.iter().map(|(n, c)| (n.to_string(), *c)).collect();
-    assert_eq!(got, want);
+    assert_eq!(migrated!(pool, "sqlite"), want());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migration_closes_the_rows_of_earlier_runs() {
     let pg = PgCluster::start();
-    let url = pg.database("migrate");
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let (before, open) = migrations("postgres");
-    for sql in before
-        .iter()
-        .map(String::as_str)
-        .chain([BEFORE, open.as_str()])
-    {
-        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-    }
-    let got: Vec<(String, Option<i64>)> = sqlx::query_as(AFTER).fetch_all(&pool).await.unwrap();
-    let want: Vec<(String, Option<i64>)> = WANT.iter().map(|(n, c)| (n.to_string(), *c)).collect();
-    assert_eq!(got, want);
+    let pool = sqlx::PgPool::connect(&pg.database("migrate"))
+        .await
+        .unwrap();
+    assert_eq!(migrated!(pool, "postgres"), want());
 }
