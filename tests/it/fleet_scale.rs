@@ -95,43 +95,16 @@ async fn replicas(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_a_round_on_postgres() {
     use nminus::{share_rounds, start_round};
-    use nminus::{FindingFilter, Millis, NewInventory};
+    use nminus::{FindingFilter, Millis};
 
     let pg = super::store::PgCluster::start();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, bases) = replicas(&pg, "replicas", tmp.path()).await;
-    let small = &bases[4]; // alpine: real apk packages, judged by alpine-secdb
-                           // The rounds judge as of today (currency and lifecycles depend on the date).
-    let day = Millis::now().to_datetime().date();
+    // Alpine: real apk packages, judged by alpine-secdb.
+    let fleet = enrolled_unjudged(&a, &bases[4], 120).await;
     const NODES: usize = 120;
-    let mut fleet = Vec::new();
-    for i in 0..NODES {
-        let inv = node(small, i, 4, 0.2);
-        a.store()
-            .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
-            .await
-            .unwrap();
-        let (hash, body) = nminus::hash_and_body(&inv);
-        let raw = serde_json::value::RawValue::from_string(body).unwrap();
-        let judged = nminus::Judged {
-            findings: Vec::new(),
-            compliant: true,
-        };
-        a.store()
-            .push(NewInventory {
-                node: &inv.node,
-                inventory: &inv,
-                body: &raw,
-                hash: &hash,
-                received_at: Millis(10 + i as i64),
-                judged: &judged,
-                analysis_started: Millis(1),
-                revision: "old",
-            })
-            .await
-            .unwrap();
-        fleet.push(inv);
-    }
+    // The rounds judge as of today (currency and lifecycles depend on the date).
+    let day = Millis::now().to_datetime().date();
     let run = start_round(&a, 10)
         .await
         .unwrap()
@@ -347,13 +320,42 @@ async fn rounds_write_only_changed_findings_and_read_back_as_per_node_judging() 
 }
 
 /// Push `inv` (its findings left empty: the rounds judge it) as received at `at`.
+/// `n` nodes built from `base` (versions varied per site and node), enrolled and pushed
+/// without findings, in order.
+async fn enrolled_unjudged(state: &nminus::AppState, base: &Inventory, n: usize) -> Vec<Inventory> {
+    let mut fleet = Vec::with_capacity(n);
+    for i in 0..n {
+        let inv = node(base, i, 4, 0.2);
+        state
+            .store()
+            .enroll(&inv.node.id, &format!("t{i}"), nminus::Millis(1))
+            .await
+            .unwrap();
+        push_unjudged(state, &inv, 10 + i as i64).await;
+        fleet.push(inv);
+    }
+    fleet
+}
+
 async fn push_unjudged(state: &nminus::AppState, inv: &Inventory, at: i64) {
-    let (hash, body) = nminus::hash_and_body(inv);
-    let raw = serde_json::value::RawValue::from_string(body).unwrap();
     let judged = nminus::Judged {
         findings: Vec::new(),
         compliant: true,
     };
+    push_judged(state, inv, &judged, at, "old").await;
+}
+
+/// Push `inv` to the store of `state` with its findings `judged` (judged with `revision`),
+/// received at `at`.
+async fn push_judged(
+    state: &nminus::AppState,
+    inv: &Inventory,
+    judged: &nminus::Judged,
+    at: i64,
+    revision: &str,
+) {
+    let (hash, body) = nminus::hash_and_body(inv);
+    let raw = serde_json::value::RawValue::from_string(body).unwrap();
     state
         .store()
         .push(nminus::NewInventory {
@@ -362,9 +364,9 @@ async fn push_unjudged(state: &nminus::AppState, inv: &Inventory, at: i64) {
             body: &raw,
             hash: &hash,
             received_at: nminus::Millis(at),
-            judged: &judged,
+            judged,
             analysis_started: nminus::Millis(1),
-            revision: "old",
+            revision,
         })
         .await
         .unwrap();
@@ -553,20 +555,10 @@ async fn pushes_during_a_shared_round_leave_each_node_its_own_findings_on_postgr
     let pg = super::store::PgCluster::start();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, bases) = replicas(&pg, "race", tmp.path()).await;
-    let small = &bases[4];
-    let day = Millis::now().to_datetime().date();
+    // Stored without findings: the round has a change to write for every node.
+    let mut fleet = enrolled_unjudged(&a, &bases[4], 60).await;
     const NODES: usize = 60;
-    let mut fleet = Vec::new();
-    for i in 0..NODES {
-        let inv = node(small, i, 4, 0.2);
-        a.store()
-            .enroll(&inv.node.id, &format!("t{i}"), Millis(1))
-            .await
-            .unwrap();
-        // Stored without findings: the round has a change to write for every node.
-        push_unjudged(&a, &inv, 10 + i as i64).await;
-        fleet.push(inv);
-    }
+    let day = Millis::now().to_datetime().date();
     // Every other node moves on while the round runs, its push judged as a push is.
     let mut moved: Vec<Inventory> = fleet.iter().step_by(2).cloned().collect();
     for inv in &mut moved {
@@ -583,22 +575,7 @@ async fn pushes_during_a_shared_round_leave_each_node_its_own_findings_on_postgr
                     compliant: !findings.iter().any(|f| an.gate().fails(f)),
                     findings,
                 };
-                let (hash, body) = nminus::hash_and_body(inv);
-                let raw = serde_json::value::RawValue::from_string(body).unwrap();
-                state
-                    .store()
-                    .push(nminus::NewInventory {
-                        node: &inv.node,
-                        inventory: inv,
-                        body: &raw,
-                        hash: &hash,
-                        received_at: Millis(1_000 + j as i64),
-                        judged: &judged,
-                        analysis_started: Millis(1),
-                        revision: an.revision(),
-                    })
-                    .await
-                    .unwrap();
+                push_judged(&state, inv, &judged, 1_000 + j as i64, an.revision()).await;
                 tokio::task::yield_now().await;
             }
         }
