@@ -239,8 +239,9 @@ impl<B: Backend> Runs for Db<B> {
         prefer: &(dyn for<'c> Fn(&'c RunChunk) -> usize + Sync),
     ) -> Result<Option<RunChunk>, StoreError> {
         let r = async {
-            // Read the open chunks without locking them, pick one, and claim it with a guarded
-            // UPDATE: a replica that lost the race to another reads again. (Locking the
+            // Read the open chunks without locking them (on a reader: SQLite's one writer
+            // connection is the pushes'), pick one, and claim it with a guarded UPDATE: a
+            // replica that lost the race to another reads again. (Locking the
             // candidates would hide them from the other replicas, which would then stop.)
             for _ in 0..CLAIM_ATTEMPTS {
                 let rows = sqlx::query(
@@ -256,7 +257,7 @@ impl<B: Backend> Runs for Db<B> {
                 )
                 .arg(stale_before.0)
                 .arg(revision)
-                .fetch_all(self.write())
+                .fetch_all(self.read())
                 .await?;
                 let mut best: Option<(usize, RunChunk)> = None;
                 for row in &rows {
